@@ -1,0 +1,142 @@
+package jsonenc
+
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+const hex = "0123456789abcdef"
+
+// safe reports which ASCII bytes need no escaping inside a JSON string.
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
+// AppendString appends s as a quoted, escaped JSON string.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = AppendStringContents(dst, s)
+	return append(dst, '"')
+}
+
+// AppendStringContents appends s escaped for use inside a JSON string,
+// without the surrounding quotes.
+func AppendStringContents(dst []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if safe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		// U+2028 and U+2029 are valid JSON but break JavaScript parsers.
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(dst, s[start:]...)
+}
+
+// AppendBytesAsString appends b as a quoted JSON string, like AppendString.
+func AppendBytesAsString(dst []byte, b []byte) []byte {
+	// The conversion does not allocate: the compiler recognises it as a
+	// read-only use of b.
+	return AppendString(dst, string(b))
+}
+
+// AppendKey appends "key": (with a leading comma when comma is true).
+func AppendKey(dst []byte, key string, comma bool) []byte {
+	if comma {
+		dst = append(dst, ',')
+	}
+	dst = AppendString(dst, key)
+	return append(dst, ':')
+}
+
+// AppendFloat appends f the way encoding/json formats a float64. NaN and
+// infinities are not valid JSON; they are written as null, so a caller that
+// must refuse them has to check with math.IsNaN/IsInf first.
+func AppendFloat(dst []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, "null"...)
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// Clean up e-09 to e-9, as encoding/json does.
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+// AppendSeconds appends a Unix time in seconds with microsecond precision,
+// the form X-Ray uses for start_time and end_time (for example
+// 1700000000.123456). It never uses exponent notation.
+func AppendSeconds(dst []byte, unixMicro int64) []byte {
+	if unixMicro < 0 {
+		dst = append(dst, '-')
+		unixMicro = -unixMicro
+	}
+	dst = strconv.AppendInt(dst, unixMicro/1e6, 10)
+	frac := unixMicro % 1e6
+	dst = append(dst, '.')
+	var digits [6]byte
+	for i := 5; i >= 0; i-- {
+		digits[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	return append(dst, digits[:]...)
+}
+
+// AppendBool appends true or false.
+func AppendBool(dst []byte, v bool) []byte {
+	return strconv.AppendBool(dst, v)
+}
+
+// AppendInt appends v in decimal.
+func AppendInt(dst []byte, v int64) []byte {
+	return strconv.AppendInt(dst, v, 10)
+}
