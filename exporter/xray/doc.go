@@ -1,0 +1,23 @@
+// Package xray turns traced work into AWS X-Ray segment documents and sends
+// them to the X-Ray daemon (or the Sidelight sidecar) over the daemon's UDP
+// protocol.
+//
+// The pieces, from the request path outwards:
+//
+//   - [Segment] is a lean, reusable record of one unit of work. Its IDs are
+//     OpenTelemetry [trace.TraceID] and [trace.SpanID] values, so a segment and
+//     an OpenTelemetry span can share one trace.
+//   - [AppendDocument] encodes a segment as an X-Ray segment document by
+//     appending to a byte slice: no reflection, no intermediate maps.
+//   - [Emitter] encodes on the caller's goroutine into a pooled buffer and
+//     hands the datagram to one background sender, which writes batches with
+//     a single system call. Emit never blocks: when the bounded queue is full
+//     the segment is dropped and counted in [Stats].
+//   - [Header] parses and writes the X-Amzn-Trace-Id header without
+//     allocating.
+//   - [NewSpanProcessor] sends spans made with the OpenTelemetry SDK as
+//     subsegments through the same emitter.
+//
+// The daemon address comes from AWS_XRAY_DAEMON_ADDRESS ("host:port", or
+// "tcp:host:port udp:host:port"), defaulting to 127.0.0.1:2000.
+package xray
