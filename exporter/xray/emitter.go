@@ -64,7 +64,7 @@ type Emitter struct {
 	msgs []ipv4.Message
 	bufs [][]byte
 
-	segments, datagrams, split, trimmed                        atomic.Uint64
+	segments, datagrams, split, trimmed                         atomic.Uint64
 	droppedFull, droppedClosed, droppedLarge, sendErrors, logAt atomic.Uint64
 }
 

@@ -238,8 +238,8 @@ func TestShutdownSendsQueued(t *testing.T) {
 
 func TestParseDaemonAddress(t *testing.T) {
 	for in, want := range map[string]DaemonAddress{
-		"":                                     {UDP: "127.0.0.1:2000", TCP: "127.0.0.1:2000"},
-		"xray:3000":                            {UDP: "xray:3000", TCP: "xray:3000"},
+		"":                                      {UDP: "127.0.0.1:2000", TCP: "127.0.0.1:2000"},
+		"xray:3000":                             {UDP: "xray:3000", TCP: "xray:3000"},
 		"tcp:127.0.0.1:2001 udp:127.0.0.1:2002": {UDP: "127.0.0.1:2002", TCP: "127.0.0.1:2001"},
 		"udp:[::1]:2002 tcp:[::1]:2001":         {UDP: "[::1]:2002", TCP: "[::1]:2001"},
 	} {

@@ -32,7 +32,7 @@ func goldenSegments() map[string]*Segment {
 		"http-server": {
 			Name: "api.example.com", TraceID: testTrace, ID: testID, ParentID: testParent,
 			Start: t0, End: t0.Add(1500 * time.Microsecond), Origin: "AWS::ECS::Container",
-			HTTP: HTTP{Method: "GET", URL: "https://api.example.com/users/42", UserAgent: "curl/8.0", ClientIP: "203.0.113.9", XForwardedFor: true, Status: 503, ContentLength: 17},
+			HTTP:  HTTP{Method: "GET", URL: "https://api.example.com/users/42", UserAgent: "curl/8.0", ClientIP: "203.0.113.9", XForwardedFor: true, Status: 503, ContentLength: 17},
 			Fault: true,
 			AWS:   AWS{Environment: []byte(`"ecs":{"container":"ip-10-0-0-1","container_id":"abc"}`)},
 			Annotations: []Annotation{
@@ -49,8 +49,8 @@ func goldenSegments() map[string]*Segment {
 		"independent-aws": {
 			Name: "DynamoDB", TraceID: testTrace, ID: testSub, ParentID: testID, Independent: true, Namespace: "aws",
 			Start: t0, End: t0.Add(3 * time.Millisecond),
-			AWS:   AWS{Operation: "GetItem", Region: "eu-west-1", RequestID: "3AIENM5J4ELQ3SPODHKBIRVIC3VV4KQNSO5AEMVJF66Q9ASUAAJG", TableName: "users", Retries: 1},
-			HTTP:  HTTP{Status: 200, ContentLength: 58},
+			AWS:  AWS{Operation: "GetItem", Region: "eu-west-1", RequestID: "3AIENM5J4ELQ3SPODHKBIRVIC3VV4KQNSO5AEMVJF66Q9ASUAAJG", TableName: "users", Retries: 1},
+			HTTP: HTTP{Status: 200, ContentLength: 58},
 		},
 		"fault-cause": {
 			Name: "worker", TraceID: testTrace, ID: testID, Start: t0, End: t0.Add(time.Second), Fault: true,
