@@ -1,0 +1,172 @@
+package fakeaws_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/aws/aws-sdk-go-v2/service/xray"
+	"github.com/aws/smithy-go"
+	"go.uber.org/goleak"
+
+	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func loadConfig(t *testing.T, s *fakeaws.Server) aws.Config {
+	t.Helper()
+	s.SetEnv(t)
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRetryMaxAttempts(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestXRayPutTraceSegments(t *testing.T) {
+	s := fakeaws.New()
+	defer s.Close()
+	cfg := loadConfig(t, s)
+	c := xray.NewFromConfig(cfg)
+	docs := []string{`{"id":"a"}`, `{"id":"b"}`, `{"id":"c"}`}
+	s.UnprocessSegments(1, "ThrottledException")
+	out, err := c.PutTraceSegments(context.Background(), &xray.PutTraceSegmentsInput{TraceSegmentDocuments: docs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.UnprocessedTraceSegments) != 1 || aws.ToString(out.UnprocessedTraceSegments[0].Id) != "a" ||
+		aws.ToString(out.UnprocessedTraceSegments[0].ErrorCode) != "ThrottledException" {
+		t.Fatalf("unprocessed = %+v", out.UnprocessedTraceSegments)
+	}
+	if got := s.Segments(); len(got) != 2 || got[0] != docs[1] || got[1] != docs[2] {
+		t.Fatalf("recorded %q", got)
+	}
+
+	s.Fail(fakeaws.XRay, 1, fakeaws.FaultThrottle)
+	_, err = c.PutTraceSegments(context.Background(), &xray.PutTraceSegmentsInput{TraceSegmentDocuments: docs})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "ThrottledException" {
+		t.Fatalf("throttle fault gave %v", err)
+	}
+	if _, err := c.GetSamplingRules(context.Background(), &xray.GetSamplingRulesInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Requests("PutTraceSegments"); n != 2 {
+		t.Fatalf("requests = %d", n)
+	}
+}
+
+func TestCloudWatchPutMetricDataCBOR(t *testing.T) {
+	s := fakeaws.New()
+	defer s.Close()
+	cw := cloudwatch.NewFromConfig(loadConfig(t, s))
+	ts := time.Unix(1700000000, 0).UTC()
+	var data []cwtypes.MetricDatum
+	for i := range 200 { // large enough to be gzipped by the client
+		data = append(data, cwtypes.MetricDatum{
+			MetricName:        aws.String(fmt.Sprintf("m%d", i)),
+			Dimensions:        []cwtypes.Dimension{{Name: aws.String("Service"), Value: aws.String("api")}},
+			Timestamp:         &ts,
+			Values:            []float64{1, 2.5},
+			Counts:            []float64{3, 1},
+			Unit:              cwtypes.StandardUnitMilliseconds,
+			StorageResolution: aws.Int32(60),
+		})
+	}
+	_, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String("ns"), MetricData: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Metrics()
+	if len(got) != 1 || got[0].Namespace != "ns" || len(got[0].MetricData) != 200 {
+		t.Fatalf("got %+v", got)
+	}
+	d := got[0].MetricData[7]
+	if d.MetricName != "m7" || d.Dimensions[0] != (fakeaws.Dimension{Name: "Service", Value: "api"}) ||
+		!d.Timestamp.Equal(ts) || len(d.Values) != 2 || d.Values[1] != 2.5 || d.Counts[0] != 3 || d.Unit != "Milliseconds" {
+		t.Fatalf("datum %+v", d)
+	}
+
+	s.Fail(fakeaws.CloudWatch, 1, fakeaws.FaultThrottle)
+	_, err = cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String("ns"), MetricData: data[:1]})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "Throttling" {
+		t.Fatalf("throttle fault gave %v", err)
+	}
+	// Over the 150 values limit: the fake refuses like CloudWatch.
+	big := data[0]
+	big.Values, big.Counts = make([]float64, 151), nil
+	_, err = cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String("ns"), MetricData: []cwtypes.MetricDatum{big}})
+	if err == nil || s.Invalid() != 1 {
+		t.Fatalf("151 values accepted: err=%v invalid=%d", err, s.Invalid())
+	}
+}
+
+func TestLogsPutLogEvents(t *testing.T) {
+	s := fakeaws.New(fakeaws.WithLogStreamsRequired())
+	defer s.Close()
+	c := cloudwatchlogs.NewFromConfig(loadConfig(t, s))
+	in := &cloudwatchlogs.PutLogEventsInput{
+		LogGroupName: aws.String("g"), LogStreamName: aws.String("s"),
+		LogEvents: []logtypes.InputLogEvent{{Timestamp: aws.Int64(1), Message: aws.String(`{"a":1}`)}},
+	}
+	_, err := c.PutLogEvents(context.Background(), in)
+	var nf *logtypes.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Fatalf("missing stream gave %v", err)
+	}
+	if _, err := c.CreateLogStream(context.Background(), &cloudwatchlogs.CreateLogStreamInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("s")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutLogEvents(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.LogRequests(); len(got) != 1 || got[0].LogEvents[0].Message != `{"a":1}` {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestUnsignedRejected(t *testing.T) {
+	s := fakeaws.New()
+	defer s.Close()
+	resp, err := http.Post(s.URL()+"/TraceSegments", "application/json", strings.NewReader(`{"TraceSegmentDocuments":["{}"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || s.Unsigned() != 1 || s.SegmentCount() != 0 {
+		t.Fatalf("status %d unsigned %d", resp.StatusCode, s.Unsigned())
+	}
+}
+
+func TestHangReleasedByClientTimeout(t *testing.T) {
+	s := fakeaws.New()
+	defer s.Close()
+	c := xray.NewFromConfig(loadConfig(t, s))
+	s.Hang(fakeaws.XRay, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := c.PutTraceSegments(ctx, &xray.PutTraceSegmentsInput{TraceSegmentDocuments: []string{"{}"}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("hang gave %v", err)
+	}
+}
+
+func ExampleServer() {
+	s := fakeaws.New()
+	defer s.Close()
+	s.Fail(fakeaws.CloudWatch, 2, fakeaws.Fault503)
+	fmt.Println(strings.HasPrefix(s.URL(), "http://127.0.0.1:"), s.Requests("PutMetricData"))
+	// Output: true 0
+}
