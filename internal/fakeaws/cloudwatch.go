@@ -13,7 +13,7 @@ type MetricRequest struct {
 	Namespace  string        `cbor:"Namespace"`
 	MetricData []MetricDatum `cbor:"MetricData"`
 	// StrictEntityValidation and EntityMetricData are accepted but not kept.
-	StrictEntityValidation *bool            `cbor:"StrictEntityValidation,omitempty"`
+	StrictEntityValidation *bool             `cbor:"StrictEntityValidation,omitempty"`
 	EntityMetricData       []cbor.RawMessage `cbor:"EntityMetricData,omitempty"`
 }
 
