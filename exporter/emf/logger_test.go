@@ -1,0 +1,407 @@
+package emf_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed-c77c9410/sidelight/exporter/emf"
+	"github.com/seed-c77c9410/sidelight/exporter/emf/emftest"
+	"github.com/seed-c77c9410/sidelight/internal/schematest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var fixed = time.UnixMilli(1700000000123)
+
+func clock() time.Time { return fixed }
+
+// newLogger returns a Logger writing to an in-memory sink, with a fixed
+// clock and explicit configuration so the environment does not matter.
+func newLogger(t testing.TB, opts ...emf.Option) (*emf.Logger, *emftest.Sink) {
+	t.Helper()
+	sink := emftest.NewSink()
+	base := []emf.Option{emf.WithSink(sink), emf.WithClock(clock), emf.WithEnvironment(emf.Local),
+		emf.WithNamespace("Sidelight"), emf.WithServiceName("checkout"), emf.WithServiceType("AWS::ECS::Container")}
+	l, err := emf.New(append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, sink
+}
+
+// validate checks every document against the EMF schema and spec rules.
+func validate(t testing.TB, docs [][]byte) {
+	t.Helper()
+	for i, d := range docs {
+		if err := schematest.EMF(d); err != nil {
+			t.Fatalf("document %d invalid: %v\n%s", i, err, d)
+		}
+	}
+}
+
+func golden(t *testing.T, name string, docs [][]byte) {
+	t.Helper()
+	var got bytes.Buffer
+	for _, d := range docs {
+		got.Write(d)
+		got.WriteByte('\n')
+	}
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Errorf("%s differs from golden file:\ngot:  %s\nwant: %s", name, got.Bytes(), want)
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	cases := []struct {
+		name string
+		opts []emf.Option
+		do   func(l *emf.Logger) error
+	}{
+		{"simple.json", nil, func(l *emf.Logger) error {
+			return l.PutMetric("Latency", 12.5, emf.Milliseconds)
+		}},
+		{"dimensions_properties.json", []emf.Option{emf.WithLogGroup("checkout-metrics"), emf.WithLogStream("task-1")}, func(l *emf.Logger) error {
+			return errors.Join(
+				l.PutDimensions(emf.Dimension{Name: "Route", Value: "/orders/{id}"}, emf.Dimension{Name: "Method", Value: "GET"}),
+				l.PutDimensions(emf.Dimension{Name: "Route", Value: "/orders/{id}"}),
+				l.SetProperty("TraceId", "1-5759e988-bd862e3fe1be46a994272793"),
+				l.SetProperty("Note", "quote \" backslash \\ newline \n tab \t ünïcödé \u2028"),
+				l.SetPropertyNumber("Attempt", 3),
+				l.SetPropertyJSON("Request", []byte(`{"path":"/orders/7","size":1024}`)),
+				l.PutMetric("Latency", 12.5, emf.Milliseconds),
+				l.PutMetric("Latency", 7, emf.Milliseconds),
+				l.PutMetricWithResolution("InFlight", 3, emf.Count, emf.High),
+				l.PutMetric("Tiny", 1e-9, emf.None),
+				l.PutMetric("Huge", 1e21, emf.Bytes),
+			)
+		}},
+		{"no_dimensions.json", []emf.Option{emf.WithDefaultDimensions()}, func(l *emf.Logger) error {
+			return l.PutMetric("Requests", 1, emf.Count)
+		}},
+		{"set_dimensions.json", nil, func(l *emf.Logger) error {
+			return errors.Join(
+				l.SetDimensions([]emf.Dimension{{Name: "Operation", Value: "Aggregator"}}, []emf.Dimension{{Name: "Operation", Value: "Aggregator"}, {Name: "Cell", Value: "001"}}),
+				l.PutMetric("ProcessingLatency", 100, emf.Milliseconds),
+			)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l, sink := newLogger(t, tc.opts...)
+			must(t, tc.do(l))
+			must(t, l.Flush(context.Background()))
+			docs := sink.Documents()
+			validate(t, docs)
+			golden(t, tc.name, docs)
+		})
+	}
+}
+
+// TestReferenceShape checks the reference EMF example against our own
+// output for the same content, field by field after decoding.
+func TestReferenceExample(t *testing.T) {
+	ref, err := schematest.ReadReference("samples/emf-example-2.json")
+	must(t, err)
+	l, sink := newLogger(t, emf.WithLogGroup("Foo"), emf.WithNamespace("MyApp"), emf.WithDefaultDimensions(),
+		emf.WithClock(func() time.Time { return time.UnixMilli(1574109732004) }))
+	must(t, l.PutDimensions(emf.Dimension{Name: "Operation", Value: "Aggregator"}))
+	must(t, l.PutMetric("ProcessingLatency", 100, emf.Milliseconds))
+	must(t, l.Flush(context.Background()))
+	var want, got map[string]any
+	must(t, json.Unmarshal(ref, &want))
+	must(t, json.Unmarshal(sink.Documents()[0], &got))
+	// The reference states the default StorageResolution 60 explicitly; we
+	// leave it out, as the official libraries do.
+	delete(want["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)["Metrics"].([]any)[0].(map[string]any), "StorageResolution")
+	wj, _ := json.Marshal(want)
+	gj, _ := json.Marshal(got)
+	if !bytes.Equal(wj, gj) {
+		t.Errorf("got  %s\nwant %s", gj, wj)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	long := strings.Repeat("a", 256)
+	dims := func(n int) []emf.Dimension {
+		d := make([]emf.Dimension, n)
+		for i := range d {
+			d[i] = emf.Dimension{Name: fmt.Sprintf("D%d", i), Value: "v"}
+		}
+		return d
+	}
+	cases := []struct {
+		name string
+		do   func(l *emf.Logger) error
+		want error // nil: accepted
+	}{
+		{"metric ok", func(l *emf.Logger) error { return l.PutMetric("Ok", 1, emf.Count) }, nil},
+		{"NaN", func(l *emf.Logger) error { return l.PutMetric("M", math.NaN(), emf.Count) }, emf.ErrInvalidValue},
+		{"+Inf", func(l *emf.Logger) error { return l.PutMetric("M", math.Inf(1), emf.Count) }, emf.ErrInvalidValue},
+		{"-Inf", func(l *emf.Logger) error { return l.PutMetric("M", math.Inf(-1), emf.Count) }, emf.ErrInvalidValue},
+		{"unknown unit", func(l *emf.Logger) error { return l.PutMetric("M", 1, "Furlongs") }, emf.ErrInvalidUnit},
+		{"empty unit", func(l *emf.Logger) error { return l.PutMetric("M", 1, "") }, emf.ErrInvalidUnit},
+		{"resolution 5", func(l *emf.Logger) error { return l.PutMetricWithResolution("M", 1, emf.Count, 5) }, emf.ErrInvalidResolution},
+		{"resolution 1", func(l *emf.Logger) error { return l.PutMetricWithResolution("M", 1, emf.Count, emf.High) }, nil},
+		{"empty metric name", func(l *emf.Logger) error { return l.PutMetric("", 1, emf.Count) }, emf.ErrInvalidName},
+		{"blank metric name", func(l *emf.Logger) error { return l.PutMetric("   ", 1, emf.Count) }, emf.ErrInvalidName},
+		{"metric name 255", func(l *emf.Logger) error { return l.PutMetric(long[:255], 1, emf.Count) }, nil},
+		{"metric name 256", func(l *emf.Logger) error { return l.PutMetric(long, 1, emf.Count) }, emf.ErrInvalidName},
+		{"metric name non-ASCII", func(l *emf.Logger) error { return l.PutMetric("Latenz–ms", 1, emf.Count) }, emf.ErrInvalidName},
+		{"metric name control", func(l *emf.Logger) error { return l.PutMetric("a\nb", 1, emf.Count) }, emf.ErrInvalidName},
+		{"metric name _aws", func(l *emf.Logger) error { return l.PutMetric("_aws", 1, emf.Count) }, emf.ErrInvalidName},
+		{"unit conflict", func(l *emf.Logger) error {
+			return errors.Join(l.PutMetric("M", 1, emf.Count), l.PutMetric("M", 1, emf.Seconds))
+		}, emf.ErrConflict},
+		{"resolution conflict", func(l *emf.Logger) error {
+			return errors.Join(l.PutMetric("M", 1, emf.Count), l.PutMetricWithResolution("M", 1, emf.Count, emf.High))
+		}, emf.ErrConflict},
+		{"metric named like default dimension", func(l *emf.Logger) error { return l.PutMetric("ServiceName", 1, emf.Count) }, emf.ErrConflict},
+		{"metric named like property", func(l *emf.Logger) error {
+			return errors.Join(l.SetProperty("P", "x"), l.PutMetric("P", 1, emf.Count))
+		}, emf.ErrConflict},
+		{"property named like metric", func(l *emf.Logger) error {
+			return errors.Join(l.PutMetric("P", 1, emf.Count), l.SetProperty("P", "x"))
+		}, emf.ErrConflict},
+		{"property NaN", func(l *emf.Logger) error { return l.SetPropertyNumber("P", math.NaN()) }, emf.ErrInvalidValue},
+		{"property bad JSON", func(l *emf.Logger) error { return l.SetPropertyJSON("P", []byte(`{"a":`)) }, emf.ErrInvalidValue},
+		{"property empty key", func(l *emf.Logger) error { return l.SetProperty("", "x") }, emf.ErrInvalidName},
+		{"empty dimension value", func(l *emf.Logger) error { return l.PutDimensions(emf.Dimension{Name: "Route", Value: ""}) }, emf.ErrInvalidDimension},
+		{"blank dimension value", func(l *emf.Logger) error { return l.PutDimensions(emf.Dimension{Name: "Route", Value: "  "}) }, emf.ErrInvalidDimension},
+		{"non-ASCII dimension value", func(l *emf.Logger) error { return l.PutDimensions(emf.Dimension{Name: "Route", Value: "/café"}) }, emf.ErrInvalidDimension},
+		{"dimension value 1024", func(l *emf.Logger) error {
+			return l.PutDimensions(emf.Dimension{Name: "Route", Value: strings.Repeat("v", 1024)})
+		}, nil},
+		{"dimension value 1025", func(l *emf.Logger) error {
+			return l.PutDimensions(emf.Dimension{Name: "Route", Value: strings.Repeat("v", 1025)})
+		}, emf.ErrInvalidDimension},
+		{"dimension name colon", func(l *emf.Logger) error { return l.PutDimensions(emf.Dimension{Name: ":x", Value: "v"}) }, emf.ErrInvalidName},
+		{"dimension name 251", func(l *emf.Logger) error { return l.PutDimensions(emf.Dimension{Name: long[:251], Value: "v"}) }, emf.ErrInvalidName},
+		{"28 dimensions + 2 defaults", func(l *emf.Logger) error { return l.PutDimensions(dims(28)...) }, nil},
+		{"29 dimensions + 2 defaults", func(l *emf.Logger) error { return l.PutDimensions(dims(29)...) }, emf.ErrTooManyDimensions},
+		{"30 dimensions, no defaults", func(l *emf.Logger) error { return l.SetDimensions(dims(30)) }, nil},
+		{"31 dimensions, no defaults", func(l *emf.Logger) error { return l.SetDimensions(dims(31)) }, emf.ErrTooManyDimensions},
+		{"dimension twice in a set", func(l *emf.Logger) error {
+			return l.PutDimensions(emf.Dimension{Name: "A", Value: "1"}, emf.Dimension{Name: "A", Value: "1"})
+		}, emf.ErrConflict},
+		{"dimension with two values", func(l *emf.Logger) error {
+			return errors.Join(l.PutDimensions(emf.Dimension{Name: "A", Value: "1"}), l.PutDimensions(emf.Dimension{Name: "A", Value: "2"}))
+		}, emf.ErrConflict},
+		{"dimension overriding a default", func(l *emf.Logger) error {
+			return l.PutDimensions(emf.Dimension{Name: "ServiceName", Value: "other"})
+		}, emf.ErrConflict},
+		{"namespace ok", func(l *emf.Logger) error { return l.SetNamespace("My App/v1.2_x-y#z:w") }, nil},
+		{"namespace empty", func(l *emf.Logger) error { return l.SetNamespace("") }, emf.ErrInvalidName},
+		{"namespace blank", func(l *emf.Logger) error { return l.SetNamespace("  ") }, emf.ErrInvalidName},
+		{"namespace 255", func(l *emf.Logger) error { return l.SetNamespace(long[:255]) }, nil},
+		{"namespace 256", func(l *emf.Logger) error { return l.SetNamespace(long) }, emf.ErrInvalidName},
+		{"namespace charset", func(l *emf.Logger) error { return l.SetNamespace("my*app") }, emf.ErrInvalidName},
+		{"namespace AWS/", func(l *emf.Logger) error { return l.SetNamespace("AWS/Lambda") }, emf.ErrInvalidName},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l, sink := newLogger(t)
+			err := tc.do(l)
+			if tc.want == nil && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("got error %v, want %v", err, tc.want)
+			}
+			// Whatever was accepted must still make valid documents.
+			must(t, l.PutMetric("Probe", 1, emf.Count))
+			must(t, l.Flush(context.Background()))
+			validate(t, sink.Documents())
+		})
+	}
+}
+
+func TestNewRefusesBadConfig(t *testing.T) {
+	for name, opts := range map[string][]emf.Option{
+		"namespace":         {emf.WithNamespace("AWS/EC2")},
+		"default dimension": {emf.WithDefaultDimensions(emf.Dimension{Name: "Service", Value: ""})},
+		"duplicate default": {emf.WithDefaultDimensions(emf.Dimension{Name: "A", Value: "1"}, emf.Dimension{Name: "A", Value: "2"})},
+		"environment":       {emf.WithEnvironment("Mars")},
+	} {
+		if _, err := emf.New(append(opts, emf.WithSink(emftest.NewSink()))...); err == nil {
+			t.Errorf("%s: New accepted a bad configuration", name)
+		}
+	}
+}
+
+// TestSplit puts 250 metrics with 150 values each and checks the documents
+// are valid, within the limits, and carry every value exactly once.
+func TestSplit(t *testing.T) {
+	for _, tc := range []struct{ metrics, values, wantDocs int }{
+		{1, 1, 1},
+		{100, 100, 1},
+		{101, 1, 2},
+		{1, 101, 2},
+		{1, 250, 3},
+		{50, 150, 2},
+		{250, 150, 5},
+	} {
+		t.Run(fmt.Sprintf("%dx%d", tc.metrics, tc.values), func(t *testing.T) {
+			l, sink := newLogger(t)
+			for v := range tc.values {
+				for m := range tc.metrics {
+					must(t, l.PutMetric(fmt.Sprintf("M%03d", m), float64(m*1000+v), emf.Count))
+				}
+			}
+			must(t, l.Flush(context.Background()))
+			docs := sink.Documents()
+			validate(t, docs)
+			if len(docs) != tc.wantDocs {
+				t.Errorf("%d documents, want %d", len(docs), tc.wantDocs)
+			}
+			for m := range tc.metrics {
+				got, err := sink.Values(fmt.Sprintf("M%03d", m))
+				must(t, err)
+				if len(got) != tc.values {
+					t.Fatalf("M%03d: %d values, want %d", m, len(got), tc.values)
+				}
+				for v, x := range got {
+					if x != float64(m*1000+v) {
+						t.Fatalf("M%03d value %d = %v, want %v (order or loss)", m, v, x, m*1000+v)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestFlushSemantics(t *testing.T) {
+	l, sink := newLogger(t)
+	ctx := context.Background()
+	must(t, l.Flush(ctx))
+	if n := len(sink.Documents()); n != 0 {
+		t.Fatalf("empty flush wrote %d documents", n)
+	}
+	must(t, l.PutDimensions(emf.Dimension{Name: "Route", Value: "/a"}))
+	must(t, l.SetProperty("RequestId", "r1"))
+	must(t, l.PutMetric("Requests", 1, emf.Count))
+	must(t, l.Flush(ctx))
+	must(t, l.PutMetric("Requests", 2, emf.Count))
+	must(t, l.Flush(ctx))
+	docs, err := sink.Decoded()
+	must(t, err)
+	if len(docs) != 2 {
+		t.Fatalf("%d documents, want 2", len(docs))
+	}
+	if docs[1]["Requests"] != 2.0 || docs[1]["Route"] != "/a" || docs[1]["RequestId"] != "r1" {
+		t.Errorf("second flush lost state or kept old values: %v", docs[1])
+	}
+	l.Reset()
+	must(t, l.PutMetric("Requests", 3, emf.Count))
+	must(t, l.Flush(ctx))
+	docs, _ = sink.Decoded()
+	if _, ok := docs[2]["Route"]; ok {
+		t.Errorf("Reset kept a dimension: %v", docs[2])
+	}
+	if _, ok := docs[2]["RequestId"]; ok {
+		t.Errorf("Reset kept a property: %v", docs[2])
+	}
+	if docs[2]["ServiceName"] != "checkout" {
+		t.Errorf("Reset dropped the default dimensions: %v", docs[2])
+	}
+	// A failed SetDimensions keeps the previous sets.
+	must(t, l.PutDimensions(emf.Dimension{Name: "Route", Value: "/b"}))
+	if err := l.SetDimensions([]emf.Dimension{{Name: "X", Value: ""}}); !errors.Is(err, emf.ErrInvalidDimension) {
+		t.Fatalf("SetDimensions accepted an empty value: %v", err)
+	}
+	must(t, l.PutMetric("Requests", 4, emf.Count))
+	l.SetTimestamp(time.UnixMilli(42))
+	must(t, l.Flush(ctx))
+	docs, _ = sink.Decoded()
+	if docs[3]["Route"] != "/b" || docs[3]["ServiceName"] != "checkout" {
+		t.Errorf("failed SetDimensions changed the sets: %v", docs[3])
+	}
+	if ts := docs[3]["_aws"].(map[string]any)["Timestamp"]; ts != 42.0 {
+		t.Errorf("Timestamp = %v, want 42", ts)
+	}
+	validate(t, sink.Documents())
+}
+
+// TestSinkErrorReported checks that a failing sink surfaces from Flush.
+func TestSinkErrorReported(t *testing.T) {
+	sink := emftest.NewSink()
+	l, err := emf.New(emf.WithSink(sink), emf.WithEnvironment(emf.Local))
+	must(t, err)
+	must(t, sink.Shutdown(context.Background()))
+	must(t, l.PutMetric("M", 1, emf.Count))
+	if err := l.Flush(context.Background()); err == nil {
+		t.Fatal("Flush to a shut-down sink returned nil")
+	}
+}
+
+func TestWriterSink(t *testing.T) {
+	var buf bytes.Buffer
+	sink := emf.NewWriterSink(&buf)
+	l, err := emf.New(emf.WithSink(sink), emf.WithClock(clock), emf.WithEnvironment(emf.Lambda), emf.WithServiceName("fn"))
+	must(t, err)
+	for range 150 {
+		must(t, l.PutMetric("M", 1, emf.Count))
+	}
+	must(t, l.Flush(context.Background()))
+	lines := bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n"))
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2:\n%s", len(lines), buf.Bytes())
+	}
+	validate(t, lines)
+	if bytes.Contains(buf.Bytes(), []byte("LogGroupName")) {
+		t.Error("Lambda output names a log group")
+	}
+	must(t, sink.Shutdown(context.Background()))
+	if err := sink.WriteDocument(context.Background(), []byte("{}")); !errors.Is(err, emf.ErrClosed) {
+		t.Errorf("write after Shutdown: %v, want ErrClosed", err)
+	}
+}
+
+func TestSteadyStateAllocs(t *testing.T) {
+	l, _ := newLogger(t, emf.WithSink(emf.NewWriterSink(discard{})))
+	ctx := context.Background()
+	run := func() {
+		l.Reset()
+		_ = l.PutDimensions(emf.Dimension{Name: "Route", Value: "/orders/{id}"})
+		_ = l.SetProperty("TraceId", "1-5759e988-bd862e3fe1be46a994272793")
+		for i := range 120 {
+			_ = l.PutMetric("Latency", float64(i), emf.Milliseconds)
+		}
+		_ = l.PutMetric("Requests", 1, emf.Count)
+		_ = l.Flush(ctx)
+	}
+	run()
+	if a := testing.AllocsPerRun(100, run); a != 0 {
+		t.Errorf("%v allocations per invocation, want 0", a)
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
