@@ -1,0 +1,151 @@
+package segment_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/seed-c77c9410/sidelight/internal/schematest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+)
+
+const good = `{"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1498082657.37518,"end_time":1498082695.4042,"name":"test.elasticbeanstalk.com"}`
+
+func TestCheckTable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		doc  string
+		want segment.Reason
+	}{
+		{"good", good, segment.OK},
+		{"in progress", `{"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"in_progress":true,"name":"n"}`, segment.OK},
+		{"subsegment", `{"type":"subsegment","parent_id":"6226467e3f845503","trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"end_time":2,"name":"n"}`, segment.OK},
+		{"subsegment without parent", `{"type":"subsegment","trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"end_time":2,"name":"n"}`, segment.BadParentID},
+		{"bad type", `{"type":"x","trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"end_time":2,"name":"n"}`, segment.BadTypeFields},
+		{"truncated", good[:60], segment.NotJSON},
+		{"array", `[1]`, segment.NotObject},
+		{"no trace", strings.Replace(good, `"trace_id"`, `"trace"`, 1), segment.BadTraceID},
+		{"short trace", strings.Replace(good, `ad72e26896b3f9d3a27054bb`, `ad72e2`, 1), segment.BadTraceID},
+		{"bad id", strings.Replace(good, `6226467e3f845502`, `6226467e3f84550z`, 1), segment.BadID},
+		{"no name", strings.Replace(good, `"name"`, `"nom"`, 1), segment.NoName},
+		{"empty name", strings.Replace(good, `"test.elasticbeanstalk.com"`, `""`, 1), segment.NoName},
+		{"string start", strings.Replace(good, `1498082657.37518`, `"1"`, 1), segment.BadStartTime},
+		{"no end", strings.Replace(good, `"end_time"`, `"end"`, 1), segment.NoEnd},
+		{"too large", `{"x":"` + strings.Repeat("a", segment.MaxDocument) + `"}`, segment.TooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, got := segment.Check([]byte(tc.doc)); got != tc.want {
+				t.Fatalf("Check = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSplitDatagram(t *testing.T) {
+	for _, tc := range []struct {
+		pkt  string
+		want segment.Reason
+	}{
+		{`{"format": "json", "version": 1}` + "\n" + good, segment.OK},
+		{`{"version":1,"format":"json"}` + "\n" + good, segment.OK},
+		{`{"format": "json", "version": 2}` + "\n" + good, segment.BadHeader},
+		{good, segment.BadHeader},
+		{`{"format": "json", "version": 1}` + "\n", segment.Empty},
+		{"", segment.Empty},
+	} {
+		doc, r := segment.SplitDatagram([]byte(tc.pkt))
+		if r != tc.want {
+			t.Errorf("SplitDatagram(%.40q) = %q, want %q", tc.pkt, r, tc.want)
+		}
+		if r == segment.OK && string(doc) != good {
+			t.Errorf("doc = %q", doc)
+		}
+	}
+}
+
+func TestReferenceSample(t *testing.T) {
+	pkt, err := schematest.ReadReference("samples/xray-example-daemon-udp-segment.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, r := segment.SplitDatagram(pkt)
+	if r != segment.OK {
+		t.Fatalf("reference datagram: %q", r)
+	}
+	if _, r := segment.Check(doc); r != segment.OK {
+		t.Fatalf("reference document: %q", r)
+	}
+}
+
+func TestAppendWithECS(t *testing.T) {
+	ecs := []byte(`"cluster":"c1","task_arn":"arn:t"`)
+	for _, tc := range []struct{ name, doc, wantECS string }{
+		{"no aws", good, `{"cluster":"c1","task_arn":"arn:t"}`},
+		{"aws without ecs", strings.Replace(good, `{"trace_id"`, `{"aws":{"account_id":"1"},"trace_id"`, 1), `{"cluster":"c1","task_arn":"arn:t"}`},
+		{"empty aws", strings.Replace(good, `{"trace_id"`, `{"aws":{ },"trace_id"`, 1), `{"cluster":"c1","task_arn":"arn:t"}`},
+		{"has ecs", strings.Replace(good, `{"trace_id"`, `{"aws":{"ecs":{"container":"x"}},"trace_id"`, 1), `{"container":"x"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := []byte(tc.doc)
+			info, r := segment.Check(doc)
+			if r != segment.OK {
+				t.Fatal(r)
+			}
+			out := segment.AppendWithECS(nil, doc, info, ecs)
+			if err := schematest.Segment(out); err != nil {
+				t.Fatalf("%s: %v", out, err)
+			}
+			var m struct {
+				AWS struct{ ECS json.RawMessage } `json:"aws"`
+			}
+			if err := json.Unmarshal(out, &m); err != nil {
+				t.Fatal(err)
+			}
+			if string(m.AWS.ECS) != tc.wantECS {
+				t.Fatalf("ecs = %s, want %s (doc %s)", m.AWS.ECS, tc.wantECS, out)
+			}
+		})
+	}
+}
+
+// FuzzDatagram feeds arbitrary datagrams through the receive path: it must
+// never panic, and accepted documents must be valid JSON objects that stay
+// valid after ECS metadata is added.
+func FuzzDatagram(f *testing.F) {
+	f.Add([]byte(`{"format": "json", "version": 1}` + "\n" + good))
+	f.Add([]byte(`{"format": "json", "version": 1}` + "\n" + `{"aws":{},"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"in_progress":true,"name":"n"}`))
+	f.Add([]byte("{\n{"))
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		doc, r := segment.SplitDatagram(pkt)
+		if r != segment.OK {
+			return
+		}
+		info, r := segment.Check(doc)
+		if r != segment.OK {
+			return
+		}
+		if !json.Valid(doc) {
+			t.Fatalf("accepted invalid JSON %q", doc)
+		}
+		out := segment.AppendWithECS(nil, doc, info, []byte(`"cluster":"c"`))
+		if !json.Valid(out) {
+			t.Fatalf("ECS splice broke %q into %q", doc, out)
+		}
+	})
+}
+
+func BenchmarkCheck(b *testing.B) {
+	pkt := []byte(`{"format": "json", "version": 1}` + "\n" + good)
+	b.ReportAllocs()
+	for b.Loop() {
+		doc, _ := segment.SplitDatagram(pkt)
+		segment.Check(doc)
+	}
+}
+
+func ExampleCheck() {
+	_, r := segment.Check([]byte(`{"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"name":"n"}`))
+	fmt.Println(r)
+	// Output: no_end_time
+}
