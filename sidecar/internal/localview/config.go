@@ -1,0 +1,102 @@
+package localview
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults used for the zero values of Config's fields.
+const (
+	DefaultMaxTraces     = 10_000
+	DefaultMaxBytes      = 64 << 20
+	DefaultMaxMetricDocs = 50_000
+	DefaultMaxSeries     = 2_000
+	DefaultRetention     = time.Hour
+
+	// MaxDocBytes is the largest segment or EMF document accepted. It is the
+	// CloudWatch Logs limit for one event; X-Ray's own limit is 64 KiB.
+	MaxDocBytes = 1 << 20
+)
+
+// Config configures a Store. The zero value is usable: every zero field takes
+// the default named in its comment.
+type Config struct {
+	// MaxTraces caps the number of traces kept (DefaultMaxTraces). The
+	// oldest-received traces are evicted first.
+	MaxTraces int
+	// MaxBytes caps the bytes of stored documents, segments and EMF together,
+	// counted as their compacted JSON (DefaultMaxBytes). The process uses
+	// more memory than this for indexes: about two to three times as much.
+	MaxBytes int64
+	// MaxMetricDocs caps the number of EMF documents kept (DefaultMaxMetricDocs).
+	MaxMetricDocs int
+	// MaxSeries caps the number of distinct metric series (namespace, metric
+	// name, dimensions). Points of further series are dropped and counted
+	// (DefaultMaxSeries).
+	MaxSeries int
+	// PersistPath, when set, names a file that New loads and that Close and
+	// Persist rewrite with what the store holds (JSON lines).
+	PersistPath string
+	// Retention drops documents received longer ago than this (DefaultRetention).
+	Retention time.Duration
+	// AllowedHosts are Host header names, besides localhost, 127.0.0.1 and
+	// ::1, that the handler serves (for example a container's name). Without
+	// them any other Host is refused, which defeats DNS rebinding.
+	AllowedHosts []string
+	// Logger receives start-up and persistence messages, never one line per
+	// document. Nil discards.
+	Logger *slog.Logger
+	// Now is the clock (time.Now when nil). Tests inject their own.
+	Now func() time.Time
+}
+
+// Validate reports a Config that cannot be used.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxTraces < 0 {
+		errs = append(errs, fmt.Errorf("MaxTraces %d is negative", c.MaxTraces))
+	}
+	if c.MaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("MaxBytes %d is negative", c.MaxBytes))
+	}
+	if c.MaxMetricDocs < 0 {
+		errs = append(errs, fmt.Errorf("MaxMetricDocs %d is negative", c.MaxMetricDocs))
+	}
+	if c.MaxSeries < 0 {
+		errs = append(errs, fmt.Errorf("MaxSeries %d is negative", c.MaxSeries))
+	}
+	if c.Retention < 0 {
+		errs = append(errs, fmt.Errorf("Retention %v is negative", c.Retention))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("localview: invalid config: %w", err)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxTraces == 0 {
+		c.MaxTraces = DefaultMaxTraces
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.MaxMetricDocs == 0 {
+		c.MaxMetricDocs = DefaultMaxMetricDocs
+	}
+	if c.MaxSeries == 0 {
+		c.MaxSeries = DefaultMaxSeries
+	}
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}

@@ -1,0 +1,26 @@
+// Package localview is Sidelight's local mode: a bounded, in-process store
+// for the X-Ray segments and EMF metric documents the sidecar receives when it
+// runs without AWS, and the web view and JSON API that show them.
+//
+// The sidecar feeds it with [Store.AddSegment] (one segment or independent
+// subsegment document, without the daemon's header line) and [Store.AddEMF]
+// (one EMF document) and mounts [Store.Handler] on a loopback listener. The
+// store keeps whole traces (every document sharing a trace_id), evicts the
+// oldest traces first when it is over its trace count or byte budget or when
+// they fall out of the retention window, and, when given a file, writes what
+// it holds on [Store.Close] (or [Store.Persist]) and reads it back in [New].
+//
+// The view is plain HTML, CSS and JavaScript embedded in the binary. It
+// renders all telemetry-derived text through DOM text nodes, is served with a
+// strict Content-Security-Policy, and the handler refuses requests whose Host
+// header is not a loopback name (DNS rebinding) unless more hosts are allowed.
+//
+// JSON API (all GET):
+//
+//	/api/traces?service=&status=ok|error|fault|throttle&annotation=key[=value]&min_ms=&max_ms=&limit=
+//	/api/traces/{id}      one trace as a tree of segments and subsegments
+//	/api/servicemap       nodes, edges, counts and error rates
+//	/api/metrics?namespace=&metric=&bucket=   EMF series in time buckets with percentiles
+//	/api/facets           services and annotation keys present, for filters
+//	/api/stats            counts of stored, rejected and evicted documents
+package localview

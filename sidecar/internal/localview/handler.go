@@ -1,0 +1,127 @@
+package localview
+
+import (
+	"embed"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+)
+
+//go:embed web
+var webFS embed.FS
+
+// contentSecurityPolicy allows the page's own script, style and API and
+// nothing else: no inline script or style, no framing, no forms.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// Handler returns the web view and its JSON API. Mount it at the root of a
+// listener bound to a loopback address. It answers only GET and HEAD, and
+// only for Host headers naming localhost, 127.0.0.1, ::1 or one of
+// Config.AllowedHosts.
+func (s *Store) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeFileFS(w, r, webFS, "web/index.html")
+	})
+	files := http.FileServerFS(webFS)
+	mux.HandleFunc("GET /static/{file}", func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/web/" + r.PathValue("file")
+		r2.URL.RawPath = ""
+		w.Header().Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r2)
+	})
+	mux.HandleFunc("GET /api/traces", func(w http.ResponseWriter, r *http.Request) {
+		q, err := parseListQuery(r.URL.Query())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, s.list(q))
+	})
+	mux.HandleFunc("GET /api/traces/{id}", func(w http.ResponseWriter, r *http.Request) {
+		d, ok := s.detail(r.PathValue("id"))
+		if !ok {
+			writeError(w, http.StatusNotFound, "no such trace")
+			return
+		}
+		writeJSON(w, d)
+	})
+	mux.HandleFunc("GET /api/servicemap", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, s.serviceMap())
+	})
+	mux.HandleFunc("GET /api/metrics", func(w http.ResponseWriter, r *http.Request) {
+		q, err := parseMetricsQuery(r.URL.Query())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, s.metrics(q))
+	})
+	mux.HandleFunc("GET /api/facets", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, s.facets())
+	})
+	mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, s.Stats())
+	})
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API")
+	})
+
+	allowed := map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}
+	for _, h := range s.cfg.AllowedHosts {
+		allowed[strings.ToLower(h)] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if !allowed[hostName(r.Host)] {
+			writeError(w, http.StatusMisdirectedRequest, "host not allowed: the local view answers only to localhost")
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "read-only: only GET and HEAD")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// hostName is the lowercased host of a Host header, without port or brackets.
+func hostName(hostport string) string {
+	h := hostport
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encoding: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	b, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,160 @@
+package localview
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+type metricsQuery struct {
+	namespace, metric string
+	bucketMS          int64 // 0 picks one from the data's span
+}
+
+func parseMetricsQuery(v url.Values) (metricsQuery, error) {
+	q := metricsQuery{namespace: v.Get("namespace"), metric: v.Get("metric")}
+	if b := v.Get("bucket"); b != "" {
+		sec, err := strconv.ParseFloat(b, 64)
+		if err != nil || !(sec >= 1 && sec <= 86400) {
+			return q, fmt.Errorf("bucket %q is not a number of seconds from 1 to 86400", truncate(b))
+		}
+		q.bucketMS = int64(sec * 1000)
+	}
+	return q, nil
+}
+
+type metricSeries struct {
+	Namespace  string        `json:"namespace"`
+	Name       string        `json:"name"`
+	Unit       string        `json:"unit,omitempty"`
+	Kind       string        `json:"kind"` // latency (percentiles) or count (sums)
+	Dimensions []dim         `json:"dimensions"`
+	Points     []metricPoint `json:"points"`
+}
+
+type metricPoint struct {
+	T        int64    `json:"t"` // bucket start, unix milliseconds
+	N        int      `json:"n"` // values in the bucket
+	Sum      float64  `json:"sum"`
+	Min      float64  `json:"min"`
+	Max      float64  `json:"max"`
+	P50      float64  `json:"p50"`
+	P90      float64  `json:"p90"`
+	P99      float64  `json:"p99"`
+	TraceIDs []string `json:"trace_ids"`
+}
+
+type metricsResult struct {
+	BucketSeconds float64        `json:"bucket_seconds"`
+	Series        []metricSeries `json:"series"`
+}
+
+const maxTraceIDsPerPoint = 10
+
+var niceBuckets = []int64{1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21600, 86400}
+
+func isTimeUnit(u string) bool {
+	switch u {
+	case "Seconds", "Microseconds", "Milliseconds":
+		return true
+	}
+	return false
+}
+
+func (s *Store) metrics(q metricsQuery) metricsResult {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var sel []*series
+	var lo, hi int64 = math.MaxInt64, math.MinInt64
+	for _, se := range s.series {
+		if q.namespace != "" && se.namespace != q.namespace || q.metric != "" && se.name != q.metric {
+			continue
+		}
+		sel = append(sel, se)
+		for _, p := range se.points {
+			lo, hi = min(lo, p.ts), max(hi, p.ts)
+		}
+	}
+	bucket := q.bucketMS
+	if bucket == 0 {
+		bucket = niceBuckets[len(niceBuckets)-1] * 1000
+		for _, b := range niceBuckets {
+			if len(sel) == 0 || (hi-lo)/(b*1000) <= 60 {
+				bucket = b * 1000
+				break
+			}
+		}
+	}
+	slices.SortFunc(sel, func(a, b *series) int { return strings.Compare(a.key, b.key) })
+	out := metricsResult{BucketSeconds: float64(bucket) / 1000, Series: make([]metricSeries, 0, len(sel))}
+	var vals []float64
+	for _, se := range sel {
+		ms := metricSeries{Namespace: se.namespace, Name: se.name, Unit: se.unit, Kind: "count", Dimensions: se.dims}
+		if isTimeUnit(se.unit) {
+			ms.Kind = "latency"
+		}
+		if ms.Dimensions == nil {
+			ms.Dimensions = []dim{}
+		}
+		// Points arrive roughly in time order; bucket them through a sorted copy.
+		pts := slices.Clone(se.points)
+		slices.SortStableFunc(pts, func(a, b point) int { return cmpInt(a.ts, b.ts) })
+		for i := 0; i < len(pts); {
+			start := pts[i].ts - pts[i].ts%bucket
+			mp := metricPoint{T: start, Min: math.Inf(1), Max: math.Inf(-1), TraceIDs: []string{}}
+			vals = vals[:0]
+			for ; i < len(pts) && pts[i].ts-pts[i].ts%bucket == start; i++ {
+				for _, v := range pts[i].values {
+					vals = append(vals, v)
+					mp.Sum += v
+					mp.Min, mp.Max = min(mp.Min, v), max(mp.Max, v)
+				}
+				for _, id := range pts[i].traceIDs {
+					if len(mp.TraceIDs) < maxTraceIDsPerPoint && !slices.Contains(mp.TraceIDs, id) {
+						mp.TraceIDs = append(mp.TraceIDs, id)
+					}
+				}
+			}
+			mp.N = len(vals)
+			slices.Sort(vals)
+			mp.P50, mp.P90, mp.P99 = percentile(vals, 50), percentile(vals, 90), percentile(vals, 99)
+			mp.Sum, mp.Min, mp.Max = finite(mp.Sum), finite(mp.Min), finite(mp.Max)
+			ms.Points = append(ms.Points, mp)
+		}
+		out.Series = append(out.Series, ms)
+	}
+	return out
+}
+
+// percentile by nearest rank over sorted values.
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	return sorted[min(max(rank, 1), len(sorted))-1]
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// finite clamps an overflowed sum, which JSON cannot carry.
+func finite(f float64) float64 {
+	switch {
+	case math.IsInf(f, 1):
+		return math.MaxFloat64
+	case math.IsInf(f, -1):
+		return -math.MaxFloat64
+	}
+	return f
+}

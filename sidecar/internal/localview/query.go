@@ -1,0 +1,338 @@
+package localview
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// listQuery is a parsed /api/traces query.
+type listQuery struct {
+	service    string
+	status     flags
+	hasStatus  bool
+	annKey     string
+	annPair    string // key=value, or "" to match the key alone
+	minMS      float64
+	maxMS      float64
+	limit      int
+	hasMaxMS   bool
+	hasMinMS   bool
+	annotation bool
+}
+
+const (
+	defaultLimit = 100
+	maxLimit     = 10_000
+)
+
+func parseListQuery(v url.Values) (listQuery, error) {
+	q := listQuery{service: v.Get("service"), limit: defaultLimit}
+	if st := v.Get("status"); st != "" {
+		f, ok := parseStatus(st)
+		if !ok {
+			return q, fmt.Errorf("status %q is not ok, error, fault or throttle", truncate(st))
+		}
+		q.status, q.hasStatus = f, true
+	}
+	if a := v.Get("annotation"); a != "" {
+		q.annotation = true
+		if k, _, ok := strings.Cut(a, "="); ok {
+			q.annKey, q.annPair = k, a
+		} else {
+			q.annKey = a
+		}
+	}
+	num := func(name string) (float64, bool, error) {
+		s := v.Get(name)
+		if s == "" {
+			return 0, false, nil
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+			return 0, false, fmt.Errorf("%s %q is not a non-negative number", name, truncate(s))
+		}
+		return f, true, nil
+	}
+	var err error
+	if q.minMS, q.hasMinMS, err = num("min_ms"); err != nil {
+		return q, err
+	}
+	if q.maxMS, q.hasMaxMS, err = num("max_ms"); err != nil {
+		return q, err
+	}
+	if l, ok, err := num("limit"); err != nil {
+		return q, err
+	} else if ok {
+		q.limit = min(max(int(l), 1), maxLimit)
+	}
+	return q, nil
+}
+
+func (q *listQuery) match(t *trace) bool {
+	if q.service != "" && !slices.Contains(t.services, q.service) && (t.root == nil || t.root.name != q.service) {
+		return false
+	}
+	if q.hasStatus {
+		if q.status == 0 {
+			if t.flags != 0 {
+				return false
+			}
+		} else if t.flags&q.status == 0 {
+			return false
+		}
+	}
+	if q.annotation && !t.hasAnnotation(q.annKey, q.annPair) {
+		return false
+	}
+	d := t.durationMS()
+	if q.hasMinMS && d < q.minMS {
+		return false
+	}
+	if q.hasMaxMS && d > q.maxMS {
+		return false
+	}
+	return true
+}
+
+func (t *trace) hasAnnotation(key, pair string) bool {
+	if pair != "" {
+		_, ok := slices.BinarySearch(t.annotations, pair)
+		return ok
+	}
+	for _, a := range t.annotations {
+		if len(a) > len(key) && a[len(key)] == '=' && strings.HasPrefix(a, key) {
+			return true
+		}
+	}
+	return false
+}
+
+type traceSummary struct {
+	ID          string   `json:"id"`
+	Service     string   `json:"service"`
+	Services    []string `json:"services"`
+	Start       float64  `json:"start"`
+	DurationMS  float64  `json:"duration_ms"`
+	Status      string   `json:"status"`
+	InProgress  bool     `json:"in_progress,omitempty"`
+	Method      string   `json:"method,omitempty"`
+	URL         string   `json:"url,omitempty"`
+	HTTPStatus  int      `json:"http_status,omitempty"`
+	Annotations []string `json:"annotations"`
+	Documents   int      `json:"documents"`
+}
+
+type traceList struct {
+	Traces  []traceSummary `json:"traces"`
+	Matched int            `json:"matched"`
+	Total   int            `json:"total"`
+}
+
+func (t *trace) summary() traceSummary {
+	ts := traceSummary{
+		ID: t.id, Services: t.services, Start: t.start, DurationMS: t.durationMS(),
+		Status: t.flags.status(), InProgress: t.inProgress, Annotations: t.annotations, Documents: len(t.docs),
+	}
+	if ts.Services == nil {
+		ts.Services = []string{}
+	}
+	if ts.Annotations == nil {
+		ts.Annotations = []string{}
+	}
+	if r := t.root; r != nil {
+		ts.Service, ts.Method, ts.URL, ts.HTTPStatus = r.name, r.method, r.url, r.status
+	}
+	return ts
+}
+
+// list returns matching traces, newest first.
+func (s *Store) list(q listQuery) traceList {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	cut := s.cutoff()
+	out := traceList{Traces: []traceSummary{}}
+	for i := len(s.order) - 1; i >= 0; i-- {
+		t := s.order[i]
+		if t.recv < cut {
+			break
+		}
+		out.Total++
+		if !q.match(t) {
+			continue
+		}
+		out.Matched++
+		if len(out.Traces) < q.limit {
+			out.Traces = append(out.Traces, t.summary())
+		}
+	}
+	return out
+}
+
+type traceDetail struct {
+	traceSummary
+	End      float64   `json:"end"`
+	Segments []*segDoc `json:"segments"`
+}
+
+// detail assembles one trace: documents that arrived on their own are
+// attached under the segment or subsegment their parent_id names.
+func (s *Store) detail(id string) (*traceDetail, bool) {
+	s.mu.RLock()
+	t := s.traces[strings.ToLower(id)]
+	if t == nil || t.recv < s.cutoff() {
+		s.mu.RUnlock()
+		return nil, false
+	}
+	out := &traceDetail{traceSummary: t.summary(), End: t.end}
+	docs := slices.Clone(t.docs)
+	s.mu.RUnlock()
+
+	parsed := make([]*segDoc, 0, len(docs))
+	for _, d := range docs {
+		var sd segDoc
+		if err := json.Unmarshal(d.raw, &sd); err != nil {
+			continue // stored documents were checked on the way in
+		}
+		parsed = append(parsed, &sd)
+	}
+	out.Segments = assemble(parsed)
+	return out, true
+}
+
+// assemble builds the tree of a trace's documents. It never creates a
+// cycle, whatever the parent_ids say.
+func assemble(docs []*segDoc) []*segDoc {
+	type loc struct {
+		node  *segDoc
+		owner int // index of the document holding node
+	}
+	byID := make(map[string]loc)
+	var index func(n *segDoc, owner int)
+	index = func(n *segDoc, owner int) {
+		if _, dup := byID[n.ID]; !dup {
+			byID[n.ID] = loc{n, owner}
+		}
+		for _, c := range n.Subsegments {
+			index(c, owner)
+		}
+	}
+	for i, d := range docs {
+		index(d, i)
+	}
+	parent := make([]int, len(docs)) // owner document of each attached document, or -1
+	for i := range parent {
+		parent[i] = -1
+	}
+	attachTo := make([]*segDoc, len(docs))
+	for i, d := range docs {
+		if d.ParentID == "" {
+			continue
+		}
+		l, ok := byID[d.ParentID]
+		if !ok || l.owner == i {
+			continue
+		}
+		// Would attaching i under l.owner close a loop?
+		cycle := false
+		for j, steps := l.owner, 0; j >= 0 && steps <= len(docs); j, steps = parent[j], steps+1 {
+			if j == i {
+				cycle = true
+				break
+			}
+		}
+		if cycle {
+			continue
+		}
+		parent[i] = l.owner
+		attachTo[i] = l.node
+	}
+	var roots []*segDoc
+	for i, d := range docs {
+		if attachTo[i] == nil {
+			roots = append(roots, d)
+			continue
+		}
+		d.Attached = true
+		attachTo[i].Subsegments = append(attachTo[i].Subsegments, d)
+	}
+	var sortTree func(ns []*segDoc)
+	sortTree = func(ns []*segDoc) {
+		slices.SortStableFunc(ns, func(a, b *segDoc) int {
+			switch {
+			case a.StartTime < b.StartTime:
+				return -1
+			case a.StartTime > b.StartTime:
+				return 1
+			}
+			return 0
+		})
+		for _, n := range ns {
+			sortTree(n.Subsegments)
+		}
+	}
+	sortTree(roots)
+	return roots
+}
+
+type facets struct {
+	Services    []facet `json:"services"`
+	Annotations []facet `json:"annotations"`
+	Statuses    []facet `json:"statuses"`
+}
+
+type facet struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+const maxFacets = 200
+
+func (s *Store) facets() facets {
+	services := map[string]int{}
+	keys := map[string]int{}
+	statuses := map[string]int{}
+	s.mu.RLock()
+	cut := s.cutoff()
+	for i := len(s.order) - 1; i >= 0; i-- {
+		t := s.order[i]
+		if t.recv < cut {
+			break
+		}
+		for _, sv := range t.services {
+			services[sv]++
+		}
+		statuses[t.flags.status()]++
+		last := ""
+		for _, a := range t.annotations {
+			k, _, _ := strings.Cut(a, "=")
+			if k != last {
+				keys[k]++
+				last = k
+			}
+		}
+	}
+	s.mu.RUnlock()
+	return facets{Services: topFacets(services), Annotations: topFacets(keys), Statuses: topFacets(statuses)}
+}
+
+func topFacets(m map[string]int) []facet {
+	out := make([]facet, 0, len(m))
+	for k, v := range m {
+		out = append(out, facet{k, v})
+	}
+	slices.SortFunc(out, func(a, b facet) int {
+		if a.Count != b.Count {
+			return b.Count - a.Count
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	if len(out) > maxFacets {
+		out = out[:maxFacets]
+	}
+	return out
+}

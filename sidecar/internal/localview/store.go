@@ -1,0 +1,407 @@
+package localview
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Store keeps recent traces and metrics in memory, within the bounds of its
+// Config. It is safe for concurrent use.
+type Store struct {
+	cfg Config
+
+	mu      sync.RWMutex
+	traces  map[string]*trace
+	order   []*trace // by first arrival, oldest first
+	bytes   int64    // stored documents, segments and EMF
+	emf     []*emfDoc
+	series  map[string]*series
+	closed  bool
+	counter counters
+}
+
+type counters struct {
+	segments, segmentsRejected, segmentsStale  uint64
+	emfDocs, emfRejected, seriesDropped        uint64
+	tracesEvicted, emfEvicted, expired, loaded uint64
+}
+
+type trace struct {
+	id    string
+	recv  int64 // first arrival, unix nanoseconds
+	docs  []*docInfo
+	bytes int64
+
+	// summary, recomputed when a document arrives
+	root        *docInfo
+	start, end  float64
+	services    []string
+	annotations []string
+	flags       flags
+	inProgress  bool
+}
+
+type emfDoc struct {
+	raw    []byte
+	recv   int64
+	ts     int64
+	series []*series
+	points int
+}
+
+type series struct {
+	key, namespace, name, unit string
+	dims                       []dim
+	points                     []point
+}
+
+type point struct {
+	ts       int64 // unix milliseconds
+	values   []float64
+	traceIDs []string
+}
+
+// New returns a store. When cfg.PersistPath names an existing file, the
+// documents in it that are within the retention window are loaded.
+func New(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{
+		cfg:    cfg.withDefaults(),
+		traces: make(map[string]*trace),
+		series: make(map[string]*series),
+	}
+	if s.cfg.PersistPath != "" {
+		if err := s.load(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// ErrClosed is returned by Add methods after Close.
+var ErrClosed = errors.New("localview: store is closed")
+
+// AddSegment stores one X-Ray segment or independent subsegment document
+// (JSON, without the daemon's header line). Documents of one trace may come
+// in any order; a document with the id of one already stored replaces it,
+// except that an in-progress document never replaces a completed one. It
+// returns an error, and stores nothing, for a document that is not a
+// well-formed segment.
+func (s *Store) AddSegment(doc []byte) error {
+	return s.addSegment(doc, s.cfg.Now().UnixNano())
+}
+
+func (s *Store) addSegment(doc []byte, recv int64) error {
+	d, raw, err := decodeSegment(doc)
+	if err != nil {
+		s.mu.Lock()
+		s.counter.segmentsRejected++
+		s.mu.Unlock()
+		return err
+	}
+	di := d.info(raw, recv)
+	tid := strings.ToLower(d.TraceID)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if recv < s.cutoff() {
+		s.counter.expired++
+		return nil
+	}
+	if int64(len(raw)) > s.cfg.MaxBytes {
+		s.counter.segmentsRejected++
+		return fmt.Errorf("localview: segment of %d bytes is over the store's MaxBytes", len(raw))
+	}
+	s.counter.segments++
+	t := s.traces[tid]
+	if t == nil {
+		t = &trace{id: tid, recv: recv}
+		s.traces[tid] = t
+		s.order = append(s.order, t)
+	}
+	replaced := false
+	for i, old := range t.docs {
+		if old.id != di.id {
+			continue
+		}
+		replaced = true
+		if di.inProgress && !old.inProgress {
+			s.counter.segmentsStale++
+			return nil
+		}
+		t.bytes -= int64(len(old.raw))
+		s.bytes -= int64(len(old.raw))
+		t.docs[i] = di
+		break
+	}
+	if !replaced {
+		t.docs = append(t.docs, di)
+	}
+	t.bytes += int64(len(raw))
+	s.bytes += int64(len(raw))
+	t.summarize()
+	s.evict()
+	return nil
+}
+
+func decodeSegment(doc []byte) (*segDoc, []byte, error) {
+	if len(doc) > MaxDocBytes {
+		return nil, nil, fmt.Errorf("localview: segment of %d bytes is over %d", len(doc), MaxDocBytes)
+	}
+	d, err := parseSegment(doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("localview: bad segment: %w", err)
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(doc))
+	if err := json.Compact(&buf, doc); err != nil {
+		return nil, nil, fmt.Errorf("localview: bad segment: %w", err)
+	}
+	return d, buf.Bytes(), nil
+}
+
+// summarize recomputes what the list and filters read.
+func (t *trace) summarize() {
+	t.root = nil
+	t.start, t.end = 0, 0
+	// Fresh slices: readers may hold the previous ones after unlocking.
+	t.services = nil
+	t.annotations = nil
+	t.flags = 0
+	t.inProgress = false
+	for _, d := range t.docs {
+		if t.start == 0 || d.start < t.start {
+			t.start = d.start
+		}
+		if d.end > t.end {
+			t.end = d.end
+		}
+		t.flags |= d.anyFlags
+		if d.inProgress {
+			t.inProgress = true
+		}
+		if !d.independent {
+			if !slices.Contains(t.services, d.name) {
+				t.services = append(t.services, d.name)
+			}
+			if t.root == nil || rootBefore(d, t.root) {
+				t.root = d
+			}
+		}
+		for _, a := range d.annotations {
+			if !slices.Contains(t.annotations, a) {
+				t.annotations = append(t.annotations, a)
+			}
+		}
+	}
+	if t.root == nil {
+		for _, d := range t.docs {
+			if t.root == nil || d.start < t.root.start {
+				t.root = d
+			}
+		}
+	}
+	slices.Sort(t.annotations)
+}
+
+// rootBefore prefers segments without a parent, then the earliest.
+func rootBefore(a, b *docInfo) bool {
+	if (a.parentID == "") != (b.parentID == "") {
+		return a.parentID == ""
+	}
+	return a.start < b.start
+}
+
+func (t *trace) durationMS() float64 {
+	if t.end <= t.start {
+		return 0
+	}
+	return (t.end - t.start) * 1000
+}
+
+// cutoff is the receive time before which documents have expired.
+func (s *Store) cutoff() int64 {
+	return s.cfg.Now().Add(-s.cfg.Retention).UnixNano()
+}
+
+// evict drops the oldest traces and EMF documents until the store is within
+// its bounds and retention window. The caller holds s.mu.
+func (s *Store) evict() {
+	cut := s.cutoff()
+	for len(s.order) > 0 && s.order[0].recv < cut {
+		s.dropTrace()
+		s.counter.expired++
+	}
+	for len(s.emf) > 0 && s.emf[0].recv < cut {
+		s.dropEMF()
+		s.counter.expired++
+	}
+	for len(s.order) > s.cfg.MaxTraces {
+		s.dropTrace()
+		s.counter.tracesEvicted++
+	}
+	for len(s.emf) > s.cfg.MaxMetricDocs {
+		s.dropEMF()
+		s.counter.emfEvicted++
+	}
+	for s.bytes > s.cfg.MaxBytes && (len(s.order) > 0 || len(s.emf) > 0) {
+		if len(s.emf) == 0 || len(s.order) > 0 && s.order[0].recv <= s.emf[0].recv {
+			s.dropTrace()
+			s.counter.tracesEvicted++
+		} else {
+			s.dropEMF()
+			s.counter.emfEvicted++
+		}
+	}
+}
+
+func (s *Store) dropTrace() {
+	t := s.order[0]
+	s.order[0] = nil
+	s.order = s.order[1:]
+	delete(s.traces, t.id)
+	s.bytes -= t.bytes
+}
+
+func (s *Store) dropEMF() {
+	d := s.emf[0]
+	s.emf[0] = nil
+	s.emf = s.emf[1:]
+	s.bytes -= int64(len(d.raw))
+	// Points are appended in arrival order, so this document's point is the
+	// first of each series it contributed to.
+	for _, se := range d.series {
+		se.points[0] = point{}
+		se.points = se.points[1:]
+		if len(se.points) == 0 {
+			delete(s.series, se.key)
+		}
+	}
+}
+
+// AddEMF stores one CloudWatch embedded metric format document (one JSON
+// object). It returns an error, and stores nothing, for a document that is
+// not well-formed EMF.
+func (s *Store) AddEMF(doc []byte) error {
+	return s.addEMF(doc, s.cfg.Now().UnixNano())
+}
+
+func (s *Store) addEMF(doc []byte, recv int64) error {
+	p, raw, err := decodeEMF(doc)
+	if err != nil {
+		s.mu.Lock()
+		s.counter.emfRejected++
+		s.mu.Unlock()
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if recv < s.cutoff() {
+		s.counter.expired++
+		return nil
+	}
+	if int64(len(raw)) > s.cfg.MaxBytes {
+		s.counter.emfRejected++
+		return fmt.Errorf("localview: EMF document of %d bytes is over the store's MaxBytes", len(raw))
+	}
+	s.counter.emfDocs++
+	d := &emfDoc{raw: raw, recv: recv, ts: p.ts}
+	for _, pt := range p.points {
+		se := s.series[pt.key]
+		if se == nil {
+			if len(s.series) >= s.cfg.MaxSeries {
+				s.counter.seriesDropped++
+				continue
+			}
+			se = &series{key: pt.key, namespace: pt.namespace, name: pt.name, unit: pt.unit, dims: pt.dims}
+			s.series[pt.key] = se
+		}
+		se.points = append(se.points, point{ts: p.ts, values: pt.values, traceIDs: p.traceIDs})
+		d.series = append(d.series, se)
+	}
+	s.emf = append(s.emf, d)
+	s.bytes += int64(len(raw))
+	s.evict()
+	return nil
+}
+
+func decodeEMF(doc []byte) (*emfParsed, []byte, error) {
+	if len(doc) > MaxDocBytes {
+		return nil, nil, fmt.Errorf("localview: EMF document of %d bytes is over %d", len(doc), MaxDocBytes)
+	}
+	p, err := parseEMF(doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("localview: bad EMF document: %w", err)
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(doc))
+	if err := json.Compact(&buf, doc); err != nil {
+		return nil, nil, fmt.Errorf("localview: bad EMF document: %w", err)
+	}
+	return p, buf.Bytes(), nil
+}
+
+// Stats are the store's counts, as /api/stats returns them.
+type Stats struct {
+	Traces           int    `json:"traces"`
+	MetricDocs       int    `json:"metric_docs"`
+	Series           int    `json:"series"`
+	Bytes            int64  `json:"bytes"`
+	MaxTraces        int    `json:"max_traces"`
+	MaxBytes         int64  `json:"max_bytes"`
+	Segments         uint64 `json:"segments_received"`
+	SegmentsRejected uint64 `json:"segments_rejected"`
+	SegmentsStale    uint64 `json:"segments_stale"`
+	MetricDocsTotal  uint64 `json:"metric_docs_received"`
+	MetricRejected   uint64 `json:"metric_docs_rejected"`
+	SeriesDropped    uint64 `json:"series_points_dropped"`
+	TracesEvicted    uint64 `json:"traces_evicted"`
+	MetricEvicted    uint64 `json:"metric_docs_evicted"`
+	Expired          uint64 `json:"expired"`
+	Loaded           uint64 `json:"loaded"`
+	RetentionSeconds float64 `json:"retention_seconds"`
+}
+
+// Stats returns the store's current counts.
+func (s *Store) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c := s.counter
+	return Stats{
+		Traces: len(s.order), MetricDocs: len(s.emf), Series: len(s.series), Bytes: s.bytes,
+		MaxTraces: s.cfg.MaxTraces, MaxBytes: s.cfg.MaxBytes,
+		Segments: c.segments, SegmentsRejected: c.segmentsRejected, SegmentsStale: c.segmentsStale,
+		MetricDocsTotal: c.emfDocs, MetricRejected: c.emfRejected, SeriesDropped: c.seriesDropped,
+		TracesEvicted: c.tracesEvicted, MetricEvicted: c.emfEvicted, Expired: c.expired, Loaded: c.loaded,
+		RetentionSeconds: s.cfg.Retention.Seconds(),
+	}
+}
+
+// Close persists the store when it has a PersistPath and refuses further
+// documents. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if s.cfg.PersistPath == "" {
+		return nil
+	}
+	return s.Persist()
+}
