@@ -1,0 +1,16 @@
+// Package middleware makes Go services observable in AWS with one line.
+//
+// [HTTP] wraps any http.Handler (or plugs into routers as
+// r.Use(middleware.HTTP())): every request becomes an X-Ray segment, sent
+// to the X-Ray daemon or the Sidelight sidecar without ever blocking the
+// request. Incoming X-Amzn-Trace-Id headers are continued; handlers add
+// annotations and metadata through the request context ([AddAnnotation],
+// [AddMetadata]); [Transport] and [AWS] record outgoing HTTP and AWS SDK
+// calls as subsegments and pass the trace on.
+//
+// The request context also carries an OpenTelemetry span context with the
+// same trace and segment IDs, so spans that handlers start with the
+// OpenTelemetry API (with an SDK tracer provider that uses
+// xray.NewSpanProcessor) become subsegments of the request's segment, and
+// the OpenTelemetry X-Ray propagator sees the trace too.
+package middleware

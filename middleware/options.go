@@ -1,0 +1,140 @@
+package middleware
+
+import (
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/middleware/sampling"
+)
+
+// Option configures the middleware. The same options serve HTTP, Transport,
+// AWS and Lambda; each ignores those that do not concern it.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	emitter     *xray.Emitter
+	serviceName string
+	hostPattern string // dynamic naming when not empty
+	rules       *sampling.Rules
+	logger      *slog.Logger
+	routeFunc   func(*http.Request) string
+	ecs         bool
+	ecsEndpoint string
+	now         func() time.Time
+	metrics     metricsConfig
+	cors        bool
+}
+
+// WithEmitter sets where segments go. By default the middleware shares one
+// emitter per process, created on first use from AWS_XRAY_DAEMON_ADDRESS;
+// pass your own to control its queue and to flush it on shutdown.
+func WithEmitter(e *xray.Emitter) Option {
+	return optionFunc(func(c *config) { c.emitter = e })
+}
+
+// WithServiceName sets the segment name: the name of this service in the
+// X-Ray trace map. The default is AWS_XRAY_TRACING_NAME, else
+// OTEL_SERVICE_NAME, else the program's file name.
+func WithServiceName(name string) Option {
+	return optionFunc(func(c *config) { c.serviceName = name })
+}
+
+// WithHostNaming names each segment after the request's Host when it
+// matches pattern ('*' and '?' wildcards), and by the service name
+// otherwise, as the X-Ray SDKs' dynamic segment namer does. Use a pattern
+// that lists your own domains ("*.example.com"), so that clients cannot
+// create names at will.
+func WithHostNaming(pattern string) Option {
+	return optionFunc(func(c *config) { c.hostPattern = pattern })
+}
+
+// WithSamplingRules sets which requests are traced. The default traces one
+// request a second and 5 % of the rest. Requests whose trace header carries
+// a decision (Sampled=1 or 0) follow it.
+func WithSamplingRules(r *sampling.Rules) Option {
+	return optionFunc(func(c *config) {
+		if r != nil {
+			c.rules = r
+		}
+	})
+}
+
+// WithLogger sets where the middleware reports problems (a malformed
+// configuration, an emitter that could not start). It logs nothing per
+// request. The default discards.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
+
+// WithRouteFunc sets how the route of a request is found, for routers that
+// do not set http.Request.Pattern. It is called after the handler ran. The
+// default uses Request.Pattern, which net/http's ServeMux sets.
+func WithRouteFunc(f func(*http.Request) string) Option {
+	return optionFunc(func(c *config) { c.routeFunc = f })
+}
+
+// WithECSMetadata turns reading the ECS task metadata endpoint on or off.
+// It is on when ECS_CONTAINER_METADATA_URI_V4 is set: segments then carry
+// origin AWS::ECS::Container and the container's details.
+func WithECSMetadata(on bool) Option {
+	return optionFunc(func(c *config) { c.ecs = on })
+}
+
+// withClock replaces time.Now in tests.
+func withClock(now func() time.Time) Option {
+	return optionFunc(func(c *config) { c.now = now })
+}
+
+var defaultEmitter = sync.OnceValues(func() (*xray.Emitter, error) { return xray.NewEmitter() })
+
+func newConfig(opts []Option) *config {
+	c := &config{
+		serviceName: defaultServiceName(),
+		rules:       sampling.Default(),
+		logger:      slog.New(slog.DiscardHandler),
+		now:         time.Now,
+		cors:        true,
+	}
+	c.ecsEndpoint = os.Getenv("ECS_CONTAINER_METADATA_URI_V4")
+	c.ecs = c.ecsEndpoint != ""
+	c.metrics = defaultMetricsConfig()
+	for _, o := range opts {
+		o.apply(c)
+	}
+	c.serviceName = xray.SanitizeName(c.serviceName)
+	if c.emitter == nil {
+		e, err := defaultEmitter()
+		if err != nil {
+			c.logger.Error("sidelight: no X-Ray emitter; requests are not traced", "error", err)
+		}
+		c.emitter = e
+	}
+	return c
+}
+
+func defaultServiceName() string {
+	for _, k := range []string{"AWS_XRAY_TRACING_NAME", "OTEL_SERVICE_NAME", "AWS_EMF_SERVICE_NAME", "AWS_LAMBDA_FUNCTION_NAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		return filepath.Base(exe)
+	}
+	return "service"
+}

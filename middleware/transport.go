@@ -1,0 +1,97 @@
+package middleware
+
+import (
+	"context"
+	"net/http"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/seed-c77c9410/sidelight/exporter/xray"
+)
+
+// Transport returns an http.RoundTripper that passes the trace on to the
+// services it calls and records each call as a "remote" subsegment of the
+// current segment: method, URL, status, response size, and a fault with the
+// error when the call fails. The callee receives X-Amzn-Trace-Id with the
+// trace, the subsegment as parent, the sampling decision, and the Lineage
+// and other keys the incoming request carried. A nil base means
+// http.DefaultTransport. Requests whose context carries no trace pass
+// through untouched.
+func Transport(base http.RoundTripper, opts ...Option) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &transport{base: base, cfg: newConfig(opts)}
+}
+
+type transport struct {
+	base http.RoundTripper
+	cfg  *config
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return t.base.RoundTrip(req)
+	}
+	st, _ := stateFrom(ctx)
+	out := xray.Header{TraceID: sc.TraceID(), ParentID: sc.SpanID(), Sampled: xray.NotSampled}
+	if st != nil {
+		out.Extra = st.incoming.Extra
+	}
+	sampled := sc.IsSampled()
+	var sub *xray.Segment
+	if sampled {
+		out.Sampled = xray.Sampled
+		sub = xray.GetSegment()
+		sub.ID = xray.NewSpanID()
+		out.ParentID = sub.ID
+		sub.Name = hostOnly(req.URL.Host)
+		sub.Namespace = "remote"
+		sub.Start = t.cfg.now()
+		sub.HTTP.Method = req.Method
+		sub.HTTP.URL = req.URL.Scheme + "://" + req.URL.Host + req.URL.Path
+		sub.HTTP.Traced = true
+		sub.HTTP.ContentLength = -1
+	}
+	// A RoundTripper must not change the caller's request.
+	r2 := req.Clone(ctx)
+	r2.Header.Set(xray.HeaderName, out.String())
+	resp, err := t.base.RoundTrip(r2)
+	if sub == nil {
+		return resp, err
+	}
+	sub.End = t.cfg.now()
+	if err != nil {
+		sub.Fault = true
+		addCause(sub, err, 1)
+	} else {
+		sub.SetHTTPStatus(resp.StatusCode)
+		sub.HTTP.ContentLength = resp.ContentLength
+	}
+	attach(ctx, st, sc, sub, t.cfg)
+	return resp, err
+}
+
+// attach puts a finished subsegment under the span that was current when
+// it started: embedded in the request's segment when that span is the
+// segment, else sent on its own with that span as its parent.
+func attach(ctx context.Context, st *state, sc trace.SpanContext, sub *xray.Segment, cfg *config) {
+	if st != nil && st.sc.SpanID() == sc.SpanID() {
+		st.addSubsegment(sub)
+		return
+	}
+	sub.Independent = true
+	sub.TraceID = sc.TraceID()
+	sub.ParentID = sc.SpanID()
+	e := cfg.emitter
+	if st != nil && st.cfg.emitter != nil {
+		e = st.cfg.emitter
+	}
+	if e == nil {
+		xray.PutSegment(sub)
+		return
+	}
+	e.Emit(sub)
+}
