@@ -78,7 +78,7 @@ func (l *Logger) encodeLocked(b []byte, ts time.Time) []byte {
 		case 's':
 			b = jsonenc.AppendString(b, p.s)
 		case 'n':
-			b = jsonenc.AppendFloat(b, p.n)
+			b = appendFloat(b, p.n)
 		default:
 			b = append(b, p.raw...)
 		}
@@ -89,7 +89,7 @@ func (l *Logger) encodeLocked(b []byte, ts time.Time) []byte {
 		lo := int(p.n) * maxValuesPerMetric
 		hi := min(lo+maxValuesPerMetric, len(m.values))
 		if hi-lo == 1 {
-			b = jsonenc.AppendFloat(b, m.values[lo])
+			b = appendFloat(b, m.values[lo])
 			continue
 		}
 		b = append(b, '[')
@@ -97,7 +97,7 @@ func (l *Logger) encodeLocked(b []byte, ts time.Time) []byte {
 			if j > 0 {
 				b = append(b, ',')
 			}
-			b = jsonenc.AppendFloat(b, v)
+			b = appendFloat(b, v)
 		}
 		b = append(b, ']')
 	}
