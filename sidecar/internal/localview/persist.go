@@ -95,6 +95,9 @@ func (s *Store) load() error {
 		return fmt.Errorf("localview: load: %w", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.IsDir() {
+		return fmt.Errorf("localview: load: %s is not a readable file", s.cfg.PersistPath)
+	}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64<<10), 2*MaxDocBytes)
 	var bad, loaded int

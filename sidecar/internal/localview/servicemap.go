@@ -12,7 +12,7 @@ type mapNode struct {
 	Errors    int     `json:"errors"`
 	Throttles int     `json:"throttles"`
 	Faults    int     `json:"faults"`
-	ErrorRate float64 `json:"error_rate"` // errors, throttles and faults over count
+	ErrorRate float64 `json:"error_rate"` // share with an error, throttle or fault
 	FaultRate float64 `json:"fault_rate"`
 	AvgMS     float64 `json:"avg_ms"`
 }
@@ -35,12 +35,15 @@ type serviceMap struct {
 }
 
 type mapStats struct {
-	count, errors, throttles, faults int
+	count, failed, errors, throttles, faults int
 	totalMS                          float64
 }
 
 func (m *mapStats) add(f flags, dur float64) {
 	m.count++
+	if f != 0 {
+		m.failed++
+	}
 	if f&flagError != 0 {
 		m.errors++
 	}
@@ -131,14 +134,14 @@ func (s *Store) serviceMap() serviceMap {
 
 	for name, st := range nodes {
 		n := &mapNode{Name: name, Kind: kinds[name], Count: st.count, Errors: st.errors, Throttles: st.throttles, Faults: st.faults}
-		n.ErrorRate = float64(st.errors+st.throttles+st.faults) / float64(st.count)
+		n.ErrorRate = float64(st.failed) / float64(st.count)
 		n.FaultRate = float64(st.faults) / float64(st.count)
 		n.AvgMS = st.totalMS / float64(st.count)
 		out.Nodes = append(out.Nodes, n)
 	}
 	for k, st := range edges {
 		e := &mapEdge{From: k.from, To: k.to, Count: st.count, Errors: st.errors, Throttles: st.throttles, Faults: st.faults}
-		e.ErrorRate = float64(st.errors+st.throttles+st.faults) / float64(st.count)
+		e.ErrorRate = float64(st.failed) / float64(st.count)
 		e.AvgMS = st.totalMS / float64(st.count)
 		out.Edges = append(out.Edges, e)
 	}

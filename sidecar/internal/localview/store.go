@@ -356,22 +356,22 @@ func decodeEMF(doc []byte) (*emfParsed, []byte, error) {
 
 // Stats are the store's counts, as /api/stats returns them.
 type Stats struct {
-	Traces           int    `json:"traces"`
-	MetricDocs       int    `json:"metric_docs"`
-	Series           int    `json:"series"`
-	Bytes            int64  `json:"bytes"`
-	MaxTraces        int    `json:"max_traces"`
-	MaxBytes         int64  `json:"max_bytes"`
-	Segments         uint64 `json:"segments_received"`
-	SegmentsRejected uint64 `json:"segments_rejected"`
-	SegmentsStale    uint64 `json:"segments_stale"`
-	MetricDocsTotal  uint64 `json:"metric_docs_received"`
-	MetricRejected   uint64 `json:"metric_docs_rejected"`
-	SeriesDropped    uint64 `json:"series_points_dropped"`
-	TracesEvicted    uint64 `json:"traces_evicted"`
-	MetricEvicted    uint64 `json:"metric_docs_evicted"`
-	Expired          uint64 `json:"expired"`
-	Loaded           uint64 `json:"loaded"`
+	Traces           int     `json:"traces"`
+	MetricDocs       int     `json:"metric_docs"`
+	Series           int     `json:"series"`
+	Bytes            int64   `json:"bytes"`
+	MaxTraces        int     `json:"max_traces"`
+	MaxBytes         int64   `json:"max_bytes"`
+	Segments         uint64  `json:"segments_received"`
+	SegmentsRejected uint64  `json:"segments_rejected"`
+	SegmentsStale    uint64  `json:"segments_stale"`
+	MetricDocsTotal  uint64  `json:"metric_docs_received"`
+	MetricRejected   uint64  `json:"metric_docs_rejected"`
+	SeriesDropped    uint64  `json:"series_points_dropped"`
+	TracesEvicted    uint64  `json:"traces_evicted"`
+	MetricEvicted    uint64  `json:"metric_docs_evicted"`
+	Expired          uint64  `json:"expired"`
+	Loaded           uint64  `json:"loaded"`
 	RetentionSeconds float64 `json:"retention_seconds"`
 }
 

@@ -1,0 +1,156 @@
+package localview
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed-c77c9410/sidelight/internal/schematest"
+)
+
+func TestEMFReferenceSamples(t *testing.T) {
+	s := newStore(t, Config{Now: func() time.Time { return time.UnixMilli(1605034324256) }, Retention: 24 * time.Hour})
+	for _, name := range []string{"emf-example-1.json", "emf-example-2.json", "emf-example-3.json"} {
+		b, err := schematest.ReadReference("samples/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddEMF(b); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	m := s.metrics(metricsQuery{namespace: "LambdaInsights"})
+	// 8 metrics times 2 dimension sets.
+	if len(m.Series) != 16 {
+		t.Fatalf("LambdaInsights series = %d, want 16", len(m.Series))
+	}
+	for _, se := range m.Series {
+		if se.Name == "init_duration" && len(se.Dimensions) == 2 {
+			if se.Kind != "latency" || len(se.Points) != 1 || se.Points[0].P99 != 130 {
+				t.Errorf("init_duration = %+v", se)
+			}
+			// The sample's trace_id has 20 hex digits, not 24: not a trace ID.
+			if len(se.Points[0].TraceIDs) != 0 {
+				t.Errorf("malformed trace ID linked: %v", se.Points[0].TraceIDs)
+			}
+		}
+	}
+	m = s.metrics(metricsQuery{metric: "ProcessingLatency"})
+	if len(m.Series) != 1 || m.Series[0].Dimensions[0] != (dim{"Operation", "Aggregator"}) || m.Series[0].Points[0].Sum != 100 {
+		t.Errorf("ProcessingLatency = %+v", m.Series)
+	}
+}
+
+func TestEMFRejects(t *testing.T) {
+	const aws = `"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["d"]],"Metrics":[{"Name":"m"}]}]}`
+	cases := []struct{ name, doc, want string }{
+		{"not object", `[]`, "not a JSON object"},
+		{"not JSON", `{"_aws":`, "unexpected end"},
+		{"no _aws", `{"m":1}`, "no _aws"},
+		{"no timestamp", `{"_aws":{"CloudWatchMetrics":[]}}`, "Timestamp missing"},
+		{"bad timestamp", `{"_aws":{"Timestamp":"x","CloudWatchMetrics":[]}}`, "_aws"},
+		{"fraction timestamp", `{"_aws":{"Timestamp":1.5,"CloudWatchMetrics":[]}}`, "Timestamp"},
+		{"no directives", `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[]}}`, "empty"},
+		{"empty namespace", `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":" ","Metrics":[{"Name":"m"}]}]},"m":1}`, "namespace"},
+		{"metric missing", `{` + aws + `,"d":"x"}`, "not present"},
+		{"metric not number", `{` + aws + `,"d":"x","m":"1"}`, "not a number"},
+		{"metric array of strings", `{` + aws + `,"d":"x","m":["1"]}`, "array of numbers"},
+		{"too many values", `{` + aws + `,"d":"x","m":[` + strings.Repeat("1,", 100) + `1]}`, "101 values"},
+		{"empty values", `{` + aws + `,"d":"x","m":[]}`, "0 values"},
+		{"dimension missing", `{` + aws + `,"m":1}`, "dimension"},
+		{"dimension not string", `{` + aws + `,"d":5,"m":1}`, "dimension"},
+	}
+	s := newStore(t, Config{})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := s.AddEMF([]byte(c.doc))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want one mentioning %q", err, c.want)
+			}
+		})
+	}
+	if st := s.Stats(); st.MetricDocs != 0 || st.MetricRejected != uint64(len(cases)) {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestMetricsPercentilesAndLinks(t *testing.T) {
+	s := newStore(t, Config{Now: func() time.Time { return t0 }})
+	var g ids
+	var vals []float64
+	for i := 1; i <= 100; i++ {
+		vals = append(vals, float64(i))
+	}
+	a, b, c := g.traceID(t0), g.traceID(t0), g.traceID(t0)
+	// 100 latencies in one bucket across two documents; errors counted.
+	if err := s.AddEMF(emfJSON(t, t0, "/a", vals[:50], 2, a)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddEMF(emfJSON(t, t0.Add(10*time.Second), "/a", vals[50:], 3, b, c)); err != nil {
+		t.Fatal(err)
+	}
+	// Next minute, another route; the trace ID rides in a trace header.
+	doc := fmt.Sprintf(`{"_aws":{"Timestamp":%d,"CloudWatchMetrics":[{"Namespace":"Sidelight","Dimensions":[["Route"]],"Metrics":[{"Name":"ColdStart","Unit":"Count"}]}]},"Route":"/b","ColdStart":1,"xray":"Root=%s;Parent=53995c3f42cd8ad8;Sampled=1"}`,
+		t0.Add(70*time.Second).UnixMilli(), a)
+	if err := s.AddEMF([]byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	m := s.metrics(metricsQuery{bucketMS: 60_000})
+	if m.BucketSeconds != 60 || len(m.Series) != 3 {
+		t.Fatalf("metrics = %+v", m)
+	}
+	byName := map[string]metricSeries{}
+	for _, se := range m.Series {
+		byName[se.Name] = se
+	}
+	lat := byName["Latency"]
+	if lat.Kind != "latency" || len(lat.Points) != 1 {
+		t.Fatalf("Latency = %+v", lat)
+	}
+	p := lat.Points[0]
+	if p.N != 100 || p.P50 != 50 || p.P90 != 90 || p.P99 != 99 || p.Min != 1 || p.Max != 100 || p.Sum != 5050 {
+		t.Errorf("Latency point = %+v", p)
+	}
+	if strings.Join(p.TraceIDs, ",") != strings.Join([]string{a, b, c}, ",") {
+		t.Errorf("linked traces = %v, want %v", p.TraceIDs, []string{a, b, c})
+	}
+	if e := byName["Errors"]; e.Kind != "count" || e.Points[0].Sum != 5 {
+		t.Errorf("Errors = %+v", e)
+	}
+	if cs := byName["ColdStart"]; len(cs.Points) != 1 || cs.Points[0].T != t0.Add(60*time.Second).UnixMilli() || cs.Points[0].TraceIDs[0] != a {
+		t.Errorf("ColdStart = %+v", cs)
+	}
+	if got := s.metrics(metricsQuery{metric: "Errors", bucketMS: 1000}); len(got.Series) != 1 || len(got.Series[0].Points) != 2 {
+		t.Errorf("Errors in 1 s buckets = %+v", got)
+	}
+}
+
+
+func TestSeriesCapDropsAndCounts(t *testing.T) {
+	s := newStore(t, Config{MaxSeries: 4, Now: func() time.Time { return t0 }})
+	for i := range 10 {
+		if err := s.AddEMF(emfJSON(t, t0, fmt.Sprintf("/r%d", i), []float64{1}, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.Series != 4 || st.SeriesDropped != 16 {
+		t.Errorf("stats = %+v, want 4 series and 16 dropped points", st)
+	}
+}
+
+func TestTraceIDSpellings(t *testing.T) {
+	const id = "1-5759e988-bd862e3fe1be46a994272793"
+	for _, prop := range []string{`"TraceId":"` + id + `"`, `"traceId":"` + id + `"`, `"trace_id":"` + id + `"`,
+		`"AWSTraceHeader":"Root=` + id + `;Sampled=1"`, `"TraceIds":["x","` + id + `"]`, `"whatever":"` + strings.ToUpper(id[:2]) + id[2:] + `"`} {
+		root := `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Metrics":[{"Name":"m"}]}]},"m":1,` + prop + `}`
+		p, err := parseEMF([]byte(root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.traceIDs) != 1 || p.traceIDs[0] != id {
+			t.Errorf("%s: trace IDs %v", prop, p.traceIDs)
+		}
+	}
+}
