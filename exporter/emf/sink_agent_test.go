@@ -1,0 +1,305 @@
+package emf
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed-c77c9410/sidelight/internal/schematest"
+)
+
+// agent is a stand-in CloudWatch agent: a real TCP listener that reads
+// newline-delimited documents.
+type agent struct {
+	ln    net.Listener
+	lines chan string
+	conns chan net.Conn
+	done  chan struct{}
+}
+
+func startAgent(t *testing.T, addr string) *agent {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &agent{ln: ln, lines: make(chan string, 100), conns: make(chan net.Conn, 10), done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			a.conns <- c
+			go func() {
+				sc := bufio.NewScanner(c)
+				sc.Buffer(nil, 1<<20)
+				for sc.Scan() {
+					a.lines <- sc.Text()
+				}
+			}()
+		}
+	}()
+	return a
+}
+
+// stop closes the listener and every accepted connection: the agent is gone.
+func (a *agent) stop() {
+	a.ln.Close()
+	<-a.done
+	for {
+		select {
+		case c := <-a.conns:
+			c.Close()
+		default:
+			return
+		}
+	}
+}
+
+func (a *agent) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case l := <-a.lines:
+		return l
+	case <-time.After(10 * time.Second):
+		t.Fatal("agent received nothing within 10s")
+		return ""
+	}
+}
+
+func waitState(t *testing.T, ch <-chan bool, want bool) {
+	t.Helper()
+	select {
+	case got := <-ch:
+		if got != want {
+			t.Fatalf("connection state %v, want %v", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no connection state change to %v within 10s", want)
+	}
+}
+
+func doc(i int) []byte { return fmt.Appendf(nil, `{"n":%d}`, i) }
+
+// TestAgentSinkSurvivesRestart closes a real agent listener, writes while it
+// is away (overflowing the buffer), reopens it on the same port and checks
+// that the buffered documents arrive in order and the overflow is counted.
+func TestAgentSinkSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	a := startAgent(t, "127.0.0.1:0")
+	addr := a.ln.Addr().String()
+	s, err := NewAgentSink("tcp://"+addr, WithAgentBuffer(5, 1<<20), WithAgentBackoff(time.Millisecond, 20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := make(chan bool, 10)
+	s.mu.Lock()
+	s.onState = func(up bool) { state <- up }
+	s.mu.Unlock()
+
+	if err := s.WriteDocument(ctx, doc(0)); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, state, true)
+	if got := a.next(t); got != `{"n":0}` {
+		t.Fatalf("agent got %q", got)
+	}
+	if err := s.Flush(ctx); err != nil { // the writer has counted it as sent
+		t.Fatal(err)
+	}
+
+	a.stop()
+	waitState(t, state, false)
+	for i := 1; i <= 8; i++ { // 5 fit, 3 are dropped
+		if err := s.WriteDocument(ctx, doc(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.Dropped != 3 || st.Queued != 5 || st.Sent != 1 {
+		t.Fatalf("while away: %+v, want Sent 1, Dropped 3, Queued 5", st)
+	}
+
+	a2 := startAgent(t, addr)
+	defer a2.stop()
+	waitState(t, state, true)
+	for i := 1; i <= 5; i++ {
+		if got, want := a2.next(t), fmt.Sprintf(`{"n":%d}`, i); got != want {
+			t.Fatalf("after restart got %q, want %q", got, want)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st = s.Stats()
+	if st.Sent != 6 || st.Dropped != 3 || st.Queued != 0 || st.Reconnects != 1 {
+		t.Errorf("after restart: %+v, want Sent 6, Dropped 3, Queued 0, Reconnects 1", st)
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteDocument(ctx, doc(9)); !errors.Is(err, ErrClosed) {
+		t.Errorf("write after Shutdown: %v, want ErrClosed", err)
+	}
+}
+
+// TestAgentSinkDeadlines checks Flush and Shutdown return when their
+// context ends while no agent listens, and that Shutdown counts what it
+// could not send.
+func TestAgentSinkDeadlines(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	s, err := NewAgentSink("tcp://"+addr, WithAgentBackoff(time.Millisecond, 5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.WriteDocument(context.Background(), doc(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush with no agent: %v, want DeadlineExceeded", err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if err := s.Shutdown(ctx2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown with no agent: %v, want DeadlineExceeded", err)
+	}
+	st := s.Stats()
+	if st.Dropped != 3 || st.Sent != 0 || st.Queued != 0 || st.Errors == 0 {
+		t.Errorf("stats %+v, want Dropped 3, Sent 0, Queued 0, Errors > 0", st)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+}
+
+func TestAgentSinkUDP(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	s, err := NewAgentSink("udp://" + pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 3 {
+		if err := s.WriteDocument(ctx, doc(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := make([]byte, maxUDPDoc)
+	if err := s.WriteDocument(ctx, big); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("oversized UDP document: %v, want ErrTooLarge", err)
+	}
+	buf := make([]byte, 70000)
+	_ = pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := range 3 {
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(buf[:n]), fmt.Sprintf("{\"n\":%d}\n", i); got != want {
+			t.Errorf("datagram %d = %q, want %q", i, got, want)
+		}
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Sent != 3 || st.Dropped != 1 {
+		t.Errorf("stats %+v, want Sent 3, Dropped 1", st)
+	}
+}
+
+func TestAgentSinkByteLimit(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s, err := NewAgentSink("tcp://"+addr, WithAgentBuffer(100, 20), WithAgentBackoff(time.Hour, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 { // each is 8 bytes with its newline: two fit in 20
+		_ = s.WriteDocument(context.Background(), doc(i))
+	}
+	if st := s.Stats(); st.Queued != 2 || st.Dropped != 2 {
+		t.Errorf("stats %+v, want Queued 2, Dropped 2", st)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = s.Shutdown(ctx)
+	if st := s.Stats(); st.Dropped != 4 {
+		t.Errorf("after Shutdown Dropped %d, want 4", st.Dropped)
+	}
+}
+
+func TestAgentEndpoints(t *testing.T) {
+	for _, ep := range []string{"", "127.0.0.1:25888", "http://127.0.0.1:25888", "tcp://127.0.0.1", "tcp://:25888/x", "udp://", "tcp://[::1"} {
+		if s, err := NewAgentSink(ep); err == nil {
+			_ = s.Shutdown(context.Background())
+			t.Errorf("NewAgentSink(%q) accepted a bad endpoint", ep)
+		}
+	}
+	if _, err := NewAgentSink("tcp://127.0.0.1:1", WithAgentBuffer(0, 1)); err == nil {
+		t.Error("zero buffer accepted")
+	}
+}
+
+// TestLoggerThroughAgent runs the Logger against a real listener with the
+// configuration taken from the environment, and validates what arrives.
+func TestLoggerThroughAgent(t *testing.T) {
+	a := startAgent(t, "127.0.0.1:0")
+	defer a.stop()
+	env := map[string]string{
+		"AWS_EMF_AGENT_ENDPOINT": "tcp://" + a.ln.Addr().String(),
+		"AWS_EMF_SERVICE_NAME":   "orders",
+		"AWS_EMF_NAMESPACE":      "Shop",
+	}
+	l, err := New(withGetenv(func(k string) string { return env[k] }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Environment() != Agent {
+		t.Fatalf("environment %s, want Agent", l.Environment())
+	}
+	for i := range 150 {
+		if err := l.PutMetric("Latency", float64(i), Milliseconds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		line := a.next(t)
+		if err := schematest.EMF([]byte(line)); err != nil {
+			t.Fatalf("%v\n%s", err, line)
+		}
+		if !strings.Contains(line, `"LogGroupName":"orders-metrics"`) || !strings.Contains(line, `"Namespace":"Shop"`) {
+			t.Errorf("agent document lacks log group or namespace: %s", line)
+		}
+	}
+	if err := l.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
