@@ -1,0 +1,334 @@
+package segments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/xray"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+)
+
+// MaxBatch is PutTraceSegments' limit on documents per request.
+const MaxBatch = 50
+
+// Config configures a Pipeline.
+type Config struct {
+	Client   API
+	Budget   *queue.Budget
+	Counters *status.Counters
+	// BatchSize is the documents per request, 1..50 (default 50).
+	BatchSize int
+	// FlushInterval sends a partial batch when it is this old (default 200ms).
+	FlushInterval time.Duration
+	// Workers is the number of concurrent requests (default 4).
+	Workers int
+	// RequestTimeout bounds each request (default 10s).
+	RequestTimeout time.Duration
+	// Backoff for retries (default retry.DefaultBackoff).
+	Backoff retry.Backoff
+	// ECS, when set, is added to segments as aws.ecs members (see
+	// segment.AppendWithECS).
+	ECS    []byte
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.BatchSize == 0 {
+		c.BatchSize = MaxBatch
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = 200 * time.Millisecond
+	}
+	if c.Workers == 0 {
+		c.Workers = 4
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
+	if c.Backoff == (retry.Backoff{}) {
+		c.Backoff = retry.DefaultBackoff
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports configuration errors (after defaults).
+func (c Config) Validate() error {
+	var errs []error
+	if c.Client == nil {
+		errs = append(errs, errors.New("segments: Client is required"))
+	}
+	if c.Budget == nil || c.Counters == nil {
+		errs = append(errs, errors.New("segments: Budget and Counters are required"))
+	}
+	if c.BatchSize < 1 || c.BatchSize > MaxBatch {
+		errs = append(errs, fmt.Errorf("segments: BatchSize %d not in 1..%d", c.BatchSize, MaxBatch))
+	}
+	if c.Workers < 1 || c.FlushInterval <= 0 || c.RequestTimeout <= 0 {
+		errs = append(errs, errors.New("segments: Workers, FlushInterval and RequestTimeout must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+type item struct {
+	doc string
+	id  [16]byte
+}
+
+// Pipeline sends segments to X-Ray.
+type Pipeline struct {
+	cfg Config
+	q   *queue.Queue[item]
+
+	received, sent, bytesIn *atomic.Uint64
+	dropped                 map[string]*atomic.Uint64
+	retried                 map[retry.Reason]*atomic.Uint64
+
+	bufPool sync.Pool
+
+	stopAccept atomic.Bool
+	draining   chan struct{} // closed by Shutdown
+	hardStop   chan struct{} // closed when Shutdown's ctx ends
+	runCtx     context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	failures   atomic.Int32 // consecutive failed requests, for backoff
+	started    bool
+	shutOnce   sync.Once
+	shutErr    error
+}
+
+// New checks cfg and returns an unstarted Pipeline.
+func New(cfg Config) (*Pipeline, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := cfg.Counters
+	p := &Pipeline{
+		cfg:      cfg,
+		received: c.Counter("segments.received"),
+		sent:     c.Counter("segments.sent"),
+		bytesIn:  c.Counter("segments.received_bytes"),
+		dropped:  map[string]*atomic.Uint64{},
+		retried:  map[retry.Reason]*atomic.Uint64{},
+		draining: make(chan struct{}),
+		hardStop: make(chan struct{}),
+	}
+	for _, r := range []string{"budget_full", "shutdown", "rejected_by_xray", string(retry.ClientError)} {
+		p.dropped[r] = c.Counter("segments.dropped." + r)
+	}
+	for _, r := range retry.Reasons {
+		p.retried[r] = c.Counter("segments.retried." + string(r))
+	}
+	p.retried["unprocessed"] = c.Counter("segments.retried.unprocessed")
+	p.q = queue.New(cfg.Budget, func(queue.Entry[item]) { p.dropped["budget_full"].Add(1) })
+	p.bufPool.New = func() any { b := make([]byte, 0, 4096); return &b }
+	p.runCtx, p.cancel = context.WithCancel(context.Background())
+	return p, nil
+}
+
+const entryOverhead = 64 // bytes of bookkeeping per queued segment
+
+// ConsumeSegment queues one document that passed segment.Check (info is
+// its result). doc is copied; it is only read during the call.
+func (p *Pipeline) ConsumeSegment(doc []byte, info segment.Info) {
+	p.received.Add(1)
+	p.bytesIn.Add(uint64(len(doc)))
+	if p.stopAccept.Load() {
+		p.dropped["shutdown"].Add(1)
+		return
+	}
+	var it item
+	copy(it.id[:], info.ID)
+	if len(p.cfg.ECS) > 0 {
+		bp := p.bufPool.Get().(*[]byte)
+		*bp = segment.AppendWithECS((*bp)[:0], doc, info, p.cfg.ECS)
+		it.doc = string(*bp)
+		p.bufPool.Put(bp)
+	} else {
+		it.doc = string(doc)
+	}
+	if !p.q.Push(it, int64(len(it.doc)+entryOverhead)) {
+		p.dropped["budget_full"].Add(1)
+	}
+}
+
+// Queued returns the number of segments waiting.
+func (p *Pipeline) Queued() int { return p.q.Len() }
+
+// Start starts the workers. ctx is not retained.
+func (p *Pipeline) Start(context.Context) error {
+	if p.started {
+		return errors.New("segments: already started")
+	}
+	p.started = true
+	for range p.cfg.Workers {
+		p.wg.Add(1)
+		go p.worker()
+	}
+	return nil
+}
+
+// Shutdown drains the queue (see the package contract). It is safe to call
+// more than once; later calls return the first result.
+func (p *Pipeline) Shutdown(ctx context.Context) error {
+	p.shutOnce.Do(func() {
+		p.stopAccept.Store(true)
+		close(p.draining)
+		done := make(chan struct{})
+		go func() { p.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			close(p.hardStop)
+			p.cancel()
+			<-done
+			p.shutErr = fmt.Errorf("segments: shutdown: %w", ctx.Err())
+		}
+		p.cancel()
+		if n := p.q.Len(); n > 0 {
+			left := p.q.Pop(nil, n)
+			p.q.Release(left)
+			p.dropped["shutdown"].Add(uint64(len(left)))
+			p.cfg.Logger.Warn("segments dropped at shutdown", "count", len(left))
+		}
+	})
+	return p.shutErr
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *Pipeline) worker() {
+	defer p.wg.Done()
+	tick := time.NewTicker(p.cfg.FlushInterval)
+	defer tick.Stop()
+	batch := make([]queue.Entry[item], 0, p.cfg.BatchSize)
+	docs := make([]string, 0, p.cfg.BatchSize)
+	flush := false
+	for {
+		if closed(p.hardStop) {
+			return
+		}
+		draining := closed(p.draining)
+		if n := p.q.Len(); n >= p.cfg.BatchSize || (n > 0 && (flush || draining)) {
+			batch = p.q.Pop(batch[:0], p.cfg.BatchSize)
+			if len(batch) > 0 {
+				docs = p.send(batch, docs)
+				continue
+			}
+		}
+		flush = false
+		if draining && p.q.Len() == 0 {
+			return
+		}
+		select {
+		case <-p.hardStop:
+			return
+		case <-p.q.Signal():
+		case <-tick.C:
+			flush = true
+		case <-p.drainingIfOpen(draining):
+		}
+	}
+}
+
+// drainingIfOpen returns the draining channel until it is closed, then nil
+// (so a drained worker does not spin on it).
+func (p *Pipeline) drainingIfOpen(draining bool) <-chan struct{} {
+	if draining {
+		return nil
+	}
+	return p.draining
+}
+
+// send sends one batch and decides what happens to each document.
+func (p *Pipeline) send(batch []queue.Entry[item], docs []string) []string {
+	docs = docs[:0]
+	for _, e := range batch {
+		docs = append(docs, e.Value.doc)
+	}
+	ctx, cancel := context.WithTimeout(p.runCtx, p.cfg.RequestTimeout)
+	out, err := p.cfg.Client.PutTraceSegments(ctx, &xray.PutTraceSegmentsInput{TraceSegmentDocuments: docs})
+	cancel()
+	clear(docs)
+	if err != nil {
+		retryable, reason := retry.Classify(err)
+		if !retryable {
+			p.dropped[string(retry.ClientError)].Add(uint64(len(batch)))
+			p.q.Release(batch)
+			p.cfg.Logger.Error("PutTraceSegments failed permanently; batch dropped", "err", err, "segments", len(batch))
+			return docs
+		}
+		p.retried[reason].Add(uint64(len(batch)))
+		p.q.PushFront(batch)
+		p.backoff()
+		return docs
+	}
+	p.failures.Store(0)
+	if len(out.UnprocessedTraceSegments) == 0 {
+		p.sent.Add(uint64(len(batch)))
+		p.q.Release(batch)
+		return docs
+	}
+	// Some documents were not processed: retry the retryable ones.
+	var again, done []queue.Entry[item]
+	for _, e := range batch {
+		code, unprocessed := unprocessedCode(out, e.Value.id[:])
+		switch {
+		case !unprocessed:
+			done = append(done, e)
+			p.sent.Add(1)
+		case retryableCode(code):
+			again = append(again, e)
+			p.retried["unprocessed"].Add(1)
+		default:
+			done = append(done, e)
+			p.dropped["rejected_by_xray"].Add(1)
+		}
+	}
+	p.q.Release(done)
+	if len(again) > 0 {
+		p.q.PushFront(again)
+		p.backoff()
+	}
+	return docs
+}
+
+func (p *Pipeline) backoff() {
+	n := p.failures.Add(1)
+	retry.Sleep(p.cfg.Backoff.Delay(int(n)), p.hardStop)
+}
+
+func unprocessedCode(out *xray.PutTraceSegmentsOutput, id []byte) (string, bool) {
+	for _, u := range out.UnprocessedTraceSegments {
+		if aws.ToString(u.Id) == string(id) {
+			return aws.ToString(u.ErrorCode), true
+		}
+	}
+	return "", false
+}
+
+func retryableCode(code string) bool {
+	return retry.IsThrottleCode(code) || strings.Contains(code, "Internal") ||
+		strings.Contains(code, "Unavailable") || strings.HasPrefix(code, "5")
+}

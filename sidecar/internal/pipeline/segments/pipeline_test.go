@@ -1,0 +1,266 @@
+package segments_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/xray"
+	"go.uber.org/goleak"
+
+	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/segments"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func doc(i int) []byte {
+	return fmt.Appendf(nil, `{"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"%016x","start_time":1.5,"end_time":2.5,"name":"svc"}`, i+1)
+}
+
+type env struct {
+	fake     *fakeaws.Server
+	p        *segments.Pipeline
+	counters *status.Counters
+	budget   *queue.Budget
+}
+
+func newEnv(t *testing.T, budget int64, mod func(*segments.Config)) *env {
+	t.Helper()
+	fake := fakeaws.New()
+	t.Cleanup(fake.Close)
+	fake.SetEnv(t)
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := xray.NewFromConfig(cfg, func(o *xray.Options) { o.Retryer = aws.NopRetryer{} })
+	e := &env{fake: fake, counters: status.NewCounters(), budget: queue.NewBudget(budget)}
+	pc := segments.Config{Client: client, Budget: e.budget, Counters: e.counters,
+		FlushInterval: 20 * time.Millisecond, Backoff: retry.Backoff{Base: time.Millisecond, Max: 20 * time.Millisecond}}
+	if mod != nil {
+		mod(&pc)
+	}
+	e.p, err = segments.New(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) push(t *testing.T, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		d := doc(i)
+		info, r := segment.Check(d)
+		if r != segment.OK {
+			t.Fatal(r)
+		}
+		e.p.ConsumeSegment(d, info)
+	}
+}
+
+func (e *env) waitSegments(t *testing.T, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.fake.WaitFor(ctx, func() bool { return e.fake.SegmentCount() >= n }); err != nil {
+		t.Fatalf("%v: %d of %d segments arrived; counters %v", err, e.fake.SegmentCount(), n, e.counters.Snapshot())
+	}
+}
+
+func (e *env) shutdown(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkExactly checks the fake holds each of docs 0..n-1 exactly once.
+func checkExactly(t *testing.T, fake *fakeaws.Server, n int) {
+	t.Helper()
+	got := fake.Segments()
+	sort.Strings(got)
+	want := make([]string, n)
+	for i := range n {
+		want[i] = string(doc(i))
+	}
+	sort.Strings(want)
+	if len(got) != n {
+		t.Fatalf("got %d segments, want %d", len(got), n)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("segment %d: got %s want %s", i, got[i], want[i])
+		}
+	}
+}
+
+func TestDeliversAllInBatches(t *testing.T) {
+	e := newEnv(t, 1<<20, nil)
+	e.push(t, 0, 1234)
+	e.waitSegments(t, 1234)
+	e.shutdown(t)
+	checkExactly(t, e.fake, 1234)
+	if n := e.fake.Requests("PutTraceSegments"); n < 1234/50 {
+		t.Fatalf("%d requests for 1234 segments", n)
+	}
+	if e.counters.Get("segments.sent") != 1234 || e.fake.Invalid() != 0 || e.budget.Used() != 0 {
+		t.Fatalf("counters %v, budget used %d", e.counters.Snapshot(), e.budget.Used())
+	}
+}
+
+func TestFaultsThenRecovery(t *testing.T) {
+	e := newEnv(t, 1<<20, nil)
+	e.fake.Fail(fakeaws.XRay, 3, fakeaws.Fault500)
+	e.fake.Fail(fakeaws.XRay, 3, fakeaws.Fault503)
+	e.fake.Fail(fakeaws.XRay, 4, fakeaws.FaultThrottle)
+	e.push(t, 0, 500)
+	e.waitSegments(t, 500)
+	e.shutdown(t)
+	checkExactly(t, e.fake, 500)
+	if e.counters.Get("segments.retried.server_error") == 0 || e.counters.Get("segments.retried.throttled") == 0 {
+		t.Fatalf("retries not counted: %v", e.counters.Snapshot())
+	}
+	if e.fake.Requests("PutTraceSegments") < 10+500/50 {
+		t.Fatalf("only %d requests", e.fake.Requests("PutTraceSegments"))
+	}
+}
+
+func TestUnprocessedSegments(t *testing.T) {
+	e := newEnv(t, 1<<20, nil)
+	e.fake.UnprocessSegments(7, "ThrottledException")
+	e.push(t, 0, 100)
+	e.waitSegments(t, 100)
+	if got := e.counters.Get("segments.retried.unprocessed"); got != 7 {
+		t.Fatalf("retried.unprocessed = %d", got)
+	}
+	e.fake.UnprocessSegments(3, "InvalidSegment")
+	e.push(t, 100, 110)
+	e.waitSegments(t, 107)
+	e.shutdown(t) // waits for the workers, so the counters are final
+	if e.counters.Get("segments.dropped.rejected_by_xray") != 3 || e.fake.SegmentCount() != 107 {
+		t.Fatalf("counters %v, %d delivered", e.counters.Snapshot(), e.fake.SegmentCount())
+	}
+}
+
+func TestPermanentErrorDrops(t *testing.T) {
+	e := newEnv(t, 1<<20, func(c *segments.Config) { c.BatchSize = 10 })
+	e.fake.Fail(fakeaws.XRay, 1, fakeaws.FaultBadRequest)
+	e.push(t, 0, 10)
+	e.push(t, 10, 20)
+	e.waitSegments(t, 10)
+	e.shutdown(t)
+	if e.counters.Get("segments.dropped.client_error") != 10 || e.fake.SegmentCount() != 10 {
+		t.Fatalf("counters %v", e.counters.Snapshot())
+	}
+}
+
+// TestHangBoundedByBudget: the backend hangs; segments keep coming. The
+// queue stays within the budget by dropping the oldest, requests are
+// bounded by the worker count, and after recovery everything still queued
+// is delivered: delivered + dropped = sent.
+func TestHangBoundedByBudget(t *testing.T) {
+	const budget = 100 * (160 + 64) // room for about 100 segments
+	e := newEnv(t, budget, func(c *segments.Config) { c.RequestTimeout = 50 * time.Millisecond; c.Workers = 2 })
+	e.fake.Hang(fakeaws.XRay, true)
+	e.push(t, 0, 1000)
+	if e.budget.Used() > budget {
+		t.Fatalf("budget exceeded: %d", e.budget.Used())
+	}
+	if e.fake.Hanging() > 2 {
+		t.Fatalf("%d requests hanging with 2 workers", e.fake.Hanging())
+	}
+	dropped := e.counters.Get("segments.dropped.budget_full")
+	if dropped < 800 {
+		t.Fatalf("only %d dropped with a budget for ~100", dropped)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.fake.WaitFor(ctx, func() bool { return e.counters.Get("segments.retried.timeout") > 0 }); err != nil {
+		t.Fatal("hanging requests did not time out")
+	}
+	e.fake.Hang(fakeaws.XRay, false)
+	e.shutdown(t)
+	// A request that timed out may still have been processed (the fake,
+	// like X-Ray, can finish it after the client gave up), so count
+	// distinct documents: timeouts give at-least-once delivery.
+	distinct := map[string]bool{}
+	for _, s := range e.fake.Segments() {
+		distinct[s] = true
+	}
+	delivered := uint64(len(distinct))
+	if delivered+e.counters.Get("segments.dropped.budget_full") != 1000 || delivered == 0 {
+		t.Fatalf("delivered %d + dropped %d != 1000", delivered, e.counters.Get("segments.dropped.budget_full"))
+	}
+	// The newest segment is never the one dropped.
+	last := string(doc(999))
+	found := false
+	for _, s := range e.fake.Segments() {
+		found = found || s == last
+	}
+	if !found {
+		t.Fatal("newest segment dropped instead of the oldest")
+	}
+}
+
+// TestShutdownDeadlineWithHangingBackend: Shutdown returns at its
+// deadline, counts what it could not send, and leaves no goroutines.
+func TestShutdownDeadlineWithHangingBackend(t *testing.T) {
+	e := newEnv(t, 1<<20, nil)
+	e.fake.Hang(fakeaws.XRay, true)
+	e.push(t, 0, 120)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := e.p.Shutdown(ctx); err == nil {
+		t.Fatal("Shutdown succeeded with a hanging backend")
+	}
+	if got := e.counters.Get("segments.dropped.shutdown"); got != 120 {
+		t.Fatalf("dropped.shutdown = %d, want 120", got)
+	}
+	e.p.ConsumeSegment(doc(1), segment.Info{})
+	if e.counters.Get("segments.dropped.shutdown") != 121 {
+		t.Fatal("segment after shutdown not counted")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	if _, err := segments.New(segments.Config{}); err == nil {
+		t.Fatal("empty config accepted")
+	}
+	if _, err := segments.New(segments.Config{Client: &xray.Client{}, Budget: queue.NewBudget(1), Counters: status.NewCounters(), BatchSize: 51}); err == nil {
+		t.Fatal("batch of 51 accepted")
+	}
+}
+
+func BenchmarkConsume(b *testing.B) {
+	p, err := segments.New(segments.Config{Client: &xray.Client{}, Budget: queue.NewBudget(1 << 40), Counters: status.NewCounters()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := doc(1)
+	info, _ := segment.Check(d)
+	b.ReportAllocs()
+	for b.Loop() {
+		p.ConsumeSegment(d, info)
+	}
+}
+
+func ExampleNew() {
+	_, err := segments.New(segments.Config{BatchSize: 60})
+	fmt.Println(err != nil)
+	// Output: true
+}

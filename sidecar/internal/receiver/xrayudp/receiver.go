@@ -1,0 +1,148 @@
+package xrayudp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/udpsock"
+)
+
+// Config configures a Receiver.
+type Config struct {
+	// Addr is the UDP address (default 127.0.0.1:2000).
+	Addr string
+	// ReadBuffer is the requested SO_RCVBUF in bytes (default 8 MiB).
+	ReadBuffer int
+	// Batch is the datagrams read per system call (default 16).
+	Batch    int
+	Consumer Consumer
+	Counters *status.Counters
+	Logger   *slog.Logger
+}
+
+// Validate reports configuration errors (after defaults).
+func (c Config) Validate() error {
+	if c.Consumer == nil || c.Counters == nil {
+		return errors.New("xrayudp: Consumer and Counters are required")
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("xrayudp: address %q: %w", c.Addr, err)
+	}
+	if c.Batch < 1 || c.ReadBuffer < 0 {
+		return errors.New("xrayudp: Batch must be positive and ReadBuffer not negative")
+	}
+	return nil
+}
+
+// Receiver reads segments from UDP.
+type Receiver struct {
+	cfg      Config
+	conn     *net.UDPConn
+	rcvbuf   int
+	done     chan struct{}
+	closing  atomic.Bool
+	rejected map[segment.Reason]*atomic.Uint64
+	accepted *atomic.Uint64
+	readErrs *atomic.Uint64
+}
+
+// New applies defaults, checks cfg and returns an unstarted Receiver.
+func New(cfg Config) (*Receiver, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:2000"
+	}
+	if cfg.ReadBuffer == 0 {
+		cfg.ReadBuffer = 8 << 20
+	}
+	if cfg.Batch == 0 {
+		cfg.Batch = 16
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Receiver{cfg: cfg, done: make(chan struct{}), rejected: map[segment.Reason]*atomic.Uint64{}}
+	for _, reason := range segment.Reasons {
+		r.rejected[reason] = cfg.Counters.Counter("segments.rejected." + string(reason))
+	}
+	r.accepted = cfg.Counters.Counter("segments.accepted")
+	r.readErrs = cfg.Counters.Counter("segments.udp_read_errors")
+	return r, nil
+}
+
+// Start binds the socket and starts reading.
+func (r *Receiver) Start(ctx context.Context) error {
+	conn, size, err := udpsock.Listen(ctx, r.cfg.Addr, r.cfg.ReadBuffer)
+	if err != nil {
+		return fmt.Errorf("xrayudp: %w", err)
+	}
+	r.conn, r.rcvbuf = conn, size
+	if size < r.cfg.ReadBuffer {
+		r.cfg.Logger.Warn("UDP receive buffer smaller than requested; raise net.core.rmem_max or grant CAP_NET_ADMIN",
+			"addr", conn.LocalAddr().String(), "requested", r.cfg.ReadBuffer, "effective", size)
+	}
+	go r.loop()
+	return nil
+}
+
+// Addr returns the bound address (after Start).
+func (r *Receiver) Addr() net.Addr { return r.conn.LocalAddr() }
+
+// ReadBufferSize returns the effective SO_RCVBUF the kernel reported.
+func (r *Receiver) ReadBufferSize() int { return r.rcvbuf }
+
+// Shutdown closes the socket and waits for the reading goroutine, or ctx.
+func (r *Receiver) Shutdown(ctx context.Context) error {
+	if r.conn == nil {
+		return nil
+	}
+	if r.closing.CompareAndSwap(false, true) {
+		_ = r.conn.Close()
+	}
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("xrayudp: shutdown: %w", ctx.Err())
+	}
+}
+
+func (r *Receiver) loop() {
+	defer close(r.done)
+	br := udpsock.NewBatchReader(r.conn, r.cfg.Batch, 65536)
+	for {
+		err := br.Read(r.handle)
+		if err != nil {
+			if r.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			r.readErrs.Add(1)
+		}
+	}
+}
+
+func (r *Receiver) handle(pkt []byte, truncated bool) {
+	if truncated {
+		r.rejected[segment.TooLarge].Add(1)
+		return
+	}
+	doc, reason := segment.SplitDatagram(pkt)
+	if reason == segment.OK {
+		var info segment.Info
+		info, reason = segment.Check(doc)
+		if reason == segment.OK {
+			r.accepted.Add(1)
+			r.cfg.Consumer.ConsumeSegment(doc, info)
+			return
+		}
+	}
+	r.rejected[reason].Add(1)
+}

@@ -1,0 +1,139 @@
+package xrayudp_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type chanConsumer chan string
+
+func (c chanConsumer) ConsumeSegment(doc []byte, _ segment.Info) { c <- string(doc) }
+
+const header = `{"format": "json", "version": 1}` + "\n"
+
+func doc(i int) string {
+	return fmt.Sprintf(`{"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"%016x","start_time":1.5,"end_time":2.5,"name":"svc"}`, i+1)
+}
+
+func start(t *testing.T, c xrayudp.Consumer) (*xrayudp.Receiver, *status.Counters, net.Conn) {
+	t.Helper()
+	counters := status.NewCounters()
+	r, err := xrayudp.New(xrayudp.Config{Addr: "127.0.0.1:0", Consumer: c, Counters: counters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	out, err := net.Dial("udp", r.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	return r, counters, out
+}
+
+// TestHostileDatagrams sends malformed, truncated, oversize and hostile
+// datagrams, then one good one: everything before it must be counted by
+// reason, nothing delivered, nothing crashed.
+func TestHostileDatagrams(t *testing.T) {
+	got := make(chanConsumer, 10)
+	r, counters, out := start(t, got)
+	if r.ReadBufferSize() <= 0 {
+		t.Fatal("no effective buffer size")
+	}
+	bad := map[string]segment.Reason{
+		"":                   segment.Empty,
+		"\n\n":               segment.Empty,
+		doc(0):               segment.BadHeader,
+		header + doc(0)[:50]: segment.NotJSON,
+		header + "[1,2]":     segment.NotObject,
+		header + strings.Repeat("[", 5000) + strings.Repeat("]", 5000): segment.NotJSON,
+		header + `{"id":"x"}`:   segment.BadTraceID,
+		header + "\x00\xff\xfe": segment.NotJSON,
+	}
+	// The largest datagram UDP over IPv4 carries (65,507 bytes), cut from
+	// a longer document: it arrives whole and is rejected as not JSON.
+	big := header + `{"a":"` + strings.Repeat("x", segment.MaxDocument) + `"}`
+	big = big[:65507]
+	want := map[segment.Reason]uint64{}
+	for pkt, reason := range bad {
+		if _, err := out.Write([]byte(pkt)); err != nil {
+			t.Fatal(err)
+		}
+		want[reason]++
+	}
+	if _, err := out.Write([]byte(big)); err != nil {
+		t.Fatal(err)
+	}
+	want[segment.NotJSON]++
+	if _, err := out.Write([]byte(header + doc(1))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-got:
+		if d != doc(1) {
+			t.Fatalf("delivered %q", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("good datagram not delivered")
+	}
+	for reason, n := range want {
+		if c := counters.Get("segments.rejected." + string(reason)); c != n {
+			t.Errorf("rejected %s = %d, want %d", reason, c, n)
+		}
+	}
+	if c := counters.Get("segments.accepted"); c != 1 {
+		t.Errorf("accepted = %d", c)
+	}
+}
+
+func TestDeliversInOrder(t *testing.T) {
+	got := make(chanConsumer, 1000)
+	_, _, out := start(t, got)
+	for i := range 500 {
+		if _, err := out.Write([]byte(header + doc(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 500 {
+		select {
+		case d := <-got:
+			if d != doc(i) {
+				t.Fatalf("datagram %d: %q", i, d)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of 500 delivered", i)
+		}
+	}
+}
+
+func ExampleNew() {
+	var buf bytes.Buffer
+	r, err := xrayudp.New(xrayudp.Config{Addr: "127.0.0.1:0", Counters: status.NewCounters(),
+		Consumer: consumerFunc(func(doc []byte) { buf.Write(doc) })})
+	fmt.Println(r != nil, err)
+	// Output: true <nil>
+}
+
+type consumerFunc func([]byte)
+
+func (f consumerFunc) ConsumeSegment(doc []byte, _ segment.Info) { f(doc) }

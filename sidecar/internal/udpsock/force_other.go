@@ -1,0 +1,7 @@
+//go:build !linux
+
+package udpsock
+
+import "errors"
+
+func setForce(uintptr, int) error { return errors.New("SO_RCVBUFFORCE is Linux-only") }
