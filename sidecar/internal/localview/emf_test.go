@@ -126,7 +126,6 @@ func TestMetricsPercentilesAndLinks(t *testing.T) {
 	}
 }
 
-
 func TestSeriesCapDropsAndCounts(t *testing.T) {
 	s := newStore(t, Config{MaxSeries: 4, Now: func() time.Time { return t0 }})
 	for i := range 10 {

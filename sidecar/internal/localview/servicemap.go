@@ -36,7 +36,7 @@ type serviceMap struct {
 
 type mapStats struct {
 	count, failed, errors, throttles, faults int
-	totalMS                          float64
+	totalMS                                  float64
 }
 
 func (m *mapStats) add(f flags, dur float64) {
