@@ -28,9 +28,10 @@ const maxBatch = 64
 type Stats struct {
 	Segments      uint64 // segments accepted by Emit
 	Datagrams     uint64 // datagrams written to the socket
+	Direct        uint64 // datagrams the caller sent itself because the queue was full
 	Split         uint64 // segments sent as several documents because they were too large
 	Trimmed       uint64 // documents whose metadata or stack was left out to fit a datagram
-	DroppedFull   uint64 // segments dropped because the queue was full
+	DroppedFull   uint64 // datagrams dropped because the queue was full (WithDropWhenFull)
 	DroppedClosed uint64 // segments given to Emit after Shutdown
 	DroppedLarge  uint64 // documents that did not fit a datagram even when trimmed
 	SendErrors    uint64 // datagrams the socket refused
@@ -45,28 +46,35 @@ type batchWriter interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
-// Emitter sends segments to the X-Ray daemon over UDP. Emit never blocks:
-// segments wait in a bounded queue for one background sender that encodes
-// them and writes them in batches. Create one with NewEmitter and share it;
-// it is safe for concurrent use.
+// Emitter sends segments to the X-Ray daemon over UDP. Emit encodes the
+// segment on the caller's goroutine into pooled buffers and queues the
+// datagrams for one background sender, which writes them in batches (one
+// sendmmsg system call for up to 64 datagrams). Emit never waits for the
+// sender: when the bounded queue is full, the caller sends its datagram
+// itself (one non-blocking UDP write), or with WithDropWhenFull drops it and
+// counts the drop. Create one
+// with NewEmitter and share it; it is safe for concurrent use.
 type Emitter struct {
-	cfg     config
-	conn    *net.UDPConn
-	writer  batchWriter
-	queue   chan *Segment
-	flushes chan chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-	closed  atomic.Bool
-	once    sync.Once
+	cfg      config
+	conn     *net.UDPConn
+	overflow *net.UDPConn // for datagrams sent by callers when the queue is full
+	writer   batchWriter
+	queue    chan *[]byte
+	flushes  chan chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	closed   atomic.Bool
+	once     sync.Once
 
 	// Owned by the sender goroutine.
-	msgs []ipv4.Message
-	bufs [][]byte
+	msgs    []ipv4.Message
+	pending []*[]byte
 
-	segments, datagrams, split, trimmed                         atomic.Uint64
+	segments, datagrams, direct, split, trimmed                 atomic.Uint64
 	droppedFull, droppedClosed, droppedLarge, sendErrors, logAt atomic.Uint64
 }
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // NewEmitter connects a UDP socket to the daemon and starts the sender. The
 // address comes from WithDaemonAddress, else AWS_XRAY_DAEMON_ADDRESS, else
@@ -87,15 +95,21 @@ func NewEmitter(opts ...Option) (*Emitter, error) {
 		return nil, fmt.Errorf("xray: connect to daemon: %w", err)
 	}
 	_ = conn.SetWriteBuffer(4 << 20)
+	overflow, err := net.DialUDP("udp", nil, raddr)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("xray: connect to daemon: %w", err)
+	}
 	e := &Emitter{
-		cfg:     cfg,
-		conn:    conn,
-		queue:   make(chan *Segment, cfg.queueSize),
-		flushes: make(chan chan struct{}),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		msgs:    make([]ipv4.Message, maxBatch),
-		bufs:    make([][]byte, maxBatch),
+		cfg:      cfg,
+		conn:     conn,
+		overflow: overflow,
+		queue:    make(chan *[]byte, cfg.queueSize),
+		flushes:  make(chan chan struct{}),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		msgs:     make([]ipv4.Message, maxBatch),
+		pending:  make([]*[]byte, 0, maxBatch),
 	}
 	if raddr.IP.To4() != nil {
 		e.writer = ipv4.NewPacketConn(conn)
@@ -109,24 +123,100 @@ func NewEmitter(opts ...Option) (*Emitter, error) {
 	return e, nil
 }
 
-// Emit queues s to be sent and takes ownership of it: the caller must not
-// touch s (or its subsegments) afterwards. Segments from GetSegment go back
-// to the pool once sent. Emit never blocks; when the queue is full s is
-// dropped and counted.
+// Emit encodes s, queues it to be sent, and returns s (with its
+// subsegments) to the pool: the caller must not touch s afterwards. Emit
+// never waits on a lock or the queue.
 func (e *Emitter) Emit(s *Segment) {
 	if e.closed.Load() {
 		e.droppedClosed.Add(1)
 		PutSegment(s)
 		return
 	}
+	e.segments.Add(1)
+	e.encode(s)
+	PutSegment(s)
+}
+
+func (e *Emitter) enqueue(b *[]byte) {
 	select {
-	case e.queue <- s:
-		e.segments.Add(1)
+	case e.queue <- b:
+		return
 	default:
+	}
+	if e.cfg.dropWhenFull {
 		e.droppedFull.Add(1)
 		e.logDrop("queue full")
-		PutSegment(s)
+	} else if _, err := e.overflow.Write(*b); err != nil {
+		// The sender is behind: rather than lose the datagram, send it from
+		// the caller's goroutine on a socket of its own. A UDP send does not
+		// wait for the receiver, so this costs the caller one system call.
+		e.sendErrors.Add(1)
+		e.logErr(err)
+	} else {
+		e.datagrams.Add(1)
+		e.direct.Add(1)
 	}
+	bufPool.Put(b)
+}
+
+// encode turns s into one datagram, or, when it is too large, into several:
+// subsegments become documents of their own, and a document that still
+// does not fit loses its metadata and stacks.
+func (e *Emitter) encode(s *Segment) {
+	b := bufPool.Get().(*[]byte)
+	*b = append((*b)[:0], DaemonHeader...)
+	*b = AppendDocument(*b, s)
+	if len(*b) <= e.cfg.maxDoc {
+		e.enqueue(b)
+		return
+	}
+	if cap(*b) > 1<<16 {
+		*b = make([]byte, 0, 2048) // do not keep a huge buffer in the pool
+	}
+	bufPool.Put(b)
+	if len(s.Subsegments) > 0 {
+		e.split.Add(1)
+		subs := s.Subsegments
+		s.Subsegments = nil
+		e.encode(s)
+		for _, sub := range subs {
+			sub.Independent = true
+			sub.TraceID = s.TraceID
+			sub.ParentID = s.ID
+			e.encode(sub)
+		}
+		s.Subsegments = subs
+		return
+	}
+	if len(s.Metadata) > 0 || (s.Cause != nil && hasStack(s.Cause)) {
+		e.trimmed.Add(1)
+		e.logDrop("document over the datagram limit: metadata and stacks left out")
+		meta, cause := s.Metadata, s.Cause
+		s.Metadata = nil
+		if cause != nil {
+			c := Cause{WorkingDirectory: cause.WorkingDirectory}
+			for _, ex := range cause.Exceptions {
+				ex.Truncated += len(ex.Stack)
+				ex.Stack = nil
+				c.Exceptions = append(c.Exceptions, ex)
+			}
+			s.Cause = &c
+		}
+		e.encode(s)
+		s.Metadata, s.Cause = meta, cause
+		return
+	}
+	e.droppedLarge.Add(1)
+	e.logDrop("document over the datagram limit even without metadata: dropped")
+}
+
+func hasStack(c *Cause) bool {
+	for _, ex := range c.Exceptions {
+		if len(ex.Stack) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Flush waits until every segment emitted before the call has been written
@@ -164,6 +254,7 @@ func (e *Emitter) Shutdown(ctx context.Context) error {
 		// Closing the socket makes a sender still writing give up.
 		_ = e.conn.Close()
 		<-e.done
+		_ = e.overflow.Close()
 	})
 	return err
 }
@@ -173,6 +264,7 @@ func (e *Emitter) Stats() Stats {
 	return Stats{
 		Segments:      e.segments.Load(),
 		Datagrams:     e.datagrams.Load(),
+		Direct:        e.direct.Load(),
 		Split:         e.split.Load(),
 		Trimmed:       e.trimmed.Load(),
 		DroppedFull:   e.droppedFull.Load(),
@@ -186,10 +278,10 @@ func (e *Emitter) run() {
 	defer close(e.done)
 	for {
 		select {
-		case s := <-e.queue:
-			n := e.add(0, s)
-			n = e.fill(n)
-			e.write(n)
+		case b := <-e.queue:
+			e.pending = append(e.pending, b)
+			e.fill()
+			e.write()
 		case ack := <-e.flushes:
 			e.drain()
 			close(ack)
@@ -200,100 +292,34 @@ func (e *Emitter) run() {
 	}
 }
 
-// fill adds queued segments without waiting until the batch is full or the
-// queue is empty, and returns the number of datagrams ready.
-func (e *Emitter) fill(n int) int {
-	for n < maxBatch-8 { // leave room for a split segment's pieces
+// fill takes queued datagrams without waiting, until the batch is full or
+// the queue is empty.
+func (e *Emitter) fill() {
+	for len(e.pending) < maxBatch {
 		select {
-		case s := <-e.queue:
-			n = e.add(n, s)
+		case b := <-e.queue:
+			e.pending = append(e.pending, b)
 		default:
-			return n
+			return
 		}
 	}
-	return n
 }
 
 func (e *Emitter) drain() {
 	for {
-		n := e.fill(0)
-		if n == 0 {
+		e.fill()
+		if len(e.pending) == 0 {
 			return
 		}
-		e.write(n)
+		e.write()
 	}
 }
 
-// add encodes s into datagrams starting at slot n, writing early if the
-// batch fills, and returns the next free slot.
-func (e *Emitter) add(n int, s *Segment) int {
-	n = e.encode(n, s)
-	PutSegment(s)
-	return n
-}
-
-func (e *Emitter) encode(n int, s *Segment) int {
-	if n == maxBatch {
-		e.write(n)
-		n = 0
-	}
-	b := append(e.bufs[n][:0], DaemonHeader...)
-	b = AppendDocument(b, s)
-	if len(b) <= e.cfg.maxDoc {
-		e.bufs[n] = b
-		return n + 1
-	}
-	e.bufs[n] = b[:0]
-	if len(s.Subsegments) > 0 {
-		// Send the subsegments as documents of their own.
-		e.split.Add(1)
-		subs := s.Subsegments
-		s.Subsegments = nil
-		n = e.encode(n, s)
-		for _, sub := range subs {
-			sub.Independent = true
-			sub.TraceID = s.TraceID
-			sub.ParentID = s.ID
-			n = e.encode(n, sub)
-		}
-		s.Subsegments = subs
-		return n
-	}
-	if len(s.Metadata) > 0 || (s.Cause != nil && hasStack(s.Cause)) {
-		e.trimmed.Add(1)
-		e.logDrop("document over the datagram limit: metadata and stacks left out")
-		meta, cause := s.Metadata, s.Cause
-		s.Metadata = nil
-		if cause != nil {
-			c := Cause{WorkingDirectory: cause.WorkingDirectory}
-			for _, ex := range cause.Exceptions {
-				ex.Truncated += len(ex.Stack)
-				ex.Stack = nil
-				c.Exceptions = append(c.Exceptions, ex)
-			}
-			s.Cause = &c
-		}
-		n = e.encode(n, s)
-		s.Metadata, s.Cause = meta, cause
-		return n
-	}
-	e.droppedLarge.Add(1)
-	e.logDrop("document over the datagram limit even without metadata: dropped")
-	return n
-}
-
-func hasStack(c *Cause) bool {
-	for _, ex := range c.Exceptions {
-		if len(ex.Stack) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-func (e *Emitter) write(n int) {
-	for i := 0; i < n; i++ {
-		e.msgs[i].Buffers[0] = e.bufs[i]
+// write sends the pending datagrams and returns their buffers to the pool.
+func (e *Emitter) write() {
+	n := len(e.pending)
+	for i, b := range e.pending {
+		e.msgs[i].Buffers[0] = *b
 	}
 	msgs := e.msgs[:n]
 	for len(msgs) > 0 {
@@ -312,6 +338,11 @@ func (e *Emitter) write(n int) {
 		e.logErr(err)
 		msgs = msgs[1:]
 	}
+	for i, b := range e.pending {
+		e.msgs[i].Buffers[0] = nil
+		bufPool.Put(b)
+	}
+	e.pending = e.pending[:0]
 }
 
 // logDrop and logErr report at most once every 10 seconds.

@@ -168,7 +168,7 @@ func TestEmitterTrimsWhatCannotBeSplit(t *testing.T) {
 
 func TestEmitterCountsDropsWhenFull(t *testing.T) {
 	conn := listen(t)
-	e := newTestEmitter(t, conn, WithQueueSize(1))
+	e := newTestEmitter(t, conn, WithQueueSize(1), WithDropWhenFull())
 	const n = 5000
 	for i := 0; i < n; i++ {
 		s := GetSegment()
@@ -177,13 +177,27 @@ func TestEmitterCountsDropsWhenFull(t *testing.T) {
 	}
 	_ = e.Flush(context.Background())
 	st := e.Stats()
-	if st.Segments+st.DroppedFull != n {
-		t.Fatalf("accepted %d + dropped %d != %d", st.Segments, st.DroppedFull, n)
+	if st.Segments != n || st.Datagrams+st.DroppedFull != n {
+		t.Fatalf("stats %+v", st)
 	}
-	if st.Datagrams != st.Segments {
-		t.Fatalf("wrote %d datagrams for %d accepted segments", st.Datagrams, st.Segments)
+	receive(t, conn, int(st.Datagrams))
+}
+
+func TestEmitterSendsDirectlyWhenFull(t *testing.T) {
+	conn := listen(t)
+	e := newTestEmitter(t, conn, WithQueueSize(1))
+	const n = 3000
+	for i := 0; i < n; i++ {
+		s := GetSegment()
+		s.Name, s.TraceID, s.ID, s.Start, s.End = "svc", testTrace, NewSpanID(), t0, t0
+		e.Emit(s)
 	}
-	receive(t, conn, int(st.Segments))
+	_ = e.Flush(context.Background())
+	st := e.Stats()
+	if st.Segments != n || st.Datagrams != n || st.Dropped() != 0 || st.Direct == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	receive(t, conn, n)
 }
 
 func TestEmitterWithoutDaemonCountsErrors(t *testing.T) {

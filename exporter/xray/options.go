@@ -10,6 +10,8 @@ type config struct {
 	queueSize int
 	logger    *slog.Logger
 	maxDoc    int
+
+	dropWhenFull bool
 }
 
 // Option configures an Emitter.
@@ -28,13 +30,20 @@ func WithDaemonAddress(addr string) Option {
 }
 
 // WithQueueSize sets how many segments may wait for the sender (default
-// 8192). When the queue is full, Emit drops the segment and counts it.
+// 8192). See Emitter for what happens when it is full.
 func WithQueueSize(n int) Option {
 	return optionFunc(func(c *config) {
 		if n > 0 {
 			c.queueSize = n
 		}
 	})
+}
+
+// WithDropWhenFull makes Emit drop (and count) a datagram when the queue
+// is full, instead of sending it from the caller's goroutine. Use it where
+// the request path must not spend even one system call on telemetry.
+func WithDropWhenFull() Option {
+	return optionFunc(func(c *config) { c.dropWhenFull = true })
 }
 
 // WithLogger sets where the emitter reports send errors and drops, at most
