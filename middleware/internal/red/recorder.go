@@ -77,9 +77,9 @@ type Recorder struct {
 	cfg    Config
 	logger *emf.Logger
 
-	mu     sync.RWMutex
-	routes map[string]*route
-	list   []*route // every route, for Flush; only grows
+	mu                  sync.RWMutex
+	routes              map[string]*route
+	list                []*route // every route, for Flush; only grows
 	unmatched, overflow *route
 
 	flushMu  sync.Mutex
