@@ -117,25 +117,39 @@ func Elements(arr []byte, fn func(elem []byte) error) error {
 }
 
 // String decodes a raw JSON string value. ok is false when v is not a
-// string. It allocates only when v contains escapes or when the result
-// must outlive v (callers copy as needed; the fast path returns a string
-// sharing no memory with v).
+// string. Invalid UTF-8 becomes U+FFFD, as with encoding/json.
 func String(v []byte) (s string, ok bool) {
 	if len(v) < 2 || v[0] != '"' {
 		return "", false
 	}
 	in := v[1 : len(v)-1]
-	esc := false
-	for _, c := range in {
-		if c == '\\' {
-			esc = true
-			break
-		}
-	}
-	if !esc && utf8.Valid(in) {
+	if !hasEscape(in) && utf8.Valid(in) {
 		return string(in), true
 	}
-	out := make([]byte, 0, len(in))
+	out, _ := AppendString(make([]byte, 0, len(in)), v)
+	return string(out), true
+}
+
+func hasEscape(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// AppendString appends the decoded raw JSON string value v to dst. ok is
+// false (and dst unchanged) when v is not a string.
+func AppendString(dst, v []byte) (out []byte, ok bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return dst, false
+	}
+	in := v[1 : len(v)-1]
+	if !hasEscape(in) && utf8.Valid(in) {
+		return append(dst, in...), true
+	}
+	out = dst
 	for i := 0; i < len(in); i++ {
 		c := in[i]
 		if c >= utf8.RuneSelf {
@@ -178,7 +192,7 @@ func String(v []byte) (s string, ok bool) {
 			out = append(out, in[i])
 		}
 	}
-	return string(out), true
+	return out, true
 }
 
 // Equal reports whether the raw JSON string value v equals s without
