@@ -330,7 +330,9 @@ func (x *exchange) hint(f failure, vary bool, unexposed string) string {
 		case strings.EqualFold(n, "traceparent"), strings.EqualFold(n, "tracestate"), strings.EqualFold(n, "x-amzn-trace-id"):
 			return "Tracing in the page adds " + clip(n, maxQuoted) + ": list it in Access-Control-Allow-Headers."
 		case strings.EqualFold(n, "authorization"):
-			return "Authorization must be listed by name in Access-Control-Allow-Headers: '*' does not cover it."
+			if x.resp.listHas(hAllowHdrs, "*", true) {
+				return "Authorization must be listed by name in Access-Control-Allow-Headers: '*' does not cover it (the Fetch standard, Firefox and Safari block; Chromium still allows it, with a deprecation warning)."
+			}
 		}
 	case CodeWildcardWithCredentials:
 		return "With credentials, echo the request's Origin instead of '*' and send 'Access-Control-Allow-Credentials: true'."

@@ -84,6 +84,12 @@ const (
 	CodeHeaderNotAllowed        Code = "header-not-allowed"        // a requested header not in Access-Control-Allow-Headers
 )
 
+// Where browsers differ, verdicts follow the Fetch standard. The one known
+// difference: "Access-Control-Allow-Headers: *" does not cover Authorization
+// in the standard, Firefox and Safari, but Chromium still accepts it (with a
+// deprecation warning). Such a preflight is Blocked with
+// CodeHeaderNotAllowed, and its Hint says that Chromium lets it through.
+
 // Warning is a set of non-blocking findings.
 type Warning uint8
 

@@ -1,0 +1,10 @@
+// Package scenarios is an HTTP API that gets CORS wrong in the nine ways
+// Sidelight's CORS verdicts are meant to explain, each beside a fixed
+// variant, and a page that calls it from another origin with fetch().
+//
+// The routes are /s1/... to /s9/... (see All for the list and what each
+// page request does). Server serves them; Page serves the calling page.
+// The corscheck browser test drives both with headless Chromium and checks
+// that corscheck's server-side verdicts match what the browser decided; the
+// CORS example app serves them for its tutorial.
+package scenarios
