@@ -1,0 +1,13 @@
+// Package httpbench measures what tracing costs an HTTP handler, with
+// Sidelight's middleware and its peers side by side in one run:
+//
+//   - a bare handler;
+//   - middleware.HTTP sending every segment over UDP;
+//   - aws-xray-sdk-go's xray.Handler sending over UDP;
+//   - otelhttp with the OpenTelemetry SDK's batch span processor, the X-Ray
+//     propagator and ID generator, exporting X-Ray documents over UDP.
+//
+// Every UDP sink is a separate process that drains its socket and counts
+// datagrams, so the sink's work does not land on the measured process, and
+// each benchmark reports the share of requests whose trace arrived.
+package httpbench
