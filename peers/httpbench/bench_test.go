@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	awsxray "github.com/aws/aws-xray-sdk-go/xray"
 	"github.com/aws/aws-xray-sdk-go/strategy/sampling"
+	awsxray "github.com/aws/aws-xray-sdk-go/xray"
 	"github.com/aws/aws-xray-sdk-go/xraylog"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	xrayprop "go.opentelemetry.io/contrib/propagators/aws/xray"
