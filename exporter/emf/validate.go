@@ -88,3 +88,8 @@ func validDimension(d Dimension) error {
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// Validate reports whether d can be a CloudWatch dimension: a name of 1 to
+// 250 printable ASCII characters not starting with ':', and a value of 1 to
+// 1024 printable ASCII characters, neither blank.
+func (d Dimension) Validate() error { return validDimension(d) }
