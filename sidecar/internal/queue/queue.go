@@ -39,6 +39,13 @@ func (b *Budget) reserve(n int64) bool {
 
 func (b *Budget) release(n int64) { b.used.Add(-n) }
 
+// TryReserve reserves n bytes outside any queue (for aggregation state),
+// reporting whether they fit.
+func (b *Budget) TryReserve(n int64) bool { return b.reserve(n) }
+
+// Release returns bytes reserved with TryReserve.
+func (b *Budget) Release(n int64) { b.release(n) }
+
 // Entry is a queued value and the bytes it holds in the budget.
 type Entry[T any] struct {
 	Value T

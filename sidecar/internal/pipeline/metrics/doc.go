@@ -1,0 +1,20 @@
+// Package metrics is the sidecar's EMF-to-CloudWatch pipeline. It parses
+// EMF documents, aggregates their values per namespace, metric, unit,
+// dimension set and resolution interval (60 s buckets for standard
+// metrics, 1 s for high-resolution ones), and sends the aggregates with
+// PutMetricData as Values/Counts (at most 150 distinct values per datum,
+// several datums when there are more, a statistic set beyond
+// MaxDistinctValues), at most 1000 datums and about 900 KB per request.
+//
+// Contract:
+//   - ConsumeEMF is safe for concurrent use and does not block on the
+//     network; doc is only read during the call.
+//   - Aggregates are flushed every FlushInterval (high resolution:
+//     HighResFlushInterval) into requests queued in the shared budget;
+//     throttling, 5xx, timeouts and connection errors are retried with
+//     exponential backoff and jitter, the oldest requests are dropped when
+//     the budget is full, and everything dropped is counted by reason (in
+//     datums: metrics.dropped.<reason>).
+//   - Shutdown stops accepting, flushes every aggregate and sends
+//     everything queued, within ctx.
+package metrics

@@ -1,0 +1,378 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+)
+
+// PutMetricData limits.
+const (
+	MaxDatumsPerRequest = 1000
+	MaxRequestBytes     = 900_000 // below the 1 MB limit, leaving room for estimate error
+)
+
+// Dimension is an extra dimension added to every metric (ECS metadata).
+type Dimension struct{ Name, Value string }
+
+// Config configures a Pipeline.
+type Config struct {
+	Client   API
+	Budget   *queue.Budget
+	Counters *status.Counters
+	// FlushInterval for standard-resolution aggregates (default 60s).
+	FlushInterval time.Duration
+	// HighResFlushInterval for 1-second aggregates (default 1s).
+	HighResFlushInterval time.Duration
+	// MaxDistinctValues kept per aggregate before it becomes a statistic
+	// set (default 1500, that is up to 10 datums of 150 values).
+	MaxDistinctValues int
+	// ExtraDimensions are added to every metric (when not already there).
+	ExtraDimensions []Dimension
+	Workers         int           // concurrent requests (default 2)
+	RequestTimeout  time.Duration // default 10s
+	Backoff         retry.Backoff // default retry.DefaultBackoff
+	Logger          *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.FlushInterval == 0 {
+		c.FlushInterval = 60 * time.Second
+	}
+	if c.HighResFlushInterval == 0 {
+		c.HighResFlushInterval = time.Second
+	}
+	if c.MaxDistinctValues == 0 {
+		c.MaxDistinctValues = 1500
+	}
+	if c.Workers == 0 {
+		c.Workers = 2
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
+	if c.Backoff == (retry.Backoff{}) {
+		c.Backoff = retry.DefaultBackoff
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports configuration errors (after defaults).
+func (c Config) Validate() error {
+	var errs []error
+	if c.Client == nil || c.Budget == nil || c.Counters == nil {
+		errs = append(errs, errors.New("metrics: Client, Budget and Counters are required"))
+	}
+	if c.FlushInterval <= 0 || c.HighResFlushInterval <= 0 || c.Workers < 1 || c.RequestTimeout <= 0 {
+		errs = append(errs, errors.New("metrics: intervals, Workers and RequestTimeout must be positive"))
+	}
+	if c.MaxDistinctValues < 1 {
+		errs = append(errs, errors.New("metrics: MaxDistinctValues must be positive"))
+	}
+	if len(c.ExtraDimensions) > emf.MaxDimensions {
+		errs = append(errs, fmt.Errorf("metrics: %d extra dimensions (at most %d)", len(c.ExtraDimensions), emf.MaxDimensions))
+	}
+	return errors.Join(errs...)
+}
+
+type request struct {
+	in     *cloudwatch.PutMetricDataInput
+	datums int
+}
+
+// Pipeline aggregates EMF metrics and sends them to CloudWatch.
+type Pipeline struct {
+	cfg     Config
+	parsers sync.Pool
+
+	mu     sync.Mutex
+	agg    map[string]*series
+	keyBuf []byte
+	dimIdx []int
+
+	q *queue.Queue[request]
+
+	docs, points, statSets, sentDatums, sentRequests, rejected *atomic.Uint64
+	dropped                                                    map[string]*atomic.Uint64
+	retried                                                    map[retry.Reason]*atomic.Uint64
+
+	flushNow   chan struct{}
+	stopFlush  chan struct{} // closed by Shutdown to stop the flusher
+	stopAccept atomic.Bool
+	draining   chan struct{}
+	hardStop   chan struct{}
+	runCtx     context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	flusherWG  sync.WaitGroup
+	failures   atomic.Int32
+	started    bool
+	shutOnce   sync.Once
+	shutErr    error
+}
+
+// New checks cfg and returns an unstarted Pipeline.
+func New(cfg Config) (*Pipeline, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := cfg.Counters
+	p := &Pipeline{
+		cfg:          cfg,
+		agg:          map[string]*series{},
+		docs:         c.Counter("metrics.documents"),
+		points:       c.Counter("metrics.values_received"),
+		statSets:     c.Counter("metrics.statistic_sets"),
+		sentDatums:   c.Counter("metrics.datums_sent"),
+		sentRequests: c.Counter("metrics.requests_sent"),
+		rejected:     c.Counter("metrics.rejected_documents"),
+		dropped:      map[string]*atomic.Uint64{},
+		retried:      map[retry.Reason]*atomic.Uint64{},
+		flushNow:     make(chan struct{}, 1),
+		stopFlush:    make(chan struct{}),
+		draining:     make(chan struct{}),
+		hardStop:     make(chan struct{}),
+	}
+	for _, r := range []string{"budget_full", "shutdown", "out_of_range", string(retry.ClientError)} {
+		p.dropped[r] = c.Counter("metrics.dropped." + r)
+	}
+	for _, r := range retry.Reasons {
+		p.retried[r] = c.Counter("metrics.retried." + string(r))
+	}
+	p.parsers.New = func() any { return new(emf.Parser) }
+	p.q = queue.New(cfg.Budget, func(e queue.Entry[request]) { p.dropped["budget_full"].Add(uint64(e.Value.datums)) })
+	p.runCtx, p.cancel = context.WithCancel(context.Background())
+	return p, nil
+}
+
+// ConsumeEMF parses one EMF document and aggregates its metrics.
+func (p *Pipeline) ConsumeEMF(doc []byte) {
+	if p.stopAccept.Load() {
+		p.dropped["shutdown"].Add(1)
+		return
+	}
+	parser := p.parsers.Get().(*emf.Parser)
+	defer p.parsers.Put(parser)
+	p.mu.Lock()
+	_, r := parser.Parse(doc, p.addPoint)
+	p.mu.Unlock()
+	if r != emf.OK {
+		p.rejected.Add(1)
+		return
+	}
+	p.docs.Add(1)
+}
+
+func (p *Pipeline) requestFlush() {
+	select {
+	case p.flushNow <- struct{}{}:
+	default:
+	}
+}
+
+// Flush moves every aggregate into the send queue now.
+func (p *Pipeline) Flush() { p.flush(func(*series) bool { return true }) }
+
+// flush takes the aggregates selected by pick, turns them into requests
+// and queues them.
+func (p *Pipeline) flush(pick func(*series) bool) {
+	p.mu.Lock()
+	var taken []*series
+	for k, s := range p.agg {
+		if pick(s) {
+			taken = append(taken, s)
+			delete(p.agg, k)
+		}
+	}
+	p.mu.Unlock()
+	if len(taken) == 0 {
+		return
+	}
+	sort.Slice(taken, func(i, j int) bool { return taken[i].ns < taken[j].ns })
+	var datums []types.MetricDatum
+	for i := 0; i < len(taken); {
+		ns := taken[i].ns
+		datums = datums[:0]
+		for ; i < len(taken) && taken[i].ns == ns; i++ {
+			datums = taken[i].datums(datums)
+			p.cfg.Budget.Release(taken[i].size)
+		}
+		p.enqueue(ns, datums)
+	}
+}
+
+func (p *Pipeline) enqueue(ns string, datums []types.MetricDatum) {
+	for len(datums) > 0 {
+		size, n := len(ns)+64, 0
+		for n < len(datums) && n < MaxDatumsPerRequest {
+			ds := datumSize(&datums[n])
+			if n > 0 && size+ds > MaxRequestBytes {
+				break
+			}
+			size += ds
+			n++
+		}
+		batch := make([]types.MetricDatum, n)
+		copy(batch, datums[:n])
+		req := request{in: &cloudwatch.PutMetricDataInput{Namespace: aws.String(ns), MetricData: batch}, datums: n}
+		if !p.q.Push(req, int64(size)) {
+			p.dropped["budget_full"].Add(uint64(n))
+		}
+		datums = datums[n:]
+	}
+}
+
+// Start starts the flusher and the senders. ctx is not retained.
+func (p *Pipeline) Start(context.Context) error {
+	if p.started {
+		return errors.New("metrics: already started")
+	}
+	p.started = true
+	p.flusherWG.Add(1)
+	go p.flusher()
+	for range p.cfg.Workers {
+		p.wg.Add(1)
+		go p.worker()
+	}
+	return nil
+}
+
+func (p *Pipeline) flusher() {
+	defer p.flusherWG.Done()
+	tick := time.NewTicker(p.cfg.HighResFlushInterval)
+	defer tick.Stop()
+	std := time.NewTicker(p.cfg.FlushInterval)
+	defer std.Stop()
+	for {
+		select {
+		case <-p.stopFlush:
+			return
+		case <-tick.C:
+			p.flush(func(s *series) bool { return *s.datum.StorageResolution == 1 })
+		case <-std.C:
+			p.flush(func(s *series) bool { return *s.datum.StorageResolution != 1 })
+		case <-p.flushNow:
+			p.Flush()
+		}
+	}
+}
+
+// Shutdown stops accepting, flushes every aggregate and sends what is
+// queued, or gives up when ctx ends (counting what was left).
+func (p *Pipeline) Shutdown(ctx context.Context) error {
+	p.shutOnce.Do(func() {
+		p.stopAccept.Store(true)
+		// Wait for ConsumeEMF calls in progress: they hold p.mu.
+		p.mu.Lock()
+		//nolint:staticcheck // empty critical section is the point
+		p.mu.Unlock()
+		close(p.stopFlush)
+		p.flusherWG.Wait()
+		p.Flush()
+		close(p.draining) // everything is queued now: workers drain and exit
+		done := make(chan struct{})
+		go func() { p.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			close(p.hardStop)
+			p.cancel()
+			<-done
+			p.shutErr = fmt.Errorf("metrics: shutdown: %w", ctx.Err())
+		}
+		p.cancel()
+		if n := p.q.Len(); n > 0 {
+			left := p.q.Pop(nil, n)
+			p.q.Release(left)
+			total := 0
+			for _, e := range left {
+				total += e.Value.datums
+			}
+			p.dropped["shutdown"].Add(uint64(total))
+			p.cfg.Logger.Warn("metric datums dropped at shutdown", "datums", total)
+		}
+	})
+	return p.shutErr
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *Pipeline) worker() {
+	defer p.wg.Done()
+	var batch []queue.Entry[request]
+	for {
+		if closed(p.hardStop) {
+			return
+		}
+		batch = p.q.Pop(batch[:0], 1)
+		if len(batch) == 1 {
+			p.send(batch)
+			continue
+		}
+		if closed(p.draining) && p.q.Len() == 0 {
+			return
+		}
+		select {
+		case <-p.hardStop:
+			return
+		case <-p.q.Signal():
+		case <-p.drainingIfOpen():
+		}
+	}
+}
+
+func (p *Pipeline) drainingIfOpen() <-chan struct{} {
+	if closed(p.draining) {
+		return nil
+	}
+	return p.draining
+}
+
+func (p *Pipeline) send(batch []queue.Entry[request]) {
+	req := batch[0].Value
+	ctx, cancel := context.WithTimeout(p.runCtx, p.cfg.RequestTimeout)
+	_, err := p.cfg.Client.PutMetricData(ctx, req.in)
+	cancel()
+	if err == nil {
+		p.failures.Store(0)
+		p.sentDatums.Add(uint64(req.datums))
+		p.sentRequests.Add(1)
+		p.q.Release(batch)
+		return
+	}
+	retryable, reason := retry.Classify(err)
+	if !retryable {
+		p.dropped[string(retry.ClientError)].Add(uint64(req.datums))
+		p.q.Release(batch)
+		p.cfg.Logger.Error("PutMetricData failed permanently; request dropped", "err", err, "datums", req.datums)
+		return
+	}
+	p.retried[reason].Add(1)
+	p.q.PushFront(batch)
+	n := p.failures.Add(1)
+	retry.Sleep(p.cfg.Backoff.Delay(int(n)), p.hardStop)
+}

@@ -1,0 +1,249 @@
+package metrics_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"go.uber.org/goleak"
+
+	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
+	"github.com/seed-c77c9410/sidelight/internal/schematest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/metrics"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type env struct {
+	fake     *fakeaws.Server
+	p        *metrics.Pipeline
+	counters *status.Counters
+	budget   *queue.Budget
+}
+
+func newEnv(t *testing.T, budget int64, mod func(*metrics.Config)) *env {
+	t.Helper()
+	fake := fakeaws.New()
+	t.Cleanup(fake.Close)
+	fake.SetEnv(t)
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.Retryer = aws.NopRetryer{} })
+	e := &env{fake: fake, counters: status.NewCounters(), budget: queue.NewBudget(budget)}
+	mc := metrics.Config{Client: client, Budget: e.budget, Counters: e.counters,
+		FlushInterval: time.Hour, HighResFlushInterval: time.Hour, // flushed by the test
+		Backoff: retry.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond}}
+	if mod != nil {
+		mod(&mc)
+	}
+	e.p, err = metrics.New(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) shutdown(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.p.Shutdown(ctx); err != nil {
+		t.Fatalf("%v; counters %v", err, e.counters.Snapshot())
+	}
+}
+
+func checkDelivered(t *testing.T, e *env, want emftest.Totals) {
+	t.Helper()
+	got, stats := emftest.Received(e.fake.Metrics())
+	if len(stats) != 0 {
+		t.Fatalf("unexpected statistic sets %v", stats)
+	}
+	if d := emftest.Diff(want, got); d != "" {
+		t.Fatalf("delivered values differ:\n%s\ncounters %v", d, e.counters.Snapshot())
+	}
+	if e.fake.Invalid() != 0 || e.fake.Unsigned() != 0 {
+		t.Fatalf("fake refused %d invalid, %d unsigned requests", e.fake.Invalid(), e.fake.Unsigned())
+	}
+}
+
+// TestAggregatesOfficialFormat sends 20,000 documents in the official
+// libraries' format and checks every value and count arrives, in a
+// handful of requests.
+func TestAggregatesOfficialFormat(t *testing.T) {
+	e := newEnv(t, 16<<20, nil)
+	prod := emftest.NewProducer("checkout-svc", 1)
+	for i := range 20000 {
+		doc := prod.Doc(i)
+		if i < 5 {
+			if err := schematest.EMF(doc); err != nil {
+				t.Fatalf("producer wrote an invalid document: %v\n%s", err, doc)
+			}
+		}
+		e.p.ConsumeEMF(doc)
+	}
+	e.shutdown(t)
+	checkDelivered(t, e, prod.Want)
+	reqs := e.fake.Requests("PutMetricData")
+	if reqs == 0 || reqs > 5 {
+		t.Fatalf("%d PutMetricData requests for 20,000 documents", reqs)
+	}
+	for _, r := range e.fake.Metrics() {
+		for _, d := range r.MetricData {
+			if len(d.Values) > 150 || d.Timestamp.Unix()%int64(*d.StorageResolution) != 0 {
+				t.Fatalf("datum %+v", d)
+			}
+		}
+	}
+	if e.budget.Used() != 0 {
+		t.Fatalf("budget still holds %d bytes", e.budget.Used())
+	}
+}
+
+func TestFaultsThenRecovery(t *testing.T) {
+	e := newEnv(t, 16<<20, nil)
+	e.fake.Fail(fakeaws.CloudWatch, 2, fakeaws.FaultThrottle)
+	e.fake.Fail(fakeaws.CloudWatch, 2, fakeaws.Fault500)
+	e.fake.Fail(fakeaws.CloudWatch, 2, fakeaws.Fault503)
+	prod := emftest.NewProducer("ns", 2)
+	for i := range 3000 {
+		e.p.ConsumeEMF(prod.Doc(i))
+	}
+	e.p.Flush()
+	for i := 3000; i < 6000; i++ {
+		e.p.ConsumeEMF(prod.Doc(i))
+	}
+	e.shutdown(t)
+	checkDelivered(t, e, prod.Want)
+	if e.counters.Get("metrics.retried.throttled") < 2 || e.counters.Get("metrics.retried.server_error") < 4 {
+		t.Fatalf("retries not counted: %v", e.counters.Snapshot())
+	}
+}
+
+func TestManyDistinctValuesBecomeStatisticSet(t *testing.T) {
+	e := newEnv(t, 16<<20, func(c *metrics.Config) { c.MaxDistinctValues = 300 })
+	doc := func(v int) []byte {
+		return fmt.Appendf(nil, `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[{"Name":"m"}]}]},"m":%d}`, v)
+	}
+	for v := range 200 { // 200 distinct: two datums of values
+		e.p.ConsumeEMF(doc(v))
+	}
+	e.p.Flush()
+	for v := range 1000 { // 1000 distinct: statistic set
+		e.p.ConsumeEMF(doc(v))
+	}
+	e.shutdown(t)
+	got, stats := emftest.Received(e.fake.Metrics())
+	id := emftest.ID("n", "m", "None", 60, nil)
+	if len(got[id]) != 200 || got.Count() != 200 {
+		t.Fatalf("values: %d distinct, %v total", len(got[id]), got.Count())
+	}
+	if s := stats[id]; s != [4]float64{1000, 999 * 1000 / 2, 0, 999} {
+		t.Fatalf("statistic set %v", s)
+	}
+}
+
+func TestExtraDimensionsAndRange(t *testing.T) {
+	e := newEnv(t, 16<<20, func(c *metrics.Config) {
+		c.ExtraDimensions = []metrics.Dimension{{Name: "ClusterName", Value: "prod"}, {Name: "Svc", Value: "ignored"}}
+	})
+	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`))
+	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1e300}`))
+	e.p.ConsumeEMF([]byte(`{"not":"emf"}`))
+	e.shutdown(t)
+	got, _ := emftest.Received(e.fake.Metrics())
+	want := emftest.Totals{}
+	want.Add(emftest.ID("n", "m", "None", 60, map[string]string{"Svc": "api", "ClusterName": "prod"}), 1, 1)
+	if d := emftest.Diff(want, got); d != "" {
+		t.Fatal(d)
+	}
+	if e.counters.Get("metrics.dropped.out_of_range") != 1 || e.counters.Get("metrics.rejected_documents") != 1 {
+		t.Fatalf("counters %v", e.counters.Snapshot())
+	}
+}
+
+// TestSplitsLargeFlush: 5000 series in one namespace need at least five
+// requests of at most 1000 datums, all under 1 MB (the fake checks).
+func TestSplitsLargeFlush(t *testing.T) {
+	e := newEnv(t, 64<<20, nil)
+	want := emftest.Totals{}
+	long := strings.Repeat("v", 200)
+	for i := range 5000 {
+		e.p.ConsumeEMF(fmt.Appendf(nil, `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["A","B"]],"Metrics":[{"Name":"m"}]}]},"A":"%d","B":"%s","m":[1,2,3,4,5,6,7,8,9,10]}`, i, long))
+		for v := 1; v <= 10; v++ {
+			want.Add(emftest.ID("n", "m", "None", 60, map[string]string{"A": fmt.Sprint(i), "B": long}), float64(v), 1)
+		}
+	}
+	e.shutdown(t)
+	checkDelivered(t, e, want)
+	if n := e.fake.Requests("PutMetricData"); n < 5 {
+		t.Fatalf("%d requests", n)
+	}
+}
+
+// TestHangBoundedAndShutdownDeadline: a hanging backend never holds more
+// than the worker count of requests, the budget bounds the queue, and
+// Shutdown returns at its deadline counting what it could not send.
+func TestHangBoundedAndShutdownDeadline(t *testing.T) {
+	const budget = 64 << 10
+	e := newEnv(t, budget, func(c *metrics.Config) { c.RequestTimeout = 50 * time.Millisecond })
+	e.fake.Hang(fakeaws.CloudWatch, true)
+	for round := range 20 {
+		for i := range 100 {
+			e.p.ConsumeEMF(fmt.Appendf(nil, `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["A"]],"Metrics":[{"Name":"m"}]}]},"A":"%d-%d","m":1}`, round, i))
+		}
+		e.p.Flush()
+		if e.budget.Used() > budget {
+			t.Fatalf("budget exceeded: %d", e.budget.Used())
+		}
+		if e.fake.Hanging() > 2 {
+			t.Fatalf("%d hanging requests with 2 workers", e.fake.Hanging())
+		}
+	}
+	if e.counters.Get("metrics.dropped.budget_full") == 0 {
+		t.Fatalf("nothing dropped: %v", e.counters.Snapshot())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := e.p.Shutdown(ctx); err == nil {
+		t.Fatal("Shutdown succeeded against a hanging backend")
+	}
+	if e.counters.Get("metrics.dropped.shutdown") == 0 {
+		t.Fatalf("shutdown drops not counted: %v", e.counters.Snapshot())
+	}
+}
+
+func BenchmarkConsumeEMF(b *testing.B) {
+	p, err := metrics.New(metrics.Config{Client: &cloudwatch.Client{}, Budget: queue.NewBudget(1 << 30), Counters: status.NewCounters()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	prod := emftest.NewProducer("ns", 3)
+	docs := make([][]byte, 64)
+	for i := range docs {
+		docs[i] = prod.Doc(i)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		p.ConsumeEMF(docs[i%len(docs)])
+	}
+}
+
+func ExampleNew() {
+	_, err := metrics.New(metrics.Config{})
+	fmt.Println(err != nil)
+	// Output: true
+}
