@@ -1,39 +1,151 @@
 package emf
 
 import (
+	"context"
+	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
 
-// BenchmarkEncodeOnly measures the encoder alone on the BenchmarkEncode
-// document: the logger is filled once and the same document encoded again
-// and again, which is what BenchmarkEncode/encoding_json measures for
-// encoding/json.
-func BenchmarkEncodeOnly(b *testing.B) {
+// The benchmark document: two default dimensions plus two more, a trace ID
+// property, four single-value metrics and one with 20 values — a typical
+// per-request or per-invocation document.
+var benchLatencies = func() []float64 {
+	v := make([]float64, 20)
+	for i := range v {
+		v[i] = 3.25 + float64(i)*1.5
+	}
+	return v
+}()
+
+var benchTime = time.UnixMilli(1700000000123)
+
+func benchLogger(b *testing.B) *Logger {
 	l, err := New(WithSink(NewWriterSink(nopWriter{})), WithEnvironment(Local), WithNamespace("Sidelight"),
-		WithServiceName("checkout"), WithServiceType("AWS::ECS::Container"))
+		WithServiceName("checkout"), WithServiceType("AWS::ECS::Container"), WithClock(func() time.Time { return benchTime }))
 	if err != nil {
 		b.Fatal(err)
 	}
+	return l
+}
+
+func fillBench(l *Logger) {
 	_ = l.PutDimensions(Dimension{"Route", "/orders/{id}"}, Dimension{"Method", "GET"})
 	_ = l.SetProperty("TraceId", "1-5759e988-bd862e3fe1be46a994272793")
 	_ = l.PutMetric("Requests", 1, Count)
 	_ = l.PutMetric("ClientErrors", 0, Count)
 	_ = l.PutMetric("Faults", 0, Count)
 	_ = l.PutMetricWithResolution("InFlight", 3, Count, High)
-	for i := range 20 {
-		_ = l.PutMetric("Latency", 3.25+float64(i)*1.5, Milliseconds)
+	for _, v := range benchLatencies {
+		_ = l.PutMetric("Latency", v, Milliseconds)
 	}
+}
+
+// BenchmarkDocument compares, on the same document:
+//   - emf_encode: our encoder alone, the document built once (what
+//     encoding_json measures for encoding/json);
+//   - emf_cycle: Reset, every Put and Flush to a writer sink, the whole
+//     per-invocation cost a user pays;
+//   - encoding_json: json.Marshal of an equivalent value built once.
+func BenchmarkDocument(b *testing.B) {
+	b.Run("emf_encode", func(b *testing.B) {
+		l := benchLogger(b)
+		fillBench(l)
+		l.pairs = l.pairs[:0]
+		for i := range l.metrics {
+			l.pairs = append(l.pairs, chunk{int32(i), 0})
+		}
+		w := nopWriter{}
+		b.ReportAllocs()
+		for b.Loop() {
+			l.buf = l.encodeLocked(l.buf[:0], benchTime)
+			_, _ = w.Write(append(l.buf, '\n'))
+		}
+	})
+	b.Run("emf_cycle", func(b *testing.B) {
+		l := benchLogger(b)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			l.Reset()
+			fillBench(l)
+			if err := l.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		doc := jsonBenchDoc()
+		w := nopWriter{}
+		b.ReportAllocs()
+		for b.Loop() {
+			out, err := json.Marshal(doc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = w.Write(append(out, '\n'))
+		}
+	})
+}
+
+// jsonBenchDoc is the benchmark document as a value for encoding/json.
+func jsonBenchDoc() map[string]any {
+	type metricDef struct {
+		Name              string
+		Unit              string
+		StorageResolution int `json:",omitempty"`
+	}
+	type directive struct {
+		Namespace  string
+		Dimensions [][]string
+		Metrics    []metricDef
+	}
+	type awsMeta struct {
+		Timestamp         int64
+		CloudWatchMetrics []directive
+	}
+	return map[string]any{
+		"_aws": awsMeta{Timestamp: benchTime.UnixMilli(), CloudWatchMetrics: []directive{{
+			Namespace:  "Sidelight",
+			Dimensions: [][]string{{"ServiceName", "ServiceType", "Route", "Method"}},
+			Metrics: []metricDef{{Name: "Requests", Unit: "Count"}, {Name: "ClientErrors", Unit: "Count"},
+				{Name: "Faults", Unit: "Count"}, {Name: "InFlight", Unit: "Count", StorageResolution: 1},
+				{Name: "Latency", Unit: "Milliseconds"}},
+		}}},
+		"ServiceName": "checkout", "ServiceType": "AWS::ECS::Container", "Route": "/orders/{id}", "Method": "GET",
+		"TraceId":  "1-5759e988-bd862e3fe1be46a994272793",
+		"Requests": 1.0, "ClientErrors": 0.0, "Faults": 0.0, "InFlight": 3.0, "Latency": benchLatencies,
+	}
+}
+
+// TestBenchDocumentsEqual checks both benchmark sides encode the same
+// document (same JSON value, whatever the key order).
+func TestBenchDocumentsEqual(t *testing.T) {
+	l, err := New(WithSink(NewWriterSink(nopWriter{})), WithEnvironment(Local), WithNamespace("Sidelight"),
+		WithServiceName("checkout"), WithServiceType("AWS::ECS::Container"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillBench(l)
 	l.pairs = l.pairs[:0]
 	for i := range l.metrics {
 		l.pairs = append(l.pairs, chunk{int32(i), 0})
 	}
-	ts := time.UnixMilli(1700000000123)
-	w := nopWriter{}
-	b.ReportAllocs()
-	for b.Loop() {
-		l.buf = l.encodeLocked(l.buf[:0], ts)
-		_, _ = w.Write(append(l.buf, '\n'))
+	ours := l.encodeLocked(nil, benchTime)
+	theirs, err := json.Marshal(jsonBenchDoc())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b any
+	if err := json.Unmarshal(ours, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(theirs, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("benchmark documents differ:\nemf:           %s\nencoding/json: %s", ours, theirs)
 	}
 }
 

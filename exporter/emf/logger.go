@@ -32,6 +32,7 @@ type Logger struct {
 
 	metrics []metric
 	index   map[string]int // metric name → index in metrics
+	last    int            // index of the metric put last
 
 	useDefaults bool
 	dims        []Dimension // custom dimension sets, flattened
@@ -128,7 +129,14 @@ func (l *Logger) PutMetricWithResolution(name string, value float64, unit Unit, 
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if i, ok := l.index[name]; ok {
+	i, ok := l.last, false
+	if i < len(l.metrics) && l.metrics[i].name == name {
+		ok = true // the common case: the same metric put again
+	} else {
+		i, ok = l.index[name]
+	}
+	if ok {
+		l.last = i
 		m := &l.metrics[i]
 		if m.unit != unit || m.res != res {
 			return fmt.Errorf("%w: metric %q was put with unit %s and resolution %d", ErrConflict, name, m.unit, m.res)
@@ -152,6 +160,7 @@ func (l *Logger) PutMetricWithResolution(name string, value float64, unit Unit, 
 	m.name, m.unit, m.res = name, unit, res
 	m.values = append(m.values[:0], value)
 	l.index[name] = n
+	l.last = n
 	return nil
 }
 
