@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/seed-c77c9410/sidelight/exporter/emf/emftest"
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
 	"github.com/seed-c77c9410/sidelight/middleware"
@@ -30,6 +31,7 @@ func ExampleHTTP() {
 		middleware.WithEmitter(emitter),
 		middleware.WithServiceName("users"),
 		middleware.WithSamplingRules(everything),
+		middleware.WithoutMetrics(), // see ExampleWithMetrics
 	)(mux)
 
 	handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/users/42", nil))
@@ -70,7 +72,7 @@ func ExampleAddAnnotation() {
 func ExampleTraceID() {
 	emitter, _ := xray.NewEmitter()
 	defer emitter.Shutdown(context.Background())
-	h := middleware.HTTP(middleware.WithEmitter(emitter))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithoutMetrics())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := middleware.TraceID(r.Context())
 		fmt.Println(id)
 	}))
@@ -78,4 +80,25 @@ func ExampleTraceID() {
 	req.Header.Set("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0")
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	// Output: 1-5759e988-bd862e3fe1be46a994272793
+}
+
+func ExampleWithMetrics() {
+	emitter, _ := xray.NewEmitter()
+	defer emitter.Shutdown(context.Background())
+	sink := emftest.NewSink() // in production: leave Sink empty, or emf.NewWriterSink(os.Stdout)
+	metrics, err := middleware.NewMetrics(middleware.MetricsConfig{Service: "users", Namespace: "Shop", Sink: sink})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {})
+	h := middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithMetrics(metrics))(mux)
+	for range 3 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/users/42", nil))
+	}
+	metrics.Shutdown(context.Background()) // writes the last interval
+	requests, _ := sink.Values("Requests")
+	fmt.Println(requests)
+	// Output: [3]
 }

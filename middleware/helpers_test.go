@@ -61,7 +61,7 @@ func never(t *testing.T) *sampling.Rules {
 }
 
 func (f *fixture) opts(t *testing.T, more ...Option) []Option {
-	return append([]Option{WithEmitter(f.emitter), WithServiceName("orders"), WithSamplingRules(always(t))}, more...)
+	return append([]Option{WithEmitter(f.emitter), WithServiceName("orders"), WithSamplingRules(always(t)), WithoutMetrics()}, more...)
 }
 
 // wait flushes the emitter and returns n documents, each checked against

@@ -26,6 +26,7 @@ const RouteAnnotation = "route"
 // carries an X-Amzn-Trace-Id naming the trace, as the X-Ray SDK writes it.
 func HTTP(opts ...Option) func(http.Handler) http.Handler {
 	cfg := newConfig(opts)
+	cfg.metrics.resolve(cfg)
 	env := startEnvironment(cfg)
 	return func(next http.Handler) http.Handler {
 		return &handler{cfg: cfg, env: env, next: next}

@@ -1,22 +1,114 @@
 package middleware
 
-import "time"
+import (
+	"context"
+	"log/slog"
+	"time"
 
-// requestObserver receives one call per finished request; the RED metrics
-// recorder implements it.
-type requestObserver interface {
-	Observe(route, method string, status int, d time.Duration, traceID string)
+	"github.com/seed-c77c9410/sidelight/exporter/emf"
+	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/middleware/internal/red"
+)
+
+// Metrics records request rate, errors and duration (RED) for the HTTP
+// middleware and writes them as CloudWatch Embedded Metric Format
+// documents: Latency (ms), Requests, ClientErrors (4xx), Faults (5xx) and
+// Throttles (429) per Service, Route, Method and StatusClass, with the trace
+// IDs of the slowest and of a failed request as properties, so a metric
+// points at a trace. Requests are aggregated in memory and written every
+// interval (10 s by default) and on Flush and Shutdown; recording a request
+// does not allocate.
+//
+// Cardinality is bounded: unknown methods are recorded as OTHER, requests
+// no route matched as "unmatched", and routes beyond the cap as "overflow".
+type Metrics struct {
+	rec *red.Recorder
+}
+
+// MetricNames renames the metrics; an empty name keeps the default and "-"
+// switches that metric off.
+type MetricNames = red.Names
+
+// MetricsConfig configures NewMetrics. Only Service is required.
+type MetricsConfig struct {
+	// Service is the value of the Service dimension.
+	Service string
+	// Namespace is the CloudWatch namespace (default AWS_EMF_NAMESPACE,
+	// then POWERTOOLS_METRICS_NAMESPACE, then "aws-embedded-metrics").
+	Namespace string
+	// Sink receives the documents; the default follows the environment as
+	// emf.New does (stdout in Lambda and locally, the CloudWatch agent or
+	// the Sidelight sidecar on ECS and EC2).
+	Sink emf.Sink
+	// Interval between writes (default 10 s).
+	Interval time.Duration
+	// MaxRoutes caps distinct routes (default 100).
+	MaxRoutes int
+	// Names renames or switches off metrics.
+	Names MetricNames
+	// Logger receives write errors (default: discarded).
+	Logger *slog.Logger
+}
+
+// NewMetrics starts a metrics recorder. Share one per service and call
+// Shutdown when the service stops, so the last interval is written.
+func NewMetrics(c MetricsConfig) (*Metrics, error) {
+	rec, err := red.New(red.Config{
+		Namespace: c.Namespace, Service: c.Service, Sink: c.Sink, Interval: c.Interval,
+		MaxRoutes: c.MaxRoutes, Names: c.Names, Logger: c.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Metrics{rec: rec}, nil
+}
+
+// Flush writes what has been recorded so far.
+func (m *Metrics) Flush(ctx context.Context) error { return m.rec.Flush(ctx) }
+
+// Shutdown writes what is left and stops the recorder.
+func (m *Metrics) Shutdown(ctx context.Context) error { return m.rec.Shutdown(ctx) }
+
+// WithMetrics sends the HTTP middleware's request metrics to m. Without
+// it, HTTP starts a recorder of its own for the service name, with the
+// default sink and interval; pass your own to flush it at shutdown.
+func WithMetrics(m *Metrics) Option {
+	return optionFunc(func(c *config) { c.metrics = metricsConfig{recorder: m, set: true} })
+}
+
+// WithoutMetrics switches request metrics off.
+func WithoutMetrics() Option {
+	return optionFunc(func(c *config) { c.metrics = metricsConfig{set: true} })
 }
 
 type metricsConfig struct {
-	observer requestObserver
+	recorder *Metrics
+	set      bool // WithMetrics or WithoutMetrics was given
 }
 
 func defaultMetricsConfig() metricsConfig { return metricsConfig{} }
 
-func (m *metricsConfig) observe(route, method string, status int, d time.Duration, st *state) {
-	if m.observer == nil {
+// resolve starts the default recorder when none was chosen.
+func (m *metricsConfig) resolve(cfg *config) {
+	if m.set {
 		return
 	}
-	m.observer.Observe(route, method, status, d, "")
+	m.set = true
+	rec, err := NewMetrics(MetricsConfig{Service: cfg.serviceName, Logger: cfg.logger})
+	if err != nil {
+		cfg.logger.Error("sidelight: request metrics are off", "error", err)
+		return
+	}
+	m.recorder = rec
+}
+
+func (m *metricsConfig) observe(route, method string, status int, d time.Duration, st *state) {
+	if m.recorder == nil {
+		return
+	}
+	traceID := ""
+	if st.sc.IsSampled() {
+		traceID = xray.FormatTraceID(st.sc.TraceID())
+	}
+	m.recorder.rec.Observe(route, method, status, d, traceID)
 }
