@@ -129,7 +129,7 @@ func TestDocumentsDecodeIntoXRaySDKSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	if sub.Namespace != "remote" || !sub.Fault || sub.HTTP.Response.Status != 503 || !sub.HTTP.Request.Traced {
-		t.Errorf("subsegment %+v http %+v", sub, sub.HTTP)
+		t.Errorf("subsegment %s namespace %q fault %v http %+v", sub.Name, sub.Namespace, sub.Fault, sub.HTTP)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	xrayprop "go.opentelemetry.io/contrib/propagators/aws/xray"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/seed-c77c9410/sidelight/exporter/emf"
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/middleware"
 	sidelightsampling "github.com/seed-c77c9410/sidelight/middleware/sampling"
@@ -69,14 +70,36 @@ func BenchmarkBare(b *testing.B) {
 }
 
 func BenchmarkSidelight(b *testing.B) {
+	benchSidelight(b, false)
+}
+
+// BenchmarkSidelightMetrics adds the RED metrics (EMF) to the traces: the
+// per-request total of traces and metrics.
+func BenchmarkSidelightMetrics(b *testing.B) {
+	benchSidelight(b, true)
+}
+
+func benchSidelight(b *testing.B, withMetrics bool) {
 	s := startSink(b)
 	e, err := xray.NewEmitter(xray.WithDaemonAddress(s.addr), xray.WithQueueSize(1<<16))
 	if err != nil {
 		b.Fatal(err)
 	}
 	rules, _ := sidelightsampling.Parse([]byte(`{"version":2,"default":{"fixed_target":0,"rate":1}}`))
-	h := middleware.HTTP(middleware.WithEmitter(e), middleware.WithServiceName("bench"), middleware.WithSamplingRules(rules))(app())
+	opts := []middleware.Option{middleware.WithEmitter(e), middleware.WithServiceName("bench"), middleware.WithSamplingRules(rules), middleware.WithoutMetrics()}
+	var metrics *middleware.Metrics
+	if withMetrics {
+		metrics, err = middleware.NewMetrics(middleware.MetricsConfig{Service: "bench", Sink: emf.NewWriterSink(io.Discard)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts = append(opts, middleware.WithMetrics(metrics))
+	}
+	h := middleware.HTTP(opts...)(app())
 	served := run(b, h)
+	if metrics != nil {
+		_ = metrics.Shutdown(context.Background())
+	}
 	if err := e.Shutdown(context.Background()); err != nil {
 		b.Fatal(err)
 	}
