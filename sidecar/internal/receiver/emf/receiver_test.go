@@ -1,0 +1,203 @@
+package emf_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	emfdoc "github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type collector struct {
+	mu   sync.Mutex
+	docs []string
+	ch   chan struct{}
+}
+
+func (c *collector) ConsumeEMF(doc []byte) {
+	c.mu.Lock()
+	c.docs = append(c.docs, string(doc))
+	c.mu.Unlock()
+	select {
+	case c.ch <- struct{}{}:
+	default:
+	}
+}
+
+func (c *collector) waitFor(t *testing.T, n int) []string {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		c.mu.Lock()
+		got := append([]string(nil), c.docs...)
+		c.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-c.ch:
+		case <-timeout:
+			t.Fatalf("%d of %d documents arrived", len(got), n)
+		}
+	}
+}
+
+func start(t *testing.T) (*emf.Receiver, *collector, *status.Counters) {
+	t.Helper()
+	c := &collector{ch: make(chan struct{}, 1)}
+	counters := status.NewCounters()
+	r, err := emf.New(emf.Config{TCPAddr: "127.0.0.1:0", UDPAddr: "127.0.0.1:0", Consumer: c, Counters: counters, MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return r, c, counters
+}
+
+const good = `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[{"Name":"m"}]}]},"m":1}`
+
+// TestTCPHostileLines: malformed, truncated, oversize and hostile lines
+// on one connection are counted by reason; the good lines around them
+// arrive intact and in order.
+func TestTCPHostileLines(t *testing.T) {
+	r, c, counters := start(t)
+	conn, err := net.Dial("tcp", r.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var buf bytes.Buffer
+	buf.WriteString(good + "\n")
+	buf.WriteString(good[:30] + "\n")                                    // truncated
+	buf.WriteString("\x00\x01\x02garbage\n")                             // binary
+	buf.WriteString(`{"a":` + strings.Repeat("[", 100000) + "\n")        // hostile nesting
+	buf.WriteString(`{"x":"` + strings.Repeat("a", 2<<20) + `"}` + "\n") // over 1 MB
+	buf.WriteString(`{"_aws":{"Timestamp":1}}` + "\n")                   // no directives
+	buf.WriteString("\r\n\n")                                            // blank lines are ignored
+	buf.WriteString(strings.Replace(good, `"m":1`, `"m":2`, 1) + "\r\n")
+	if _, err := conn.Write(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	got := c.waitFor(t, 2)
+	if got[0] != good || got[1] != strings.Replace(good, `"m":1`, `"m":2`, 1) {
+		t.Fatalf("got %q", got)
+	}
+	for reason, want := range map[emfdoc.Reason]uint64{emfdoc.NotJSON: 3, emfdoc.TooLarge: 1, emfdoc.BadDirective: 1} {
+		if n := counters.Get("emf.rejected." + string(reason)); n != want {
+			t.Errorf("rejected %s = %d, want %d (%v)", reason, n, want, counters.Snapshot())
+		}
+	}
+}
+
+func TestUDPMultiLineDatagrams(t *testing.T) {
+	r, c, counters := start(t)
+	conn, err := net.Dial("udp", r.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	prod := emftest.NewProducer("n", 1)
+	var want []string
+	for i := 0; i < 30; i += 3 {
+		var pkt []byte
+		for j := i; j < i+3; j++ {
+			d := prod.Doc(j)
+			want = append(want, string(d))
+			pkt = append(append(pkt, d...), '\n')
+		}
+		if _, err := conn.Write(pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Write([]byte("nonsense")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	got := c.waitFor(t, 31)
+	for i, w := range want {
+		if got[i] != w {
+			t.Fatalf("doc %d: %s", i, got[i])
+		}
+	}
+	if counters.Get("emf.rejected.not_json") != 1 {
+		t.Fatalf("counters %v", counters.Snapshot())
+	}
+}
+
+// TestConnectionLimitAndShutdown: connections beyond MaxConns are refused
+// and counted; Shutdown delivers what connections already sent and
+// returns with idle connections still open.
+func TestConnectionLimitAndShutdown(t *testing.T) {
+	c := &collector{ch: make(chan struct{}, 1)}
+	counters := status.NewCounters()
+	r, err := emf.New(emf.Config{TCPAddr: "127.0.0.1:0", UDPAddr: "off", Consumer: c, Counters: counters, MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	for i := range 2 {
+		conn, err := net.Dial("tcp", r.TCPAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conns = append(conns, conn)
+		fmt.Fprintf(conn, "%s\n", strings.Replace(good, `"m":1`, fmt.Sprintf(`"m":%d`, i), 1))
+	}
+	c.waitFor(t, 2) // both connections are being served
+	extra, err := net.Dial("tcp", r.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	one := make([]byte, 1)
+	_ = extra.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := extra.Read(one); err == nil {
+		t.Fatal("third connection not closed")
+	}
+	if counters.Get("emf.refused_connections") != 1 {
+		t.Fatalf("counters %v", counters.Snapshot())
+	}
+	fmt.Fprintf(conns[0], "%s\n", good)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	n := len(c.docs)
+	c.mu.Unlock()
+	if n != 3 {
+		t.Fatalf("%d documents after shutdown, want 3", n)
+	}
+}
+
+func ExampleNew() {
+	_, err := emf.New(emf.Config{TCPAddr: "127.0.0.1:25888", UDPAddr: "off", Counters: status.NewCounters()})
+	fmt.Println(err)
+	// Output: emf receiver: Consumer and Counters are required
+}
