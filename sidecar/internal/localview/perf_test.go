@@ -257,4 +257,3 @@ func Benchmark10k(b *testing.B) {
 		})
 	}
 }
-

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -35,18 +36,6 @@ func (s *Store) Persist() error {
 	if s.cfg.PersistPath == "" {
 		return errors.New("localview: Persist without a PersistPath")
 	}
-	s.mu.RLock()
-	var lines []persistLine
-	for _, t := range s.order {
-		for _, d := range t.docs {
-			lines = append(lines, persistLine{Kind: kindSegment, Recv: t.recv, Doc: d.raw})
-		}
-	}
-	for _, d := range s.emf {
-		lines = append(lines, persistLine{Kind: kindEMF, Recv: d.recv, Doc: d.raw})
-	}
-	s.mu.RUnlock()
-
 	dir := filepath.Dir(s.cfg.PersistPath)
 	f, err := os.CreateTemp(dir, ".localview-*.tmp")
 	if err != nil {
@@ -59,12 +48,9 @@ func (s *Store) Persist() error {
 		return fmt.Errorf("localview: persist %s: %w", s.cfg.PersistPath, err)
 	}
 	w := bufio.NewWriterSize(f, 64<<10)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for i := range lines {
-		if err := enc.Encode(&lines[i]); err != nil {
-			return fail(err)
-		}
+	n, err := s.writeTo(w)
+	if err != nil {
+		return fail(err)
 	}
 	if err := w.Flush(); err != nil {
 		return fail(err)
@@ -80,8 +66,32 @@ func (s *Store) Persist() error {
 		os.Remove(tmp)
 		return fmt.Errorf("localview: persist %s: %w", s.cfg.PersistPath, err)
 	}
-	s.cfg.Logger.Debug("localview: persisted", "path", s.cfg.PersistPath, "documents", len(lines))
+	s.cfg.Logger.Debug("localview: persisted", "path", s.cfg.PersistPath, "documents", n)
 	return nil
+}
+
+// writeTo writes the store's documents as persistence lines and returns how
+// many it wrote.
+func (s *Store) writeTo(w io.Writer) (int, error) {
+	s.mu.RLock()
+	var lines []persistLine
+	for _, t := range s.order {
+		for _, d := range t.docs {
+			lines = append(lines, persistLine{Kind: kindSegment, Recv: t.recv, Doc: d.raw})
+		}
+	}
+	for _, d := range s.emf {
+		lines = append(lines, persistLine{Kind: kindEMF, Recv: d.recv, Doc: d.raw})
+	}
+	s.mu.RUnlock()
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for i := range lines {
+		if err := enc.Encode(&lines[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(lines), nil
 }
 
 // load reads the persistence file. A missing file is not an error; lines
@@ -98,24 +108,38 @@ func (s *Store) load() error {
 	if fi, err := f.Stat(); err != nil || fi.IsDir() {
 		return fmt.Errorf("localview: load: %s is not a readable file", s.cfg.PersistPath)
 	}
-	sc := bufio.NewScanner(f)
+	loaded, bad, firstErr := s.loadFrom(f)
+	s.mu.Lock()
+	// Loading is not receiving: keep the received counts for new traffic.
+	s.counter.segments, s.counter.emfDocs = 0, 0
+	s.counter.segmentsRejected, s.counter.emfRejected = 0, 0
+	traces := len(s.order)
+	s.mu.Unlock()
+	if bad > 0 {
+		s.cfg.Logger.Warn("localview: skipped unreadable lines in the persistence file",
+			"path", s.cfg.PersistPath, "skipped", bad, "first_error", firstErr)
+	}
+	s.cfg.Logger.Info("localview: loaded", "path", s.cfg.PersistPath, "documents", loaded, "traces", traces)
+	return nil
+}
+
+// loadFrom adds the documents of persistence lines, skipping (and
+// counting) lines it cannot use and documents outside the retention window.
+func (s *Store) loadFrom(r io.Reader) (loaded, bad int, firstErr error) {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 2*MaxDocBytes)
-	var bad, loaded int
-	var firstErr error
 	for sc.Scan() {
 		var l persistLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			bad++
-			firstErr = cmpErr(firstErr, err)
-			continue
-		}
-		switch l.Kind {
-		case kindSegment:
-			err = s.addSegment(l.Doc, l.Recv)
-		case kindEMF:
-			err = s.addEMF(l.Doc, l.Recv)
-		default:
-			err = fmt.Errorf("unknown kind %q", truncate(l.Kind))
+		err := json.Unmarshal(sc.Bytes(), &l)
+		if err == nil {
+			switch l.Kind {
+			case kindSegment:
+				err = s.addSegment(l.Doc, l.Recv)
+			case kindEMF:
+				err = s.addEMF(l.Doc, l.Recv)
+			default:
+				err = fmt.Errorf("unknown kind %q", truncate(l.Kind))
+			}
 		}
 		if err != nil {
 			bad++
@@ -129,18 +153,9 @@ func (s *Store) load() error {
 		firstErr = cmpErr(firstErr, err)
 	}
 	s.mu.Lock()
-	s.counter.loaded = uint64(loaded)
-	// Loading is not receiving: keep the received counts for new traffic.
-	s.counter.segments, s.counter.emfDocs = 0, 0
-	s.counter.segmentsRejected, s.counter.emfRejected = 0, 0
-	st := len(s.order)
+	s.counter.loaded += uint64(loaded)
 	s.mu.Unlock()
-	if bad > 0 {
-		s.cfg.Logger.Warn("localview: skipped unreadable lines in the persistence file",
-			"path", s.cfg.PersistPath, "skipped", bad, "first_error", firstErr)
-	}
-	s.cfg.Logger.Info("localview: loaded", "path", s.cfg.PersistPath, "documents", loaded, "traces", st)
-	return nil
+	return loaded, bad, firstErr
 }
 
 func cmpErr(first, err error) error {

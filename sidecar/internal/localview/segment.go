@@ -131,7 +131,8 @@ type docInfo struct {
 const (
 	maxDepth      = 64
 	maxNameLen    = 1024
-	maxAnnotation = 64 // annotations kept per document for filtering
+	maxAnnotation = 64   // annotations kept per document for filtering
+	maxEpoch      = 1e11 // seconds: the year 5138, far beyond any real timestamp
 )
 
 var errNotObject = errors.New("not a JSON object")
@@ -174,8 +175,11 @@ func checkNode(d *segDoc, depth int) error {
 	if !isID(d.ID) {
 		return fmt.Errorf("segment %q: id %q is not 16 hex digits", truncate(d.Name), truncate(d.ID))
 	}
-	if d.StartTime <= 0 {
-		return fmt.Errorf("segment %q: start_time missing or not positive", truncate(d.Name))
+	if !(d.StartTime > 0 && d.StartTime < maxEpoch) {
+		return fmt.Errorf("segment %q: start_time is not epoch seconds", truncate(d.Name))
+	}
+	if d.EndTime != nil && !(*d.EndTime < maxEpoch) {
+		return fmt.Errorf("segment %q: end_time is not epoch seconds", truncate(d.Name))
 	}
 	if (d.EndTime != nil) == d.InProgress {
 		return fmt.Errorf("segment %q: exactly one of end_time and in_progress must be set", truncate(d.Name))

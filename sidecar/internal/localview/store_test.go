@@ -28,6 +28,8 @@ func TestAddSegmentRejects(t *testing.T) {
 		{"no id", `{"name":"a",` + tid + `,"start_time":1,"end_time":2}`, "id \"\" is not 16 hex"},
 		{"no name", `{"id":"70de5b6f19ff9a0b",` + tid + `,"start_time":1,"end_time":2}`, "name is empty"},
 		{"no start", `{"name":"a","id":"70de5b6f19ff9a0b",` + tid + `,"end_time":2}`, "start_time"},
+		{"start in milliseconds", `{"name":"a","id":"70de5b6f19ff9a0b",` + tid + `,"start_time":1478293361271,"end_time":1478293361449}`, "epoch seconds"},
+		{"end overflows", `{"name":"a","id":"70de5b6f19ff9a0b",` + tid + `,"start_time":1,"end_time":1e308}`, "epoch seconds"},
 		{"both end and in_progress", `{"name":"a","id":"70de5b6f19ff9a0b",` + tid + `,"start_time":1,"end_time":2,"in_progress":true}`, "exactly one"},
 		{"neither end nor in_progress", `{"name":"a","id":"70de5b6f19ff9a0b",` + tid + `,"start_time":1}`, "exactly one"},
 		{"end before start", `{"name":"a","id":"70de5b6f19ff9a0b",` + tid + `,"start_time":3,"end_time":2}`, "end_time before"},
