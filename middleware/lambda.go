@@ -1,0 +1,513 @@
+package middleware
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/seed-c77c9410/sidelight/exporter/emf"
+	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/middleware/internal/lambdaevent"
+	"github.com/seed-c77c9410/sidelight/middleware/sampling"
+)
+
+// Annotations and metric names the Lambda middleware writes.
+const (
+	// ColdStartAnnotation is true on the first invocation a process serves.
+	ColdStartAnnotation = "ColdStart"
+	// ServiceAnnotation names the service, as Powertools writes it.
+	ServiceAnnotation = "Service"
+	// TimeoutAnnotation is true on a subsegment sent because the
+	// invocation was about to time out.
+	TimeoutAnnotation = "Timeout"
+	// CORSAnnotation says whether the HTTP response of an API Gateway, ALB
+	// or function URL invocation carried an Access-Control-Allow-Origin
+	// header.
+	CORSAnnotation = "cors_headers"
+	// EventAnnotation names the kind of HTTP event (api-gateway-rest,
+	// api-gateway-http, alb, function-url).
+	EventAnnotation = "event_source"
+)
+
+// Metric names of the per-invocation EMF document.
+const (
+	MetricDuration  = "Duration"  // Milliseconds, until the handler returned
+	MetricErrors    = "Errors"    // Count: 1 when the handler returned an error or panicked
+	MetricColdStart = "ColdStart" // Count: 1 on a cold start
+	MetricTimeout   = "Timeout"   // Count: 1 when the invocation was about to time out
+)
+
+// lambdaTraceKey is the context key under which aws-lambda-go puts the
+// Lambda-Runtime-Trace-Id of each invocation (a plain string key, see its
+// invoke loop). Unlike the _X_AMZN_TRACE_ID environment variable, it is
+// right when one process serves several invocations at once.
+const lambdaTraceKey = "x-amzn-trace-id"
+
+// Lambda wraps a handler for github.com/aws/aws-lambda-go:
+//
+//	lambda.Start(middleware.Lambda(handler))
+//
+// Each invocation becomes a subsegment of the segment Lambda records for
+// it (the facade segment named in the runtime's trace header, or, when
+// Lambda is not tracing, in the X-Amzn-Trace-Id header of an API Gateway,
+// ALB or function URL event); the middleware never sends a segment of its
+// own. The subsegment carries the ColdStart and Service annotations, the
+// HTTP request and response of HTTP events, and a fault with the error or
+// panic. Annotations, metadata ([AddAnnotation], [AddMetadata]) and
+// metrics ([AddMetric]) work through the handler's context, and [Transport]
+// and [AWS] record outgoing calls under the subsegment.
+//
+// One EMF document per invocation goes to standard output with Duration,
+// Errors, ColdStart, Timeout and the handler's own metrics (dimension
+// "service"), plus a ColdStart document with dimensions function_name and
+// service on a cold start, as Powertools writes them.
+//
+// Everything is flushed before the wrapper returns, since Lambda freezes
+// the process afterwards. A returned error is returned unchanged; a panic
+// is recorded and raised again, so Lambda reports both as usual. When the
+// invocation is still running WithTimeoutMargin before its deadline, the
+// middleware sends a faulted subsegment and a Timeout metric at once, so
+// that the timeout is visible even though Lambda then stops the function.
+func Lambda[In, Out any](h func(context.Context, In) (Out, error), opts ...Option) func(context.Context, In) (Out, error) {
+	w := newLambdaWrapper(opts)
+	// Events are read through a pointer, which spares copying a large
+	// event struct into an interface, unless they are pointers already.
+	inPtr := reflect.TypeFor[In]().Kind() == reflect.Pointer
+	outPtr := reflect.TypeFor[Out]().Kind() == reflect.Pointer
+	return func(ctx context.Context, in In) (out Out, err error) {
+		var req lambdaevent.Request
+		var isHTTP bool
+		if w.needEvent() {
+			if inPtr {
+				req, isHTTP = lambdaevent.FromEvent(any(in))
+			} else {
+				req, isHTTP = lambdaevent.FromEvent(any(&in))
+			}
+		}
+		inv := w.begin(ctx, req, isHTTP)
+		defer func() {
+			if v := recover(); v != nil {
+				w.end(inv, nil, false, nil, v)
+				panic(v)
+			}
+		}()
+		out, err = h(inv.handlerContext(), in)
+		var resp lambdaevent.Response
+		var haveResp bool
+		if isHTTP {
+			if outPtr {
+				resp, haveResp = lambdaevent.FromResponse(any(out))
+			} else {
+				resp, haveResp = lambdaevent.FromResponse(any(&out))
+			}
+		}
+		w.end(inv, &resp, haveResp, err, nil)
+		return out, err
+	}
+}
+
+// LambdaHandler is Lambda for the lambda.Handler form, which receives and
+// returns raw JSON:
+//
+//	lambda.StartHandler(middleware.LambdaHandler(h))
+func LambdaHandler(h lambda.Handler, opts ...Option) lambda.Handler {
+	return &lambdaHandler{w: newLambdaWrapper(opts), next: h}
+}
+
+type lambdaHandler struct {
+	w    *lambdaWrapper
+	next lambda.Handler
+}
+
+var requestContextKey = []byte(`"requestContext"`)
+
+func (l *lambdaHandler) Invoke(ctx context.Context, payload []byte) (out []byte, err error) {
+	w := l.w
+	var req lambdaevent.Request
+	var isHTTP bool
+	if w.needEvent() && bytes.Contains(payload, requestContextKey) {
+		req, isHTTP = lambdaevent.Parse(payload)
+	}
+	inv := w.begin(ctx, req, isHTTP)
+	defer func() {
+		if v := recover(); v != nil {
+			w.end(inv, nil, false, nil, v)
+			panic(v)
+		}
+	}()
+	out, err = l.next.Invoke(inv.handlerContext(), payload)
+	var resp lambdaevent.Response
+	var haveResp bool
+	if isHTTP && err == nil {
+		resp, haveResp = lambdaevent.ParseResponse(out)
+	}
+	w.end(inv, &resp, haveResp, err, nil)
+	return out, err
+}
+
+// lambdaWrapper is what Lambda and LambdaHandler share: configuration, the
+// cold start flag, and a free list of EMF loggers, one per invocation in
+// flight.
+type lambdaWrapper struct {
+	cfg      *config
+	lc       lambdaConfig
+	name     string // subsegment name
+	function string
+	service  string
+
+	cold atomic.Bool // set until the first invocation begins
+
+	sink    emf.Sink
+	coldLog *emf.Logger      // the ColdStart document
+	loggers chan *emf.Logger // free per-invocation loggers
+	emfOpts []emf.Option
+}
+
+const maxFreeLoggers = 64
+
+func newLambdaWrapper(opts []Option) *lambdaWrapper {
+	lc := defaultLambdaConfig()
+	for _, o := range opts {
+		if lo, ok := o.(lambdaOption); ok {
+			lo.applyLambda(&lc)
+		}
+	}
+	cfg := newConfig(opts)
+	w := &lambdaWrapper{cfg: cfg, lc: lc, function: lambdacontext.FunctionName}
+	if w.function == "" {
+		w.function = os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
+	}
+	w.name = xray.SanitizeName("## " + cfg.serviceName)
+	w.service = first(os.Getenv("POWERTOOLS_SERVICE_NAME"), os.Getenv("AWS_EMF_SERVICE_NAME"), cfg.serviceName, "service_undefined")
+	w.cold.Store(true)
+	if !lc.emfOff {
+		w.setupEMF()
+	}
+	return w
+}
+
+func first(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (w *lambdaWrapper) setupEMF() {
+	w.sink = w.lc.emfSink
+	if w.sink == nil {
+		w.sink = emf.NewWriterSink(os.Stdout)
+	}
+	base := []emf.Option{emf.WithSink(w.sink), emf.WithEnvironment(emf.Lambda), emf.WithLogger(w.cfg.logger)}
+	if w.lc.emfNamespace != "" {
+		base = append(base, emf.WithNamespace(w.lc.emfNamespace))
+	}
+	function := first(w.function, w.service)
+	coldLog, err := emf.New(append(base[:len(base):len(base)],
+		emf.WithDefaultDimensions(emf.Dimension{Name: "function_name", Value: function}, emf.Dimension{Name: "service", Value: w.service}))...)
+	if err != nil {
+		w.cfg.logger.Error("sidelight: Lambda metrics are off", "error", err)
+		w.sink = nil
+		return
+	}
+	w.coldLog = coldLog
+	w.emfOpts = append(base, emf.WithDefaultDimensions(emf.Dimension{Name: "service", Value: w.service}))
+	w.loggers = make(chan *emf.Logger, maxFreeLoggers)
+	if l, err := emf.New(w.emfOpts...); err == nil {
+		w.loggers <- l
+	} else {
+		w.cfg.logger.Error("sidelight: Lambda metrics are off", "error", err)
+		w.sink = nil
+	}
+}
+
+func (w *lambdaWrapper) getLogger() *emf.Logger {
+	if w.sink == nil {
+		return nil
+	}
+	select {
+	case l := <-w.loggers:
+		return l
+	default:
+	}
+	l, err := emf.New(w.emfOpts...)
+	if err != nil { // cannot happen: the same options worked at start
+		return nil
+	}
+	return l
+}
+
+func (w *lambdaWrapper) putLogger(l *emf.Logger) {
+	l.Reset()
+	select {
+	case w.loggers <- l:
+	default:
+	}
+}
+
+// needEvent reports whether events are read (for their trace header and
+// http block): only when segments can be sent.
+func (w *lambdaWrapper) needEvent() bool {
+	return w.cfg.emitter != nil
+}
+
+// invocation is the state of one invocation. It is the context of the
+// request state, so that AddMetric finds it through the handler's context.
+type invocation struct {
+	context.Context
+	w         *lambdaWrapper
+	st        *state
+	start     time.Time
+	cold      bool
+	traced    bool // the invocation came with a valid trace header
+	requestID string
+
+	mu       sync.Mutex
+	done     bool // telemetry sent, by the timeout report or by end
+	timedOut bool
+	metrics  *emf.Logger
+	timer    *time.Timer
+}
+
+type invocationKey struct{}
+
+func (inv *invocation) Value(key any) any {
+	if key == (invocationKey{}) {
+		return inv
+	}
+	return inv.Context.Value(key)
+}
+
+func (inv *invocation) handlerContext() context.Context { return inv.st }
+
+func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHTTP bool) *invocation {
+	cfg := w.cfg
+	now := cfg.now()
+	inv := &invocation{Context: ctx, w: w, start: now, cold: w.cold.CompareAndSwap(true, false)}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		inv.requestID = lc.AwsRequestID
+	}
+
+	raw, _ := ctx.Value(lambdaTraceKey).(string)
+	if raw == "" {
+		raw = req.TraceHeader
+	}
+	hdr, err := xray.ParseHeader(raw)
+	traceID := hdr.TraceID
+	if err != nil {
+		hdr = xray.Header{}
+		traceID = xray.NewTraceID(now)
+	}
+	inv.traced = err == nil
+	var sampled bool
+	switch hdr.Sampled {
+	case xray.Sampled:
+		sampled = true
+	case xray.NotSampled:
+		sampled = false
+	default:
+		sampled = err == nil && cfg.rules.Sample(sampling.Request{Method: req.Method, ServiceName: cfg.serviceName}, now)
+	}
+	// Without the parent's ID a subsegment has nowhere to go: the
+	// middleware never makes a segment of its own.
+	sampled = sampled && hdr.ParentID.IsValid() && cfg.emitter != nil
+
+	st := newState(inv, cfg, traceID, xray.NewSpanID(), sampled, hdr)
+	st.start = now
+	inv.st = st
+	if sampled {
+		seg := xray.GetSegment()
+		seg.Name = w.name
+		seg.TraceID = traceID
+		seg.ID = st.sc.SpanID()
+		seg.ParentID = hdr.ParentID
+		seg.Independent = true
+		seg.Start = now
+		seg.Annotations = append(seg.Annotations,
+			xray.BoolAttr(ColdStartAnnotation, inv.cold),
+			xray.StringAttr(ServiceAnnotation, w.service))
+		if isHTTP {
+			seg.HTTP.Method = req.Method
+			seg.HTTP.URL = req.URL
+			seg.HTTP.UserAgent = req.UserAgent
+			seg.HTTP.ClientIP = req.ClientIP
+			seg.HTTP.XForwardedFor = req.XForwardedFor
+			seg.HTTP.ContentLength = -1
+			seg.Annotations = append(seg.Annotations, xray.StringAttr(EventAnnotation, req.Kind.String()))
+		}
+		st.seg = seg
+	}
+	inv.metrics = w.getLogger()
+
+	if m := w.lc.margin; m > 0 {
+		if deadline, ok := ctx.Deadline(); ok {
+			left := time.Until(deadline)
+			wait := left - m
+			if wait <= 0 {
+				wait = left / 2
+			}
+			inv.timer = time.AfterFunc(wait, inv.timeout)
+		}
+	}
+	return inv
+}
+
+// timeout runs on the timer's goroutine when the handler is still running
+// the margin before the deadline.
+func (inv *invocation) timeout() {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if inv.done {
+		return
+	}
+	inv.done, inv.timedOut = true, true
+	w := inv.w
+	now := w.cfg.now()
+	left := time.Duration(0)
+	if deadline, ok := inv.Context.Deadline(); ok {
+		left = deadline.Sub(now)
+	}
+	if seg := inv.st.finish(); seg != nil {
+		seg.End = now
+		seg.Fault = true
+		seg.Annotations = append(seg.Annotations, xray.BoolAttr(TimeoutAnnotation, true))
+		seg.Cause = &xray.Cause{Exceptions: []xray.Exception{{
+			ID:      xray.NewSpanID(),
+			Type:    "sidelight.Timeout",
+			Message: fmt.Sprintf("invocation about to time out: still running after %s, %s before the deadline", now.Sub(inv.start).Round(time.Millisecond), left.Round(time.Millisecond)),
+		}}}
+		w.cfg.emitter.Emit(seg)
+	}
+	inv.flushLocked(now, nil, nil)
+}
+
+// end sends the invocation's telemetry unless the timeout report already
+// did. resp is the HTTP response when haveResp is set.
+func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveResp bool, err error, panicked any) {
+	if inv.timer != nil {
+		inv.timer.Stop()
+	}
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if inv.done {
+		return
+	}
+	inv.done = true
+	now := w.cfg.now()
+	if seg := inv.st.finish(); seg != nil {
+		seg.End = now
+		if haveResp {
+			seg.SetHTTPStatus(resp.Status)
+			seg.Annotations = append(seg.Annotations, xray.BoolAttr(CORSAnnotation, resp.CORS))
+		}
+		switch {
+		case panicked != nil:
+			seg.Fault = true
+			addCause(seg, panicked, 4)
+		case err != nil:
+			seg.Fault = true
+			addCause(seg, err, 3)
+		}
+		w.cfg.emitter.Emit(seg)
+	}
+	inv.flushLocked(now, err, panicked)
+}
+
+// flushLocked writes the EMF documents and waits until the segments are
+// on their way to the daemon.
+func (inv *invocation) flushLocked(now time.Time, err error, panicked any) {
+	w := inv.w
+	ctx := inv.Context
+	if ctx.Err() != nil {
+		// The handler returned after its deadline: Lambda is about to stop
+		// the function, so take what little time is left.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 100*time.Millisecond)
+		defer cancel()
+	}
+	if l := inv.metrics; l != nil {
+		inv.metrics = nil
+		failed := 0.0
+		if err != nil || panicked != nil || inv.timedOut {
+			failed = 1
+		}
+		_ = l.PutMetric(MetricDuration, float64(now.Sub(inv.start))/float64(time.Millisecond), emf.Milliseconds)
+		_ = l.PutMetric(MetricErrors, failed, emf.Count)
+		_ = l.PutMetric(MetricColdStart, b2f(inv.cold), emf.Count)
+		_ = l.PutMetric(MetricTimeout, b2f(inv.timedOut), emf.Count)
+		if inv.requestID != "" {
+			_ = l.SetProperty("function_request_id", inv.requestID)
+		}
+		if inv.traced {
+			_ = l.SetProperty("xray_trace_id", xray.FormatTraceID(inv.st.sc.TraceID()))
+		}
+		if inv.cold && w.coldLog != nil {
+			_ = w.coldLog.PutMetric(MetricColdStart, 1, emf.Count)
+			if ferr := w.coldLog.Flush(ctx); ferr != nil {
+				w.cfg.logger.Warn("sidelight: ColdStart metric not written", "error", ferr)
+			}
+		}
+		if ferr := l.Flush(ctx); ferr != nil {
+			w.cfg.logger.Warn("sidelight: invocation metrics not written", "error", ferr)
+		}
+		w.putLogger(l)
+	}
+	if w.cfg.emitter != nil {
+		if ferr := w.cfg.emitter.Flush(ctx); ferr != nil {
+			w.cfg.logger.Warn("sidelight: segments not flushed before the invocation ended", "error", ferr)
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ErrNoInvocation is returned by AddMetric when the context does not come
+// from an invocation handled by Lambda or LambdaHandler.
+var ErrNoInvocation = fmt.Errorf("sidelight: no Lambda invocation in this context (is the handler wrapped by middleware.Lambda?)")
+
+// ErrInvocationEnded is returned by AddMetric after the invocation's
+// metrics were written (the handler returned, or the timeout report went
+// out).
+var ErrInvocationEnded = fmt.Errorf("sidelight: the invocation's metrics were already written")
+
+// AddMetric adds a value to a metric of the invocation ctx belongs to; it
+// is written in the invocation's EMF document with the "service"
+// dimension. Units are the CloudWatch units of package emf. Invalid names,
+// units and values are refused with the emf package's errors; a metric
+// keeps the unit it was first given.
+func AddMetric(ctx context.Context, name string, value float64, unit emf.Unit) error {
+	inv, ok := ctx.Value(invocationKey{}).(*invocation)
+	if !ok {
+		return ErrNoInvocation
+	}
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if inv.done {
+		return ErrInvocationEnded
+	}
+	if inv.metrics == nil {
+		return nil // metrics are off
+	}
+	return inv.metrics.PutMetric(name, value, unit)
+}
+
+// Compile-time checks.
+var (
+	_ lambda.Handler  = (*lambdaHandler)(nil)
+	_ context.Context = (*invocation)(nil)
+)
