@@ -119,6 +119,18 @@ func jsonBenchDoc() map[string]any {
 	}
 }
 
+// BenchmarkNew is the cost of a new Logger with an explicit sink, for
+// callers that cannot keep one and Reset it.
+func BenchmarkNew(b *testing.B) {
+	sink := NewWriterSink(nopWriter{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := New(WithSink(sink), WithEnvironment(Lambda)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // TestBenchDocumentsEqual checks both benchmark sides encode the same
 // document (same JSON value, whatever the key order).
 func TestBenchDocumentsEqual(t *testing.T) {

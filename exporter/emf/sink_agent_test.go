@@ -303,3 +303,53 @@ func TestLoggerThroughAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzAgentEndpoint parses arbitrary endpoints: a bad one is an error, a
+// good one a working sink, never a panic.
+func FuzzAgentEndpoint(f *testing.F) {
+	for _, s := range []string{"tcp://127.0.0.1:25888", "udp://[::1]:25888", "tcp://cwagent:25888/", "http://x:1", "tcp://%zz", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ep string) {
+		s, err := NewAgentSink(ep, WithAgentBackoff(time.Hour, time.Hour))
+		if err != nil {
+			return
+		}
+		if s.network != "tcp" && s.network != "udp" {
+			t.Fatalf("%q accepted with network %q", ep, s.network)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = s.Shutdown(ctx)
+	})
+}
+
+// TestAgentSinkWriteAllocs checks that queueing a document does not
+// allocate once the sink's buffers are warm.
+func TestAgentSinkWriteAllocs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	// No agent and a backoff of an hour: the writer stays asleep, so only
+	// WriteDocument runs. The buffer drops beyond 10 documents.
+	s, err := NewAgentSink("tcp://"+addr, WithAgentBuffer(10, 1<<20), WithAgentBackoff(time.Hour, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = s.Shutdown(ctx)
+	}()
+	d := doc(1)
+	ctx := context.Background()
+	for range 20 {
+		_ = s.WriteDocument(ctx, d)
+	}
+	if a := testing.AllocsPerRun(100, func() { _ = s.WriteDocument(ctx, d) }); a != 0 {
+		t.Errorf("WriteDocument allocates %v times when the buffer is full", a)
+	}
+}

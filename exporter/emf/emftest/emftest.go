@@ -1,5 +1,3 @@
-// Package emftest provides an in-memory emf.Sink for tests: it keeps every
-// document written to it so a test can inspect what a Logger emitted.
 package emftest
 
 import (
