@@ -26,7 +26,23 @@ type environment struct {
 
 func startEnvironment(cfg *config) *environment {
 	env := &environment{done: make(chan struct{})}
-	if !cfg.ecs || cfg.ecsEndpoint == "" {
+	switch {
+	case cfg.ecs && cfg.ecsEndpoint != "":
+	case cfg.ec2:
+		env.origin = "AWS::EC2::Instance"
+		go func() {
+			defer close(env.done)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			block, err := readEC2Metadata(ctx, cfg.ec2Endpoint)
+			if err != nil {
+				cfg.logger.Warn("sidelight: EC2 instance metadata unavailable; segments carry no origin", "error", err)
+				return
+			}
+			env.block.Store(&block)
+		}()
+		return env
+	default:
 		close(env.done)
 		return env
 	}
@@ -48,11 +64,8 @@ func startEnvironment(cfg *config) *environment {
 
 // fill sets the segment's origin and aws environment block, once known.
 func (env *environment) fill(seg *xray.Segment) {
-	if env.origin == "" {
-		return
-	}
-	seg.Origin = env.origin
 	if b := env.block.Load(); b != nil {
+		seg.Origin = env.origin
 		seg.AWS.Environment = *b
 	}
 }
@@ -101,4 +114,61 @@ func appendECSBlock(dst []byte, container, id, arn string) []byte {
 		dst = jsonenc.AppendString(dst, arn)
 	}
 	return append(dst, '}')
+}
+
+// ec2Identity is the part of the instance identity document segments use.
+type ec2Identity struct {
+	InstanceID       string `json:"instanceId"`
+	AvailabilityZone string `json:"availabilityZone"`
+	InstanceType     string `json:"instanceType"`
+	ImageID          string `json:"imageId"`
+}
+
+// readEC2Metadata reads the instance identity document with IMDSv2: a
+// session token first, then the document.
+func readEC2Metadata(ctx context.Context, endpoint string) ([]byte, error) {
+	endpoint = strings.TrimRight(endpoint, "/")
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, endpoint+"/latest/api/token", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", "60")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	token, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("IMDS token: HTTP %d %v", resp.StatusCode, err)
+	}
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/latest/dynamic/instance-identity/document", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Aws-Ec2-Metadata-Token", string(token))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("IMDS identity document: HTTP %d", resp.StatusCode)
+	}
+	var id ec2Identity
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&id); err != nil {
+		return nil, fmt.Errorf("IMDS identity document: %w", err)
+	}
+	if id.InstanceID == "" {
+		return nil, fmt.Errorf("IMDS identity document has no instanceId")
+	}
+	b := []byte(`"ec2":{"instance_id":`)
+	b = jsonenc.AppendString(b, id.InstanceID)
+	for _, f := range [][2]string{{"availability_zone", id.AvailabilityZone}, {"instance_size", id.InstanceType}, {"ami_id", id.ImageID}} {
+		if f[1] != "" {
+			b = jsonenc.AppendKey(b, f[0], true)
+			b = jsonenc.AppendString(b, f[1])
+		}
+	}
+	return append(b, '}'), nil
 }

@@ -31,6 +31,8 @@ type config struct {
 	routeFunc   func(*http.Request) string
 	ecs         bool
 	ecsEndpoint string
+	ec2         bool
+	ec2Endpoint string
 	now         func() time.Time
 	metrics     metricsConfig
 	cors        bool
@@ -95,6 +97,15 @@ func WithECSMetadata(on bool) Option {
 	return optionFunc(func(c *config) { c.ecs = on })
 }
 
+// WithEC2Metadata turns reading the EC2 instance metadata service (IMDSv2)
+// on or off; it is off by default, so that services off EC2 never probe the
+// link-local metadata address. When on, segments carry origin
+// AWS::EC2::Instance and the instance ID, zone, type and AMI. The endpoint
+// is AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254.
+func WithEC2Metadata(on bool) Option {
+	return optionFunc(func(c *config) { c.ec2 = on })
+}
+
 // withClock replaces time.Now in tests.
 func withClock(now func() time.Time) Option {
 	return optionFunc(func(c *config) { c.now = now })
@@ -112,6 +123,10 @@ func newConfig(opts []Option) *config {
 	}
 	c.ecsEndpoint = os.Getenv("ECS_CONTAINER_METADATA_URI_V4")
 	c.ecs = c.ecsEndpoint != ""
+	c.ec2Endpoint = os.Getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+	if c.ec2Endpoint == "" {
+		c.ec2Endpoint = "http://169.254.169.254"
+	}
 	c.metrics = defaultMetricsConfig()
 	for _, o := range opts {
 		o.apply(c)
