@@ -1,0 +1,189 @@
+// Package samplingproxy serves the X-Ray daemon's sampling endpoints on
+// TCP (port 2000 by default), so X-Ray SDKs that fetch centralized
+// sampling rules through the daemon keep working: POST /GetSamplingRules
+// and POST /SamplingTargets are forwarded to X-Ray, SigV4-signed with the
+// task's credentials. Nothing else is forwarded — it is not an open proxy.
+//
+// Contract: Start binds and serves in the background; Shutdown stops
+// accepting and waits for requests in flight until ctx ends. Each
+// forwarded request is bounded by Timeout.
+package samplingproxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+)
+
+// Config configures a Proxy.
+type Config struct {
+	// Addr is the TCP address (default 127.0.0.1:2000).
+	Addr string
+	// Endpoint is X-Ray's base URL, such as https://xray.us-east-1.amazonaws.com.
+	Endpoint    string
+	Region      string
+	Credentials aws.CredentialsProvider
+	// HTTPClient sends the forwarded requests (default: a client with
+	// Timeout).
+	HTTPClient *http.Client
+	// Timeout bounds each forwarded request (default 5s).
+	Timeout  time.Duration
+	Counters *status.Counters
+	Logger   *slog.Logger
+}
+
+// Validate reports configuration errors (after defaults).
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("samplingproxy: address %q: %w", c.Addr, err))
+	}
+	if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("samplingproxy: endpoint %q is not an http(s) URL", c.Endpoint))
+	}
+	if c.Region == "" || c.Credentials == nil || c.Counters == nil {
+		errs = append(errs, errors.New("samplingproxy: Region, Credentials and Counters are required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Proxy forwards sampling API calls.
+type Proxy struct {
+	cfg    Config
+	signer *v4.Signer
+	srv    *http.Server
+	ln     net.Listener
+	done   chan struct{}
+
+	forwarded, refused, failed *atomic.Uint64
+}
+
+const maxBody = 64 << 10
+
+// New applies defaults, checks cfg and returns an unstarted Proxy.
+func New(cfg Config) (*Proxy, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:2000"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: cfg.Timeout}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Endpoint = strings.TrimRight(cfg.Endpoint, "/")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Proxy{cfg: cfg, signer: v4.NewSigner(), done: make(chan struct{}),
+		forwarded: cfg.Counters.Counter("sampling.forwarded"),
+		refused:   cfg.Counters.Counter("sampling.refused"),
+		failed:    cfg.Counters.Counter("sampling.failed"),
+	}
+	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 2*cfg.Timeout + 5*time.Second}
+	return p, nil
+}
+
+var allowed = map[string]bool{"/GetSamplingRules": true, "/SamplingTargets": true}
+
+// ServeHTTP forwards the two sampling operations and refuses the rest.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || !allowed[r.URL.Path] || r.URL.RawQuery != "" {
+		p.refused.Add(1)
+		http.Error(w, "only POST /GetSamplingRules and POST /SamplingTargets are served here", http.StatusNotFound)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		p.refused.Add(1)
+		http.Error(w, "request body unreadable or over 64 KB", http.StatusRequestEntityTooLarge)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.Timeout)
+	defer cancel()
+	resp, err := p.forward(ctx, r.URL.Path, body)
+	if err != nil {
+		p.failed.Add(1)
+		p.cfg.Logger.Warn("sampling request to X-Ray failed", "path", r.URL.Path, "err", err)
+		http.Error(w, "X-Ray unreachable", http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	p.forwarded.Add(1)
+	for _, h := range []string{"Content-Type", "X-Amzn-Errortype", "X-Amzn-Requestid"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, io.LimitReader(resp.Body, 4<<20))
+}
+
+func (p *Proxy) forward(ctx context.Context, path string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.Endpoint+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	creds, err := p.cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("credentials: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	if err := p.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "xray", p.cfg.Region, time.Now()); err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	return p.cfg.HTTPClient.Do(req)
+}
+
+// Start binds and serves.
+func (p *Proxy) Start(ctx context.Context) error {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", p.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("samplingproxy: %w", err)
+	}
+	p.ln = ln
+	go func() {
+		defer close(p.done)
+		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.cfg.Logger.Error("sampling proxy stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr returns the bound address (after Start).
+func (p *Proxy) Addr() net.Addr { return p.ln.Addr() }
+
+// Shutdown stops the server, waiting for requests in flight until ctx ends.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	if p.ln == nil {
+		return nil
+	}
+	err := p.srv.Shutdown(ctx)
+	if err != nil {
+		_ = p.srv.Close()
+	}
+	<-p.done
+	return err
+}
