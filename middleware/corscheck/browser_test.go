@@ -138,13 +138,54 @@ func listen(t *testing.T) (net.Listener, string) {
 	return ln, "http://" + ln.Addr().String()
 }
 
+// startBrowser starts headless Chromium for the test's lifetime and
+// collects its CORS console messages.
+func startBrowser(ctx context.Context, t *testing.T, bin string) (context.Context, *consoleLog) {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+
+	console := &consoleLog{byURL: map[string]string{}, notify: make(chan struct{}, 1)}
+	if err := chromedp.Listen(bctx, func(ev any) {
+		if e, ok := ev.(*log.EventEntryAdded); ok && e.Entry != nil {
+			console.add(e.Entry.Text)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return bctx, console
+}
+
+// waitConsole waits until the console holds n CORS messages.
+func (c *consoleLog) wait(ctx context.Context, t *testing.T, n int) {
+	t.Helper()
+	for c.count() < n {
+		select {
+		case <-c.notify:
+		case <-ctx.Done():
+			t.Fatalf("%d CORS console messages, want %d", c.count(), n)
+		}
+	}
+}
+
 // TestBrowserAgrees loads a page from one loopback origin that calls every
 // scenario on an API at another, in headless Chromium, and checks that the
 // verdict corscheck gave on the server matches what the browser did and
 // said in its console.
 func TestBrowserAgrees(t *testing.T) {
 	bin := chromium(t)
-
 	pageLn, pageOrigin := listen(t)
 	apiLn, apiBase := listen(t)
 	_, otherOrigin := "", "http://127.0.0.1:1" // a second allowed origin, for scenario 7
@@ -167,29 +208,7 @@ func TestBrowserAgrees(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-
-	console := &consoleLog{byURL: map[string]string{}, notify: make(chan struct{}, 1)}
-	if err := chromedp.Listen(bctx, func(ev any) {
-		if e, ok := ev.(*log.EventEntryAdded); ok && e.Entry != nil {
-			console.add(e.Entry.Text)
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	bctx, console := startBrowser(ctx, t, bin)
 	if err := chromedp.Do(bctx, chromedp.Navigate(pageOrigin+"/")); err != nil {
 		t.Fatal(err)
 	}
@@ -210,13 +229,7 @@ func TestBrowserAgrees(t *testing.T) {
 			blocked++
 		}
 	}
-	for console.count() < blocked {
-		select {
-		case <-console.notify:
-		case <-ctx.Done():
-			t.Fatalf("%d CORS console messages for %d blocked fetches", console.count(), blocked)
-		}
-	}
+	console.wait(ctx, t, blocked)
 
 	for i, s := range all {
 		r := results[i]
@@ -233,6 +246,9 @@ func TestBrowserAgrees(t *testing.T) {
 				t.Errorf("page read %s = %v, scenario expects unreadable=%v", s.ReadHeader, r.Header, s.Unreadable)
 			}
 
+			if r.Blocked && r.Error != "TypeError: Failed to fetch" {
+				t.Fatalf("fetch failed, but not as a network error: %s", r.Error)
+			}
 			// corscheck agrees with the browser.
 			reqs := verdicts.get(s.Path)
 			if len(reqs) == 0 {

@@ -197,7 +197,7 @@ func (x *exchange) corsCheck(include bool) failure {
 		if strings.ContainsAny(acao, " ,") {
 			return failure{code: CodeMultipleAllowOrigin, arg: acao}
 		}
-		if !looksLikeURL(acao) {
+		if acao != "null" && !looksLikeURL(acao) {
 			return failure{code: CodeInvalidAllowOrigin, arg: acao}
 		}
 		return failure{code: CodeOriginMismatch, arg: acao}
@@ -280,6 +280,9 @@ func reason(f failure, preflight bool) string {
 		s = "The 'Access-Control-Allow-Origin' header contains the invalid value '" + arg + "'."
 	case CodeOriginMismatch:
 		s = "The 'Access-Control-Allow-Origin' header has a value '" + arg + "' that is not equal to the supplied origin."
+		if f.arg == "null" {
+			s += " Have the server send the header with a valid value."
+		}
 	case CodeWildcardWithCredentials:
 		s = "The value of the 'Access-Control-Allow-Origin' header in the response must not be the wildcard '*' when the request's credentials mode is 'include'."
 	case CodeCredentialsNotAllowed:

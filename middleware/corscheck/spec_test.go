@@ -81,7 +81,8 @@ var specCases = []specCase{
 		reason: "The 'Access-Control-Allow-Origin' header contains the invalid value 'app.example'."},
 	{name: "ACAO empty", method: "GET", req: actual(), status: 200, resp: h("Access-Control-Allow-Origin", ""), outcome: Blocked, code: CodeInvalidAllowOrigin},
 	{name: "ACAO null for opaque origin", method: "GET", req: h("Origin", "null", "Sec-Fetch-Mode", "cors", "Sec-Fetch-Site", "cross-site"), status: 200, resp: h("Access-Control-Allow-Origin", "null", "Vary", "Origin"), outcome: Allowed},
-	{name: "ACAO null for a real origin", method: "GET", req: actual(), status: 200, resp: h("Access-Control-Allow-Origin", "null"), outcome: Blocked, code: CodeInvalidAllowOrigin},
+	{name: "ACAO null for a real origin", method: "GET", req: actual(), status: 200, resp: h("Access-Control-Allow-Origin", "null"), outcome: Blocked, code: CodeOriginMismatch,
+		reason: "The 'Access-Control-Allow-Origin' header has a value 'null' that is not equal to the supplied origin. Have the server send the header with a valid value."},
 
 	// Scenario 5: multiple values.
 	{name: "s5 ACAO list", method: "GET", req: actual(), status: 200, resp: h("Access-Control-Allow-Origin", page+", "+other), outcome: Blocked, code: CodeMultipleAllowOrigin,

@@ -1,0 +1,203 @@
+package corscheck_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/seed-c77c9410/sidelight/middleware/corscheck"
+)
+
+// browserCase is one edge of the CORS rules, replayed in Chromium: what the
+// page's fetch() does, and what the API answers to the preflight and to
+// the request. In header values, $ORIGIN stands for the page's origin and
+// $UPPER for it in upper case.
+type browserCase struct {
+	name    string
+	method  string
+	headers map[string]string
+	include bool
+
+	preflightStatus int
+	preflight       []string
+	status          int
+	actual          []string
+
+	opts    []corscheck.Option
+	blocked bool // what Chromium does, as a check on the case itself
+}
+
+var browserCases = []browserCase{
+	{name: "allow-origin with trailing slash", method: "GET", status: 200, actual: kv("Access-Control-Allow-Origin", "$ORIGIN/"), blocked: true},
+	{name: "allow-origin without scheme", method: "GET", status: 200, actual: kv("Access-Control-Allow-Origin", "127.0.0.1"), blocked: true},
+	{name: "allow-origin null", method: "GET", status: 200, actual: kv("Access-Control-Allow-Origin", "null"), blocked: true},
+	{name: "allow-origin empty", method: "GET", status: 200, actual: kv("Access-Control-Allow-Origin", ""), blocked: true},
+	{name: "allow-origin upper case", method: "GET", status: 200, actual: kv("Access-Control-Allow-Origin", "$UPPER"), blocked: true},
+	{name: "allow-origin wildcard twice", method: "GET", status: 200, actual: kv("Access-Control-Allow-Origin", "*", "Access-Control-Allow-Origin", "*"), blocked: true},
+	{name: "allow-credentials True", method: "GET", include: true, status: 200, actual: kv("Access-Control-Allow-Origin", "$ORIGIN", "Access-Control-Allow-Credentials", "True"), blocked: true},
+	{name: "allow-credentials true", method: "GET", include: true, status: 200, actual: kv("Access-Control-Allow-Origin", "$ORIGIN", "Access-Control-Allow-Credentials", "true")},
+	{name: "redirect without CORS headers", method: "GET", status: 302, actual: kv("Location", "/elsewhere"), blocked: true},
+	{name: "404 with CORS headers", method: "GET", status: 404, actual: kv("Access-Control-Allow-Origin", "*")},
+
+	{name: "method compared case-sensitively", method: "PATCH", preflightStatus: 204, preflight: kv("Access-Control-Allow-Origin", "*", "Access-Control-Allow-Methods", "patch"), blocked: true},
+	{name: "allow-methods unparsable", method: "PUT", preflightStatus: 204, preflight: kv("Access-Control-Allow-Origin", "*", "Access-Control-Allow-Methods", "GET PUT"), blocked: true},
+	{name: "allow-headers unparsable", method: "GET", headers: map[string]string{"X-A": "1"}, preflightStatus: 204, preflight: kv("Access-Control-Allow-Origin", "*", "Access-Control-Allow-Headers", "x-a; x-b"), blocked: true},
+	{name: "allow-methods with empty elements", method: "PUT", preflightStatus: 204, preflight: kv("Access-Control-Allow-Origin", "*", "Access-Control-Allow-Methods", " ,GET,, PUT ,"),
+		status: 200, actual: kv("Access-Control-Allow-Origin", "*")},
+	{name: "allow-methods over two lines", method: "DELETE", preflightStatus: 204, preflight: kv("Access-Control-Allow-Origin", "*", "Access-Control-Allow-Methods", "GET", "Access-Control-Allow-Methods", "DELETE"),
+		status: 200, actual: kv("Access-Control-Allow-Origin", "*")},
+	{name: "allow-methods missing", method: "PUT", preflightStatus: 200, preflight: kv("Access-Control-Allow-Origin", "*"), blocked: true},
+	{name: "preflight 302 without Location", method: "PUT", preflightStatus: 302, preflight: kv("Access-Control-Allow-Origin", "*", "Access-Control-Allow-Methods", "PUT"), blocked: true},
+	{name: "preflight 200 without allow-origin", method: "PUT", preflightStatus: 200, preflight: kv("Access-Control-Allow-Methods", "PUT"), blocked: true},
+	{name: "preflight allow-origin twice", method: "PUT", preflightStatus: 204, preflight: kv("Access-Control-Allow-Origin", "$ORIGIN", "Access-Control-Allow-Origin", "$ORIGIN", "Access-Control-Allow-Methods", "PUT"), blocked: true},
+	{name: "methods wildcard with credentials", method: "DELETE", include: true, preflightStatus: 204,
+		preflight: kv("Access-Control-Allow-Origin", "$ORIGIN", "Access-Control-Allow-Credentials", "true", "Access-Control-Allow-Methods", "*"), blocked: true},
+	{name: "headers wildcard with credentials", method: "GET", headers: map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}, include: true, preflightStatus: 204,
+		preflight: kv("Access-Control-Allow-Origin", "$ORIGIN", "Access-Control-Allow-Credentials", "true", "Access-Control-Allow-Headers", "*"), blocked: true},
+	{name: "headers wildcard without credentials", method: "GET", headers: map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793"},
+		preflightStatus: 204, preflight: kv("Access-Control-Allow-Origin", "*", "Access-Control-Allow-Headers", "*"), status: 200, actual: kv("Access-Control-Allow-Origin", "*")},
+	{name: "preflight wildcard origin with credentials", method: "PUT", include: true, preflightStatus: 204,
+		preflight: kv("Access-Control-Allow-Origin", "*", "Access-Control-Allow-Credentials", "true", "Access-Control-Allow-Methods", "PUT"), blocked: true},
+	{name: "preflight without allow-credentials, include declared", method: "PUT", include: true, preflightStatus: 204,
+		preflight: kv("Access-Control-Allow-Origin", "$ORIGIN", "Access-Control-Allow-Methods", "PUT"), opts: []corscheck.Option{corscheck.WithCredentials(corscheck.CredentialsInclude)}, blocked: true},
+}
+
+func kv(pairs ...string) []string { return pairs }
+
+// TestBrowserSpec replays browserCases in headless Chromium and checks that
+// corscheck's verdict on each request matches the browser's decision and
+// its console message.
+func TestBrowserSpec(t *testing.T) {
+	bin := chromium(t)
+	pageLn, pageOrigin := listen(t)
+	apiLn, apiBase := listen(t)
+
+	verdicts := &verdictLog{byPath: map[string][]seen{}}
+	checkers := make([]*corscheck.Checker, len(browserCases))
+	for i, bc := range browserCases {
+		c, err := corscheck.New(bc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkers[i] = c
+	}
+	subst := strings.NewReplacer("$ORIGIN", pageOrigin, "$UPPER", strings.ToUpper(pageOrigin))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/c/{i}", func(w http.ResponseWriter, r *http.Request) {
+		i, err := strconv.Atoi(r.PathValue("i"))
+		if err != nil || i < 0 || i >= len(browserCases) {
+			http.NotFound(w, r)
+			return
+		}
+		bc := browserCases[i]
+		status, pairs := bc.status, bc.actual
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			status, pairs = bc.preflightStatus, bc.preflight
+		}
+		if status == 0 {
+			status = http.StatusTeapot // the case did not expect this request
+		}
+		for j := 0; j+1 < len(pairs); j += 2 {
+			w.Header().Add(pairs[j], subst.Replace(pairs[j+1]))
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		sw.WriteHeader(status)
+		v, ok := checkers[i].Evaluate(r, status, w.Header())
+		verdicts.mu.Lock()
+		verdicts.byPath[r.URL.Path] = append(verdicts.byPath[r.URL.Path], seen{r.Method, v, ok})
+		verdicts.mu.Unlock()
+	})
+	api := &httptest.Server{Listener: apiLn, Config: &http.Server{Handler: mux}}
+	api.Start()
+	defer api.Close()
+	page := &httptest.Server{Listener: pageLn, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><title>corscheck spec</title><script>document.cookie = "sid=spec; path=/";</script>`)
+	})}}
+	page.Start()
+	defer page.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	bctx, console := startBrowser(ctx, t, bin)
+	if err := chromedp.Do(bctx, chromedp.Navigate(pageOrigin+"/")); err != nil {
+		t.Fatal(err)
+	}
+
+	type outcome struct {
+		Blocked bool   `json:"blocked"`
+		Error   string `json:"error"`
+		Status  int    `json:"status"`
+	}
+	results := make([]outcome, len(browserCases))
+	blocked := 0
+	for i, bc := range browserCases {
+		init := map[string]any{"method": bc.method, "credentials": "same-origin"}
+		if bc.headers != nil {
+			init["headers"] = bc.headers
+		}
+		if bc.include {
+			init["credentials"] = "include"
+		}
+		if bc.method == "PUT" || bc.method == "PATCH" {
+			init["body"] = "{}"
+		}
+		url, _ := json.Marshal(fmt.Sprintf("%s/c/%d", apiBase, i))
+		initJSON, _ := json.Marshal(init)
+		script := fmt.Sprintf(`(async () => { try { const r = await fetch(%s, %s); await r.text(); return {blocked: false, status: r.status}; } catch (e) { return {blocked: true, error: String(e)}; } })()`, url, initJSON)
+		res, err := chromedp.Run(bctx, chromedp.Evaluate[outcome](script, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("%s: %v", bc.name, err)
+		}
+		results[i] = res
+		if res.Blocked {
+			blocked++
+		}
+	}
+	console.wait(ctx, t, blocked)
+
+	for i, bc := range browserCases {
+		res := results[i]
+		path := fmt.Sprintf("/c/%d", i)
+		t.Run(bc.name, func(t *testing.T) {
+			if res.Blocked != bc.blocked {
+				t.Errorf("Chromium blocked=%v (%s status %d), the case expects %v", res.Blocked, res.Error, res.Status, bc.blocked)
+			}
+			if res.Blocked && res.Error != "TypeError: Failed to fetch" {
+				t.Fatalf("fetch failed, but not as a network error: %s", res.Error)
+			}
+			reqs := verdicts.get(path)
+			if len(reqs) == 0 {
+				t.Fatal("no request reached the API")
+			}
+			var block *corscheck.Verdict
+			for _, q := range reqs {
+				if !q.ok {
+					t.Fatalf("%s: no verdict", q.method)
+				}
+				v := q.verdict
+				t.Logf("%s preflight=%v: %s %s %q", q.method, v.Preflight, v.Outcome, v.Code, v.Reason)
+				if block == nil && (v.Outcome == corscheck.Blocked || v.Outcome == corscheck.DependsOnCredentials && bc.include) {
+					block = &q.verdict
+				}
+			}
+			if (block != nil) != res.Blocked {
+				t.Fatalf("server verdict blocked=%v, Chromium blocked=%v", block != nil, res.Blocked)
+			}
+			if block != nil {
+				msg := console.get(apiBase + path)
+				if !strings.Contains(msg, corsMarker+block.Reason) {
+					t.Errorf("console says\n  %s\nserver reason\n  %s", msg, block.Reason)
+				}
+			}
+		})
+	}
+}
