@@ -1,0 +1,148 @@
+// Package ecsmeta reads the ECS task metadata endpoint v4
+// (ECS_CONTAINER_METADATA_URI_V4) and turns what it says about the task
+// into X-Ray segment fields (aws.ecs) and optional metric dimensions.
+package ecsmeta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
+)
+
+// EnvVar names the metadata endpoint variable ECS sets in every container.
+const EnvVar = "ECS_CONTAINER_METADATA_URI_V4"
+
+// Task is the task-level metadata the sidecar uses.
+type Task struct {
+	Cluster          string `json:"Cluster"`
+	TaskARN          string `json:"TaskARN"`
+	Family           string `json:"Family"`
+	Revision         string `json:"Revision"`
+	AvailabilityZone string `json:"AvailabilityZone"`
+	LaunchType       string `json:"LaunchType"`
+	ServiceName      string `json:"ServiceName"`
+}
+
+// Fetch GETs base + "/task". It tries up to three times within ctx.
+func Fetch(ctx context.Context, client *http.Client, base string) (Task, error) {
+	if client == nil {
+		client = &http.Client{Timeout: 2 * time.Second}
+	}
+	var last error
+	for attempt := range 3 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return Task{}, ctx.Err()
+			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			}
+		}
+		t, err := fetchOnce(ctx, client, strings.TrimRight(base, "/")+"/task")
+		if err == nil {
+			return t, nil
+		}
+		last = err
+	}
+	return Task{}, last
+}
+
+func fetchOnce(ctx context.Context, client *http.Client, url string) (Task, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return Task{}, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return Task{}, fmt.Errorf("ecsmeta: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Task{}, fmt.Errorf("ecsmeta: %s answered %s", url, resp.Status)
+	}
+	var t Task
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&t); err != nil {
+		return Task{}, fmt.Errorf("ecsmeta: decoding task metadata: %w", err)
+	}
+	if t.TaskARN == "" {
+		return Task{}, errors.New("ecsmeta: task metadata has no TaskARN")
+	}
+	return t, nil
+}
+
+// FromEnv fetches the task metadata when EnvVar is set; ok is false when
+// it is not (not running on ECS).
+func FromEnv(ctx context.Context) (t Task, ok bool, err error) {
+	base := os.Getenv(EnvVar)
+	if base == "" {
+		return Task{}, false, nil
+	}
+	t, err = Fetch(ctx, nil, base)
+	return t, err == nil, err
+}
+
+// ClusterName returns the cluster's short name (the Cluster field may be
+// a name or an ARN).
+func (t Task) ClusterName() string {
+	if i := strings.LastIndex(t.Cluster, "cluster/"); i >= 0 {
+		return t.Cluster[i+len("cluster/"):]
+	}
+	return t.Cluster
+}
+
+// SegmentECS returns the members to add under a segment's aws.ecs, as
+// JSON without braces (see segment.AppendWithECS).
+func (t Task) SegmentECS() []byte {
+	var b []byte
+	add := func(k, v string) {
+		if v == "" {
+			return
+		}
+		b = jsonenc.AppendKey(b, k, len(b) > 0)
+		b = jsonenc.AppendString(b, v)
+	}
+	add("cluster", t.Cluster)
+	add("task_arn", t.TaskARN)
+	add("task_family", t.Family)
+	add("task_revision", t.Revision)
+	add("availability_zone", t.AvailabilityZone)
+	add("launch_type", t.LaunchType)
+	return b
+}
+
+// DimensionKeys are the names accepted by Dimensions, and the CloudWatch
+// dimension each one adds.
+var DimensionKeys = map[string]string{
+	"cluster":     "ClusterName",
+	"task_arn":    "TaskARN",
+	"family":      "TaskDefinitionFamily",
+	"revision":    "TaskDefinitionRevision",
+	"az":          "AvailabilityZone",
+	"launch_type": "LaunchType",
+	"service":     "ServiceName",
+}
+
+// Dimensions returns (name, value) pairs for the given keys (see
+// DimensionKeys), skipping empty values. An unknown key is an error.
+func (t Task) Dimensions(keys []string) ([][2]string, error) {
+	var out [][2]string
+	for _, k := range keys {
+		name, ok := DimensionKeys[k]
+		if !ok {
+			return nil, fmt.Errorf("ecsmeta: unknown dimension %q (want one of cluster, task_arn, family, revision, az, launch_type, service)", k)
+		}
+		v := map[string]string{"cluster": t.ClusterName(), "task_arn": t.TaskARN, "family": t.Family,
+			"revision": t.Revision, "az": t.AvailabilityZone, "launch_type": t.LaunchType, "service": t.ServiceName}[k]
+		if v != "" {
+			out = append(out, [2]string{name, v})
+		}
+	}
+	return out, nil
+}
