@@ -102,6 +102,7 @@ func (h *handler) end(st *state, r *http.Request, rw *responseWriter, panicked a
 	}
 	route := h.route(r)
 	seg := st.finish()
+	h.corsVerdict(seg, r, rw, status, route)
 	if seg != nil {
 		seg.End = end
 		if panicked != nil {

@@ -2,7 +2,9 @@ package middleware
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
@@ -22,7 +24,12 @@ import (
 // Cardinality is bounded: unknown methods are recorded as OTHER, requests
 // no route matched as "unmatched", and routes beyond the cap as "overflow".
 type Metrics struct {
-	rec *red.Recorder
+	rec  *red.Recorder
+	cors *corsCounts
+
+	stop     chan struct{}
+	done     chan struct{}
+	shutdown sync.Once
 }
 
 // MetricNames renames the metrics; an empty name keeps the default and "-"
@@ -60,14 +67,61 @@ func NewMetrics(c MetricsConfig) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Metrics{rec: rec}, nil
+	opts := []emf.Option{emf.WithServiceName(c.Service)}
+	if c.Namespace != "" {
+		opts = append(opts, emf.WithNamespace(c.Namespace))
+	}
+	if c.Sink != nil {
+		opts = append(opts, emf.WithSink(c.Sink))
+	}
+	if c.Logger != nil {
+		opts = append(opts, emf.WithLogger(c.Logger))
+	}
+	l, err := emf.New(opts...)
+	if err != nil {
+		_ = rec.Shutdown(context.Background())
+		return nil, err
+	}
+	interval := c.Interval
+	if interval <= 0 {
+		interval = red.DefaultInterval
+	}
+	m := &Metrics{rec: rec, cors: newCORSCounts(c.Service, l, c.MaxRoutes), stop: make(chan struct{}), done: make(chan struct{})}
+	go m.run(interval)
+	return m, nil
+}
+
+// run writes the CORS counts every interval; the RED recorder keeps its
+// own schedule.
+func (m *Metrics) run(interval time.Duration) {
+	defer close(m.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			_ = m.cors.flush(context.Background())
+		case <-m.stop:
+			return
+		}
+	}
 }
 
 // Flush writes what has been recorded so far.
-func (m *Metrics) Flush(ctx context.Context) error { return m.rec.Flush(ctx) }
+func (m *Metrics) Flush(ctx context.Context) error {
+	return errors.Join(m.rec.Flush(ctx), m.cors.flush(ctx))
+}
 
 // Shutdown writes what is left and stops the recorder.
-func (m *Metrics) Shutdown(ctx context.Context) error { return m.rec.Shutdown(ctx) }
+func (m *Metrics) Shutdown(ctx context.Context) error {
+	var err error
+	m.shutdown.Do(func() {
+		close(m.stop)
+		<-m.done
+		err = errors.Join(m.cors.flush(ctx), m.cors.logger.Shutdown(ctx), m.rec.Shutdown(ctx))
+	})
+	return err
+}
 
 // WithMetrics sends the HTTP middleware's request metrics to m. Without
 // it, HTTP starts a recorder of its own for the service name, with the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/middleware/corscheck"
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
 )
 
@@ -36,6 +37,7 @@ type config struct {
 	now         func() time.Time
 	metrics     metricsConfig
 	cors        bool
+	corsChecker *corscheck.Checker
 }
 
 // WithEmitter sets where segments go. By default the middleware shares one
@@ -111,6 +113,8 @@ func withClock(now func() time.Time) Option {
 	return optionFunc(func(c *config) { c.now = now })
 }
 
+var defaultCORSChecker, _ = corscheck.New()
+
 var defaultEmitter = sync.OnceValues(func() (*xray.Emitter, error) { return xray.NewEmitter() })
 
 func newConfig(opts []Option) *config {
@@ -120,6 +124,7 @@ func newConfig(opts []Option) *config {
 		logger:      slog.New(slog.DiscardHandler),
 		now:         time.Now,
 		cors:        true,
+		corsChecker: defaultCORSChecker,
 	}
 	c.ecsEndpoint = os.Getenv("ECS_CONTAINER_METADATA_URI_V4")
 	c.ecs = c.ecsEndpoint != ""
