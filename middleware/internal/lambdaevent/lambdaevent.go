@@ -369,17 +369,24 @@ func header(h map[string]string, mh map[string][]string, name string) string {
 	if v, ok := mh[lower]; ok && len(v) > 0 {
 		return v[0]
 	}
+	// Keys that differ from name only in case: take the smallest, so that
+	// the answer does not depend on map order.
+	best, found := "", false
+	bestVal := ""
 	for k, v := range h {
-		if strings.EqualFold(k, name) {
-			return v
+		if strings.EqualFold(k, name) && (!found || k < best) {
+			best, bestVal, found = k, v, true
 		}
+	}
+	if found {
+		return bestVal
 	}
 	for k, v := range mh {
-		if strings.EqualFold(k, name) && len(v) > 0 {
-			return v[0]
+		if strings.EqualFold(k, name) && len(v) > 0 && (!found || k < best) {
+			best, bestVal, found = k, v[0], true
 		}
 	}
-	return ""
+	return bestVal
 }
 
 // lowerASCII lower-cases the few constant header names used here; the
