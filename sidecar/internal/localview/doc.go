@@ -10,6 +10,14 @@
 // they fall out of the retention window, and, when given a file, writes what
 // it holds on [Store.Close] (or [Store.Persist]) and reads it back in [New].
 //
+// [Listen] opens a listener that refuses non-loopback addresses unless told
+// otherwise, and [URL] gives the address to print at start-up:
+//
+//	l, err := localview.Listen(localview.DefaultAddr, false)
+//	...
+//	logger.Info("local mode: no AWS credentials; open the view", "url", localview.URL(l.Addr()))
+//	go http.Serve(l, store.Handler())
+//
 // The view is plain HTML, CSS and JavaScript embedded in the binary. It
 // renders all telemetry-derived text through DOM text nodes, is served with a
 // strict Content-Security-Policy, and the handler refuses requests whose Host
