@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// Checker evaluates cross-origin exchanges. Its zero value is not usable;
-// build one with New. A Checker is immutable and safe for concurrent use.
+// Checker evaluates cross-origin exchanges. Build one with New; the zero
+// value behaves as New() with no options. A Checker is immutable and safe
+// for concurrent use.
 type Checker struct {
 	creds  Credentials
 	needed []name
