@@ -1,0 +1,424 @@
+package logs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/jsonscan"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+)
+
+// PutLogEvents limits.
+const (
+	MaxEvents      = 10000
+	MaxBatchBytes  = 1_048_576
+	EventOverhead  = 26
+	maxBatchSpanMs = 24 * 3600 * 1000
+)
+
+// Config configures a Pipeline.
+type Config struct {
+	Client   API
+	Budget   *queue.Budget
+	Counters *status.Counters
+	// DefaultLogGroup and DefaultLogStream are used when a document does
+	// not name them.
+	DefaultLogGroup, DefaultLogStream string
+	FlushInterval                     time.Duration // default 5s
+	Workers                           int           // default 2
+	RequestTimeout                    time.Duration // default 10s
+	Backoff                           retry.Backoff
+	Logger                            *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.FlushInterval == 0 {
+		c.FlushInterval = 5 * time.Second
+	}
+	if c.Workers == 0 {
+		c.Workers = 2
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
+	if c.Backoff == (retry.Backoff{}) {
+		c.Backoff = retry.DefaultBackoff
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports configuration errors (after defaults).
+func (c Config) Validate() error {
+	var errs []error
+	if c.Client == nil || c.Budget == nil || c.Counters == nil {
+		errs = append(errs, errors.New("logs: Client, Budget and Counters are required"))
+	}
+	if c.DefaultLogGroup == "" || c.DefaultLogStream == "" {
+		errs = append(errs, errors.New("logs: DefaultLogGroup and DefaultLogStream are required"))
+	}
+	if c.FlushInterval <= 0 || c.Workers < 1 || c.RequestTimeout <= 0 {
+		errs = append(errs, errors.New("logs: FlushInterval, Workers and RequestTimeout must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+type target struct{ group, stream string }
+
+type event struct {
+	ts  int64
+	msg string
+}
+
+type pending struct {
+	events []event
+	bytes  int
+	since  time.Time
+}
+
+type batch struct {
+	target
+	events  []types.InputLogEvent
+	created bool // group/stream creation already tried for this batch
+}
+
+// Pipeline forwards EMF documents to CloudWatch Logs.
+type Pipeline struct {
+	cfg     Config
+	parsers sync.Pool
+
+	mu      sync.Mutex
+	pending map[target]*pending
+	held    int64 // budget bytes held by pending events
+
+	q *queue.Queue[batch]
+
+	docs, sent, requests, rejected, created *atomic.Uint64
+	dropped                                 map[string]*atomic.Uint64
+	retried                                 map[retry.Reason]*atomic.Uint64
+
+	stopAccept atomic.Bool
+	stopFlush  chan struct{}
+	draining   chan struct{}
+	hardStop   chan struct{}
+	runCtx     context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	flusherWG  sync.WaitGroup
+	failures   atomic.Int32
+	started    bool
+	shutOnce   sync.Once
+	shutErr    error
+}
+
+// New checks cfg and returns an unstarted Pipeline.
+func New(cfg Config) (*Pipeline, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := cfg.Counters
+	p := &Pipeline{cfg: cfg, pending: map[target]*pending{},
+		docs:      c.Counter("logs.events_received"),
+		sent:      c.Counter("logs.events_sent"),
+		requests:  c.Counter("logs.requests_sent"),
+		rejected:  c.Counter("logs.rejected_documents"),
+		created:   c.Counter("logs.streams_created"),
+		dropped:   map[string]*atomic.Uint64{},
+		retried:   map[retry.Reason]*atomic.Uint64{},
+		stopFlush: make(chan struct{}), draining: make(chan struct{}), hardStop: make(chan struct{}),
+	}
+	for _, r := range []string{"budget_full", "shutdown", "too_large", "rejected_by_logs", string(retry.ClientError)} {
+		p.dropped[r] = c.Counter("logs.dropped." + r)
+	}
+	for _, r := range retry.Reasons {
+		p.retried[r] = c.Counter("logs.retried." + string(r))
+	}
+	p.parsers.New = func() any { return new(emf.Parser) }
+	p.q = queue.New(cfg.Budget, func(e queue.Entry[batch]) { p.dropped["budget_full"].Add(uint64(len(e.Value.events))) })
+	p.runCtx, p.cancel = context.WithCancel(context.Background())
+	return p, nil
+}
+
+// ConsumeEMF queues one EMF document as a log event.
+func (p *Pipeline) ConsumeEMF(doc []byte) {
+	if p.stopAccept.Load() {
+		p.dropped["shutdown"].Add(1)
+		return
+	}
+	parser := p.parsers.Get().(*emf.Parser)
+	meta, r := parser.Parse(doc, nil)
+	tg := target{group: p.cfg.DefaultLogGroup, stream: p.cfg.DefaultLogStream}
+	if r == emf.OK {
+		if s, ok := jsonscan.String(meta.LogGroupName); ok && s != "" {
+			tg.group = s
+		}
+		if s, ok := jsonscan.String(meta.LogStreamName); ok && s != "" {
+			tg.stream = s
+		}
+	}
+	p.parsers.Put(parser)
+	if r != emf.OK {
+		p.rejected.Add(1)
+		return
+	}
+	size := len(doc) + EventOverhead
+	if size > MaxBatchBytes {
+		p.dropped["too_large"].Add(1)
+		return
+	}
+	p.docs.Add(1)
+	if !p.cfg.Budget.TryReserve(int64(size)) {
+		p.dropped["budget_full"].Add(1)
+		return
+	}
+	ev := event{ts: meta.TimestampMs, msg: string(doc)}
+	var sealed *pending
+	var sealedTarget target
+	p.mu.Lock()
+	p.held += int64(size)
+	pd := p.pending[tg]
+	if pd != nil && (len(pd.events) >= MaxEvents || pd.bytes+size > MaxBatchBytes) {
+		sealed, sealedTarget = pd, tg
+		pd = nil
+		delete(p.pending, tg)
+	}
+	if pd == nil {
+		pd = &pending{since: time.Now()}
+		p.pending[tg] = pd
+	}
+	pd.events = append(pd.events, ev)
+	pd.bytes += size
+	if sealed != nil {
+		p.held -= int64(sealed.bytes)
+	}
+	p.mu.Unlock()
+	if sealed != nil {
+		p.seal(sealedTarget, sealed)
+	}
+}
+
+// seal turns pending events into sorted batches (splitting at 24 hours)
+// and queues them, moving their bytes from the pending hold into the queue.
+func (p *Pipeline) seal(tg target, pd *pending) {
+	p.cfg.Budget.Release(int64(pd.bytes))
+	sort.SliceStable(pd.events, func(i, j int) bool { return pd.events[i].ts < pd.events[j].ts })
+	evs := pd.events
+	for len(evs) > 0 {
+		n, size := 0, 0
+		for n < len(evs) && evs[n].ts-evs[0].ts <= maxBatchSpanMs {
+			size += len(evs[n].msg) + EventOverhead
+			n++
+		}
+		b := batch{target: tg, events: make([]types.InputLogEvent, n)}
+		for i := range n {
+			b.events[i] = types.InputLogEvent{Timestamp: aws.Int64(evs[i].ts), Message: aws.String(evs[i].msg)}
+		}
+		if !p.q.Push(b, int64(size)) {
+			p.dropped["budget_full"].Add(uint64(n))
+		}
+		evs = evs[n:]
+	}
+}
+
+// Flush seals every pending batch now.
+func (p *Pipeline) Flush() { p.flush(time.Time{}) }
+
+// flush seals batches started before cutoff (all when cutoff is zero).
+func (p *Pipeline) flush(cutoff time.Time) {
+	type sealed struct {
+		tg target
+		pd *pending
+	}
+	var out []sealed
+	p.mu.Lock()
+	for tg, pd := range p.pending {
+		if cutoff.IsZero() || pd.since.Before(cutoff) {
+			out = append(out, sealed{tg, pd})
+			delete(p.pending, tg)
+			p.held -= int64(pd.bytes)
+		}
+	}
+	p.mu.Unlock()
+	for _, s := range out {
+		p.seal(s.tg, s.pd)
+	}
+}
+
+// Start starts the flusher and the senders. ctx is not retained.
+func (p *Pipeline) Start(context.Context) error {
+	if p.started {
+		return errors.New("logs: already started")
+	}
+	p.started = true
+	p.flusherWG.Add(1)
+	go func() {
+		defer p.flusherWG.Done()
+		tick := time.NewTicker(p.cfg.FlushInterval / 2)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stopFlush:
+				return
+			case now := <-tick.C:
+				p.flush(now.Add(-p.cfg.FlushInterval))
+			}
+		}
+	}()
+	for range p.cfg.Workers {
+		p.wg.Add(1)
+		go p.worker()
+	}
+	return nil
+}
+
+// Shutdown seals everything and sends it within ctx.
+func (p *Pipeline) Shutdown(ctx context.Context) error {
+	p.shutOnce.Do(func() {
+		p.stopAccept.Store(true)
+		close(p.stopFlush)
+		p.flusherWG.Wait()
+		p.Flush()
+		close(p.draining)
+		done := make(chan struct{})
+		go func() { p.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			close(p.hardStop)
+			p.cancel()
+			<-done
+			p.shutErr = fmt.Errorf("logs: shutdown: %w", ctx.Err())
+		}
+		p.cancel()
+		if n := p.q.Len(); n > 0 {
+			left := p.q.Pop(nil, n)
+			p.q.Release(left)
+			total := 0
+			for _, e := range left {
+				total += len(e.Value.events)
+			}
+			p.dropped["shutdown"].Add(uint64(total))
+			p.cfg.Logger.Warn("log events dropped at shutdown", "events", total)
+		}
+	})
+	return p.shutErr
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *Pipeline) worker() {
+	defer p.wg.Done()
+	var one []queue.Entry[batch]
+	for {
+		if closed(p.hardStop) {
+			return
+		}
+		one = p.q.Pop(one[:0], 1)
+		if len(one) == 1 {
+			p.send(one)
+			continue
+		}
+		if closed(p.draining) {
+			return
+		}
+		select {
+		case <-p.hardStop:
+			return
+		case <-p.q.Signal():
+		case <-p.draining:
+		}
+	}
+}
+
+func (p *Pipeline) send(one []queue.Entry[batch]) {
+	b := &one[0].Value
+	ctx, cancel := context.WithTimeout(p.runCtx, p.cfg.RequestTimeout)
+	defer cancel()
+	out, err := p.cfg.Client.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{
+		LogGroupName: aws.String(b.group), LogStreamName: aws.String(b.stream), LogEvents: b.events})
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) && !b.created {
+		b.created = true
+		if cerr := p.create(ctx, b.target); cerr == nil {
+			p.created.Add(1)
+			p.q.PushFront(one) // send again right away
+			return
+		} else {
+			err = cerr
+		}
+	}
+	if err == nil {
+		p.failures.Store(0)
+		n := len(b.events)
+		if info := out.RejectedLogEventsInfo; info != nil {
+			rej := rejectedCount(info, n)
+			p.dropped["rejected_by_logs"].Add(uint64(rej))
+			n -= rej
+		}
+		p.sent.Add(uint64(n))
+		p.requests.Add(1)
+		p.q.Release(one)
+		return
+	}
+	retryable, reason := retry.Classify(err)
+	if !retryable {
+		p.dropped[string(retry.ClientError)].Add(uint64(len(b.events)))
+		p.q.Release(one)
+		p.cfg.Logger.Error("PutLogEvents failed permanently; batch dropped", "err", err, "events", len(b.events), "log_group", b.group)
+		return
+	}
+	p.retried[reason].Add(1)
+	p.q.PushFront(one)
+	n := p.failures.Add(1)
+	retry.Sleep(p.cfg.Backoff.Delay(int(n)), p.hardStop)
+}
+
+func (p *Pipeline) create(ctx context.Context, tg target) error {
+	_, err := p.cfg.Client.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(tg.group)})
+	var exists *types.ResourceAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return err
+	}
+	_, err = p.cfg.Client.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{LogGroupName: aws.String(tg.group), LogStreamName: aws.String(tg.stream)})
+	if err != nil && !errors.As(err, &exists) {
+		return err
+	}
+	return nil
+}
+
+// rejectedCount counts the events CloudWatch Logs reported as rejected.
+func rejectedCount(info *types.RejectedLogEventsInfo, n int) int {
+	rej := 0
+	if i := info.TooOldLogEventEndIndex; i != nil {
+		rej = max(rej, int(*i))
+	}
+	if i := info.ExpiredLogEventEndIndex; i != nil {
+		rej = max(rej, int(*i))
+	}
+	if i := info.TooNewLogEventStartIndex; i != nil {
+		rej += n - int(*i)
+	}
+	return min(rej, n)
+}
