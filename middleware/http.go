@@ -76,9 +76,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.env.fill(seg)
 		st.seg = seg
 	}
-	w.Header()[xray.HeaderName] = []string{responseHeader(traceID, incoming, err == nil, sampled)}
+	st.respTrace[0] = responseHeader(traceID, incoming, err == nil, sampled)
+	w.Header()[xray.HeaderName] = st.respTrace[:]
 
-	rw := &responseWriter{ResponseWriter: w}
+	rw := &st.rw
+	rw.ResponseWriter = w
 	r2 := r.WithContext(st)
 	defer func() {
 		if v := recover(); v != nil {

@@ -32,6 +32,10 @@ type state struct {
 	incoming xray.Header
 	start    time.Time
 
+	// Kept here so that one allocation serves the whole request.
+	rw        responseWriter
+	respTrace [1]string
+
 	mu  sync.Mutex
 	seg *xray.Segment // nil when not sampled, and once the segment is sent
 }
