@@ -328,6 +328,7 @@ func (x *exchange) hint(f failure, vary bool, unexposed string) string {
 		if vary {
 			return "The response lacks 'Vary: Origin': a cache likely served an answer made for another origin."
 		}
+		return "Access-Control-Allow-Origin names another origin: echo the request's Origin when it is allowed (exact scheme, host and port, no trailing slash)."
 	case CodeHeaderNotAllowed:
 		switch n := f.arg; {
 		case strings.EqualFold(n, "traceparent"), strings.EqualFold(n, "tracestate"), strings.EqualFold(n, "x-amzn-trace-id"):
@@ -339,6 +340,14 @@ func (x *exchange) hint(f failure, vary bool, unexposed string) string {
 		}
 	case CodeWildcardWithCredentials:
 		return "With credentials, echo the request's Origin instead of '*' and send 'Access-Control-Allow-Credentials: true'."
+	case CodeCredentialsNotAllowed:
+		return "The page sends credentials (cookies): answer 'Access-Control-Allow-Credentials: true' as well, or have the page fetch without credentials."
+	case CodeMultipleAllowOrigin:
+		return "Two layers (the app and a proxy, gateway or framework) each add Access-Control-Allow-Origin, or a list was sent: send exactly one origin."
+	case CodeInvalidAllowOrigin:
+		return "Send the request's origin exactly as the Origin header has it (scheme://host[:port]), or '*'."
+	case CodeMethodNotAllowed:
+		return "List " + clip(f.arg, maxQuoted) + " in Access-Control-Allow-Methods (case-sensitive)."
 	}
 	switch {
 	case vary:
