@@ -2,6 +2,7 @@ package emf
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
@@ -26,7 +27,7 @@ func (l *Logger) encodeLocked(b []byte, ts time.Time) []byte {
 		b = jsonenc.AppendString(b, l.cfg.logStream)
 	}
 	b = append(b, `,"CloudWatchMetrics":[{"Namespace":`...)
-	b = jsonenc.AppendString(b, l.namespace)
+	b = appendASCII(b, l.namespace)
 	b = append(b, `,"Dimensions":[`...)
 	var defaults []Dimension
 	if l.useDefaults {
@@ -50,9 +51,10 @@ func (l *Logger) encodeLocked(b []byte, ts time.Time) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"Name":`...)
-		b = jsonenc.AppendString(b, m.name)
-		b = append(b, `,"Unit":`...)
-		b = jsonenc.AppendString(b, string(m.unit))
+		b = appendASCII(b, m.name)
+		b = append(b, `,"Unit":"`...)
+		b = append(b, m.unit...)
+		b = append(b, '"')
 		if m.res == High {
 			b = append(b, `,"StorageResolution":1`...)
 		}
@@ -60,20 +62,20 @@ func (l *Logger) encodeLocked(b []byte, ts time.Time) []byte {
 	}
 	b = append(b, `]}]}`...)
 	for _, d := range defaults {
-		b = jsonenc.AppendKey(b, d.Name, true)
-		b = jsonenc.AppendString(b, d.Value)
+		b = appendKey(b, d.Name)
+		b = appendASCII(b, d.Value)
 	}
 	// A dimension in several sets has one value; write it once.
 	for i, d := range l.dims {
 		if !firstName(l.dims[:i], d.Name) {
 			continue
 		}
-		b = jsonenc.AppendKey(b, d.Name, true)
-		b = jsonenc.AppendString(b, d.Value)
+		b = appendKey(b, d.Name)
+		b = appendASCII(b, d.Value)
 	}
 	for i := range l.props {
 		p := &l.props[i]
-		b = jsonenc.AppendKey(b, p.key, true)
+		b = appendKey(b, p.key)
 		switch p.kind {
 		case 's':
 			b = jsonenc.AppendString(b, p.s)
@@ -85,7 +87,7 @@ func (l *Logger) encodeLocked(b []byte, ts time.Time) []byte {
 	}
 	for _, p := range l.pairs {
 		m := &l.metrics[p.m]
-		b = jsonenc.AppendKey(b, m.name, true)
+		b = appendKey(b, m.name)
 		lo := int(p.n) * maxValuesPerMetric
 		hi := min(lo+maxValuesPerMetric, len(m.values))
 		if hi-lo == 1 {
@@ -119,13 +121,32 @@ func appendNames(b []byte, a, c []Dimension) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsonenc.AppendString(b, d.Name)
+		b = appendASCII(b, d.Name)
 	}
 	for i, d := range c {
 		if i > 0 || len(a) > 0 {
 			b = append(b, ',')
 		}
-		b = jsonenc.AppendString(b, d.Name)
+		b = appendASCII(b, d.Name)
 	}
 	return append(b, ']')
+}
+
+// appendASCII appends s as a JSON string. Names, dimension values and the
+// namespace are validated printable ASCII, where only '"' and '\\' need
+// escaping: the common case is a plain copy.
+func appendASCII(b []byte, s string) []byte {
+	if strings.IndexByte(s, '"') >= 0 || strings.IndexByte(s, '\\') >= 0 {
+		return jsonenc.AppendString(b, s)
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendKey appends ,"key": for a validated printable ASCII key.
+func appendKey(b []byte, key string) []byte {
+	b = append(b, ',')
+	b = appendASCII(b, key)
+	return append(b, ':')
 }

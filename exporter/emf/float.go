@@ -45,18 +45,25 @@ func appendFloat(b []byte, v float64) []byte {
 		if k == 0 {
 			return strconv.AppendUint(b, u, 10)
 		}
-		var digits [24]byte
-		d := strconv.AppendUint(digits[:0], u, 10)
-		if len(d) <= k {
-			b = append(b, '0', '.')
-			for range k - len(d) {
+		start := len(b)
+		b = strconv.AppendUint(b, u, 10)
+		n := len(b) - start
+		if n <= k { // 0.000ddd: shift the digits right past "0." and zeros
+			pad := k - n + 2
+			for range pad {
 				b = append(b, '0')
 			}
-			return append(b, d...)
+			copy(b[start+pad:], b[start:start+n])
+			b[start], b[start+1] = '0', '.'
+			for i := start + 2; i < start+pad; i++ {
+				b[i] = '0'
+			}
+			return b
 		}
-		b = append(b, d[:len(d)-k]...)
-		b = append(b, '.')
-		return append(b, d[len(d)-k:]...)
+		b = append(b, 0)
+		copy(b[len(b)-k:], b[len(b)-k-1:len(b)-1])
+		b[len(b)-k-1] = '.'
+		return b
 	}
 	return jsonenc.AppendFloat(b, v)
 }
