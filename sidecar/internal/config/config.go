@@ -1,0 +1,150 @@
+// Package config reads the sidecar's settings from command-line flags and
+// environment variables. Every flag -some-name can also be set with the
+// variable SIDELIGHT_SOME_NAME; a flag given on the command line wins.
+// AWS settings (region, credentials, endpoints such as
+// AWS_ENDPOINT_URL_XRAY) come from the AWS SDK's default chain, with
+// -region as an override.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// Config is the sidecar's configuration.
+type Config struct {
+	XRayUDPAddr  string // X-Ray daemon protocol (UDP)
+	XRayTCPAddr  string // sampling proxy (TCP); "off" disables
+	EMFTCPAddr   string // EMF over TCP; "off" disables
+	EMFUDPAddr   string // EMF over UDP; "off" disables
+	StatusAddr   string // /healthz and /status
+	UIAddr       string // local-mode web view
+	AllowRemote  bool   // allow non-loopback listen addresses
+	Local        bool   // force local mode
+	Region       string
+	MemoryBudget int64 // bytes, shared by every queue
+	UDPReadBuf   int
+	Shutdown     time.Duration // flush deadline after SIGTERM
+	EMFToLogs    bool          // forward raw EMF to CloudWatch Logs instead of PutMetricData
+	LogGroup     string
+	LogStream    string
+	MetricsFlush time.Duration
+	ECSSegments  bool     // add ECS task metadata to segments
+	ECSDims      []string // ECS metadata keys to add as metric dimensions
+	LogLevel     string
+	PersistPath  string // local mode: where the view persists
+}
+
+// Default returns the defaults.
+func Default() Config {
+	return Config{
+		XRayUDPAddr: "127.0.0.1:2000", XRayTCPAddr: "127.0.0.1:2000",
+		EMFTCPAddr: "127.0.0.1:25888", EMFUDPAddr: "127.0.0.1:25888",
+		StatusAddr: "127.0.0.1:2021", UIAddr: "127.0.0.1:2772",
+		MemoryBudget: 16 << 20, UDPReadBuf: 8 << 20, Shutdown: 25 * time.Second,
+		LogGroup: "/sidelight/emf", MetricsFlush: 60 * time.Second, ECSSegments: true, LogLevel: "info",
+	}
+}
+
+// Parse reads flags from args, after environment variables looked up with
+// getenv. Help output and flag errors go to out.
+func Parse(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	c := Default()
+	fs := flag.NewFlagSet("sidecar", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var budgetMiB int64 = c.MemoryBudget >> 20
+	var dims string
+	fs.StringVar(&c.XRayUDPAddr, "xray-udp-addr", c.XRayUDPAddr, "UDP address for X-Ray segments (daemon protocol)")
+	fs.StringVar(&c.XRayTCPAddr, "xray-tcp-addr", c.XRayTCPAddr, `TCP address of the X-Ray sampling proxy ("off" to disable)`)
+	fs.StringVar(&c.EMFTCPAddr, "emf-tcp-addr", c.EMFTCPAddr, `TCP address for EMF lines ("off" to disable)`)
+	fs.StringVar(&c.EMFUDPAddr, "emf-udp-addr", c.EMFUDPAddr, `UDP address for EMF lines ("off" to disable)`)
+	fs.StringVar(&c.StatusAddr, "status-addr", c.StatusAddr, "TCP address of /healthz and /status")
+	fs.StringVar(&c.UIAddr, "ui-addr", c.UIAddr, "TCP address of the local-mode web view")
+	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow listening on non-loopback addresses")
+	fs.BoolVar(&c.Local, "local", false, "local mode: keep telemetry in memory and serve the web view instead of sending to AWS")
+	fs.StringVar(&c.Region, "region", "", "AWS region (default: the SDK's chain, AWS_REGION)")
+	fs.Int64Var(&budgetMiB, "memory-budget-mib", budgetMiB, "memory for queued telemetry, in MiB, shared by all pipelines")
+	fs.IntVar(&c.UDPReadBuf, "udp-rcvbuf", c.UDPReadBuf, "requested UDP receive buffer in bytes")
+	fs.DurationVar(&c.Shutdown, "shutdown-timeout", c.Shutdown, "flush deadline after SIGTERM (keep below the task's stopTimeout)")
+	fs.BoolVar(&c.EMFToLogs, "emf-to-logs", false, "forward raw EMF documents to CloudWatch Logs instead of calling PutMetricData")
+	fs.StringVar(&c.LogGroup, "log-group", c.LogGroup, "default log group for -emf-to-logs (documents may name their own)")
+	fs.StringVar(&c.LogStream, "log-stream", "", "default log stream for -emf-to-logs (default: the ECS task id or host name)")
+	fs.DurationVar(&c.MetricsFlush, "metrics-flush", c.MetricsFlush, "how often standard-resolution aggregates are sent")
+	fs.BoolVar(&c.ECSSegments, "ecs-segment-metadata", c.ECSSegments, "add ECS task metadata (aws.ecs) to segments when running on ECS")
+	fs.StringVar(&dims, "ecs-dimensions", "", "comma-separated ECS metadata to add as metric dimensions: cluster,task_arn,family,revision,az,launch_type,service")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.PersistPath, "persist", "", "local mode: file that keeps the view's data across restarts")
+
+	// Environment first, then the command line on top.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "SIDELIGHT_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", name, v, err))
+			}
+		}
+	})
+	if envErr != nil {
+		return c, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	c.MemoryBudget = budgetMiB << 20
+	if dims != "" {
+		for _, d := range strings.Split(dims, ",") {
+			if d = strings.TrimSpace(d); d != "" {
+				c.ECSDims = append(c.ECSDims, d)
+			}
+		}
+	}
+	return c, c.Validate()
+}
+
+// Validate reports unusable settings.
+func (c Config) Validate() error {
+	var errs []error
+	for name, a := range map[string]string{"xray-udp-addr": c.XRayUDPAddr, "xray-tcp-addr": c.XRayTCPAddr,
+		"emf-tcp-addr": c.EMFTCPAddr, "emf-udp-addr": c.EMFUDPAddr, "status-addr": c.StatusAddr, "ui-addr": c.UIAddr} {
+		if a == "off" && name != "xray-udp-addr" && name != "status-addr" && name != "ui-addr" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-%s %q: %w", name, a, err))
+			continue
+		}
+		if !c.AllowRemote && !loopback(host) {
+			errs = append(errs, fmt.Errorf("-%s %q is not a loopback address; ECS awsvpc tasks share localhost (use -allow-remote to listen elsewhere)", name, a))
+		}
+	}
+	if c.MemoryBudget < 1<<20 {
+		errs = append(errs, fmt.Errorf("-memory-budget-mib must be at least 1"))
+	}
+	if c.Shutdown <= 0 || c.MetricsFlush < time.Second {
+		errs = append(errs, fmt.Errorf("-shutdown-timeout must be positive and -metrics-flush at least 1s"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("-log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

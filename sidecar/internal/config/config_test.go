@@ -1,0 +1,60 @@
+package config_test
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestTable(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(config.Config) bool
+		wantErr string
+	}{
+		{"defaults", nil, nil, func(c config.Config) bool {
+			return c.XRayUDPAddr == "127.0.0.1:2000" && c.EMFTCPAddr == "127.0.0.1:25888" && c.MemoryBudget == 16<<20 && !c.Local
+		}, ""},
+		{"env", nil, map[string]string{"SIDELIGHT_MEMORY_BUDGET_MIB": "8", "SIDELIGHT_LOCAL": "true", "SIDELIGHT_ECS_DIMENSIONS": "cluster, family"},
+			func(c config.Config) bool { return c.MemoryBudget == 8<<20 && c.Local && fmt.Sprint(c.ECSDims) == "[cluster family]" }, ""},
+		{"flag beats env", []string{"-shutdown-timeout", "5s"}, map[string]string{"SIDELIGHT_SHUTDOWN_TIMEOUT": "9s"},
+			func(c config.Config) bool { return c.Shutdown == 5*time.Second }, ""},
+		{"non-loopback refused", []string{"-xray-udp-addr", "0.0.0.0:2000"}, nil, nil, "not a loopback"},
+		{"non-loopback allowed", []string{"-xray-udp-addr", "0.0.0.0:2000", "-allow-remote"}, nil,
+			func(c config.Config) bool { return c.XRayUDPAddr == "0.0.0.0:2000" }, ""},
+		{"off", []string{"-emf-udp-addr", "off", "-xray-tcp-addr", "off"}, nil, func(c config.Config) bool { return c.EMFUDPAddr == "off" }, ""},
+		{"bad env", nil, map[string]string{"SIDELIGHT_UDP_RCVBUF": "lots"}, nil, "SIDELIGHT_UDP_RCVBUF"},
+		{"bad level", []string{"-log-level", "loud"}, nil, nil, "log-level"},
+		{"stray args", []string{"extra"}, nil, nil, "unexpected"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Parse(tc.args, env(tc.env), io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Fatalf("config %+v", c)
+			}
+		})
+	}
+}
+
+func ExampleParse() {
+	c, err := config.Parse([]string{"-emf-to-logs"}, func(string) string { return "" }, io.Discard)
+	fmt.Println(c.EMFToLogs, c.LogGroup, err)
+	// Output: true /sidelight/emf <nil>
+}
