@@ -118,7 +118,21 @@ func TestBrowserSpec(t *testing.T) {
 	api := &httptest.Server{Listener: apiLn, Config: &http.Server{Handler: mux}}
 	api.Start()
 	defer api.Close()
+	mux.HandleFunc("/nocors", func(w http.ResponseWriter, r *http.Request) {
+		_, ok := corscheck.Evaluate(r, http.StatusOK, w.Header())
+		verdicts.mu.Lock()
+		verdicts.byPath["api"+r.URL.Path] = append(verdicts.byPath["api"+r.URL.Path], seen{method: r.Method, ok: ok, verdict: corscheck.Verdict{Origin: r.Header.Get("Origin")}})
+		verdicts.mu.Unlock()
+	})
 	page := &httptest.Server{Listener: pageLn, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			// Same-origin requests from the page: never CORS-checked.
+			_, ok := corscheck.Evaluate(r, http.StatusOK, w.Header())
+			verdicts.mu.Lock()
+			verdicts.byPath["page"+r.URL.Path] = append(verdicts.byPath["page"+r.URL.Path], seen{method: r.Method, ok: ok, verdict: corscheck.Verdict{Origin: r.Header.Get("Origin")}})
+			verdicts.mu.Unlock()
+			return
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, `<!doctype html><title>corscheck spec</title><script>document.cookie = "sid=spec; path=/";</script>`)
 	})}}
@@ -163,6 +177,27 @@ func TestBrowserSpec(t *testing.T) {
 		}
 	}
 	console.wait(ctx, t, blocked)
+
+	// Requests the browser does not CORS-check get no verdict.
+	notCORS := fmt.Sprintf(`(async () => {
+		await fetch("/same", {method: "POST", body: "x"});
+		await fetch(%q, {mode: "no-cors"});
+		await fetch(%q, {mode: "no-cors", method: "POST", body: "x"});
+		return true;
+	})()`, apiBase+"/nocors", apiBase+"/nocors")
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](notCORS, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("not CORS", func(t *testing.T) {
+		same := verdicts.get("page/same")
+		if len(same) != 1 || same[0].verdict.Origin != pageOrigin || same[0].ok {
+			t.Errorf("same-origin POST (Chromium sends Origin %q): %+v", pageOrigin, same)
+		}
+		nocors := verdicts.get("api/nocors")
+		if len(nocors) != 2 || nocors[0].ok || nocors[1].ok || nocors[1].method != "POST" || nocors[1].verdict.Origin != pageOrigin {
+			t.Errorf("no-cors requests: %+v", nocors)
+		}
+	})
 
 	for i, bc := range browserCases {
 		res := results[i]
