@@ -1,0 +1,192 @@
+package lambdatest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
+)
+
+// traceFor and parentFor give invocation n a trace and a parent of its own.
+func traceFor(n int) string  { return fmt.Sprintf("1-65f0a1b2-%024x", n) }
+func parentFor(n int) string { return fmt.Sprintf("%016x", 0xa0+n) }
+
+// apiEvent is an API Gateway REST event for invocation n, whose
+// X-Amzn-Trace-Id names its trace and parent: the emulator passes no trace
+// header to the runtime, so the function finds the trace in the event.
+func apiEvent(path string, n int) string {
+	trace, parent := traceFor(n), parentFor(n)
+	ev := map[string]any{
+		"path":       path,
+		"httpMethod": "POST",
+		"headers": map[string]string{
+			"X-Amzn-Trace-Id": "Root=" + trace + ";Parent=" + parent + ";Sampled=1",
+			"User-Agent":      "lambdatest",
+		},
+		"requestContext": map[string]any{
+			"domainName": "k3x9.execute-api.eu-west-1.amazonaws.com",
+			"path":       "/prod" + path,
+			"identity":   map[string]string{"sourceIp": "203.0.113.5"},
+		},
+	}
+	b, _ := json.Marshal(ev)
+	return string(b)
+}
+
+// invocationEMF waits for the per-invocation EMF document of invocation n.
+func invocationEMF(t *testing.T, l *lines, n int) map[string]any {
+	t.Helper()
+	return l.waitEMF(t, "xray_trace_id "+traceFor(n), func(d map[string]any) bool {
+		_, isInvocation := d["function_request_id"]
+		return isInvocation && d["xray_trace_id"] == traceFor(n)
+	})
+}
+
+func annotation(doc xraytest.Segment, key string) any { return doc.Annotations[key] }
+
+func TestEmulatorInvocations(t *testing.T) {
+	var downstreamCalls atomic.Int32
+	var downstreamHeader atomic.Value
+	downstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		downstreamCalls.Add(1)
+		downstreamHeader.Store(r.Header.Get("X-Amzn-Trace-Id"))
+	}))
+	defer downstream.Close()
+	e := startEmulator(t, "SIDELIGHT_TEST_DOWNSTREAM="+downstream.URL+"/stock")
+
+	t.Run("success", func(t *testing.T) {
+		status, body := e.invoke(t, apiEvent("/ok", 1))
+		if status != 200 || !strings.Contains(body, `"statusCode":200`) {
+			t.Fatalf("answer %d %s", status, body)
+		}
+		doc := waitSubsegment(t, e.daemon, parentFor(1))
+		if doc.TraceID != traceFor(1) || doc.Name != "## orders-fn" || doc.Fault || doc.Error {
+			t.Errorf("subsegment: %s", doc.Raw)
+		}
+		if annotation(doc, "ColdStart") != true || annotation(doc, "Service") != "orders" || annotation(doc, "order") != 42.0 || annotation(doc, "cors_headers") != true {
+			t.Errorf("annotations: %v", doc.Annotations)
+		}
+		if doc.HTTP.Request.URL != "https://k3x9.execute-api.eu-west-1.amazonaws.com/prod/ok" || doc.HTTP.Response.Status != 200 {
+			t.Errorf("http: %s", doc.Raw)
+		}
+		call, ok := doc.Find("127.0.0.1")
+		if !ok || call.Namespace != "remote" || call.HTTP.Response.Status != 200 {
+			t.Fatalf("downstream call not recorded: %s", doc.Raw)
+		}
+		if h, _ := downstreamHeader.Load().(string); !strings.Contains(h, "Root="+traceFor(1)) || !strings.Contains(h, "Parent="+call.ID) {
+			t.Errorf("downstream got header %q, want the trace with the call's subsegment as parent %s", h, call.ID)
+		}
+		cold := e.stdout.waitEMF(t, "the ColdStart document", func(d map[string]any) bool { _, ok := d["function_name"]; return ok })
+		if cold["function_name"] != "orders-fn" || cold["service"] != "orders" || cold["ColdStart"] != 1.0 {
+			t.Errorf("ColdStart document: %v", cold)
+		}
+		inv := invocationEMF(t, e.stdout, 1)
+		if inv["Orders"] != 1.0 || inv["Errors"] != 0.0 || inv["ColdStart"] != 1.0 || inv["Timeout"] != 0.0 || inv["service"] != "orders" {
+			t.Errorf("invocation document: %v", inv)
+		}
+	})
+
+	t.Run("returned error", func(t *testing.T) {
+		status, body := e.invoke(t, apiEvent("/error", 2))
+		if status != 200 || !strings.Contains(body, "order 7 not found") {
+			t.Fatalf("answer %d %s", status, body)
+		}
+		doc := waitSubsegment(t, e.daemon, parentFor(2))
+		if !doc.Fault || doc.Cause == nil || len(doc.Cause.Exceptions) != 2 {
+			t.Fatalf("want a fault with the error chain: %s", doc.Raw)
+		}
+		if ex := doc.Cause.Exceptions; ex[0].Type != "*fmt.wrapError" || ex[1].Type != "*main.OrderError" || ex[1].Message != "order 7 not found" {
+			t.Errorf("exceptions: %+v", ex)
+		}
+		if annotation(doc, "ColdStart") != false {
+			t.Errorf("second invocation marked cold: %v", doc.Annotations)
+		}
+		if inv := invocationEMF(t, e.stdout, 2); inv["Errors"] != 1.0 || inv["ColdStart"] != 0.0 {
+			t.Errorf("invocation document: %v", inv)
+		}
+	})
+
+	t.Run("503 response", func(t *testing.T) {
+		if status, body := e.invoke(t, apiEvent("/fail", 3)); status != 200 || !strings.Contains(body, `"statusCode":503`) {
+			t.Fatalf("answer %d %s", status, body)
+		}
+		doc := waitSubsegment(t, e.daemon, parentFor(3))
+		if !doc.Fault || doc.HTTP.Response.Status != 503 || doc.Cause != nil {
+			t.Errorf("503: %s", doc.Raw)
+		}
+	})
+
+	t.Run("panic", func(t *testing.T) {
+		status, body := e.invoke(t, apiEvent("/panic", 4))
+		if !strings.Contains(body, "nil map") {
+			t.Fatalf("answer %d %s", status, body)
+		}
+		doc := waitSubsegment(t, e.daemon, parentFor(4))
+		if !doc.Fault || doc.Cause == nil || len(doc.Cause.Exceptions) == 0 {
+			t.Fatalf("want a fault: %s", doc.Raw)
+		}
+		ex := doc.Cause.Exceptions[0]
+		found := false
+		for _, f := range ex.Stack {
+			found = found || f.Label == "main.handle"
+		}
+		if !found || !strings.Contains(ex.Message, "nil map") {
+			t.Errorf("panic cause without the panicking frame: %+v", ex)
+		}
+		if inv := invocationEMF(t, e.stdout, 4); inv["Errors"] != 1.0 {
+			t.Errorf("invocation document: %v", inv)
+		}
+		// aws-lambda-go exits after a panic; the next invocation starts a
+		// new process, which is a cold start again.
+		if status, _ := e.invoke(t, apiEvent("/ok", 5)); status != 200 {
+			t.Fatalf("after the panic: %d", status)
+		}
+		if doc := waitSubsegment(t, e.daemon, parentFor(5)); annotation(doc, "ColdStart") != true {
+			t.Errorf("invocation after the runtime restarted is not cold: %v", doc.Annotations)
+		}
+	})
+
+	t.Run("timeout", func(t *testing.T) {
+		// AWS_LAMBDA_FUNCTION_TIMEOUT=2: the handler sleeps for a minute.
+		status, body := e.invoke(t, apiEvent("/sleep", 6))
+		if !strings.Contains(body, "Task timed out after 2.00 seconds") {
+			t.Fatalf("answer %d %s", status, body)
+		}
+		doc := waitSubsegment(t, e.daemon, parentFor(6))
+		if !doc.Fault || annotation(doc, "Timeout") != true || doc.Cause == nil || doc.Cause.Exceptions[0].Type != "sidelight.Timeout" {
+			t.Errorf("timeout subsegment: %s", doc.Raw)
+		}
+		inv := invocationEMF(t, e.stdout, 6)
+		if inv["Timeout"] != 1.0 || inv["Errors"] != 1.0 {
+			t.Errorf("timeout document: %v", inv)
+		}
+		if d, _ := inv["Duration"].(float64); d <= 0 {
+			t.Errorf("Duration %v", inv["Duration"])
+		}
+	})
+}
+
+func TestEmulatorHandlerForm(t *testing.T) {
+	e := startEmulator(t, "SIDELIGHT_TEST_FORM=handler")
+	if status, body := e.invoke(t, apiEvent("/ok", 11)); status != 200 || !strings.Contains(body, `"statusCode":200`) {
+		t.Fatalf("answer %d %s", status, body)
+	}
+	doc := waitSubsegment(t, e.daemon, parentFor(11))
+	if doc.HTTP.Request.Method != "POST" || doc.HTTP.Response.Status != 200 || annotation(doc, "cors_headers") != true || annotation(doc, "order") != 42.0 {
+		t.Errorf("handler form: %s", doc.Raw)
+	}
+	if _, body := e.invoke(t, apiEvent("/error", 12)); !strings.Contains(body, "order 7 not found") {
+		t.Fatalf("error answer %s", body)
+	}
+	if doc := waitSubsegment(t, e.daemon, parentFor(12)); !doc.Fault || doc.Cause == nil {
+		t.Errorf("error: %s", doc.Raw)
+	}
+	if inv := invocationEMF(t, e.stdout, 12); inv["Errors"] != 1.0 {
+		t.Errorf("invocation document: %v", inv)
+	}
+}
