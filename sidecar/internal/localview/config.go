@@ -18,6 +18,10 @@ const (
 	// MaxDocBytes is the largest segment or EMF document accepted. It is the
 	// CloudWatch Logs limit for one event; X-Ray's own limit is 64 KiB.
 	MaxDocBytes = 1 << 20
+
+	// MaxDocsPerTrace bounds the documents (segments and independent
+	// subsegments) kept for one trace; further ones are refused with an error.
+	MaxDocsPerTrace = 1000
 )
 
 // Config configures a Store. The zero value is usable: every zero field takes

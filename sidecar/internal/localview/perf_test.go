@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -242,8 +243,12 @@ func BenchmarkAddEMF(b *testing.B) {
 func Benchmark10k(b *testing.B) {
 	s, faultID := newFilled(b, 10_000)
 	h := s.Handler()
-	for _, q := range append(perfQueries, "/api/traces/"+faultID) {
-		b.Run(q, func(b *testing.B) {
+	for i, q := range append(perfQueries, "/api/traces/"+faultID) {
+		name := strings.NewReplacer("/api/", "", "/", "-", "?", "-", "&", "-", "%3D", "=").Replace(q)
+		if i == len(perfQueries) {
+			name = "trace-detail"
+		}
+		b.Run(name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", q, nil)
 			req.Host = "localhost"
 			b.ReportAllocs()

@@ -145,6 +145,10 @@ func (s *Store) addSegment(doc []byte, recv int64) error {
 		break
 	}
 	if !replaced {
+		if len(t.docs) >= MaxDocsPerTrace {
+			s.counter.segmentsRejected++
+			return fmt.Errorf("localview: trace %s already holds %d documents; segment %s dropped", tid, MaxDocsPerTrace, di.id)
+		}
 		t.docs = append(t.docs, di)
 	}
 	t.bytes += int64(len(raw))

@@ -352,3 +352,26 @@ func TestClosedStoreRefuses(t *testing.T) {
 		t.Errorf("second Close = %v", err)
 	}
 }
+
+func TestDocumentsPerTraceBounded(t *testing.T) {
+	s := newStore(t, Config{Now: func() time.Time { return t0 }})
+	var g ids
+	tid, root := g.traceID(t0), g.id()
+	mustAdd(t, s, doc(t, map[string]any{"name": "batch", "id": root, "trace_id": tid, "start_time": ts(t0), "end_time": ts(t0.Add(time.Hour))}))
+	var err error
+	n := 1
+	for ; n <= MaxDocsPerTrace+10 && err == nil; n++ {
+		b, _ := json.Marshal(map[string]any{"name": "step", "id": g.id(), "trace_id": tid, "parent_id": root, "type": "subsegment",
+			"start_time": ts(t0), "end_time": ts(t0.Add(time.Second))})
+		err = s.AddSegment(b)
+	}
+	if err == nil || !strings.Contains(err.Error(), "already holds") {
+		t.Fatalf("document %d: err = %v, want the trace to be full", n, err)
+	}
+	if l := s.list(listQuery{limit: 1}); l.Traces[0].Documents != MaxDocsPerTrace {
+		t.Errorf("trace holds %d documents, want %d", l.Traces[0].Documents, MaxDocsPerTrace)
+	}
+	if st := s.Stats(); st.SegmentsRejected != 1 {
+		t.Errorf("rejected = %d, want 1", st.SegmentsRejected)
+	}
+}
