@@ -29,6 +29,15 @@
 // page needs (see [WithNeededResponseHeaders]) that is not listed in
 // Access-Control-Expose-Headers.
 //
+// Middleware calls [Checker.Evaluate] once the handler has written its
+// header, with the status it wrote and the header map as sent; the verdict
+// does not change the response. Verdicts follow the Fetch standard, worded as
+// Chromium words them; the package's browser tests replay every scenario and
+// two dozen edge cases in headless Chromium and compare. Where Chromium
+// departs from the standard (Authorization covered by
+// "Access-Control-Allow-Headers: *"), the verdict follows the standard and
+// its Hint says so.
+//
 // [Evaluate] takes a net/http request and response headers; [EvaluateEvent]
 // takes the header maps of Lambda events (API Gateway REST and HTTP APIs,
 // Function URLs, ALB targets). Both share the same engine. Middleware records

@@ -122,3 +122,41 @@ func ExampleOutcome() {
 	fmt.Println(corscheck.Allowed, corscheck.Blocked, corscheck.DependsOnCredentials)
 	// Output: allowed blocked depends-on-credentials
 }
+
+// Declaring that the pages never send credentials removes the
+// depends-on-credentials verdicts that Authorization headers cause.
+func ExampleWithCredentials() {
+	r := httptest.NewRequest("GET", "http://api.example/orders", nil)
+	r.Header.Set("Origin", "https://shop.example")
+	r.Header.Set("Authorization", "Bearer t")
+	resp := http.Header{}
+	resp.Set("Access-Control-Allow-Origin", "https://shop.example")
+	resp.Set("Vary", "Origin")
+
+	v, _ := corscheck.Evaluate(r, http.StatusOK, resp)
+	fmt.Println(v.Outcome, v.Code)
+
+	omit, _ := corscheck.New(corscheck.WithCredentials(corscheck.CredentialsOmit))
+	v, _ = omit.Evaluate(r, http.StatusOK, resp)
+	fmt.Println(v.Outcome)
+	// Output:
+	// depends-on-credentials credentials-not-allowed
+	// allowed
+}
+
+// A header the page reads but the response does not expose.
+func ExampleWithNeededResponseHeaders() {
+	c, _ := corscheck.New(corscheck.WithNeededResponseHeaders("X-Request-Id"))
+	r := httptest.NewRequest("GET", "http://api.example/orders", nil)
+	r.Header.Set("Origin", "https://shop.example")
+	resp := http.Header{}
+	resp.Set("Access-Control-Allow-Origin", "*")
+	resp.Set("X-Request-Id", "r-7")
+
+	v, _ := c.Evaluate(r, http.StatusOK, resp)
+	fmt.Println(v.Outcome, v.Warnings)
+	fmt.Println(v.Hint)
+	// Output:
+	// allowed header-not-exposed
+	// Response header X-Request-Id is not listed in Access-Control-Expose-Headers: the page reads it as null.
+}
