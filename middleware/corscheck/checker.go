@@ -88,7 +88,8 @@ func EvaluateEvent(e *Event) (Verdict, bool) {
 // evaluated, when r is not a request the browser CORS-checks: it has no
 // Origin header (this case allocates nothing), or Sec-Fetch-Mode says it is
 // not in cors mode, or it is same-origin (Sec-Fetch-Site, or Origin naming
-// r.Host). Call it after the handler has written its header, with the
+// r.Host), or, without Sec-Fetch-Mode, it is a WebSocket handshake or a
+// navigation. Call it after the handler has written its header, with the
 // status it wrote.
 func (c *Checker) Evaluate(r *http.Request, status int, resp http.Header) (Verdict, bool) {
 	vs := r.Header["Origin"]

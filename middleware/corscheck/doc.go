@@ -14,9 +14,10 @@
 //
 // Requests without an Origin header cost a map lookup and allocate nothing,
 // so the check can stay on in production. Requests the browser does not
-// CORS-check (same-origin requests, no-cors and navigation requests, as told
-// by Sec-Fetch-Mode and Sec-Fetch-Site or by comparing Origin with Host) are
-// skipped too.
+// CORS-check are skipped too: same-origin requests, no-cors requests,
+// navigations and WebSocket handshakes, as told by Sec-Fetch-Mode and
+// Sec-Fetch-Site or, from browsers that do not send them, by comparing Origin
+// with Host and by the Upgrade and Upgrade-Insecure-Requests headers.
 //
 // The server cannot see the request's credentials mode. A Cookie header
 // proves mode "include"; otherwise the engine evaluates both modes and

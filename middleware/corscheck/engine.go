@@ -84,8 +84,19 @@ func (c *Checker) evaluate(x *exchange) (Verdict, bool) {
 
 // corsMode reports whether the browser CORS-checks the response to x.
 func corsMode(x *exchange) bool {
-	if mode, ok := x.req.get(hFetchMode); ok && mode != "cors" {
-		return false // no-cors, navigate, same-origin, websocket
+	if mode, ok := x.req.get(hFetchMode); ok {
+		if mode != "cors" {
+			return false // no-cors, navigate, same-origin, websocket
+		}
+	} else {
+		// Without Fetch Metadata: WebSocket handshakes and navigations (which
+		// browsers mark with Upgrade-Insecure-Requests) are not CORS-checked.
+		if _, ok := x.req.get(hUpgrade); ok {
+			return false
+		}
+		if _, ok := x.req.get(hUIR); ok {
+			return false
+		}
 	}
 	if site, ok := x.req.get(hFetchSite); ok {
 		return site != "same-origin"

@@ -17,6 +17,8 @@ var (
 	hAuthorization = name{"Authorization", "authorization"}
 	hFetchMode     = name{"Sec-Fetch-Mode", "sec-fetch-mode"}
 	hFetchSite     = name{"Sec-Fetch-Site", "sec-fetch-site"}
+	hUpgrade       = name{"Upgrade", "upgrade"}
+	hUIR           = name{"Upgrade-Insecure-Requests", "upgrade-insecure-requests"}
 	hReqMethod     = name{"Access-Control-Request-Method", "access-control-request-method"}
 	hReqHeaders    = name{"Access-Control-Request-Headers", "access-control-request-headers"}
 	hAllowOrigin   = name{"Access-Control-Allow-Origin", "access-control-allow-origin"}

@@ -62,6 +62,8 @@ var specCases = []specCase{
 	{name: "same-origin by host", method: "POST", req: h("Origin", "http://example.com"), status: 200, resp: h(), notCORS: true},
 	{name: "no-cors mode", method: "GET", req: h("Origin", page, "Sec-Fetch-Mode", "no-cors", "Sec-Fetch-Site", "cross-site"), status: 200, resp: h(), notCORS: true},
 	{name: "form navigation", method: "POST", req: h("Origin", page, "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Site", "cross-site"), status: 303, resp: h("Location", "/"), notCORS: true},
+	{name: "websocket handshake without fetch metadata", method: "GET", req: h("Origin", page, "Upgrade", "websocket", "Connection", "Upgrade"), status: 101, resp: h(), notCORS: true},
+	{name: "navigation without fetch metadata", method: "POST", req: h("Origin", page, "Upgrade-Insecure-Requests", "1"), status: 303, resp: h("Location", "/"), notCORS: true},
 	{name: "cross-origin without fetch metadata", method: "GET", req: h("Origin", page), status: 200, resp: h(), outcome: Blocked, code: CodeMissingAllowOrigin},
 
 	// Scenario 1 and 2: the CORS check on actual responses.
