@@ -8,14 +8,14 @@ import (
 	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
 )
 
-// encodeLocked appends the document for the chunks in l.pairs:
+// encodeLocked appends the document for chunks:
 //
 //	{"_aws":{"Timestamp":…,"LogGroupName":…,"LogStreamName":…,
 //	 "CloudWatchMetrics":[{"Namespace":…,"Dimensions":[[…]],"Metrics":[…]}]},
 //	 dimension values…, properties…, metric values…}
 //
 // Every target the directive references is written at the root.
-func (l *Logger) encodeLocked(b []byte, ts time.Time) []byte {
+func (l *Logger) encodeLocked(b []byte, ts time.Time, chunks []chunk) []byte {
 	b = append(b, `{"_aws":{"Timestamp":`...)
 	b = strconv.AppendInt(b, ts.UnixMilli(), 10)
 	if l.cfg.logGroup != "" {
@@ -45,7 +45,7 @@ func (l *Logger) encodeLocked(b []byte, ts time.Time) []byte {
 		start = end
 	}
 	b = append(b, `],"Metrics":[`...)
-	for i, p := range l.pairs {
+	for i, p := range chunks {
 		m := &l.metrics[p.m]
 		if i > 0 {
 			b = append(b, ',')
@@ -85,7 +85,7 @@ func (l *Logger) encodeLocked(b []byte, ts time.Time) []byte {
 			b = append(b, p.raw...)
 		}
 	}
-	for _, p := range l.pairs {
+	for _, p := range chunks {
 		m := &l.metrics[p.m]
 		b = appendKey(b, m.name)
 		lo := int(p.n) * maxValuesPerMetric

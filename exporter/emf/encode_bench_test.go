@@ -59,7 +59,7 @@ func BenchmarkDocument(b *testing.B) {
 		w := nopWriter{}
 		b.ReportAllocs()
 		for b.Loop() {
-			l.buf = l.encodeLocked(l.buf[:0], benchTime)
+			l.buf = l.encodeLocked(l.buf[:0], benchTime, l.pairs)
 			_, _ = w.Write(append(l.buf, '\n'))
 		}
 	})
@@ -144,7 +144,7 @@ func TestBenchDocumentsEqual(t *testing.T) {
 	for i := range l.metrics {
 		l.pairs = append(l.pairs, chunk{int32(i), 0})
 	}
-	ours := l.encodeLocked(nil, benchTime)
+	ours := l.encodeLocked(nil, benchTime, l.pairs)
 	theirs, err := json.Marshal(jsonBenchDoc())
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ type Logger struct {
 	mu        sync.Mutex
 	cfg       config
 	ownsSink  bool
+	maxDoc    int // largest document the sink takes
 	namespace string
 	timestamp time.Time // zero: the clock at flush time
 
@@ -99,6 +100,10 @@ func New(opts ...Option) (*Logger, error) {
 			return nil, err
 		}
 		l.cfg.sink, l.ownsSink = s, true
+	}
+	l.maxDoc = maxDocBytes
+	if ls, ok := l.cfg.sink.(interface{ MaxDocumentSize() int }); ok && ls.MaxDocumentSize() > 0 {
+		l.maxDoc = min(l.maxDoc, ls.MaxDocumentSize())
 	}
 	l.resetLocked()
 	return l, nil
@@ -444,7 +449,22 @@ func (l *Logger) writeLocked(ctx context.Context) error {
 }
 
 func (l *Logger) emitLocked(ctx context.Context, ts time.Time) error {
-	l.buf = l.encodeLocked(l.buf[:0], ts)
+	return l.emitChunksLocked(ctx, ts, l.pairs)
+}
+
+// emitChunksLocked encodes and writes one document; one larger than a
+// CloudWatch Logs event is split in two, recursively.
+func (l *Logger) emitChunksLocked(ctx context.Context, ts time.Time, chunks []chunk) error {
+	l.buf = l.encodeLocked(l.buf[:0], ts, chunks)
+	if len(l.buf) > l.maxDoc {
+		if len(chunks) > 1 {
+			half := len(chunks) / 2
+			return errors.Join(l.emitChunksLocked(ctx, ts, chunks[:half]), l.emitChunksLocked(ctx, ts, chunks[half:]))
+		}
+		err := fmt.Errorf("%w: %d bytes for metric %q alone (dimensions and properties too large?)", ErrTooLarge, len(l.buf), l.metrics[chunks[0].m].name)
+		l.cfg.log.LogAttrs(ctx, slog.LevelWarn, "emf: document not written", slog.String("error", err.Error()))
+		return err
+	}
 	err := l.cfg.sink.WriteDocument(ctx, l.buf)
 	if err != nil {
 		l.cfg.log.LogAttrs(ctx, slog.LevelWarn, "emf: document not written", slog.String("error", err.Error()))

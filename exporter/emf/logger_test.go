@@ -405,3 +405,45 @@ func TestSteadyStateAllocs(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestDocumentSize fills 100 metrics with long names and long values: the
+// document would pass 256 KiB, so it is split, and nothing is lost.
+func TestDocumentSize(t *testing.T) {
+	l, sink := newLogger(t)
+	name := func(m int) string { return fmt.Sprintf("%03d%s", m, strings.Repeat("n", 252)) }
+	val := func(m, v int) float64 { return -1.2345678901234567e-300 * float64(m*100+v+1) }
+	for m := range 100 {
+		for v := range 100 {
+			must(t, l.PutMetric(name(m), val(m, v), emf.None))
+		}
+	}
+	must(t, l.Flush(context.Background()))
+	docs := sink.Documents()
+	validate(t, docs)
+	if len(docs) < 2 {
+		t.Fatalf("%d documents, want the 256 KiB document split", len(docs))
+	}
+	for i, d := range docs {
+		if len(d) > 256*1024-27 {
+			t.Errorf("document %d has %d bytes", i, len(d))
+		}
+	}
+	for m := range 100 {
+		got, err := sink.Values(name(m))
+		must(t, err)
+		if len(got) != 100 || got[0] != val(m, 0) || got[99] != val(m, 99) {
+			t.Fatalf("metric %d: %d values", m, len(got))
+		}
+	}
+	// A single metric whose dimensions and properties alone are too large
+	// is refused with ErrTooLarge, not written.
+	l2, sink2 := newLogger(t)
+	must(t, l2.SetPropertyJSON("Blob", []byte(`"`+strings.Repeat("x", 300*1024)+`"`)))
+	must(t, l2.PutMetric("M", 1, emf.Count))
+	if err := l2.Flush(context.Background()); !errors.Is(err, emf.ErrTooLarge) {
+		t.Errorf("oversized document: %v, want ErrTooLarge", err)
+	}
+	if len(sink2.Documents()) != 0 {
+		t.Error("an oversized document was written")
+	}
+}

@@ -13,6 +13,10 @@ import "context"
 // returns ctx's error in that case. Shutdown flushes like Flush, then
 // releases the sink's resources; later writes return [ErrClosed]. Both must
 // honour ctx's deadline. Sinks are safe for concurrent use.
+//
+// A sink that cannot carry documents up to the CloudWatch Logs event size
+// (256 KiB) may also have a method MaxDocumentSize() int; the Logger then
+// splits documents to fit it.
 type Sink interface {
 	WriteDocument(ctx context.Context, doc []byte) error
 	Flush(ctx context.Context) error

@@ -166,6 +166,15 @@ func (s *AgentSink) WriteDocument(_ context.Context, doc []byte) error {
 	return nil
 }
 
+// MaxDocumentSize is the largest document the sink sends: one UDP datagram
+// (with its newline) over UDP, no limit of its own (0) over TCP.
+func (s *AgentSink) MaxDocumentSize() int {
+	if s.network == "udp" {
+		return maxUDPDoc - 1
+	}
+	return 0
+}
+
 // Stats returns the sink's counters.
 func (s *AgentSink) Stats() AgentStats {
 	s.mu.Lock()

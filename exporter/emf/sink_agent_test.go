@@ -353,3 +353,60 @@ func TestAgentSinkWriteAllocs(t *testing.T) {
 		t.Errorf("WriteDocument allocates %v times when the buffer is full", a)
 	}
 }
+
+// TestLoggerSplitsForUDP checks the Logger splits documents to fit one UDP
+// datagram each when it writes to a UDP agent.
+func TestLoggerSplitsForUDP(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	// Room for every datagram: UDP on loopback drops what the socket
+	// buffer cannot hold.
+	if err := pc.(*net.UDPConn).SetReadBuffer(4 << 20); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewAgentSink("udp://" + pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(WithSink(s), WithEnvironment(Agent), WithLogGroup("g"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// About 100 KB: more than one datagram, less than a default socket
+	// buffer (212992 bytes), so the receiver needs no goroutine.
+	for m := range 40 {
+		for v := range 100 {
+			_ = l.PutMetric(fmt.Sprintf("Metric%03d", m), -1.2345678901234567e-300*float64(v+1), None)
+		}
+	}
+	ctx := context.Background()
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.Dropped != 0 || st.Sent < 2 {
+		t.Fatalf("stats %+v: want nothing dropped, several datagrams", st)
+	}
+	buf := make([]byte, 70000)
+	_ = pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	values := 0
+	for range st.Sent {
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schematest.EMF(buf[:n-1]); err != nil {
+			t.Fatal(err)
+		}
+		values += strings.Count(string(buf[:n]), "e-")
+	}
+	if values != 40*100 {
+		t.Errorf("%d values arrived, want 4000", values)
+	}
+}

@@ -14,6 +14,9 @@ const (
 	maxDimensionsPerSet  = 30
 	maxMetricsPerDoc     = 100
 	maxValuesPerMetric   = 100
+	// maxDocBytes keeps a document within a CloudWatch Logs event
+	// (256 KiB including 26 bytes of overhead), with room for the newline.
+	maxDocBytes = 256*1024 - 26 - 1
 )
 
 // validNamespace applies CloudWatch's namespace rules: 1–255 characters from
