@@ -81,6 +81,7 @@ type Recorder struct {
 	routes              map[string]*route
 	list                []*route // every route, for Flush; only grows
 	unmatched, overflow *route
+	full                atomic.Bool // MaxRoutes reached
 
 	flushMu  sync.Mutex
 	snap     series // Flush's copy of one series
@@ -230,12 +231,17 @@ func newSeries() *series { return &series{lo: nBuckets, hi: -1} }
 
 // newRoute adds a route, or returns the overflow route past MaxRoutes.
 func (r *Recorder) newRoute(name string) *route {
+	if r.full.Load() {
+		return r.overflow // no exclusive lock per request once full
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if rt := r.routes[name]; rt != nil {
 		return rt
 	}
 	if len(r.list)-2 >= r.cfg.MaxRoutes {
+		r.full.Store(true)
+		r.cfg.Logger.Warn("red: route limit reached, further routes are recorded as overflow", "max_routes", r.cfg.MaxRoutes)
 		return r.overflow
 	}
 	return r.addRouteLocked(name, sanitize(name))
