@@ -84,6 +84,9 @@ func (l *verdictLog) record(c *corscheck.Checker, next http.Handler) http.Handle
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK // the handler wrote nothing
+		}
 		v, ok := c.Evaluate(r, sw.status, w.Header())
 		l.mu.Lock()
 		l.byPath[r.URL.Path] = append(l.byPath[r.URL.Path], seen{r.Method, v, ok})

@@ -62,6 +62,8 @@ func All() []Scenario {
 	return []Scenario{
 		sc(1, "s1/broken", "no Access-Control-Allow-Origin on a 200", "GET", nil, "", true),
 		sc(1, "s1/fixed", "allowed origin echoed, with Vary: Origin", "GET", nil, "", false),
+		sc(2, "s2/broken-404", "the router's not-found answer skips the CORS layer", "GET", nil, "", true),
+		sc(2, "s2/fixed-404", "CORS applied before routing, so 404s carry it too", "GET", nil, "", false),
 		sc(2, "s2/broken-500", "CORS headers only on the success path; the handler fails with 500", "GET", nil, "", true),
 		sc(2, "s2/broken-502", "a gateway answers 502 without CORS headers", "GET", nil, "", true),
 		sc(2, "s2/fixed-500", "CORS headers on error responses too", "GET", nil, "", false),

@@ -33,6 +33,11 @@ func NewServer(allowedOrigins ...string) *Server {
 	})
 
 	// 2. Error responses.
+	m.HandleFunc("GET /s2/broken-404", http.NotFound)
+	m.HandleFunc("GET /s2/fixed-404", func(w http.ResponseWriter, r *http.Request) {
+		s.allowOrigin(w, r)
+		http.NotFound(w, r)
+	})
 	m.HandleFunc("GET /s2/broken-500", func(w http.ResponseWriter, r *http.Request) {
 		// CORS headers are added on the success path only.
 		http.Error(w, "database unavailable", http.StatusInternalServerError)
