@@ -1,0 +1,334 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/xray"
+	smithyendpoints "github.com/aws/smithy-go/endpoints"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/config"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/ecsmeta"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/logs"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/metrics"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/segments"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
+	emfrecv "github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/samplingproxy"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+)
+
+// component is what every part of the sidecar implements.
+type component interface {
+	Start(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+}
+
+// Options are what main found out before building the app.
+type Options struct {
+	Config config.Config
+	// AWS is the SDK configuration; nil means local mode.
+	AWS *aws.Config
+	// Task is the ECS task metadata, when running on ECS.
+	Task   *ecsmeta.Task
+	Logger *slog.Logger
+}
+
+// App is the assembled sidecar.
+type App struct {
+	opts      Options
+	log       *slog.Logger
+	counters  *status.Counters
+	budget    *queue.Budget
+	status    *status.Server
+	udp       *xrayudp.Receiver
+	emf       *emfrecv.Receiver
+	proxy     *samplingproxy.Proxy
+	pipelines []component // started first, drained after the receivers stop
+
+	store   *localview.Store
+	ui      *http.Server
+	uiLn    net.Listener
+	uiDone  chan struct{}
+	started []component
+}
+
+// New builds the sidecar. Nothing is bound until Start.
+func New(ctx context.Context, o Options) (*App, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := o.Config
+	a := &App{opts: o, log: o.Logger, counters: status.NewCounters(), budget: queue.NewBudget(c.MemoryBudget)}
+	var segConsumer xrayudp.Consumer
+	var emfConsumer emfrecv.Consumer
+	if o.AWS == nil {
+		store, err := localview.New(localview.Config{PersistPath: c.PersistPath, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		a.store = store
+		lc := localConsumer{store: store, rejected: a.counters.Counter("local.rejected")}
+		segConsumer, emfConsumer = lc, lc
+	} else {
+		cons, err := a.buildAWS(ctx)
+		if err != nil {
+			return nil, err
+		}
+		segConsumer, emfConsumer = cons.seg, cons.emf
+	}
+	var err error
+	a.udp, err = xrayudp.New(xrayudp.Config{Addr: c.XRayUDPAddr, ReadBuffer: c.UDPReadBuf, Consumer: segConsumer,
+		Counters: a.counters, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	if c.EMFTCPAddr != "off" || c.EMFUDPAddr != "off" {
+		a.emf, err = emfrecv.New(emfrecv.Config{TCPAddr: c.EMFTCPAddr, UDPAddr: c.EMFUDPAddr, ReadBuffer: c.UDPReadBuf,
+			Consumer: emfConsumer, Counters: a.counters, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+	}
+	a.status, err = status.New(status.Config{Addr: c.StatusAddr, Counters: a.counters, Info: a.info, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+type awsConsumers struct {
+	seg xrayudp.Consumer
+	emf emfrecv.Consumer
+}
+
+func (a *App) buildAWS(ctx context.Context) (awsConsumers, error) {
+	c, cfg, log := a.opts.Config, *a.opts.AWS, a.log
+	noRetry := aws.NopRetryer{} // the pipelines retry, count and bound retries themselves
+	var ecsSeg []byte
+	if a.opts.Task != nil && c.ECSSegments {
+		ecsSeg = a.opts.Task.SegmentECS()
+	}
+	seg, err := segments.New(segments.Config{
+		Client:   xray.NewFromConfig(cfg, func(o *xray.Options) { o.Retryer = noRetry }),
+		Budget:   a.budget, Counters: a.counters, ECS: ecsSeg, Logger: log})
+	if err != nil {
+		return awsConsumers{}, err
+	}
+	a.pipelines = append(a.pipelines, seg)
+	out := awsConsumers{seg: seg}
+	if c.EMFToLogs {
+		stream := c.LogStream
+		if stream == "" {
+			stream = defaultStream(a.opts.Task)
+		}
+		lp, err := logs.New(logs.Config{
+			Client:          cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.Retryer = noRetry }),
+			Budget:          a.budget, Counters: a.counters, DefaultLogGroup: c.LogGroup, DefaultLogStream: stream, Logger: log})
+		if err != nil {
+			return awsConsumers{}, err
+		}
+		a.pipelines = append(a.pipelines, lp)
+		out.emf = lp
+	} else {
+		var extra []metrics.Dimension
+		if len(c.ECSDims) > 0 {
+			if a.opts.Task == nil {
+				log.Warn("-ecs-dimensions set but no ECS task metadata is available; no dimensions added")
+			} else {
+				pairs, err := a.opts.Task.Dimensions(c.ECSDims)
+				if err != nil {
+					return awsConsumers{}, err
+				}
+				for _, p := range pairs {
+					extra = append(extra, metrics.Dimension{Name: p[0], Value: p[1]})
+				}
+			}
+		}
+		mp, err := metrics.New(metrics.Config{
+			Client:        cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.Retryer = noRetry }),
+			Budget:        a.budget, Counters: a.counters, FlushInterval: c.MetricsFlush, ExtraDimensions: extra, Logger: log})
+		if err != nil {
+			return awsConsumers{}, err
+		}
+		a.pipelines = append(a.pipelines, mp)
+		out.emf = mp
+	}
+	if c.XRayTCPAddr != "off" {
+		endpoint, err := xrayEndpoint(ctx, cfg)
+		if err != nil {
+			return awsConsumers{}, err
+		}
+		a.proxy, err = samplingproxy.New(samplingproxy.Config{Addr: c.XRayTCPAddr, Endpoint: endpoint, Region: cfg.Region,
+			Credentials: cfg.Credentials, Counters: a.counters, Logger: log})
+		if err != nil {
+			return awsConsumers{}, err
+		}
+	}
+	return out, nil
+}
+
+// xrayEndpoint finds X-Ray's URL the way the SDK client would:
+// AWS_ENDPOINT_URL_XRAY, then AWS_ENDPOINT_URL (BaseEndpoint), then the
+// region's endpoint.
+func xrayEndpoint(ctx context.Context, cfg aws.Config) (string, error) {
+	if v := os.Getenv("AWS_ENDPOINT_URL_XRAY"); v != "" {
+		return v, nil
+	}
+	if cfg.BaseEndpoint != nil && *cfg.BaseEndpoint != "" {
+		return *cfg.BaseEndpoint, nil
+	}
+	var ep smithyendpoints.Endpoint
+	ep, err := xray.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, xray.EndpointParameters{Region: aws.String(cfg.Region)})
+	if err != nil {
+		return "", fmt.Errorf("resolving the X-Ray endpoint for %q: %w", cfg.Region, err)
+	}
+	return ep.URI.String(), nil
+}
+
+func defaultStream(task *ecsmeta.Task) string {
+	if task != nil && task.TaskARN != "" {
+		return task.TaskARN[strings.LastIndex(task.TaskARN, "/")+1:]
+	}
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "sidelight"
+}
+
+// Start binds every socket and starts every goroutine. On error, what was
+// started is shut down again.
+func (a *App) Start(ctx context.Context) error {
+	var comps []component
+	comps = append(comps, a.pipelines...)
+	comps = append(comps, a.status)
+	if a.store != nil {
+		comps = append(comps, uiComponent{a})
+	}
+	if a.proxy != nil {
+		comps = append(comps, a.proxy)
+	}
+	comps = append(comps, a.udp)
+	if a.emf != nil {
+		comps = append(comps, a.emf)
+	}
+	for _, c := range comps {
+		if err := c.Start(ctx); err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = a.shutdownStarted(sctx)
+			return err
+		}
+		a.started = append(a.started, c)
+	}
+	a.log.Info("sidecar started", slog.Any("info", a.info()))
+	return nil
+}
+
+// Shutdown stops receiving, drains and stops (see the package contract).
+func (a *App) Shutdown(ctx context.Context) error {
+	a.status.SetShuttingDown()
+	return a.shutdownStarted(ctx)
+}
+
+func (a *App) shutdownStarted(ctx context.Context) error {
+	var errs []error
+	isReceiver := func(c component) bool {
+		return c == component(a.udp) || (a.emf != nil && c == component(a.emf)) || (a.proxy != nil && c == component(a.proxy))
+	}
+	// Receivers first (newest first), then pipelines, then servers.
+	for i := len(a.started) - 1; i >= 0; i-- {
+		if isReceiver(a.started[i]) {
+			errs = append(errs, a.started[i].Shutdown(ctx))
+		}
+	}
+	for _, p := range a.pipelines {
+		if contains(a.started, p) {
+			errs = append(errs, p.Shutdown(ctx))
+		}
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	for i := len(a.started) - 1; i >= 0; i-- {
+		c := a.started[i]
+		if !isReceiver(c) && !containsComp(a.pipelines, c) {
+			errs = append(errs, c.Shutdown(ctx))
+		}
+	}
+	a.started = nil
+	err := errors.Join(errs...)
+	a.log.Info("sidecar stopped", slog.Any("counters", a.counters.Snapshot()), slog.Any("err", err))
+	return err
+}
+
+func contains(cs []component, c component) bool { return containsComp(cs, c) }
+
+func containsComp(cs []component, c component) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Counters returns the sidecar's counters.
+func (a *App) Counters() *status.Counters { return a.counters }
+
+// Local reports whether the app runs in local mode.
+func (a *App) Local() bool { return a.store != nil }
+
+// Addrs returns the bound addresses by name, after Start.
+func (a *App) Addrs() map[string]string {
+	m := map[string]string{"xray_udp": a.udp.Addr().String(), "status": a.status.Addr()}
+	if a.emf != nil {
+		if t := a.emf.TCPAddr(); t != nil {
+			m["emf_tcp"] = t.String()
+		}
+		if u := a.emf.UDPAddr(); u != nil {
+			m["emf_udp"] = u.String()
+		}
+	}
+	if a.proxy != nil {
+		m["xray_tcp"] = a.proxy.Addr().String()
+	}
+	if a.uiLn != nil {
+		m["ui"] = localview.URL(a.uiLn.Addr())
+	}
+	return m
+}
+
+func (a *App) info() map[string]any {
+	m := map[string]any{"mode": "aws", "memory_budget_bytes": a.budget.Limit(), "memory_budget_used": a.budget.Used()}
+	if a.store != nil {
+		m["mode"] = "local"
+	}
+	if a.opts.AWS != nil {
+		m["region"] = a.opts.AWS.Region
+	}
+	if a.udp != nil && a.udp.ReadBufferSize() > 0 {
+		m["xray_udp_rcvbuf_effective"] = a.udp.ReadBufferSize()
+	}
+	if a.started != nil {
+		for k, v := range a.Addrs() {
+			m["addr_"+k] = v
+		}
+	}
+	if a.opts.Task != nil {
+		m["ecs_task_arn"] = a.opts.Task.TaskARN
+	}
+	return m
+}
