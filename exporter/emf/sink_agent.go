@@ -81,7 +81,8 @@ type AgentSink struct {
 	bytes    int
 	free     [][]byte
 	closed   bool
-	waiters  []chan struct{}
+	waiters  []waiter
+	enq, deq uint64 // documents ever queued; ever taken off the queue
 	stats    AgentStats
 	dropping bool // a drop was logged and nothing was sent since
 
@@ -92,6 +93,12 @@ type AgentSink struct {
 }
 
 var _ Sink = (*AgentSink)(nil)
+
+// waiter is a Flush waiting until deq reaches target.
+type waiter struct {
+	target uint64
+	done   chan struct{}
+}
 
 // NewAgentSink returns a sink for endpoint, "tcp://host:port" or
 // "udp://host:port", and starts its writer goroutine; call Shutdown to stop
@@ -157,6 +164,7 @@ func (s *AgentSink) WriteDocument(_ context.Context, doc []byte) error {
 	b = append(append(b, doc...), '\n')
 	s.ring[(s.head+s.n)%len(s.ring)] = b
 	s.n++
+	s.enq++
 	s.bytes += size
 	s.mu.Unlock()
 	select {
@@ -184,8 +192,8 @@ func (s *AgentSink) Stats() AgentStats {
 	return st
 }
 
-// Flush waits until every queued document has been written to the agent or
-// ctx ends.
+// Flush waits until every document queued before the call has been written
+// to the agent, or ctx ends.
 func (s *AgentSink) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	if s.n == 0 {
@@ -193,7 +201,7 @@ func (s *AgentSink) Flush(ctx context.Context) error {
 		return nil
 	}
 	w := make(chan struct{})
-	s.waiters = append(s.waiters, w)
+	s.waiters = append(s.waiters, waiter{target: s.enq, done: w})
 	s.mu.Unlock()
 	select {
 	case s.kick <- struct{}{}:
@@ -232,7 +240,9 @@ func (s *AgentSink) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.stats.Dropped += uint64(s.n)
+	s.deq += uint64(s.n)
 	s.n, s.bytes = 0, 0
+	s.wakeLocked()
 	s.mu.Unlock()
 	return err
 }
@@ -258,10 +268,7 @@ func (s *AgentSink) run() {
 				s.mu.Lock()
 			}
 			if s.n == 0 {
-				for _, w := range s.waiters {
-					close(w)
-				}
-				s.waiters = s.waiters[:0]
+				s.wakeLocked()
 				s.mu.Unlock()
 				break
 			}
@@ -306,6 +313,8 @@ func (s *AgentSink) run() {
 				s.head = (s.head + 1) % len(s.ring)
 			}
 			s.n -= k
+			s.deq += uint64(k)
+			s.wakeLocked()
 			s.stats.Sent += uint64(k)
 			if s.dropping {
 				s.dropping = false
@@ -314,6 +323,21 @@ func (s *AgentSink) run() {
 			s.mu.Unlock()
 		}
 	}
+}
+
+// wakeLocked releases the Flush calls whose documents have all left the
+// queue.
+func (s *AgentSink) wakeLocked() {
+	keep := s.waiters[:0]
+	for _, w := range s.waiters {
+		if s.deq >= w.target {
+			close(w.done)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	clear(s.waiters[len(keep):])
+	s.waiters = keep
 }
 
 // send writes b, connecting first if needed. On error the connection is
