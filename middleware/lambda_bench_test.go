@@ -1,0 +1,63 @@
+package middleware
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/seed-c77c9410/sidelight/exporter/emf"
+	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
+)
+
+// BenchmarkLambda measures one invocation of an API Gateway handler, bare
+// and wrapped. The wrapped runs include everything an invocation pays:
+// the subsegment sent to a UDP daemon stand-in and flushed, the EMF
+// document written to /dev/null and flushed.
+func BenchmarkLambda(b *testing.B) {
+	daemon, err := xraytest.NewDaemon()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer daemon.Close()
+	emitter, err := xray.NewEmitter(xray.WithDaemonAddress(daemon.Addr()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer emitter.Shutdown(context.Background())
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer devnull.Close()
+	app := func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		return events.APIGatewayProxyResponse{StatusCode: 200, Body: "ok"}, nil
+	}
+	ev := restEvent("/orders", "")
+	base, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	base = lambdacontext.NewContext(base, &lambdacontext.LambdaContext{AwsRequestID: "bench"})
+
+	run := func(b *testing.B, h func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error), header string) {
+		//nolint:staticcheck
+		ctx := context.WithValue(base, "x-amzn-trace-id", header)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := h(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		daemon.Reset()
+	}
+	opts := []Option{WithEmitter(emitter), WithServiceName("orders"), WithEMFSink(emf.NewWriterSink(devnull)), WithTimeoutMargin(time.Second)}
+	b.Run("bare", func(b *testing.B) { run(b, app, facadeHeader) })
+	b.Run("traced", func(b *testing.B) { run(b, Lambda(app, opts...), facadeHeader) })
+	b.Run("not-sampled", func(b *testing.B) {
+		run(b, Lambda(app, opts...), "Root="+facadeTrace+";Parent="+facadeParent+";Sampled=0")
+	})
+	b.Run("traced-no-emf", func(b *testing.B) { run(b, Lambda(app, append(opts, WithoutEMF())...), facadeHeader) })
+}
