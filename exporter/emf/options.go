@@ -138,7 +138,8 @@ func (c *config) resolve() error {
 		switch {
 		case get("AWS_LAMBDA_FUNCTION_NAME") != "":
 			c.env = Lambda
-		case get("ECS_CONTAINER_METADATA_URI_V4") != "" || get("ECS_CONTAINER_METADATA_URI") != "":
+		case get("ECS_CONTAINER_METADATA_URI_V4") != "" || get("ECS_CONTAINER_METADATA_URI") != "" ||
+			strings.HasPrefix(get("AWS_EXECUTION_ENV"), "AWS_ECS_"):
 			c.env = ECS
 		case get("AWS_EMF_AGENT_ENDPOINT") != "":
 			c.env = Agent

@@ -85,6 +85,7 @@ type AgentSink struct {
 	enq, deq uint64 // documents ever queued; ever taken off the queue
 	stats    AgentStats
 	dropping bool // a drop was logged and nothing was sent since
+	down     bool // the last attempt to send failed
 
 	conn      net.Conn // owned by the writer goroutine; guarded by mu for Shutdown
 	dead      bool     // the watcher saw conn close
@@ -289,8 +290,12 @@ func (s *AgentSink) run() {
 			if err != nil {
 				s.mu.Lock()
 				s.stats.Errors++
+				first := !s.down
+				s.down = true
 				s.mu.Unlock()
-				s.cfg.log.Debug("emf: agent unreachable", "endpoint", s.network+"://"+s.addr, "error", err.Error())
+				if first { // once per outage, not per attempt
+					s.cfg.log.Warn("emf: agent unreachable, buffering documents", "endpoint", s.network+"://"+s.addr, "error", err.Error())
+				}
 				t := time.NewTimer(backoff)
 				select {
 				case <-s.ctx.Done():
@@ -316,10 +321,10 @@ func (s *AgentSink) run() {
 			s.deq += uint64(k)
 			s.wakeLocked()
 			s.stats.Sent += uint64(k)
-			if s.dropping {
-				s.dropping = false
-				s.cfg.log.Info("emf: agent reachable again", "dropped_total", s.stats.Dropped)
+			if s.down {
+				s.cfg.log.Info("emf: agent reachable again", "endpoint", s.network+"://"+s.addr, "dropped_total", s.stats.Dropped)
 			}
+			s.dropping, s.down = false, false
 			s.mu.Unlock()
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -408,5 +409,54 @@ func TestLoggerSplitsForUDP(t *testing.T) {
 	}
 	if values != 40*100 {
 		t.Errorf("%d values arrived, want 4000", values)
+	}
+}
+
+// TestAgentSinkConcurrentWriters writes from several goroutines to a live
+// agent: every document arrives, whole.
+func TestAgentSinkConcurrentWriters(t *testing.T) {
+	a := startAgent(t, "127.0.0.1:0")
+	defer a.stop()
+	s, err := NewAgentSink("tcp://" + a.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 4, 500
+	got := make(chan map[string]bool)
+	go func() {
+		seen := map[string]bool{}
+		for range writers * each {
+			seen[<-a.lines] = true
+		}
+		got <- seen
+	}()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				_ = s.WriteDocument(context.Background(), doc(w*each+i))
+			}
+		}()
+	}
+	wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case seen := <-got:
+		for i := range writers * each {
+			if !seen[string(doc(i))] {
+				t.Fatalf("document %d missing", i)
+			}
+		}
+	case <-ctx.Done():
+		t.Fatal("not every document arrived")
+	}
+	if st := s.Stats(); st.Sent != writers*each || st.Dropped != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }

@@ -422,7 +422,8 @@ func (r *Recorder) Shutdown(ctx context.Context) error {
 		select {
 		case <-r.done:
 		case <-ctx.Done():
-			r.err = ctx.Err()
+			// Still release the sink; its own Shutdown gives up at once.
+			r.err = errors.Join(ctx.Err(), r.logger.Shutdown(ctx))
 			return
 		}
 		r.err = errors.Join(r.Flush(ctx), r.logger.Shutdown(ctx))
