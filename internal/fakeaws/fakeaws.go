@@ -73,6 +73,8 @@ type Server struct {
 	targets   []byte
 	lastBody  map[string][]byte
 	hanging   int
+	noRetain  bool
+	segCount  int
 }
 
 // Option configures a Server.
@@ -87,6 +89,13 @@ func (f optionFunc) apply(s *Server) { f(s) }
 // for the stream, as the real service does.
 func WithLogStreamsRequired() Option {
 	return optionFunc(func(s *Server) { s.needCreat = true })
+}
+
+// WithoutRetention makes the server count accepted segment documents
+// without keeping them (Segments returns nil; SegmentCount still counts),
+// for load tests that send millions.
+func WithoutRetention() Option {
+	return optionFunc(func(s *Server) { s.noRetain = true })
 }
 
 // New starts a Server on 127.0.0.1. Close it when done.

@@ -35,7 +35,10 @@ func (s *Server) putTraceSegments(w http.ResponseWriter, body []byte) {
 				unprocessed{Id: seg.Id, ErrorCode: s.unprocErr, Message: "injected"})
 			continue
 		}
-		s.segments = append(s.segments, doc)
+		s.segCount++
+		if !s.noRetain {
+			s.segments = append(s.segments, doc)
+		}
 	}
 	s.notifyLocked()
 	s.mu.Unlock()
@@ -51,9 +54,9 @@ func (s *Server) Segments() []string {
 	return append([]string(nil), s.segments...)
 }
 
-// SegmentCount returns len(Segments()) without copying.
+// SegmentCount returns the number of segment documents accepted.
 func (s *Server) SegmentCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.segments)
+	return s.segCount
 }
