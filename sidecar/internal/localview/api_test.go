@@ -278,6 +278,13 @@ func TestHostCheckAndHeaders(t *testing.T) {
 			}
 		}
 	}
+	anyHost := newStore(t, Config{AllowedHosts: []string{"*"}}).Handler()
+	req := httptest.NewRequest("GET", "http://10.0.3.7:2772/api/stats", nil)
+	w := httptest.NewRecorder()
+	anyHost.ServeHTTP(w, req)
+	if w.Code != 200 {
+		t.Errorf(`AllowedHosts ["*"]: status %d for Host 10.0.3.7`, w.Code)
+	}
 	for _, m := range []string{"POST", "PUT", "DELETE"} {
 		req, _ := http.NewRequest(m, f.srv.URL+"/api/traces", strings.NewReader("{}"))
 		resp, err := f.client.Do(req)

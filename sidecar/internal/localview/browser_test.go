@@ -230,6 +230,18 @@ func TestBrowserFaultedTraceWaterfall(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, ctx, "the linked trace's waterfall", `document.querySelectorAll('#waterfall .wf-row').length === 6`)
+
+	// The metrics form narrows the charts.
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/#/metrics")); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "the charts", `document.querySelectorAll('#charts figure').length === 2`)
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("m-metric"), "Latency"),
+		chromedp.Click(chromedp.CSS(`#metric-filters button`))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "only the latency chart", `location.hash === '#/metrics?metric=Latency' && document.querySelectorAll('#charts figure').length === 1 && document.querySelector('#charts figure').dataset.metric === 'Latency'`)
 }
 
 // hostile is what an attacker able to send telemetry would put in it.

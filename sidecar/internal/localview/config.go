@@ -47,7 +47,9 @@ type Config struct {
 	Retention time.Duration
 	// AllowedHosts are Host header names, besides localhost, 127.0.0.1 and
 	// ::1, that the handler serves (for example a container's name). Without
-	// them any other Host is refused, which defeats DNS rebinding.
+	// them any other Host is refused, which defeats DNS rebinding. The entry
+	// "*" allows every Host: only for a view deliberately served beyond
+	// loopback (Listen with allowRemote), where the network is trusted.
 	AllowedHosts []string
 	// Logger receives start-up and persistence messages, never one line per
 	// document. Nil discards.

@@ -167,8 +167,14 @@
     const table = document.getElementById('trace-list');
     const summary = document.getElementById('list-summary');
     clear(table);
-    summary.textContent = data.matched + ' of ' + data.total + ' traces match' +
-      (data.traces.length < data.matched ? ' (newest ' + data.traces.length + ' shown)' : '');
+    clear(summary);
+    summary.append(data.matched + ' of ' + data.total + ' traces match' +
+      (data.traces.length < data.matched ? ' (newest ' + data.traces.length + ' shown) ' : ''));
+    if (data.traces.length < data.matched && data.traces.length < 1000) {
+      const params = new URLSearchParams((location.hash.split('?')[1]) || '');
+      params.set('limit', '1000');
+      summary.append(h('a', { href: '#/traces?' + params.toString(), id: 'show-more' }, 'show up to 1,000'));
+    }
     table.appendChild(h('thead', null, h('tr', null,
       h('th', null, 'Time'), h('th', null, 'Service'), h('th', null, 'Request'), h('th', null, 'Status'),
       h('th', { class: 'num' }, 'Duration'), h('th', null, 'Annotations'), h('th', null, 'Trace ID'))));
@@ -429,7 +435,7 @@
 
   async function metricsView(params, gen) {
     const q = new URLSearchParams();
-    for (const k of ['namespace', 'metric', 'bucket']) if (params.get(k)) q.set(k, params.get(k));
+    if (params.get('bucket')) q.set('bucket', params.get('bucket'));
     let m;
     try {
       m = await api('/api/metrics?' + q.toString());
@@ -442,10 +448,39 @@
     main.appendChild(h('h2', null, 'Metrics'));
     main.appendChild(h('p', { class: 'muted' }, m.series.length + ' series from EMF · ' + m.bucket_seconds + ' s buckets. ' +
       'Latency metrics show p50, p90 and p99; counts show the sum per bucket. Click a point for its traces.'));
+    main.appendChild(metricsForm(params, m.series));
+    const ns = params.get('namespace') || '', metric = params.get('metric') || '', dimText = (params.get('dim') || '').toLowerCase();
+    const shown = m.series.filter((se) => (!ns || se.namespace === ns) && (!metric || se.name === metric) &&
+      (!dimText || se.dimensions.some((d) => (d.key + '=' + d.value).toLowerCase().includes(dimText))));
     const linked = h('section', { id: 'point-traces', class: 'detail' });
     const grid = h('div', { class: 'charts', id: 'charts' });
-    for (const se of m.series) grid.appendChild(chart(se, m.bucket_seconds, linked));
+    for (const se of shown) grid.appendChild(chart(se, m.bucket_seconds, linked));
+    if (!shown.length) grid.appendChild(h('p', { class: 'muted' }, m.series.length ? 'No series match.' : 'No EMF received yet.'));
     main.append(grid, linked);
+  }
+
+  function metricsForm(params, series) {
+    const uniq = (xs) => [...new Set(xs)].sort();
+    const select = (name, label, values) => {
+      const el = h('select', { name: name, id: 'm-' + name }, h('option', { value: '' }, label), values.map((v) => h('option', { value: v }, v)));
+      el.value = params.get(name) || '';
+      return el;
+    };
+    const ns = select('namespace', 'all namespaces', uniq(series.map((se) => se.namespace)));
+    const metric = select('metric', 'all metrics', uniq(series.map((se) => se.name)));
+    const bucket = h('select', { name: 'bucket', id: 'm-bucket' }, [['', 'auto buckets'], ['1', '1 s'], ['10', '10 s'], ['60', '1 min'], ['300', '5 min'], ['3600', '1 h']]
+      .map(([v, l]) => h('option', { value: v }, l)));
+    bucket.value = params.get('bucket') || '';
+    const dim = h('input', { name: 'dim', id: 'm-dim', placeholder: 'dimension contains…', value: params.get('dim') || '' });
+    return h('form', {
+      class: 'filters', id: 'metric-filters',
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        const q = new URLSearchParams();
+        for (const el of [ns, metric, bucket, dim]) if (el.value) q.set(el.name, el.value);
+        location.hash = '#/metrics' + (q.toString() ? '?' + q.toString() : '');
+      },
+    }, ns, metric, dim, bucket, h('button', { type: 'submit' }, 'Show'));
   }
 
   function chart(se, bucketSec, linked) {
