@@ -3,8 +3,8 @@ package middleware
 import (
 	"context"
 	"net"
-	"sync/atomic"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
