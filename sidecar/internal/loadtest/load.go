@@ -1,0 +1,230 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+)
+
+// Options describe one load run.
+type Options struct {
+	Bin      string // sidecar binary (see Build)
+	Segments int    // segments to send
+	Rate     int    // segments per second
+	EMFDocs  int    // EMF documents to send over TCP after the segments (0: none)
+	// Settle bounds the wait for the last deliveries (default 10s).
+	Settle time.Duration
+	Args   []string // extra sidecar flags
+}
+
+// Result is what a run measured.
+type Result struct {
+	Sent, Delivered  int
+	LossPct          float64
+	SendSeconds      float64 // time spent sending
+	SentPerSec       float64 // achieved send rate
+	DeliveredPerSec  float64 // delivered / (time from first send to last delivery)
+	CPU              time.Duration
+	CPUPerSegmentUs  float64
+	PeakRSSBytes     int64
+	RcvBufBytes      int
+	EMFDatapoints    float64
+	PutMetricData    int
+	RequestsPer1M    float64
+	EMFValuesCorrect bool
+	Counters         map[string]uint64
+	ExitCode         int
+}
+
+// segment builds a realistic ~330-byte segment document with a unique id.
+func segment(dst []byte, i int) []byte {
+	dst = append(dst, `{"format": "json", "version": 1}`+"\n"...)
+	dst = fmt.Appendf(dst, `{"trace_id":"1-6553f100-%024x","id":"%016x","name":"checkout","start_time":1700000000.123,"end_time":1700000000.456,`+
+		`"http":{"request":{"method":"GET","url":"http://checkout.local/cart/42","client_ip":"10.0.0.8"},"response":{"status":200,"content_length":512}},`+
+		`"aws":{"xray":{"sdk":"X-Ray for Go","sdk_version":"1.8.5"}},"annotations":{"route":"/cart/{id}"}}`, i, i+1)
+	return dst
+}
+
+// Run starts the sidecar against a fake AWS, sends the load, waits for
+// delivery, measures, and stops the sidecar with SIGTERM.
+func Run(ctx context.Context, o Options) (Result, error) {
+	if o.Settle == 0 {
+		o.Settle = 10 * time.Second
+	}
+	var r Result
+	fake := fakeaws.New(fakeaws.WithoutRetention())
+	defer fake.Close()
+	env := fake.Env()
+	args := append([]string{"-xray-udp-addr", "127.0.0.1:0", "-xray-tcp-addr", "off", "-emf-tcp-addr", "127.0.0.1:0",
+		"-emf-udp-addr", "off", "-status-addr", "127.0.0.1:0", "-log-level", "warn"}, o.Args...)
+	// -log-level warn would hide the start line; keep info for it.
+	args[len(args)-len(o.Args)-1] = "info"
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	p, err := Start(sctx, o.Bin, env, args...)
+	if err != nil {
+		return r, err
+	}
+	defer p.Kill()
+	if v, ok := p.Info["xray_udp_rcvbuf_effective"].(float64); ok {
+		r.RcvBufBytes = int(v)
+	}
+	cpu0, err := p.CPU()
+	if err != nil {
+		return r, err
+	}
+
+	// Send segments at the target rate, 64 datagrams per sendmmsg.
+	conn, err := net.Dial("udp", p.Addrs["xray_udp"])
+	if err != nil {
+		return r, err
+	}
+	defer conn.Close()
+	pc := ipv4.NewPacketConn(conn.(*net.UDPConn))
+	const batch = 64
+	msgs := make([]ipv4.Message, batch)
+	bufs := make([][]byte, batch)
+	start := time.Now()
+	for sent := 0; sent < o.Segments; {
+		n := min(batch, o.Segments-sent)
+		for j := range n {
+			bufs[j] = segment(bufs[j][:0], sent+j)
+			msgs[j].Buffers = [][]byte{bufs[j]}
+		}
+		for off := 0; off < n; {
+			k, err := pc.WriteBatch(msgs[off:n], 0)
+			if err != nil {
+				if err == syscall.ENOBUFS || err == syscall.EAGAIN {
+					continue
+				}
+				return r, fmt.Errorf("send: %w", err)
+			}
+			off += k
+		}
+		sent += n
+		if due := start.Add(time.Duration(float64(sent) / float64(o.Rate) * float64(time.Second))); time.Until(due) > 0 {
+			time.Sleep(time.Until(due)) // pacing the load generator
+		}
+	}
+	r.Sent = o.Segments
+	r.SendSeconds = time.Since(start).Seconds()
+	r.SentPerSec = float64(r.Sent) / r.SendSeconds
+
+	// Wait for delivery: until everything arrived or nothing new arrived
+	// for Settle.
+	last, lastChange := -1, time.Now()
+	for {
+		n := fake.SegmentCount()
+		if n != last {
+			last, lastChange = n, time.Now()
+		}
+		if n >= r.Sent || time.Since(lastChange) > o.Settle {
+			break
+		}
+		select {
+		case <-fake.Changed():
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return r, ctx.Err()
+		}
+	}
+	r.Delivered = fake.SegmentCount()
+	r.DeliveredPerSec = float64(r.Delivered) / lastChange.Sub(start).Seconds()
+	r.LossPct = 100 * float64(r.Sent-r.Delivered) / float64(r.Sent)
+	cpu1, err := p.CPU()
+	if err != nil {
+		return r, err
+	}
+	r.CPU = cpu1 - cpu0
+	if r.Delivered > 0 {
+		r.CPUPerSegmentUs = float64(r.CPU.Microseconds()) / float64(r.Delivered)
+	}
+
+	// EMF: official-format documents over TCP; aggregates are flushed at
+	// SIGTERM, then compared with what was sent.
+	var prod *emftest.Producer
+	if o.EMFDocs > 0 {
+		prod = emftest.NewProducer("load", 1)
+		tcp, err := net.Dial("tcp", p.Addrs["emf_tcp"])
+		if err != nil {
+			return r, err
+		}
+		buf := make([]byte, 0, 1<<16)
+		for i := range o.EMFDocs {
+			buf = append(append(buf, prod.Doc(i)...), '\n')
+			if len(buf) > 60000 || i == o.EMFDocs-1 {
+				if _, err := tcp.Write(buf); err != nil {
+					tcp.Close()
+					return r, err
+				}
+				buf = buf[:0]
+			}
+		}
+		tcp.Close()
+		r.EMFDatapoints = prod.Want.Count()
+		// Wait until the sidecar has read every line.
+		for deadline := time.Now().Add(60 * time.Second); ; {
+			c, err := counters(p.Addrs["status"])
+			if err != nil {
+				return r, err
+			}
+			if int(c["emf.lines"]) >= o.EMFDocs || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // polling the sidecar's status endpoint
+		}
+	}
+	if rss, err := p.PeakRSS(); err == nil {
+		r.PeakRSSBytes = rss
+	}
+	if r.Counters, err = counters(p.Addrs["status"]); err != nil {
+		return r, err
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		return r, err
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
+	defer wcancel()
+	if r.ExitCode, err = p.Wait(wctx); err != nil {
+		return r, err
+	}
+	if prod != nil {
+		r.PutMetricData = fake.Requests("PutMetricData")
+		r.RequestsPer1M = float64(r.PutMetricData) / r.EMFDatapoints * 1e6
+		got, stats := emftest.Received(fake.Metrics())
+		r.EMFValuesCorrect = len(stats) == 0 && emftest.Diff(prod.Want, got) == ""
+	}
+	return r, nil
+}
+
+func counters(addr string) (map[string]uint64, error) {
+	resp, err := http.Get("http://" + addr + "/status")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var s struct{ Counters map[string]uint64 }
+	err = json.NewDecoder(resp.Body).Decode(&s)
+	return s.Counters, err
+}
+
+// String formats a result for BENCHMARKS.md.
+func (r Result) String() string {
+	s := fmt.Sprintf("segments: sent %d at %.0f/s, delivered %d (%.0f/s), loss %.3f %%, sidecar CPU %.2f µs/segment, peak RSS %.1f MB, SO_RCVBUF %d",
+		r.Sent, r.SentPerSec, r.Delivered, r.DeliveredPerSec, r.LossPct, r.CPUPerSegmentUs, float64(r.PeakRSSBytes)/1e6, r.RcvBufBytes)
+	if r.EMFDatapoints > 0 {
+		s += fmt.Sprintf("\nemf: %s datapoints, %d PutMetricData requests (%.1f per 1M datapoints), values and counts exact: %v",
+			strconv.FormatFloat(r.EMFDatapoints, 'f', 0, 64), r.PutMetricData, r.RequestsPer1M, r.EMFValuesCorrect)
+	}
+	return s + fmt.Sprintf("\nexit code after SIGTERM: %d", r.ExitCode)
+}
