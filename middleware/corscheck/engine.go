@@ -276,7 +276,12 @@ func (c *Checker) unexposed(x *exchange, creds Credentials) string {
 	return ""
 }
 
-const preflightPrefix = "Response to preflight request doesn't pass access control check: "
+const (
+	preflightPrefix = "Response to preflight request doesn't pass access control check: "
+	// validValue ends Chromium's messages about Access-Control-Allow-Origin
+	// values.
+	validValue = " Have the server send the header with a valid value."
+)
 
 // reason words f like Chromium's console message.
 func reason(f failure, preflight bool) string {
@@ -286,14 +291,11 @@ func reason(f failure, preflight bool) string {
 	case CodeMissingAllowOrigin:
 		s = "No 'Access-Control-Allow-Origin' header is present on the requested resource."
 	case CodeMultipleAllowOrigin:
-		s = "The 'Access-Control-Allow-Origin' header contains multiple values '" + arg + "', but only one is allowed."
+		s = "The 'Access-Control-Allow-Origin' header contains multiple values '" + arg + "', but only one is allowed." + validValue
 	case CodeInvalidAllowOrigin:
-		s = "The 'Access-Control-Allow-Origin' header contains the invalid value '" + arg + "'."
+		s = "The 'Access-Control-Allow-Origin' header contains the invalid value '" + arg + "'." + validValue
 	case CodeOriginMismatch:
-		s = "The 'Access-Control-Allow-Origin' header has a value '" + arg + "' that is not equal to the supplied origin."
-		if f.arg == "null" {
-			s += " Have the server send the header with a valid value."
-		}
+		s = "The 'Access-Control-Allow-Origin' header has a value '" + arg + "' that is not equal to the supplied origin." + validValue
 	case CodeWildcardWithCredentials:
 		s = "The value of the 'Access-Control-Allow-Origin' header in the response must not be the wildcard '*' when the request's credentials mode is 'include'."
 	case CodeCredentialsNotAllowed:
