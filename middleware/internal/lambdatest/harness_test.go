@@ -114,7 +114,7 @@ type process struct {
 	err    error
 }
 
-func startProcess(t *testing.T, env []string, name string, args ...string) *process {
+func startProcess(t testing.TB, env []string, name string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -133,7 +133,7 @@ func startProcess(t *testing.T, env []string, name string, args ...string) *proc
 }
 
 // stop asks the process to end, then kills its group if it has not.
-func (p *process) stop(t *testing.T) {
+func (p *process) stop(t testing.TB) {
 	select {
 	case <-p.exited:
 	default:

@@ -35,7 +35,7 @@ type apiResult struct {
 	body      string
 }
 
-func newRuntimeAPI(t *testing.T) *runtimeAPI {
+func newRuntimeAPI(t testing.TB) *runtimeAPI {
 	api := &runtimeAPI{pending: make(chan apiInvocation, 16), results: make(chan apiResult, 16)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +75,7 @@ func newRuntimeAPI(t *testing.T) *runtimeAPI {
 func (api *runtimeAPI) addr() string { return strings.TrimPrefix(api.srv.URL, "http://") }
 
 // result waits for the function's answer to invocation id.
-func (api *runtimeAPI) result(t *testing.T, id string) apiResult {
+func (api *runtimeAPI) result(t testing.TB, id string) apiResult {
 	t.Helper()
 	timeout := time.NewTimer(20 * time.Second)
 	defer timeout.Stop()

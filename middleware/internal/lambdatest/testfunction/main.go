@@ -8,7 +8,8 @@
 //	/fail    answer 503
 //
 // With SIDELIGHT_TEST_FORM=handler it uses the lambda.Handler form and
-// answers with raw JSON.
+// answers with raw JSON; with SIDELIGHT_TEST_FORM=bare it runs without the
+// middleware (only /fail works then).
 package main
 
 import (
@@ -96,8 +97,12 @@ func main() {
 	if os.Getenv("SIDELIGHT_TEST_PRINT_ENV") != "" {
 		fmt.Println("env AWS_XRAY_DAEMON_ADDRESS=" + os.Getenv("AWS_XRAY_DAEMON_ADDRESS"))
 	}
-	if os.Getenv("SIDELIGHT_TEST_FORM") == "handler" {
+	switch os.Getenv("SIDELIGHT_TEST_FORM") {
+	case "handler":
 		lambda.StartHandler(middleware.LambdaHandler(raw{}))
+		return
+	case "bare": // no middleware, to measure what it adds to a cold start
+		lambda.Start(typed)
 		return
 	}
 	lambda.Start(middleware.Lambda(typed))
