@@ -308,6 +308,7 @@ func (s *AgentSink) run() {
 			}
 			backoff = s.cfg.minBackoff
 			s.mu.Lock()
+			k = min(k, s.n) // a timed-out Shutdown may have emptied the queue
 			for range k {
 				i := s.head % len(s.ring)
 				s.bytes -= len(s.ring[i])
@@ -321,11 +322,12 @@ func (s *AgentSink) run() {
 			s.deq += uint64(k)
 			s.wakeLocked()
 			s.stats.Sent += uint64(k)
-			if s.down {
-				s.cfg.log.Info("emf: agent reachable again", "endpoint", s.network+"://"+s.addr, "dropped_total", s.stats.Dropped)
-			}
+			wasDown, dropped := s.down, s.stats.Dropped
 			s.dropping, s.down = false, false
 			s.mu.Unlock()
+			if wasDown {
+				s.cfg.log.Info("emf: agent reachable again", "endpoint", s.network+"://"+s.addr, "dropped_total", dropped)
+			}
 		}
 	}
 }
@@ -383,12 +385,17 @@ func (s *AgentSink) watch(c net.Conn) {
 	defer s.wg.Done()
 	_, _ = io.Copy(io.Discard, c)
 	s.mu.Lock()
-	mine := s.conn == c
+	mine := s.conn == c && !s.closed // not our own Shutdown closing it
+	first := false
 	if mine {
 		s.dead = true
+		first, s.down = !s.down, true
 	}
 	hook := s.onState
 	s.mu.Unlock()
+	if first {
+		s.cfg.log.Warn("emf: agent unreachable, buffering documents", "endpoint", s.network+"://"+s.addr, "error", "connection closed by the agent")
+	}
 	if mine && hook != nil {
 		hook(false)
 	}

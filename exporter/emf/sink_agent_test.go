@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -96,7 +97,9 @@ func TestAgentSinkSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	a := startAgent(t, "127.0.0.1:0")
 	addr := a.ln.Addr().String()
-	s, err := NewAgentSink("tcp://"+addr, WithAgentBuffer(5, 1<<20), WithAgentBackoff(time.Millisecond, 20*time.Millisecond))
+	logs := &countingHandler{counts: map[string]int{}}
+	s, err := NewAgentSink("tcp://"+addr, WithAgentBuffer(5, 1<<20), WithAgentBackoff(time.Millisecond, 20*time.Millisecond),
+		WithAgentLogger(slog.New(logs)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +149,14 @@ func TestAgentSinkSurvivesRestart(t *testing.T) {
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// One line per outage, not one per failed attempt or dropped document.
+	logs.mu.Lock()
+	for _, msg := range []string{"emf: agent unreachable, buffering documents", "emf: agent buffer full, dropping documents", "emf: agent reachable again"} {
+		if logs.counts[msg] != 1 {
+			t.Errorf("logged %q %d times, want once: %v", msg, logs.counts[msg], logs.counts)
+		}
+	}
+	logs.mu.Unlock()
 	if err := s.WriteDocument(ctx, doc(9)); !errors.Is(err, ErrClosed) {
 		t.Errorf("write after Shutdown: %v, want ErrClosed", err)
 	}
@@ -460,3 +471,19 @@ func TestAgentSinkConcurrentWriters(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// countingHandler counts log messages.
+type countingHandler struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.counts[r.Message]++
+	h.mu.Unlock()
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
