@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -352,6 +353,15 @@ func TestBrowserEscapesHostileTelemetry(t *testing.T) {
 	}
 	poll(t, ctx, "point details", `document.querySelectorAll('#point-traces a').length === 1`)
 	check("metric point")
+
+	// Hostile text in the address itself (a link someone was sent).
+	for _, hash := range []string{"#/trace/" + url.PathEscape(hostile[0]), "#/traces?service=" + url.QueryEscape(hostile[1]) + "&annotation=" + url.QueryEscape(hostile[2])} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"+hash)); err != nil {
+			t.Fatal(err)
+		}
+		poll(t, ctx, "the view for "+hash, `document.querySelector('main .err, #list-summary') !== null && !document.querySelector('main').textContent.includes('Loading')`)
+		check(hash)
+	}
 }
 
 // withoutCSP drops the Content-Security-Policy header.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -109,8 +110,15 @@ var perfQueries = []string{
 // Test10kTracesAPI measures the JSON API with 10,000 stored traces and
 // reports the figures; it asserts results, not timings.
 func Test10kTracesAPI(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	s, faultID := newFilled(t, 10_000)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
 	st := s.Stats()
+	t.Logf("heap held by the store: %.1f MiB for %.1f MiB of counted documents (%.1fx)",
+		float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), float64(st.Bytes)/(1<<20), float64(after.HeapAlloc-before.HeapAlloc)/float64(st.Bytes))
 	if st.Traces != 10_000 {
 		t.Fatalf("stored %d traces", st.Traces)
 	}
