@@ -107,3 +107,19 @@ func ExampleNewWriterSink() {
 	_ = sink.WriteDocument(context.Background(), []byte(`{"hello":"world"}`))
 	// Output: {"hello":"world"}
 }
+
+// SetDimensions replaces the default dimensions; properties are searchable
+// fields that are not dimensions, such as the X-Ray trace ID.
+func ExampleLogger_SetDimensions() {
+	l, _ := emf.New(emf.WithSink(emf.NewWriterSink(os.Stdout)), emf.WithNamespace("MyApp"), emf.WithEnvironment(emf.Local),
+		emf.WithClock(func() time.Time { return time.UnixMilli(1700000000000) }))
+	_ = l.SetDimensions(
+		[]emf.Dimension{{Name: "Operation", Value: "Aggregator"}},
+		[]emf.Dimension{{Name: "Operation", Value: "Aggregator"}, {Name: "Cell", Value: "001"}},
+	)
+	_ = l.SetProperty("TraceId", "1-5759e988-bd862e3fe1be46a994272793")
+	_ = l.PutMetric("ProcessingLatency", 100, emf.Milliseconds)
+	_ = l.Flush(context.Background())
+	// Output:
+	// {"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"MyApp","Dimensions":[["Operation"],["Operation","Cell"]],"Metrics":[{"Name":"ProcessingLatency","Unit":"Milliseconds"}]}]},"Operation":"Aggregator","Cell":"001","TraceId":"1-5759e988-bd862e3fe1be46a994272793","ProcessingLatency":100}
+}
