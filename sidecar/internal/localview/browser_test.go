@@ -400,3 +400,22 @@ func TestBrowserCSPBlocksInjectedScript(t *testing.T) {
 		t.Errorf("inline script ran despite the CSP: %s", v)
 	}
 }
+
+func TestBrowserLiveRefresh(t *testing.T) {
+	ctx := browser(t)
+	s := newStore(t, Config{})
+	var g ids
+	_, d := okTrace(t, &g, time.Now(), "first", time.Millisecond)
+	mustAdd(t, s, d)
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.Click(chromedp.ID("live"))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "the first trace", `document.querySelectorAll('#trace-list tr.trace-row').length === 1`)
+	// A trace that arrives later shows up without a reload (the view
+	// refreshes every 5 s).
+	id, d := okTrace(t, &g, time.Now(), "second", time.Millisecond)
+	mustAdd(t, s, d)
+	poll(t, ctx, "the second trace", `document.querySelector('#trace-list tr.trace-row').dataset.traceId === '`+id+`'`)
+}

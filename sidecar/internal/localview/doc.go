@@ -23,6 +23,13 @@
 // strict Content-Security-Policy, and the handler refuses requests whose Host
 // header is not a loopback name (DNS rebinding) unless more hosts are allowed.
 //
+// The trace list is newest first by arrival of a trace's first document
+// (live telemetry arrives in start order, give or take the time a segment
+// is in flight); eviction and the retention window go by the same time.
+// A status filter matches traces that have that marker on any segment or
+// subsegment (throttled segments also carry "error"); "ok" matches traces
+// with none. An annotation filter is key=value (exact) or a key alone.
+//
 // JSON API (all GET):
 //
 //	/api/traces?service=&status=ok|error|fault|throttle&annotation=key[=value]&min_ms=&max_ms=&limit=

@@ -545,6 +545,17 @@
       : h('p', { class: 'muted' }, 'No trace IDs were carried with these values.'));
   }
 
+  // Live mode reloads the current view every 5 s, except a single trace
+  // (which does not change once complete) and while a filter is being edited.
+  const live = document.getElementById('live');
+  live.checked = sessionStorage.getItem('sidelight-live') === '1';
+  live.addEventListener('change', () => sessionStorage.setItem('sidelight-live', live.checked ? '1' : '0'));
+  setInterval(() => {
+    const editing = document.activeElement && main.contains(document.activeElement) &&
+      ['INPUT', 'SELECT'].includes(document.activeElement.tagName);
+    if (live.checked && !editing && !(location.hash || '').startsWith('#/trace/')) route();
+  }, 5000);
+
   window.addEventListener('hashchange', route);
   route();
 })();
