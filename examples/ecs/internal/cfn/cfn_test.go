@@ -1,0 +1,179 @@
+package cfn
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/seed-c77c9410/sidelight/internal/schematest"
+)
+
+var (
+	schemasOnce sync.Once
+	schemas     *Schemas
+	schemasErr  error
+)
+
+func loadSchemas(t testing.TB) *Schemas {
+	t.Helper()
+	schemasOnce.Do(func() {
+		dir, err := schematest.ReferenceDir()
+		if err != nil {
+			schemasErr = err
+			return
+		}
+		schemas, schemasErr = LoadSchemas(filepath.Join(dir, "cloudformation"))
+	})
+	if schemasErr != nil {
+		t.Fatal(schemasErr)
+	}
+	return schemas
+}
+
+func TestExampleTemplate(t *testing.T) {
+	raw, err := os.ReadFile("../../template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{"VpcId": "vpc-0abc", "SubnetIds": "subnet-1,subnet-2", "AppImage": "a:1", "SidecarImage": "s:1"}
+	if _, err := loadSchemas(t).Check(tmpl, values); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// base is a small valid template the table below breaks one way each.
+const base = `{
+  "Parameters": {"Name": {"Type": "String", "Default": "orders", "AllowedPattern": "[a-z]+"},
+                 "Count": {"Type": "Number", "Default": "2", "MinValue": 1, "MaxValue": 5}},
+  "Resources": {
+    "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": {"Fn::Sub": "/ecs/${Name}"}, "RetentionInDays": 14}},
+    "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Statement": []},
+       "Description": {"Fn::Join": ["-", ["role", {"Ref": "Name"}, {"Fn::GetAtt": ["Logs", "Arn"]}]]}}}
+  },
+  "Outputs": {"Group": {"Value": {"Ref": "Logs"}}}
+}`
+
+func TestCheck(t *testing.T) {
+	s := loadSchemas(t)
+	cases := []struct {
+		name, old, new string
+		values         map[string]string
+		want           string // substring of the error; "" for none
+	}{
+		{name: "valid"},
+		{name: "valid with values", values: map[string]string{"Name": "checkout", "Count": "5"}},
+		{name: "unknown property", old: `"RetentionInDays": 14`, new: `"RetentionInDays": 14, "Retention": 3`, want: "Retention"},
+		{name: "enum", old: `"RetentionInDays": 14`, new: `"RetentionInDays": 15`, want: "RetentionInDays"},
+		{name: "wrong type", old: `"RetentionInDays": 14`, new: `"RetentionInDays": "two weeks"`, want: "RetentionInDays"},
+		{name: "pattern", old: `/ecs/${Name}`, new: `/ecs/${Name} space`, want: "LogGroupName"},
+		{name: "read-only", old: `"RetentionInDays": 14`, new: `"RetentionInDays": 14, "Arn": "x"`, want: "read-only"},
+		{name: "required", old: `"AssumeRolePolicyDocument": {"Statement": []},`, new: ``, want: "AssumeRolePolicyDocument"},
+		{name: "unknown type", old: `AWS::Logs::LogGroup`, new: `AWS::Logs::LogGroupp`, want: "no schema"},
+		{name: "unknown attribute", old: `["Logs", "Arn"]`, new: `["Logs", "Name"]`, want: "no attribute Name"},
+		{name: "dangling Ref", old: `{"Ref": "Name"}`, new: `{"Ref": "Nmae"}`, want: "Nmae"},
+		{name: "dangling Sub", old: `/ecs/${Name}`, new: `/ecs/${Nmae}`, want: "Nmae"},
+		{name: "dangling GetAtt", old: `["Logs", "Arn"]`, new: `["Log", "Arn"]`, want: "not a resource"},
+		{name: "unsupported function", old: `{"Ref": "Name"}`, new: `{"Fn::Select": [0, ["a"]]}`, want: "does not support Fn::Select"},
+		{name: "unknown section", old: `"Outputs"`, new: `"Output"`, want: "unknown field"},
+		{name: "unknown resource attribute", old: `"Type": "AWS::IAM::Role"`, new: `"Type": "AWS::IAM::Role", "Condition": "x"`, want: "unknown field"},
+		{name: "bad parameter value", values: map[string]string{"Name": "Orders"}, want: "does not match"},
+		{name: "parameter out of range", values: map[string]string{"Count": "6"}, want: "out of range"},
+		{name: "parameter not in template", values: map[string]string{"Nom": "x"}, want: "not in the template"},
+		{name: "bad default", old: `"Default": "orders"`, new: `"Default": "Orders"`, want: "Default"},
+		{name: "parameter without value", old: `"Default": "orders", `, new: ``, values: map[string]string{}, want: "needs a value"},
+		{name: "DependsOn", old: `"Type": "AWS::IAM::Role"`, new: `"Type": "AWS::IAM::Role", "DependsOn": "Log"`, want: "DependsOn"},
+		{name: "Ref beside other keys", old: `{"Ref": "Name"}`, new: `{"Ref": "Name", "x": 1}`, want: "only key"},
+		{name: "escaped Sub", old: `/ecs/${Name}`, new: `/ecs/${!Name}`, want: "LogGroupName"}, // "${Name}" is not a valid group name
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := strings.Replace(base, c.old, c.new, 1)
+			if c.old != "" && src == base {
+				t.Fatalf("%q not found in the base template", c.old)
+			}
+			values := c.values
+			if values == nil {
+				values = map[string]string{}
+			}
+			tmpl, err := Parse([]byte(src))
+			if err == nil {
+				_, err = s.Check(tmpl, values)
+			}
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case c.want != "" && err == nil:
+				t.Fatalf("accepted; want an error about %q", c.want)
+			case c.want != "" && !strings.Contains(err.Error(), c.want):
+				t.Fatalf("error %q does not mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestResolve(t *testing.T) {
+	tmpl, err := Parse([]byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tmpl.Resolve(map[string]string{"Name": "checkout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Resources["Logs"].Properties["LogGroupName"]; got != "/ecs/checkout" {
+		t.Errorf("Fn::Sub gave %v", got)
+	}
+	desc, _ := r.Resources["Role"].Properties["Description"].(string)
+	if !strings.HasPrefix(desc, "role-checkout-arn:aws:logs:") {
+		t.Errorf("Fn::Join gave %q", desc)
+	}
+	if r.Parameters["Count"] != 2.0 {
+		t.Errorf("Number parameter resolves to %#v", r.Parameters["Count"])
+	}
+	if len(r.GetAtts) != 1 || r.GetAtts[0] != (GetAtt{Resource: "Logs", Attribute: "Arn", At: "Resources/Role/Properties/Description/Fn::Join/1/2/Fn::GetAtt"}) {
+		t.Errorf("GetAtts %+v", r.GetAtts)
+	}
+	if r.Outputs["Group"] == "" {
+		t.Error("output not resolved")
+	}
+}
+
+func TestUncheckedPatterns(t *testing.T) {
+	// Only AWS::Lambda::Function's S3Bucket pattern needs look-behind; the
+	// ECS example uses no such property. A new one would show here.
+	for _, p := range loadSchemas(t).Unchecked() {
+		if !strings.Contains(p, "(?<!") {
+			t.Errorf("pattern %q is not enforced", p)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(base))
+	if raw, err := os.ReadFile("../../template.json"); err == nil {
+		f.Add(raw)
+	}
+	f.Add([]byte(`{"Resources":{"A":{"Type":"A::B::C","Properties":{"X":{"Fn::Sub":"${A.B}${!x}${"}}}}}`))
+	s := loadSchemas(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tmpl, err := Parse(data)
+		if err != nil {
+			return
+		}
+		r, err := s.Check(tmpl, nil)
+		if err != nil {
+			return
+		}
+		// What resolved must be plain JSON again.
+		if _, err := json.Marshal(r.Resources); err != nil {
+			t.Fatalf("resolved template does not encode: %v", err)
+		}
+	})
+}

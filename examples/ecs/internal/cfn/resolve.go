@@ -1,0 +1,372 @@
+package cfn
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Resolved is a template with every intrinsic function evaluated for one
+// set of parameter values. Physical IDs and attributes of resources that
+// do not exist yet are stand-ins shaped like the real ones.
+type Resolved struct {
+	Parameters map[string]any // value of every parameter, as Ref yields it
+	Resources  map[string]ResolvedResource
+	Outputs    map[string]any
+	// GetAtts lists every attribute the template reads.
+	GetAtts []GetAtt
+}
+
+// ResolvedResource is a resource with literal properties.
+type ResolvedResource struct {
+	Type       string
+	Properties map[string]any
+}
+
+// GetAtt is one use of Fn::GetAtt (or ${Resource.Attribute} in Fn::Sub).
+type GetAtt struct {
+	Resource, Attribute string
+	At                  string // where in the template
+}
+
+// Pseudo parameters and the values they resolve to here.
+var pseudo = map[string]string{
+	"AWS::Region":    "us-east-1",
+	"AWS::AccountId": "123456789012",
+	"AWS::StackName": "sidelight-ecs",
+	"AWS::StackId":   "arn:aws:cloudformation:us-east-1:123456789012:stack/sidelight-ecs/1f3b5c70-0000-11ef-8000-0a0b0c0d0e0f",
+	"AWS::Partition": "aws",
+	"AWS::URLSuffix": "amazonaws.com",
+}
+
+// Resolve evaluates the template for the given parameter values (strings,
+// as `aws cloudformation deploy --parameter-overrides` takes them).
+// Parameters not given take their Default; a parameter with neither is an
+// error, as is a value the parameter's constraints refuse.
+func (t *Template) Resolve(values map[string]string) (*Resolved, error) {
+	return t.resolve(values, values == nil)
+}
+
+func (t *Template) resolve(values map[string]string, placeholders bool) (*Resolved, error) {
+	r := &Resolved{Parameters: map[string]any{}, Resources: map[string]ResolvedResource{}, Outputs: map[string]any{}}
+	var errs []error
+	for k := range values {
+		if _, ok := t.Parameters[k]; !ok {
+			errs = append(errs, fmt.Errorf("cfn: parameter %s is not in the template", k))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(t.Parameters)) {
+		p := t.Parameters[name]
+		var raw any
+		if v, ok := values[name]; ok {
+			raw = v
+		} else if p.Default != nil {
+			raw = p.Default
+		} else if placeholders {
+			raw = placeholder(p)
+		} else {
+			errs = append(errs, fmt.Errorf("cfn: parameter %s has no Default and needs a value", name))
+			continue
+		}
+		v, err := p.value(raw)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cfn: parameter %s: %w", name, err))
+			continue
+		}
+		r.Parameters[name] = v
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	ev := evaluator{t: t, r: r}
+	for _, name := range slices.Sorted(maps.Keys(t.Resources)) {
+		res := t.Resources[name]
+		props := map[string]any{}
+		if res.Properties != nil {
+			v, err := ev.eval(map[string]any(res.Properties), "Resources/"+name+"/Properties")
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			props = v.(map[string]any)
+		}
+		r.Resources[name] = ResolvedResource{Type: res.Type, Properties: props}
+	}
+	for _, name := range slices.Sorted(maps.Keys(t.Outputs)) {
+		o := t.Outputs[name]
+		v, err := ev.eval(o.Value, "Outputs/"+name+"/Value")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.Outputs[name] = v
+		if o.Export != nil {
+			if _, err := ev.eval(o.Export.Name, "Outputs/"+name+"/Export/Name"); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func placeholder(p Parameter) any {
+	if len(p.AllowedValues) > 0 {
+		return p.AllowedValues[0]
+	}
+	switch p.Type {
+	case "Number":
+		if p.MinValue != nil {
+			return *p.MinValue
+		}
+		return "1"
+	case "AWS::EC2::VPC::Id":
+		return "vpc-0123456789abcdef0"
+	case "List<AWS::EC2::Subnet::Id>":
+		return "subnet-0123456789abcdef0,subnet-0fedcba9876543210"
+	case "AWS::EC2::SecurityGroup::Id", "List<AWS::EC2::SecurityGroup::Id>":
+		return "sg-0123456789abcdef0"
+	case "List<Number>":
+		return "1"
+	}
+	return "placeholder"
+}
+
+type evaluator struct {
+	t *Template
+	r *Resolved
+}
+
+func (e *evaluator) eval(v any, at string) (any, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 1 {
+			for k, arg := range x {
+				if k == "Ref" || strings.HasPrefix(k, "Fn::") {
+					return e.intrinsic(k, arg, at)
+				}
+			}
+		}
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			if k == "Ref" || strings.HasPrefix(k, "Fn::") {
+				return nil, fmt.Errorf("cfn: %s: %s must be the only key of its object", at, k)
+			}
+			r, err := e.eval(val, at+"/"+k)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	case []any:
+		out := make([]any, 0, len(x))
+		for i, val := range x {
+			r, err := e.eval(val, fmt.Sprintf("%s/%d", at, i))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+func (e *evaluator) intrinsic(fn string, arg any, at string) (any, error) {
+	at += "/" + fn
+	switch fn {
+	case "Ref":
+		name, ok := arg.(string)
+		if !ok {
+			return nil, fmt.Errorf("cfn: %s: want a logical name, got %v", at, arg)
+		}
+		return e.ref(name, at)
+	case "Fn::GetAtt":
+		var parts []string
+		switch a := arg.(type) {
+		case string:
+			res, attr, ok := strings.Cut(a, ".")
+			if ok {
+				parts = []string{res, attr}
+			}
+		case []any:
+			for _, p := range a {
+				if s, ok := p.(string); ok {
+					parts = append(parts, s)
+				}
+			}
+			if len(parts) != len(a) {
+				parts = nil
+			}
+		}
+		if len(parts) != 2 {
+			return nil, fmt.Errorf("cfn: %s: want [resource, attribute], got %v", at, arg)
+		}
+		return e.getAtt(parts[0], parts[1], at)
+	case "Fn::Join":
+		a, ok := arg.([]any)
+		if !ok || len(a) != 2 {
+			return nil, fmt.Errorf("cfn: %s: want [delimiter, [values]]", at)
+		}
+		delim, ok := a[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("cfn: %s: the delimiter must be a string", at)
+		}
+		list, err := e.eval(a[1], at+"/1")
+		if err != nil {
+			return nil, err
+		}
+		items, ok := list.([]any)
+		if !ok {
+			return nil, fmt.Errorf("cfn: %s: the values must be a list", at)
+		}
+		strs := make([]string, 0, len(items))
+		for i, it := range items {
+			s, err := scalarString(it)
+			if err != nil {
+				return nil, fmt.Errorf("cfn: %s/1/%d: %w", at, i, err)
+			}
+			strs = append(strs, s)
+		}
+		return strings.Join(strs, delim), nil
+	case "Fn::Sub":
+		var text string
+		vars := map[string]any{}
+		switch a := arg.(type) {
+		case string:
+			text = a
+		case []any:
+			if len(a) != 2 {
+				return nil, fmt.Errorf("cfn: %s: want a string or [string, {variables}]", at)
+			}
+			s, ok1 := a[0].(string)
+			m, ok2 := a[1].(map[string]any)
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("cfn: %s: want a string or [string, {variables}]", at)
+			}
+			text = s
+			for k, v := range m {
+				r, err := e.eval(v, at+"/1/"+k)
+				if err != nil {
+					return nil, err
+				}
+				vars[k] = r
+			}
+		default:
+			return nil, fmt.Errorf("cfn: %s: want a string or [string, {variables}]", at)
+		}
+		return e.sub(text, vars, at)
+	}
+	return nil, fmt.Errorf("cfn: %s: this checker does not support %s", at, fn)
+}
+
+func (e *evaluator) ref(name, at string) (any, error) {
+	if v, ok := pseudo[name]; ok {
+		return v, nil
+	}
+	if v, ok := e.r.Parameters[name]; ok {
+		return v, nil
+	}
+	if _, ok := e.t.Parameters[name]; ok {
+		return nil, fmt.Errorf("cfn: %s: parameter %s has no value", at, name)
+	}
+	if res, ok := e.t.Resources[name]; ok {
+		return physicalID(name, res.Type), nil
+	}
+	return nil, fmt.Errorf("cfn: %s: Ref to %q, which is neither a parameter nor a resource", at, name)
+}
+
+func (e *evaluator) getAtt(name, attr, at string) (any, error) {
+	res, ok := e.t.Resources[name]
+	if !ok {
+		return nil, fmt.Errorf("cfn: %s: Fn::GetAtt on %q, which is not a resource", at, name)
+	}
+	e.r.GetAtts = append(e.r.GetAtts, GetAtt{Resource: name, Attribute: attr, At: at})
+	svc := strings.ToLower(strings.Split(res.Type, "::")[1])
+	if strings.HasSuffix(attr, "Arn") {
+		return fmt.Sprintf("arn:aws:%s:us-east-1:123456789012:%s/%s", svc, strings.ToLower(name), strings.ToLower(name)), nil
+	}
+	switch attr {
+	case "GroupId":
+		return "sg-0a1b2c3d4e5f60718", nil
+	case "DNSName":
+		return strings.ToLower(name) + "-1234567890.us-east-1.elb.amazonaws.com", nil
+	}
+	return strings.ToLower(name) + "-" + strings.ToLower(attr), nil
+}
+
+// physicalID is a stand-in for what Ref returns for a resource.
+func physicalID(name, typ string) string {
+	lower := strings.ToLower(name)
+	switch typ {
+	case "AWS::EC2::SecurityGroup":
+		return "sg-0f1e2d3c4b5a69788"
+	case "AWS::ECS::TaskDefinition":
+		return "arn:aws:ecs:us-east-1:123456789012:task-definition/sidelight-ecs-" + lower + ":1"
+	case "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancingV2::TargetGroup", "AWS::ElasticLoadBalancingV2::Listener":
+		return "arn:aws:elasticloadbalancing:us-east-1:123456789012:" + lower + "/app/sidelight-ecs/0123456789abcdef"
+	case "AWS::Logs::LogGroup":
+		return "/sidelight-ecs/" + lower
+	}
+	return "sidelight-ecs-" + lower + "-1A2B3C4D5E6F"
+}
+
+func (e *evaluator) sub(text string, vars map[string]any, at string) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(text, "${")
+		if i < 0 {
+			b.WriteString(text)
+			return b.String(), nil
+		}
+		b.WriteString(text[:i])
+		end := strings.IndexByte(text[i:], '}')
+		if end < 0 {
+			return "", fmt.Errorf("cfn: %s: unclosed ${ in %q", at, text[i:])
+		}
+		name := text[i+2 : i+end]
+		text = text[i+end+1:]
+		if strings.HasPrefix(name, "!") {
+			b.WriteString("${" + name[1:] + "}")
+			continue
+		}
+		name = strings.TrimSpace(name)
+		var v any
+		var err error
+		if x, ok := vars[name]; ok {
+			v = x
+		} else if res, attr, ok := strings.Cut(name, "."); ok && !strings.HasPrefix(name, "AWS::") {
+			v, err = e.getAtt(res, attr, at)
+		} else {
+			v, err = e.ref(name, at)
+		}
+		if err != nil {
+			return "", err
+		}
+		s, err := scalarString(v)
+		if err != nil {
+			return "", fmt.Errorf("cfn: %s: ${%s}: %w", at, name, err)
+		}
+		b.WriteString(s)
+	}
+}
+
+func scalarString(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case json.Number:
+		return x.String(), nil
+	case float64:
+		return fmt.Sprint(x), nil
+	case bool:
+		return fmt.Sprint(x), nil
+	}
+	return "", fmt.Errorf("%v is not a string", v)
+}
