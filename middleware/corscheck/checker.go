@@ -105,7 +105,7 @@ func (c *Checker) Evaluate(r *http.Request, status int, resp http.Header) (Verdi
 		origin: origin,
 		host:   r.Host,
 		req:    fields{std: r.Header},
-		resp:   fields{std: resp},
+		resp:   fields{std: resp, fold: true},
 		status: status,
 	}
 	return c.evaluate(&x)

@@ -38,6 +38,12 @@ type fields struct {
 	std    http.Header
 	multi  map[string][]string
 	single map[string]string
+	// fold makes a lookup in std that misses try every other spelling: a
+	// handler may have stored a name in the map directly, uncanonicalised,
+	// and net/http sends it as it is. (When the canonical spelling is there,
+	// other spellings of the same name are not merged in.) Request headers
+	// parsed by net/http never need it.
+	fold bool
 }
 
 // get returns the field's value the way the Fetch standard's "get" does: the
@@ -46,7 +52,10 @@ type fields struct {
 // allocates, but only when the field occurs more than once.
 func (f *fields) get(n name) (string, bool) {
 	if f.std != nil {
-		return join(f.std[n.canon])
+		if vs, ok := f.std[n.canon]; ok || !f.fold {
+			return join(vs)
+		}
+		return join(foldValues(f.std, n))
 	}
 	if f.multi != nil {
 		if vs, ok := lookup(f.multi, n); ok {
@@ -82,7 +91,10 @@ func lookup[V any](m map[string]V, n name) (V, bool) {
 // for a single-value map. ok is false when the field is absent.
 func (f *fields) values(n name) (vs []string, one string, ok bool) {
 	if f.std != nil {
-		vs = f.std[n.canon]
+		vs, ok := f.std[n.canon]
+		if !ok && f.fold {
+			vs = foldValues(f.std, n)
+		}
 		return vs, "", len(vs) > 0
 	}
 	if f.multi != nil {
@@ -129,6 +141,27 @@ func (f *fields) validList(n name) bool {
 		}
 	}
 	return true
+}
+
+// foldValues collects the values stored under any non-canonical spelling
+// of n. It allocates only when more than one spelling is present.
+func foldValues(h http.Header, n name) []string {
+	var out []string
+	many := false
+	for k, vs := range h {
+		if len(k) != len(n.lower) || k == n.canon || !strings.EqualFold(k, n.lower) {
+			continue
+		}
+		if out == nil {
+			out = vs
+		} else {
+			if !many {
+				out, many = append([]string(nil), out...), true
+			}
+			out = append(out, vs...)
+		}
+	}
+	return out
 }
 
 func join(vs []string) (string, bool) {

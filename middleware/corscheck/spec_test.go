@@ -86,6 +86,11 @@ var specCases = []specCase{
 	{name: "ACAO null for a real origin", method: "GET", req: actual(), status: 200, resp: h("Access-Control-Allow-Origin", "null"), outcome: Blocked, code: CodeOriginMismatch,
 		reason: "The 'Access-Control-Allow-Origin' header has a value 'null' that is not equal to the supplied origin. Have the server send the header with a valid value."},
 
+	// Names stored in the header map without canonicalisation are sent as
+	// they are, and the browser reads them case-insensitively.
+	{name: "lower-case names set directly in the map", method: "GET", req: actual("Cookie", "a=b"), status: 200,
+		resp: http.Header{"access-control-allow-origin": {page}, "access-control-allow-credentials": {"true"}, "vary": {"Origin"}}, outcome: Allowed},
+
 	// Scenario 5: multiple values.
 	{name: "s5 ACAO list", method: "GET", req: actual(), status: 200, resp: h("Access-Control-Allow-Origin", page+", "+other), outcome: Blocked, code: CodeMultipleAllowOrigin,
 		reason: "The 'Access-Control-Allow-Origin' header contains multiple values 'http://app.example, http://evil.example', but only one is allowed."},
