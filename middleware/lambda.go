@@ -377,7 +377,8 @@ func (inv *invocation) timeout() {
 	if deadline, ok := inv.Context.Deadline(); ok {
 		left = deadline.Sub(now)
 	}
-	if seg := inv.st.finish(); seg != nil {
+	seg := inv.st.finish()
+	if seg != nil {
 		seg.End = now
 		seg.Fault = true
 		seg.Annotations = append(seg.Annotations, xray.BoolAttr(TimeoutAnnotation, true))
@@ -386,9 +387,8 @@ func (inv *invocation) timeout() {
 			Type:    "sidelight.Timeout",
 			Message: fmt.Sprintf("invocation about to time out: still running after %s, %s before the deadline", now.Sub(inv.start).Round(time.Millisecond), left.Round(time.Millisecond)),
 		}}}
-		w.cfg.emitter.Emit(seg)
 	}
-	inv.flushLocked(now, nil, nil)
+	inv.flushLocked(now, seg, nil, nil)
 }
 
 // end sends the invocation's telemetry unless the timeout report already
@@ -400,11 +400,17 @@ func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveRes
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	if inv.done {
+		// The timeout report went out; subsegments the handler finished
+		// since then were sent on their own: deliver them too.
+		if w.cfg.emitter != nil {
+			inv.flushEmitter()
+		}
 		return
 	}
 	inv.done = true
 	now := w.cfg.now()
-	if seg := inv.st.finish(); seg != nil {
+	seg := inv.st.finish()
+	if seg != nil {
 		seg.End = now
 		if haveResp {
 			seg.SetHTTPStatus(resp.Status)
@@ -418,14 +424,13 @@ func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveRes
 			seg.Fault = true
 			addCause(seg, err, 3)
 		}
-		w.cfg.emitter.Emit(seg)
 	}
-	inv.flushLocked(now, err, panicked)
+	inv.flushLocked(now, seg, err, panicked)
 }
 
-// flushLocked writes the EMF documents and waits until the segments are
-// on their way to the daemon.
-func (inv *invocation) flushLocked(now time.Time, err error, panicked any) {
+// flushLocked writes the EMF documents, then sends seg (when traced) and
+// waits until the segments are on their way to the daemon.
+func (inv *invocation) flushLocked(now time.Time, seg *xray.Segment, err error, panicked any) {
 	w := inv.w
 	ctx := inv.Context
 	if ctx.Err() != nil {
@@ -462,10 +467,23 @@ func (inv *invocation) flushLocked(now time.Time, err error, panicked any) {
 		}
 		w.putLogger(l)
 	}
+	if seg != nil {
+		w.cfg.emitter.Emit(seg)
+	}
 	if w.cfg.emitter != nil {
 		if ferr := w.cfg.emitter.Flush(ctx); ferr != nil {
 			w.cfg.logger.Warn("sidelight: segments not flushed before the invocation ended", "error", ferr)
 		}
+	}
+}
+
+// flushEmitter waits, for at most 100 ms, until the segments emitted so far
+// are written.
+func (inv *invocation) flushEmitter() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(inv.Context), 100*time.Millisecond)
+	defer cancel()
+	if err := inv.w.cfg.emitter.Flush(ctx); err != nil {
+		inv.w.cfg.logger.Warn("sidelight: segments not flushed before the invocation ended", "error", err)
 	}
 }
 

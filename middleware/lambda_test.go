@@ -15,6 +15,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
 	"github.com/seed-c77c9410/sidelight/exporter/emf/emftest"
@@ -290,10 +293,19 @@ func TestLambdaTimeoutReportedBeforeDeadline(t *testing.T) {
 	f := newLambdaFixture(t)
 	release := make(chan struct{})
 	returned := make(chan error, 1)
+	late := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer late.Close()
+	client := &http.Client{Transport: Transport(nil, f.opts(t)...)}
 	h := Lambda(func(ctx context.Context, _ string) (string, error) {
 		<-release // a handler that ignores its deadline
 		err := AddMetric(ctx, "Late", 1, emf.Count)
 		returned <- err
+		// A call made after the report is sent on its own, under the
+		// reported subsegment, before the wrapper returns.
+		req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, late.URL, nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+		}
 		return "late", nil
 	}, f.opts(t, WithTimeoutMargin(time.Hour))...) // margin longer than the time left: report halfway
 	done := make(chan struct{})
@@ -327,12 +339,17 @@ func TestLambdaTimeoutReportedBeforeDeadline(t *testing.T) {
 		t.Errorf("AddMetric after the report: %v", err)
 	}
 	<-done
-	// Nothing more is sent when the handler finally returns.
-	if err := f.emitter.Flush(ctx); err != nil {
-		t.Fatal(err)
+	// When the handler finally returns, only the late call is sent, as an
+	// independent subsegment under the reported one, and flushed before
+	// the wrapper returned.
+	all, _ := f.daemon.WaitFor(ctx, 2)
+	if len(all) != 2 {
+		t.Fatalf("%d documents, want the timeout report and the late call", len(all))
 	}
-	if all, _ := f.daemon.Documents(); len(all) != 1 {
-		t.Errorf("%d documents, want only the timeout report", len(all))
+	if lateDoc := all[1]; lateDoc.Type != "subsegment" || lateDoc.ParentID != doc.ID || lateDoc.Namespace != "remote" {
+		t.Errorf("late call: %s", lateDoc.Raw)
+	} else if err := schematest.Segment(lateDoc.Raw); err != nil {
+		t.Errorf("schema: %v", err)
 	}
 	if n := len(f.sink.Documents()); n != len(emfDocs) {
 		t.Errorf("EMF documents grew from %d to %d after the report", len(emfDocs), n)
@@ -504,5 +521,36 @@ func TestAddMetricOutsideAnInvocation(t *testing.T) {
 	}
 	if n := len(f.sink.Documents()); n != 0 {
 		t.Errorf("WithoutEMF wrote %d documents", n)
+	}
+}
+
+func TestLambdaAWSCallsBecomeSubsegments(t *testing.T) {
+	f := newLambdaFixture(t)
+	fake := &fakeAWS{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	cfg := aws.Config{Region: "eu-west-1", Credentials: aws.AnonymousCredentials{}, BaseEndpoint: aws.String(srv.URL)}
+	AWS(&cfg, f.opts(t)...)
+	db := dynamodb.NewFromConfig(cfg)
+	h := Lambda(func(ctx context.Context, id string) (string, error) {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("orders"), Key: map[string]ddbtypes.AttributeValue{"id": &ddbtypes.AttributeValueMemberS{Value: id}}})
+		if err != nil {
+			return "", err
+		}
+		return out.Item["id"].(*ddbtypes.AttributeValueMemberS).Value, nil
+	}, f.opts(t)...)
+	if got, err := h(invokeCtx(t, facadeHeader, time.Minute), "42"); err != nil || got != "42" {
+		t.Fatalf("handler: %q %v", got, err)
+	}
+	doc := f.wait(t, 1)[0]
+	call, ok := doc.Find("DynamoDB")
+	if !ok {
+		t.Fatalf("no DynamoDB subsegment: %s", doc.Raw)
+	}
+	if call.Namespace != "aws" || call.AWS["operation"] != "GetItem" || call.AWS["table_name"] != "orders" || call.AWS["region"] != "eu-west-1" {
+		t.Errorf("DynamoDB subsegment: %+v", call)
+	}
+	if len(fake.headers) != 1 || !strings.Contains(fake.headers[0], "Root="+facadeTrace) || !strings.Contains(fake.headers[0], "Parent="+call.ID) {
+		t.Errorf("DynamoDB got trace headers %q, want the trace with the call's subsegment as parent", fake.headers)
 	}
 }
