@@ -65,6 +65,12 @@ func (c Credentials) String() string {
 
 // Code names why a response is blocked, in a few words. It is empty when the
 // response is allowed. Codes are a fixed set, safe as a metric dimension.
+//
+// Where browsers differ, verdicts follow the Fetch standard. The one known
+// difference: "Access-Control-Allow-Headers: *" does not cover Authorization
+// in the standard, Firefox and Safari, but Chromium still accepts it (with a
+// deprecation warning). Such a preflight is Blocked with
+// CodeHeaderNotAllowed, and its Hint says that Chromium lets it through.
 type Code string
 
 // The codes. Preflight failures use the same codes as actual requests where
@@ -83,12 +89,6 @@ const (
 	CodeMethodNotAllowed        Code = "method-not-allowed"        // requested method not in Access-Control-Allow-Methods
 	CodeHeaderNotAllowed        Code = "header-not-allowed"        // a requested header not in Access-Control-Allow-Headers
 )
-
-// Where browsers differ, verdicts follow the Fetch standard. The one known
-// difference: "Access-Control-Allow-Headers: *" does not cover Authorization
-// in the standard, Firefox and Safari, but Chromium still accepts it (with a
-// deprecation warning). Such a preflight is Blocked with
-// CodeHeaderNotAllowed, and its Hint says that Chromium lets it through.
 
 // Warning is a set of non-blocking findings.
 type Warning uint8
