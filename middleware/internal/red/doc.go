@@ -20,4 +20,14 @@
 // ones become OTHER, an empty route becomes "unmatched", routes beyond
 // MaxRoutes become "overflow", and status codes outside 100–599 form the
 // class "other".
+//
+// Wiring, in the HTTP middleware:
+//
+//	rec, err := red.New(red.Config{Service: "orders"}) // once
+//	...
+//	start := time.Now()
+//	next.ServeHTTP(rw, r)
+//	rec.Observe(r.Pattern, r.Method, rw.status, time.Since(start), traceID)
+//	...
+//	rec.Shutdown(ctx) // on server shutdown: writes the last interval
 package red

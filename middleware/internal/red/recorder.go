@@ -77,9 +77,9 @@ type Recorder struct {
 	cfg    Config
 	logger *emf.Logger
 
-	mu                  sync.RWMutex
-	routes              map[string]*route
-	list                []*route // every route, for Flush; only grows
+	mu                  sync.Mutex                        // serialises route additions
+	routes              atomic.Pointer[map[string]*route] // copied on write: lookups take no lock
+	list                []*route                          // every route, for Flush; only grows; under mu
 	unmatched, overflow *route
 	full                atomic.Bool // MaxRoutes reached
 
@@ -99,7 +99,8 @@ func New(cfg Config) (*Recorder, error) {
 		return nil, err
 	}
 	cfg.defaults()
-	r := &Recorder{cfg: cfg, routes: make(map[string]*route), done: make(chan struct{}), stop: make(chan struct{})}
+	r := &Recorder{cfg: cfg, done: make(chan struct{}), stop: make(chan struct{})}
+	r.routes.Store(&map[string]*route{})
 	n := cfg.Names
 	if n.Latency == "-" && n.Requests == "-" && n.ClientErrors == "-" && n.Faults == "-" && n.Throttles == "-" {
 		r.cfg.Disabled = true
@@ -160,9 +161,17 @@ func checkNames(l *emf.Logger, service string, n Names) error {
 	return nil
 }
 
+// addRouteLocked publishes a copy of the route map with one more route.
+// Copies are cheap: there are at most MaxRoutes+2 routes.
 func (r *Recorder) addRouteLocked(key, value string) *route {
 	rt := &route{value: value}
-	r.routes[key] = rt
+	old := *r.routes.Load()
+	m := make(map[string]*route, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[key] = rt
+	r.routes.Store(&m)
 	r.list = append(r.list, rt)
 	return rt
 }
@@ -170,17 +179,15 @@ func (r *Recorder) addRouteLocked(key, value string) *route {
 // Observe records one request: the route pattern that matched ("" when
 // none did), the request method, the response status, how long it took
 // and the request's X-Ray trace ID ("" when not traced). It does not
-// allocate in steady state, takes no lock shared by all requests for more
-// than a map lookup, and never blocks on I/O.
+// allocate in steady state, takes no lock shared by all requests (only one
+// per series), and never blocks on I/O.
 func (r *Recorder) Observe(routeName, method string, status int, d time.Duration, traceID string) {
 	if r.cfg.Disabled {
 		return
 	}
 	rt := r.unmatched
 	if routeName != "" {
-		r.mu.RLock()
-		rt = r.routes[routeName]
-		r.mu.RUnlock()
+		rt = (*r.routes.Load())[routeName]
 		if rt == nil {
 			rt = r.newRoute(routeName)
 		}
@@ -236,7 +243,7 @@ func (r *Recorder) newRoute(name string) *route {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if rt := r.routes[name]; rt != nil {
+	if rt := (*r.routes.Load())[name]; rt != nil {
 		return rt
 	}
 	if len(r.list)-2 >= r.cfg.MaxRoutes {
@@ -299,9 +306,9 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	}
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
-	r.mu.RLock()
+	r.mu.Lock()
 	list := r.list[:len(r.list):len(r.list)]
-	r.mu.RUnlock()
+	r.mu.Unlock()
 	var errs []error
 	for _, rt := range list {
 		for m := range nMethods {
