@@ -348,7 +348,7 @@ func (x *exchange) hint(f failure, vary bool, unexposed string) string {
 			return "Tracing in the page adds " + clip(n, maxQuoted) + ": list it in Access-Control-Allow-Headers."
 		case strings.EqualFold(n, "authorization"):
 			if x.resp.listHas(hAllowHdrs, "*", true) {
-				return "Authorization must be listed by name in Access-Control-Allow-Headers: '*' does not cover it (the Fetch standard, Firefox and Safari block; Chromium still allows it, with a deprecation warning)."
+				return "Authorization must be listed by name in Access-Control-Allow-Headers: '*' does not cover it in the Fetch standard (Chromium still allows it, with a deprecation warning)."
 			}
 		}
 	case CodeWildcardWithCredentials:

@@ -68,7 +68,8 @@ func (c Credentials) String() string {
 //
 // Where browsers differ, verdicts follow the Fetch standard. The one known
 // difference: "Access-Control-Allow-Headers: *" does not cover Authorization
-// in the standard, Firefox and Safari, but Chromium still accepts it (with a
+// in the standard (which Firefox and Safari implement, as far as we know;
+// only Chromium is tested here), but Chromium still accepts it (with a
 // deprecation warning). Such a preflight is Blocked with
 // CodeHeaderNotAllowed, and its Hint says that Chromium lets it through.
 type Code string

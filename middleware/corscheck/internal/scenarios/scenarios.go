@@ -25,7 +25,7 @@ type Scenario struct {
 	Unreadable bool `json:"unreadable,omitempty"`
 	// ChromiumAllows marks the one scenario where Chromium departs from the
 	// standard and lets the response through: Authorization covered by
-	// "Access-Control-Allow-Headers: *" (Firefox and Safari block it).
+	// "Access-Control-Allow-Headers: *", which the Fetch standard blocks.
 	ChromiumAllows bool `json:"chromiumAllows,omitempty"`
 }
 
