@@ -24,6 +24,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
 	emfOpts   []emf.Option
+	resKeys   []attribute.Key
 	maxValues int
 }
 
@@ -32,6 +33,13 @@ type config struct {
 // is configured from the environment like emf.New.
 func WithEMFOptions(opts ...emf.Option) Option {
 	return optionFunc(func(c *config) { c.emfOpts = append(c.emfOpts, opts...) })
+}
+
+// WithResourceDimensions adds the named resource attributes (for example
+// semconv's service.name) as dimensions of every document, before the data
+// point's own attributes. A missing attribute is left out.
+func WithResourceDimensions(keys ...attribute.Key) Option {
+	return optionFunc(func(c *config) { c.resKeys = append(c.resKeys, keys...) })
 }
 
 // WithMaxHistogramValues caps the values written per histogram data point
@@ -122,8 +130,16 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 			}
 		}
 	}
+	var res []attribute.KeyValue
+	if rm.Resource != nil {
+		for _, k := range e.cfg.resKeys {
+			if v, ok := rm.Resource.Set().Value(k); ok {
+				res = append(res, attribute.KeyValue{Key: k, Value: v})
+			}
+		}
+	}
 	for _, g := range e.order {
-		if err := e.write(ctx, g); err != nil {
+		if err := e.write(ctx, res, g); err != nil {
 			errs = append(errs, err)
 		}
 		if ctx.Err() != nil {
@@ -182,13 +198,19 @@ func (e *Exporter) collect(m metricdata.Metrics) error {
 }
 
 // write emits one attribute set's metrics.
-func (e *Exporter) write(ctx context.Context, g *group) error {
+func (e *Exporter) write(ctx context.Context, res []attribute.KeyValue, g *group) error {
 	l := e.logger
 	l.Reset()
 	var errs []error
 	var dims []emf.Dimension
 	var props []attribute.KeyValue
+	all := res[:len(res):len(res)]
 	for _, kv := range g.attrs.ToSlice() {
+		if !hasKey(res, kv.Key) { // the data point cannot override the resource
+			all = append(all, kv)
+		}
+	}
+	for _, kv := range all {
 		d := emf.Dimension{Name: string(kv.Key), Value: kv.Value.Emit()}
 		if d.Validate() == nil {
 			dims = append(dims, d)
@@ -457,4 +479,13 @@ func exactEnds[N int64 | float64](vals []float64, lo N, hasMin bool, hi N, hasMa
 	if hasMax {
 		vals[len(vals)-1] = float64(hi)
 	}
+}
+
+func hasKey(kvs []attribute.KeyValue, k attribute.Key) bool {
+	for _, kv := range kvs {
+		if kv.Key == k {
+			return true
+		}
+	}
+	return false
 }

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/resource"
 	"go.uber.org/goleak"
 
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
@@ -264,5 +265,31 @@ func TestShutdown(t *testing.T) {
 	}
 	if _, err := otelemf.New(otelemf.WithEMFOptions(emf.WithNamespace("AWS/Nope"))); err == nil {
 		t.Error("invalid namespace accepted")
+	}
+}
+
+func TestResourceDimensions(t *testing.T) {
+	sink := emftest.NewSink()
+	exp, err := otelemf.New(otelemf.WithResourceDimensions("service.name", "absent"),
+		otelemf.WithEMFOptions(emf.WithSink(sink), emf.WithEnvironment(emf.Local), emf.WithDefaultDimensions()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := resource.NewSchemaless(attribute.String("service.name", "orders"), attribute.String("host.name", "h1"))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(time.Hour))))
+	defer mp.Shutdown(context.Background())
+	ctx := context.Background()
+	c, _ := mp.Meter("t").Int64Counter("hits")
+	c.Add(ctx, 1, metric.WithAttributes(attribute.String("route", "/a"), attribute.String("service.name", "spoofed")))
+	if err := mp.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d := docs(t, sink)["hits"][0]
+	dims := d["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)["Dimensions"].([]any)[0].([]any)
+	if len(dims) != 2 || dims[0] != "service.name" || dims[1] != "route" || d["service.name"] != "orders" {
+		t.Errorf("dimensions %v, service.name %v; want [service.name route], orders", dims, d["service.name"])
+	}
+	if _, ok := d["host.name"]; ok {
+		t.Error("a resource attribute not asked for was written")
 	}
 }
