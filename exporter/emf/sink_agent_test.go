@@ -192,8 +192,10 @@ func TestAgentSinkDeadlines(t *testing.T) {
 		t.Fatalf("Shutdown with no agent: %v, want DeadlineExceeded", err)
 	}
 	st := s.Stats()
-	if st.Dropped != 3 || st.Sent != 0 || st.Queued != 0 || st.Errors == 0 {
-		t.Errorf("stats %+v, want Dropped 3, Sent 0, Queued 0, Errors > 0", st)
+	// (Errors is not checked: how many dials fit in the deadline depends
+	// on the machine.)
+	if st.Dropped != 3 || st.Sent != 0 || st.Queued != 0 {
+		t.Errorf("stats %+v, want Dropped 3, Sent 0, Queued 0", st)
 	}
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Errorf("second Shutdown: %v", err)
