@@ -54,7 +54,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-extensions", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
+		chromedp.WindowSize(1400, 1400),
 	)
 	bctx, bcancel := chromedp.NewContext(actx)
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
@@ -146,6 +146,10 @@ func TestBrowserFaultedTraceWaterfall(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, ctx, "the full list", `document.querySelectorAll('#trace-list tr.trace-row').length === 36`)
+	screenshot(t, ctx, "localview-list.png")
+	if got := eval[[]string](t, ctx, `[...document.querySelectorAll('#trace-list tr.trace-row')].filter(r => r.dataset.status !== 'ok').map(r => r.dataset.traceId)`); !slices.Equal(got, []string{sc.traceID}) {
+		t.Errorf("rows not ok: %v, want only %s", got, sc.traceID)
+	}
 
 	// Filter to faults with the form, as a user would.
 	if err := chromedp.Do(ctx,
