@@ -3,6 +3,7 @@ package localview_test
 import (
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -150,4 +151,27 @@ func ExampleStore_Stats() {
 	st := store.Stats()
 	fmt.Println(st.Traces, st.MaxTraces)
 	// Output: 0 100
+}
+
+func ExampleConfig_Validate() {
+	err := localview.Config{MaxTraces: -1}.Validate()
+	fmt.Println(err)
+	// Output: localview: invalid config: MaxTraces -1 is negative
+}
+
+func ExampleURL() {
+	fmt.Println(localview.URL(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 2772}))
+	fmt.Println(localview.URL(&net.TCPAddr{IP: net.IPv4zero, Port: 2772}))
+	// Output:
+	// http://127.0.0.1:2772/
+	// http://localhost:2772/
+}
+
+func ExampleStore_Close() {
+	store, _ := localview.New(localview.Config{})
+	fmt.Println(store.Close())
+	fmt.Println(store.AddSegment([]byte(exampleSegment)))
+	// Output:
+	// <nil>
+	// localview: store is closed
 }
