@@ -280,9 +280,12 @@ func TestSplit(t *testing.T) {
 			if len(docs) != tc.wantDocs {
 				t.Errorf("%d documents, want %d", len(docs), tc.wantDocs)
 			}
+			all := allValues(t, sink)
+			if len(all) != tc.metrics {
+				t.Fatalf("%d metrics, want %d", len(all), tc.metrics)
+			}
 			for m := range tc.metrics {
-				got, err := sink.Values(fmt.Sprintf("M%03d", m))
-				must(t, err)
+				got := all[fmt.Sprintf("M%03d", m)]
 				if len(got) != tc.values {
 					t.Fatalf("M%03d: %d values, want %d", m, len(got), tc.values)
 				}
@@ -428,9 +431,9 @@ func TestDocumentSize(t *testing.T) {
 			t.Errorf("document %d has %d bytes", i, len(d))
 		}
 	}
+	all := allValues(t, sink)
 	for m := range 100 {
-		got, err := sink.Values(name(m))
-		must(t, err)
+		got := all[name(m)]
 		if len(got) != 100 || got[0] != val(m, 0) || got[99] != val(m, 99) {
 			t.Fatalf("metric %d: %d values", m, len(got))
 		}
@@ -446,4 +449,31 @@ func TestDocumentSize(t *testing.T) {
 	if len(sink2.Documents()) != 0 {
 		t.Error("an oversized document was written")
 	}
+}
+
+// allValues decodes the documents once and gathers every declared metric's
+// values, in order.
+func allValues(t *testing.T, sink *emftest.Sink) map[string][]float64 {
+	t.Helper()
+	docs, err := sink.Decoded()
+	must(t, err)
+	out := map[string][]float64{}
+	for _, d := range docs {
+		for _, dir := range d["_aws"].(map[string]any)["CloudWatchMetrics"].([]any) {
+			for _, m := range dir.(map[string]any)["Metrics"].([]any) {
+				name := m.(map[string]any)["Name"].(string)
+				switch v := d[name].(type) {
+				case float64:
+					out[name] = append(out[name], v)
+				case []any:
+					for _, x := range v {
+						out[name] = append(out[name], x.(float64))
+					}
+				default:
+					t.Fatalf("metric %s has value %v", name, d[name])
+				}
+			}
+		}
+	}
+	return out
 }
