@@ -165,6 +165,11 @@ func TestBrowserFaultedTraceWaterfall(t *testing.T) {
 	if h := eval[string](t, ctx, `location.hash`); h != "#/traces?status=fault" {
 		t.Errorf("filter not reflected in the URL: %q", h)
 	}
+	// An annotation chip filters by that annotation.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#trace-list a.chip[title="only traces with cors=allowed"]`))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "the annotation filter", `location.hash === '#/traces?annotation=cors%3Dallowed' && document.getElementById('f-annotation').value === 'cors=allowed' && document.querySelectorAll('#trace-list tr.trace-row').length === 1`)
 
 	// Open its waterfall.
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#trace-list tr.trace-row a.trace-link`))); err != nil {
@@ -196,7 +201,7 @@ func TestBrowserFaultedTraceWaterfall(t *testing.T) {
 		t.Errorf("root bar spans %v+%v, want 0+100", l, bars[0]["width"])
 	}
 	// The selected node's details show HTTP and annotations.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#waterfall .wf-row[data-id="`+sc.frontendID+`"]`))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#waterfall .wf-row[data-id="`+sc.frontendID+`"] .wf-name`))); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, ctx, "frontend details", `document.querySelector('#node-detail table.annotations') !== null`)

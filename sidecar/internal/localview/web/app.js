@@ -188,7 +188,7 @@
         h('td', { class: 'url' }, req),
         h('td', null, statusBadge(t.status), t.http_status ? ' ' + t.http_status : '', t.in_progress ? ' (in progress)' : ''),
         h('td', { class: 'num' }, fmtMS(t.duration_ms)),
-        h('td', null, t.annotations.slice(0, 6).map((a) => h('span', { class: 'chip' }, a))),
+        h('td', null, t.annotations.slice(0, 6).map((a) => h('a', { class: 'chip', href: '#/traces?annotation=' + encodeURIComponent(a), title: 'only traces with ' + a }, a))),
         h('td', { class: 'mono' }, h('a', { href: href }, t.id))));
     }
     table.appendChild(body);
@@ -251,6 +251,7 @@
     const span = Math.max(t1 - t0, 1e-6);
 
     main.appendChild(h('div', { class: 'trace-head' },
+      h('a', { href: '#/traces', class: 'back' }, '← all traces'),
       h('h2', null, t.service || '(unnamed)', ' ', statusBadge(t.status)),
       h('p', { class: 'mono' }, t.id),
       h('p', { class: 'muted' }, fmtTime(t.start), ' · ', fmtMS(t.duration_ms), ' · ', String(rows.length), ' segments and subsegments',
