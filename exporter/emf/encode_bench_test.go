@@ -3,6 +3,8 @@ package emf
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"reflect"
 	"testing"
 	"time"
@@ -164,3 +166,47 @@ func TestBenchDocumentsEqual(t *testing.T) {
 type nopWriter struct{}
 
 func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkAgentSinkWrite sends documents through an AgentSink to a real
+// TCP listener that discards them, waiting for delivery every 64 documents
+// so nothing is dropped: end-to-end cost per document.
+func BenchmarkAgentSinkWrite(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, c)
+		c.Close()
+	}()
+	s, err := NewAgentSink("tcp://" + ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := benchLogger(b)
+	fillBench(l)
+	l.pairs = l.pairs[:0]
+	for i := range l.metrics {
+		l.pairs = append(l.pairs, chunk{int32(i), 0})
+	}
+	doc := l.encodeLocked(nil, benchTime, l.pairs)
+	ctx := context.Background()
+	b.SetBytes(int64(len(doc) + 1))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_ = s.WriteDocument(ctx, doc)
+		if i++; i%64 == 0 {
+			_ = s.Flush(ctx)
+		}
+	}
+	b.StopTimer()
+	_ = s.Shutdown(ctx)
+	st := s.Stats()
+	b.ReportMetric(float64(st.Dropped)/float64(st.Sent+st.Dropped), "dropped/doc")
+}
