@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -476,4 +477,54 @@ func allValues(t *testing.T, sink *emftest.Sink) map[string][]float64 {
 		}
 	}
 	return out
+}
+
+// TestConcurrentUse puts from several goroutines while another flushes:
+// every value arrives exactly once.
+func TestConcurrentUse(t *testing.T) {
+	l, sink := newLogger(t)
+	const writers, each = 4, 3000
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := l.PutMetric(fmt.Sprintf("W%d", w), float64(i), emf.Count); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = l.Flush(context.Background())
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	<-flushed
+	must(t, l.Flush(context.Background()))
+	validate(t, sink.Documents())
+	all := allValues(t, sink)
+	for w := range writers {
+		got := all[fmt.Sprintf("W%d", w)]
+		if len(got) != each {
+			t.Fatalf("W%d: %d values, want %d", w, len(got), each)
+		}
+		for i, v := range got {
+			if v != float64(i) {
+				t.Fatalf("W%d value %d = %v: order broken or value lost", w, i, v)
+			}
+		}
+	}
 }
