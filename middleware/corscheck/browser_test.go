@@ -15,8 +15,8 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/chromedp"
 
+	"github.com/seed-c77c9410/sidelight/internal/corsscenarios"
 	"github.com/seed-c77c9410/sidelight/middleware/corscheck"
-	"github.com/seed-c77c9410/sidelight/middleware/corscheck/internal/scenarios"
 )
 
 // chromium returns the browser to drive: $SIDELIGHT_CHROMIUM, else
@@ -193,21 +193,21 @@ func TestBrowserAgrees(t *testing.T) {
 	apiLn, apiBase := listen(t)
 	_, otherOrigin := "", "http://127.0.0.1:1" // a second allowed origin, for scenario 7
 
-	checker, err := corscheck.New(corscheck.WithNeededResponseHeaders(scenarios.NeededHeader))
+	checker, err := corscheck.New(corscheck.WithNeededResponseHeaders(corsscenarios.NeededHeader))
 	if err != nil {
 		t.Fatal(err)
 	}
 	verdicts := &verdictLog{byPath: map[string][]seen{}}
-	api := &httptest.Server{Listener: apiLn, Config: &http.Server{Handler: verdicts.record(checker, scenarios.NewServer(pageOrigin, otherOrigin))}}
+	api := &httptest.Server{Listener: apiLn, Config: &http.Server{Handler: verdicts.record(checker, corsscenarios.NewServer(pageOrigin, otherOrigin))}}
 	api.Start()
 	defer api.Close()
-	pageSrv := &httptest.Server{Listener: pageLn, Config: &http.Server{Handler: scenarios.Page(apiBase)}}
+	pageSrv := &httptest.Server{Listener: pageLn, Config: &http.Server{Handler: corsscenarios.Page(apiBase)}}
 	pageSrv.Start()
 	defer pageSrv.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if err := scenarios.Prime(ctx, api.Client(), apiBase, otherOrigin); err != nil {
+	if err := corsscenarios.Prime(ctx, api.Client(), apiBase, otherOrigin); err != nil {
 		t.Fatal(err)
 	}
 
@@ -215,12 +215,12 @@ func TestBrowserAgrees(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate(pageOrigin+"/")); err != nil {
 		t.Fatal(err)
 	}
-	results, err := chromedp.Run(bctx, chromedp.Evaluate[[]scenarios.Result](scenarios.RunScript, chromedp.EvalAwaitPromise))
+	results, err := chromedp.Run(bctx, chromedp.Evaluate[[]corsscenarios.Result](corsscenarios.RunScript, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	all := scenarios.All()
+	all := corsscenarios.All()
 	if len(results) != len(all) {
 		t.Fatalf("%d results for %d scenarios", len(results), len(all))
 	}

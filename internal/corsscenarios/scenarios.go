@@ -1,4 +1,4 @@
-package scenarios
+package corsscenarios
 
 // Scenario is one call the page makes, and what the browser does with it.
 type Scenario struct {

@@ -1,4 +1,4 @@
-// Package scenarios is an HTTP API that gets CORS wrong in the nine ways
+// Package corsscenarios is an HTTP API that gets CORS wrong in the nine ways
 // Sidelight's CORS verdicts are meant to explain, each beside a fixed
 // variant, and a page that calls it from another origin with fetch().
 //
@@ -7,4 +7,4 @@
 // The corscheck browser test drives both with headless Chromium and checks
 // that corscheck's server-side verdicts match what the browser decided; the
 // CORS example app serves them for its tutorial.
-package scenarios
+package corsscenarios

@@ -1,4 +1,4 @@
-package scenarios_test
+package corsscenarios_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/seed-c77c9410/sidelight/internal/corsscenarios"
 	"github.com/seed-c77c9410/sidelight/middleware/corscheck"
-	"github.com/seed-c77c9410/sidelight/middleware/corscheck/internal/scenarios"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -24,7 +24,7 @@ const (
 
 func start(t *testing.T) (*httptest.Server, *http.Client) {
 	t.Helper()
-	srv := httptest.NewServer(scenarios.NewServer(page, other))
+	srv := httptest.NewServer(corsscenarios.NewServer(page, other))
 	t.Cleanup(srv.Close)
 	c := srv.Client()
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -43,7 +43,7 @@ func do(t *testing.T, c *http.Client, req *http.Request) *http.Response {
 }
 
 // needsPreflight says whether a browser preflights the scenario's fetch.
-func needsPreflight(s scenarios.Scenario) (bool, string) {
+func needsPreflight(s corsscenarios.Scenario) (bool, string) {
 	var names []string
 	for k, v := range s.Headers {
 		if strings.EqualFold(k, "Content-Type") && (v == "text/plain" || v == "application/x-www-form-urlencoded" || v == "multipart/form-data") {
@@ -61,15 +61,15 @@ func needsPreflight(s scenarios.Scenario) (bool, string) {
 // checks the same against real Chromium.
 func TestServerFollowsScenarios(t *testing.T) {
 	srv, c := start(t)
-	if err := scenarios.Prime(context.Background(), c, srv.URL, other); err != nil {
+	if err := corsscenarios.Prime(context.Background(), c, srv.URL, other); err != nil {
 		t.Fatal(err)
 	}
-	checker, err := corscheck.New(corscheck.WithNeededResponseHeaders(scenarios.NeededHeader))
+	checker, err := corscheck.New(corscheck.WithNeededResponseHeaders(corsscenarios.NeededHeader))
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[int]bool{}
-	for _, s := range scenarios.All() {
+	for _, s := range corsscenarios.All() {
 		seen[s.Number] = true
 		t.Run(s.ID, func(t *testing.T) {
 			if s.Path != "/"+s.ID {
@@ -159,7 +159,7 @@ func TestCacheVariesOnOrigin(t *testing.T) {
 }
 
 func TestPage(t *testing.T) {
-	srv := httptest.NewServer(scenarios.Page("http://api.test:8080"))
+	srv := httptest.NewServer(corsscenarios.Page("http://api.test:8080"))
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL + "/")
 	if err != nil {
@@ -174,7 +174,7 @@ func TestPage(t *testing.T) {
 	if !strings.Contains(html, `"http://api.test:8080"`) || !strings.Contains(html, "async function sidelightRun()") {
 		t.Errorf("page lacks the API base or the runner:\n%s", html)
 	}
-	for _, s := range scenarios.All() {
+	for _, s := range corsscenarios.All() {
 		if !strings.Contains(html, `"id":"`+s.ID+`"`) {
 			t.Errorf("page lacks scenario %s", s.ID)
 		}
@@ -184,7 +184,7 @@ func TestPage(t *testing.T) {
 func TestPrimeReportsFailure(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	defer srv.Close()
-	err := scenarios.Prime(context.Background(), srv.Client(), srv.URL, other)
+	err := corsscenarios.Prime(context.Background(), srv.Client(), srv.URL, other)
 	if err == nil || !strings.Contains(err.Error(), "status 404") {
 		t.Fatalf("err = %v", err)
 	}
