@@ -98,7 +98,7 @@ func ExampleNewAgentSink() {
 	_ = l.Flush(ctx) // waits until the agent has the document
 	_ = sink.Shutdown(ctx)
 	fmt.Printf("%+v\n", sink.Stats())
-	// Output: {Sent:1 Dropped:0 Queued:0 Reconnects:0 Errors:0}
+	// Output: {Sent:1 Dropped:0 Queued:0 Reconnects:0 Errors:0 Connected:false}
 }
 
 // The writer sink adds the newline that separates documents.

@@ -53,6 +53,7 @@ type AgentStats struct {
 	Queued     int    // waiting to be sent
 	Reconnects uint64 // connections made after the first
 	Errors     uint64 // failed dials and writes
+	Connected  bool   // a connection is open and the agent has not closed it
 }
 
 // maxUDPDoc is the largest UDP payload over IPv4.
@@ -190,6 +191,7 @@ func (s *AgentSink) Stats() AgentStats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.Queued = s.n
+	st.Connected = s.conn != nil && !s.dead && !s.closed
 	return st
 }
 

@@ -119,8 +119,14 @@ func TestAgentSinkSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if !s.Stats().Connected {
+		t.Error("Stats().Connected is false while connected")
+	}
 	a.stop()
 	waitState(t, state, false)
+	if s.Stats().Connected {
+		t.Error("Stats().Connected is true after the agent closed the connection")
+	}
 	for i := 1; i <= 8; i++ { // 5 fit, 3 are dropped
 		if err := s.WriteDocument(ctx, doc(i)); err != nil {
 			t.Fatal(err)
