@@ -528,3 +528,17 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownOwnership: Logger.Shutdown flushes but leaves a sink given
+// with WithSink open for its owner.
+func TestShutdownOwnership(t *testing.T) {
+	l, sink := newLogger(t)
+	must(t, l.PutMetric("M", 1, emf.Count))
+	must(t, l.Shutdown(context.Background()))
+	if n := len(sink.Documents()); n != 1 {
+		t.Fatalf("Shutdown wrote %d documents, want 1", n)
+	}
+	if err := sink.WriteDocument(context.Background(), []byte(`{}`)); err != nil {
+		t.Errorf("the caller's sink was shut down: %v", err)
+	}
+}
