@@ -11,7 +11,7 @@
 // the middle of its bucket, thinned evenly beyond MaxHistogramValues per
 // point and export, with the recorded minimum and maximum kept exact. By
 // default histograms use 160 base-2 exponential buckets, so the error
-// depends on the spread of the values: under 1 % within one order of
+// depends on the spread of the values: about 1 % within one order of
 // magnitude, about 4 % across five. Attributes that cannot be dimensions
 // (empty values, beyond the 30-dimension limit) are written as properties.
 package otelemf
