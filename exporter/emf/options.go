@@ -100,9 +100,6 @@ func WithClock(now func() time.Time) Option { return optionFunc(func(c *config) 
 // (default: discarded).
 func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.log = l }) }
 
-// withGetenv replaces os.Getenv in tests.
-func withGetenv(f func(string) string) Option { return optionFunc(func(c *config) { c.getenv = f }) }
-
 func first(vals ...string) string {
 	for _, v := range vals {
 		if v != "" {

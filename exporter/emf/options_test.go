@@ -6,6 +6,9 @@ import (
 	"testing"
 )
 
+// withGetenv replaces os.Getenv.
+func withGetenv(f func(string) string) Option { return optionFunc(func(c *config) { c.getenv = f }) }
+
 func TestEnvironmentDetection(t *testing.T) {
 	cases := []struct {
 		name       string
