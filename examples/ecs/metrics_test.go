@@ -325,11 +325,11 @@ func dashboardRefs(t *testing.T, name, body string) []metricRef {
 // alarms and the dashboard read is emitted with that namespace, name,
 // dimension set and dimension values.
 func TestAlarmsAndDashboardReadEmittedMetrics(t *testing.T) {
-	for _, values := range []map[string]string{
-		with(deployValues),
-		with(deployValues, "ServiceName", "checkout", "MetricsNamespace", "Shop/Prod"),
+	for name, values := range map[string]map[string]string{
+		"defaults": with(deployValues),
+		"checkout": with(deployValues, "ServiceName", "checkout", "MetricsNamespace", "Shop/Prod"),
 	} {
-		t.Run(values["ServiceName"], func(t *testing.T) {
+		t.Run(name, func(t *testing.T) {
 			r := resolve(t, values)
 			env := containerEnv(t, r, "app")
 			got := runMiddleware(t, env, middleware.MetricNames{})

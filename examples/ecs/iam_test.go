@@ -1,0 +1,121 @@
+package ecs
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/cfn"
+)
+
+type statement struct {
+	Sid       string         `json:"Sid"`
+	Effect    string         `json:"Effect"`
+	Action    any            `json:"Action"`
+	Resource  any            `json:"Resource"`
+	Condition map[string]any `json:"Condition"`
+	Principal map[string]any `json:"Principal"`
+}
+
+func strList(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			s, _ := e.(string)
+			out = append(out, s)
+		}
+		return out
+	}
+	return nil
+}
+
+// roleStatements returns the statements of a role's inline policies, and
+// fails when the role has managed policies (which this example avoids so
+// the permissions are all visible here).
+func roleStatements(t *testing.T, r *cfn.Resolved, role string) []statement {
+	t.Helper()
+	p := r.Resources[role].Properties
+	if _, ok := p["ManagedPolicyArns"]; ok {
+		t.Errorf("%s has managed policies; keep the permissions inline and visible", role)
+	}
+	var out []statement
+	policies, _ := p["Policies"].([]any)
+	for _, pol := range policies {
+		pm, _ := pol.(map[string]any)
+		raw, _ := json.Marshal(pm["PolicyDocument"])
+		var doc struct {
+			Version   string      `json:"Version"`
+			Statement []statement `json:"Statement"`
+		}
+		if err := decodeStrict(raw, &doc); err != nil {
+			t.Fatalf("%s: policy document: %v", role, err)
+		}
+		if doc.Version != "2012-10-17" {
+			t.Errorf("%s: policy Version %q", role, doc.Version)
+		}
+		out = append(out, doc.Statement...)
+	}
+	return out
+}
+
+// TestTaskRoleIsLeastPrivilege pins the task role to what the sidecar, as
+// the task definition configures it, calls: PutTraceSegments, and
+// PutMetricData only in the middleware's namespace. The app calls no AWS
+// API. Sampling rules are local (the middleware does not ask the sidecar's
+// sampling proxy), so GetSamplingRules/Targets are not granted, and EMF is
+// not forwarded to CloudWatch Logs (-emf-to-logs is off), so no logs:*.
+func TestTaskRoleIsLeastPrivilege(t *testing.T) {
+	r := resolve(t, with(deployValues, "MetricsNamespace", "Shop/Prod"))
+	scEnv := containerEnv(t, r, sidecarName)
+	if v := scEnv["SIDELIGHT_EMF_TO_LOGS"]; v != "" && v != "false" {
+		t.Fatalf("the sidecar forwards EMF to CloudWatch Logs; the task role then needs logs:PutLogEvents and this test an update")
+	}
+	var actions []string
+	for _, s := range roleStatements(t, r, "TaskRole") {
+		if s.Effect != "Allow" {
+			t.Errorf("statement %s: Effect %q", s.Sid, s.Effect)
+		}
+		for _, a := range strList(s.Action) {
+			actions = append(actions, a)
+			if strings.Contains(a, "*") {
+				t.Errorf("wildcard action %q", a)
+			}
+			if a == "cloudwatch:PutMetricData" {
+				cond, _ := s.Condition["StringEquals"].(map[string]any)
+				if cond["cloudwatch:namespace"] != "Shop/Prod" {
+					t.Errorf("PutMetricData is not limited to the metrics namespace: %v", s.Condition)
+				}
+			}
+		}
+	}
+	slices.Sort(actions)
+	if want := []string{"cloudwatch:PutMetricData", "xray:PutTraceSegments"}; !slices.Equal(actions, want) {
+		t.Errorf("task role actions %v, want exactly %v", actions, want)
+	}
+	for _, role := range []string{"TaskRole", "ExecutionRole"} {
+		var trust struct {
+			Statement []statement `json:"Statement"`
+		}
+		raw, _ := json.Marshal(r.Resources[role].Properties["AssumeRolePolicyDocument"])
+		if err := json.Unmarshal(raw, &trust); err != nil || len(trust.Statement) != 1 {
+			t.Fatalf("%s trust policy: %v %s", role, err, raw)
+		}
+		st := trust.Statement[0]
+		if st.Principal["Service"] != "ecs-tasks.amazonaws.com" || st.Condition == nil {
+			t.Errorf("%s: want only ecs-tasks.amazonaws.com, for this account (aws:SourceAccount): %s", role, raw)
+		}
+	}
+	// The execution role writes container output only to the stack's log
+	// group (the resolver's stand-in for LogGroup.Arn).
+	for _, s := range roleStatements(t, r, "ExecutionRole") {
+		for _, a := range strList(s.Action) {
+			if res := strList(s.Resource); strings.HasPrefix(a, "logs:") && !slices.Equal(res, []string{"arn:aws:logs:us-east-1:123456789012:loggroup/loggroup"}) {
+				t.Errorf("%s on %v; want the log group's ARN only", a, res)
+			}
+		}
+	}
+}
