@@ -337,13 +337,7 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 			xray.BoolAttr(ColdStartAnnotation, inv.cold),
 			xray.StringAttr(ServiceAnnotation, w.service))
 		if isHTTP {
-			seg.HTTP.Method = req.Method
-			seg.HTTP.URL = req.URL
-			seg.HTTP.UserAgent = req.UserAgent
-			seg.HTTP.ClientIP = req.ClientIP
-			seg.HTTP.XForwardedFor = req.XForwardedFor
-			seg.HTTP.ContentLength = -1
-			seg.Annotations = append(seg.Annotations, xray.StringAttr(EventAnnotation, req.Kind.String()))
+			setHTTPRequest(seg, &req)
 		}
 		st.seg = seg
 	}
@@ -360,6 +354,23 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 		}
 	}
 	return inv
+}
+
+// setHTTPRequest records the request of an HTTP event.
+func setHTTPRequest(seg *xray.Segment, req *lambdaevent.Request) {
+	seg.HTTP.Method = req.Method
+	seg.HTTP.URL = req.URL
+	seg.HTTP.UserAgent = req.UserAgent
+	seg.HTTP.ClientIP = req.ClientIP
+	seg.HTTP.XForwardedFor = req.XForwardedFor
+	seg.HTTP.ContentLength = -1
+	seg.Annotations = append(seg.Annotations, xray.StringAttr(EventAnnotation, req.Kind.String()))
+}
+
+// setHTTPResponse records the response the function returned.
+func setHTTPResponse(seg *xray.Segment, resp *lambdaevent.Response) {
+	seg.SetHTTPStatus(resp.Status)
+	seg.Annotations = append(seg.Annotations, xray.BoolAttr(CORSAnnotation, resp.CORS))
 }
 
 // timeout runs on the timer's goroutine when the handler is still running
@@ -413,8 +424,7 @@ func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveRes
 	if seg != nil {
 		seg.End = now
 		if haveResp {
-			seg.SetHTTPStatus(resp.Status)
-			seg.Annotations = append(seg.Annotations, xray.BoolAttr(CORSAnnotation, resp.CORS))
+			setHTTPResponse(seg, resp)
 		}
 		switch {
 		case panicked != nil:
