@@ -164,6 +164,15 @@ func (s *Server) Fail(svc Service, n int, f Fault) {
 	}
 }
 
+// ClearFaults drops every pending injected fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.faults {
+		s.faults[i] = nil
+	}
+}
+
 // Hang makes requests to svc block (until Hang(svc, false), the client
 // gives up, or Close) when on is true.
 func (s *Server) Hang(svc Service, on bool) {

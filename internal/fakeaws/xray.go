@@ -7,6 +7,22 @@ import (
 )
 
 func (s *Server) putTraceSegments(w http.ResponseWriter, body []byte) {
+	s.mu.Lock()
+	fast := s.noRetain && s.unproc == 0
+	s.mu.Unlock()
+	if fast {
+		// Load tests: count the documents with a strict scan of the
+		// restJson body instead of decoding every string.
+		if n, ok := countDocuments(body); ok && n <= 50 {
+			s.mu.Lock()
+			s.segCount += n
+			s.notifyLocked()
+			s.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"UnprocessedTraceSegments":[]}`))
+			return
+		}
+	}
 	var in struct {
 		TraceSegmentDocuments []string
 	}
@@ -59,4 +75,47 @@ func (s *Server) SegmentCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.segCount
+}
+
+// countDocuments counts the strings of a body that is exactly
+// {"TraceSegmentDocuments":["...",...]} (as the SDK writes it), checking
+// string syntax; ok is false for anything else.
+func countDocuments(b []byte) (int, bool) {
+	const prefix = `{"TraceSegmentDocuments":[`
+	if len(b) < len(prefix)+2 || string(b[:len(prefix)]) != prefix || string(b[len(b)-2:]) != "]}" {
+		return 0, false
+	}
+	b = b[len(prefix) : len(b)-2]
+	n := 0
+	for i := 0; i < len(b); {
+		if b[i] != '"' {
+			return 0, false
+		}
+		i++
+		for {
+			if i >= len(b) {
+				return 0, false
+			}
+			c := b[i]
+			if c == '\\' {
+				i += 2
+				continue
+			}
+			if c < 0x20 {
+				return 0, false
+			}
+			i++
+			if c == '"' {
+				break
+			}
+		}
+		n++
+		if i < len(b) {
+			if b[i] != ',' {
+				return 0, false
+			}
+			i++
+		}
+	}
+	return n, n > 0
 }

@@ -122,8 +122,8 @@ func (a *App) buildAWS(ctx context.Context) (awsConsumers, error) {
 		ecsSeg = a.opts.Task.SegmentECS()
 	}
 	seg, err := segments.New(segments.Config{
-		Client:   xray.NewFromConfig(cfg, func(o *xray.Options) { o.Retryer = noRetry }),
-		Budget:   a.budget, Counters: a.counters, ECS: ecsSeg, Logger: log})
+		Client: xray.NewFromConfig(cfg, func(o *xray.Options) { o.Retryer = noRetry }, segments.AppendSerializer),
+		Budget: a.budget, Counters: a.counters, ECS: ecsSeg, Logger: log})
 	if err != nil {
 		return awsConsumers{}, err
 	}
@@ -135,8 +135,8 @@ func (a *App) buildAWS(ctx context.Context) (awsConsumers, error) {
 			stream = defaultStream(a.opts.Task)
 		}
 		lp, err := logs.New(logs.Config{
-			Client:          cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.Retryer = noRetry }),
-			Budget:          a.budget, Counters: a.counters, DefaultLogGroup: c.LogGroup, DefaultLogStream: stream, Logger: log})
+			Client: cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.Retryer = noRetry }),
+			Budget: a.budget, Counters: a.counters, DefaultLogGroup: c.LogGroup, DefaultLogStream: stream, Logger: log})
 		if err != nil {
 			return awsConsumers{}, err
 		}
@@ -158,8 +158,8 @@ func (a *App) buildAWS(ctx context.Context) (awsConsumers, error) {
 			}
 		}
 		mp, err := metrics.New(metrics.Config{
-			Client:        cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.Retryer = noRetry }),
-			Budget:        a.budget, Counters: a.counters, FlushInterval: c.MetricsFlush, ExtraDimensions: extra, Logger: log})
+			Client: cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.Retryer = noRetry }),
+			Budget: a.budget, Counters: a.counters, FlushInterval: c.MetricsFlush, ExtraDimensions: extra, Logger: log})
 		if err != nil {
 			return awsConsumers{}, err
 		}

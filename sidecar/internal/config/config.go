@@ -38,6 +38,7 @@ type Config struct {
 	ECSDims      []string // ECS metadata keys to add as metric dimensions
 	LogLevel     string
 	PersistPath  string // local mode: where the view persists
+	CPUProfile   string // write a CPU profile here until shutdown (diagnostics)
 }
 
 // Default returns the defaults.
@@ -79,6 +80,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&dims, "ecs-dimensions", "", "comma-separated ECS metadata to add as metric dimensions: cluster,task_arn,family,revision,az,launch_type,service")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.PersistPath, "persist", "", "local mode: file that keeps the view's data across restarts")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until shutdown (diagnostics)")
 
 	// Environment first, then the command line on top.
 	var envErr error

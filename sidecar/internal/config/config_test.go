@@ -24,7 +24,9 @@ func TestTable(t *testing.T) {
 			return c.XRayUDPAddr == "127.0.0.1:2000" && c.EMFTCPAddr == "127.0.0.1:25888" && c.MemoryBudget == 16<<20 && !c.Local
 		}, ""},
 		{"env", nil, map[string]string{"SIDELIGHT_MEMORY_BUDGET_MIB": "8", "SIDELIGHT_LOCAL": "true", "SIDELIGHT_ECS_DIMENSIONS": "cluster, family"},
-			func(c config.Config) bool { return c.MemoryBudget == 8<<20 && c.Local && fmt.Sprint(c.ECSDims) == "[cluster family]" }, ""},
+			func(c config.Config) bool {
+				return c.MemoryBudget == 8<<20 && c.Local && fmt.Sprint(c.ECSDims) == "[cluster family]"
+			}, ""},
 		{"flag beats env", []string{"-shutdown-timeout", "5s"}, map[string]string{"SIDELIGHT_SHUTDOWN_TIMEOUT": "9s"},
 			func(c config.Config) bool { return c.Shutdown == 5*time.Second }, ""},
 		{"non-loopback refused", []string{"-xray-udp-addr", "0.0.0.0:2000"}, nil, nil, "not a loopback"},

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -36,6 +37,7 @@ type Result struct {
 	DeliveredPerSec  float64 // delivered / (time from first send to last delivery)
 	CPU              time.Duration
 	CPUPerSegmentUs  float64
+	HarnessCPU       time.Duration // load generator + fake AWS, same interval
 	PeakRSSBytes     int64
 	RcvBufBytes      int
 	EMFDatapoints    float64
@@ -46,18 +48,40 @@ type Result struct {
 	ExitCode         int
 }
 
-// segment builds a realistic ~330-byte segment document with a unique id.
+// segmentTemplate is a realistic ~390-byte datagram; segment patches its
+// trace id and id.
+var segmentTemplate = []byte(`{"format": "json", "version": 1}` + "\n" +
+	`{"trace_id":"1-6553f100-000000000000000000000000","id":"0000000000000000","name":"checkout","start_time":1700000000.123,"end_time":1700000000.456,` +
+	`"http":{"request":{"method":"GET","url":"http://checkout.local/cart/42","client_ip":"10.0.0.8"},"response":{"status":200,"content_length":512}},` +
+	`"aws":{"xray":{"sdk":"X-Ray for Go","sdk_version":"1.8.5"}},"annotations":{"route":"/cart/{id}"}}`)
+
+var (
+	traceIDAt = bytes.Index(segmentTemplate, []byte(`1-6553f100-`)) + len(`1-6553f100-`)
+	idAt      = bytes.Index(segmentTemplate, []byte(`"id":"`)) + len(`"id":"`)
+)
+
+// segment builds datagram i (unique trace id and id) into dst.
 func segment(dst []byte, i int) []byte {
-	dst = append(dst, `{"format": "json", "version": 1}`+"\n"...)
-	dst = fmt.Appendf(dst, `{"trace_id":"1-6553f100-%024x","id":"%016x","name":"checkout","start_time":1700000000.123,"end_time":1700000000.456,`+
-		`"http":{"request":{"method":"GET","url":"http://checkout.local/cart/42","client_ip":"10.0.0.8"},"response":{"status":200,"content_length":512}},`+
-		`"aws":{"xray":{"sdk":"X-Ray for Go","sdk_version":"1.8.5"}},"annotations":{"route":"/cart/{id}"}}`, i, i+1)
+	dst = append(dst[:0], segmentTemplate...)
+	putHex(dst[traceIDAt+8:traceIDAt+24], uint64(i))
+	putHex(dst[idAt:idAt+16], uint64(i+1))
 	return dst
+}
+
+func putHex(dst []byte, v uint64) {
+	const digits = "0123456789abcdef"
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = digits[v&0xf]
+		v >>= 4
+	}
 }
 
 // Run starts the sidecar against a fake AWS, sends the load, waits for
 // delivery, measures, and stops the sidecar with SIGTERM.
 func Run(ctx context.Context, o Options) (Result, error) {
+	if o.Bin == "" {
+		return Result{}, fmt.Errorf("loadtest: Options.Bin is required")
+	}
 	if o.Settle == 0 {
 		o.Settle = 10 * time.Second
 	}
@@ -83,6 +107,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return r, err
 	}
+	self0 := selfCPU()
 
 	// Send segments at the target rate, 64 datagrams per sendmmsg.
 	conn, err := net.Dial("udp", p.Addrs["xray_udp"])
@@ -146,6 +171,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return r, err
 	}
 	r.CPU = cpu1 - cpu0
+	r.HarnessCPU = selfCPU() - self0
 	if r.Delivered > 0 {
 		r.CPUPerSegmentUs = float64(r.CPU.Microseconds()) / float64(r.Delivered)
 	}
@@ -220,11 +246,21 @@ func counters(addr string) (map[string]uint64, error) {
 
 // String formats a result for BENCHMARKS.md.
 func (r Result) String() string {
-	s := fmt.Sprintf("segments: sent %d at %.0f/s, delivered %d (%.0f/s), loss %.3f %%, sidecar CPU %.2f µs/segment, peak RSS %.1f MB, SO_RCVBUF %d",
-		r.Sent, r.SentPerSec, r.Delivered, r.DeliveredPerSec, r.LossPct, r.CPUPerSegmentUs, float64(r.PeakRSSBytes)/1e6, r.RcvBufBytes)
+	s := fmt.Sprintf("segments: sent %d at %.0f/s, delivered %d (%.0f/s), loss %.3f %%, sidecar CPU %.2f µs/segment, peak RSS %.1f MB, SO_RCVBUF %d\nharness (load generator + fake AWS) CPU: %.2f µs/segment",
+		r.Sent, r.SentPerSec, r.Delivered, r.DeliveredPerSec, r.LossPct, r.CPUPerSegmentUs, float64(r.PeakRSSBytes)/1e6, r.RcvBufBytes,
+		float64(r.HarnessCPU.Microseconds())/float64(max(r.Delivered, 1)))
 	if r.EMFDatapoints > 0 {
 		s += fmt.Sprintf("\nemf: %s datapoints, %d PutMetricData requests (%.1f per 1M datapoints), values and counts exact: %v",
 			strconv.FormatFloat(r.EMFDatapoints, 'f', 0, 64), r.PutMetricData, r.RequestsPer1M, r.EMFValuesCorrect)
 	}
 	return s + fmt.Sprintf("\nexit code after SIGTERM: %d", r.ExitCode)
+}
+
+// selfCPU returns this process's user+system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -58,6 +58,7 @@ type Queue[T any] struct {
 	budget *Budget
 	onDrop func(Entry[T])
 	signal chan struct{}
+	every  int // signal when the length reaches a multiple of every
 
 	mu    sync.Mutex
 	items []Entry[T]
@@ -68,7 +69,17 @@ type Queue[T any] struct {
 // New returns a queue drawing on b. onDrop (may be nil) is called, without
 // the queue's lock, for each entry dropped to make room.
 func New[T any](b *Budget, onDrop func(Entry[T])) *Queue[T] {
-	return &Queue[T]{budget: b, onDrop: onDrop, signal: make(chan struct{}, 1)}
+	return &Queue[T]{budget: b, onDrop: onDrop, signal: make(chan struct{}, 1), every: 1}
+}
+
+// SignalEvery makes Push signal only when the queue length reaches a
+// multiple of n (for a consumer that waits for full batches and flushes
+// partial ones on a timer), so a busy producer does not wake the consumer
+// for every entry. It must be called before the queue is used.
+func (q *Queue[T]) SignalEvery(n int) {
+	if n > 0 {
+		q.every = n
+	}
 }
 
 // Push appends v, reserving size bytes. When the budget is full it drops
@@ -94,9 +105,12 @@ func (q *Queue[T]) Push(v T, size int64) bool {
 	}
 	q.items = append(q.items, Entry[T]{Value: v, Size: size})
 	q.bytes += size
+	n := len(q.items) - q.head
 	q.mu.Unlock()
 	q.dropAll(dropped)
-	q.notify()
+	if n%q.every == 0 {
+		q.notify()
+	}
 	return true
 }
 
@@ -155,7 +169,7 @@ func (q *Queue[T]) Pop(dst []Entry[T], max int) []Entry[T] {
 	}
 	remaining := len(q.items) - q.head
 	q.mu.Unlock()
-	if remaining > 0 {
+	if remaining >= q.every {
 		q.notify() // let another consumer take the rest
 	}
 	return dst

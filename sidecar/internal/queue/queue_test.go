@@ -85,3 +85,21 @@ func ExampleQueue() {
 	// dropped old
 	// 1
 }
+
+func TestSignalEvery(t *testing.T) {
+	q := queue.New[int](queue.NewBudget(100), nil)
+	q.SignalEvery(3)
+	q.Push(1, 1)
+	q.Push(2, 1)
+	select {
+	case <-q.Signal():
+		t.Fatal("signal before a full batch")
+	default:
+	}
+	q.Push(3, 1)
+	select {
+	case <-q.Signal():
+	default:
+		t.Fatal("no signal at a full batch")
+	}
+}

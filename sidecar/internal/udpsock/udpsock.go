@@ -50,40 +50,46 @@ func Listen(ctx context.Context, addr string, rcvbuf int) (*net.UDPConn, int, er
 	return conn, size, nil
 }
 
-// BatchReader reads many datagrams per system call.
+// BatchReader reads many datagrams per system call. It owns the
+// connection's reads: nothing else may read from it.
 type BatchReader struct {
-	read func([]ipv4.Message) (int, error)
-	msgs []ipv4.Message
+	read func(fn func(pkt []byte, truncated bool)) error
 }
 
 // NewBatchReader returns a reader of up to batch datagrams of up to
 // maxSize bytes each per call.
 func NewBatchReader(conn *net.UDPConn, batch, maxSize int) *BatchReader {
-	r := &BatchReader{msgs: make([]ipv4.Message, batch)}
-	for i := range r.msgs {
-		r.msgs[i].Buffers = [][]byte{make([]byte, maxSize)}
+	if r := newBlockingReader(conn, batch, maxSize); r != nil {
+		return r
 	}
+	msgs := make([]ipv4.Message, batch)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, maxSize)}
+	}
+	var readBatch func([]ipv4.Message) (int, error)
 	if la, ok := conn.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() == nil && !la.IP.IsUnspecified() {
 		pc := ipv6.NewPacketConn(conn)
-		r.read = func(ms []ipv4.Message) (int, error) { return pc.ReadBatch(ms, 0) }
+		readBatch = func(ms []ipv4.Message) (int, error) { return pc.ReadBatch(ms, 0) }
 	} else {
 		pc := ipv4.NewPacketConn(conn)
-		r.read = func(ms []ipv4.Message) (int, error) { return pc.ReadBatch(ms, 0) }
+		readBatch = func(ms []ipv4.Message) (int, error) { return pc.ReadBatch(ms, 0) }
 	}
-	return r
+	return &BatchReader{read: func(fn func([]byte, bool)) error {
+		n, err := readBatch(msgs)
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			m := &msgs[i]
+			fn(m.Buffers[0][:m.N], m.Flags&syscall.MSG_TRUNC != 0)
+		}
+		return nil
+	}}
 }
 
-// Read blocks for at least one datagram and calls fn for each datagram
-// read, with truncated set when it did not fit in maxSize. The slice
-// passed to fn is reused after fn returns.
-func (r *BatchReader) Read(fn func(pkt []byte, truncated bool)) error {
-	n, err := r.read(r.msgs)
-	if err != nil {
-		return err
-	}
-	for i := range n {
-		m := &r.msgs[i]
-		fn(m.Buffers[0][:m.N], m.Flags&syscall.MSG_TRUNC != 0)
-	}
-	return nil
-}
+// Read waits for datagrams and calls fn for each one read, with truncated
+// set when it did not fit in maxSize. The slice passed to fn is reused
+// after fn returns. Read may return without calling fn (a periodic wake-up
+// so a closed connection is noticed); it returns an error once the
+// connection is closed.
+func (r *BatchReader) Read(fn func(pkt []byte, truncated bool)) error { return r.read(fn) }

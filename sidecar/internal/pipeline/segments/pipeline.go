@@ -135,6 +135,7 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	p.retried["unprocessed"] = c.Counter("segments.retried.unprocessed")
 	p.q = queue.New(cfg.Budget, func(queue.Entry[item]) { p.dropped["budget_full"].Add(1) })
+	p.q.SignalEvery(cfg.BatchSize) // partial batches go out on the flush tick
 	p.bufPool.New = func() any { b := make([]byte, 0, 4096); return &b }
 	p.runCtx, p.cancel = context.WithCancel(context.Background())
 	return p, nil

@@ -42,7 +42,7 @@ func newEnv(t *testing.T, budget int64, mod func(*segments.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := xray.NewFromConfig(cfg, func(o *xray.Options) { o.Retryer = aws.NopRetryer{} })
+	client := xray.NewFromConfig(cfg, func(o *xray.Options) { o.Retryer = aws.NopRetryer{} }, segments.AppendSerializer)
 	e := &env{fake: fake, counters: status.NewCounters(), budget: queue.NewBudget(budget)}
 	pc := segments.Config{Client: client, Budget: e.budget, Counters: e.counters,
 		FlushInterval: 20 * time.Millisecond, Backoff: retry.Backoff{Base: time.Millisecond, Max: 20 * time.Millisecond}}
@@ -234,6 +234,38 @@ func TestShutdownDeadlineWithHangingBackend(t *testing.T) {
 	e.p.ConsumeSegment(doc(1), segment.Info{})
 	if e.counters.Get("segments.dropped.shutdown") != 121 {
 		t.Fatal("segment after shutdown not counted")
+	}
+}
+
+// TestAppendSerializerRoundTrip: documents with escapes, non-ASCII text,
+// U+2028 and invalid UTF-8 reach X-Ray as encoding/json would have sent
+// them, and other operations still use the SDK's serializer.
+func TestAppendSerializerRoundTrip(t *testing.T) {
+	fake := fakeaws.New()
+	defer fake.Close()
+	fake.SetEnv(t)
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := xray.NewFromConfig(cfg, segments.AppendSerializer)
+	docs := []string{`{"a":"quote \" backslash \\ tab \t"}`, "{\"name\":\"caf\u00e9 \u2028 \u65e5\u672c\"}", "{\"x\":\"\xff\"}", `{"html":"<a href='x'>&</a>"}`}
+	if _, err := client.PutTraceSegments(context.Background(), &xray.PutTraceSegmentsInput{TraceSegmentDocuments: docs}); err != nil {
+		t.Fatal(err)
+	}
+	got := fake.Segments()
+	want := append([]string(nil), docs...)
+	want[2] = "{\"x\":\"\ufffd\"}" // invalid UTF-8 becomes U+FFFD, as with encoding/json
+	if len(got) != len(want) {
+		t.Fatalf("got %q", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("doc %d: got %q want %q", i, got[i], want[i])
+		}
+	}
+	if _, err := client.GetSamplingRules(context.Background(), &xray.GetSamplingRulesInput{}); err != nil {
+		t.Fatalf("other operations broken: %v", err)
 	}
 }
 

@@ -50,6 +50,7 @@ type Receiver struct {
 	rejected map[segment.Reason]*atomic.Uint64
 	accepted *atomic.Uint64
 	readErrs *atomic.Uint64
+	reads    *atomic.Uint64
 }
 
 // New applies defaults, checks cfg and returns an unstarted Receiver.
@@ -75,6 +76,7 @@ func New(cfg Config) (*Receiver, error) {
 	}
 	r.accepted = cfg.Counters.Counter("segments.accepted")
 	r.readErrs = cfg.Counters.Counter("segments.udp_read_errors")
+	r.reads = cfg.Counters.Counter("segments.udp_reads")
 	return r, nil
 }
 
@@ -120,6 +122,7 @@ func (r *Receiver) loop() {
 	br := udpsock.NewBatchReader(r.conn, r.cfg.Batch, 65536)
 	for {
 		err := br.Read(r.handle)
+		r.reads.Add(1)
 		if err != nil {
 			if r.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return

@@ -21,6 +21,7 @@ func main() {
 	rate := flag.Int("rate", 100_000, "segments per second")
 	emfDocs := flag.Int("emf", 170_000, "EMF documents to send (about 6 datapoints each)")
 	timeout := flag.Duration("timeout", 5*time.Minute, "bound on the whole run")
+	profile := flag.String("cpuprofile", "", "have the sidecar write a CPU profile here")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -35,11 +36,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: *n, Rate: *rate, EMFDocs: *emfDocs})
+	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: *n, Rate: *rate, EMFDocs: *emfDocs, Args: profileArgs(*profile)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	fmt.Println(r)
 	fmt.Printf("counters: %v\n", r.Counters)
+}
+
+func profileArgs(path string) []string {
+	if path == "" {
+		return nil
+	}
+	return []string{"-cpuprofile", path}
 }
