@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,14 +57,18 @@ const lambdaTraceKey = "x-amzn-trace-id"
 //	lambda.Start(middleware.Lambda(handler))
 //
 // Each invocation becomes a subsegment of the segment Lambda records for
-// it (the facade segment named in the runtime's trace header, or, when
-// Lambda is not tracing, in the X-Amzn-Trace-Id header of an API Gateway,
-// ALB or function URL event); the middleware never sends a segment of its
-// own. The subsegment carries the ColdStart and Service annotations, the
-// HTTP request and response of HTTP events, and a fault with the error or
-// panic. Annotations, metadata ([AddAnnotation], [AddMetadata]) and
-// metrics ([AddMetric]) work through the handler's context, and [Transport]
-// and [AWS] record outgoing calls under the subsegment.
+// it: the facade segment named in the runtime's trace header or, when
+// Lambda is not tracing, the segment named in the X-Amzn-Trace-Id header
+// of an API Gateway, ALB or function URL event. The middleware never sends
+// a segment of its own: a trace header without a Parent, or with
+// Sampled=0, records nothing (the trace is still passed on, unsampled).
+// The subsegment is named "## " and the service name (WithServiceName; by
+// default the function name) and carries the ColdStart and Service
+// annotations, the HTTP request and response of HTTP events, and a fault
+// with the error or panic. Annotations, metadata ([AddAnnotation],
+// [AddMetadata]) and metrics ([AddMetric]) work through the handler's
+// context, and [Transport] and [AWS] record outgoing calls under the
+// subsegment.
 //
 // One EMF document per invocation goes to standard output with Duration,
 // Errors, ColdStart, Timeout and the handler's own metrics (dimension
@@ -356,6 +361,27 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 	return inv
 }
 
+// trimPanicFrames drops, from the stack recorded while panicking, the
+// frames of the middleware's deferred function and of the runtime's panic
+// machinery, so that the stack starts where the handler panicked.
+func trimPanicFrames(c *xray.Cause) {
+	if c == nil || len(c.Exceptions) == 0 {
+		return
+	}
+	ex := &c.Exceptions[0]
+	for i, f := range ex.Stack {
+		if f.Label != "runtime.gopanic" {
+			continue
+		}
+		j := i + 1
+		for j < len(ex.Stack)-1 && strings.HasPrefix(ex.Stack[j].Label, "runtime.") {
+			j++
+		}
+		ex.Stack = ex.Stack[j:]
+		return
+	}
+}
+
 // setHTTPRequest records the request of an HTTP event.
 func setHTTPRequest(seg *xray.Segment, req *lambdaevent.Request) {
 	seg.HTTP.Method = req.Method
@@ -429,10 +455,13 @@ func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveRes
 		switch {
 		case panicked != nil:
 			seg.Fault = true
-			addCause(seg, panicked, 4)
+			addCause(seg, panicked, 1)
+			trimPanicFrames(seg.Cause)
 		case err != nil:
+			// The stack starts at the wrapper's call of the handler: a
+			// returned error does not say where it was made.
 			seg.Fault = true
-			addCause(seg, err, 3)
+			addCause(seg, err, 1)
 		}
 	}
 	inv.flushLocked(now, seg, err, panicked)

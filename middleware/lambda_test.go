@@ -241,6 +241,9 @@ func TestLambdaReturnedError(t *testing.T) {
 	if ex[0].Type != "*fmt.wrapError" || ex[0].Message != "pay: json: unsupported value: NaN" || ex[1].Type != "*json.UnsupportedValueError" {
 		t.Errorf("exceptions: %+v", ex)
 	}
+	if len(ex[0].Stack) < 2 || !strings.Contains(ex[0].Stack[0].Label, "middleware.Lambda") || !strings.Contains(ex[0].Stack[1].Label, "TestLambdaReturnedError") {
+		t.Errorf("stack should start at the wrapper's call of the handler, then its caller: %+v", ex[0].Stack)
+	}
 	inv := invocationDoc(t, f.emfDocs(t), "req-"+t.Name())
 	if inv["Errors"] != 1.0 {
 		t.Errorf("Errors = %v", inv["Errors"])
@@ -254,6 +257,25 @@ func panickingHandler(context.Context, string) (string, error) {
 	var m map[string]int
 	m["x"]++
 	return "", nil
+}
+
+func explicitPanic(context.Context, string) (string, error) { panic("out of stock") }
+
+func TestLambdaPanicStackStartsAtThePanic(t *testing.T) {
+	f := newLambdaFixture(t)
+	h := Lambda(explicitPanic, f.opts(t)...)
+	func() {
+		defer func() {
+			if v := recover(); v != "out of stock" {
+				t.Errorf("recovered %v", v)
+			}
+		}()
+		_, _ = h(invokeCtx(t, facadeHeader, time.Minute), "x")
+	}()
+	ex := f.wait(t, 1)[0].Cause.Exceptions[0]
+	if ex.Type != "string" || ex.Message != "out of stock" || len(ex.Stack) == 0 || !strings.HasSuffix(ex.Stack[0].Label, "middleware.explicitPanic") {
+		t.Errorf("exception %+v", ex)
+	}
 }
 
 func TestLambdaPanicIsRecordedAndRaisedAgain(t *testing.T) {
@@ -275,14 +297,8 @@ func TestLambdaPanicIsRecordedAndRaisedAgain(t *testing.T) {
 	if ex.Type != "runtime.plainError" && !strings.Contains(ex.Type, "runtime.") {
 		t.Errorf("type %q", ex.Type)
 	}
-	found := false
-	for _, fr := range ex.Stack {
-		if strings.HasSuffix(fr.Label, "middleware.panickingHandler") {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("stack does not name the panicking function: %+v", ex.Stack)
+	if len(ex.Stack) == 0 || !strings.HasSuffix(ex.Stack[0].Label, "middleware.panickingHandler") {
+		t.Errorf("stack does not start at the panicking function: %+v", ex.Stack)
 	}
 	if inv := invocationDoc(t, f.emfDocs(t), "req-"+t.Name()); inv["Errors"] != 1.0 {
 		t.Errorf("Errors = %v", inv["Errors"])

@@ -89,6 +89,12 @@ func TestEmulatorInvocations(t *testing.T) {
 		if inv["Orders"] != 1.0 || inv["Errors"] != 0.0 || inv["ColdStart"] != 1.0 || inv["Timeout"] != 0.0 || inv["service"] != "orders" {
 			t.Errorf("invocation document: %v", inv)
 		}
+		for _, d := range []map[string]any{cold, inv} {
+			dir := d["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
+			if dir["Namespace"] != "SidelightTest" {
+				t.Errorf("namespace %v, want AWS_EMF_NAMESPACE's", dir["Namespace"])
+			}
+		}
 	})
 
 	t.Run("returned error", func(t *testing.T) {
@@ -131,12 +137,8 @@ func TestEmulatorInvocations(t *testing.T) {
 			t.Fatalf("want a fault: %s", doc.Raw)
 		}
 		ex := doc.Cause.Exceptions[0]
-		found := false
-		for _, f := range ex.Stack {
-			found = found || f.Label == "main.handle"
-		}
-		if !found || !strings.Contains(ex.Message, "nil map") {
-			t.Errorf("panic cause without the panicking frame: %+v", ex)
+		if len(ex.Stack) == 0 || ex.Stack[0].Label != "main.handle" || !strings.Contains(ex.Message, "nil map") {
+			t.Errorf("panic cause does not start at the panicking frame: %+v", ex)
 		}
 		if inv := invocationEMF(t, e.stdout, 4); inv["Errors"] != 1.0 {
 			t.Errorf("invocation document: %v", inv)
