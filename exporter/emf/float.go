@@ -31,11 +31,15 @@ func appendFloat(b []byte, v float64) []byte {
 		return jsonenc.AppendFloat(b, v)
 	}
 	for k, p := range pow10 {
-		m := math.Round(a * p)
+		x := a * p
+		m := math.Round(x)
 		if m >= 1<<52 {
 			break
 		}
-		if m/p != a {
+		// If m/10^k rounds to a, then x = fl(a·10^k) is within m·2^-52 of
+		// m (two roundings). Farther from an integer than that, k cannot
+		// work, and the division is skipped.
+		if math.Abs(x-m) > x*0x1p-51 || m/p != a {
 			continue
 		}
 		if v < 0 {

@@ -126,6 +126,26 @@ func (l *Logger) PutMetricWithResolution(name string, value float64, unit Unit, 
 	if !finite(value) {
 		return fmt.Errorf("%w: metric %q value %v", ErrInvalidValue, name, value)
 	}
+	return l.putValues(name, unit, res, value, nil)
+}
+
+// PutMetricValues adds several values to the named metric (standard
+// resolution) under one lock: a distribution such as a batch of latencies.
+// If any value is not finite, none is added.
+func (l *Logger) PutMetricValues(name string, unit Unit, values ...float64) error {
+	if len(values) == 0 {
+		return nil
+	}
+	for i, v := range values {
+		if !finite(v) {
+			return fmt.Errorf("%w: metric %q value %d is %v", ErrInvalidValue, name, i, v)
+		}
+	}
+	return l.putValues(name, unit, Standard, values[0], values[1:])
+}
+
+// putValues adds first and then rest, which are finite.
+func (l *Logger) putValues(name string, unit Unit, res Resolution, first float64, rest []float64) error {
 	if !unit.Valid() {
 		return fmt.Errorf("%w: metric %q unit %q", ErrInvalidUnit, name, unit)
 	}
@@ -146,7 +166,7 @@ func (l *Logger) PutMetricWithResolution(name string, value float64, unit Unit, 
 		if m.unit != unit || m.res != res {
 			return fmt.Errorf("%w: metric %q was put with unit %s and resolution %d", ErrConflict, name, m.unit, m.res)
 		}
-		m.values = append(m.values, value)
+		m.values = append(append(m.values, first), rest...)
 		return nil
 	}
 	if err := validKey("metric", name); err != nil {
@@ -163,7 +183,7 @@ func (l *Logger) PutMetricWithResolution(name string, value float64, unit Unit, 
 	}
 	m := &l.metrics[n]
 	m.name, m.unit, m.res = name, unit, res
-	m.values = append(m.values[:0], value)
+	m.values = append(append(m.values[:0], first), rest...)
 	l.index[name] = n
 	l.last = n
 	return nil

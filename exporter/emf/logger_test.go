@@ -177,6 +177,13 @@ func TestLimits(t *testing.T) {
 		{"metric name non-ASCII", func(l *emf.Logger) error { return l.PutMetric("Latenz–ms", 1, emf.Count) }, emf.ErrInvalidName},
 		{"metric name control", func(l *emf.Logger) error { return l.PutMetric("a\nb", 1, emf.Count) }, emf.ErrInvalidName},
 		{"metric name _aws", func(l *emf.Logger) error { return l.PutMetric("_aws", 1, emf.Count) }, emf.ErrInvalidName},
+		{"values ok", func(l *emf.Logger) error { return l.PutMetricValues("V", emf.Milliseconds, 1, 2, 3) }, nil},
+		{"values none", func(l *emf.Logger) error { return l.PutMetricValues("V", emf.Milliseconds) }, nil},
+		{"values with NaN", func(l *emf.Logger) error {
+			return l.PutMetricValues("V", emf.Milliseconds, 1, math.NaN())
+		}, emf.ErrInvalidValue},
+		{"values bad unit", func(l *emf.Logger) error { return l.PutMetricValues("V", "ms", 1) }, emf.ErrInvalidUnit},
+		{"values bad name", func(l *emf.Logger) error { return l.PutMetricValues("", emf.Count, 1) }, emf.ErrInvalidName},
 		{"unit conflict", func(l *emf.Logger) error {
 			return errors.Join(l.PutMetric("M", 1, emf.Count), l.PutMetric("M", 1, emf.Seconds))
 		}, emf.ErrConflict},
@@ -540,5 +547,24 @@ func TestShutdownOwnership(t *testing.T) {
 	}
 	if err := sink.WriteDocument(context.Background(), []byte(`{}`)); err != nil {
 		t.Errorf("the caller's sink was shut down: %v", err)
+	}
+}
+
+func TestPutMetricValues(t *testing.T) {
+	l, sink := newLogger(t)
+	vals := make([]float64, 250)
+	for i := range vals {
+		vals[i] = float64(i)
+	}
+	must(t, l.PutMetric("Latency", -1, emf.Milliseconds))
+	must(t, l.PutMetricValues("Latency", emf.Milliseconds, vals...))
+	if err := l.PutMetricValues("Latency", emf.Milliseconds, 1, math.Inf(1)); !errors.Is(err, emf.ErrInvalidValue) {
+		t.Fatalf("Inf accepted: %v", err)
+	}
+	must(t, l.Flush(context.Background()))
+	validate(t, sink.Documents())
+	got := allValues(t, sink)["Latency"]
+	if len(got) != 251 || got[0] != -1 || got[250] != 249 {
+		t.Errorf("%d values (first %v, last %v), want 251 from -1 to 249, the refused batch left out", len(got), got[0], got[len(got)-1])
 	}
 }
