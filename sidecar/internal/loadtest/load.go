@@ -26,6 +26,7 @@ type Options struct {
 	// Settle bounds the wait for the last deliveries (default 10s).
 	Settle time.Duration
 	Args   []string // extra sidecar flags
+	Env    map[string]string // extra sidecar environment (GOMAXPROCS, ...)
 }
 
 // Result is what a run measured.
@@ -89,6 +90,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	fake := fakeaws.New(fakeaws.WithoutRetention())
 	defer fake.Close()
 	env := fake.Env()
+	for k, v := range o.Env {
+		env[k] = v
+	}
 	args := append([]string{"-xray-udp-addr", "127.0.0.1:0", "-xray-tcp-addr", "off", "-emf-tcp-addr", "127.0.0.1:0",
 		"-emf-udp-addr", "off", "-status-addr", "127.0.0.1:0", "-log-level", "warn"}, o.Args...)
 	// -log-level warn would hide the start line; keep info for it.
