@@ -242,11 +242,13 @@ func (e *Exporter) write(ctx context.Context, res []attribute.KeyValue, g *group
 		}
 	}
 	for _, p := range g.metrics {
-		for _, v := range p.values {
-			if err := l.PutMetric(p.name, v*p.scale, p.unit); err != nil {
-				errs = append(errs, fmt.Errorf("otelemf: %w", err))
-				break
+		if p.scale != 1 {
+			for i := range p.values {
+				p.values[i] *= p.scale
 			}
+		}
+		if err := l.PutMetricValues(p.name, p.unit, p.values...); err != nil {
+			errs = append(errs, fmt.Errorf("otelemf: %w", err))
 		}
 	}
 	if err := l.Flush(ctx); err != nil {

@@ -368,10 +368,11 @@ func (r *Recorder) write(ctx context.Context, routeValue, method, class string) 
 	put(n.Throttles, d.throttles)
 	if n.Latency != "-" {
 		r.scratch = thin(r.scratch[:0], d.hist[d.lo:d.hi+1], d.lo, d.count, r.cfg.MaxLatencyValues)
-		for _, us := range r.scratch {
-			if err == nil {
-				err = l.PutMetric(n.Latency, us/1000, emf.Milliseconds)
-			}
+		for i := range r.scratch {
+			r.scratch[i] /= 1000 // µs → ms
+		}
+		if err == nil {
+			err = l.PutMetricValues(n.Latency, emf.Milliseconds, r.scratch...)
 		}
 	}
 	if d.slowestTrace != "" && err == nil {
