@@ -123,3 +123,19 @@ func ExampleLogger_SetDimensions() {
 	// Output:
 	// {"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"MyApp","Dimensions":[["Operation"],["Operation","Cell"]],"Metrics":[{"Name":"ProcessingLatency","Unit":"Milliseconds"}]}]},"Operation":"Aggregator","Cell":"001","TraceId":"1-5759e988-bd862e3fe1be46a994272793","ProcessingLatency":100}
 }
+
+// A batch of values in one call; past 100 values the Logger splits the
+// metric across documents.
+func ExampleLogger_PutMetricValues() {
+	sink := emftest.NewSink()
+	l, _ := emf.New(emf.WithSink(sink), emf.WithEnvironment(emf.Local))
+	latencies := make([]float64, 150)
+	for i := range latencies {
+		latencies[i] = 2.5 + float64(i)
+	}
+	_ = l.PutMetricValues("Latency", emf.Milliseconds, latencies...)
+	_ = l.Flush(context.Background())
+	values, _ := sink.Values("Latency")
+	fmt.Println(len(sink.Documents()), "documents,", len(values), "values, last", values[149])
+	// Output: 2 documents, 150 values, last 151.5
+}
