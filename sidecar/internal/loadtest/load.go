@@ -25,7 +25,7 @@ type Options struct {
 	EMFDocs  int    // EMF documents to send over TCP after the segments (0: none)
 	// Settle bounds the wait for the last deliveries (default 10s).
 	Settle time.Duration
-	Args   []string // extra sidecar flags
+	Args   []string          // extra sidecar flags
 	Env    map[string]string // extra sidecar environment (GOMAXPROCS, ...)
 }
 
