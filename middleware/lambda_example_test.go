@@ -101,3 +101,34 @@ func ExampleAddMetric() {
 	// [1 1 1] [2048]
 	// sidelight: no Lambda invocation in this context (is the handler wrapped by middleware.Lambda?)
 }
+
+func ExampleWithTimeoutMargin() {
+	daemon, _ := xraytest.NewDaemon()
+	defer daemon.Close()
+	emitter, _ := xray.NewEmitter(xray.WithDaemonAddress(daemon.Addr()))
+	defer emitter.Shutdown(context.Background())
+
+	release := make(chan struct{})
+	handler := middleware.Lambda(func(ctx context.Context, _ string) (string, error) {
+		<-release // stuck on something that ignores ctx
+		return "too late", nil
+	}, middleware.WithEmitter(emitter), middleware.WithServiceName("slow"),
+		middleware.WithEMFSink(emftest.NewSink()),
+		middleware.WithTimeoutMargin(250*time.Millisecond))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond) // Lambda's deadline
+	defer cancel()
+	//nolint:staticcheck
+	ctx = context.WithValue(ctx, "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	returned := make(chan struct{})
+	go func() { handler(ctx, ""); close(returned) }()
+
+	// 250 ms before the deadline the report is already at the daemon.
+	wait, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	docs, _ := daemon.WaitFor(wait, 1)
+	close(release)
+	<-returned
+	fmt.Println(docs[0].Fault, docs[0].Annotations["Timeout"], docs[0].Cause.Exceptions[0].Type)
+	// Output: true true sidelight.Timeout
+}

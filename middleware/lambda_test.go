@@ -570,3 +570,26 @@ func TestLambdaAWSCallsBecomeSubsegments(t *testing.T) {
 		t.Errorf("DynamoDB got trace headers %q, want the trace with the call's subsegment as parent", fake.headers)
 	}
 }
+
+func TestLambdaTimeoutMarginOff(t *testing.T) {
+	f := newLambdaFixture(t)
+	ctx := invokeCtx(t, facadeHeader, 50*time.Millisecond)
+	h := Lambda(func(ctx context.Context, _ string) (string, error) {
+		<-ctx.Done() // past the deadline: with the report off, nothing went out early
+		if docs, _ := f.daemon.Documents(); len(docs) != 0 {
+			t.Errorf("%d documents before the handler returned", len(docs))
+		}
+		return "", ctx.Err()
+	}, f.opts(t, WithTimeoutMargin(0))...)
+	if _, err := h(ctx, ""); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v", err)
+	}
+	// The handler returned after its deadline: the wrapper still flushed.
+	doc := f.wait(t, 1)[0]
+	if doc.Annotations["Timeout"] != nil || !doc.Fault || doc.Cause.Exceptions[0].Type != "context.deadlineExceededError" {
+		t.Errorf("subsegment: %s", doc.Raw)
+	}
+	if inv := invocationDoc(t, f.emfDocs(t), "req-"+t.Name()); inv["Timeout"] != 0.0 || inv["Errors"] != 1.0 {
+		t.Errorf("EMF: %v", inv)
+	}
+}
