@@ -259,6 +259,8 @@ func (e *Exporter) write(ctx context.Context, res []attribute.KeyValue, g *group
 
 // ForceFlush waits until the sink has delivered what was exported.
 func (e *Exporter) ForceFlush(ctx context.Context) error {
+	e.mu.Lock() // not in the middle of an Export's document
+	defer e.mu.Unlock()
 	return e.logger.Flush(ctx)
 }
 
