@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"sync/atomic"
@@ -77,4 +78,36 @@ func BenchmarkLambda(b *testing.B) {
 	if st := emitter.Stats(); st.Segments == 0 || st.Dropped() != 0 {
 		b.Fatalf("emitter stats %+v: want segments sent and none dropped", st)
 	}
+}
+
+// BenchmarkLambdaSetup measures what wrapping costs at cold start, before
+// the first invocation: the configuration, the EMF loggers and (in the
+// "own-emitter" case) the emitter with its socket and sender goroutine.
+func BenchmarkLambdaSetup(b *testing.B) {
+	app := func(ctx context.Context, s string) (string, error) { return s, nil }
+	sink := emf.NewWriterSink(io.Discard)
+	b.Run("shared-emitter", func(b *testing.B) {
+		emitter, err := xray.NewEmitter(xray.WithDaemonAddress("127.0.0.1:2000"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer emitter.Shutdown(context.Background())
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = Lambda(app, WithEmitter(emitter), WithEMFSink(sink))
+		}
+	})
+	b.Run("own-emitter", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			emitter, err := xray.NewEmitter(xray.WithDaemonAddress("127.0.0.1:2000"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = Lambda(app, WithEmitter(emitter), WithEMFSink(sink))
+			b.StopTimer()
+			_ = emitter.Shutdown(context.Background())
+			b.StartTimer()
+		}
+	})
 }
