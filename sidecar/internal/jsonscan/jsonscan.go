@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"errors"
 	"strconv"
 	"unicode/utf8"
@@ -28,9 +29,11 @@ func Valid(doc []byte) bool {
 
 // Object checks that doc is exactly one valid JSON object (whitespace
 // around it allowed) and calls fn for each of its members in order, with
-// the raw key (between the quotes, escapes not decoded) and the raw value.
-// A non-nil error from fn stops the walk and is returned. The whole
-// document is validated before fn is first called.
+// the raw key (between the quotes, escapes not decoded) and the raw,
+// validated value. It scans the document once: when it returns an error,
+// fn may already have been called for the members before the error, so
+// callers must not act on what fn saw unless the error is nil. A non-nil
+// error from fn stops the walk and is returned.
 func Object(doc []byte, fn func(key, value []byte) error) error {
 	i := skipWS(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {
@@ -39,14 +42,47 @@ func Object(doc []byte, fn func(key, value []byte) error) error {
 		}
 		return ErrSyntax
 	}
-	end, err := value(doc, i, 0)
-	if err != nil {
-		return err
+	i = skipWS(doc, i+1)
+	if i < len(doc) && doc[i] == '}' {
+		return trailing(doc, i+1)
 	}
-	if skipWS(doc, end) != len(doc) {
+	for {
+		kEnd, err := str(doc, i)
+		if err != nil {
+			return err
+		}
+		key := doc[i+1 : kEnd-1]
+		i = skipWS(doc, kEnd)
+		if i >= len(doc) || doc[i] != ':' {
+			return ErrSyntax
+		}
+		i = skipWS(doc, i+1)
+		vEnd, err := value(doc, i, 1)
+		if err != nil {
+			return err
+		}
+		if err := fn(key, doc[i:vEnd]); err != nil {
+			return err
+		}
+		i = skipWS(doc, vEnd)
+		if i >= len(doc) {
+			return ErrSyntax
+		}
+		if doc[i] == '}' {
+			return trailing(doc, i+1)
+		}
+		if doc[i] != ',' {
+			return ErrSyntax
+		}
+		i = skipWS(doc, i+1)
+	}
+}
+
+func trailing(doc []byte, i int) error {
+	if skipWS(doc, i) != len(doc) {
 		return ErrSyntax
 	}
-	return Members(doc[i:end], fn)
+	return nil
 }
 
 // Members calls fn for each member of obj, which must be a valid JSON
@@ -336,6 +372,13 @@ func str(b []byte, i int) (int, error) {
 	}
 	i++
 	for i < len(b) {
+		// Skip eight plain bytes at a time.
+		for i+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -367,6 +410,16 @@ func str(b []byte, i int) (int, error) {
 		}
 	}
 	return 0, ErrSyntax
+}
+
+// special reports whether any byte of the little-endian word x is '"',
+// '\\' or a control character (< 0x20). It may report true for a word
+// without one (then the byte loop looks), never false for a word with one.
+func special(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ (ones * '"')
+	bslash := x ^ (ones * '\\')
+	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(bslash-ones)&^bslash)&highs != 0
 }
 
 func isHex(c byte) bool {

@@ -79,12 +79,16 @@ func FuzzValid(f *testing.F) {
 					t.Fatalf("Equal(%q, %q) false", trimmed, s)
 				}
 			}
-			_ = jsonscan.Object(b, func(k, v []byte) error {
-				if !jsonscan.Valid(v) {
-					t.Fatalf("member value %q not valid", v)
-				}
-				return nil
-			})
+		}
+		isObject := got && strings.HasPrefix(strings.TrimLeft(string(b), " \t\r\n"), "{")
+		err := jsonscan.Object(b, func(k, v []byte) error {
+			if !jsonscan.Valid(v) {
+				t.Fatalf("member value %q not valid", v)
+			}
+			return nil
+		})
+		if (err == nil) != isObject {
+			t.Fatalf("Object(%q) = %v, but valid object = %v", b, err, isObject)
 		}
 	})
 }
