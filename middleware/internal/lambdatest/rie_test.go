@@ -57,7 +57,9 @@ func TestEmulatorInvocations(t *testing.T) {
 		downstreamHeader.Store(r.Header.Get("X-Amzn-Trace-Id"))
 	}))
 	defer downstream.Close()
-	e := startEmulator(t, "SIDELIGHT_TEST_DOWNSTREAM="+downstream.URL+"/stock")
+	// A wider margin than the default, so that the timeout report gets
+	// out before the emulator's kill even on a loaded machine.
+	e := startEmulator(t, "SIDELIGHT_TEST_DOWNSTREAM="+downstream.URL+"/stock", "SIDELIGHT_TEST_TIMEOUT_MARGIN=600ms")
 
 	t.Run("success", func(t *testing.T) {
 		status, body := e.invoke(t, apiEvent("/ok", 1))
@@ -160,7 +162,8 @@ func TestEmulatorInvocations(t *testing.T) {
 			t.Fatalf("answer %d %s", status, body)
 		}
 		doc := waitSubsegment(t, e.daemon, parentFor(6))
-		if !doc.Fault || annotation(doc, "Timeout") != true || doc.Cause == nil || doc.Cause.Exceptions[0].Type != "sidelight.Timeout" {
+		if !doc.Fault || annotation(doc, "Timeout") != true || doc.Cause == nil || doc.Cause.Exceptions[0].Type != "sidelight.Timeout" ||
+			!strings.Contains(doc.Cause.Exceptions[0].Message, "before the deadline") {
 			t.Errorf("timeout subsegment: %s", doc.Raw)
 		}
 		inv := invocationEMF(t, e.stdout, 6)

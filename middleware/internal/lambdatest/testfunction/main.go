@@ -9,7 +9,8 @@
 //
 // With SIDELIGHT_TEST_FORM=handler it uses the lambda.Handler form and
 // answers with raw JSON; with SIDELIGHT_TEST_FORM=bare it runs without the
-// middleware (only /fail works then).
+// middleware (only /fail works then). SIDELIGHT_TEST_TIMEOUT_MARGIN sets
+// WithTimeoutMargin.
 package main
 
 import (
@@ -97,13 +98,17 @@ func main() {
 	if os.Getenv("SIDELIGHT_TEST_PRINT_ENV") != "" {
 		fmt.Println("env AWS_XRAY_DAEMON_ADDRESS=" + os.Getenv("AWS_XRAY_DAEMON_ADDRESS"))
 	}
+	var opts []middleware.Option
+	if m, err := time.ParseDuration(os.Getenv("SIDELIGHT_TEST_TIMEOUT_MARGIN")); err == nil {
+		opts = append(opts, middleware.WithTimeoutMargin(m))
+	}
 	switch os.Getenv("SIDELIGHT_TEST_FORM") {
 	case "handler":
-		lambda.StartHandler(middleware.LambdaHandler(raw{}))
+		lambda.StartHandler(middleware.LambdaHandler(raw{}, opts...))
 		return
 	case "bare": // no middleware, to measure what it adds to a cold start
 		lambda.Start(typed)
 		return
 	}
-	lambda.Start(middleware.Lambda(typed))
+	lambda.Start(middleware.Lambda(typed, opts...))
 }
