@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -592,4 +593,23 @@ func TestLambdaTimeoutMarginOff(t *testing.T) {
 	if inv := invocationDoc(t, f.emfDocs(t), "req-"+t.Name()); inv["Timeout"] != 0.0 || inv["Errors"] != 1.0 {
 		t.Errorf("EMF: %v", inv)
 	}
+}
+
+func TestLambdaInvalidNamespaceTurnsMetricsOffAndSaysSo(t *testing.T) {
+	f := newLambdaFixture(t)
+	var logged strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logged, nil))
+	h := Lambda(func(ctx context.Context, _ string) (string, error) {
+		return "ok", AddMetric(ctx, "X", 1, emf.Count)
+	}, f.opts(t, WithEMFNamespace(strings.Repeat("n", 300)), WithLogger(logger))...)
+	if out, err := h(invokeCtx(t, facadeHeader, time.Minute), ""); err != nil || out != "ok" {
+		t.Fatalf("handler: %q %v", out, err)
+	}
+	if n := len(f.sink.Documents()); n != 0 {
+		t.Errorf("%d EMF documents with an invalid namespace", n)
+	}
+	if !strings.Contains(logged.String(), "Lambda metrics are off") {
+		t.Errorf("nothing logged: %q", logged.String())
+	}
+	f.wait(t, 1) // tracing still works
 }
