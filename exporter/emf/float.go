@@ -2,7 +2,6 @@ package emf
 
 import (
 	"math"
-	"strconv"
 
 	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
 )
@@ -32,10 +31,10 @@ func appendFloat(b []byte, v float64) []byte {
 	}
 	for k, p := range pow10 {
 		x := a * p
-		m := math.Round(x)
-		if m >= 1<<52 {
+		if x >= 1<<52 {
 			break
 		}
+		m := float64(int64(x + 0.5)) // nearest integer, near enough: checked below
 		// If m/10^k rounds to a, then x = fl(a·10^k) is within m·2^-52 of
 		// m (two roundings). Farther from an integer than that, k cannot
 		// work, and the division is skipped.
@@ -45,29 +44,32 @@ func appendFloat(b []byte, v float64) []byte {
 		if v < 0 {
 			b = append(b, '-')
 		}
-		u := uint64(m)
-		if k == 0 {
-			return strconv.AppendUint(b, u, 10)
+		// Digits of m, last first, into a small array.
+		var d [24]byte
+		i := len(d)
+		for u := uint64(m); ; {
+			q := u / 10
+			i--
+			d[i] = byte('0' + u - q*10)
+			if u = q; u == 0 {
+				break
+			}
 		}
-		start := len(b)
-		b = strconv.AppendUint(b, u, 10)
-		n := len(b) - start
-		if n <= k { // 0.000ddd: shift the digits right past "0." and zeros
-			pad := k - n + 2
-			for range pad {
+		digits := d[i:]
+		switch n := len(digits); {
+		case k == 0:
+			return append(b, digits...)
+		case n <= k: // 0.000ddd
+			b = append(b, '0', '.')
+			for range k - n {
 				b = append(b, '0')
 			}
-			copy(b[start+pad:], b[start:start+n])
-			b[start], b[start+1] = '0', '.'
-			for i := start + 2; i < start+pad; i++ {
-				b[i] = '0'
-			}
-			return b
+			return append(b, digits...)
+		default:
+			b = append(b, digits[:n-k]...)
+			b = append(b, '.')
+			return append(b, digits[n-k:]...)
 		}
-		b = append(b, 0)
-		copy(b[len(b)-k:], b[len(b)-k-1:len(b)-1])
-		b[len(b)-k-1] = '.'
-		return b
 	}
 	return jsonenc.AppendFloat(b, v)
 }
