@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // Result is what the page saw for one scenario.
@@ -27,14 +28,30 @@ type Result struct {
 const RunScript = `sidelightRun()`
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sidelight CORS scenarios</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>Sidelight CORS scenarios</title>
+<style>
+body { font: 15px/1.45 system-ui, sans-serif; margin: 1.5rem; max-width: 72rem; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; vertical-align: top; }
+tr.first td { border-top: 2px solid #999; }
+code { background: #f3f3f3; padding: 0 .2rem; }
+.blocked { color: #a40000; font-weight: 600; }
+.allowed { color: #1d6b1d; }
+.muted { color: #666; }
+</style></head>
 <body>
 <h1>CORS scenarios</h1>
-<p>This page calls the API at <code>{{.API}}</code> from another origin.</p>
-<table><thead><tr><th>scenario</th><th>what</th><th>result</th></tr></thead><tbody id="results"></tbody></table>
+<p>This page (origin <code id="page-origin"></code>) calls the API at <code>{{.API}}</code>, another origin.
+Each button makes one <code>fetch()</code>. When the browser blocks the answer, the page only gets
+<code>TypeError: Failed to fetch</code>: open the developer tools (F12), tab <b>Console</b>, for the browser's reason.
+{{if .TraceView}}What the server recorded about the same request is in the
+<a id="trace-view" href="{{.TraceView}}/#/traces?annotation=cors_verdict%3Dblocked" target="_blank" rel="noopener">local trace view (blocked requests)</a>.{{end}}</p>
+<p><button id="run-all" type="button">Run all</button> <span id="summary" class="muted"></span></p>
+<table><thead><tr><th>#</th><th>variant</th><th>what the API does</th><th></th><th>what the page saw</th></tr></thead><tbody id="results"></tbody></table>
 <script>
 const api = {{.API}};
 const scenarios = {{.Scenarios}};
+document.getElementById("page-origin").textContent = location.origin;
 // A cookie for the API's host (cookies ignore ports): sent only when a
 // request uses credentials: 'include'.
 document.cookie = "sid=demo; path=/; SameSite=Lax";
@@ -51,14 +68,43 @@ async function runOne(s) {
   }
 }
 
-function show(s, r) {
+const cells = {};
+let last = 0;
+for (const s of scenarios) {
   const tr = document.createElement("tr");
-  for (const text of [s.id, s.title, r.blocked ? "blocked: " + r.error : "status " + r.status + (s.readHeader ? ", " + s.readHeader + ": " + r.header : "")]) {
+  if (s.number !== last) tr.className = "first";
+  last = s.number;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = "Run";
+  button.id = "run-" + s.id.replace("/", "-");
+  button.addEventListener("click", async () => show(s, await runOne(s)));
+  const out = document.createElement("td");
+  out.id = "result-" + s.id.replace("/", "-");
+  for (const cell of [String(s.number), s.id, s.title + (s.credentials === "include" ? " (fetch with credentials: 'include')" : ""), button, out]) {
+    if (cell instanceof HTMLElement && cell.tagName === "TD") { tr.appendChild(cell); continue; }
     const td = document.createElement("td");
-    td.textContent = text;
+    if (cell instanceof HTMLElement) td.appendChild(cell); else td.textContent = cell;
     tr.appendChild(td);
   }
   document.getElementById("results").appendChild(tr);
+  cells[s.id] = out;
+}
+
+function show(s, r) {
+  const out = cells[s.id];
+  out.textContent = "";
+  const b = document.createElement("span");
+  if (r.blocked) {
+    b.className = "blocked";
+    b.textContent = "blocked: " + r.error;
+    out.append(b, " (the reason is in the console)");
+  } else {
+    b.className = "allowed";
+    b.textContent = "status " + r.status;
+    out.append(b);
+    if (s.readHeader) out.append(", " + s.readHeader + ": " + (r.header === null ? "null (not exposed)" : r.header));
+  }
 }
 
 async function sidelightRun() {
@@ -68,19 +114,37 @@ async function sidelightRun() {
     show(s, r);
     out.push(r);
   }
+  const n = out.filter((r) => r.blocked).length;
+  document.getElementById("summary").textContent = n + " of " + out.length + " blocked";
   return out;
 }
+document.getElementById("run-all").addEventListener("click", sidelightRun);
 </script>
 </body></html>
 `))
 
+// PageConfig configures NewPage.
+type PageConfig struct {
+	// API is the API's base URL: scheme, host and port, no slash.
+	API string
+	// TraceView, when set, is the base URL of the Sidelight sidecar's local
+	// trace view (e.g. http://127.0.0.1:2772); the page links to its list
+	// of blocked requests.
+	TraceView string
+}
+
 // Page returns a handler that serves, at every path, the page that runs the
 // scenarios against the API at apiBase (scheme, host and port, no slash).
-func Page(apiBase string) http.Handler {
+func Page(apiBase string) http.Handler { return NewPage(PageConfig{API: apiBase}) }
+
+// NewPage returns a handler that serves, at every path, the page that runs
+// the scenarios: one button per scenario and one that runs them all.
+func NewPage(c PageConfig) http.Handler {
 	data := struct {
 		API       string
+		TraceView string
 		Scenarios []Scenario
-	}{apiBase, All()}
+	}{c.API, strings.TrimSuffix(c.TraceView, "/"), All()}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")

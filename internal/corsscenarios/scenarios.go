@@ -1,5 +1,10 @@
 package corsscenarios
 
+import (
+	"slices"
+	"strings"
+)
+
 // Scenario is one call the page makes, and what the browser does with it.
 type Scenario struct {
 	// ID is the route's name, e.g. "s4/broken-traceparent"; Path is "/"+ID.
@@ -86,4 +91,35 @@ func All() []Scenario {
 		sc(8, "s8/fixed", "OPTIONS answered where it is asked", "PUT", jsonPut, "", false),
 		s9b, s9f,
 	}
+}
+
+// Preflight reports whether a browser sends a CORS preflight before the
+// scenario's fetch (a method other than GET, HEAD and POST, or a header
+// outside the CORS-safelisted ones), and the header names it lists in
+// Access-Control-Request-Headers: lower case, sorted, as Chromium sends
+// them.
+func (s Scenario) Preflight() (bool, []string) {
+	var names []string
+	for k, v := range s.Headers {
+		if safelisted(k, v) {
+			continue
+		}
+		names = append(names, strings.ToLower(k))
+	}
+	slices.Sort(names)
+	return len(names) > 0 || (s.Method != "GET" && s.Method != "HEAD" && s.Method != "POST"), names
+}
+
+// safelisted reports whether a request header is CORS-safelisted, for the
+// headers the scenarios use.
+func safelisted(name, value string) bool {
+	switch strings.ToLower(name) {
+	case "accept", "accept-language", "content-language":
+		return true
+	case "content-type":
+		mt, _, _ := strings.Cut(strings.ToLower(value), ";")
+		mt = strings.TrimSpace(mt)
+		return mt == "text/plain" || mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data"
+	}
+	return false
 }

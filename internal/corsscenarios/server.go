@@ -2,6 +2,7 @@ package corsscenarios
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,17 +13,41 @@ import (
 // was built with (echoing the request's Origin when it is one of them);
 // broken routes get CORS wrong as their Scenario says.
 type Server struct {
-	allowed []string
-	mux     *http.ServeMux
-	cache   *cache
+	allowed  []string
+	mux      *http.ServeMux
+	cache    *cache
+	upstream *http.Client
+	upURL    string
 }
 
 var _ http.Handler = (*Server)(nil)
 
+// Config configures New.
+type Config struct {
+	// AllowedOrigins are the origins the fixed routes allow (for example the
+	// page's origin, and another one for scenario 7).
+	AllowedOrigins []string
+	// Upstream and UpstreamURL, when both set, make scenario 2's gateway
+	// routes forward each request with Upstream to UpstreamURL (plus the
+	// request's path) and answer 502 when that call fails or returns a
+	// 5xx: an upstream that is down gives the gateway-style 502. Without
+	// them the gateway answers 502 at once.
+	Upstream    *http.Client
+	UpstreamURL string
+}
+
 // NewServer returns a Server that allows the given origins (for example the
 // page's origin, and another one for scenario 7).
 func NewServer(allowedOrigins ...string) *Server {
-	s := &Server{allowed: allowedOrigins, mux: http.NewServeMux(), cache: &cache{entries: map[string]cached{}}}
+	return New(Config{AllowedOrigins: allowedOrigins})
+}
+
+// New returns a Server configured by c.
+func New(c Config) *Server {
+	s := &Server{allowed: slices.Clone(c.AllowedOrigins), mux: http.NewServeMux(), cache: &cache{entries: map[string]cached{}}}
+	if c.Upstream != nil && c.UpstreamURL != "" {
+		s.upstream, s.upURL = c.Upstream, strings.TrimSuffix(c.UpstreamURL, "/")
+	}
 	m := s.mux
 
 	// 1. Access-Control-Allow-Origin on a successful response.
@@ -219,9 +244,13 @@ func writeJSON(w http.ResponseWriter, status int) {
 
 // gateway stands for a load balancer or API gateway whose upstream is down:
 // it answers 502 itself, adding CORS headers only when withCORS is set (as
-// API Gateway does once its gateway responses are configured).
+// API Gateway does once its gateway responses are configured). With an
+// upstream configured it calls it first, and passes a healthy answer on.
 func gateway(withCORS bool, s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.upstream != nil && s.callUpstream(w, r, withCORS) {
+			return
+		}
 		if withCORS {
 			s.allowOrigin(w, r)
 		}
@@ -229,6 +258,33 @@ func gateway(withCORS bool, s *Server) http.Handler {
 		w.WriteHeader(http.StatusBadGateway)
 		_, _ = w.Write([]byte(`{"message":"Internal server error"}` + "\n"))
 	})
+}
+
+// callUpstream forwards r to the upstream and, when it answers below 500,
+// copies its answer and returns true.
+func (s *Server) callUpstream(w http.ResponseWriter, r *http.Request, withCORS bool) bool {
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, s.upURL+r.URL.Path, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := s.upstream.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil || resp.StatusCode >= 500 {
+		return false
+	}
+	if withCORS {
+		s.allowOrigin(w, r)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(body)
+	return true
 }
 
 // proxyAddingCORS stands for a reverse proxy configured to add

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/chromedp"
+
+	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
+	"github.com/seed-c77c9410/sidelight/internal/corsscenarios"
+	"github.com/seed-c77c9410/sidelight/middleware"
+)
+
+// corsMarker separates the URL and origin from the reason in Chromium's
+// console message.
+const corsMarker = "has been blocked by CORS policy: "
+
+// console collects Chromium's CORS console messages, by request URL.
+type console struct {
+	mu     sync.Mutex
+	byURL  map[string]string
+	notify chan struct{}
+}
+
+func (c *console) add(text string) {
+	const prefix = "Access to fetch at '"
+	i := strings.Index(text, prefix)
+	if i < 0 || !strings.Contains(text, corsMarker) {
+		return
+	}
+	u, _, _ := strings.Cut(text[i+len(prefix):], "'")
+	c.mu.Lock()
+	c.byURL[u] = text
+	c.mu.Unlock()
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (c *console) get(u string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byURL[u]
+}
+
+// wait waits, without sleeping, until the console holds n CORS messages:
+// they may arrive after fetch() has rejected.
+func (c *console) wait(ctx context.Context, t *testing.T, n int) {
+	t.Helper()
+	for {
+		c.mu.Lock()
+		have := len(c.byURL)
+		c.mu.Unlock()
+		if have >= n {
+			return
+		}
+		select {
+		case <-c.notify:
+		case <-ctx.Done():
+			t.Fatalf("%d CORS console messages, want %d", have, n)
+		}
+	}
+}
+
+// startBrowser starts one headless Chromium for the test and collects its
+// CORS console messages.
+func startBrowser(ctx context.Context, t *testing.T) (context.Context, *console) {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	c := &console{byURL: map[string]string{}, notify: make(chan struct{}, 1)}
+	if err := chromedp.Listen(bctx, func(ev any) {
+		if e, ok := ev.(*log.EventEntryAdded); ok && e.Entry != nil {
+			c.add(e.Entry.Text)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return bctx, c
+}
+
+// The tutorial shows Chromium's messages for the default addresses.
+const (
+	tutorialAPI  = "http://127.0.0.1:8090"
+	tutorialPage = "http://127.0.0.1:8091"
+)
+
+// TestBrowserAgreesWithTraces runs every scenario, broken and fixed, from
+// the example's page in headless Chromium, and checks that what the
+// middleware recorded on each request's segment (cors_verdict, cors_code,
+// cors_reason) agrees with what the browser did and said in its console,
+// that the CORSBlocked metric counts the same blocks, and that the
+// tutorial quotes Chromium's messages as they are.
+func TestBrowserAgreesWithTraces(t *testing.T) {
+	f := newFixture(t)
+	a, stop := f.start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	bctx, cons := startBrowser(ctx, t)
+
+	// One button, clicked as a reader would.
+	if err := chromedp.Do(bctx, chromedp.Navigate(a.pageURL+"/"), chromedp.Click(chromedp.ID("run-s1-broken"))); err != nil {
+		t.Fatal(err)
+	}
+	clicked, err := chromedp.Run(bctx, chromedp.Poll[string](`document.getElementById("result-s1-broken").textContent || null`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(clicked, "blocked: TypeError: Failed to fetch") {
+		t.Errorf("after clicking s1/broken the page shows %q", clicked)
+	}
+	link, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.ID("trace-view"), "href"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if link.Value != blockedURL("http://127.0.0.1:2772") {
+		t.Errorf("trace view link %q", link.Value)
+	}
+
+	// Then every scenario, as "Run all" does.
+	results, err := chromedp.Run(bctx, chromedp.Evaluate[[]corsscenarios.Result](corsscenarios.RunScript, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := corsscenarios.All()
+	if len(results) != len(all) {
+		t.Fatalf("%d results for %d scenarios", len(results), len(all))
+	}
+	blockedFetches := 0
+	for _, r := range results {
+		if r.Blocked {
+			blockedFetches++
+		}
+	}
+	cons.wait(ctx, t, blockedFetches)
+
+	paths := byPath(t, f.segments(t, a))
+	tutorial := readTutorial(t)
+	apiBlocks := map[[2]string]float64{} // route and code of blocked segments
+	for i, s := range all {
+		r := results[i]
+		t.Run(s.ID, func(t *testing.T) {
+			if r.ID != s.ID {
+				t.Fatalf("result %q for scenario %q", r.ID, s.ID)
+			}
+			chromiumBlocks := s.Blocked && !s.ChromiumAllows
+			if r.Blocked != chromiumBlocks {
+				t.Fatalf("browser blocked=%v (%s), scenario expects %v", r.Blocked, r.Error, chromiumBlocks)
+			}
+			if r.Blocked && r.Error != "TypeError: Failed to fetch" {
+				t.Fatalf("fetch failed, but not as a CORS error: %s", r.Error)
+			}
+			segs := paths[s.Path]
+			if len(segs) == 0 {
+				t.Fatal("no segment for the scenario's requests")
+			}
+			var block *xraytest.Segment
+			for i, seg := range segs {
+				v := annotation(seg, "cors_verdict")
+				if v == "blocked" {
+					route := annotation(seg, middleware.RouteAnnotation)
+					if route == "" {
+						route = "unmatched" // as the metrics name requests no route matched
+					}
+					apiBlocks[[2]string{route, annotation(seg, "cors_code")}]++
+				}
+				if s.PrimeFromOtherOrigin && annotation(seg, "cors_origin") != a.pageURL {
+					continue // the visit from the other origin that filled the cache
+				}
+				t.Logf("%s preflight=%v: %s %s %q hint=%q warnings=%q", seg.HTTP.Request.Method, seg.Annotations["cors_preflight"],
+					v, annotation(seg, "cors_code"), annotation(seg, "cors_reason"), annotation(seg, "cors_hint"), annotation(seg, "cors_warnings"))
+				if v == "" || annotation(seg, "cors_origin") != a.pageURL {
+					t.Fatalf("segment without a CORS verdict for the page's origin: %v", seg.Annotations)
+				}
+				if pre, _ := seg.Annotations["cors_preflight"].(bool); pre != (seg.HTTP.Request.Method == "OPTIONS") {
+					t.Errorf("cors_preflight %v on a %s", pre, seg.HTTP.Request.Method)
+				}
+				if (v == "blocked" || v == "depends-on-credentials" && s.Credentials == "include") && block == nil {
+					block = &segs[i]
+				}
+			}
+			if s.ChromiumAllows {
+				// The verdict follows the standard and says Chromium differs.
+				if block == nil || annotation(*block, "cors_code") != "header-not-allowed" || !strings.Contains(annotation(*block, "cors_hint"), "Chromium still allows it") {
+					t.Fatalf("want a standard verdict that notes Chromium's leniency, got %v", block)
+				}
+				return
+			}
+			if (block != nil) != r.Blocked {
+				t.Fatalf("segment says blocked=%v, the browser blocked=%v", block != nil, r.Blocked)
+			}
+			if block != nil {
+				msg := cons.get(a.apiURL + s.Path)
+				if msg == "" {
+					t.Fatalf("no console message for %s", a.apiURL+s.Path)
+				}
+				reason := annotation(*block, "cors_reason")
+				if annotation(*block, "cors_code") == "" || !strings.Contains(msg, corsMarker+reason) {
+					t.Errorf("console says\n  %s\nthe segment says %s: %s", msg, annotation(*block, "cors_code"), reason)
+				}
+				quoted := strings.NewReplacer(a.apiURL, tutorialAPI, a.pageURL, tutorialPage).Replace(msg)
+				if !strings.Contains(tutorial, quoted) {
+					t.Errorf("the tutorial does not quote Chromium's message:\n%s", quoted)
+				}
+			}
+			if s.ReadHeader != "" && !r.Blocked {
+				last := segs[len(segs)-1]
+				if strings.Contains(annotation(last, "cors_warnings"), "header-not-exposed") != (r.Header == nil) {
+					t.Errorf("warnings %q, the page read %s = %v", annotation(last, "cors_warnings"), s.ReadHeader, r.Header)
+				}
+			}
+		})
+	}
+
+	t.Run("gateway 502 trace", func(t *testing.T) {
+		segs := paths["/s2/broken-502"]
+		if len(segs) == 0 {
+			t.Fatal("no segment")
+		}
+		seg := segs[len(segs)-1]
+		if seg.HTTP.Response.Status != 502 || !seg.Fault {
+			t.Errorf("gateway segment: status %d fault %v", seg.HTTP.Response.Status, seg.Fault)
+		}
+		remote := false
+		for _, sub := range seg.Subsegments {
+			remote = remote || sub.Namespace == "remote" && (sub.Error || sub.Fault || sub.Cause != nil)
+		}
+		if !remote {
+			t.Errorf("no failed call to the orders backend in %s", seg.Raw)
+		}
+	})
+
+	// The metric counts what the segments call blocked, per route and code.
+	stop()
+	f.agent.waitIdle(ctx, t)
+	got := f.agent.corsBlocked(t)
+	if fmt.Sprint(got) != fmt.Sprint(apiBlocks) {
+		t.Errorf("CORSBlocked %v\nsegments   %v", got, apiBlocks)
+	}
+	if len(got) < 8 {
+		t.Errorf("CORSBlocked has %d route/reason pairs, want one per blocked scenario", len(got))
+	}
+}
+
+// readTutorial returns the README.
+func readTutorial(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

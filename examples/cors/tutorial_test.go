@@ -1,0 +1,430 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seed-c77c9410/sidelight/internal/corsscenarios"
+)
+
+// Addresses the tutorial uses, and that the tests replace with their own.
+const (
+	tutorialView   = "http://127.0.0.1:2772"
+	tutorialDaemon = "127.0.0.1:2000"
+	tutorialEMF    = "tcp://127.0.0.1:25888"
+)
+
+// The commands in the tutorial's sh blocks, each run by
+// TestTutorialCommands. A command added to the tutorial must be added here.
+const (
+	cmdSidecar = "go run ./sidecar -local"
+	cmdExample = "go run ./examples/cors"
+	cmdSmoke   = "go run ./examples/cors -smoke"
+	cmdCurlAPI = "curl -i -X OPTIONS http://127.0.0.1:8090/s3/broken-405 -H 'Origin: http://127.0.0.1:8091' -H 'Access-Control-Request-Method: PUT' -H 'Access-Control-Request-Headers: content-type'"
+	cmdCurlUI  = "curl -s 'http://127.0.0.1:2772/api/traces?annotation=cors_verdict=blocked'"
+)
+
+// shCommands returns the lines of the tutorial's ```sh blocks.
+func shCommands(t *testing.T) []string {
+	t.Helper()
+	var cmds []string
+	in := false
+	for _, line := range strings.Split(readTutorial(t), "\n") {
+		switch {
+		case !in && strings.TrimSpace(line) == "```sh":
+			in = true
+		case in && strings.TrimSpace(line) == "```":
+			in = false
+		case in && strings.TrimSpace(line) != "":
+			cmds = append(cmds, strings.TrimSpace(line))
+		}
+	}
+	if in {
+		t.Fatal("unterminated sh block in README.md")
+	}
+	return cmds
+}
+
+// sidecar is the Sidelight sidecar, built from this module and run in local
+// mode as the tutorial's first command does, on free ports.
+type sidecar struct {
+	ui, udp, emf string
+}
+
+func startSidecar(t *testing.T, ctx context.Context) *sidecar {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(t.TempDir(), "sidecar")
+	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, "github.com/seed-c77c9410/sidelight/sidecar")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the sidecar: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-local", "-xray-udp-addr", "127.0.0.1:0", "-xray-tcp-addr", "off",
+		"-emf-tcp-addr", "127.0.0.1:0", "-emf-udp-addr", "off", "-status-addr", "127.0.0.1:0", "-ui-addr", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The sidecar logs its addresses once it listens on all of them.
+	started := make(chan map[string]any, 1)
+	var logMu sync.Mutex
+	var logTail []string
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<16), 1<<20)
+		for sc.Scan() {
+			var line struct {
+				Msg  string         `json:"msg"`
+				Info map[string]any `json:"info"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "sidecar started" {
+				started <- line.Info
+			}
+			logMu.Lock()
+			logTail = append(logTail, sc.Text())
+			logMu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-drained
+		_ = cmd.Wait()
+		if t.Failed() {
+			logMu.Lock()
+			t.Logf("sidecar log:\n%s", strings.Join(logTail, "\n"))
+			logMu.Unlock()
+		}
+	})
+	var info map[string]any
+	select {
+	case info = <-started:
+	case <-drained:
+		t.Fatal("the sidecar exited before it started")
+	case <-ctx.Done():
+		t.Fatal("the sidecar did not start")
+	}
+	s := &sidecar{}
+	s.ui, _ = info["addr_ui"].(string)
+	s.udp, _ = info["addr_xray_udp"].(string)
+	emfAddr, _ := info["addr_emf_tcp"].(string)
+	if s.ui == "" || s.udp == "" || emfAddr == "" {
+		t.Fatalf("sidecar addresses: %v", info)
+	}
+	s.ui = strings.TrimSuffix(s.ui, "/")
+	s.emf = "tcp://" + emfAddr
+	return s
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader.
+type syncBuffer struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	line chan string
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.line != nil {
+		for _, l := range strings.SplitAfter(string(p), "\n") {
+			if strings.HasSuffix(l, "\n") {
+				select {
+				case b.line <- strings.TrimSuffix(l, "\n"):
+				default:
+				}
+			}
+		}
+	}
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestTutorialCommands runs every command of the tutorial, in order, as a
+// reader would: the sidecar in local mode, the example with -smoke, the
+// example serving the page, the curl that replays a preflight, and the curl
+// that lists blocked requests in the local view, which must find every
+// request the commands made that a browser would block. The CORSBlocked
+// metric, as the sidecar shows it, must count the same.
+func TestTutorialCommands(t *testing.T) {
+	want := []string{cmdSidecar, cmdExample, cmdSmoke, cmdCurlUI, cmdCurlAPI}
+	if got := shCommands(t); !slices.Equal(got, want) {
+		t.Fatalf("the tutorial's commands are\n  %s\nthe test runs\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	// go run ./sidecar -local
+	sc := startSidecar(t, ctx)
+	telemetry := []string{"-daemon", sc.udp, "-emf", sc.emf, "-view", sc.ui, "-metrics-interval", "100ms"}
+
+	// go run ./examples/cors -smoke
+	var smokeOut, smokeErr syncBuffer
+	if err := run(ctx, append([]string{"-smoke", "-api-addr", "127.0.0.1:0", "-page-addr", "127.0.0.1:0"}, telemetry...), noEnv, &smokeOut, &smokeErr); err != nil {
+		t.Fatalf("-smoke: %v\n%s%s", err, smokeOut.String(), smokeErr.String())
+	}
+	if smokeErr.String() != "" {
+		t.Errorf("-smoke wrote to stderr (lost telemetry?):\n%s", smokeErr.String())
+	}
+	blocked := 0
+	for _, s := range corsscenarios.All() {
+		if s.Blocked {
+			blocked++
+		}
+		if !strings.Contains(smokeOut.String(), "\n"+s.ID+" ") {
+			t.Errorf("-smoke printed no line for %s", s.ID)
+		}
+	}
+
+	// go run ./examples/cors
+	runCtx, stopRun := context.WithCancel(ctx)
+	out := &syncBuffer{line: make(chan string, 16)}
+	var errOut syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(runCtx, append([]string{"-api-addr", "127.0.0.1:0", "-page-addr", "127.0.0.1:0"}, telemetry...), noEnv, out, &errOut)
+	}()
+	var banner []string
+	for len(banner) < 4 {
+		select {
+		case l := <-out.line:
+			banner = append(banner, l)
+		case err := <-done:
+			t.Fatalf("the example stopped: %v\n%s", err, errOut.String())
+		case <-ctx.Done():
+			t.Fatal("the example printed no banner")
+		}
+	}
+	pageURL := field(t, banner[0], "cors: open the page")
+	apiURL := field(t, banner[1], "cors: API")
+	// The tutorial shows the banner for the default addresses.
+	quoted := strings.NewReplacer(apiURL, tutorialAPI, pageURL, tutorialPage, sc.udp, tutorialDaemon, sc.emf, tutorialEMF, sc.ui, tutorialView).Replace(strings.Join(banner, "\n"))
+	if !strings.Contains(readTutorial(t), "```text\n"+quoted+"\n```") {
+		t.Errorf("the tutorial does not show the banner as printed:\n%s", quoted)
+	}
+	page := get(t, ctx, pageURL+"/", nil)
+	if !strings.Contains(page, `"`+apiURL+`"`) || !strings.Contains(page, sc.ui+"/#/traces?annotation=cors_verdict%3Dblocked") {
+		t.Errorf("the page does not call %s or link to %s", apiURL, sc.ui)
+	}
+
+	// curl -i -X OPTIONS http://127.0.0.1:8090/s3/broken-405 ...
+	local := strings.NewReplacer(tutorialAPI, apiURL, tutorialPage, pageURL, tutorialView, sc.ui)
+	status, header, _ := curl(t, ctx, local.Replace(cmdCurlAPI))
+	if status != http.StatusMethodNotAllowed || header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("replayed preflight: status %d, ACAO %q; the tutorial says 405 without CORS headers", status, header.Get("Access-Control-Allow-Origin"))
+	}
+	blocked++
+	stopRun()
+	if err := <-done; err != nil {
+		t.Fatalf("the example: %v", err)
+	}
+	if errOut.String() != "" {
+		t.Errorf("the example wrote to stderr:\n%s", errOut.String())
+	}
+
+	// curl -s 'http://127.0.0.1:2772/api/traces?annotation=cors_verdict=blocked'
+	// The sidecar receives over UDP and TCP: ask until it has everything.
+	var list struct {
+		Matched int `json:"matched"`
+		Traces  []struct {
+			URL string `json:"url"`
+		} `json:"traces"`
+	}
+	var cors float64
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, _, body := curl(t, ctx, local.Replace(cmdCurlUI))
+		if err := json.Unmarshal([]byte(body), &list); err != nil {
+			t.Fatalf("trace list: %v\n%s", err, body)
+		}
+		cors = corsBlockedSum(t, ctx, sc.ui)
+		if list.Matched >= blocked && cors >= float64(blocked) {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("the view lists %d blocked requests and CORSBlocked sums to %v, want %d", list.Matched, cors, blocked)
+		}
+	}
+	if list.Matched != blocked || cors != float64(blocked) {
+		t.Errorf("the view lists %d blocked requests and CORSBlocked sums to %v, want %d", list.Matched, cors, blocked)
+	}
+}
+
+// corsBlockedSum adds up the CORSBlocked series the local view shows.
+func corsBlockedSum(t *testing.T, ctx context.Context, ui string) float64 {
+	t.Helper()
+	var m struct {
+		Series []struct {
+			Name   string `json:"name"`
+			Points []struct {
+				Sum float64 `json:"sum"`
+			} `json:"points"`
+		} `json:"series"`
+	}
+	body := get(t, ctx, ui+"/api/metrics?namespace=SidelightExamples&metric=CORSBlocked", nil)
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatalf("metrics: %v\n%s", err, body)
+	}
+	sum := 0.0
+	for _, s := range m.Series {
+		if s.Name != "CORSBlocked" {
+			continue
+		}
+		for _, p := range s.Points {
+			sum += p.Sum
+		}
+	}
+	return sum
+}
+
+func noEnv(string) string { return "" }
+
+// field returns what follows prefix on a banner line.
+func field(t *testing.T, line, prefix string) string {
+	t.Helper()
+	rest, ok := strings.CutPrefix(line, prefix)
+	if !ok {
+		t.Fatalf("banner line %q does not start with %q", line, prefix)
+	}
+	return strings.TrimSpace(rest)
+}
+
+func get(t *testing.T, ctx context.Context, u string, h http.Header) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d, %v", u, resp.StatusCode, err)
+	}
+	return string(b)
+}
+
+// curl runs the subset of curl the tutorial uses (-i, -s, -X, -H, one URL,
+// single-quoted words) with net/http.
+func curl(t *testing.T, ctx context.Context, cmd string) (int, http.Header, string) {
+	t.Helper()
+	words, err := splitWords(cmd)
+	if err != nil || len(words) == 0 || words[0] != "curl" {
+		t.Fatalf("not a curl command (%v): %s", err, cmd)
+	}
+	method, target := http.MethodGet, ""
+	h := http.Header{}
+	for i := 1; i < len(words); i++ {
+		switch w := words[i]; w {
+		case "-i", "-s":
+		case "-X", "-H":
+			if i+1 == len(words) {
+				t.Fatalf("%s without a value: %s", w, cmd)
+			}
+			i++
+			if w == "-X" {
+				method = words[i]
+				continue
+			}
+			k, v, ok := strings.Cut(words[i], ":")
+			if !ok {
+				t.Fatalf("header %q: %s", words[i], cmd)
+			}
+			h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		default:
+			if strings.HasPrefix(w, "-") || target != "" {
+				t.Fatalf("curl argument %q is not supported here: %s", w, cmd)
+			}
+			target = w
+		}
+	}
+	if _, err := url.Parse(target); err != nil || target == "" {
+		t.Fatalf("URL %q: %v", target, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = h
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// splitWords splits a shell command line into words, honouring single
+// quotes (all the tutorial uses).
+func splitWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for _, r := range s {
+		switch {
+		case quoted && r == '\'':
+			quoted = false
+		case quoted:
+			cur.WriteRune(r)
+		case r == '\'':
+			quoted, inWord = true, true
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case strings.ContainsRune(`"\$`+"`", r):
+			return nil, fmt.Errorf("unsupported shell character %q", r)
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quoted {
+		return nil, fmt.Errorf("unterminated quote")
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
