@@ -6,8 +6,9 @@
 // spec-exact EMF documents to a [Sink]. Limits are enforced where the caller
 // makes the mistake: an invalid name, unit, value or dimension is refused
 // with an error wrapping one of the package's sentinel errors, and a flush
-// never emits a document CloudWatch would reject. More than 100 metrics or
-// more than 100 values per metric are split across several documents; no
+// never emits a document CloudWatch would reject. More than 100 metrics,
+// more than 100 values per metric, or more than a CloudWatch Logs event
+// (256 KiB; one datagram over UDP) are split across several documents; no
 // value is dropped.
 //
 // Sinks: [NewWriterSink] (standard output in AWS Lambda, synchronous) and
