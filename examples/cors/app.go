@@ -41,8 +41,8 @@ type app struct {
 
 // start listens on the configured addresses and serves. Telemetry goes to
 // cfg.daemon and cfg.emfEndpoint; nothing needs to listen there.
-func start(ctx context.Context, cfg config, log *slog.Logger) (a *app, err error) {
-	a = &app{}
+func start(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err error) {
+	a := &app{}
 	var lns []net.Listener
 	defer func() {
 		if err != nil && a.servers == nil {
@@ -68,9 +68,6 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (a *app, err error
 	}
 	if a.ordersURL, err = listen(cfg.ordersAddr); err != nil {
 		return nil, err
-	}
-	if a.apiURL == a.pageURL {
-		return nil, errors.New("the page and the API need different addresses")
 	}
 
 	if a.emitter, err = xray.NewEmitter(xray.WithDaemonAddress(cfg.daemon), xray.WithLogger(log)); err != nil {

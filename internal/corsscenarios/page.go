@@ -34,6 +34,7 @@ body { font: 15px/1.45 system-ui, sans-serif; margin: 1.5rem; max-width: 72rem; 
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; vertical-align: top; }
 tr.first td { border-top: 2px solid #999; }
+th:last-child, td:last-child { width: 30%; }
 code { background: #f3f3f3; padding: 0 .2rem; }
 .blocked { color: #a40000; font-weight: 600; }
 .allowed { color: #1d6b1d; }

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -188,4 +190,128 @@ func TestPrimeReportsFailure(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "status 404") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// Preflight agrees with the test's own reading of the Fetch standard.
+func TestPreflight(t *testing.T) {
+	for _, s := range corsscenarios.All() {
+		want, names := needsPreflight(s)
+		got, gotNames := s.Preflight()
+		if got != want || strings.Join(gotNames, ",") != names {
+			t.Errorf("%s: Preflight() = %v %q, want %v %q", s.ID, got, gotNames, want, names)
+		}
+	}
+	plain := corsscenarios.Scenario{Method: "POST", Headers: map[string]string{"Content-Type": "text/plain;charset=UTF-8", "Accept": "*/*"}}
+	if pre, names := plain.Preflight(); pre || len(names) != 0 {
+		t.Errorf("a POST with safelisted headers: Preflight() = %v %q", pre, names)
+	}
+}
+
+// With an upstream, the gateway routes call it: a failing upstream gives
+// the 502 (with or without CORS headers), a healthy one is passed on.
+func TestGatewayUpstream(t *testing.T) {
+	var calls []string
+	var mu sync.Mutex
+	healthy := true
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls = append(calls, r.URL.Path)
+		ok := healthy
+		mu.Unlock()
+		if !ok {
+			panic(http.ErrAbortHandler) // the connection drops, no answer
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"orders":[]}`)
+	}))
+	defer up.Close()
+	srv := httptest.NewServer(corsscenarios.New(corsscenarios.Config{AllowedOrigins: []string{page}, Upstream: up.Client(), UpstreamURL: up.URL + "/"}))
+	defer srv.Close()
+	get := func(path string) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("Origin", page)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		return resp, string(b)
+	}
+	for _, c := range []struct {
+		healthy bool
+		path    string
+		status  int
+		acao    string
+		body    string
+	}{
+		{true, "/s2/fixed-502", 200, page, `{"orders":[]}`},
+		{true, "/s2/broken-502", 200, "", `{"orders":[]}`},
+		{false, "/s2/fixed-502", 502, page, "Internal server error"},
+		{false, "/s2/broken-502", 502, "", "Internal server error"},
+	} {
+		mu.Lock()
+		healthy = c.healthy
+		mu.Unlock()
+		resp, body := get(c.path)
+		if resp.StatusCode != c.status || resp.Header.Get("Access-Control-Allow-Origin") != c.acao || !strings.Contains(body, c.body) {
+			t.Errorf("%s, upstream healthy=%v: status %d, ACAO %q, body %q", c.path, c.healthy, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) < 4 || calls[0] != "/s2/fixed-502" {
+		t.Errorf("upstream calls %q", calls)
+	}
+}
+
+// The cache stores a bounded number of URLs: query strings cannot grow it
+// without limit.
+func TestCacheBounded(t *testing.T) {
+	srv, c := start(t)
+	for i := range 100 {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/s7/fixed?n="+strconv.Itoa(i), nil)
+		req.Header.Set("Origin", page)
+		do(t, c, req)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/s7/fixed?n=99", nil)
+	req.Header.Set("Origin", page)
+	if r := do(t, c, req); r.Header.Get("X-Cache") != "Miss" {
+		t.Errorf("the 100th URL was cached (X-Cache %q)", r.Header.Get("X-Cache"))
+	}
+	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/s7/fixed?n=0", nil)
+	req.Header.Set("Origin", page)
+	if r := do(t, c, req); r.Header.Get("X-Cache") != "Hit" {
+		t.Errorf("the first URL was not cached (X-Cache %q)", r.Header.Get("X-Cache"))
+	}
+}
+
+func TestNewPageLinksTraceView(t *testing.T) {
+	srv := httptest.NewServer(corsscenarios.NewPage(corsscenarios.PageConfig{API: "http://api.test:8080", TraceView: "http://127.0.0.1:2772/"}))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	html := string(body)
+	if !strings.Contains(html, `href="http://127.0.0.1:2772/#/traces?annotation=cors_verdict%3Dblocked"`) {
+		t.Errorf("no link to the trace view's blocked requests:\n%s", html)
+	}
+	for _, s := range corsscenarios.All() {
+		if !strings.Contains(html, `"id":"`+s.ID+`"`) {
+			t.Errorf("page lacks scenario %s", s.ID)
+		}
+	}
+	if strings.Contains(string(must(t, corsscenarios.Page("http://api.test"))), "trace-view") {
+		t.Error("Page without a trace view links to one")
+	}
+}
+
+func must(t *testing.T, h http.Handler) []byte {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	return rec.Body.Bytes()
 }

@@ -319,7 +319,10 @@ func (a *addingWriter) Write(b []byte) (int, error) {
 
 // cache is a shared HTTP cache, like a CDN: it stores GET responses that
 // say Cache-Control: public, keyed on the URL and on the request headers
-// the response's Vary names.
+// the response's Vary names. It holds at most maxCacheEntries URLs (query
+// strings make new ones) and passes the rest through uncached.
+const maxCacheEntries = 64
+
 type cache struct {
 	mu      sync.Mutex
 	entries map[string]cached
@@ -369,7 +372,9 @@ func (c *cache) wrap(next http.Handler) http.Handler {
 				}
 			}
 			c.mu.Lock()
-			c.entries[url] = cached{vary: vary, key: varyKey(r, vary), status: rec.status, header: rec.header.Clone(), body: rec.body.Bytes()}
+			if _, ok := c.entries[url]; ok || len(c.entries) < maxCacheEntries {
+				c.entries[url] = cached{vary: vary, key: varyKey(r, vary), status: rec.status, header: rec.header.Clone(), body: rec.body.Bytes()}
+			}
 			c.mu.Unlock()
 		}
 		for k, vs := range rec.header {
