@@ -167,7 +167,7 @@ func tuneGC(getenv func(string) string, budget int64) {
 		debug.SetGCPercent(200)
 	}
 	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(budget + 24<<20)
+		debug.SetMemoryLimit(budget + 16<<20)
 	}
 }
 

@@ -257,6 +257,8 @@ func (r Result) String() string {
 		s += fmt.Sprintf("\nemf: %s datapoints, %d PutMetricData requests (%.1f per 1M datapoints), values and counts exact: %v",
 			strconv.FormatFloat(r.EMFDatapoints, 'f', 0, 64), r.PutMetricData, r.RequestsPer1M, r.EMFValuesCorrect)
 	}
+	s += fmt.Sprintf("\nlost in the kernel (sent - received by the sidecar): %d; dropped by the sidecar for lack of budget: %d",
+		r.Sent-int(r.Counters["segments.received"]), r.Counters["segments.dropped.budget_full"])
 	return s + fmt.Sprintf("\nexit code after SIGTERM: %d", r.ExitCode)
 }
 

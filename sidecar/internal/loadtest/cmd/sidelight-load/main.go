@@ -22,6 +22,7 @@ func main() {
 	emfDocs := flag.Int("emf", 170_000, "EMF documents to send (about 6 datapoints each)")
 	timeout := flag.Duration("timeout", 5*time.Minute, "bound on the whole run")
 	profile := flag.String("cpuprofile", "", "have the sidecar write a CPU profile here")
+	rcvbuf := flag.String("udp-rcvbuf", "", "the sidecar's -udp-rcvbuf (default: its default)")
 	procs := flag.String("sidecar-gomaxprocs", "", "GOMAXPROCS for the sidecar process (default: the Go default)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -37,7 +38,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: *n, Rate: *rate, EMFDocs: *emfDocs, Args: profileArgs(*profile), Env: procsEnv(*procs)})
+	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: *n, Rate: *rate, EMFDocs: *emfDocs, Args: append(profileArgs(*profile), rcvbufArgs(*rcvbuf)...), Env: procsEnv(*procs)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -58,4 +59,11 @@ func procsEnv(v string) map[string]string {
 		return nil
 	}
 	return map[string]string{"GOMAXPROCS": v}
+}
+
+func rcvbufArgs(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return []string{"-udp-rcvbuf", v}
 }
