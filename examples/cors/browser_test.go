@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,11 +23,34 @@ import (
 // console message.
 const corsMarker = "has been blocked by CORS policy: "
 
-// console collects Chromium's CORS console messages, by request URL.
+// console collects Chromium's CORS console messages, and its network
+// errors ("Failed to load resource: ..."), by request URL.
 type console struct {
 	mu     sync.Mutex
 	byURL  map[string]string
+	failed map[string]string
 	notify chan struct{}
+}
+
+// failedToLoad is the network error Chromium logs for a blocked response.
+const failedToLoad = "Failed to load resource: net::ERR_FAILED"
+
+func (c *console) addNetwork(u, text string) {
+	c.mu.Lock()
+	if text == failedToLoad {
+		c.failed[u] = text
+	}
+	c.mu.Unlock()
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (c *console) failedURL(u string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed[u] != ""
 }
 
 func (c *console) add(text string) {
@@ -50,21 +75,21 @@ func (c *console) get(u string) string {
 	return c.byURL[u]
 }
 
-// wait waits, without sleeping, until the console holds n CORS messages:
-// they may arrive after fetch() has rejected.
+// wait waits, without sleeping, until the console holds n CORS messages
+// and n network errors: they may arrive after fetch() has rejected.
 func (c *console) wait(ctx context.Context, t *testing.T, n int) {
 	t.Helper()
 	for {
 		c.mu.Lock()
-		have := len(c.byURL)
+		msgs, failed := len(c.byURL), len(c.failed)
 		c.mu.Unlock()
-		if have >= n {
+		if msgs >= n && failed >= n {
 			return
 		}
 		select {
 		case <-c.notify:
 		case <-ctx.Done():
-			t.Fatalf("%d CORS console messages, want %d", have, n)
+			t.Fatalf("%d CORS console messages and %d network errors, want %d", msgs, failed, n)
 		}
 	}
 }
@@ -87,10 +112,14 @@ func startBrowser(ctx context.Context, t *testing.T) (context.Context, *console)
 	t.Cleanup(cancelAlloc)
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
 	t.Cleanup(cancelBrowser)
-	c := &console{byURL: map[string]string{}, notify: make(chan struct{}, 1)}
+	c := &console{byURL: map[string]string{}, failed: map[string]string{}, notify: make(chan struct{}, 1)}
 	if err := chromedp.Listen(bctx, func(ev any) {
 		if e, ok := ev.(*log.EventEntryAdded); ok && e.Entry != nil {
-			c.add(e.Entry.Text)
+			if e.Entry.Source == log.EntrySourceNetwork {
+				c.addNetwork(e.Entry.URL, e.Entry.Text)
+			} else {
+				c.add(e.Entry.Text)
+			}
 		}
 	}); err != nil {
 		t.Fatal(err)
@@ -155,7 +184,11 @@ func TestBrowserAgreesWithTraces(t *testing.T) {
 
 	paths := byPath(t, f.segments(t, a))
 	tutorial := readTutorial(t)
+	if !strings.Contains(tutorial, failedToLoad) {
+		t.Errorf("the tutorial does not show Chromium's %q", failedToLoad)
+	}
 	apiBlocks := map[[2]string]float64{} // route and code of blocked segments
+	var hints []string                   // every hint recorded
 	for i, s := range all {
 		r := results[i]
 		t.Run(s.ID, func(t *testing.T) {
@@ -176,6 +209,9 @@ func TestBrowserAgreesWithTraces(t *testing.T) {
 			var block *xraytest.Segment
 			for i, seg := range segs {
 				v := annotation(seg, "cors_verdict")
+				if h := annotation(seg, "cors_hint"); h != "" {
+					hints = append(hints, h)
+				}
 				if v == "blocked" {
 					route := annotation(seg, middleware.RouteAnnotation)
 					if route == "" {
@@ -217,6 +253,9 @@ func TestBrowserAgreesWithTraces(t *testing.T) {
 				if annotation(*block, "cors_code") == "" || !strings.Contains(msg, corsMarker+reason) {
 					t.Errorf("console says\n  %s\nthe segment says %s: %s", msg, annotation(*block, "cors_code"), reason)
 				}
+				if !cons.failedURL(a.apiURL + s.Path) {
+					t.Errorf("no %q in the console for %s", failedToLoad, a.apiURL+s.Path)
+				}
 				quoted := strings.NewReplacer(a.apiURL, tutorialAPI, a.pageURL, tutorialPage).Replace(msg)
 				if !strings.Contains(tutorial, quoted) {
 					t.Errorf("the tutorial does not quote Chromium's message:\n%s", quoted)
@@ -229,6 +268,17 @@ func TestBrowserAgreesWithTraces(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// The hints the tutorial quotes are ones the middleware records.
+	quotedHints := regexp.MustCompile(`hint[^"]{0,40}"([^"]+)"`).FindAllStringSubmatch(strings.Join(strings.Fields(tutorial), " "), -1)
+	if len(quotedHints) < 8 {
+		t.Errorf("the tutorial quotes %d hints, want one per scenario", len(quotedHints))
+	}
+	for _, q := range quotedHints {
+		if !slices.ContainsFunc(hints, func(h string) bool { return strings.Contains(h, q[1]) }) {
+			t.Errorf("the tutorial quotes a hint no segment has: %q", q[1])
+		}
 	}
 
 	t.Run("gateway 502 trace", func(t *testing.T) {
