@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/smithy-go"
@@ -133,4 +134,20 @@ func Sleep(d time.Duration, done <-chan struct{}) bool {
 	case <-done:
 		return false
 	}
+}
+
+// Every lets an event through at most once per interval (for log lines
+// about failures that may repeat for every request). The zero value lets
+// the first event through. It is safe for concurrent use.
+type Every struct {
+	last atomic.Int64 // unix nanoseconds of the last event let through
+}
+
+// Allow reports whether an event at now may be logged, given interval.
+func (e *Every) Allow(now time.Time, interval time.Duration) bool {
+	last := e.last.Load()
+	if last != 0 && now.UnixNano()-last < int64(interval) {
+		return false
+	}
+	return e.last.CompareAndSwap(last, now.UnixNano())
 }

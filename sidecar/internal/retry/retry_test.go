@@ -100,3 +100,11 @@ func ExampleClassify() {
 	fmt.Println(retryable, reason)
 	// Output: true timeout
 }
+
+func TestEvery(t *testing.T) {
+	var e retry.Every
+	t0 := time.Unix(100, 0)
+	if !e.Allow(t0, time.Second) || e.Allow(t0.Add(500*time.Millisecond), time.Second) || !e.Allow(t0.Add(time.Second), time.Second) {
+		t.Fatal("Every lets the wrong events through")
+	}
+}

@@ -119,7 +119,8 @@ type Pipeline struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	flusherWG  sync.WaitGroup
-	failures   atomic.Int32
+	failures   atomic.Int32 // consecutive failed requests, for backoff
+	logEvery   retry.Every  // permanent-failure log lines, at most one per 10s
 	started    bool
 	shutOnce   sync.Once
 	shutErr    error
@@ -386,7 +387,9 @@ func (p *Pipeline) send(one []queue.Entry[batch]) {
 	if !retryable {
 		p.dropped[string(retry.ClientError)].Add(uint64(len(b.events)))
 		p.q.Release(one)
-		p.cfg.Logger.Error("PutLogEvents failed permanently; batch dropped", "err", err, "events", len(b.events), "log_group", b.group)
+		if p.logEvery.Allow(time.Now(), 10*time.Second) {
+			p.cfg.Logger.Error("PutLogEvents failed permanently; batch dropped", "err", err, "events", len(b.events), "log_group", b.group)
+		}
 		return
 	}
 	p.retried[reason].Add(1)

@@ -121,7 +121,8 @@ type Pipeline struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	flusherWG  sync.WaitGroup
-	failures   atomic.Int32
+	failures   atomic.Int32 // consecutive failed requests, for backoff
+	logEvery   retry.Every  // permanent-failure log lines, at most one per 10s
 	started    bool
 	shutOnce   sync.Once
 	shutErr    error
@@ -368,7 +369,9 @@ func (p *Pipeline) send(batch []queue.Entry[request]) {
 	if !retryable {
 		p.dropped[string(retry.ClientError)].Add(uint64(req.datums))
 		p.q.Release(batch)
-		p.cfg.Logger.Error("PutMetricData failed permanently; request dropped", "err", err, "datums", req.datums)
+		if p.logEvery.Allow(time.Now(), 10*time.Second) {
+			p.cfg.Logger.Error("PutMetricData failed permanently; request dropped", "err", err, "datums", req.datums)
+		}
 		return
 	}
 	p.retried[reason].Add(1)

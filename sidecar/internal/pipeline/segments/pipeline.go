@@ -105,6 +105,7 @@ type Pipeline struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	failures   atomic.Int32 // consecutive failed requests, for backoff
+	logEvery   retry.Every  // permanent-failure log lines, at most one per 10s
 	started    bool
 	shutOnce   sync.Once
 	shutErr    error
@@ -277,7 +278,9 @@ func (p *Pipeline) send(batch []queue.Entry[item], docs []string) []string {
 		if !retryable {
 			p.dropped[string(retry.ClientError)].Add(uint64(len(batch)))
 			p.q.Release(batch)
-			p.cfg.Logger.Error("PutTraceSegments failed permanently; batch dropped", "err", err, "segments", len(batch))
+			if p.logEvery.Allow(time.Now(), 10*time.Second) {
+				p.cfg.Logger.Error("PutTraceSegments failed permanently; batch dropped", "err", err, "segments", len(batch))
+			}
 			return docs
 		}
 		p.retried[reason].Add(uint64(len(batch)))
