@@ -91,7 +91,12 @@ func (t *Template) resolve(values map[string]string, placeholders bool) (*Resolv
 				errs = append(errs, err)
 				continue
 			}
-			props = v.(map[string]any)
+			m, ok := v.(map[string]any)
+			if !ok {
+				errs = append(errs, fmt.Errorf("cfn: resource %s: Properties must be an object", name))
+				continue
+			}
+			props = m
 		}
 		r.Resources[name] = ResolvedResource{Type: res.Type, Properties: props}
 	}

@@ -80,6 +80,11 @@ var logicalID = regexp.MustCompile(`^[A-Za-z0-9]{1,255}$`)
 // parameter types and defaults, and that every Ref, Fn::GetAtt, Fn::Sub
 // variable and DependsOn names something that exists.
 func Parse(data []byte) (*Template, error) {
+	// encoding/json matches names case-insensitively; CloudFormation does
+	// not, so the names are checked exactly first.
+	if err := exactKeys(data); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
@@ -233,4 +238,41 @@ func (p Parameter) value(v any) (any, error) {
 		return nil, fmt.Errorf("%q is not a VPC ID", s)
 	}
 	return s, nil
+}
+
+// Exact names of the template's sections and of their entries' attributes.
+var (
+	sectionNames   = []string{"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Resources", "Outputs"}
+	parameterNames = []string{"Type", "Default", "Description", "AllowedValues", "AllowedPattern", "ConstraintDescription", "MinValue", "MaxValue", "MinLength", "MaxLength", "NoEcho"}
+	resourceNames  = []string{"Type", "Properties", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "Metadata"}
+	outputNames    = []string{"Description", "Value", "Export"}
+)
+
+func exactKeys(data []byte) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return fmt.Errorf("cfn: template: %w", err)
+	}
+	var errs []error
+	check := func(where string, m map[string]json.RawMessage, allowed []string) {
+		for k := range m {
+			if !slices.Contains(allowed, k) {
+				errs = append(errs, fmt.Errorf("cfn: %s: unknown name %q (names are case-sensitive)", where, k))
+			}
+		}
+	}
+	check("template", top, sectionNames)
+	for section, allowed := range map[string][]string{"Parameters": parameterNames, "Resources": resourceNames, "Outputs": outputNames} {
+		var entries map[string]map[string]json.RawMessage
+		if raw, ok := top[section]; ok {
+			if err := json.Unmarshal(raw, &entries); err != nil {
+				errs = append(errs, fmt.Errorf("cfn: %s: %w", section, err))
+				continue
+			}
+		}
+		for name, e := range entries {
+			check(section+"/"+name, e, allowed)
+		}
+	}
+	return errors.Join(errs...)
 }
