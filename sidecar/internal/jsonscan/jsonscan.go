@@ -229,11 +229,12 @@ func AppendString(dst, v []byte) (out []byte, ok bool) {
 // Equal reports whether the raw JSON string value v equals s without
 // allocating when v has no escapes.
 func Equal(v []byte, s string) bool {
-	if len(v) >= 2 && v[0] == '"' && len(v)-2 == len(s) && string(v[1:len(v)-1]) == s {
-		return true
-	}
 	if len(v) < 2 || v[0] != '"' {
 		return false
+	}
+	in := v[1 : len(v)-1]
+	if !hasEscape(in) && utf8.Valid(in) {
+		return string(in) == s
 	}
 	d, _ := String(v)
 	return d == s
