@@ -220,7 +220,12 @@ func TestBrowserAgreesWithTraces(t *testing.T) {
 					apiBlocks[[2]string{route, annotation(seg, "cors_code")}]++
 				}
 				if s.PrimeFromOtherOrigin && annotation(seg, "cors_origin") != a.pageURL {
-					continue // the visit from the other origin that filled the cache
+					// The visit from the other origin that filled the cache:
+					// allowed, with a warning when Vary lacks Origin.
+					if v != "allowed" || strings.Contains(annotation(seg, "cors_warnings"), "missing-vary-origin") != s.Blocked {
+						t.Errorf("the other origin's request: %v", seg.Annotations)
+					}
+					continue
 				}
 				t.Logf("%s preflight=%v: %s %s %q hint=%q warnings=%q", seg.HTTP.Request.Method, seg.Annotations["cors_preflight"],
 					v, annotation(seg, "cors_code"), annotation(seg, "cors_reason"), annotation(seg, "cors_hint"), annotation(seg, "cors_warnings"))
@@ -243,6 +248,9 @@ func TestBrowserAgreesWithTraces(t *testing.T) {
 			}
 			if (block != nil) != r.Blocked {
 				t.Fatalf("segment says blocked=%v, the browser blocked=%v", block != nil, r.Blocked)
+			}
+			if block == nil && (cons.get(a.apiURL+s.Path) != "" || cons.failedURL(a.apiURL+s.Path)) {
+				t.Errorf("allowed, but the console says %q", cons.get(a.apiURL+s.Path))
 			}
 			if block != nil {
 				msg := cons.get(a.apiURL + s.Path)
