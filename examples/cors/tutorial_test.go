@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -75,6 +76,18 @@ func startSidecar(t *testing.T, ctx context.Context) *sidecar {
 	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, "github.com/seed-c77c9410/sidelight/sidecar")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the sidecar: %v\n%s", err, out)
+	}
+	// The tutorial relies on the sidecar's default addresses.
+	help, _ := exec.CommandContext(ctx, bin, "-h").CombinedOutput()
+	for flag, def := range map[string]string{
+		"xray-udp-addr": tutorialDaemon,
+		"emf-tcp-addr":  strings.TrimPrefix(tutorialEMF, "tcp://"),
+		"ui-addr":       strings.TrimPrefix(tutorialView, "http://"),
+	} {
+		re := regexp.MustCompile(`-` + flag + ` string\n.*\(default "` + regexp.QuoteMeta(def) + `"\)`)
+		if !re.Match(help) {
+			t.Errorf("sidecar -h does not give -%s the default %s:\n%s", flag, def, help)
+		}
 	}
 	cmd := exec.Command(bin, "-local", "-xray-udp-addr", "127.0.0.1:0", "-xray-tcp-addr", "off",
 		"-emf-tcp-addr", "127.0.0.1:0", "-emf-udp-addr", "off", "-status-addr", "127.0.0.1:0", "-ui-addr", "127.0.0.1:0")
@@ -257,6 +270,8 @@ func TestTutorialCommands(t *testing.T) {
 		} `json:"traces"`
 	}
 	var cors float64
+	pollCtx, cancelPoll := context.WithTimeout(ctx, time.Minute)
+	defer cancelPoll()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -270,7 +285,7 @@ func TestTutorialCommands(t *testing.T) {
 		}
 		select {
 		case <-tick.C:
-		case <-ctx.Done():
+		case <-pollCtx.Done():
 			t.Fatalf("the view lists %d blocked requests and CORSBlocked sums to %v, want %d", list.Matched, cors, blocked)
 		}
 	}
