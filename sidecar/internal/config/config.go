@@ -33,6 +33,7 @@ type Config struct {
 	LogLevel     string
 	PersistPath  string // local mode: where the view persists
 	CPUProfile   string // write a CPU profile here until shutdown (diagnostics)
+	XRayWorkers  int    // concurrent PutTraceSegments requests
 }
 
 // Default returns the defaults.
@@ -42,7 +43,7 @@ func Default() Config {
 		EMFTCPAddr: "127.0.0.1:25888", EMFUDPAddr: "127.0.0.1:25888",
 		StatusAddr: "127.0.0.1:2021", UIAddr: "127.0.0.1:2772",
 		MemoryBudget: 16 << 20, UDPReadBuf: 8 << 20, Shutdown: 25 * time.Second,
-		LogGroup: "/sidelight/emf", MetricsFlush: 60 * time.Second, ECSSegments: true, LogLevel: "info",
+		LogGroup: "/sidelight/emf", XRayWorkers: 4, MetricsFlush: 60 * time.Second, ECSSegments: true, LogLevel: "info",
 	}
 }
 
@@ -74,6 +75,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&dims, "ecs-dimensions", "", "comma-separated ECS metadata to add as metric dimensions: cluster,task_arn,family,revision,az,launch_type,service")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.PersistPath, "persist", "", "local mode: file that keeps the view's data across restarts")
+	fs.IntVar(&c.XRayWorkers, "xray-workers", c.XRayWorkers, "concurrent PutTraceSegments requests")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until shutdown (diagnostics)")
 
 	// Environment first, then the command line on top.
@@ -122,6 +124,9 @@ func (c Config) Validate() error {
 		if !c.AllowRemote && !loopback(host) {
 			errs = append(errs, fmt.Errorf("-%s %q is not a loopback address; ECS awsvpc tasks share localhost (use -allow-remote to listen elsewhere)", name, a))
 		}
+	}
+	if c.XRayWorkers < 1 || c.XRayWorkers > 64 {
+		errs = append(errs, fmt.Errorf("-xray-workers %d not in 1..64", c.XRayWorkers))
 	}
 	if c.MemoryBudget < 1<<20 {
 		errs = append(errs, fmt.Errorf("-memory-budget-mib must be at least 1"))

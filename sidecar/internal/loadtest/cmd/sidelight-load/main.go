@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/loadtest"
@@ -22,6 +23,7 @@ func main() {
 	emfDocs := flag.Int("emf", 170_000, "EMF documents to send (about 6 datapoints each)")
 	timeout := flag.Duration("timeout", 5*time.Minute, "bound on the whole run")
 	profile := flag.String("cpuprofile", "", "have the sidecar write a CPU profile here")
+	extra := flag.String("sidecar-args", "", "extra sidecar flags, space-separated")
 	rcvbuf := flag.String("udp-rcvbuf", "", "the sidecar's -udp-rcvbuf (default: its default)")
 	procs := flag.String("sidecar-gomaxprocs", "", "GOMAXPROCS for the sidecar process (default: the Go default)")
 	flag.Parse()
@@ -38,7 +40,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: *n, Rate: *rate, EMFDocs: *emfDocs, Args: append(profileArgs(*profile), rcvbufArgs(*rcvbuf)...), Env: procsEnv(*procs)})
+	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: *n, Rate: *rate, EMFDocs: *emfDocs, Args: append(append(profileArgs(*profile), rcvbufArgs(*rcvbuf)...), strings.Fields(*extra)...), Env: procsEnv(*procs)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
