@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -330,5 +331,8 @@ func (a *App) info() map[string]any {
 	if a.opts.Task != nil {
 		m["ecs_task_arn"] = a.opts.Task.TaskARN
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms) // only on /status requests and at start
+	m["go_heap_alloc_bytes"], m["go_sys_bytes"], m["go_num_gc"] = ms.HeapAlloc, ms.Sys, ms.NumGC
 	return m
 }
