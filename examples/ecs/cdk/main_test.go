@@ -1,0 +1,186 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/cfn"
+	"github.com/seed-c77c9410/sidelight/internal/schematest"
+)
+
+// TestSynthesizesTheTemplate synthesizes the stack and checks that it is
+// template.json: the same parameters, resources and outputs, property for
+// property once both are resolved with the same parameter values (the
+// dashboard body compared as JSON), and valid against the resource
+// schemas.
+func TestSynthesizesTheTemplate(t *testing.T) {
+	t.Setenv("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	NewStack(app, StackName)
+	asm := app.Synth(nil)
+	synth, err := json.Marshal(asm.GetStackByName(jsii.String(StackName)).Template())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := os.ReadFile("../template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := schematest.ReferenceDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas, err := cfn.LoadSchemas(filepath.Join(dir, "cloudformation"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{"VpcId": "vpc-0123456789abcdef0", "SubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba9876543210",
+		"AppImage": "registry/orders:v1", "SidecarImage": "registry/sidecar:v1", "ServiceName": "checkout", "MetricsNamespace": "Shop/Prod"}
+	resolve := func(name string, raw []byte) (*cfn.Template, *cfn.Resolved) {
+		tm, err := cfn.Parse(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		r, err := schemas.Check(tm, values)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, res := range r.Resources {
+			if body, ok := res.Properties["DashboardBody"].(string); ok {
+				var v any
+				if err := json.Unmarshal([]byte(body), &v); err != nil {
+					t.Fatalf("%s: dashboard body: %v", name, err)
+				}
+				res.Properties["DashboardBody"] = v
+			}
+		}
+		return tm, r
+	}
+	synthT, synthR := resolve("synthesized", synth)
+	oursT, oursR := resolve("template.json", ours)
+	if synthT.Description != oursT.Description {
+		t.Errorf("Description differs:\n%s\n%s", synthT.Description, oursT.Description)
+	}
+	if !reflect.DeepEqual(norm(t, synthT.Parameters), norm(t, oursT.Parameters)) {
+		t.Errorf("parameters differ:\n%s\n%s", js(synthT.Parameters), js(oursT.Parameters))
+	}
+	for name, want := range oursR.Resources {
+		got, ok := synthR.Resources[name]
+		if !ok {
+			t.Errorf("the CDK app has no %s", name)
+			continue
+		}
+		if !reflect.DeepEqual(norm(t, got), norm(t, want)) {
+			t.Errorf("%s differs:\nCDK:           %s\ntemplate.json: %s", name, js(got), js(want))
+		}
+		if gt, wt := synthT.Resources[name], oursT.Resources[name]; !reflect.DeepEqual(dependsOn(gt.DependsOn), dependsOn(wt.DependsOn)) ||
+			gt.DeletionPolicy != wt.DeletionPolicy || gt.UpdateReplacePolicy != wt.UpdateReplacePolicy {
+			t.Errorf("%s: DependsOn or policies differ: %+v vs %+v", name, gt, wt)
+		}
+	}
+	for name := range synthR.Resources {
+		if _, ok := oursR.Resources[name]; !ok {
+			t.Errorf("the CDK app adds %s", name)
+		}
+	}
+	if !reflect.DeepEqual(norm(t, synthR.Outputs), norm(t, oursR.Outputs)) {
+		t.Errorf("outputs differ:\n%s\n%s", js(synthR.Outputs), js(oursR.Outputs))
+	}
+}
+
+// norm round-trips v through JSON so numbers and lists compare alike.
+func norm(t *testing.T, v any) any {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	return normNumbers(out)
+}
+
+// normNumbers makes numeric strings and numbers equal ("2" and 2), as
+// CloudFormation treats them.
+func normNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normNumbers(e)
+		}
+	case float64:
+		return json.Number(jsonNumber(x))
+	case string:
+		return x
+	}
+	return v
+}
+
+func jsonNumber(f float64) string {
+	raw, _ := json.Marshal(f)
+	return string(raw)
+}
+
+func js(v any) string {
+	raw, _ := json.Marshal(v)
+	return string(raw)
+}
+
+// dependsOn reads DependsOn, a name or a list of names.
+func dependsOn(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			s, _ := e.(string)
+			out = append(out, s)
+		}
+		return out
+	}
+	return nil
+}
+
+// TestGoRun runs the app as the tutorial does (go run .) and checks that
+// it writes the same template to the cloud assembly directory.
+func TestGoRun(t *testing.T) {
+	out := t.TempDir()
+	cmd := exec.Command("go", "run", ".")
+	cmd.Env = append(os.Environ(), "CDK_OUTDIR="+out, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go run .: %v\n%s", err, b)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, StackName+".template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfn.Parse(raw); err != nil {
+		t.Fatalf("the written template: %v", err)
+	}
+	var tmpl struct {
+		Resources map[string]any
+	}
+	if err := json.Unmarshal(raw, &tmpl); err != nil || len(tmpl.Resources) != 14 {
+		t.Fatalf("the written template has %d resources, want 14 (%v)", len(tmpl.Resources), err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	jsii.Close() // stops the Node.js process the CDK runs in
+	os.Exit(code)
+}
