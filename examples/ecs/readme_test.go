@@ -32,6 +32,10 @@ type command struct {
 
 const testCommand = "go test ./examples/ecs/..."
 
+// cdkCommands are run by the tests of the examples/ecs/cdk module (its own
+// module, so that this one does not need Node.js): TestGoRun runs the app.
+var cdkCommands = []string{"go -C examples/ecs/cdk test ./...", "go -C examples/ecs/cdk run ."}
+
 func readTutorial(t *testing.T) []command {
 	t.Helper()
 	f, err := os.Open("README.md")
@@ -97,6 +101,10 @@ func TestTutorial(t *testing.T) {
 		switch {
 		case c.text == testCommand:
 			sawTest = true // the command running this test
+		case slices.Contains(cdkCommands, c.text):
+			if _, err := os.Stat(filepath.Join(repoRoot(t), "examples/ecs/cdk/main_test.go")); err != nil {
+				t.Errorf("%s\n    is the CDK module's to run, but it has no test: %v", where, err)
+			}
 		case c.needsAWS:
 			if err := aws.check(c); err != nil {
 				t.Errorf("%s\n    %v", where, err)
@@ -327,6 +335,8 @@ func (a *awsChecker) check(c command) error {
 		return checkOptions(words[1:], map[string]bool{"-s": false, "-o": true, "-w": true}, 1)
 	case "sed":
 		return a.runSed(words)
+	case "npx":
+		return a.checkCDKDeploy(words[1:])
 	}
 	return fmt.Errorf("the test does not know how to check this command")
 }
@@ -693,4 +703,42 @@ func checkDockerfile(t *testing.T, path string) error {
 		return fmt.Errorf("%s: %s: %v\n%s", path, strings.Join(buildCmd, " "), err, b)
 	}
 	return nil
+}
+
+// checkCDKDeploy checks `npx aws-cdk@2 deploy --app ... --parameters K=V ...`.
+func (a *awsChecker) checkCDKDeploy(args []string) error {
+	if len(args) < 2 || args[0] != "aws-cdk@2" || args[1] != "deploy" {
+		return fmt.Errorf("want npx aws-cdk@2 deploy")
+	}
+	values := map[string]string{}
+	app := ""
+	for i := 2; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			return fmt.Errorf("%s needs a value", args[i])
+		}
+		switch args[i] {
+		case "--app":
+			app = args[i+1]
+		case "--parameters":
+			k, v, ok := strings.Cut(args[i+1], "=")
+			if !ok {
+				return fmt.Errorf("--parameters %q is not Key=Value", args[i+1])
+			}
+			values[k] = v
+		default:
+			return fmt.Errorf("aws-cdk deploy: option %s is not one this test knows", args[i])
+		}
+	}
+	if !slices.Contains(cdkCommands, app) {
+		return fmt.Errorf("--app %q is not the tutorial's CDK app command", app)
+	}
+	for _, img := range []string{values["AppImage"], values["SidecarImage"]} {
+		if !a.pushed[img] {
+			return fmt.Errorf("image %q was not built and pushed by the tutorial", img)
+		}
+	}
+	// The CDK app synthesizes template.json (its own test checks that).
+	tm, s := load(a.t)
+	_, err := s.Check(tm, values)
+	return err
 }
