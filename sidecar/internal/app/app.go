@@ -75,6 +75,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a := &App{opts: o, log: o.Logger, counters: status.NewCounters(), budget: queue.NewBudget(c.MemoryBudget)}
 	var segConsumer xrayudp.Consumer
 	var emfConsumer emfrecv.Consumer
+	var err error
 	if o.AWS == nil {
 		store, err := localview.New(localview.Config{PersistPath: c.PersistPath, Logger: o.Logger})
 		if err != nil {
@@ -83,6 +84,12 @@ func New(ctx context.Context, o Options) (*App, error) {
 		a.store = store
 		lc := localConsumer{store: store, rejected: a.counters.Counter("local.rejected")}
 		segConsumer, emfConsumer = lc, lc
+		if c.XRayTCPAddr != "off" {
+			a.proxy, err = samplingproxy.New(samplingproxy.Config{Addr: c.XRayTCPAddr, Local: true, Counters: a.counters, Logger: o.Logger})
+			if err != nil {
+				return nil, err
+			}
+		}
 	} else {
 		cons, err := a.buildAWS(ctx)
 		if err != nil {
@@ -90,7 +97,6 @@ func New(ctx context.Context, o Options) (*App, error) {
 		}
 		segConsumer, emfConsumer = cons.seg, cons.emf
 	}
-	var err error
 	a.udp, err = xrayudp.New(xrayudp.Config{Addr: c.XRayUDPAddr, ReadBuffer: c.UDPReadBuf, Consumer: segConsumer,
 		Counters: a.counters, Logger: o.Logger})
 	if err != nil {

@@ -349,8 +349,16 @@ func TestLocalMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrs := a.Addrs()
-	if !a.Local() || !strings.HasPrefix(addrs["ui"], "http://127.0.0.1:") {
+	if !a.Local() || !strings.HasPrefix(addrs["ui"], "http://127.0.0.1:") || addrs["xray_tcp"] == "" {
 		t.Fatalf("addrs %v", addrs)
+	}
+	resp, err := http.Post("http://"+addrs["xray_tcp"]+"/GetSamplingRules", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("local sampling rules: %d", resp.StatusCode)
 	}
 	sendUDP(t, addrs["xray_udp"], []string{header + segmentDoc(1), header + segmentDoc(2)})
 	tcp, err := net.Dial("tcp", addrs["emf_tcp"])

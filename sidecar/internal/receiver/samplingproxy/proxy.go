@@ -34,7 +34,12 @@ type Config struct {
 	// Timeout).
 	HTTPClient *http.Client
 	// Timeout bounds each forwarded request (default 5s).
-	Timeout  time.Duration
+	Timeout time.Duration
+	// Local answers from a built-in rule set instead of forwarding: one
+	// Default rule that samples every request (local mode has no X-Ray,
+	// and developers want to see every trace). Endpoint, Region and
+	// Credentials are then not needed.
+	Local    bool
 	Counters *status.Counters
 	Logger   *slog.Logger
 }
@@ -44,6 +49,12 @@ func (c Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("samplingproxy: address %q: %w", c.Addr, err))
+	}
+	if c.Local {
+		if c.Counters == nil {
+			errs = append(errs, errors.New("samplingproxy: Counters is required"))
+		}
+		return errors.Join(errs...)
 	}
 	if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("samplingproxy: endpoint %q is not an http(s) URL", c.Endpoint))
@@ -108,6 +119,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil || len(body) > maxBody {
 		p.refused.Add(1)
 		http.Error(w, "request body unreadable or over 64 KB", http.StatusRequestEntityTooLarge)
+		return
+	}
+	if p.cfg.Local {
+		p.forwarded.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/GetSamplingRules" {
+			_, _ = io.WriteString(w, localRules)
+		} else {
+			_, _ = io.WriteString(w, localTargets)
+		}
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.Timeout)
@@ -178,3 +199,11 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	<-p.done
 	return err
 }
+
+// The local-mode answers: sample everything.
+const (
+	localRules = `{"SamplingRuleRecords":[{"SamplingRule":{"RuleName":"Default","RuleARN":"arn:aws:xray:local::sampling-rule/Default",` +
+		`"ResourceARN":"*","Priority":10000,"FixedRate":1,"ReservoirSize":0,"ServiceName":"*","ServiceType":"*","Host":"*",` +
+		`"HTTPMethod":"*","URLPath":"*","Version":1,"Attributes":{}},"CreatedAt":0,"ModifiedAt":0}]}`
+	localTargets = `{"SamplingTargetDocuments":[],"LastRuleModification":0,"UnprocessedStatistics":[]}`
+)

@@ -140,6 +140,40 @@ func TestHangingXRayIsBounded(t *testing.T) {
 	}
 }
 
+// TestLocalRules: in local mode the proxy answers itself with a rule the
+// SDK's types decode, sampling everything, and still refuses the rest.
+func TestLocalRules(t *testing.T) {
+	counters := status.NewCounters()
+	p, err := samplingproxy.New(samplingproxy.Config{Addr: "127.0.0.1:0", Local: true, Counters: counters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	base := "http://" + p.Addr().String()
+	code, body := post(t, base+"/GetSamplingRules", `{}`)
+	var rules struct {
+		SamplingRuleRecords []struct {
+			SamplingRule struct {
+				RuleName  string
+				FixedRate float64
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &rules); err != nil || code != 200 || len(rules.SamplingRuleRecords) != 1 ||
+		rules.SamplingRuleRecords[0].SamplingRule.FixedRate != 1 {
+		t.Fatalf("%d %s %v", code, body, err)
+	}
+	if code, _ := post(t, base+"/SamplingTargets", `{"SamplingStatisticsDocuments":[]}`); code != 200 {
+		t.Fatalf("targets: %d", code)
+	}
+	if code, _ := post(t, base+"/TraceSegments", `{}`); code != 404 {
+		t.Fatalf("other path: %d", code)
+	}
+}
+
 func ExampleNew() {
 	_, err := samplingproxy.New(samplingproxy.Config{Endpoint: "ftp://x"})
 	fmt.Println(err != nil)
