@@ -107,7 +107,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err error
 	})
 	handlers := []http.Handler{
 		traced(apiService, middleware.WithMetrics(a.metrics), middleware.WithCORSChecker(checker))(api),
-		traced(pageService, middleware.WithoutMetrics())(corsscenarios.NewPage(corsscenarios.PageConfig{API: a.apiURL, TraceView: cfg.view})),
+		traced(pageService, middleware.WithoutMetrics())(pageRoutes(corsscenarios.NewPage(corsscenarios.PageConfig{API: a.apiURL, TraceView: cfg.view}))),
 		traced(ordersService, middleware.WithoutMetrics())(orders()),
 	}
 	for i, ln := range lns {
@@ -128,6 +128,14 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err error
 		return nil, errors.Join(err, a.Shutdown(sctx))
 	}
 	return a, nil
+}
+
+// pageRoutes serves the page at / only (a browser also asks for
+// /favicon.ico).
+func pageRoutes(page http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", page)
+	return mux
 }
 
 // orders is the backend behind the gateway routes: it crashes on every
