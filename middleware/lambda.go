@@ -70,6 +70,16 @@ const lambdaTraceKey = "x-amzn-trace-id"
 // context, and [Transport] and [AWS] record outgoing calls under the
 // subsegment.
 //
+// For an HTTP event whose request carries Origin, the middleware records
+// the CORS verdict a browser reaches on what the client receives, as the
+// cors_* annotations of [HTTP] and, in the invocation's EMF document, the
+// CORSBlocked metric (1 or 0) and a cors_code property. When the function
+// fails (an error, a panic, a timeout, or a REST API or ALB response
+// without statusCode) the client receives the gateway's 502, which has no
+// CORS headers: the verdict is then blocked, missing-allow-origin, which
+// is why a browser reports a failing function as a CORS error. See
+// [WithCORSChecker] and [WithoutCORSVerdicts].
+//
 // One EMF document per invocation goes to standard output with Duration,
 // Errors, ColdStart, Timeout and the handler's own metrics (dimension
 // "service"), plus a ColdStart document with dimensions function_name and
@@ -97,24 +107,34 @@ func Lambda[In, Out any](h func(context.Context, In) (Out, error), opts ...Optio
 				req, isHTTP = lambdaevent.FromEvent(any(&in))
 			}
 		}
-		inv := w.begin(ctx, req, isHTTP)
+		var corsReq any
+		if isHTTP && w.cfg.cors {
+			if inPtr {
+				corsReq = corsTypedRequest(any(in))
+			} else {
+				corsReq = corsTypedRequest(any(&in))
+			}
+		}
+		inv := w.begin(ctx, req, isHTTP, corsReq)
 		defer func() {
 			if v := recover(); v != nil {
-				w.end(inv, nil, false, nil, v)
+				w.end(inv, nil, false, nil, v, nil)
 				panic(v)
 			}
 		}()
 		out, err = h(inv.handlerContext(), in)
 		var resp lambdaevent.Response
 		var haveResp bool
+		var outAny any
 		if isHTTP {
 			if outPtr {
-				resp, haveResp = lambdaevent.FromResponse(any(out))
+				outAny = any(out)
 			} else {
-				resp, haveResp = lambdaevent.FromResponse(any(&out))
+				outAny = any(&out)
 			}
+			resp, haveResp = lambdaevent.FromResponse(outAny)
 		}
-		w.end(inv, &resp, haveResp, err, nil)
+		w.end(inv, &resp, haveResp, err, nil, outAny)
 		return out, err
 	}
 }
@@ -141,10 +161,16 @@ func (l *lambdaHandler) Invoke(ctx context.Context, payload []byte) (out []byte,
 	if w.needEvent() && bytes.Contains(payload, requestContextKey) {
 		req, isHTTP = lambdaevent.Parse(payload)
 	}
-	inv := w.begin(ctx, req, isHTTP)
+	var corsReq any
+	if isHTTP && w.cfg.cors {
+		if r := corsRawRequest(payload, req.Kind); r != nil {
+			corsReq = r
+		}
+	}
+	inv := w.begin(ctx, req, isHTTP, corsReq)
 	defer func() {
 		if v := recover(); v != nil {
-			w.end(inv, nil, false, nil, v)
+			w.end(inv, nil, false, nil, v, nil)
 			panic(v)
 		}
 	}()
@@ -154,7 +180,7 @@ func (l *lambdaHandler) Invoke(ctx context.Context, payload []byte) (out []byte,
 	if isHTTP && err == nil {
 		resp, haveResp = lambdaevent.ParseResponse(out)
 	}
-	w.end(inv, &resp, haveResp, err, nil)
+	w.end(inv, &resp, haveResp, err, nil, out)
 	return out, err
 }
 
@@ -260,10 +286,11 @@ func (w *lambdaWrapper) putLogger(l *emf.Logger) {
 	}
 }
 
-// needEvent reports whether events are read (for their trace header and
-// http block): only when segments can be sent.
+// needEvent reports whether events are read (for their trace header, http
+// block and CORS verdict): only when segments can be sent or CORS verdicts
+// counted.
 func (w *lambdaWrapper) needEvent() bool {
-	return w.cfg.emitter != nil
+	return w.cfg.emitter != nil || (w.cfg.cors && w.sink != nil)
 }
 
 // invocation is the state of one invocation. It is the context of the
@@ -276,6 +303,7 @@ type invocation struct {
 	cold      bool
 	traced    bool // the invocation came with a valid trace header
 	requestID string
+	corsReq   any // the HTTP request, when it carries Origin (lambda_cors.go)
 
 	mu       sync.Mutex
 	done     bool // telemetry sent, by the timeout report or by end
@@ -295,10 +323,10 @@ func (inv *invocation) Value(key any) any {
 
 func (inv *invocation) handlerContext() context.Context { return inv.st }
 
-func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHTTP bool) *invocation {
+func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHTTP bool, corsReq any) *invocation {
 	cfg := w.cfg
 	now := cfg.now()
-	inv := &invocation{Context: ctx, w: w, start: now, cold: w.cold.CompareAndSwap(true, false)}
+	inv := &invocation{Context: ctx, w: w, start: now, cold: w.cold.CompareAndSwap(true, false), corsReq: corsReq}
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		inv.requestID = lc.AwsRequestID
 	}
@@ -425,12 +453,15 @@ func (inv *invocation) timeout() {
 			Message: fmt.Sprintf("invocation about to time out: still running after %s, %s before the deadline", now.Sub(inv.start).Round(time.Millisecond), left.Round(time.Millisecond)),
 		}}}
 	}
+	// The client will get the gateway's error answer.
+	inv.recordCORS(seg, nil, true)
 	inv.flushLocked(now, seg, nil, nil)
 }
 
 // end sends the invocation's telemetry unless the timeout report already
-// did. resp is the HTTP response when haveResp is set.
-func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveResp bool, err error, panicked any) {
+// did. resp is the HTTP response when haveResp is set; out is what the
+// handler returned (for the CORS verdict).
+func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveResp bool, err error, panicked any, out any) {
 	if inv.timer != nil {
 		inv.timer.Stop()
 	}
@@ -464,6 +495,7 @@ func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveRes
 			addCause(seg, err, 1)
 		}
 	}
+	inv.recordCORS(seg, out, err != nil || panicked != nil)
 	inv.flushLocked(now, seg, err, panicked)
 }
 
