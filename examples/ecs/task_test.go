@@ -2,14 +2,19 @@ package ecs
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/seed-c77c9410/sidelight/internal/schematest"
 )
 
 // sidecarFlags runs `sidecar -h` with env and returns the flag names it
@@ -94,6 +99,9 @@ func TestTaskRunsLocally(t *testing.T) {
 		scEnv["SIDELIGHT_"+k] = "127.0.0.1:0"
 	}
 	scEnv["SIDELIGHT_LOCAL"] = "true"
+	// ECS gives every container the task metadata endpoint.
+	metadata := ecsMetadataServer(t)
+	scEnv["ECS_CONTAINER_METADATA_URI_V4"] = metadata
 	sidecar := start(t, scBin, envList(scEnv))
 	started := sidecar.waitLine(t, "sidecar started")
 	info, _ := started["info"].(map[string]any)
@@ -105,6 +113,9 @@ func TestTaskRunsLocally(t *testing.T) {
 		return s
 	}
 	statusAddr, xrayAddr, emfAddr := addr("addr_status"), addr("addr_xray_udp"), addr("addr_emf_tcp")
+	if !strings.Contains(sidecar.log(), `"msg":"running on ECS"`) {
+		t.Errorf("the sidecar did not read the task metadata:\n%s", sidecar.log())
+	}
 
 	// The container health check, with the container's environment.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -136,6 +147,7 @@ func TestTaskRunsLocally(t *testing.T) {
 	appEnv["AWS_XRAY_DAEMON_ADDRESS"] = xrayAddr
 	appEnv["AWS_EMF_AGENT_ENDPOINT"] = "tcp://" + emfAddr
 	appEnv["HOST"], appEnv["PORT"] = "127.0.0.1", "0"
+	appEnv["ECS_CONTAINER_METADATA_URI_V4"] = metadata
 	app := start(t, appBin, envList(appEnv))
 	listening := app.waitLine(t, "orders listening")
 	base := "http://" + listening["addr"].(string)
@@ -182,6 +194,7 @@ func TestTaskRunsLocally(t *testing.T) {
 	if status.Info["mode"] != "local" {
 		t.Errorf("sidecar mode %v", status.Info["mode"])
 	}
+	checkLocalView(ctx, t, addr("addr_ui"), len(paths))
 	if err := sidecar.stop(t); err != nil {
 		t.Fatalf("sidecar exit after SIGTERM: %v\n%s", err, sidecar.log())
 	}
@@ -196,3 +209,74 @@ type exitError struct {
 }
 
 func (e *exitError) Error() string { return e.err.Error() + ": " + e.output }
+
+// ecsMetadataServer serves the task metadata endpoint v4 from the Fargate
+// samples in shared/reference, and returns its URL.
+func ecsMetadataServer(t *testing.T) string {
+	t.Helper()
+	container, err := schematest.ReadReference("samples/ecs-v4-container-fargate.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := schematest.ReadReference("samples/ecs-v4-task-fargate.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v4/abc/{$}", func(w http.ResponseWriter, _ *http.Request) { w.Write(container) })
+	mux.HandleFunc("GET /v4/abc", func(w http.ResponseWriter, _ *http.Request) { w.Write(container) })
+	mux.HandleFunc("GET /v4/abc/task", func(w http.ResponseWriter, _ *http.Request) { w.Write(task) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/v4/abc"
+}
+
+// checkLocalView asks the sidecar's local view for what a user would look
+// at: the trace with its fault, and the service's request count under the
+// dimension set the alarms read (the app ran with the ECS metadata
+// endpoint set, as on ECS, which changes how the EMF library configures
+// itself but must not change the dimensions).
+func checkLocalView(ctx context.Context, t *testing.T, ui string, requests int) {
+	t.Helper()
+	ui = strings.TrimSuffix(ui, "/")
+	var trace map[string]any
+	if err := getJSON(ctx, ui+"/api/traces/1-5759e988-bd862e3fe1be46a994272793", &trace); err != nil {
+		t.Fatalf("the trace is not in the local view: %v", err)
+	}
+	raw, _ := json.Marshal(trace)
+	// (The view does not show the segments' origin and aws blocks.)
+	for _, want := range []string{`"order_id":"boom"`, `"fault":true`, `"status":"fault"`, `simulated fault: the order database is unreachable`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("the trace lacks %s: %s", want, raw)
+		}
+	}
+	var m struct {
+		Series []struct {
+			Namespace  string `json:"namespace"`
+			Name       string `json:"name"`
+			Dimensions []struct {
+				Key   string `json:"key"`
+				Value string `json:"value"`
+			} `json:"dimensions"`
+			Points []struct {
+				Sum float64 `json:"sum"`
+			} `json:"points"`
+		} `json:"series"`
+	}
+	if err := getJSON(ctx, ui+"/api/metrics?namespace=Sidelight%2FExamples&metric=Requests", &m); err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, s := range m.Series {
+		if s.Namespace != "Sidelight/Examples" || s.Name != "Requests" || len(s.Dimensions) != 1 ||
+			s.Dimensions[0].Key != "Service" || s.Dimensions[0].Value != "orders" {
+			continue
+		}
+		for _, p := range s.Points {
+			total += p.Sum
+		}
+	}
+	if total != float64(requests) {
+		t.Errorf("Requests for Service=orders in the local view: %v, want %s (series %+v)", total, strconv.Itoa(requests), m.Series)
+	}
+}
