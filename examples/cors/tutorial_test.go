@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"io"
 	"net/http"
 	"net/url"
@@ -442,4 +444,35 @@ func splitWords(s string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+// TestTutorialGoSnippetsParse checks that every Go snippet in the tutorial
+// is valid Go: declarations, or statements inside a function.
+func TestTutorialGoSnippetsParse(t *testing.T) {
+	var snippets []string
+	var cur []string
+	in := false
+	for _, line := range strings.Split(readTutorial(t), "\n") {
+		switch {
+		case !in && strings.TrimSpace(line) == "```go":
+			in, cur = true, nil
+		case in && strings.TrimSpace(line) == "```":
+			in = false
+			snippets = append(snippets, strings.Join(cur, "\n"))
+		case in:
+			cur = append(cur, line)
+		}
+	}
+	if len(snippets) < 8 {
+		t.Fatalf("%d Go snippets, want a fix for each scenario", len(snippets))
+	}
+	for _, src := range snippets {
+		fset := token.NewFileSet()
+		if _, err := parser.ParseFile(fset, "decl.go", "package p\n"+src, 0); err == nil {
+			continue
+		}
+		if _, err := parser.ParseFile(fset, "stmt.go", "package p\nfunc _() {\n"+src+"\n}", 0); err != nil {
+			t.Errorf("snippet is not Go: %v\n%s", err, src)
+		}
+	}
 }
