@@ -30,6 +30,7 @@ const (
 // 502), each on its own loopback port.
 type app struct {
 	apiURL, pageURL, ordersURL string
+	view                       string // the sidecar's local view
 
 	emitter *xray.Emitter
 	sink    *emf.AgentSink
@@ -42,7 +43,7 @@ type app struct {
 // start listens on the configured addresses and serves. Telemetry goes to
 // cfg.daemon and cfg.emfEndpoint; nothing needs to listen there.
 func start(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err error) {
-	a := &app{}
+	a := &app{view: cfg.view}
 	var lns []net.Listener
 	defer func() {
 		if err != nil && a.servers == nil {

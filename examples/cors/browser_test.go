@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -288,6 +292,27 @@ func TestBrowserAgreesWithTraces(t *testing.T) {
 			t.Errorf("the tutorial quotes a hint no segment has: %q", q[1])
 		}
 	}
+
+	t.Run("annotations shown in the tutorial", func(t *testing.T) {
+		var shown map[string]any
+		_, block, ok := strings.Cut(tutorial, "```json\n")
+		block, _, _ = strings.Cut(block, "```")
+		if !ok || json.Unmarshal([]byte(block), &shown) != nil {
+			t.Fatalf("no JSON annotations block in the tutorial")
+		}
+		for _, seg := range paths["/s3/broken-401"] {
+			if seg.HTTP.Request.Method != http.MethodOptions {
+				continue
+			}
+			got := maps.Clone(seg.Annotations)
+			got["cors_origin"] = tutorialPage
+			if !reflect.DeepEqual(got, shown) {
+				t.Errorf("the tutorial shows\n%v\nthe segment has\n%v", shown, got)
+			}
+			return
+		}
+		t.Error("no preflight segment for /s3/broken-401")
+	})
 
 	t.Run("gateway 502 trace", func(t *testing.T) {
 		segs := paths["/s2/broken-502"]

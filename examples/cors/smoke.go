@@ -36,6 +36,7 @@ func smoke(ctx context.Context, a *app, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\trequest\tverdict\tcode\treason")
 	var errs []error
+	nBlocked := 0
 	for _, s := range corsscenarios.All() {
 		blocked, unreadable := false, false
 		for _, q := range browserRequests(s, a.pageURL) {
@@ -60,6 +61,9 @@ func smoke(ctx context.Context, a *app, out io.Writer) error {
 			}
 			unreadable = v.Warnings.Has(corscheck.WarnHeaderNotExposed)
 		}
+		if blocked {
+			nBlocked++
+		}
 		if blocked != s.Blocked {
 			errs = append(errs, fmt.Errorf("smoke: %s: blocked=%v, the scenario expects %v", s.ID, blocked, s.Blocked))
 		}
@@ -70,6 +74,8 @@ func smoke(ctx context.Context, a *app, out io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintf(out, "smoke: a browser would block %d of %d fetches; the server's verdicts are in the trace view: %s\n",
+		nBlocked, len(corsscenarios.All()), blockedURL(a.view))
 	return errors.Join(errs...)
 }
 

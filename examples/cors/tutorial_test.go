@@ -217,6 +217,12 @@ func TestTutorialCommands(t *testing.T) {
 		}
 	}
 
+	summary := fmt.Sprintf("smoke: a browser would block %d of %d fetches; the server's verdicts are in the trace view: %s\n",
+		blocked, len(corsscenarios.All()), blockedURL(sc.ui))
+	if !strings.Contains(smokeOut.String(), summary) {
+		t.Errorf("-smoke printed no summary %q:\n%s", summary, smokeOut.String())
+	}
+
 	// go run ./examples/cors
 	runCtx, stopRun := context.WithCancel(ctx)
 	out := &syncBuffer{line: make(chan string, 16)}
