@@ -3,8 +3,11 @@ package ecs
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
@@ -75,6 +78,28 @@ func resolve(t *testing.T, values map[string]string) *cfn.Resolved {
 	return r
 }
 
+// Spellings of the SDK's field names: the ECS API's JSON (lower-case
+// first letter) and CloudFormation's (as in Go).
+var (
+	apiName = func(goName string) string { return strings.ToLower(goName[:1]) + goName[1:] }
+	cfnName = func(goName string) string { return goName }
+)
+
+// decodeExact is decodeStrict after checking that every name is spelt
+// exactly as spell spells the SDK's field: encoding/json matches names
+// case-insensitively, the AWS API (and the CLI's --cli-input-json) and
+// CloudFormation do not.
+func decodeExact(data []byte, v any, spell func(string) string) error {
+	var raw any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	if err := exactNames(raw, reflect.TypeOf(v), "$", spell); err != nil {
+		return err
+	}
+	return decodeStrict(data, v)
+}
+
 // decodeStrict decodes data into v, refusing unknown fields and trailing data.
 func decodeStrict(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -120,4 +145,45 @@ func containerEnv(t *testing.T, r *cfn.Resolved, container string) map[string]st
 	}
 	t.Fatalf("no container %q in the template's task definition", container)
 	return nil
+}
+
+func exactNames(v any, t reflect.Type, path string, spell func(string) string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if t.Kind() != reflect.Struct {
+			return nil // a map (such as log options): free-form keys
+		}
+		for k, e := range x {
+			f, ok := fieldBySpelling(t, k, spell)
+			if !ok {
+				return fmt.Errorf("%s: unknown field %q (names are case-sensitive)", path, k)
+			}
+			if err := exactNames(e, f.Type, path+"."+k, spell); err != nil {
+				return err
+			}
+		}
+	case []any:
+		if t.Kind() != reflect.Slice {
+			return nil
+		}
+		for i, e := range x {
+			if err := exactNames(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), spell); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func fieldBySpelling(t reflect.Type, name string, spell func(string) string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.IsExported() && spell(f.Name) == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }

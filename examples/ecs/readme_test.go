@@ -570,7 +570,7 @@ func (a *awsChecker) checkSemantics(name string, opts map[string][]string, posit
 			return err
 		}
 		var in ecs.RegisterTaskDefinitionInput
-		if err := decodeStrict(raw, &in); err != nil {
+		if err := decodeExact(raw, &in, apiName); err != nil {
 			return fmt.Errorf("%s: %v", file, err)
 		}
 		if !strings.Contains(*in.TaskRoleArn, standIns["ACCOUNT_ID"]) || strings.Contains(string(raw), "123456789012") || strings.Contains(string(raw), "us-east-1") && a.vars["AWS_REGION"] != "us-east-1" {

@@ -25,7 +25,7 @@ func readTaskDef(t *testing.T) *ecs.RegisterTaskDefinitionInput {
 		t.Fatal(err)
 	}
 	var in ecs.RegisterTaskDefinitionInput
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := decodeExact(raw, &in, apiName); err != nil {
 		t.Fatalf("taskdef.json does not decode strictly into RegisterTaskDefinitionInput: %v", err)
 	}
 	return &in
@@ -170,8 +170,13 @@ func TestTaskDefinitionIsStrict(t *testing.T) {
 	// A misspelt field must not be silently ignored.
 	bad := bytes.Replace(raw, []byte(`"healthCheck"`), []byte(`"healthcheck_"`), 1)
 	var in ecs.RegisterTaskDefinitionInput
-	if err := decodeStrict(bad, &in); err == nil {
+	if err := decodeExact(bad, &in, apiName); err == nil {
 		t.Fatal("a misspelt healthCheck decoded without error")
+	}
+	// So must a field spelt with the wrong case, which the API refuses.
+	bad = bytes.Replace(raw, []byte(`"healthCheck"`), []byte(`"HealthCheck"`), 1)
+	if err := decodeExact(bad, &in, apiName); err == nil || !strings.Contains(err.Error(), "case-sensitive") {
+		t.Fatalf("HealthCheck decoded: %v", err)
 	}
 	in2 := readTaskDef(t)
 	in2.ContainerDefinitions[0].PortMappings[0].Protocol = "UDP"
@@ -194,7 +199,7 @@ func TestTaskDefinitionMatchesTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var fromTemplate []types.ContainerDefinition
-	if err := decodeStrict(raw, &fromTemplate); err != nil {
+	if err := decodeExact(raw, &fromTemplate, cfnName); err != nil {
 		t.Fatalf("the template's ContainerDefinitions do not decode into the SDK's types: %v", err)
 	}
 	norm := func(defs []types.ContainerDefinition) []types.ContainerDefinition {
