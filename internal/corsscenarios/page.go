@@ -79,6 +79,7 @@ for (const s of scenarios) {
   button.type = "button";
   button.textContent = "Run";
   button.id = "run-" + s.id.replace("/", "-");
+  button.setAttribute("aria-label", "Run " + s.id);
   button.addEventListener("click", async () => show(s, await runOne(s)));
   const out = document.createElement("td");
   out.id = "result-" + s.id.replace("/", "-");
