@@ -4,6 +4,10 @@
 // is checked with the sidecar's EMF parser; valid documents go to a
 // Consumer, the rest are counted as emf.rejected.<reason>.
 //
+// Memory is bounded: a 64 KB read buffer per connection (at most
+// MaxConns connections) plus LongLineMemory shared by lines longer than
+// that buffer.
+//
 // Contract: Start binds both sockets and starts an accept loop, a UDP
 // loop and one goroutine per TCP connection (at most MaxConns; more are
 // refused and counted). Shutdown closes the listeners, gives open TCP

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	emfdoc "github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/udpsock"
 )
@@ -25,8 +26,14 @@ type Config struct {
 	TCPAddr, UDPAddr string
 	// ReadBuffer is the requested UDP SO_RCVBUF (default 4 MiB).
 	ReadBuffer int
-	// MaxConns bounds concurrent TCP connections (default 256).
+	// MaxConns bounds concurrent TCP connections (default 64; each has a
+	// 64 KB read buffer).
 	MaxConns int
+	// LongLineMemory bounds the memory all connections together may use
+	// for lines longer than the read buffer (default 8 MiB). A long line
+	// that does not fit is dropped and counted as
+	// emf.dropped.long_line_memory.
+	LongLineMemory int64
 	// CloseGrace is how long Shutdown lets open connections deliver data
 	// already sent (default 200ms).
 	CloseGrace time.Duration
@@ -67,8 +74,10 @@ type Receiver struct {
 	closing atomic.Bool
 	wg      sync.WaitGroup
 
-	accepted, lines, refusedConns, readErrs *atomic.Uint64
-	rejected                                map[emfdoc.Reason]*atomic.Uint64
+	longMem *queue.Budget
+
+	accepted, lines, refusedConns, readErrs, longDropped *atomic.Uint64
+	rejected                                             map[emfdoc.Reason]*atomic.Uint64
 }
 
 // New applies defaults, checks cfg and returns an unstarted Receiver.
@@ -83,7 +92,10 @@ func New(cfg Config) (*Receiver, error) {
 		cfg.ReadBuffer = 4 << 20
 	}
 	if cfg.MaxConns == 0 {
-		cfg.MaxConns = 256
+		cfg.MaxConns = 64
+	}
+	if cfg.LongLineMemory == 0 {
+		cfg.LongLineMemory = 8 << 20
 	}
 	if cfg.CloseGrace == 0 {
 		cfg.CloseGrace = 200 * time.Millisecond
@@ -100,6 +112,8 @@ func New(cfg Config) (*Receiver, error) {
 		lines:        c.Counter("emf.lines"),
 		refusedConns: c.Counter("emf.refused_connections"),
 		readErrs:     c.Counter("emf.read_errors"),
+		longDropped:  c.Counter("emf.dropped.long_line_memory"),
+		longMem:      queue.NewBudget(cfg.LongLineMemory),
 		rejected:     map[emfdoc.Reason]*atomic.Uint64{},
 	}
 	for _, reason := range emfdoc.Reasons {
@@ -230,13 +244,23 @@ func (r *Receiver) serveConn(c net.Conn) {
 	}()
 	br := bufio.NewReaderSize(c, 64<<10)
 	var long []byte // a line longer than the bufio buffer
-	skipping := false
+	var held int64  // bytes of long reserved in r.longMem
+	defer func() { r.longMem.Release(held) }()
+	drop := func() {
+		r.longMem.Release(held)
+		held, long = 0, nil
+	}
+	// skip is why the rest of the current line is being discarded:
+	// tooLarge (counted when the line ends) or noMemory (counted already).
+	const none, tooLarge, noMemory = 0, 1, 2
+	skip := none
 	for {
 		chunk, err := br.ReadSlice('\n')
 		switch {
 		case err == nil || (errors.Is(err, io.EOF) && len(chunk) > 0):
 			switch {
-			case skipping || len(long)+len(chunk) > maxLine:
+			case skip == noMemory:
+			case skip == tooLarge || len(long)+len(chunk) > maxLine:
 				r.lines.Add(1)
 				r.rejected[emfdoc.TooLarge].Add(1)
 			case long != nil:
@@ -244,24 +268,31 @@ func (r *Receiver) serveConn(c net.Conn) {
 			default:
 				r.line(bytes.TrimRight(chunk, "\r\n"))
 			}
-			long, skipping = nil, false
+			drop()
+			skip = none
 			if err != nil {
 				return
 			}
 		case errors.Is(err, bufio.ErrBufferFull):
-			if skipping {
-				continue
+			switch {
+			case skip != none:
+			case len(long)+len(chunk) > maxLine:
+				skip = tooLarge
+				drop()
+			case !r.longMem.TryReserve(int64(len(chunk))):
+				r.lines.Add(1)
+				r.longDropped.Add(1)
+				skip = noMemory
+				drop()
+			default:
+				held += int64(len(chunk))
+				long = append(long, chunk...)
 			}
-			if len(long)+len(chunk) > maxLine {
-				skipping, long = true, nil
-				continue
-			}
-			long = append(long, chunk...)
 		default:
 			if !errors.Is(err, io.EOF) && !r.closing.Load() {
 				r.readErrs.Add(1)
 			}
-			if len(long) > 0 || skipping {
+			if len(long) > 0 || skip == tooLarge {
 				r.rejected[emfdoc.NotJSON].Add(1) // connection ended mid-line
 			}
 			return

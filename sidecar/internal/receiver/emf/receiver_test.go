@@ -201,3 +201,35 @@ func ExampleNew() {
 	fmt.Println(err)
 	// Output: emf receiver: Consumer and Counters are required
 }
+
+// TestLongLineMemoryBound: lines longer than the read buffer draw on a
+// shared byte limit; a line that does not fit is dropped and counted, and
+// the connection carries on.
+func TestLongLineMemoryBound(t *testing.T) {
+	c := &collector{ch: make(chan struct{}, 1)}
+	counters := status.NewCounters()
+	r, err := emf.New(emf.Config{TCPAddr: "127.0.0.1:0", UDPAddr: "off", Consumer: c, Counters: counters, LongLineMemory: 100 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Shutdown(context.Background())
+	conn, err := net.Dial("tcp", r.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	pad := func(n int) string {
+		return strings.Replace(good, `"m":1}`, `"m":1,"pad":"`+strings.Repeat("p", n)+`"}`, 1)
+	}
+	fmt.Fprintf(conn, "%s\n%s\n%s\n", pad(80<<10), pad(300<<10), good) // fits, does not fit, short
+	got := c.waitFor(t, 2)
+	if got[0] != pad(80<<10) || got[1] != good {
+		t.Fatalf("got %d documents", len(got))
+	}
+	if counters.Get("emf.dropped.long_line_memory") != 1 || counters.Get("emf.rejected.too_large") != 0 {
+		t.Fatalf("counters %v", counters.Snapshot())
+	}
+}
