@@ -73,8 +73,14 @@ type Proxy struct {
 	ln     net.Listener
 	done   chan struct{}
 
+	inflight chan struct{} // bounds concurrent forwarded requests
+
 	forwarded, refused, failed *atomic.Uint64
 }
+
+// maxInFlight bounds concurrent forwarded requests; SDKs poll every few
+// seconds, so more than this means something is wrong.
+const maxInFlight = 16
 
 const maxBody = 64 << 10
 
@@ -96,7 +102,7 @@ func New(cfg Config) (*Proxy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Proxy{cfg: cfg, signer: v4.NewSigner(), done: make(chan struct{}),
+	p := &Proxy{cfg: cfg, signer: v4.NewSigner(), done: make(chan struct{}), inflight: make(chan struct{}, maxInFlight),
 		forwarded: cfg.Counters.Counter("sampling.forwarded"),
 		refused:   cfg.Counters.Counter("sampling.refused"),
 		failed:    cfg.Counters.Counter("sampling.failed"),
@@ -113,6 +119,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || !allowed[r.URL.Path] || r.URL.RawQuery != "" {
 		p.refused.Add(1)
 		http.Error(w, "only POST /GetSamplingRules and POST /SamplingTargets are served here", http.StatusNotFound)
+		return
+	}
+	select {
+	case p.inflight <- struct{}{}:
+		defer func() { <-p.inflight }()
+	default:
+		p.refused.Add(1)
+		http.Error(w, "too many sampling requests in flight", http.StatusTooManyRequests)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
