@@ -47,6 +47,7 @@ func readTutorial(t *testing.T) []command {
 		cmds      []command
 		section   string
 		inBlock   bool
+		inText    bool
 		paragraph strings.Builder // text since the last block or heading
 		cont      string
 		blockAWS  bool
@@ -63,6 +64,12 @@ func readTutorial(t *testing.T) []command {
 			blockAWS = strings.Contains(paragraph.String(), "needs an AWS\naccount") || strings.Contains(strings.ReplaceAll(paragraph.String(), "\n", " "), "needs an AWS account")
 		case !inBlock && strings.HasPrefix(line, "```") && line != "```":
 			t.Fatalf("README.md:%d: a %s block; write shell commands in ```sh blocks so they are tested", n, line)
+		case !inBlock && line == "```":
+			inText = !inText // a plain block (the diagram): no commands in it
+		case inText:
+			if f := strings.Fields(line); len(f) > 0 && slices.Contains([]string{"aws", "go", "curl", "docker", "npx", "sed", "kill", "export"}, f[0]) {
+				t.Fatalf("README.md:%d: a command in a plain block; write it in a ```sh block so it is tested", n)
+			}
 		case !inBlock:
 			paragraph.WriteString(line + "\n")
 		case line == "```":
