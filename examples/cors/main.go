@@ -123,7 +123,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	lost := false
 	if st := a.emitter.Stats(); st.Dropped() > 0 {
 		lost = true
-		fmt.Fprintf(stderr, "cors: %d of %d segments could not be sent to %s: is the sidecar running (go run ./sidecar -local)?\n", st.Dropped(), st.Segments, cfg.daemon)
+		// UDP reports only some losses: more segments may be lost.
+		fmt.Fprintf(stderr, "cors: sending segments to %s failed %d times (%d segments sent): is the sidecar running (go run ./sidecar -local)?\n", cfg.daemon, st.Dropped(), st.Segments)
 	}
 	if st := a.sink.Stats(); st.Dropped > 0 {
 		lost = true

@@ -75,3 +75,33 @@ func TestAddressInUse(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// Without a sidecar the example still runs, and says what was lost.
+func TestLostTelemetryIsReported(t *testing.T) {
+	// Closed ports on loopback: UDP sends and TCP dials are refused.
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	udpAddr := udp.LocalAddr().String()
+	udp.Close()
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcpAddr := tcp.Addr().String()
+	tcp.Close()
+
+	var stdout, stderr syncBuffer
+	err = run(context.Background(), []string{"-smoke", "-api-addr", "127.0.0.1:0", "-page-addr", "127.0.0.1:0",
+		"-daemon", udpAddr, "-emf", "tcp://" + tcpAddr}, noEnv, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("-smoke without a sidecar: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "metric documents could not be sent to tcp://"+tcpAddr+": is the sidecar running?") {
+		t.Errorf("lost metrics not reported:\n%s", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "smoke: a browser would block") {
+		t.Errorf("no summary:\n%s", stdout.String())
+	}
+}
