@@ -24,6 +24,10 @@ const MaxDatagramSize = 64000
 // maxBatch is how many datagrams one system call writes at most.
 const maxBatch = 64
 
+// lingerTime is how long the sender waits for a batch to fill. It bounds the
+// delay a segment sees before it is sent (Flush does not wait for it).
+const lingerTime = 500 * time.Microsecond
+
 // Stats counts what an Emitter did with the segments it was given.
 type Stats struct {
 	Segments      uint64 // segments accepted by Emit
@@ -59,6 +63,7 @@ type Emitter struct {
 	conn     *net.UDPConn
 	overflow *net.UDPConn // for datagrams sent by callers when the queue is full
 	writer   batchWriter
+	gso      *gsoWriter // nil when segmentation offload is off or unsupported
 	queue    chan *[]byte
 	flushes  chan chan struct{}
 	stop     chan struct{}
@@ -118,6 +123,9 @@ func NewEmitter(opts ...Option) (*Emitter, error) {
 	}
 	for i := range e.msgs {
 		e.msgs[i].Buffers = make([][]byte, 1)
+	}
+	if !cfg.noGSO {
+		e.gso = newGSOWriter(conn)
 	}
 	go e.run()
 	return e, nil
@@ -281,6 +289,12 @@ func (e *Emitter) run() {
 		case b := <-e.queue:
 			e.pending = append(e.pending, b)
 			e.fill()
+			if len(e.pending) < maxBatch {
+				// Linger a moment so that one system call carries many
+				// datagrams: under load this saves a wake-up per segment.
+				time.Sleep(lingerTime)
+				e.fill()
+			}
 			e.write()
 		case ack := <-e.flushes:
 			e.drain()
@@ -317,6 +331,19 @@ func (e *Emitter) drain() {
 
 // write sends the pending datagrams and returns their buffers to the pool.
 func (e *Emitter) write() {
+	if e.gso != nil && len(e.pending) > 1 {
+		sent, failed, err := e.gso.write(e.pending, e.logErr)
+		e.datagrams.Add(uint64(sent))
+		e.sendErrors.Add(uint64(failed))
+		if err == nil {
+			e.release()
+			return
+		}
+		// Segmentation is not available: go on with sendmmsg, for good.
+		// What was sent stays sent; the rest goes below.
+		e.gso = nil
+		e.pending = e.pending[sent+failed:]
+	}
 	n := len(e.pending)
 	for i, b := range e.pending {
 		e.msgs[i].Buffers[0] = *b
@@ -338,11 +365,22 @@ func (e *Emitter) write() {
 		e.logErr(err)
 		msgs = msgs[1:]
 	}
-	for i, b := range e.pending {
+	for i := range e.pending {
 		e.msgs[i].Buffers[0] = nil
-		bufPool.Put(b)
 	}
-	e.pending = e.pending[:0]
+	e.release()
+}
+
+// release returns the pending buffers to the pool.
+func (e *Emitter) release() {
+	p := e.pending[:cap(e.pending)]
+	for i, b := range p {
+		if b != nil {
+			bufPool.Put(b)
+			p[i] = nil
+		}
+	}
+	e.pending = p[:0]
 }
 
 // logDrop and logErr report at most once every 10 seconds.

@@ -268,3 +268,46 @@ func TestParseDaemonAddress(t *testing.T) {
 		}
 	}
 }
+
+// Documents of very different sizes all arrive intact, whether the sender
+// uses segmentation offload (runs of padded datagrams) or sendmmsg.
+func TestEmitterMixedSizes(t *testing.T) {
+	for _, opts := range [][]Option{nil, {WithoutSegmentationOffload()}} {
+		conn := listen(t)
+		e := newTestEmitter(t, conn, opts...)
+		const n = 500
+		for i := 0; i < n; i++ {
+			s := GetSegment()
+			s.Name, s.TraceID, s.ID, s.Start, s.End = "svc", testTrace, NewSpanID(), t0, t0
+			s.Annotations = append(s.Annotations, NumberAttr("i", float64(i)))
+			s.Metadata = append(s.Metadata, Metadata{Key: "pad", JSON: AppendJSONString(nil, strings.Repeat("p", (i*7919)%20000))})
+			e.Emit(s)
+		}
+		if err := e.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int]bool{}
+		for _, d := range receive(t, conn, n) {
+			if err := schematest.Segment(d); err != nil {
+				t.Fatalf("schema: %v", err)
+			}
+			var m struct {
+				Annotations struct{ I int }              `json:"annotations"`
+				Metadata    map[string]map[string]string `json:"metadata"`
+			}
+			if err := json.Unmarshal(d, &m); err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Metadata["default"]["pad"]) != (m.Annotations.I*7919)%20000 {
+				t.Fatalf("segment %d arrived with %d bytes of metadata", m.Annotations.I, len(m.Metadata["default"]["pad"]))
+			}
+			seen[m.Annotations.I] = true
+		}
+		if len(seen) != n {
+			t.Fatalf("%d distinct segments of %d", len(seen), n)
+		}
+		if st := e.Stats(); st.Datagrams != n || st.Dropped() != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+	}
+}

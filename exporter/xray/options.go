@@ -12,6 +12,7 @@ type config struct {
 	maxDoc    int
 
 	dropWhenFull bool
+	noGSO        bool
 }
 
 // Option configures an Emitter.
@@ -44,6 +45,14 @@ func WithQueueSize(n int) Option {
 // the request path must not spend even one system call on telemetry.
 func WithDropWhenFull() Option {
 	return optionFunc(func(c *config) { c.dropWhenFull = true })
+}
+
+// WithoutSegmentationOffload makes the sender write each datagram as it
+// is (with sendmmsg) instead of in runs of equal size with UDP segmentation
+// offload, which pads shorter documents with trailing spaces. Use it if
+// something between you and the daemon mishandles that padding.
+func WithoutSegmentationOffload() Option {
+	return optionFunc(func(c *config) { c.noGSO = true })
 }
 
 // WithLogger sets where the emitter reports send errors and drops, at most

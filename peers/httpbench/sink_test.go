@@ -41,7 +41,7 @@ func runSink() {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
-	forceReadBuffer(conn, 32<<20)
+	forceReadBuffer(conn, 512<<20)
 	fmt.Println(conn.LocalAddr().String())
 	var count atomic.Int64
 	go func() {
