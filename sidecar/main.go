@@ -159,15 +159,18 @@ func health(args []string, getenv func(string) string, stderr io.Writer) int {
 	return 0
 }
 
-// tuneGC trades a little memory for less GC work, under a soft memory
-// limit of the telemetry budget plus room for the runtime, buffers and
-// in-flight requests. GOGC and GOMEMLIMIT, when set, win.
+// tuneGC trades a little memory for less GC work. The soft memory limit
+// is a safety net set at twice the worst live heap (a full telemetry
+// budget plus about 10 MiB for the runtime, buffers and in-flight
+// requests): a limit close to the live heap made the collector run almost
+// continuously once the budget filled, which slowed sending, which kept
+// the budget full. GOGC and GOMEMLIMIT, when set, win.
 func tuneGC(getenv func(string) string, budget int64) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
 	}
 	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(budget + 16<<20)
+		debug.SetMemoryLimit(2*budget + 20<<20)
 	}
 }
 

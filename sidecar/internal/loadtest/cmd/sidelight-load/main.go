@@ -25,6 +25,7 @@ func main() {
 	profile := flag.String("cpuprofile", "", "have the sidecar write a CPU profile here")
 	extra := flag.String("sidecar-args", "", "extra sidecar flags, space-separated")
 	rcvbuf := flag.String("udp-rcvbuf", "", "the sidecar's -udp-rcvbuf (default: its default)")
+	envs := flag.String("sidecar-env", "", "extra sidecar environment, K=V pairs separated by commas (GOMEMLIMIT=64MiB,...)")
 	procs := flag.String("sidecar-gomaxprocs", "", "GOMAXPROCS for the sidecar process (default: the Go default)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -40,7 +41,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: *n, Rate: *rate, EMFDocs: *emfDocs, Args: append(append(profileArgs(*profile), rcvbufArgs(*rcvbuf)...), strings.Fields(*extra)...), Env: procsEnv(*procs)})
+	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: *n, Rate: *rate, EMFDocs: *emfDocs, Args: append(append(profileArgs(*profile), rcvbufArgs(*rcvbuf)...), strings.Fields(*extra)...), Env: envMap(*procs, *envs)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -56,11 +57,17 @@ func profileArgs(path string) []string {
 	return []string{"-cpuprofile", path}
 }
 
-func procsEnv(v string) map[string]string {
-	if v == "" {
-		return nil
+func envMap(procs, pairs string) map[string]string {
+	m := map[string]string{}
+	if procs != "" {
+		m["GOMAXPROCS"] = procs
 	}
-	return map[string]string{"GOMAXPROCS": v}
+	for _, kv := range strings.Split(pairs, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 func rcvbufArgs(v string) []string {
