@@ -275,7 +275,7 @@ func (a *App) shutdownStarted(ctx context.Context) error {
 		}
 	}
 	for _, p := range a.pipelines {
-		if contains(a.started, p) {
+		if containsComp(a.started, p) {
 			errs = append(errs, p.Shutdown(ctx))
 		}
 	}
@@ -293,8 +293,6 @@ func (a *App) shutdownStarted(ctx context.Context) error {
 	a.log.Info("sidecar stopped", slog.Any("counters", a.counters.Snapshot()), slog.Any("err", err))
 	return err
 }
-
-func contains(cs []component, c component) bool { return containsComp(cs, c) }
 
 func containsComp(cs []component, c component) bool {
 	for _, x := range cs {
