@@ -1,0 +1,132 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// TestFunctionAnswer is one table for the mapping of the emulator's
+// answers to what API Gateway sends.
+func TestFunctionAnswer(t *testing.T) {
+	cases := []struct {
+		name    string
+		status  int
+		raw     string
+		want    int
+		body    string
+		acao    string
+		failure string
+	}{
+		{"proxy response", 200, `{"statusCode":201,"headers":{"Access-Control-Allow-Origin":"*"},"body":"made"}`, 201, "made", "*", ""},
+		{"multi-value headers", 200, `{"statusCode":200,"multiValueHeaders":{"Access-Control-Allow-Origin":["https://a.example"]}}`, 200, "", "https://a.example", ""},
+		{"base64 body", 200, `{"statusCode":200,"body":"aGk=","isBase64Encoded":true}`, 200, "hi", "", ""},
+		{"returned error", 200, `{"errorMessage":"load cart: not found","errorType":"wrapError"}`, 502, `{"message":"Internal server error"}`, "", "wrapError: load cart: not found"},
+		{"panic", 502, `{"errorMessage":"nil map","errorType":"plainError","stackTrace":[]}`, 502, `{"message":"Internal server error"}`, "", "plainError: nil map"},
+		{"timeout", 200, "Task timed out after 3.00 seconds", 502, `{"message":"Internal server error"}`, "", "timeout: Task timed out after 3.00 seconds"},
+		{"no statusCode", 200, `{"headers":{"Access-Control-Allow-Origin":"*"},"body":"x"}`, 502, `{"message":"Internal server error"}`, "", "malformed"},
+		{"not JSON", 200, `hello`, 502, `{"message":"Internal server error"}`, "", "malformed"},
+		{"bad status", 200, `{"statusCode":42}`, 502, `{"message":"Internal server error"}`, "", "malformed"},
+		{"bad base64", 200, `{"statusCode":200,"body":"@@","isBase64Encoded":true}`, 502, `{"message":"Internal server error"}`, "", "malformed"},
+		{"emulator failure", 500, `oops`, 502, `{"message":"Internal server error"}`, "", "invoke status 500"},
+		{"header injection dropped", 200, `{"statusCode":200,"headers":{"X-A":"1\r\nSet-Cookie: x=1","Content-Length":"9"}}`, 200, "", "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := functionAnswer(c.status, []byte(c.raw))
+			if a.status != c.want || string(a.body) != c.body || a.header.Get("Access-Control-Allow-Origin") != c.acao || a.functionError != c.failure {
+				t.Errorf("got %d %q ACAO %q failure %q", a.status, a.body, a.header.Get("Access-Control-Allow-Origin"), a.functionError)
+			}
+			if a.header.Get("X-A") != "" || a.header.Get("Content-Length") != "" {
+				t.Errorf("unsafe headers passed: %v", a.header)
+			}
+		})
+	}
+}
+
+func FuzzFunctionAnswer(f *testing.F) {
+	f.Add(200, []byte(`{"statusCode":200,"headers":{"a":"b"},"multiValueHeaders":{"c":["d"]},"body":"x"}`))
+	f.Add(200, []byte(`{"errorMessage":"x","errorType":"y"}`))
+	f.Add(502, []byte(`Task timed out after 1.00 seconds`))
+	f.Add(200, []byte(`{"statusCode":200,"body":"aGk=","isBase64Encoded":true}`))
+	f.Fuzz(func(t *testing.T, status int, raw []byte) {
+		a := functionAnswer(status, raw)
+		if a.status < 100 || a.status > 599 {
+			t.Fatalf("status %d", a.status)
+		}
+		if a.functionError != "" {
+			if a.status != 502 || a.header.Get("Access-Control-Allow-Origin") != "" {
+				t.Fatalf("a failure must be the gateway's 502 without CORS headers: %+v", a)
+			}
+		}
+		// Whatever the function answers, the header is safe to send.
+		w := httptest.NewRecorder()
+		for k, vs := range a.header {
+			for _, v := range vs {
+				if strings.ContainsAny(v, "\r\n") || strings.ContainsAny(k, "\r\n: ") {
+					t.Fatalf("unsafe header %q: %q", k, v)
+				}
+				w.Header().Add(k, v)
+			}
+		}
+		w.WriteHeader(a.status)
+	})
+}
+
+func TestProxyEvent(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "http://api.local/panic/broken?x=1&x=2", strings.NewReader(""))
+	r.Header.Set("Origin", "http://page.local")
+	r.Header.Set("X-Amzn-Trace-Id", "Root=forged")
+	ev := proxyEvent(r, []byte{0xff, 0xfe}, "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1", "req-1")
+	if ev.HTTPMethod != "POST" || ev.Path != "/panic/broken" || ev.Headers["Origin"] != "http://page.local" || ev.QueryStringParameters["x"] != "2" ||
+		len(ev.MultiValueQueryStringParameters["x"]) != 2 || !ev.IsBase64Encoded || ev.Body != "//4=" || ev.RequestContext.RequestID != "req-1" {
+		t.Errorf("event: %+v", ev)
+	}
+	if ev.Headers["X-Amzn-Trace-Id"] != "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1" || len(ev.MultiValueHeaders["X-Amzn-Trace-Id"]) != 1 {
+		t.Errorf("the gateway's trace header should replace the client's: %v", ev.MultiValueHeaders)
+	}
+	if _, err := json.Marshal(ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRewriteReport(t *testing.T) {
+	const rie = "REPORT RequestId: 243f\tInit Duration: 0.02 ms\tDuration: 1208.19 ms\tBilled Duration: 1209 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t"
+	got := rewriteReport(rie, "1205.72", "1-6b07f2fd-56514644240b36d34caf1620")
+	want := "REPORT RequestId: 243f\tDuration: 1208.19 ms\tBilled Duration: 1209 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\tInit Duration: 1205.72 ms\tXRAY TraceId: 1-6b07f2fd-56514644240b36d34caf1620\tSampled: true\t"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if got := rewriteReport(rie, "", ""); strings.Contains(got, "Init") {
+		t.Errorf("the emulator's Init Duration is kept: %q", got)
+	}
+	if id := reportRequestID(rie); id != "243f" {
+		t.Errorf("request ID %q", id)
+	}
+	if ms, ok := initReport("26 Nov 2026 08:36:07,525 [INFO] (rapid) INIT REPORT(durationMs: 7.670000)"); !ok || ms != "7.67" {
+		t.Errorf("initReport: %q %v", ms, ok)
+	}
+	for _, bad := range []string{"INIT REPORT(durationMs: x)", "INIT REPORT(durationMs: 1", "INIT REPORT(durationMs: -1)", "nothing"} {
+		if _, ok := initReport(bad); ok {
+			t.Errorf("initReport(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzReportLine(f *testing.F) {
+	f.Add("REPORT RequestId: a\tDuration: 1 ms\tInit Duration: 2 ms\t", "INIT REPORT(durationMs: 1.5)")
+	f.Fuzz(func(t *testing.T, line, log string) {
+		ms, _ := initReport(log)
+		out := rewriteReport(line, ms, "1-00000000-000000000000000000000000")
+		if !strings.HasSuffix(out, "\t") || strings.Count(out, "Init Duration:") > 1 || !strings.Contains(out, "XRAY TraceId: ") {
+			t.Fatalf("rewriteReport(%q, %q) = %q", line, ms, out)
+		}
+		if utf8.ValidString(line) && !utf8.ValidString(out) {
+			t.Fatalf("invalid UTF-8 from %q", line)
+		}
+		_ = reportRequestID(line)
+	})
+}
