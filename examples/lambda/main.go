@@ -111,12 +111,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		a.shutdown(sctx)
+		a.out.printf("stopped\n")
 	}()
 	a.out.printf("API Gateway (local)  http://%s\npage                 http://%s\ninventory            http://%s\nready\n", a.apiAddr, a.pageAddr, a.invAddr)
 	if c.smoke {
 		return smoke(ctx, "http://"+a.apiAddr, a.out)
 	}
 	<-ctx.Done()
+	a.out.printf("stopping\n")
 	return nil
 }
 
