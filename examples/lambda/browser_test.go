@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/chromedp"
+)
+
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("SIDELIGHT_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if found, err := exec.LookPath(p); err == nil {
+			return found
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no Chromium: set SIDELIGHT_CHROMIUM (CI is set, so the browser test may not skip)")
+	}
+	t.Skip("no Chromium: set SIDELIGHT_CHROMIUM to run the browser test")
+	return ""
+}
+
+// console keeps the browser's console messages.
+type console struct {
+	mu      sync.Mutex
+	msgs    []string
+	changed chan struct{}
+}
+
+func (c *console) add(text string) {
+	c.mu.Lock()
+	c.msgs = append(c.msgs, text)
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+}
+
+// wait returns the first message containing sub.
+func (c *console) wait(ctx context.Context, t *testing.T, sub string) string {
+	t.Helper()
+	for {
+		c.mu.Lock()
+		changed := c.changed
+		for _, m := range c.msgs {
+			if strings.Contains(m, sub) {
+				c.mu.Unlock()
+				return m
+			}
+		}
+		all := strings.Join(c.msgs, "\n")
+		c.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("no console message with %q; console:\n%s", sub, all)
+		}
+	}
+}
+
+func (c *console) has(sub string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.msgs {
+		if strings.Contains(m, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBrowserScenario4 clicks scenario 4's buttons on the page in
+// headless Chromium: the broken variant's console says the response had no
+// Access-Control-Allow-Origin header, while the trace has the function's
+// real error and the verdict blocked; the fixed variant is allowed. The
+// console message is the one the tutorial quotes.
+func TestBrowserScenario4(t *testing.T) {
+	path := chromium(t)
+	e := startExample(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+	cons := &console{changed: make(chan struct{})}
+	if err := chromedp.Listen(bctx, func(ev any) {
+		if e, ok := ev.(*log.EventEntryAdded); ok && e.Entry != nil {
+			cons.add(e.Entry.Text)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := chromedp.Do(bctx, chromedp.Navigate(e.page+"/"), chromedp.Click(chromedp.ID("run-error-broken"))); err != nil {
+		t.Fatal(err)
+	}
+	shown, err := chromedp.Run(bctx, chromedp.Poll[string](`(t => t && t !== "…" ? t : null)(document.getElementById("result-error-broken").textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown != "failed: TypeError: Failed to fetch" {
+		t.Errorf("the page shows %q", shown)
+	}
+	const noHeader = "No 'Access-Control-Allow-Origin' header is present on the requested resource."
+	msg := cons.wait(ctx, t, noHeader)
+	want := "Access to fetch at '" + e.api + "/error/broken' from origin '" + e.page + "' has been blocked by CORS policy: " + noHeader
+	if !strings.HasPrefix(msg, want) {
+		t.Errorf("console:\n%s\nwant:\n%s", msg, want)
+	}
+	// The tutorial quotes the message for the default addresses.
+	quoted := strings.NewReplacer(e.api, tutorialAPI, e.page, tutorialPage).Replace(want)
+	if !strings.Contains(readTutorial(t), quoted) {
+		t.Errorf("README.md does not quote Chromium's message:\n%s", quoted)
+	}
+
+	// The trace of that request has the real fault and the verdict.
+	line := e.out.wait(t, "the gateway's line for the browser's request", func(s string) bool {
+		return strings.HasPrefix(s, "[gateway] GET /error/broken -> 502")
+	})
+	_, trace, _ := strings.Cut(line, "trace ")
+	trace, _, _ = strings.Cut(trace, " ")
+	sub := e.functionSubsegment(t, trace)
+	if !sub.Fault || sub.Cause == nil || sub.Cause.Exceptions[0].Message != "load cart c-404: cart not found" {
+		t.Errorf("the trace should show the function's error: %s", sub.Raw)
+	}
+	if sub.Annotations["cors_verdict"] != "blocked" || sub.Annotations["cors_code"] != "missing-allow-origin" || sub.Annotations["cors_origin"] != e.page ||
+		!strings.Contains(sub.Annotations["cors_reason"].(string), "No 'Access-Control-Allow-Origin' header") {
+		t.Errorf("verdict: %v", sub.Annotations)
+	}
+	if doc := e.emf.invocationDoc(t, trace); doc["CORSBlocked"] != 1.0 {
+		t.Errorf("CORSBlocked: %v", doc)
+	}
+
+	// The fixed variant: the page reads the function's 404.
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("run-error-fixed"))); err != nil {
+		t.Fatal(err)
+	}
+	shown, err = chromedp.Run(bctx, chromedp.Poll[string](`(t => t && t !== "…" ? t : null)(document.getElementById("result-error-fixed").textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown != `404: {"message":"cart c-404 not found"}` {
+		t.Errorf("fixed: the page shows %q", shown)
+	}
+	line = e.out.wait(t, "the gateway's line for the fixed request", func(s string) bool {
+		return strings.HasPrefix(s, "[gateway] GET /error/fixed -> 404")
+	})
+	_, trace, _ = strings.Cut(line, "trace ")
+	sub = e.functionSubsegment(t, strings.TrimSpace(trace))
+	if sub.Annotations["cors_verdict"] != "allowed" {
+		t.Errorf("fixed verdict: %v", sub.Annotations)
+	}
+	if cons.has("/error/fixed' from origin") {
+		t.Errorf("the fixed request is reported in the console")
+	}
+}
