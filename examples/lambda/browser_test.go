@@ -78,14 +78,15 @@ func (c *console) has(sub string) bool {
 	return false
 }
 
-// TestBrowserScenario4 clicks scenario 4's buttons on the page in
+// browserScenario4 clicks scenario 4's buttons on the page in
 // headless Chromium: the broken variant's console says the response had no
 // Access-Control-Allow-Origin header, while the trace has the function's
 // real error and the verdict blocked; the fixed variant is allowed. The
 // console message is the one the tutorial quotes.
-func TestBrowserScenario4(t *testing.T) {
+//
+// It runs as a subtest of TestScenarios, on its example.
+func browserScenario4(t *testing.T, e *example) {
 	path := chromium(t)
-	e := startExample(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
@@ -111,6 +112,7 @@ func TestBrowserScenario4(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	from := e.out.len()
 	if err := chromedp.Do(bctx, chromedp.Navigate(e.page+"/"), chromedp.Click(chromedp.ID("run-error-broken"))); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +136,7 @@ func TestBrowserScenario4(t *testing.T) {
 	}
 
 	// The trace of that request has the real fault and the verdict.
-	line := e.out.wait(t, "the gateway's line for the browser's request", func(s string) bool {
+	line := e.out.waitFrom(t, from, "the gateway's line for the browser's request", func(s string) bool {
 		return strings.HasPrefix(s, "[gateway] GET /error/broken -> 502")
 	})
 	_, trace, _ := strings.Cut(line, "trace ")
@@ -152,6 +154,7 @@ func TestBrowserScenario4(t *testing.T) {
 	}
 
 	// The fixed variant: the page reads the function's 404.
+	from = e.out.len()
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("run-error-fixed"))); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +165,7 @@ func TestBrowserScenario4(t *testing.T) {
 	if shown != `404: {"message":"cart c-404 not found"}` {
 		t.Errorf("fixed: the page shows %q", shown)
 	}
-	line = e.out.wait(t, "the gateway's line for the fixed request", func(s string) bool {
+	line = e.out.waitFrom(t, from, "the gateway's line for the fixed request", func(s string) bool {
 		return strings.HasPrefix(s, "[gateway] GET /error/fixed -> 404")
 	})
 	_, trace, _ = strings.Cut(line, "trace ")

@@ -107,8 +107,21 @@ func (l *lines) String() string {
 	return strings.Join(l.all, "\n")
 }
 
+// len returns the number of lines so far.
+func (l *lines) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.all)
+}
+
 // wait returns the first line for which match is true, waiting up to 30 s.
 func (l *lines) wait(t *testing.T, what string, match func(string) bool) string {
+	t.Helper()
+	return l.waitFrom(t, 0, what, match)
+}
+
+// waitFrom is wait for the lines from index from on.
+func (l *lines) waitFrom(t *testing.T, from int, what string, match func(string) bool) string {
 	t.Helper()
 	timeout := time.NewTimer(30 * time.Second)
 	defer timeout.Stop()
@@ -117,7 +130,7 @@ func (l *lines) wait(t *testing.T, what string, match func(string) bool) string 
 		changed := l.changed
 		all := l.all
 		l.mu.Unlock()
-		for _, s := range all {
+		for _, s := range all[min(from, len(all)):] {
 			if match(s) {
 				return s
 			}

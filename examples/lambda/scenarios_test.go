@@ -35,8 +35,9 @@ func annotations(sub xraytest.Segment, keys ...string) map[string]any {
 
 // TestScenarios runs every scenario, broken then fixed, through the local
 // API Gateway and the real emulator, and checks what the tutorial says
-// the trace, the EMF metrics, the REPORT line and the client show. One
-// example (two emulators) serves them all, in the tutorial's order.
+// the trace, the EMF metrics, the REPORT line and the client show, and
+// scenario 4 in headless Chromium. One example (two emulators) serves them
+// all, in the tutorial's order.
 func TestScenarios(t *testing.T) {
 	e := startExample(t)
 
@@ -165,6 +166,8 @@ func TestScenarios(t *testing.T) {
 			t.Errorf("fixed metrics: %v", doc)
 		}
 	})
+
+	t.Run("4 in the browser", func(t *testing.T) { browserScenario4(t, e) })
 
 	t.Run("5 propagation", func(t *testing.T) {
 		r := e.call(t, "GET", "/propagation/broken")
