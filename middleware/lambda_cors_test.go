@@ -8,6 +8,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
 )
 
 const pageOrigin = "https://shop.example"
@@ -239,3 +242,54 @@ func TestLambdaCORSNoOriginAllocatesNothingMore(t *testing.T) {
 		t.Errorf("no-Origin invocation: %v allocations with verdicts, %v without", with, without)
 	}
 }
+
+// BenchmarkLambdaCORS measures an unsampled REST API invocation whose
+// metrics go nowhere: without Origin, with an allowed Origin, and with a
+// failing handler (the verdict on the gateway's 502), against verdicts
+// off.
+func BenchmarkLambdaCORS(b *testing.B) {
+	daemon, err := xraytest.NewDaemon()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer daemon.Close()
+	emitter, err := xray.NewEmitter(xray.WithDaemonAddress(daemon.Addr()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer emitter.Shutdown(context.Background())
+	ok := func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		return events.APIGatewayProxyResponse{StatusCode: 200, Headers: map[string]string{"Access-Control-Allow-Origin": "*"}}, nil
+	}
+	fail := func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		return events.APIGatewayProxyResponse{}, errFailed
+	}
+	unsampled := "Root=" + eventTrace + ";Parent=" + eventParent + ";Sampled=0"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for _, c := range []struct {
+		name   string
+		origin string
+		h      func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+		opts   []Option
+	}{
+		{"no-origin", "", ok, nil},
+		{"no-origin-verdicts-off", "", ok, []Option{WithoutCORSVerdicts()}},
+		{"allowed", pageOrigin, ok, nil},
+		{"allowed-verdicts-off", pageOrigin, ok, []Option{WithoutCORSVerdicts()}},
+		{"gateway-502", pageOrigin, fail, nil},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ev := corsRESTEvent(c.origin)
+			ev.Headers["X-Amzn-Trace-Id"] = unsampled
+			h := Lambda(c.h, append([]Option{WithEmitter(emitter), WithServiceName("orders"), WithoutMetrics(), WithEMFSink(discardSink{})}, c.opts...)...)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				_, _ = h(ctx, ev)
+			}
+		})
+	}
+}
+
+var errFailed = errors.New("failed")
