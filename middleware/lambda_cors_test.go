@@ -11,6 +11,8 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
+	"github.com/seed-c77c9410/sidelight/middleware/corscheck"
+	"github.com/seed-c77c9410/sidelight/middleware/internal/lambdaevent"
 )
 
 const pageOrigin = "https://shop.example"
@@ -293,3 +295,27 @@ func BenchmarkLambdaCORS(b *testing.B) {
 }
 
 var errFailed = errors.New("failed")
+
+// FuzzLambdaCORSRaw feeds the raw-JSON path (LambdaHandler) arbitrary
+// events and answers: no panic, and a failed invocation is never allowed.
+func FuzzLambdaCORSRaw(f *testing.F) {
+	f.Add([]byte(`{"httpMethod":"GET","headers":{"Origin":"https://a.example"},"requestContext":{}}`), []byte(`{"statusCode":200,"headers":{"Access-Control-Allow-Origin":"*"}}`), false)
+	f.Add([]byte(`{"version":"2.0","headers":{"origin":"https://a.example"},"cookies":["a=b"],"requestContext":{"http":{"method":"PUT"}}}`), []byte(`"hi"`), true)
+	f.Add([]byte(`{"multiValueHeaders":{"ORIGIN":["https://a.example","x"]},"requestContext":{"elb":{}}}`), []byte(`{"statusCode":0}`), false)
+	f.Fuzz(func(t *testing.T, payload, out []byte, failed bool) {
+		for _, kind := range []lambdaevent.Kind{lambdaevent.APIGatewayREST, lambdaevent.APIGatewayHTTP, lambdaevent.ALB, lambdaevent.FunctionURL} {
+			r := corsRawRequest(payload, kind)
+			if r == nil {
+				continue
+			}
+			e, ok := corsEvent(r, out, failed)
+			if !ok {
+				t.Fatalf("no event for a raw request and answer %q", out)
+			}
+			v, ok := defaultCORSChecker.EvaluateEvent(&e)
+			if ok && failed && v.Outcome == corscheck.Allowed {
+				t.Fatalf("a failed invocation allowed: %+v", v)
+			}
+		}
+	})
+}

@@ -123,7 +123,13 @@ func (l *lines) wait(t *testing.T, what string, match func(string) bool) string 
 // waitFrom is wait for the lines from index from on.
 func (l *lines) waitFrom(t *testing.T, from int, what string, match func(string) bool) string {
 	t.Helper()
-	timeout := time.NewTimer(30 * time.Second)
+	return l.waitFor(t, 30*time.Second, from, what, match)
+}
+
+// waitFor is waitFrom with a timeout of d.
+func (l *lines) waitFor(t *testing.T, d time.Duration, from int, what string, match func(string) bool) string {
+	t.Helper()
+	timeout := time.NewTimer(d)
 	defer timeout.Stop()
 	for {
 		l.mu.Lock()

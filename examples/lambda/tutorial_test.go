@@ -299,7 +299,7 @@ func poll(t *testing.T, what string, f func() bool) {
 // in its order, against a real sidecar in local mode.
 func TestTutorialCommands(t *testing.T) {
 	rie := rieBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	sc := startSidecar(t, ctx) // cmdSidecar
 	free := func() string {
@@ -327,7 +327,9 @@ func TestTutorialCommands(t *testing.T) {
 			t.Logf("%s output:\n%s", cmdExample, out)
 		}
 	})
-	out.wait(t, "ready", func(s string) bool { return s == "ready" })
+	// go run compiles the example, which builds the function: slow on a
+	// busy machine.
+	out.waitFor(t, 3*time.Minute, 0, "ready", func(s string) bool { return s == "ready" })
 	replace := strings.NewReplacer(tutorialAPI, "http://"+api, tutorialPage, "http://"+page, tutorialView, sc.ui)
 	apiURL := "http://" + api
 
