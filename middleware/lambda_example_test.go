@@ -132,3 +132,37 @@ func ExampleWithTimeoutMargin() {
 	fmt.Println(docs[0].Fault, docs[0].Annotations["Timeout"], docs[0].Cause.Exceptions[0].Type)
 	// Output: true true sidelight.Timeout
 }
+
+// A function that returns an error behind API Gateway: the gateway answers
+// 502 without the function's CORS headers, so the browser reports a CORS
+// error. The subsegment has both the error and the browser's verdict.
+func ExampleLambda_corsVerdict() {
+	daemon, _ := xraytest.NewDaemon()
+	defer daemon.Close()
+	emitter, _ := xray.NewEmitter(xray.WithDaemonAddress(daemon.Addr()))
+	defer emitter.Shutdown(context.Background())
+	metrics := emftest.NewSink()
+
+	handler := middleware.Lambda(func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		return events.APIGatewayProxyResponse{}, fmt.Errorf("cart %s not found", ev.PathParameters["id"])
+	}, middleware.WithEmitter(emitter), middleware.WithServiceName("carts"), middleware.WithEMFSink(metrics))
+	ctx, cancel := invocation()
+	defer cancel()
+	handler(ctx, events.APIGatewayProxyRequest{
+		HTTPMethod:     "GET",
+		Path:           "/carts/c-1",
+		PathParameters: map[string]string{"id": "c-1"},
+		Headers:        map[string]string{"Host": "api.example.com", "Origin": "https://shop.example.com"},
+	})
+
+	docs, _ := daemon.WaitFor(ctx, 1)
+	sub := docs[0]
+	fmt.Println("fault:", sub.Fault, sub.Cause.Exceptions[0].Message)
+	fmt.Println(sub.Annotations["cors_verdict"], sub.Annotations["cors_code"])
+	blocked, _ := metrics.Values("CORSBlocked")
+	fmt.Println("CORSBlocked", blocked)
+	// Output:
+	// fault: true cart c-1 not found
+	// blocked missing-allow-origin
+	// CORSBlocked [1]
+}
