@@ -114,6 +114,7 @@ func TestEndToEndAWS(t *testing.T) {
 	sendUDP(t, addrs["xray_udp"], pkts)
 
 	prod := emftest.NewProducer("checkout-svc", 7)
+	prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
 	tcp, err := net.Dial("tcp", addrs["emf_tcp"])
 	if err != nil {
 		t.Fatal(err)
@@ -252,6 +253,7 @@ func TestFaultsNothingLost(t *testing.T) {
 	}
 	sendUDP(t, a.Addrs()["xray_udp"], pkts)
 	prod := emftest.NewProducer("ns", 9)
+	prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
 	tcp, err := net.Dial("tcp", a.Addrs()["emf_tcp"])
 	if err != nil {
 		t.Fatal(err)
@@ -298,6 +300,7 @@ func TestEMFToLogs(t *testing.T) {
 	c.EMFToLogs, c.LogStream = true, "task-1"
 	a := startAWS(t, fake, c, nil)
 	prod := emftest.NewProducer("ns", 5)
+	prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
 	tcp, err := net.Dial("tcp", a.Addrs()["emf_tcp"])
 	if err != nil {
 		t.Fatal(err)

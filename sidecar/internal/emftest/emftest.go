@@ -50,7 +50,10 @@ type Producer struct {
 	ServiceName string
 	LogGroup    string
 	Rand        *rand.Rand
-	// TimestampMs of every document (a fixed time keeps buckets predictable).
+	// TimestampMs of every document (a fixed time keeps buckets
+	// predictable). The default is in November 2023: set it to the
+	// current time when the documents go through a pipeline that uses the
+	// real clock, which drops datapoints older than two weeks.
 	TimestampMs int64
 	Want        Totals
 }

@@ -185,6 +185,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var prod *emftest.Producer
 	if o.EMFDocs > 0 {
 		prod = emftest.NewProducer("load", 1)
+		prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
 		tcp, err := net.Dial("tcp", p.Addrs["emf_tcp"])
 		if err != nil {
 			return r, err

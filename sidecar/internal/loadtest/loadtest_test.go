@@ -88,6 +88,7 @@ func TestSIGTERMFlushesEverything(t *testing.T) {
 		fmt.Fprintf(conn, "{\"format\": \"json\", \"version\": 1}\n{\"trace_id\":\"1-6553f100-%024x\",\"id\":\"%016x\",\"start_time\":1.5,\"end_time\":2,\"name\":\"svc\"}", i, i+1)
 	}
 	prod := emftest.NewProducer("term", 3)
+	prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
 	tcp, err := net.Dial("tcp", p.Addrs["emf_tcp"])
 	if err != nil {
 		t.Fatal(err)

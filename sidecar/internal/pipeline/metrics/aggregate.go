@@ -33,9 +33,21 @@ const (
 	valueOverhead  = 48
 )
 
+// CloudWatch refuses datapoints older than two weeks or more than two
+// hours in the future, and refuses the whole request with them; such
+// points are dropped here instead (with an hour's margin for queueing).
+const (
+	maxPastMs   = (14*24 - 1) * 3600 * 1000
+	maxFutureMs = 2*3600*1000 - 5*60*1000
+)
+
 // addPoint aggregates one point; the caller holds p.mu.
 func (p *Pipeline) addPoint(pt *emf.Point) {
 	p.points.Add(uint64(len(pt.Values)))
+	if pt.TimestampMs < p.nowMs-maxPastMs || pt.TimestampMs > p.nowMs+maxFutureMs {
+		p.dropped["timestamp_out_of_range"].Add(uint64(len(pt.Values)))
+		return
+	}
 	for _, v := range pt.Values {
 		if math.Abs(v) > maxAbs || math.IsNaN(v) {
 			p.dropped["out_of_range"].Add(uint64(len(pt.Values)))

@@ -47,6 +47,9 @@ type Config struct {
 	RequestTimeout  time.Duration // default 10s
 	Backoff         retry.Backoff // default retry.DefaultBackoff
 	Logger          *slog.Logger
+	// Now is the clock used to refuse timestamps CloudWatch would reject
+	// (default time.Now).
+	Now func() time.Time
 }
 
 func (c *Config) setDefaults() {
@@ -70,6 +73,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -102,6 +108,7 @@ type Pipeline struct {
 	parsers sync.Pool
 
 	mu     sync.Mutex
+	nowMs  int64 // the clock, read once per document under mu
 	agg    map[string]*series
 	keyBuf []byte
 	dimIdx []int
@@ -151,7 +158,7 @@ func New(cfg Config) (*Pipeline, error) {
 		draining:     make(chan struct{}),
 		hardStop:     make(chan struct{}),
 	}
-	for _, r := range []string{"budget_full", "shutdown", "out_of_range", string(retry.ClientError)} {
+	for _, r := range []string{"budget_full", "shutdown", "out_of_range", "timestamp_out_of_range", string(retry.ClientError)} {
 		p.dropped[r] = c.Counter("metrics.dropped." + r)
 	}
 	for _, r := range retry.Reasons {
@@ -172,6 +179,7 @@ func (p *Pipeline) ConsumeEMF(doc []byte) {
 	parser := p.parsers.Get().(*emf.Parser)
 	defer p.parsers.Put(parser)
 	p.mu.Lock()
+	p.nowMs = p.cfg.Now().UnixMilli()
 	_, r := parser.Parse(doc, p.addPoint)
 	p.mu.Unlock()
 	if r != emf.OK {

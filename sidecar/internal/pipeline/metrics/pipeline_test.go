@@ -43,7 +43,8 @@ func newEnv(t *testing.T, budget int64, mod func(*metrics.Config)) *env {
 	e := &env{fake: fake, counters: status.NewCounters(), budget: queue.NewBudget(budget)}
 	mc := metrics.Config{Client: client, Budget: e.budget, Counters: e.counters,
 		FlushInterval: time.Hour, HighResFlushInterval: time.Hour, // flushed by the test
-		Backoff: retry.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond}}
+		Backoff: retry.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond},
+		Now:     func() time.Time { return time.UnixMilli(1700000000000 + 30*60*1000) }} // the documents' time, plus 30 min
 	if mod != nil {
 		mod(&mc)
 	}
@@ -163,6 +164,9 @@ func TestExtraDimensionsAndRange(t *testing.T) {
 	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`))
 	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1e300}`))
 	e.p.ConsumeEMF([]byte(`{"not":"emf"}`))
+	// Three weeks old and three hours ahead: CloudWatch would refuse them.
+	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1698185600000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`))
+	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1700012600000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`))
 	e.shutdown(t)
 	got, _ := emftest.Received(e.fake.Metrics())
 	want := emftest.Totals{}
@@ -170,7 +174,8 @@ func TestExtraDimensionsAndRange(t *testing.T) {
 	if d := emftest.Diff(want, got); d != "" {
 		t.Fatal(d)
 	}
-	if e.counters.Get("metrics.dropped.out_of_range") != 1 || e.counters.Get("metrics.rejected_documents") != 1 {
+	if e.counters.Get("metrics.dropped.out_of_range") != 1 || e.counters.Get("metrics.rejected_documents") != 1 ||
+		e.counters.Get("metrics.dropped.timestamp_out_of_range") != 2 {
 		t.Fatalf("counters %v", e.counters.Snapshot())
 	}
 }
@@ -227,7 +232,8 @@ func TestHangBoundedAndShutdownDeadline(t *testing.T) {
 }
 
 func BenchmarkConsumeEMF(b *testing.B) {
-	p, err := metrics.New(metrics.Config{Client: &cloudwatch.Client{}, Budget: queue.NewBudget(1 << 30), Counters: status.NewCounters()})
+	p, err := metrics.New(metrics.Config{Client: &cloudwatch.Client{}, Budget: queue.NewBudget(1 << 30), Counters: status.NewCounters(),
+		Now: func() time.Time { return time.UnixMilli(1700000000000) }})
 	if err != nil {
 		b.Fatal(err)
 	}
