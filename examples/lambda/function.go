@@ -39,11 +39,9 @@ type function struct {
 
 	invokeMu sync.Mutex // one invocation at a time
 
-	mu        sync.Mutex
-	initMs    string            // from the emulator's last INIT REPORT, until a REPORT line takes it
-	traceOf   map[string]string // request ID → X-Ray trace ID, from the invocation's EMF document
-	lastErr   error
-	forwarded int
+	mu      sync.Mutex
+	initMs  string            // from the emulator's last INIT REPORT, until a REPORT line takes it
+	traceOf map[string]string // request ID → X-Ray trace ID, from the invocation's EMF document
 }
 
 type functionConfig struct {
@@ -205,13 +203,6 @@ func (f *function) stdoutLine(line []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := f.emf.WriteDocument(ctx, line)
 		cancel()
-		f.mu.Lock()
-		if err != nil {
-			f.lastErr = err
-		} else {
-			f.forwarded++
-		}
-		f.mu.Unlock()
 		if err != nil {
 			f.out.printf("[%s] EMF document not forwarded: %v\n", f.name, err)
 		}
