@@ -44,6 +44,10 @@ const (
 // addPoint aggregates one point; the caller holds p.mu.
 func (p *Pipeline) addPoint(pt *emf.Point) {
 	p.points.Add(uint64(len(pt.Values)))
+	if bytes.HasPrefix(pt.Namespace, []byte("AWS/")) {
+		p.dropped["reserved_namespace"].Add(uint64(len(pt.Values)))
+		return
+	}
 	if pt.TimestampMs < p.nowMs-maxPastMs || pt.TimestampMs > p.nowMs+maxFutureMs {
 		p.dropped["timestamp_out_of_range"].Add(uint64(len(pt.Values)))
 		return

@@ -17,7 +17,8 @@
 //     datums: metrics.dropped.<reason>).
 //   - Datapoints CloudWatch would refuse are dropped and counted instead of
 //     failing a whole request: values beyond ±2^360
-//     (metrics.dropped.out_of_range) and timestamps more than about two
+//     (metrics.dropped.out_of_range), namespaces starting with "AWS/"
+//     (metrics.dropped.reserved_namespace) and timestamps more than about two
 //     weeks old or two hours ahead (metrics.dropped.timestamp_out_of_range).
 //   - Shutdown stops accepting, flushes every aggregate and sends
 //     everything queued, within ctx.

@@ -158,7 +158,7 @@ func New(cfg Config) (*Pipeline, error) {
 		draining:     make(chan struct{}),
 		hardStop:     make(chan struct{}),
 	}
-	for _, r := range []string{"budget_full", "shutdown", "out_of_range", "timestamp_out_of_range", string(retry.ClientError)} {
+	for _, r := range []string{"budget_full", "shutdown", "out_of_range", "timestamp_out_of_range", "reserved_namespace", string(retry.ClientError)} {
 		p.dropped[r] = c.Counter("metrics.dropped." + r)
 	}
 	for _, r := range retry.Reasons {

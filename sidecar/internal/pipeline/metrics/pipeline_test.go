@@ -167,6 +167,7 @@ func TestExtraDimensionsAndRange(t *testing.T) {
 	// Three weeks old and three hours ahead: CloudWatch would refuse them.
 	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1698185600000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`))
 	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1700012600000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`))
+	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"AWS/EC2","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`))
 	e.shutdown(t)
 	got, _ := emftest.Received(e.fake.Metrics())
 	want := emftest.Totals{}
@@ -175,7 +176,7 @@ func TestExtraDimensionsAndRange(t *testing.T) {
 		t.Fatal(d)
 	}
 	if e.counters.Get("metrics.dropped.out_of_range") != 1 || e.counters.Get("metrics.rejected_documents") != 1 ||
-		e.counters.Get("metrics.dropped.timestamp_out_of_range") != 2 {
+		e.counters.Get("metrics.dropped.timestamp_out_of_range") != 2 || e.counters.Get("metrics.dropped.reserved_namespace") != 1 {
 		t.Fatalf("counters %v", e.counters.Snapshot())
 	}
 }
