@@ -31,13 +31,21 @@ import (
 // 504 {"message": "Endpoint request timed out"}, both without the
 // function's (CORS) headers.
 type gateway struct {
-	route       func(path string) *function
-	emitter     *xray.Emitter // nil: no segment recorded
-	stage       string        // segment name, "api/stage"
-	integration time.Duration // integration timeout
+	route       func(path string) invoker // nil: no such resource
+	emitter     *xray.Emitter             // nil: no segment recorded
+	stage       string                    // segment name, "api/stage"
+	integration time.Duration             // integration timeout
 	out         *syncWriter
 	requests    atomic.Uint64
 }
+
+// invoker invokes a function with an event and returns the Lambda
+// invoke endpoint's answer: its HTTP status and payload.
+type invoker interface {
+	invoke(ctx context.Context, event []byte) (int, []byte, error)
+}
+
+var _ invoker = (*function)(nil)
 
 const maxBody = 1 << 20
 

@@ -1,12 +1,22 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
+	"github.com/seed-c77c9410/sidelight/internal/schematest"
 )
 
 // TestFunctionAnswer is one table for the mapping of the emulator's
@@ -129,4 +139,127 @@ func FuzzReportLine(f *testing.F) {
 		}
 		_ = reportRequestID(line)
 	})
+}
+
+// fakeFunction answers invocations without an emulator.
+type fakeFunction struct {
+	status int
+	answer string
+	err    error
+	block  bool // wait until the context ends
+	events chan []byte
+}
+
+func (f *fakeFunction) invoke(ctx context.Context, event []byte) (int, []byte, error) {
+	f.events <- event
+	if f.block {
+		<-ctx.Done()
+		return 0, nil, ctx.Err()
+	}
+	return f.status, []byte(f.answer), f.err
+}
+
+// TestGatewayServeHTTP checks the gateway's side without the emulator: the
+// event it sends, the answers it maps, and the stage segment it records.
+func TestGatewayServeHTTP(t *testing.T) {
+	d, err := xraytest.NewDaemon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	em, err := xray.NewEmitter(xray.WithDaemonAddress(d.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Shutdown(context.Background())
+	cases := []struct {
+		name   string
+		fn     *fakeFunction
+		path   string
+		status int
+		body   string
+	}{
+		{"proxy response", &fakeFunction{status: 200, answer: `{"statusCode":201,"headers":{"Access-Control-Allow-Origin":"*"},"body":"ok"}`}, "/error/fixed", 201, "ok"},
+		{"function error", &fakeFunction{status: 200, answer: `{"errorType":"wrapError","errorMessage":"boom"}`}, "/error/broken", 502, `{"message":"Internal server error"}`},
+		{"integration timeout", &fakeFunction{block: true}, "/timeout/broken", 504, `{"message":"Endpoint request timed out"}`},
+		{"emulator unreachable", &fakeFunction{err: errors.New("connection refused")}, "/error/broken", 500, `{"message":"Internal server error"}`},
+		{"unknown resource", nil, "/nothing", 403, `{"message":"Missing Authentication Token"}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d.Reset()
+			out := newLines()
+			g := &gateway{
+				route: func(string) invoker {
+					if c.fn == nil {
+						return nil
+					}
+					return c.fn
+				},
+				emitter: em, stage: "shop-api/local", integration: 200 * time.Millisecond, out: &syncWriter{w: out},
+			}
+			if c.fn != nil {
+				c.fn.events = make(chan []byte, 1)
+			}
+			req := httptest.NewRequest(http.MethodGet, "http://api.local"+c.path, nil)
+			req.Header.Set("Origin", "http://page.local")
+			req.Header.Set("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=1111111111111111;Sampled=0")
+			w := httptest.NewRecorder()
+			g.ServeHTTP(w, req)
+			if w.Code != c.status || strings.TrimSpace(w.Body.String()) != c.body {
+				t.Errorf("answer %d %s, want %d %s", w.Code, w.Body, c.status, c.body)
+			}
+			if c.status >= 500 && w.Header().Get("Access-Control-Allow-Origin") != "" {
+				t.Errorf("a gateway error with CORS headers: %v", w.Header())
+			}
+			// The caller's trace continues, sampled, under the stage's segment.
+			if got := w.Header().Get("X-Amzn-Trace-Id"); got != "Root=1-5759e988-bd862e3fe1be46a994272793" {
+				t.Errorf("trace header %q", got)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := em.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			docs, err := d.WaitFor(ctx, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seg := docs[0]
+			if err := schematest.Segment(seg.Raw); err != nil {
+				t.Fatalf("schema: %v\n%s", err, seg.Raw)
+			}
+			if seg.Name != "shop-api/local" || seg.TraceID != "1-5759e988-bd862e3fe1be46a994272793" || seg.HTTP.Response.Status != c.status || seg.Fault != (c.status >= 500) {
+				t.Errorf("stage segment: %s", seg.Raw)
+			}
+			if c.fn == nil {
+				return
+			}
+			var ev events.APIGatewayProxyRequest
+			if err := json.Unmarshal(<-c.fn.events, &ev); err != nil {
+				t.Fatal(err)
+			}
+			want := "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=" + seg.ID + ";Sampled=1"
+			if ev.Headers["X-Amzn-Trace-Id"] != want || ev.Headers["Origin"] != "http://page.local" || ev.Path != c.path || ev.RequestContext.Stage != "local" {
+				t.Errorf("event headers %v, want the trace header %s", ev.Headers, want)
+			}
+			out.wait(t, "the gateway's line", func(s string) bool {
+				return strings.HasPrefix(s, "[gateway] GET "+c.path+" -> ")
+			})
+		})
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-timeout", "0"}, {"-timeout", "901"}, {"-integration-timeout", "0s"}, {"-slow", "-1s"},
+		{"-xray", "not an address"}, {"extra"}, {"-nope"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted", args)
+		}
+	}
+	if err := run(context.Background(), []string{"-rie", "/nonexistent/aws-lambda-rie"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "Runtime Interface Emulator") {
+		t.Errorf("a missing emulator: %v", err)
+	}
 }

@@ -242,7 +242,7 @@ func start(ctx context.Context, c config, stdout io.Writer) (a *app, err error) 
 	}
 	shop, slow := fns[0], fns[1]
 	a.gw = &gateway{
-		route: func(path string) *function {
+		route: func(path string) invoker {
 			scenario, _, _ := strings.Cut(strings.Trim(path, "/"), "/")
 			switch {
 			case strings.HasPrefix(path, "/coldstart/broken"):
