@@ -101,6 +101,18 @@ func TestScenarios(t *testing.T) {
 		e.out.wait(t, "the gateway's timeout line", func(s string) bool {
 			return strings.Contains(s, r.trace) && strings.Contains(s, "Task timed out after 3.00 seconds")
 		})
+		// The call still running had no subsegment yet (calls are recorded
+		// when they end), but the inventory's segment for it is in the
+		// trace, under that missing subsegment.
+		if _, ok := sub.Find("127.0.0.1"); ok {
+			t.Errorf("the hanging call is in the timeout report: %s", sub.Raw)
+		}
+		slow := e.document(t, "the inventory's /slow segment", func(d xraytest.Segment) bool {
+			return d.Name == "inventory" && d.TraceID == r.trace
+		})
+		if !strings.HasSuffix(slow.HTTP.Request.URL, "/slow") || slow.ParentID == sub.ID {
+			t.Errorf("inventory segment: %s", slow.Raw)
+		}
 
 		fixed := e.call(t, "GET", "/timeout/fixed")
 		wantCORS(t, fixed, 504)
