@@ -263,3 +263,45 @@ func TestFlags(t *testing.T) {
 		t.Errorf("a missing emulator: %v", err)
 	}
 }
+
+// reportFields returns the field names of a tab-separated REPORT line.
+func reportFields(line string) []string {
+	var names []string
+	for _, f := range strings.Split(strings.TrimRight(line, "\t"), "\t") {
+		name, _, _ := strings.Cut(strings.TrimSpace(f), ":")
+		names = append(names, name)
+	}
+	return names
+}
+
+// TestReportLayoutIsLambdas compares the rewritten REPORT line with a
+// Lambda REPORT line from the reference samples (a cold, traced
+// invocation): the same fields in the same order, but SegmentId, which
+// the emulator cannot know.
+func TestReportLayoutIsLambdas(t *testing.T) {
+	raw, err := schematest.ReadReference("samples/lambda-report-lines.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sample string
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(l, "REPORT ") && strings.Contains(l, "\tInit Duration: ") && strings.Contains(l, "\tXRAY TraceId: ") {
+			sample = l
+			break
+		}
+	}
+	if sample == "" {
+		t.Fatal("no traced cold-start REPORT line in the samples")
+	}
+	var want []string
+	for _, f := range reportFields(sample) {
+		if f != "SegmentId" {
+			want = append(want, f)
+		}
+	}
+	const rie = "REPORT RequestId: 243f\tInit Duration: 0.02 ms\tDuration: 1208.19 ms\tBilled Duration: 1209 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t"
+	got := reportFields(rewriteReport(rie, "1205.72", "1-6b07f2fd-56514644240b36d34caf1620"))
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("fields %q, Lambda's %q", got, want)
+	}
+}
