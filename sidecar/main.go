@@ -31,6 +31,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/app"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/config"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/demo"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/ecsmeta"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
@@ -99,8 +100,22 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	if a.Local() {
 		fmt.Fprintf(stderr, "Sidelight local mode: open %s\n", a.Addrs()["ui"])
 	}
+	demoDone := make(chan struct{})
+	if cfg.Demo {
+		addrs := a.Addrs()
+		fmt.Fprintln(stderr, "Demo services are sending traces and metrics; they show in the view within seconds.")
+		go func() {
+			defer close(demoDone)
+			if _, err := demo.Run(ctx, demo.Config{XRayAddr: addrs["xray_udp"], EMFEndpoint: "tcp://" + addrs["emf_tcp"], Logger: log}); err != nil {
+				log.Error("demo stopped", "err", err)
+			}
+		}()
+	} else {
+		close(demoDone)
+	}
 	<-ctx.Done()
-	stop() // a second signal now kills the process the default way
+	<-demoDone // the demo flushes what it made before the sidecar stops receiving
+	stop()     // a second signal now kills the process the default way
 	log.Info("signal received: stopping receivers and flushing", "deadline", cfg.Shutdown.String())
 	sctx, scancel := context.WithTimeout(context.Background(), cfg.Shutdown)
 	defer scancel()

@@ -20,6 +20,7 @@ type Config struct {
 	UIAddr       string // local-mode web view
 	AllowRemote  bool   // allow non-loopback listen addresses
 	Local        bool   // force local mode
+	Demo         bool   // also run demo services that send telemetry here
 	Region       string
 	MemoryBudget int64 // bytes, shared by every queue
 	UDPReadBuf   int
@@ -63,6 +64,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&c.UIAddr, "ui-addr", c.UIAddr, "TCP address of the local-mode web view")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow listening on non-loopback addresses")
 	fs.BoolVar(&c.Local, "local", false, "local mode: keep telemetry in memory and serve the web view instead of sending to AWS")
+	fs.BoolVar(&c.Demo, "demo", false, "also run two demo services that send traces and metrics to this sidecar (implies -local)")
 	fs.StringVar(&c.Region, "region", "", "AWS region (default: the SDK's chain, AWS_REGION)")
 	fs.Int64Var(&budgetMiB, "memory-budget-mib", budgetMiB, "memory for queued telemetry, in MiB, shared by all pipelines")
 	fs.IntVar(&c.UDPReadBuf, "udp-rcvbuf", c.UDPReadBuf, "requested UDP receive buffer in bytes")
@@ -98,6 +100,9 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	c.MemoryBudget = budgetMiB << 20
+	if c.Demo {
+		c.Local = true // the demo never sends to AWS
+	}
 	if dims != "" {
 		for _, d := range strings.Split(dims, ",") {
 			if d = strings.TrimSpace(d); d != "" {

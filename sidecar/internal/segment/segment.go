@@ -59,7 +59,9 @@ func SplitDatagram(pkt []byte) (doc []byte, r Reason) {
 	if !bytes.Equal(hdr, canonicalHeader) && !checkHeader(hdr) {
 		return nil, BadHeader
 	}
-	doc = pkt[nl+1:]
+	// Trailing whitespace is valid JSON but not worth forwarding: Sidelight's
+	// emitter pads documents when it sends them with segmentation offload.
+	doc = bytes.TrimRight(pkt[nl+1:], " \t\r\n")
 	if len(bytes.TrimSpace(doc)) == 0 {
 		return nil, Empty
 	}
