@@ -212,7 +212,9 @@ func startEmulator(t *testing.T, env ...string) *emulator {
 		"AWS_EMF_NAMESPACE=SidelightTest",
 		"LOG_LEVEL=error",
 	}, env...)
-	p := startProcess(t, env, rie, "--runtime-interface-emulator-address", addr, functionBinary)
+	// A runtime API port of its own: the default, 9001, would be shared by
+	// every emulator on the machine.
+	p := startProcess(t, env, rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", freeAddr(t), functionBinary)
 	e := &emulator{process: p, addr: addr, daemon: d}
 	e.waitReady(t)
 	return e

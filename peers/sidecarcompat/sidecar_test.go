@@ -1,0 +1,150 @@
+package sidecarcompat
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-xray-sdk-go/strategy/sampling"
+	awsxray "github.com/aws/aws-xray-sdk-go/xray"
+	"github.com/aws/aws-xray-sdk-go/xraylog"
+
+	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
+	"github.com/seed-c77c9410/sidelight/internal/schematest"
+)
+
+// startSidecar builds the sidecar from the main module and runs it in AWS
+// mode against fake, returning its X-Ray UDP address.
+func startSidecar(t *testing.T, fake *fakeaws.Server) (string, *exec.Cmd) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sidecar")
+	build := exec.Command("go", "build", "-o", bin, "./sidecar")
+	build.Dir = filepath.Join("..", "..")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("go build ./sidecar: %v", err)
+	}
+	cmd := exec.Command(bin, "-xray-udp-addr", "127.0.0.1:0", "-xray-tcp-addr", "127.0.0.1:0",
+		"-emf-tcp-addr", "off", "-emf-udp-addr", "off", "-status-addr", "127.0.0.1:0", "-ui-addr", "127.0.0.1:0")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	for k, v := range fake.Env() {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var line struct {
+				Msg  string         `json:"msg"`
+				Info map[string]any `json:"info"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "sidecar started" {
+				if line.Info["mode"] != "aws" {
+					addr <- fmt.Sprintf("error: started in %v mode", line.Info["mode"])
+					continue
+				}
+				a, _ := line.Info["addr_xray_udp"].(string)
+				addr <- a
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		if strings.HasPrefix(a, "error") || a == "" {
+			t.Fatalf("sidecar: %q", a)
+		}
+		return a, cmd
+	case <-time.After(60 * time.Second):
+		t.Fatal("the sidecar did not start")
+	}
+	return "", nil
+}
+
+func TestXRaySDKEmitterThroughSidecar(t *testing.T) {
+	fake := fakeaws.New()
+	defer fake.Close()
+	udp, cmd := startSidecar(t, fake)
+
+	strategy, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version":2,"default":{"fixed_target":0,"rate":1},"rules":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	awsxray.SetLogger(xraylog.NullLogger)
+	if err := awsxray.Configure(awsxray.Config{DaemonAddr: udp, SamplingStrategy: strategy, ServiceVersion: "1.2.3"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	want := map[string]bool{}
+	for i := 0; i < n; i++ {
+		ctx, seg := awsxray.BeginSegment(context.Background(), "sdk-app")
+		_ = seg.AddAnnotation("order", i)
+		_, sub := awsxray.BeginSubsegment(ctx, "db-query")
+		_ = sub.AddMetadata("rows", i*2)
+		sub.Close(nil)
+		if i%10 == 0 {
+			seg.Close(fmt.Errorf("order %d failed", i))
+		} else {
+			seg.Close(nil)
+		}
+		want[seg.TraceID] = true
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := fake.WaitFor(ctx, func() bool { return fake.SegmentCount() >= n }); err != nil {
+		t.Fatalf("%d of %d segments reached X-Ray: %v", fake.SegmentCount(), n, err)
+	}
+	faults := 0
+	for _, doc := range fake.Segments() {
+		if err := schematest.Segment([]byte(doc)); err != nil {
+			t.Fatalf("schema: %v\n%s", err, doc)
+		}
+		var seg awsxray.Segment
+		if err := json.Unmarshal([]byte(doc), &seg); err != nil {
+			t.Fatal(err)
+		}
+		if !want[seg.TraceID] {
+			t.Fatalf("unexpected trace %s", seg.TraceID)
+		}
+		delete(want, seg.TraceID)
+		if len(seg.Subsegments) != 1 {
+			t.Fatalf("segment %s lost its subsegment", seg.TraceID)
+		}
+		if seg.Fault {
+			faults++
+		}
+	}
+	if len(want) != 0 || faults != n/10 {
+		t.Fatalf("%d traces missing, %d faults (want %d)", len(want), faults, n/10)
+	}
+	if fake.Unsigned() != 0 {
+		t.Fatalf("%d unsigned requests reached X-Ray", fake.Unsigned())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sidecar exit: %v", err)
+	}
+}
