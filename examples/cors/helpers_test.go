@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -23,26 +21,6 @@ import (
 
 // Servers, the browser and the telemetry goroutines must all stop.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// chromium returns the browser to drive: $SIDELIGHT_CHROMIUM, else
-// /usr/bin/chromium or chromium on PATH. Without one the test skips, except
-// under CI, where it fails.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("SIDELIGHT_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if found, err := exec.LookPath(p); err == nil {
-			return found
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no Chromium: set SIDELIGHT_CHROMIUM (CI is set, so the browser test may not skip)")
-	}
-	t.Skip("no Chromium: set SIDELIGHT_CHROMIUM to run the browser test")
-	return ""
-}
 
 // emfAgent is a stand-in CloudWatch agent: it accepts TCP connections and
 // keeps every newline-delimited document.

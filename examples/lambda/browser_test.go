@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -11,24 +9,9 @@ import (
 
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/chromedp"
-)
 
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("SIDELIGHT_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if found, err := exec.LookPath(p); err == nil {
-			return found
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no Chromium: set SIDELIGHT_CHROMIUM (CI is set, so the browser test may not skip)")
-	}
-	t.Skip("no Chromium: set SIDELIGHT_CHROMIUM to run the browser test")
-	return ""
-}
+	"github.com/seed-c77c9410/sidelight/internal/browsertest"
+)
 
 // console keeps the browser's console messages.
 type console struct {
@@ -86,20 +69,10 @@ func (c *console) has(sub string) bool {
 //
 // It runs as a subtest of TestScenarios, on its example.
 func browserScenario4(t *testing.T, e *example) {
-	path := chromium(t)
+	browsertest.Path(t) // skips, or fails under CI, without Chromium
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, browsertest.Options(t)...)
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
 	defer cancelBrowser()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/seed-c77c9410/sidelight/internal/browsertest"
 	"github.com/seed-c77c9410/sidelight/middleware/corscheck"
 )
 
@@ -93,7 +94,7 @@ type replay struct {
 
 func newReplay(t *testing.T, cases []browserCase) *replay {
 	t.Helper()
-	bin := chromium(t)
+	bin := browsertest.Path(t)
 	pageLn, pageOrigin := listen(t)
 	apiLn, apiBase := listen(t)
 	rp := &replay{cases: cases, pageOrigin: pageOrigin, apiBase: apiBase, verdicts: &verdictLog{byPath: map[string][]seen{}}}

@@ -5,8 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -15,29 +13,10 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/chromedp"
 
+	"github.com/seed-c77c9410/sidelight/internal/browsertest"
 	"github.com/seed-c77c9410/sidelight/internal/corsscenarios"
 	"github.com/seed-c77c9410/sidelight/middleware/corscheck"
 )
-
-// chromium returns the browser to drive: $SIDELIGHT_CHROMIUM, else
-// /usr/bin/chromium or chromium on PATH. Without one the test skips, except
-// under CI, where it fails.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("SIDELIGHT_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if found, err := exec.LookPath(p); err == nil {
-			return found
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no Chromium: set SIDELIGHT_CHROMIUM (CI is set, so the browser test may not skip)")
-	}
-	t.Skip("no Chromium: set SIDELIGHT_CHROMIUM to run the browser test")
-	return ""
-}
 
 // seen is one request that reached the API, with the server's verdict.
 type seen struct {
@@ -145,17 +124,7 @@ func listen(t *testing.T) (net.Listener, string) {
 // collects its CORS console messages.
 func startBrowser(ctx context.Context, t *testing.T, bin string) (context.Context, *consoleLog) {
 	t.Helper()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, browsertest.Options(t)...)
 	t.Cleanup(cancelAlloc)
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
 	t.Cleanup(cancelBrowser)
@@ -188,7 +157,7 @@ func (c *consoleLog) wait(ctx context.Context, t *testing.T, n int) {
 // verdict corscheck gave on the server matches what the browser did and
 // said in its console.
 func TestBrowserAgrees(t *testing.T) {
-	bin := chromium(t)
+	bin := browsertest.Path(t)
 	pageLn, pageOrigin := listen(t)
 	apiLn, apiBase := listen(t)
 	_, otherOrigin := "", "http://127.0.0.1:1" // a second allowed origin, for scenario 7

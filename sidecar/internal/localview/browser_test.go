@@ -15,47 +15,20 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-// chromium returns the browser to test with: $SIDELIGHT_CHROMIUM, else
-// /usr/bin/chromium. Without one the test is skipped, except in CI, where
-// it fails.
-func chromium(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("SIDELIGHT_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no Chromium at %s (set SIDELIGHT_CHROMIUM; the test script installs the Debian package chromium): %v", path, err)
-		}
-		t.Skipf("no Chromium at %s; install the Debian package chromium or set SIDELIGHT_CHROMIUM", path)
-	}
-	return path
-}
+	"github.com/seed-c77c9410/sidelight/internal/browsertest"
+)
 
 // browser starts headless Chromium for one test and stops it, waiting for
 // the process, when the test ends.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	path := chromium(t)
+	path := browsertest.Path(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	actx, acancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
+	actx, acancel := chromedp.NewExecAllocator(ctx, browsertest.Options(t,
 		chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1400, 1400),
-	)
+	)...)
 	bctx, bcancel := chromedp.NewContext(actx)
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		bcancel()

@@ -25,6 +25,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/internal/browsertest"
 	"github.com/seed-c77c9410/sidelight/middleware"
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
@@ -364,22 +365,9 @@ func TestMiddlewareThroughSidecarInChromium(t *testing.T) {
 
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	path := os.Getenv("SIDELIGHT_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no Chromium at %s: %v", path, err)
-		}
-		t.Skipf("no Chromium at %s; install the Debian package chromium or set SIDELIGHT_CHROMIUM", path)
-	}
+	browsertest.Path(t) // skips, or fails under CI, without Chromium
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	actx, acancel := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1400))
+	actx, acancel := chromedp.NewExecAllocator(ctx, browsertest.Options(t, chromedp.WindowSize(1400, 1400))...)
 	bctx, bcancel := chromedp.NewContext(actx)
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		bcancel()
