@@ -6,7 +6,15 @@
 // request. Incoming X-Amzn-Trace-Id headers are continued; handlers add
 // annotations and metadata through the request context ([AddAnnotation],
 // [AddMetadata]); [Transport] and [AWS] record outgoing HTTP and AWS SDK
-// calls as subsegments and pass the trace on.
+// calls as subsegments and pass the trace on. The same middleware writes
+// request metrics (rate, errors, duration) in CloudWatch Embedded Metric
+// Format ([NewMetrics], [WithMetrics]) and, for every request that carries
+// Origin, the CORS verdict a browser would reach (package corscheck).
+//
+// [Lambda] wraps an AWS Lambda handler for lambda.Start: each invocation
+// becomes a subsegment of Lambda's own segment, with cold starts, faults,
+// an early report when the invocation is about to time out, and metrics
+// per invocation ([AddMetric]), all flushed before the handler returns.
 //
 // The request context also carries an OpenTelemetry span context with the
 // same trace and segment IDs, so spans that handlers start with the
