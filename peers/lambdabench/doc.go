@@ -3,5 +3,5 @@
 // tracing in Lambda (a subsegment under the facade segment, begun and
 // closed around the handler), in the same run. Run it with
 //
-//	cd peers && go test -run XXX -bench . ./lambdabench
+//	cd peers && go test -run '^$' -bench . ./lambdabench
 package lambdabench

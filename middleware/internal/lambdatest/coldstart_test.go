@@ -17,7 +17,7 @@ import (
 // median as ms/first-answer; ns/op is the mean, including stopping the
 // process.
 //
-//	go test -run XXX -bench ColdStart -benchtime 40x ./middleware/internal/lambdatest
+//	go test -run '^$' -bench ColdStart -benchtime 40x ./middleware/internal/lambdatest
 func BenchmarkColdStart(b *testing.B) {
 	d, err := xraytest.NewDaemon()
 	if err != nil {
