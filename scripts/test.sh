@@ -12,11 +12,15 @@ root=$PWD
 
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# 1. Headless Chromium (Debian package) for the chromedp browser tests.
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "== installing chromium"
+# 1. Headless Chromium (Debian package) for the chromedp browser tests, and
+#    curl, which the tutorials' commands use.
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+if [ -n "$missing" ]; then
+  echo "== installing$missing"
   sudo_if_needed apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq $missing >/dev/null
 fi
 export SIDELIGHT_CHROMIUM=${SIDELIGHT_CHROMIUM:-$(command -v chromium)}
 
