@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/seed-c77c9410/sidelight/exporter/emf/emftest"
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
@@ -101,4 +103,29 @@ func ExampleWithMetrics() {
 	requests, _ := sink.Values("Requests")
 	fmt.Println(requests)
 	// Output: [3]
+}
+
+func ExampleAWS() {
+	emitter, _ := xray.NewEmitter() // or leave WithEmitter out to share the default one
+	defer emitter.Shutdown(context.Background())
+	cfg := aws.Config{Region: "eu-west-1"} // usually from config.LoadDefaultConfig
+	middleware.AWS(&cfg, middleware.WithEmitter(emitter))
+	// Clients made from cfg now record each call as an "aws" subsegment of
+	// the current request's segment: dynamodb.NewFromConfig(cfg), …
+	fmt.Println(len(cfg.APIOptions))
+	// Output: 1
+}
+
+func ExampleAddMetadata() {
+	emitter, _ := xray.NewEmitter()
+	defer emitter.Shutdown(context.Background())
+	h := middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithoutMetrics())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Any JSON value; not indexed, shown on the trace.
+		err := middleware.AddMetadata(r.Context(), "basket", map[string]int{"items": 3})
+		fmt.Println(err)
+	}))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	// Output: <nil>
 }

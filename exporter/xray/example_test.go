@@ -1,10 +1,14 @@
 package xray_test
 
 import (
+	"context"
 	"fmt"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
 )
 
 func ExampleParseHeader() {
@@ -28,4 +32,45 @@ func ExampleParseDaemonAddress() {
 	a, _ := xray.ParseDaemonAddress("tcp:127.0.0.1:2000 udp:127.0.0.1:2001")
 	fmt.Println(a.UDP, a.TCP)
 	// Output: 127.0.0.1:2001 127.0.0.1:2000
+}
+
+func ExampleNewEmitter() {
+	d, _ := xraytest.NewDaemon() // stands in for the X-Ray daemon or the sidecar
+	defer d.Close()
+	e, err := xray.NewEmitter(xray.WithDaemonAddress(d.Addr()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer e.Shutdown(context.Background())
+
+	seg := xray.GetSegment()
+	seg.Name = "billing"
+	seg.TraceID = xray.NewTraceID(time.Now())
+	seg.ID = xray.NewSpanID()
+	seg.Start = time.Now()
+	seg.End = seg.Start.Add(3 * time.Millisecond)
+	e.Emit(seg) // never waits; seg belongs to the emitter now
+
+	_ = e.Flush(context.Background())
+	docs, _ := d.WaitFor(context.Background(), 1)
+	fmt.Println(docs[0].Name, e.Stats().Datagrams)
+	// Output: billing 1
+}
+
+func ExampleNewSpanProcessor() {
+	d, _ := xraytest.NewDaemon()
+	defer d.Close()
+	e, _ := xray.NewEmitter(xray.WithDaemonAddress(d.Addr()))
+	defer e.Shutdown(context.Background())
+
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(xray.NewSpanProcessor(e)))
+	defer tp.Shutdown(context.Background())
+	_, span := tp.Tracer("example").Start(context.Background(), "nightly job")
+	span.End()
+
+	_ = tp.ForceFlush(context.Background())
+	docs, _ := d.WaitFor(context.Background(), 1)
+	fmt.Println(docs[0].Name)
+	// Output: nightly job
 }
