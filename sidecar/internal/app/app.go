@@ -236,6 +236,9 @@ func (a *App) Start(ctx context.Context) error {
 	comps = append(comps, a.status)
 	if a.store != nil {
 		comps = append(comps, uiComponent{a})
+		if a.opts.Config.PersistPath != "" && a.opts.Config.PersistEvery > 0 {
+			comps = append(comps, newPersister(a))
+		}
 	}
 	if a.proxy != nil {
 		comps = append(comps, a.proxy)

@@ -1,12 +1,15 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -401,4 +404,34 @@ func ExampleNew() {
 	_, err := app.New(context.Background(), app.Options{Config: c})
 	fmt.Println(err != nil)
 	// Output: true
+}
+
+// With -persist, the view's file is written every -persist-every, not only
+// at shutdown, so a crash loses at most one interval.
+func TestLocalModePersistsPeriodically(t *testing.T) {
+	c := testConfig()
+	c.PersistPath = filepath.Join(t.TempDir(), "view.jsonl")
+	c.PersistEvery = 20 * time.Millisecond
+	a, err := app.New(context.Background(), app.Options{Config: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, a)
+	sendUDP(t, a.Addrs()["xray_udp"], []string{header + segmentDoc(7)})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		data, _ := os.ReadFile(c.PersistPath)
+		if bytes.Contains(data, []byte(`"name"`)) {
+			return // written while the sidecar runs
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the view was not persisted while running; file holds %q", data)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

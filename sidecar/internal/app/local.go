@@ -63,3 +63,49 @@ func (u uiComponent) Shutdown(ctx context.Context) error {
 	<-a.uiDone
 	return err
 }
+
+// persister writes the local view's file every PersistEvery, so that a
+// crash loses at most that much; Shutdown stops it, and the store's Close
+// writes the file one last time.
+type persister struct {
+	a    *App
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newPersister(a *App) *persister {
+	return &persister{a: a, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (p *persister) Start(context.Context) error {
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(p.a.opts.Config.PersistEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if err := p.a.store.Persist(); err != nil {
+					p.a.log.Warn("local view not persisted", "err", err)
+				}
+			case <-p.stop:
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+func (p *persister) Shutdown(ctx context.Context) error {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -32,9 +32,10 @@ type Config struct {
 	ECSSegments  bool     // add ECS task metadata to segments
 	ECSDims      []string // ECS metadata keys to add as metric dimensions
 	LogLevel     string
-	PersistPath  string // local mode: where the view persists
-	CPUProfile   string // write a CPU profile here until shutdown (diagnostics)
-	XRayWorkers  int    // concurrent PutTraceSegments requests
+	PersistPath  string        // local mode: where the view persists
+	PersistEvery time.Duration // local mode: how often it persists, besides at shutdown
+	CPUProfile   string        // write a CPU profile here until shutdown (diagnostics)
+	XRayWorkers  int           // concurrent PutTraceSegments requests
 }
 
 // Default returns the defaults.
@@ -77,6 +78,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&dims, "ecs-dimensions", "", "comma-separated ECS metadata to add as metric dimensions: cluster,task_arn,family,revision,az,launch_type,service")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.PersistPath, "persist", "", "local mode: file that keeps the view's data across restarts")
+	fs.DurationVar(&c.PersistEvery, "persist-every", c.PersistEvery, "local mode with -persist: how often to write the file (it is also written at shutdown)")
 	fs.IntVar(&c.XRayWorkers, "xray-workers", c.XRayWorkers, "concurrent PutTraceSegments requests")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until shutdown (diagnostics)")
 
