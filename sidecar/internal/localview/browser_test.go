@@ -84,6 +84,16 @@ func poll(t *testing.T, ctx context.Context, what, expr string) {
 	}
 }
 
+// click clicks the first element matching selector from inside the page,
+// waiting until there is one. Unlike chromedp.Click it holds no node handle
+// across calls, so a list the page re-renders (live refresh, facets
+// arriving) between finding the node and clicking it cannot fail the test.
+func click(t *testing.T, ctx context.Context, selector string) {
+	t.Helper()
+	sel, _ := json.Marshal(selector)
+	poll(t, ctx, "a click on "+selector, `(() => { const e = document.querySelector(`+string(sel)+`); if (!e) return false; e.dispatchEvent(new MouseEvent("click", {bubbles: true, cancelable: true, view: window})); return true })()`)
+}
+
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
@@ -139,15 +149,11 @@ func TestBrowserFaultedTraceWaterfall(t *testing.T) {
 		t.Errorf("filter not reflected in the URL: %q", h)
 	}
 	// An annotation chip filters by that annotation.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#trace-list a.chip[title="only traces with cors=allowed"]`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#trace-list a.chip[title="only traces with cors=allowed"]`)
 	poll(t, ctx, "the annotation filter", `location.hash === '#/traces?annotation=cors%3Dallowed' && document.getElementById('f-annotation').value === 'cors=allowed' && document.querySelectorAll('#trace-list tr.trace-row').length === 1`)
 
 	// Open its waterfall.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#trace-list tr.trace-row a.trace-link`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#trace-list tr.trace-row a.trace-link`)
 	poll(t, ctx, "the waterfall", `document.querySelectorAll('#waterfall .wf-row').length === 6`)
 	names := eval[[]string](t, ctx, `[...document.querySelectorAll('#waterfall .wf-name')].map(e => e.textContent)`)
 	want := []string{"frontend", "cache-lookup", "DynamoDB", "orders", "orders", "postgres"}
@@ -174,9 +180,7 @@ func TestBrowserFaultedTraceWaterfall(t *testing.T) {
 		t.Errorf("root bar spans %v+%v, want 0+100", l, bars[0]["width"])
 	}
 	// The selected node's details show HTTP and annotations.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#waterfall .wf-row[data-id="`+sc.frontendID+`"] .wf-name`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#waterfall .wf-row[data-id="`+sc.frontendID+`"] .wf-name`)
 	poll(t, ctx, "frontend details", `document.querySelector('#node-detail table.annotations') !== null`)
 	detail, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.ID("node-detail")))
 	for _, w := range []string{"https://shop.example.com/checkout", "cors", "allowed", "ColdStart", "502"} {
@@ -201,17 +205,13 @@ func TestBrowserFaultedTraceWaterfall(t *testing.T) {
 	}
 	poll(t, ctx, "the charts", `document.querySelectorAll('#charts figure').length === 2`)
 	// Clicking the latency point lists the trace it came from.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#charts figure[data-metric="Latency"] circle.pt.linked`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#charts figure[data-metric="Latency"] circle.pt.linked`)
 	poll(t, ctx, "linked traces", `document.querySelectorAll('#point-traces ul.linked-traces a').length === 1`)
 	if got := eval[string](t, ctx, `document.querySelector('#point-traces ul.linked-traces a').textContent`); got != sc.traceID {
 		t.Errorf("linked trace = %q, want %q", got, sc.traceID)
 	}
 	screenshot(t, ctx, "localview-metrics.png")
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#point-traces ul.linked-traces a`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#point-traces ul.linked-traces a`)
 	poll(t, ctx, "the linked trace's waterfall", `document.querySelectorAll('#waterfall .wf-row').length === 6`)
 
 	// The metrics form narrows the charts.
@@ -306,9 +306,7 @@ func TestBrowserEscapesHostileTelemetry(t *testing.T) {
 	poll(t, ctx, "the filtered list", `location.hash.includes('service=') && document.querySelectorAll('#trace-list tr.trace-row').length === 1`)
 	check("list")
 
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#trace-list a.trace-link`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#trace-list a.trace-link`)
 	poll(t, ctx, "the waterfall", `document.querySelectorAll('#waterfall .wf-row').length === 2 && document.getElementById('node-detail').textContent.length > 0`)
 	page := eval[string](t, ctx, `document.querySelector('main').textContent`)
 	for _, h := range hostile {
@@ -330,9 +328,7 @@ func TestBrowserEscapesHostileTelemetry(t *testing.T) {
 		}
 		check(view)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#charts circle.pt`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#charts circle.pt`)
 	poll(t, ctx, "point details", `document.querySelectorAll('#point-traces a').length === 1`)
 	check("metric point")
 

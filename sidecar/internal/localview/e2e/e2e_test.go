@@ -336,9 +336,7 @@ func TestMiddlewareThroughSidecarInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, ctx, "the faulted trace", `document.querySelectorAll('#trace-list tr.trace-row').length === 1`)
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#trace-list a.trace-link`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#trace-list a.trace-link`)
 	poll(t, ctx, "the waterfall with the exception", `document.querySelector('#exceptions') !== null`)
 	if id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash`)); err != nil || !strings.HasSuffix(id, brokenID) {
 		t.Errorf("opened %q (%v), want the trace of the broken purchase %s", id, err, brokenID)
@@ -384,6 +382,16 @@ func browser(t *testing.T) context.Context {
 		cancel()
 	})
 	return bctx
+}
+
+// click clicks the first element matching selector from inside the page,
+// waiting until there is one. Unlike chromedp.Click it holds no node handle
+// across calls, so a list the page re-renders (live refresh, facets
+// arriving) between finding the node and clicking it cannot fail the test.
+func click(t *testing.T, ctx context.Context, selector string) {
+	t.Helper()
+	sel, _ := json.Marshal(selector)
+	poll(t, ctx, "a click on "+selector, `(() => { const e = document.querySelector(`+string(sel)+`); if (!e) return false; e.dispatchEvent(new MouseEvent("click", {bubbles: true, cancelable: true, view: window})); return true })()`)
 }
 
 func poll(t *testing.T, ctx context.Context, what, expr string) {
