@@ -55,7 +55,10 @@ func rewriteReport(line, initMs, traceID string) string {
 	fields := strings.Split(strings.TrimRight(line, "\t \r"), "\t")
 	out := make([]string, 0, len(fields)+2)
 	for _, f := range fields {
-		if strings.HasPrefix(strings.TrimSpace(f), "Init Duration:") {
+		// The emulator's own Init Duration is replaced below; a field that
+		// merely contains the label (a garbled line) goes too, so the
+		// rewritten line never carries two.
+		if strings.Contains(f, "Init Duration:") {
 			continue
 		}
 		out = append(out, f)

@@ -149,44 +149,28 @@ func appendAttributeValue(dst []byte, v attribute.Value) []byte {
 	case attribute.STRING:
 		return jsonenc.AppendString(dst, v.AsString())
 	case attribute.BOOLSLICE:
-		dst = append(dst, '[')
-		for i, b := range v.AsBoolSlice() {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = jsonenc.AppendBool(dst, b)
-		}
-		return append(dst, ']')
+		return appendArray(dst, v.AsBoolSlice(), jsonenc.AppendBool)
 	case attribute.INT64SLICE:
-		dst = append(dst, '[')
-		for i, n := range v.AsInt64Slice() {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = jsonenc.AppendInt(dst, n)
-		}
-		return append(dst, ']')
+		return appendArray(dst, v.AsInt64Slice(), jsonenc.AppendInt)
 	case attribute.FLOAT64SLICE:
-		dst = append(dst, '[')
-		for i, f := range v.AsFloat64Slice() {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = jsonenc.AppendFloat(dst, f)
-		}
-		return append(dst, ']')
+		return appendArray(dst, v.AsFloat64Slice(), jsonenc.AppendFloat)
 	case attribute.STRINGSLICE:
-		dst = append(dst, '[')
-		for i, s := range v.AsStringSlice() {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = jsonenc.AppendString(dst, s)
-		}
-		return append(dst, ']')
+		return appendArray(dst, v.AsStringSlice(), jsonenc.AppendString)
 	default:
 		return jsonenc.AppendString(dst, v.Emit())
 	}
+}
+
+// appendArray appends vs as a JSON array, each element written by elem.
+func appendArray[T any](dst []byte, vs []T, elem func([]byte, T) []byte) []byte {
+	dst = append(dst, '[')
+	for i, v := range vs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = elem(dst, v)
+	}
+	return append(dst, ']')
 }
 
 // parseGoStack turns a Go stack trace as printed by runtime/debug.Stack

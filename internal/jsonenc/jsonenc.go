@@ -72,13 +72,6 @@ func AppendStringContents(dst []byte, s string) []byte {
 	return append(dst, s[start:]...)
 }
 
-// AppendBytesAsString appends b as a quoted JSON string, like AppendString.
-func AppendBytesAsString(dst []byte, b []byte) []byte {
-	// The conversion does not allocate: the compiler recognises it as a
-	// read-only use of b.
-	return AppendString(dst, string(b))
-}
-
 // AppendKey appends "key": (with a leading comma when comma is true).
 func AppendKey(dst []byte, key string, comma bool) []byte {
 	if comma {
