@@ -145,7 +145,7 @@ func TestBrowserAgreesWithTraces(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate(a.pageURL+"/"), chromedp.Click(chromedp.ID("run-s1-broken"))); err != nil {
 		t.Fatal(err)
 	}
-	clicked, err := chromedp.Run(bctx, chromedp.Poll[string](`document.getElementById("result-s1-broken").textContent || null`))
+	clicked, err := browsertest.Poll[string](bctx, `document.getElementById("result-s1-broken").textContent || null`, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestBrowserAgreesWithTraces(t *testing.T) {
 	}
 
 	// Then every scenario, as "Run all" does.
-	results, err := chromedp.Run(bctx, chromedp.Evaluate[[]corsscenarios.Result](corsscenarios.RunScript, chromedp.EvalAwaitPromise))
+	results, err := browsertest.Eval[[]corsscenarios.Result](bctx, corsscenarios.RunScript)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func browserScenario4(t *testing.T, e *example) {
 	if err := chromedp.Do(bctx, chromedp.Navigate(e.page+"/"), chromedp.Click(chromedp.ID("run-error-broken"))); err != nil {
 		t.Fatal(err)
 	}
-	shown, err := chromedp.Run(bctx, chromedp.Poll[string](`(t => t && t !== "…" ? t : null)(document.getElementById("result-error-broken").textContent)`))
+	shown, err := browsertest.Poll[string](bctx, `(t => t && t !== "…" ? t : null)(document.getElementById("result-error-broken").textContent)`, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func browserScenario4(t *testing.T, e *example) {
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("run-error-fixed"))); err != nil {
 		t.Fatal(err)
 	}
-	shown, err = chromedp.Run(bctx, chromedp.Poll[string](`(t => t && t !== "…" ? t : null)(document.getElementById("result-error-fixed").textContent)`))
+	shown, err = browsertest.Poll[string](bctx, `(t => t && t !== "…" ? t : null)(document.getElementById("result-error-fixed").textContent)`, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func TestOptionsStartABrowser(t *testing.T) {
 	if _, err := chromedp.Run(bctx, chromedp.Navigate(srv.URL)); err != nil {
 		t.Fatal(err)
 	}
-	title, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.title`))
+	title, err := Eval[string](bctx, `document.title`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -191,7 +191,7 @@ func (rp *replay) run(t *testing.T) []outcome {
 		url, _ := json.Marshal(fmt.Sprintf("%s/c/%d", rp.apiBase, i))
 		initJSON, _ := json.Marshal(init)
 		script := fmt.Sprintf(`(async () => { try { const r = await fetch(%s, %s); await r.text(); return {blocked: false, status: r.status}; } catch (e) { return {blocked: true, error: String(e)}; } })()`, url, initJSON)
-		res, err := chromedp.Run(rp.bctx, chromedp.Evaluate[outcome](script, chromedp.EvalAwaitPromise))
+		res, err := browsertest.Eval[outcome](rp.bctx, script)
 		if err != nil {
 			t.Fatalf("%s: %v", bc.name, err)
 		}
@@ -281,7 +281,7 @@ func TestBrowserSpec(t *testing.T) {
 		await fetch(%q, {mode: "no-cors", method: "POST", body: "x"});
 		return true;
 	})()`, rp.apiBase+"/nocors", rp.apiBase+"/nocors")
-	if _, err := chromedp.Run(rp.bctx, chromedp.Evaluate[bool](notCORS, chromedp.EvalAwaitPromise)); err != nil {
+	if _, err := browsertest.Eval[bool](rp.bctx, notCORS); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("not CORS", func(t *testing.T) {

@@ -184,7 +184,7 @@ func TestBrowserAgrees(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate(pageOrigin+"/")); err != nil {
 		t.Fatal(err)
 	}
-	results, err := chromedp.Run(bctx, chromedp.Evaluate[[]corsscenarios.Result](corsscenarios.RunScript, chromedp.EvalAwaitPromise))
+	results, err := browsertest.Eval[[]corsscenarios.Result](bctx, corsscenarios.RunScript)
 	if err != nil {
 		t.Fatal(err)
 	}

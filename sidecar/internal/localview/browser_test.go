@@ -79,7 +79,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 
 func poll(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+	if _, err := browsertest.Poll[chromedp.Void](ctx, expr, 30*time.Second); err != nil {
 		t.Fatalf("waiting for %s (%s): %v", what, expr, err)
 	}
 }
@@ -96,7 +96,7 @@ func click(t *testing.T, ctx context.Context, selector string) {
 
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	v, err := browsertest.Eval[T](ctx, expr)
 	if err != nil {
 		t.Fatalf("evaluating %s: %v", expr, err)
 	}

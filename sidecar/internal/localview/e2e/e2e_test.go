@@ -338,10 +338,10 @@ func TestMiddlewareThroughSidecarInChromium(t *testing.T) {
 	poll(t, ctx, "the faulted trace", `document.querySelectorAll('#trace-list tr.trace-row').length === 1`)
 	click(t, ctx, `#trace-list a.trace-link`)
 	poll(t, ctx, "the waterfall with the exception", `document.querySelector('#exceptions') !== null`)
-	if id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash`)); err != nil || !strings.HasSuffix(id, brokenID) {
+	if id, err := browsertest.Eval[string](ctx, `location.hash`); err != nil || !strings.HasSuffix(id, brokenID) {
 		t.Errorf("opened %q (%v), want the trace of the broken purchase %s", id, err, brokenID)
 	}
-	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#waterfall .wf-name')].map(e => e.textContent)`))
+	names, err := browsertest.Eval[[]string](ctx, `[...document.querySelectorAll('#waterfall .wf-name')].map(e => e.textContent)`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +396,7 @@ func click(t *testing.T, ctx context.Context, selector string) {
 
 func poll(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+	if _, err := browsertest.Poll[chromedp.Void](ctx, expr, 30*time.Second); err != nil {
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
