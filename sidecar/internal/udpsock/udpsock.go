@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
@@ -51,6 +52,7 @@ func Listen(ctx context.Context, addr string, rcvbuf int) (*net.UDPConn, int, er
 // connection's reads: nothing else may read from it.
 type BatchReader struct {
 	read func(fn func(pkt []byte, truncated bool)) error
+	runs atomic.Uint64
 }
 
 // NewBatchReader returns a reader of up to batch datagrams of up to
@@ -90,3 +92,7 @@ func NewBatchReader(conn *net.UDPConn, batch, maxSize int) *BatchReader {
 // so a closed connection is noticed); it returns an error once the
 // connection is closed.
 func (r *BatchReader) Read(fn func(pkt []byte, truncated bool)) error { return r.read(fn) }
+
+// Runs returns how many reads so far were runs of datagrams that the
+// kernel kept together (UDP_GRO, Linux) and Read cut apart.
+func (r *BatchReader) Runs() uint64 { return r.runs.Load() }

@@ -3,6 +3,7 @@ package xrayudp_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
@@ -137,3 +139,55 @@ func ExampleNew() {
 type consumerFunc func([]byte)
 
 func (f consumerFunc) ConsumeSegment(doc []byte, _ segment.Info) { f(doc) }
+
+// TestEmitterRuns sends segments of mixed sizes through Sidelight's own
+// emitter, which hands runs of datagrams to the kernel in one call
+// (UDP_SEGMENT, padded to one size). Every segment must arrive once, whole
+// (padding after the JSON is whitespace), and the receiver must have read
+// at least some of them as kept-together runs.
+func TestEmitterRuns(t *testing.T) {
+	const n = 500
+	got := make(chanConsumer, n)
+	r, counters, _ := start(t, got)
+	em, err := xray.NewEmitter(xray.WithDaemonAddress(r.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	now := time.Now()
+	for i := range n {
+		s := &xray.Segment{
+			Name: "svc" + strings.Repeat("x", i%37), TraceID: xray.NewTraceID(now), ID: xray.NewSpanID(),
+			Start: now, End: now.Add(time.Millisecond),
+		}
+		want[s.ID.String()] = true
+		em.Emit(s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := em.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		select {
+		case d := <-got:
+			var s struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal([]byte(d), &s); err != nil {
+				t.Fatalf("document does not decode: %v: %q", err, d)
+			}
+			if !want[s.ID] {
+				t.Fatalf("unexpected or repeated segment %q", s.ID)
+			}
+			delete(want, s.ID)
+		case <-ctx.Done():
+			t.Fatalf("%d segments missing; counters %v", len(want), counters.Snapshot())
+		}
+	}
+	if runs := counters.Counter("segments.udp_gro_runs").Load(); runs == 0 {
+		t.Fatalf("no datagram runs were read together (UDP_GRO not in effect); counters %v", counters.Snapshot())
+	} else {
+		t.Logf("%d segments in %d kept-together runs, %d reads", n, runs, counters.Counter("segments.udp_reads").Load())
+	}
+}
