@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,7 +29,16 @@ type Options struct {
 	// Settle bounds the wait for the last deliveries (default 10s).
 	Settle time.Duration
 	Args   []string          // extra sidecar flags
-	Env    map[string]string // extra sidecar environment (GOMAXPROCS, ...)
+	Env    map[string]string // extra environment of the measured process (GOMAXPROCS, ...)
+
+	// Daemon, when set, is the path of an AWS X-Ray daemon binary
+	// (github.com/aws/aws-xray-daemon, cmd/tracing) to measure instead of
+	// the sidecar, under the same segment load: the peer for a side-by-side
+	// ratio. Bin, Args and EMFDocs are then ignored; see runDaemon.
+	Daemon string
+	// DaemonBufferMB is the daemon's TotalBufferSizeMB (default 16, the
+	// sidecar's default memory budget).
+	DaemonBufferMB int
 }
 
 // Result is what a run measured.
@@ -47,6 +59,13 @@ type Result struct {
 	EMFValuesCorrect bool
 	Counters         map[string]uint64
 	ExitCode         int
+
+	// Daemon run only (Options.Daemon): the daemon has no status
+	// endpoint, so how many datagrams it received is unknown; the kernel's
+	// drop counter of its socket is read from /proc/net/udp instead.
+	Daemon         bool
+	DaemonBufferMB int
+	KernelDrops    int64
 }
 
 // segmentTemplate is a realistic ~390-byte datagram; segment patches its
@@ -77,14 +96,18 @@ func putHex(dst []byte, v uint64) {
 	}
 }
 
-// Run starts the sidecar against a fake AWS, sends the load, waits for
-// delivery, measures, and stops the sidecar with SIGTERM.
+// Run starts the sidecar (or, with Options.Daemon, the X-Ray daemon)
+// against a fake AWS, sends the load, waits for delivery, measures, and
+// stops the process with SIGTERM.
 func Run(ctx context.Context, o Options) (Result, error) {
-	if o.Bin == "" {
-		return Result{}, fmt.Errorf("loadtest: Options.Bin is required")
-	}
 	if o.Settle == 0 {
 		o.Settle = 10 * time.Second
+	}
+	if o.Daemon != "" {
+		return runDaemon(ctx, o)
+	}
+	if o.Bin == "" {
+		return Result{}, fmt.Errorf("loadtest: Options.Bin is required")
 	}
 	var r Result
 	fake := fakeaws.New(fakeaws.WithoutRetention())
@@ -107,77 +130,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if v, ok := p.Info["xray_udp_rcvbuf_effective"].(float64); ok {
 		r.RcvBufBytes = int(v)
 	}
-	cpu0, err := p.CPU()
-	if err != nil {
+	if err := sendSegments(ctx, o, fake, p, &r); err != nil {
 		return r, err
-	}
-	self0 := selfCPU()
-
-	// Send segments at the target rate, 64 datagrams per sendmmsg.
-	conn, err := net.Dial("udp", p.Addrs["xray_udp"])
-	if err != nil {
-		return r, err
-	}
-	defer conn.Close()
-	pc := ipv4.NewPacketConn(conn.(*net.UDPConn))
-	const batch = 64
-	msgs := make([]ipv4.Message, batch)
-	bufs := make([][]byte, batch)
-	start := time.Now()
-	for sent := 0; sent < o.Segments; {
-		n := min(batch, o.Segments-sent)
-		for j := range n {
-			bufs[j] = segment(bufs[j][:0], sent+j)
-			msgs[j].Buffers = [][]byte{bufs[j]}
-		}
-		for off := 0; off < n; {
-			k, err := pc.WriteBatch(msgs[off:n], 0)
-			if err != nil {
-				if err == syscall.ENOBUFS || err == syscall.EAGAIN {
-					continue
-				}
-				return r, fmt.Errorf("send: %w", err)
-			}
-			off += k
-		}
-		sent += n
-		if due := start.Add(time.Duration(float64(sent) / float64(o.Rate) * float64(time.Second))); time.Until(due) > 0 {
-			time.Sleep(time.Until(due)) // pacing the load generator
-		}
-	}
-	r.Sent = o.Segments
-	r.SendSeconds = time.Since(start).Seconds()
-	r.SentPerSec = float64(r.Sent) / r.SendSeconds
-
-	// Wait for delivery: until everything arrived or nothing new arrived
-	// for Settle.
-	last, lastChange := -1, time.Now()
-	for {
-		n := fake.SegmentCount()
-		if n != last {
-			last, lastChange = n, time.Now()
-		}
-		if n >= r.Sent || time.Since(lastChange) > o.Settle {
-			break
-		}
-		select {
-		case <-fake.Changed():
-		case <-time.After(100 * time.Millisecond):
-		case <-ctx.Done():
-			return r, ctx.Err()
-		}
-	}
-	r.Delivered = fake.SegmentCount()
-	r.DeliveredPerSec = float64(r.Delivered) / lastChange.Sub(start).Seconds()
-	r.LossPct = 100 * float64(r.Sent-r.Delivered) / float64(r.Sent)
-	cpu1, err := p.CPU()
-	if err != nil {
-		return r, err
-	}
-	r.CPU = cpu1 - cpu0
-	r.HarnessCPU = selfCPU() - self0
-	if r.Delivered > 0 {
-		r.CPUPerSegmentUs = float64(r.CPU.Microseconds()) / float64(r.Delivered)
 	}
 
 	// EMF: official-format documents over TCP; aggregates are flushed at
@@ -238,6 +192,187 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	return r, nil
 }
 
+// sendSegments sends o.Segments datagrams to p's xray_udp address at
+// o.Rate, waits for their delivery at fake, and fills r's segment fields:
+// sent, delivered, loss, rates, and the CPU of p and of this process over
+// that interval.
+func sendSegments(ctx context.Context, o Options, fake *fakeaws.Server, p *Process, r *Result) error {
+	cpu0, err := p.CPU()
+	if err != nil {
+		return err
+	}
+	self0 := selfCPU()
+
+	// Send segments at the target rate, 64 datagrams per sendmmsg.
+	conn, err := net.Dial("udp", p.Addrs["xray_udp"])
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	pc := ipv4.NewPacketConn(conn.(*net.UDPConn))
+	const batch = 64
+	msgs := make([]ipv4.Message, batch)
+	bufs := make([][]byte, batch)
+	start := time.Now()
+	for sent := 0; sent < o.Segments; {
+		n := min(batch, o.Segments-sent)
+		for j := range n {
+			bufs[j] = segment(bufs[j][:0], sent+j)
+			msgs[j].Buffers = [][]byte{bufs[j]}
+		}
+		for off := 0; off < n; {
+			k, err := pc.WriteBatch(msgs[off:n], 0)
+			if err != nil {
+				if err == syscall.ENOBUFS || err == syscall.EAGAIN {
+					continue
+				}
+				return fmt.Errorf("send: %w", err)
+			}
+			off += k
+		}
+		sent += n
+		if due := start.Add(time.Duration(float64(sent) / float64(o.Rate) * float64(time.Second))); time.Until(due) > 0 {
+			time.Sleep(time.Until(due)) // pacing the load generator
+		}
+	}
+	r.Sent = o.Segments
+	r.SendSeconds = time.Since(start).Seconds()
+	r.SentPerSec = float64(r.Sent) / r.SendSeconds
+
+	// Wait for delivery: until everything arrived or nothing new arrived
+	// for Settle.
+	last, lastChange := -1, time.Now()
+	for {
+		n := fake.SegmentCount()
+		if n != last {
+			last, lastChange = n, time.Now()
+		}
+		if n >= r.Sent || time.Since(lastChange) > o.Settle {
+			break
+		}
+		select {
+		case <-fake.Changed():
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	r.Delivered = fake.SegmentCount()
+	r.DeliveredPerSec = float64(r.Delivered) / lastChange.Sub(start).Seconds()
+	r.LossPct = 100 * float64(r.Sent-r.Delivered) / float64(r.Sent)
+	cpu1, err := p.CPU()
+	if err != nil {
+		return err
+	}
+	r.CPU = cpu1 - cpu0
+	r.HarnessCPU = selfCPU() - self0
+	if r.Delivered > 0 {
+		r.CPUPerSegmentUs = float64(r.CPU.Microseconds()) / float64(r.Delivered)
+	}
+	return nil
+}
+
+// runDaemon is Run for Options.Daemon: the segment load only (the daemon
+// takes no EMF and has no status endpoint). The daemon gets a config file
+// in a temporary directory: local mode (no EC2 metadata), region
+// us-east-1, the fake as its X-Ray endpoint, UDP and TCP (its proxy) on
+// free loopback ports, o.DaemonBufferMB of segment buffers, and log level
+// warn, so that it does not log a line per batch sent (its default, prod,
+// does). It keeps the kernel's default SO_RCVBUF (it sets none), which is
+// reported as RcvBufBytes.
+func runDaemon(ctx context.Context, o Options) (Result, error) {
+	if o.DaemonBufferMB == 0 {
+		o.DaemonBufferMB = 16
+	}
+	r := Result{Daemon: true, DaemonBufferMB: o.DaemonBufferMB, KernelDrops: -1}
+	fake := fakeaws.New(fakeaws.WithoutRetention())
+	defer fake.Close()
+	env := fake.Env()
+	for k, v := range o.Env {
+		env[k] = v
+	}
+	dir, err := os.MkdirTemp("", "sidelight-daemon")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+	udpAddr, err := freeAddr("udp")
+	if err != nil {
+		return r, err
+	}
+	tcpAddr, err := freeAddr("tcp")
+	if err != nil {
+		return r, err
+	}
+	cfg := fmt.Sprintf(`Version: 2
+TotalBufferSizeMB: %d
+Region: "us-east-1"
+Endpoint: %q
+LocalMode: true
+Socket:
+  UDPAddress: %q
+  TCPAddress: %q
+Logging:
+  LogLevel: "warn"
+`, o.DaemonBufferMB, fake.URL(), udpAddr, tcpAddr)
+	cfgPath := filepath.Join(dir, "cfg.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return r, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	p, err := StartDaemon(sctx, o.Daemon, env, udpAddr, "-c", cfgPath)
+	if err != nil {
+		return r, err
+	}
+	defer p.Kill()
+	if b, err := os.ReadFile("/proc/sys/net/core/rmem_default"); err == nil {
+		r.RcvBufBytes, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if err := sendSegments(ctx, o, fake, p, &r); err != nil {
+		return r, err
+	}
+	if rss, err := p.PeakRSS(); err == nil {
+		r.PeakRSSBytes = rss
+	}
+	_, portStr, _ := net.SplitHostPort(udpAddr)
+	port, _ := strconv.Atoi(portStr)
+	if d, err := p.UDPDrops(port); err == nil {
+		r.KernelDrops = d
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		return r, err
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
+	defer wcancel()
+	if r.ExitCode, err = p.Wait(wctx); err != nil {
+		return r, fmt.Errorf("%w\n%s", err, p.Stderr())
+	}
+	return r, nil
+}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago (bound to port 0, then closed), for a process that cannot report
+// the port it picked.
+func freeAddr(network string) (string, error) {
+	switch network {
+	case "udp":
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		return c.LocalAddr().String(), nil
+	default:
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		defer l.Close()
+		return l.Addr().String(), nil
+	}
+}
+
 func counters(addr string) (map[string]uint64, error) {
 	resp, err := http.Get("http://" + addr + "/status")
 	if err != nil {
@@ -251,6 +386,9 @@ func counters(addr string) (map[string]uint64, error) {
 
 // String formats a result for BENCHMARKS.md.
 func (r Result) String() string {
+	if r.Daemon {
+		return r.daemonString()
+	}
 	s := fmt.Sprintf("segments: sent %d at %.0f/s, delivered %d (%.0f/s), loss %.3f %%, sidecar CPU %.2f µs/segment, peak RSS %.1f MB, SO_RCVBUF %d\nharness (load generator + fake AWS) CPU: %.2f µs/segment",
 		r.Sent, r.SentPerSec, r.Delivered, r.DeliveredPerSec, r.LossPct, r.CPUPerSegmentUs, float64(r.PeakRSSBytes)/1e6, r.RcvBufBytes,
 		float64(r.HarnessCPU.Microseconds())/float64(max(r.Delivered, 1)))
@@ -260,6 +398,19 @@ func (r Result) String() string {
 	}
 	s += fmt.Sprintf("\nlost in the kernel (sent - received by the sidecar): %d; dropped by the sidecar for lack of budget: %d",
 		r.Sent-int(r.Counters["segments.received"]), r.Counters["segments.dropped.budget_full"])
+	return s + fmt.Sprintf("\nexit code after SIGTERM: %d", r.ExitCode)
+}
+
+func (r Result) daemonString() string {
+	s := fmt.Sprintf("segments: sent %d at %.0f/s, delivered %d (%.0f/s), loss %.3f %%, daemon CPU %.2f µs/segment, peak RSS %.1f MB, SO_RCVBUF %d (kernel default), buffer memory %d MB\nharness (load generator + fake AWS) CPU: %.2f µs/segment",
+		r.Sent, r.SentPerSec, r.Delivered, r.DeliveredPerSec, r.LossPct, r.CPUPerSegmentUs, float64(r.PeakRSSBytes)/1e6, r.RcvBufBytes, r.DaemonBufferMB,
+		float64(r.HarnessCPU.Microseconds())/float64(max(r.Delivered, 1)))
+	if r.KernelDrops >= 0 {
+		s += fmt.Sprintf("\nlost in the kernel (drops of the daemon's socket in /proc/net/udp): %d; lost in the daemon (sent - kernel drops - delivered): %d",
+			r.KernelDrops, int64(r.Sent-r.Delivered)-r.KernelDrops)
+	} else {
+		s += "\nlost in the kernel: unknown (daemon's socket not found in /proc/net/udp)"
+	}
 	return s + fmt.Sprintf("\nexit code after SIGTERM: %d", r.ExitCode)
 }
 

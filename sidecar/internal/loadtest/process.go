@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,9 +36,10 @@ func Build(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// Process is a running sidecar.
+// Process is a running sidecar (Start) or X-Ray daemon (StartDaemon).
 type Process struct {
 	cmd   *exec.Cmd
+	name  string            // "sidecar" or "daemon", for error messages
 	Addrs map[string]string // from the "sidecar started" log line
 	Info  map[string]any
 
@@ -47,21 +49,24 @@ type Process struct {
 	err    error
 }
 
-// Start runs the binary with env (added to a clean environment) and args,
-// and waits up to ctx for it to log that it started.
-func Start(ctx context.Context, bin string, env map[string]string, args ...string) (*Process, error) {
+// launch runs bin with env (added to a clean environment) and args. Every
+// line it writes to stderr (and to stdout too, if withStdout) is kept for
+// Stderr and passed to onLine, from one goroutine.
+func launch(name, bin string, env map[string]string, withStdout bool, onLine func([]byte), args ...string) (*Process, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	pr, pw := io.Pipe()
-	p := &Process{cmd: cmd, exited: make(chan struct{})}
+	p := &Process{cmd: cmd, name: name, exited: make(chan struct{})}
 	cmd.Stderr = pw
+	if withStdout {
+		cmd.Stdout = pw
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	started := make(chan map[string]any, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -71,20 +76,37 @@ func Start(ctx context.Context, bin string, env map[string]string, args ...strin
 			p.stderr.Write(line)
 			p.stderr.WriteByte('\n')
 			p.mu.Unlock()
-			var rec struct {
-				Msg  string         `json:"msg"`
-				Info map[string]any `json:"info"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "sidecar started" {
-				started <- rec.Info
-			}
+			onLine(line)
 		}
+		_, _ = io.Copy(io.Discard, pr) // a line too long for the scanner must not block the child
 	}()
 	go func() {
 		p.err = cmd.Wait()
 		pw.Close()
 		close(p.exited)
 	}()
+	return p, nil
+}
+
+// Start runs the sidecar binary with env (added to a clean environment)
+// and args, and waits up to ctx for it to log that it started.
+func Start(ctx context.Context, bin string, env map[string]string, args ...string) (*Process, error) {
+	started := make(chan map[string]any, 1)
+	p, err := launch("sidecar", bin, env, false, func(line []byte) {
+		var rec struct {
+			Msg  string         `json:"msg"`
+			Info map[string]any `json:"info"`
+		}
+		if json.Unmarshal(line, &rec) == nil && rec.Msg == "sidecar started" {
+			select {
+			case started <- rec.Info:
+			default:
+			}
+		}
+	}, args...)
+	if err != nil {
+		return nil, err
+	}
 	select {
 	case info := <-started:
 		p.Info = info
@@ -98,10 +120,101 @@ func Start(ctx context.Context, bin string, env map[string]string, args ...strin
 	case <-p.exited:
 		return nil, fmt.Errorf("sidecar exited at start: %v\n%s", p.err, p.Stderr())
 	case <-ctx.Done():
-		_ = cmd.Process.Kill()
+		_ = p.cmd.Process.Kill()
 		<-p.exited
 		return nil, fmt.Errorf("sidecar did not start: %w\n%s", ctx.Err(), p.Stderr())
 	}
+}
+
+// StartDaemon runs an AWS X-Ray daemon binary with env and args, and
+// waits up to ctx until it has bound udpAddr (an IPv4 host:port that args
+// or its config file make it listen on). The daemon logs no machine-readable
+// start line, and it binds the socket before it finishes starting, so
+// this watches /proc/net/udp for a socket of the process on that port.
+// Addrs["xray_udp"] is udpAddr. The daemon's log goes to stdout; Stderr
+// returns it too.
+func StartDaemon(ctx context.Context, bin string, env map[string]string, udpAddr string, args ...string) (*Process, error) {
+	_, portStr, err := net.SplitHostPort(udpAddr)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, err
+	}
+	p, err := launch("daemon", bin, env, true, func([]byte) {}, args...)
+	if err != nil {
+		return nil, err
+	}
+	tick := time.NewTicker(10 * time.Millisecond) // polling /proc: the daemon has nothing to wait on
+	defer tick.Stop()
+	for {
+		if _, ok, _ := p.udpSocket(port); ok {
+			p.Addrs = map[string]string{"xray_udp": udpAddr}
+			return p, nil
+		}
+		select {
+		case <-tick.C:
+		case <-p.exited:
+			return nil, fmt.Errorf("daemon exited at start: %v\n%s", p.err, p.Stderr())
+		case <-ctx.Done():
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+			return nil, fmt.Errorf("daemon did not bind %s: %w\n%s", udpAddr, ctx.Err(), p.Stderr())
+		}
+	}
+}
+
+// UDPDrops returns the kernel's drop counter of the process's UDP socket
+// on port: datagrams discarded because its receive buffer was full.
+func (p *Process) UDPDrops(port int) (int64, error) {
+	drops, ok, err := p.udpSocket(port)
+	if err == nil && !ok {
+		err = fmt.Errorf("loadtest: %s has no UDP socket on port %d", p.name, port)
+	}
+	return drops, err
+}
+
+// udpSocket looks for a UDP socket on local port that belongs to the
+// process (by inode, from /proc/<pid>/fd) in /proc/net/udp and udp6, and
+// returns its drops column.
+func (p *Process) udpSocket(port int) (drops int64, ok bool, err error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.Pid()))
+	if err != nil {
+		return 0, false, err
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", p.Pid(), fd.Name()))
+		if err != nil {
+			continue // closed meanwhile
+		}
+		if in, ok := strings.CutPrefix(link, "socket:["); ok {
+			inodes[strings.TrimSuffix(in, "]")] = true
+		}
+	}
+	for _, table := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(string(b), "\n")
+		for _, line := range lines[1:] {
+			// sl local_address rem_address st tx_queue:rx_queue tr:tm->when
+			// retrnsmt uid timeout inode ref pointer drops
+			f := strings.Fields(line)
+			if len(f) < 13 || !inodes[f[9]] {
+				continue
+			}
+			_, hexPort, _ := strings.Cut(f[1], ":")
+			if n, err := strconv.ParseUint(hexPort, 16, 16); err != nil || int(n) != port {
+				continue
+			}
+			d, err := strconv.ParseInt(f[12], 10, 64)
+			return d, err == nil, err
+		}
+	}
+	return 0, false, nil
 }
 
 // Stderr returns what the process logged so far.
@@ -124,7 +237,7 @@ func (p *Process) Wait(ctx context.Context) (int, error) {
 	case <-ctx.Done():
 		_ = p.cmd.Process.Kill()
 		<-p.exited
-		return -1, fmt.Errorf("sidecar did not exit: %w", ctx.Err())
+		return -1, fmt.Errorf("%s did not exit: %w", p.name, ctx.Err())
 	}
 	var ee *exec.ExitError
 	if errors.As(p.err, &ee) {

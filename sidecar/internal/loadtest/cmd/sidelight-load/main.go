@@ -4,6 +4,14 @@
 // RSS.
 //
 //	go run ./sidecar/internal/loadtest/cmd/sidelight-load -n 1000000 -rate 100000 -emf 170000
+//
+// With -peer-daemon, the same segment load first runs against an AWS
+// X-Ray daemon binary (built from github.com/aws/aws-xray-daemon's
+// cmd/tracing; never a module dependency), then against the sidecar, and
+// the command prints both results and the sidecar/daemon ratios of CPU
+// per segment and peak RSS:
+//
+//	go run ./sidecar/internal/loadtest/cmd/sidelight-load -n 1000000 -rate 100000 -emf 0 -peer-daemon /tmp/xray-daemon
 package main
 
 import (
@@ -27,6 +35,8 @@ func main() {
 	rcvbuf := flag.String("udp-rcvbuf", "", "the sidecar's -udp-rcvbuf (default: its default)")
 	envs := flag.String("sidecar-env", "", "extra sidecar environment, K=V pairs separated by commas (GOMEMLIMIT=64MiB,...)")
 	procs := flag.String("sidecar-gomaxprocs", "", "GOMAXPROCS for the sidecar process (default: the Go default)")
+	daemon := flag.String("peer-daemon", "", "path of an AWS X-Ray daemon binary: run the same segment load against it first, then compare")
+	daemonMB := flag.Int("peer-daemon-mb", 16, "the daemon's buffer memory (TotalBufferSizeMB)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -41,6 +51,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	var peer loadtest.Result
+	if *daemon != "" {
+		peer, err = loadtest.Run(ctx, loadtest.Options{Daemon: *daemon, DaemonBufferMB: *daemonMB, Segments: *n, Rate: *rate})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "daemon:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("== AWS X-Ray daemon (%s) ==\n%s\n\n== sidecar ==\n", *daemon, peer)
+	}
 	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: *n, Rate: *rate, EMFDocs: *emfDocs, Args: append(append(profileArgs(*profile), rcvbufArgs(*rcvbuf)...), strings.Fields(*extra)...), Env: envMap(*procs, *envs)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -48,6 +67,12 @@ func main() {
 	}
 	fmt.Println(r)
 	fmt.Printf("counters: %v\n", r.Counters)
+	if *daemon != "" {
+		fmt.Printf("\n== sidecar / daemon ==\nCPU per segment: %.2f (%.2f / %.2f µs); peak RSS: %.2f (%.1f / %.1f MB); loss: %.3f %% / %.3f %%\n",
+			r.CPUPerSegmentUs/peer.CPUPerSegmentUs, r.CPUPerSegmentUs, peer.CPUPerSegmentUs,
+			float64(r.PeakRSSBytes)/float64(peer.PeakRSSBytes), float64(r.PeakRSSBytes)/1e6, float64(peer.PeakRSSBytes)/1e6,
+			r.LossPct, peer.LossPct)
+	}
 }
 
 func profileArgs(path string) []string {
