@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"errors"
 	"strconv"
 	"unicode/utf8"
@@ -373,8 +374,14 @@ func str(b []byte, i int) (int, error) {
 	}
 	i++
 	for i < len(b) {
-		// Skip eight plain bytes at a time.
-		for i+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[i:])) {
+		// Skip eight plain bytes at a time, then straight to the first
+		// byte that may need a look.
+		for i+8 <= len(b) {
+			m := special(binary.LittleEndian.Uint64(b[i:]))
+			if m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
 			i += 8
 		}
 		if i >= len(b) {
@@ -413,14 +420,17 @@ func str(b []byte, i int) (int, error) {
 	return 0, ErrSyntax
 }
 
-// special reports whether any byte of the little-endian word x is '"',
-// '\\' or a control character (< 0x20). It may report true for a word
-// without one (then the byte loop looks), never false for a word with one.
-func special(x uint64) bool {
+// special returns a mask with the high bit set in bytes of the
+// little-endian word x that may be '"', '\\' or a control character
+// (< 0x20). The lowest set bit is exact: the subtractions can only mark a
+// byte above a real match too (a borrow runs upwards), never below one, so
+// a word without a match gives 0 and otherwise the first match is at
+// TrailingZeros64/8.
+func special(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	quote := x ^ (ones * '"')
 	bslash := x ^ (ones * '\\')
-	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(bslash-ones)&^bslash)&highs != 0
+	return ((x-ones*0x20)&^x | (quote-ones)&^quote | (bslash-ones)&^bslash) & highs
 }
 
 func isHex(c byte) bool {
