@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/net/ipv4"
 
+	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
 )
@@ -39,6 +40,13 @@ type Options struct {
 	// DaemonBufferMB is the daemon's TotalBufferSizeMB (default 16, the
 	// sidecar's default memory budget).
 	DaemonBufferMB int
+	// Emitter sends the segments through Sidelight's own exporter
+	// (xray.Emitter, what the middleware uses) instead of one datagram per
+	// segment the way the X-Ray SDKs send them. The emitter hands the
+	// kernel runs of datagrams in one call (UDP segmentation offload),
+	// which the sidecar reads as runs (UDP_GRO). The documents carry the
+	// same fields as the datagram template.
+	Emitter bool
 }
 
 // Result is what a run measured.
@@ -203,37 +211,13 @@ func sendSegments(ctx context.Context, o Options, fake *fakeaws.Server, p *Proce
 	}
 	self0 := selfCPU()
 
-	// Send segments at the target rate, 64 datagrams per sendmmsg.
-	conn, err := net.Dial("udp", p.Addrs["xray_udp"])
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	pc := ipv4.NewPacketConn(conn.(*net.UDPConn))
-	const batch = 64
-	msgs := make([]ipv4.Message, batch)
-	bufs := make([][]byte, batch)
 	start := time.Now()
-	for sent := 0; sent < o.Segments; {
-		n := min(batch, o.Segments-sent)
-		for j := range n {
-			bufs[j] = segment(bufs[j][:0], sent+j)
-			msgs[j].Buffers = [][]byte{bufs[j]}
+	if o.Emitter {
+		if err := emitSegments(ctx, o, p.Addrs["xray_udp"], start); err != nil {
+			return err
 		}
-		for off := 0; off < n; {
-			k, err := pc.WriteBatch(msgs[off:n], 0)
-			if err != nil {
-				if err == syscall.ENOBUFS || err == syscall.EAGAIN {
-					continue
-				}
-				return fmt.Errorf("send: %w", err)
-			}
-			off += k
-		}
-		sent += n
-		if due := start.Add(time.Duration(float64(sent) / float64(o.Rate) * float64(time.Second))); time.Until(due) > 0 {
-			time.Sleep(time.Until(due)) // pacing the load generator
-		}
+	} else if err := sendDatagrams(o, p.Addrs["xray_udp"], start); err != nil {
+		return err
 	}
 	r.Sent = o.Segments
 	r.SendSeconds = time.Since(start).Seconds()
@@ -421,4 +405,72 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// sendDatagrams sends o.Segments datagrams to addr at o.Rate from start,
+// 64 per sendmmsg(2), one segment per datagram (as the X-Ray SDKs send).
+func sendDatagrams(o Options, addr string, start time.Time) error {
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	pc := ipv4.NewPacketConn(conn.(*net.UDPConn))
+	const batch = 64
+	msgs := make([]ipv4.Message, batch)
+	bufs := make([][]byte, batch)
+	for sent := 0; sent < o.Segments; {
+		n := min(batch, o.Segments-sent)
+		for j := range n {
+			bufs[j] = segment(bufs[j][:0], sent+j)
+			msgs[j].Buffers = [][]byte{bufs[j]}
+		}
+		for off := 0; off < n; {
+			k, err := pc.WriteBatch(msgs[off:n], 0)
+			if err != nil {
+				if err == syscall.ENOBUFS || err == syscall.EAGAIN {
+					continue
+				}
+				return fmt.Errorf("send: %w", err)
+			}
+			off += k
+		}
+		sent += n
+		if due := start.Add(time.Duration(float64(sent) / float64(o.Rate) * float64(time.Second))); time.Until(due) > 0 {
+			time.Sleep(time.Until(due)) // pacing the load generator
+		}
+	}
+	return nil
+}
+
+// emitSegments sends o.Segments segments to addr at o.Rate from start
+// through Sidelight's xray.Emitter, 64 at a time between pauses, and
+// waits until the emitter has sent them all.
+func emitSegments(ctx context.Context, o Options, addr string, start time.Time) error {
+	em, err := xray.NewEmitter(xray.WithDaemonAddress(addr))
+	if err != nil {
+		return err
+	}
+	base := time.Now()
+	route := []xray.Annotation{xray.StringAttr("route", "/cart/{id}")}
+	const batch = 64
+	for sent := 0; sent < o.Segments; {
+		n := min(batch, o.Segments-sent)
+		for range n {
+			seg := xray.GetSegment() // Emit takes it back
+			seg.Name = "checkout"
+			seg.TraceID, seg.ID = xray.NewTraceID(base), xray.NewSpanID()
+			seg.Start, seg.End = base, base.Add(333*time.Millisecond)
+			seg.HTTP = xray.HTTP{Method: "GET", URL: "http://checkout.local/cart/42", ClientIP: "10.0.0.8", Status: 200, ContentLength: 512}
+			seg.Annotations = append(seg.Annotations, route...)
+			em.Emit(seg)
+		}
+		sent += n
+		if due := start.Add(time.Duration(float64(sent) / float64(o.Rate) * float64(time.Second))); time.Until(due) > 0 {
+			time.Sleep(time.Until(due)) // pacing the load generator
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return em.Shutdown(sctx)
 }

@@ -59,6 +59,26 @@ func TestLoadSmall(t *testing.T) {
 	}
 }
 
+// TestLoadSmallFromEmitter sends the small load through Sidelight's own
+// emitter (runs of datagrams in one system call): nothing may be lost,
+// and the sidecar must have read runs kept together by the kernel rather
+// than one datagram at a time.
+func TestLoadSmallFromEmitter(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: 12000, Rate: 3000, Emitter: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(r)
+	if r.Delivered != r.Sent || r.Counters["segments.accepted"] != uint64(r.Sent) {
+		t.Fatalf("lost or rejected segments: %s\ncounters %v", r, r.Counters)
+	}
+	if r.Counters["segments.udp_gro_runs"] == 0 {
+		t.Fatalf("no runs read together: counters %v", r.Counters)
+	}
+}
+
 // TestSIGTERMFlushesEverything: X-Ray and CloudWatch are failing when
 // SIGTERM arrives with segments queued and metrics aggregated; the sidecar
 // keeps retrying within its deadline, delivers everything, exits 0, and

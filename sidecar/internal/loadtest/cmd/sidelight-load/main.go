@@ -36,6 +36,7 @@ func main() {
 	envs := flag.String("sidecar-env", "", "extra sidecar environment, K=V pairs separated by commas (GOMEMLIMIT=64MiB,...)")
 	procs := flag.String("sidecar-gomaxprocs", "", "GOMAXPROCS for the sidecar process (default: the Go default)")
 	daemon := flag.String("peer-daemon", "", "path of an AWS X-Ray daemon binary: run the same segment load against it first, then compare")
+	emitter := flag.Bool("emitter", false, "send through Sidelight's xray.Emitter (runs of datagrams, UDP segmentation offload) instead of one datagram per segment like the X-Ray SDKs")
 	daemonMB := flag.Int("peer-daemon-mb", 16, "the daemon's buffer memory (TotalBufferSizeMB)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -53,14 +54,14 @@ func main() {
 	}
 	var peer loadtest.Result
 	if *daemon != "" {
-		peer, err = loadtest.Run(ctx, loadtest.Options{Daemon: *daemon, DaemonBufferMB: *daemonMB, Segments: *n, Rate: *rate})
+		peer, err = loadtest.Run(ctx, loadtest.Options{Daemon: *daemon, DaemonBufferMB: *daemonMB, Segments: *n, Rate: *rate, Emitter: *emitter})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "daemon:", err)
 			os.Exit(1)
 		}
 		fmt.Printf("== AWS X-Ray daemon (%s) ==\n%s\n\n== sidecar ==\n", *daemon, peer)
 	}
-	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: *n, Rate: *rate, EMFDocs: *emfDocs, Args: append(append(profileArgs(*profile), rcvbufArgs(*rcvbuf)...), strings.Fields(*extra)...), Env: envMap(*procs, *envs)})
+	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: *n, Rate: *rate, Emitter: *emitter, EMFDocs: *emfDocs, Args: append(append(profileArgs(*profile), rcvbufArgs(*rcvbuf)...), strings.Fields(*extra)...), Env: envMap(*procs, *envs)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
