@@ -7,8 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
-	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/middleware/internal/red"
 )
 
@@ -160,9 +161,9 @@ func (m *metricsConfig) observe(route, method string, status int, d time.Duratio
 	if m.recorder == nil {
 		return
 	}
-	traceID := ""
+	var traceID trace.TraceID // zero: the request was not sampled
 	if st.sc.IsSampled() {
-		traceID = xray.FormatTraceID(st.sc.TraceID())
+		traceID = st.sc.TraceID()
 	}
 	m.recorder.rec.Observe(route, method, status, d, traceID)
 }

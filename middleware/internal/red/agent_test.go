@@ -40,7 +40,7 @@ func TestDefaultSinkIsTheAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Observe("GET /orders/{id}", "GET", 200, time.Millisecond, "")
+	r.Observe("GET /orders/{id}", "GET", 200, time.Millisecond, tid(""))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := r.Shutdown(ctx); err != nil {

@@ -17,7 +17,7 @@ func benchRecorder(b *testing.B) *Recorder {
 	}
 	b.Cleanup(func() { _ = r.Shutdown(context.Background()) })
 	for _, rt := range benchRoutes {
-		r.Observe(rt, "GET", 200, time.Millisecond, "")
+		r.Observe(rt, "GET", 200, time.Millisecond, tid(""))
 	}
 	return r
 }
@@ -28,7 +28,7 @@ func BenchmarkObserve(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		r.Observe(benchRoutes[i&3], "GET", 200, time.Duration(i&1023)*time.Microsecond, "1-5759e988-bd862e3fe1be46a994272793")
+		r.Observe(benchRoutes[i&3], "GET", 200, time.Duration(i&1023)*time.Microsecond, tid("1-5759e988-bd862e3fe1be46a994272793"))
 		i++
 	}
 }
@@ -41,7 +41,7 @@ func BenchmarkObserveParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			r.Observe(benchRoutes[i&3], "GET", 200, time.Duration(i&1023)*time.Microsecond, "1-5759e988-bd862e3fe1be46a994272793")
+			r.Observe(benchRoutes[i&3], "GET", 200, time.Duration(i&1023)*time.Microsecond, tid("1-5759e988-bd862e3fe1be46a994272793"))
 			i++
 		}
 	})

@@ -27,7 +27,7 @@
 //	...
 //	start := time.Now()
 //	next.ServeHTTP(rw, r)
-//	rec.Observe(r.Pattern, r.Method, rw.status, time.Since(start), traceID)
+//	rec.Observe(r.Pattern, r.Method, rw.status, time.Since(start), sc.TraceID())
 //	...
 //	rec.Shutdown(ctx) // on server shutdown: writes the last interval
 package red

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/seed-c77c9410/sidelight/exporter/emf/emftest"
+	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/middleware/internal/red"
 )
 
@@ -18,9 +21,11 @@ func ExampleRecorder_Observe() {
 		fmt.Println(err)
 		return
 	}
-	rec.Observe("GET /orders/{id}", "GET", 200, 12*time.Millisecond, "1-5759e988-bd862e3fe1be46a994272793")
-	rec.Observe("GET /orders/{id}", "GET", 503, 40*time.Millisecond, "1-5759e988-bd862e3fe1be46a994272794")
-	rec.Observe("", "PROPFIND", 404, time.Millisecond, "") // unmatched route, OTHER method
+	ok, _ := xray.ParseTraceID("1-5759e988-bd862e3fe1be46a994272793")
+	failed, _ := xray.ParseTraceID("1-5759e988-bd862e3fe1be46a994272794")
+	rec.Observe("GET /orders/{id}", "GET", 200, 12*time.Millisecond, ok)
+	rec.Observe("GET /orders/{id}", "GET", 503, 40*time.Millisecond, failed)
+	rec.Observe("", "PROPFIND", 404, time.Millisecond, trace.TraceID{}) // unmatched route, OTHER method
 
 	_ = rec.Shutdown(context.Background()) // flushes what is left
 	docs, _ := sink.Decoded()

@@ -22,8 +22,8 @@ func FuzzObserve(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer r.Shutdown(context.Background())
-		r.Observe(route, method, status, time.Duration(d), trace)
-		r.Observe(route+"x", method, status, time.Duration(d), trace)
+		r.Observe(route, method, status, time.Duration(d), tid(trace))
+		r.Observe(route+"x", method, status, time.Duration(d), tid(trace))
 		if err := r.Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}

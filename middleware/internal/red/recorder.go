@@ -8,7 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
+	"github.com/seed-c77c9410/sidelight/exporter/xray"
 )
 
 var methods = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", MethodOther}
@@ -61,8 +64,8 @@ type series struct {
 	lo, hi       int // bucket range in use; lo > hi when empty
 	hist         [nBuckets]uint32
 	slowest      time.Duration // of the slowest traced request
-	slowestTrace string
-	errorTrace   string
+	slowestTrace trace.TraceID // zero: none
+	errorTrace   trace.TraceID
 	errorIsFault bool
 }
 
@@ -178,10 +181,10 @@ func (r *Recorder) addRouteLocked(key, value string) *route {
 
 // Observe records one request: the route pattern that matched ("" when
 // none did), the request method, the response status, how long it took
-// and the request's X-Ray trace ID ("" when not traced). It does not
+// and the request's trace ID (zero when not sampled). It does not
 // allocate in steady state, takes no lock shared by all requests (only one
 // per series), and never blocks on I/O.
-func (r *Recorder) Observe(routeName, method string, status int, d time.Duration, traceID string) {
+func (r *Recorder) Observe(routeName, method string, status int, d time.Duration, traceID trace.TraceID) {
 	if r.cfg.Disabled {
 		return
 	}
@@ -208,7 +211,7 @@ func (r *Recorder) Observe(routeName, method string, status int, d time.Duration
 	s.count++
 	s.hist[b]++
 	s.lo, s.hi = min(s.lo, b), max(s.hi, b)
-	if traceID != "" && (s.slowestTrace == "" || d > s.slowest) {
+	if traceID.IsValid() && (!s.slowestTrace.IsValid() || d > s.slowest) {
 		s.slowest, s.slowestTrace = d, traceID
 	}
 	switch {
@@ -227,8 +230,8 @@ func (r *Recorder) Observe(routeName, method string, status int, d time.Duration
 }
 
 // noteError keeps the latest error's trace ID, preferring faults.
-func (s *series) noteError(traceID string, fault bool) {
-	if traceID == "" || (s.errorIsFault && !fault) {
+func (s *series) noteError(traceID trace.TraceID, fault bool) {
+	if !traceID.IsValid() || (s.errorIsFault && !fault) {
 		return
 	}
 	s.errorTrace, s.errorIsFault = traceID, fault
@@ -340,7 +343,7 @@ func (r *Recorder) take(s *series) bool {
 	copy(d.hist[s.lo:s.hi+1], s.hist[s.lo:s.hi+1])
 	clear(s.hist[s.lo : s.hi+1])
 	s.count, s.clientErrors, s.faults, s.throttles = 0, 0, 0, 0
-	s.slowest, s.slowestTrace, s.errorTrace, s.errorIsFault = 0, "", "", false
+	s.slowest, s.slowestTrace, s.errorTrace, s.errorIsFault = 0, trace.TraceID{}, trace.TraceID{}, false
 	s.lo, s.hi = nBuckets, -1
 	return true
 }
@@ -375,11 +378,11 @@ func (r *Recorder) write(ctx context.Context, routeValue, method, class string) 
 			err = l.PutMetricValues(n.Latency, emf.Milliseconds, r.scratch...)
 		}
 	}
-	if d.slowestTrace != "" && err == nil {
-		err = l.SetProperty("SlowestTraceId", d.slowestTrace)
+	if d.slowestTrace.IsValid() && err == nil {
+		err = l.SetProperty("SlowestTraceId", xray.FormatTraceID(d.slowestTrace))
 	}
-	if d.errorTrace != "" && err == nil {
-		err = l.SetProperty("ErrorTraceId", d.errorTrace)
+	if d.errorTrace.IsValid() && err == nil {
+		err = l.SetProperty("ErrorTraceId", xray.FormatTraceID(d.errorTrace))
 	}
 	if err != nil {
 		return fmt.Errorf("red: series %s %s %s: %w", routeValue, method, class, err)

@@ -91,15 +91,15 @@ func values(docs []map[string]any, name string) []float64 {
 func TestObserveAndFlush(t *testing.T) {
 	r, sink := newRecorder(t, Config{})
 	ms := time.Millisecond
-	r.Observe("GET /orders/{id}", "GET", 200, 10*ms, trace1)
-	r.Observe("GET /orders/{id}", "GET", 204, 30*ms, trace2)
-	r.Observe("GET /orders/{id}", "GET", 200, 20*ms, "")
-	r.Observe("POST /orders", "POST", 503, 5*ms, trace1)
-	r.Observe("POST /orders", "POST", 500, 7*ms, "")
-	r.Observe("POST /orders", "POST", 429, 1*ms, trace2)
-	r.Observe("POST /orders", "POST", 404, 2*ms, trace3)
-	r.Observe("", "BREW", 418, 3*ms, "")
-	r.Observe("GET /x", "get", 700, -time.Second, "")
+	r.Observe("GET /orders/{id}", "GET", 200, 10*ms, tid(trace1))
+	r.Observe("GET /orders/{id}", "GET", 204, 30*ms, tid(trace2))
+	r.Observe("GET /orders/{id}", "GET", 200, 20*ms, tid(""))
+	r.Observe("POST /orders", "POST", 503, 5*ms, tid(trace1))
+	r.Observe("POST /orders", "POST", 500, 7*ms, tid(""))
+	r.Observe("POST /orders", "POST", 429, 1*ms, tid(trace2))
+	r.Observe("POST /orders", "POST", 404, 2*ms, tid(trace3))
+	r.Observe("", "BREW", 418, 3*ms, tid(""))
+	r.Observe("GET /x", "get", 700, -time.Second, tid(""))
 	if err := r.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -163,9 +163,9 @@ func TestObserveAndFlush(t *testing.T) {
 
 func TestGolden(t *testing.T) {
 	r, sink := newRecorder(t, Config{})
-	r.Observe("GET /orders/{id}", "GET", 200, 12*time.Millisecond, trace1)
-	r.Observe("GET /orders/{id}", "GET", 201, 1500*time.Microsecond, trace2)
-	r.Observe("GET /orders/{id}", "GET", 503, 2*time.Second, trace3)
+	r.Observe("GET /orders/{id}", "GET", 200, 12*time.Millisecond, tid(trace1))
+	r.Observe("GET /orders/{id}", "GET", 201, 1500*time.Microsecond, tid(trace2))
+	r.Observe("GET /orders/{id}", "GET", 503, 2*time.Second, tid(trace3))
 	if err := r.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestGolden(t *testing.T) {
 func TestRouteCap(t *testing.T) {
 	r, sink := newRecorder(t, Config{MaxRoutes: 2})
 	for _, route := range []string{"/a", "/b", "/c", "/d", "/a", "bad\x00route ü"} {
-		r.Observe(route, "GET", 200, time.Millisecond, "")
+		r.Observe(route, "GET", 200, time.Millisecond, tid(""))
 	}
 	if err := r.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -211,8 +211,8 @@ func TestRouteCap(t *testing.T) {
 	}
 	// A route that needs sanitising still yields a valid dimension value.
 	r2, sink2 := newRecorder(t, Config{})
-	r2.Observe("bad\x00route ü", "GET", 200, time.Millisecond, "")
-	r2.Observe("   ", "GET", 200, time.Millisecond, "")
+	r2.Observe("bad\x00route ü", "GET", 200, time.Millisecond, tid(""))
+	r2.Observe("   ", "GET", 200, time.Millisecond, tid(""))
 	_ = r2.Flush(context.Background())
 	routes := []string{}
 	for k := range decode(t, sink2) {
@@ -230,7 +230,7 @@ func TestRouteCap(t *testing.T) {
 func TestLatencyThinning(t *testing.T) {
 	r, sink := newRecorder(t, Config{MaxLatencyValues: 250})
 	for i := range 10000 {
-		r.Observe("/r", "GET", 200, time.Duration(i+1)*100*time.Microsecond, "") // 0.1 ms .. 1000 ms
+		r.Observe("/r", "GET", 200, time.Duration(i+1)*100*time.Microsecond, tid("")) // 0.1 ms .. 1000 ms
 	}
 	if err := r.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -255,7 +255,7 @@ func TestLatencyThinning(t *testing.T) {
 
 func TestRenameAndDisable(t *testing.T) {
 	r, sink := newRecorder(t, Config{Names: Names{Latency: "Duration", Throttles: "-", ClientErrors: "-"}})
-	r.Observe("/r", "GET", 429, time.Millisecond, "")
+	r.Observe("/r", "GET", 429, time.Millisecond, tid(""))
 	_ = r.Flush(context.Background())
 	d := decode(t, sink)[seriesKey{"/r", "GET", "4xx"}][0]
 	for _, name := range []string{"Duration", "Requests", "Faults"} {
@@ -270,10 +270,10 @@ func TestRenameAndDisable(t *testing.T) {
 	}
 
 	off, sink := newRecorder(t, Config{Disabled: true})
-	off.Observe("/r", "GET", 200, time.Millisecond, "")
+	off.Observe("/r", "GET", 200, time.Millisecond, tid(""))
 	_ = off.Flush(context.Background())
 	allOff, sink2 := newRecorder(t, Config{Names: Names{Latency: "-", Requests: "-", ClientErrors: "-", Faults: "-", Throttles: "-"}})
-	allOff.Observe("/r", "GET", 200, time.Millisecond, "")
+	allOff.Observe("/r", "GET", 200, time.Millisecond, tid(""))
 	_ = allOff.Flush(context.Background())
 	if len(sink.Documents())+len(sink2.Documents()) != 0 {
 		t.Error("a disabled recorder wrote documents")
@@ -320,14 +320,14 @@ func TestIntervalAndShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Observe("/r", "GET", 200, time.Millisecond, "")
+	r.Observe("/r", "GET", 200, time.Millisecond, tid(""))
 	tick <- time.Now()
 	select {
 	case <-sink.wrote:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no document after a tick")
 	}
-	r.Observe("/r", "GET", 500, time.Millisecond, "")
+	r.Observe("/r", "GET", 500, time.Millisecond, tid(""))
 	if err := r.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func TestConcurrentObserve(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				r.Observe(fmt.Sprintf("/r%d", i%3), "GET", 200+w%2*300, time.Duration(i)*time.Microsecond, trace1)
+				r.Observe(fmt.Sprintf("/r%d", i%3), "GET", 200+w%2*300, time.Duration(i)*time.Microsecond, tid(trace1))
 			}
 		}()
 	}
@@ -375,10 +375,10 @@ func TestConcurrentObserve(t *testing.T) {
 
 func TestObserveAllocs(t *testing.T) {
 	r, _ := newRecorder(t, Config{})
-	r.Observe("GET /orders/{id}", "GET", 200, time.Millisecond, trace1)
+	r.Observe("GET /orders/{id}", "GET", 200, time.Millisecond, tid(trace1))
 	if a := testing.AllocsPerRun(1000, func() {
-		r.Observe("GET /orders/{id}", "GET", 200, time.Millisecond, trace1)
-		r.Observe("GET /orders/{id}", "GET", 503, time.Millisecond, trace2)
+		r.Observe("GET /orders/{id}", "GET", 200, time.Millisecond, tid(trace1))
+		r.Observe("GET /orders/{id}", "GET", 503, time.Millisecond, tid(trace2))
 	}); a != 0 {
 		t.Errorf("Observe allocates %v times per call", a)
 	}
@@ -408,7 +408,7 @@ func TestSinkFailureReported(t *testing.T) {
 	}
 	defer r.Shutdown(context.Background())
 	_ = sink.Shutdown(context.Background())
-	r.Observe("/r", "GET", 200, time.Millisecond, "")
+	r.Observe("/r", "GET", 200, time.Millisecond, tid(""))
 	if err := r.Flush(context.Background()); err == nil || !errors.Is(err, err) {
 		t.Fatal("Flush to a failed sink returned nil")
 	}
