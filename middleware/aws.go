@@ -27,7 +27,7 @@ import (
 //	middleware.AWS(&cfg)
 //	db := dynamodb.NewFromConfig(cfg)
 func AWS(cfg *aws.Config, opts ...Option) {
-	c := newConfig(opts)
+	c := newConfigNoEmitter(opts)
 	cfg.APIOptions = append(cfg.APIOptions, func(stack *smithymiddleware.Stack) error {
 		if err := stack.Initialize.Add(&awsInitialize{cfg: c}, smithymiddleware.After); err != nil {
 			return err

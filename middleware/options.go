@@ -115,9 +115,23 @@ func withClock(now func() time.Time) Option {
 
 var defaultCORSChecker, _ = corscheck.New()
 
-var defaultEmitter = sync.OnceValues(func() (*xray.Emitter, error) { return xray.NewEmitter() })
+var defaultEmitterOnce = sync.OnceValues(func() (*xray.Emitter, error) { return xray.NewEmitter() })
 
+// newConfig applies opts over the defaults and, when no emitter was
+// given, resolves the process-wide default one.
 func newConfig(opts []Option) *config {
+	c := newConfigNoEmitter(opts)
+	if c.emitter == nil {
+		c.emitter = c.defaultEmitter()
+	}
+	return c
+}
+
+// newConfigNoEmitter is newConfig for the outgoing-call instrumentation
+// (Transport, AWS): their subsegments usually go into the request's own
+// segment, so the default emitter is only resolved, by emitterFor, when
+// one has to be sent on its own.
+func newConfigNoEmitter(opts []Option) *config {
 	c := &config{
 		serviceName: defaultServiceName(),
 		rules:       sampling.Default(),
@@ -137,14 +151,17 @@ func newConfig(opts []Option) *config {
 		o.apply(c)
 	}
 	c.serviceName = xray.SanitizeName(c.serviceName)
-	if c.emitter == nil {
-		e, err := defaultEmitter()
-		if err != nil {
-			c.logger.Error("sidelight: no X-Ray emitter; requests are not traced", "error", err)
-		}
-		c.emitter = e
-	}
 	return c
+}
+
+// defaultEmitter returns the process-wide emitter, created on first use,
+// or nil (logged) when it cannot be created.
+func (c *config) defaultEmitter() *xray.Emitter {
+	e, err := defaultEmitterOnce()
+	if err != nil {
+		c.logger.Error("sidelight: no X-Ray emitter; requests are not traced", "error", err)
+	}
+	return e
 }
 
 func defaultServiceName() string {

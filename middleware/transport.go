@@ -21,7 +21,7 @@ func Transport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &transport{base: base, cfg: newConfig(opts)}
+	return &transport{base: base, cfg: newConfigNoEmitter(opts)}
 }
 
 type transport struct {
@@ -88,6 +88,9 @@ func attach(ctx context.Context, st *state, sc trace.SpanContext, sub *xray.Segm
 	e := cfg.emitter
 	if st != nil && st.cfg.emitter != nil {
 		e = st.cfg.emitter
+	}
+	if e == nil {
+		e = cfg.defaultEmitter()
 	}
 	if e == nil {
 		xray.PutSegment(sub)
