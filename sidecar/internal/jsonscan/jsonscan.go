@@ -2,8 +2,8 @@ package jsonscan
 
 import (
 	"encoding/binary"
-	"math/bits"
 	"errors"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
