@@ -1,9 +1,9 @@
 package logs
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/jsonscan"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/internal/sender"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
@@ -45,21 +46,11 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.FlushInterval == 0 {
-		c.FlushInterval = 5 * time.Second
-	}
-	if c.Workers == 0 {
-		c.Workers = 2
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 10 * time.Second
-	}
-	if c.Backoff == (retry.Backoff{}) {
-		c.Backoff = retry.DefaultBackoff
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.FlushInterval = cmp.Or(c.FlushInterval, 5*time.Second)
+	c.Workers = cmp.Or(c.Workers, 2)
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, sender.DefaultRequestTimeout)
+	c.Backoff = cmp.Or(c.Backoff, retry.DefaultBackoff)
+	c.Logger = cmp.Or(c.Logger, sender.DiscardLogger)
 }
 
 // Validate reports configuration errors (after defaults).
@@ -106,24 +97,13 @@ type Pipeline struct {
 	held    int64 // budget bytes held by pending events
 
 	q *queue.Queue[batch]
+	s *sender.Sender[batch]
 
 	docs, sent, requests, rejected, created *atomic.Uint64
 	dropped                                 map[string]*atomic.Uint64
 	retried                                 map[retry.Reason]*atomic.Uint64
 
-	stopAccept atomic.Bool
-	stopFlush  chan struct{}
-	draining   chan struct{}
-	hardStop   chan struct{}
-	runCtx     context.Context
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
-	flusherWG  sync.WaitGroup
-	failures   atomic.Int32 // consecutive failed requests, for backoff
-	logEvery   retry.Every  // permanent-failure log lines, at most one per 10s
-	started    bool
-	shutOnce   sync.Once
-	shutErr    error
+	logEvery retry.Every // permanent-failure log lines, at most one per 10s
 }
 
 // New checks cfg and returns an unstarted Pipeline.
@@ -134,14 +114,13 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	c := cfg.Counters
 	p := &Pipeline{cfg: cfg, pending: map[target]*pending{},
-		docs:      c.Counter("logs.events_received"),
-		sent:      c.Counter("logs.events_sent"),
-		requests:  c.Counter("logs.requests_sent"),
-		rejected:  c.Counter("logs.rejected_documents"),
-		created:   c.Counter("logs.streams_created"),
-		dropped:   map[string]*atomic.Uint64{},
-		retried:   map[retry.Reason]*atomic.Uint64{},
-		stopFlush: make(chan struct{}), draining: make(chan struct{}), hardStop: make(chan struct{}),
+		docs:     c.Counter("logs.events_received"),
+		sent:     c.Counter("logs.events_sent"),
+		requests: c.Counter("logs.requests_sent"),
+		rejected: c.Counter("logs.rejected_documents"),
+		created:  c.Counter("logs.streams_created"),
+		dropped:  map[string]*atomic.Uint64{},
+		retried:  map[retry.Reason]*atomic.Uint64{},
 	}
 	for _, r := range []string{"budget_full", "shutdown", "too_large", "rejected_by_logs", string(retry.ClientError)} {
 		p.dropped[r] = c.Counter("logs.dropped." + r)
@@ -151,13 +130,21 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	p.parsers.New = func() any { return new(emf.Parser) }
 	p.q = queue.New(cfg.Budget, func(e queue.Entry[batch]) { p.dropped["budget_full"].Add(uint64(len(e.Value.events))) })
-	p.runCtx, p.cancel = context.WithCancel(context.Background())
+	p.s = sender.New(p.q, sender.Config[batch]{
+		Name:    "logs",
+		Workers: cfg.Workers, BatchSize: 1, // each entry is a whole request
+		RequestTimeout: cfg.RequestTimeout, Backoff: cfg.Backoff,
+		NewSend: func() func([]queue.Entry[batch]) { return p.send },
+		Flusher: p.flusher,
+		Seal:    p.Flush,
+		Left:    p.dropLeft,
+	})
 	return p, nil
 }
 
 // ConsumeEMF queues one EMF document as a log event.
 func (p *Pipeline) ConsumeEMF(doc []byte) {
-	if p.stopAccept.Load() {
+	if p.s.Stopped() {
 		p.dropped["shutdown"].Add(1)
 		return
 	}
@@ -261,101 +248,39 @@ func (p *Pipeline) flush(cutoff time.Time) {
 }
 
 // Start starts the flusher and the senders. ctx is not retained.
-func (p *Pipeline) Start(context.Context) error {
-	if p.started {
-		return errors.New("logs: already started")
-	}
-	p.started = true
-	p.flusherWG.Add(1)
-	go func() {
-		defer p.flusherWG.Done()
-		tick := time.NewTicker(p.cfg.FlushInterval / 2)
-		defer tick.Stop()
-		for {
-			select {
-			case <-p.stopFlush:
-				return
-			case now := <-tick.C:
-				p.flush(now.Add(-p.cfg.FlushInterval))
-			}
+func (p *Pipeline) Start(context.Context) error { return p.s.Start() }
+
+// flusher seals, every half FlushInterval, the batches at least
+// FlushInterval old.
+func (p *Pipeline) flusher(stop <-chan struct{}) {
+	tick := time.NewTicker(p.cfg.FlushInterval / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			p.flush(now.Add(-p.cfg.FlushInterval))
 		}
-	}()
-	for range p.cfg.Workers {
-		p.wg.Add(1)
-		go p.worker()
 	}
-	return nil
 }
 
 // Shutdown seals everything and sends it within ctx.
-func (p *Pipeline) Shutdown(ctx context.Context) error {
-	p.shutOnce.Do(func() {
-		p.stopAccept.Store(true)
-		close(p.stopFlush)
-		p.flusherWG.Wait()
-		p.Flush()
-		close(p.draining)
-		done := make(chan struct{})
-		go func() { p.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			close(p.hardStop)
-			p.cancel()
-			<-done
-			p.shutErr = fmt.Errorf("logs: shutdown: %w", ctx.Err())
-		}
-		p.cancel()
-		if n := p.q.Len(); n > 0 {
-			left := p.q.Pop(nil, n)
-			p.q.Release(left)
-			total := 0
-			for _, e := range left {
-				total += len(e.Value.events)
-			}
-			p.dropped["shutdown"].Add(uint64(total))
-			p.cfg.Logger.Warn("log events dropped at shutdown", "events", total)
-		}
-	})
-	return p.shutErr
-}
+func (p *Pipeline) Shutdown(ctx context.Context) error { return p.s.Shutdown(ctx) }
 
-func closed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
+// dropLeft counts what Shutdown could not send.
+func (p *Pipeline) dropLeft(left []queue.Entry[batch]) {
+	total := 0
+	for _, e := range left {
+		total += len(e.Value.events)
 	}
-}
-
-func (p *Pipeline) worker() {
-	defer p.wg.Done()
-	var one []queue.Entry[batch]
-	for {
-		if closed(p.hardStop) {
-			return
-		}
-		one = p.q.Pop(one[:0], 1)
-		if len(one) == 1 {
-			p.send(one)
-			continue
-		}
-		if closed(p.draining) {
-			return
-		}
-		select {
-		case <-p.hardStop:
-			return
-		case <-p.q.Signal():
-		case <-p.draining:
-		}
-	}
+	p.dropped["shutdown"].Add(uint64(total))
+	p.cfg.Logger.Warn("log events dropped at shutdown", "events", total)
 }
 
 func (p *Pipeline) send(one []queue.Entry[batch]) {
 	b := &one[0].Value
-	ctx, cancel := context.WithTimeout(p.runCtx, p.cfg.RequestTimeout)
+	ctx, cancel := p.s.RequestContext()
 	defer cancel()
 	out, err := p.cfg.Client.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{
 		LogGroupName: aws.String(b.group), LogStreamName: aws.String(b.stream), LogEvents: b.events})
@@ -371,7 +296,7 @@ func (p *Pipeline) send(one []queue.Entry[batch]) {
 		}
 	}
 	if err == nil {
-		p.failures.Store(0)
+		p.s.Succeeded()
 		n := len(b.events)
 		if info := out.RejectedLogEventsInfo; info != nil {
 			rej := rejectedCount(info, n)
@@ -393,9 +318,7 @@ func (p *Pipeline) send(one []queue.Entry[batch]) {
 		return
 	}
 	p.retried[reason].Add(1)
-	p.q.PushFront(one)
-	n := p.failures.Add(1)
-	retry.Sleep(p.cfg.Backoff.Delay(int(n)), p.hardStop)
+	p.s.Retry(one)
 }
 
 func (p *Pipeline) create(ctx context.Context, tg target) error {

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/internal/sender"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
@@ -53,27 +55,13 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.FlushInterval == 0 {
-		c.FlushInterval = 60 * time.Second
-	}
-	if c.HighResFlushInterval == 0 {
-		c.HighResFlushInterval = time.Second
-	}
-	if c.MaxDistinctValues == 0 {
-		c.MaxDistinctValues = 1500
-	}
-	if c.Workers == 0 {
-		c.Workers = 2
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 10 * time.Second
-	}
-	if c.Backoff == (retry.Backoff{}) {
-		c.Backoff = retry.DefaultBackoff
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.FlushInterval = cmp.Or(c.FlushInterval, 60*time.Second)
+	c.HighResFlushInterval = cmp.Or(c.HighResFlushInterval, time.Second)
+	c.MaxDistinctValues = cmp.Or(c.MaxDistinctValues, 1500)
+	c.Workers = cmp.Or(c.Workers, 2)
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, sender.DefaultRequestTimeout)
+	c.Backoff = cmp.Or(c.Backoff, retry.DefaultBackoff)
+	c.Logger = cmp.Or(c.Logger, sender.DiscardLogger)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -114,25 +102,14 @@ type Pipeline struct {
 	dimIdx []int
 
 	q *queue.Queue[request]
+	s *sender.Sender[request]
 
 	docs, points, statSets, sentDatums, sentRequests, rejected *atomic.Uint64
 	dropped                                                    map[string]*atomic.Uint64
 	retried                                                    map[retry.Reason]*atomic.Uint64
 
-	flushNow   chan struct{}
-	stopFlush  chan struct{} // closed by Shutdown to stop the flusher
-	stopAccept atomic.Bool
-	draining   chan struct{}
-	hardStop   chan struct{}
-	runCtx     context.Context
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
-	flusherWG  sync.WaitGroup
-	failures   atomic.Int32 // consecutive failed requests, for backoff
-	logEvery   retry.Every  // permanent-failure log lines, at most one per 10s
-	started    bool
-	shutOnce   sync.Once
-	shutErr    error
+	flushNow chan struct{}
+	logEvery retry.Every // permanent-failure log lines, at most one per 10s
 }
 
 // New checks cfg and returns an unstarted Pipeline.
@@ -154,9 +131,6 @@ func New(cfg Config) (*Pipeline, error) {
 		dropped:      map[string]*atomic.Uint64{},
 		retried:      map[retry.Reason]*atomic.Uint64{},
 		flushNow:     make(chan struct{}, 1),
-		stopFlush:    make(chan struct{}),
-		draining:     make(chan struct{}),
-		hardStop:     make(chan struct{}),
 	}
 	for _, r := range []string{"budget_full", "shutdown", "out_of_range", "timestamp_out_of_range", "reserved_namespace", string(retry.ClientError)} {
 		p.dropped[r] = c.Counter("metrics.dropped." + r)
@@ -166,13 +140,21 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	p.parsers.New = func() any { return new(emf.Parser) }
 	p.q = queue.New(cfg.Budget, func(e queue.Entry[request]) { p.dropped["budget_full"].Add(uint64(e.Value.datums)) })
-	p.runCtx, p.cancel = context.WithCancel(context.Background())
+	p.s = sender.New(p.q, sender.Config[request]{
+		Name:    "metrics",
+		Workers: cfg.Workers, BatchSize: 1, // each entry is a whole request
+		RequestTimeout: cfg.RequestTimeout, Backoff: cfg.Backoff,
+		NewSend: func() func([]queue.Entry[request]) { return p.send },
+		Flusher: p.flusher,
+		Seal:    p.seal,
+		Left:    p.dropLeft,
+	})
 	return p, nil
 }
 
 // ConsumeEMF parses one EMF document and aggregates its metrics.
 func (p *Pipeline) ConsumeEMF(doc []byte) {
-	if p.stopAccept.Load() {
+	if p.s.Stopped() {
 		p.dropped["shutdown"].Add(1)
 		return
 	}
@@ -249,29 +231,16 @@ func (p *Pipeline) enqueue(ns string, datums []types.MetricDatum) {
 }
 
 // Start starts the flusher and the senders. ctx is not retained.
-func (p *Pipeline) Start(context.Context) error {
-	if p.started {
-		return errors.New("metrics: already started")
-	}
-	p.started = true
-	p.flusherWG.Add(1)
-	go p.flusher()
-	for range p.cfg.Workers {
-		p.wg.Add(1)
-		go p.worker()
-	}
-	return nil
-}
+func (p *Pipeline) Start(context.Context) error { return p.s.Start() }
 
-func (p *Pipeline) flusher() {
-	defer p.flusherWG.Done()
+func (p *Pipeline) flusher(stop <-chan struct{}) {
 	tick := time.NewTicker(p.cfg.HighResFlushInterval)
 	defer tick.Stop()
 	std := time.NewTicker(p.cfg.FlushInterval)
 	defer std.Stop()
 	for {
 		select {
-		case <-p.stopFlush:
+		case <-stop:
 			return
 		case <-tick.C:
 			p.flush(func(s *series) bool { return *s.datum.StorageResolution == 1 })
@@ -285,89 +254,34 @@ func (p *Pipeline) flusher() {
 
 // Shutdown stops accepting, flushes every aggregate and sends what is
 // queued, or gives up when ctx ends (counting what was left).
-func (p *Pipeline) Shutdown(ctx context.Context) error {
-	p.shutOnce.Do(func() {
-		p.stopAccept.Store(true)
-		// Wait for ConsumeEMF calls in progress: they hold p.mu.
-		p.mu.Lock()
-		//nolint:staticcheck // empty critical section is the point
-		p.mu.Unlock()
-		close(p.stopFlush)
-		p.flusherWG.Wait()
-		p.Flush()
-		close(p.draining) // everything is queued now: workers drain and exit
-		done := make(chan struct{})
-		go func() { p.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			close(p.hardStop)
-			p.cancel()
-			<-done
-			p.shutErr = fmt.Errorf("metrics: shutdown: %w", ctx.Err())
-		}
-		p.cancel()
-		if n := p.q.Len(); n > 0 {
-			left := p.q.Pop(nil, n)
-			p.q.Release(left)
-			total := 0
-			for _, e := range left {
-				total += e.Value.datums
-			}
-			p.dropped["shutdown"].Add(uint64(total))
-			p.cfg.Logger.Warn("metric datums dropped at shutdown", "datums", total)
-		}
-	})
-	return p.shutErr
+func (p *Pipeline) Shutdown(ctx context.Context) error { return p.s.Shutdown(ctx) }
+
+// seal queues every aggregate once Shutdown stopped intake and the flusher.
+func (p *Pipeline) seal() {
+	// Wait for ConsumeEMF calls in progress: they hold p.mu.
+	p.mu.Lock()
+	//nolint:staticcheck // empty critical section is the point
+	p.mu.Unlock()
+	p.Flush()
 }
 
-func closed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
+// dropLeft counts what Shutdown could not send.
+func (p *Pipeline) dropLeft(left []queue.Entry[request]) {
+	total := 0
+	for _, e := range left {
+		total += e.Value.datums
 	}
-}
-
-func (p *Pipeline) worker() {
-	defer p.wg.Done()
-	var batch []queue.Entry[request]
-	for {
-		if closed(p.hardStop) {
-			return
-		}
-		batch = p.q.Pop(batch[:0], 1)
-		if len(batch) == 1 {
-			p.send(batch)
-			continue
-		}
-		if closed(p.draining) && p.q.Len() == 0 {
-			return
-		}
-		select {
-		case <-p.hardStop:
-			return
-		case <-p.q.Signal():
-		case <-p.drainingIfOpen():
-		}
-	}
-}
-
-func (p *Pipeline) drainingIfOpen() <-chan struct{} {
-	if closed(p.draining) {
-		return nil
-	}
-	return p.draining
+	p.dropped["shutdown"].Add(uint64(total))
+	p.cfg.Logger.Warn("metric datums dropped at shutdown", "datums", total)
 }
 
 func (p *Pipeline) send(batch []queue.Entry[request]) {
 	req := batch[0].Value
-	ctx, cancel := context.WithTimeout(p.runCtx, p.cfg.RequestTimeout)
+	ctx, cancel := p.s.RequestContext()
 	_, err := p.cfg.Client.PutMetricData(ctx, req.in)
 	cancel()
 	if err == nil {
-		p.failures.Store(0)
+		p.s.Succeeded()
 		p.sentDatums.Add(uint64(req.datums))
 		p.sentRequests.Add(1)
 		p.q.Release(batch)
@@ -383,7 +297,5 @@ func (p *Pipeline) send(batch []queue.Entry[request]) {
 		return
 	}
 	p.retried[reason].Add(1)
-	p.q.PushFront(batch)
-	n := p.failures.Add(1)
-	retry.Sleep(p.cfg.Backoff.Delay(int(n)), p.hardStop)
+	p.s.Retry(batch)
 }

@@ -1,6 +1,7 @@
 package segments
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/xray"
 
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/internal/sender"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
@@ -44,24 +46,12 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.BatchSize == 0 {
-		c.BatchSize = MaxBatch
-	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = 200 * time.Millisecond
-	}
-	if c.Workers == 0 {
-		c.Workers = 4
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 10 * time.Second
-	}
-	if c.Backoff == (retry.Backoff{}) {
-		c.Backoff = retry.DefaultBackoff
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.BatchSize = cmp.Or(c.BatchSize, MaxBatch)
+	c.FlushInterval = cmp.Or(c.FlushInterval, 200*time.Millisecond)
+	c.Workers = cmp.Or(c.Workers, 4)
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, sender.DefaultRequestTimeout)
+	c.Backoff = cmp.Or(c.Backoff, retry.DefaultBackoff)
+	c.Logger = cmp.Or(c.Logger, sender.DiscardLogger)
 }
 
 // Validate reports configuration errors (after defaults).
@@ -91,24 +81,14 @@ type item struct {
 type Pipeline struct {
 	cfg Config
 	q   *queue.Queue[item]
+	s   *sender.Sender[item]
 
 	received, sent, bytesIn *atomic.Uint64
 	dropped                 map[string]*atomic.Uint64
 	retried                 map[retry.Reason]*atomic.Uint64
 
-	bufPool sync.Pool
-
-	stopAccept atomic.Bool
-	draining   chan struct{} // closed by Shutdown
-	hardStop   chan struct{} // closed when Shutdown's ctx ends
-	runCtx     context.Context
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
-	failures   atomic.Int32 // consecutive failed requests, for backoff
-	logEvery   retry.Every  // permanent-failure log lines, at most one per 10s
-	started    bool
-	shutOnce   sync.Once
-	shutErr    error
+	bufPool  sync.Pool
+	logEvery retry.Every // permanent-failure log lines, at most one per 10s
 }
 
 // New checks cfg and returns an unstarted Pipeline.
@@ -125,8 +105,6 @@ func New(cfg Config) (*Pipeline, error) {
 		bytesIn:  c.Counter("segments.received_bytes"),
 		dropped:  map[string]*atomic.Uint64{},
 		retried:  map[retry.Reason]*atomic.Uint64{},
-		draining: make(chan struct{}),
-		hardStop: make(chan struct{}),
 	}
 	for _, r := range []string{"budget_full", "shutdown", "rejected_by_xray", string(retry.ClientError)} {
 		p.dropped[r] = c.Counter("segments.dropped." + r)
@@ -136,9 +114,14 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	p.retried["unprocessed"] = c.Counter("segments.retried.unprocessed")
 	p.q = queue.New(cfg.Budget, func(queue.Entry[item]) { p.dropped["budget_full"].Add(1) })
-	p.q.SignalEvery(cfg.BatchSize) // partial batches go out on the flush tick
+	p.s = sender.New(p.q, sender.Config[item]{
+		Name:    "segments",
+		Workers: cfg.Workers, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval,
+		RequestTimeout: cfg.RequestTimeout, Backoff: cfg.Backoff,
+		NewSend: p.newSend,
+		Left:    p.dropLeft,
+	})
 	p.bufPool.New = func() any { b := make([]byte, 0, 4096); return &b }
-	p.runCtx, p.cancel = context.WithCancel(context.Background())
 	return p, nil
 }
 
@@ -149,7 +132,7 @@ const entryOverhead = 64 // bytes of bookkeeping per queued segment
 func (p *Pipeline) ConsumeSegment(doc []byte, info segment.Info) {
 	p.received.Add(1)
 	p.bytesIn.Add(uint64(len(doc)))
-	if p.stopAccept.Load() {
+	if p.s.Stopped() {
 		p.dropped["shutdown"].Add(1)
 		return
 	}
@@ -172,95 +155,22 @@ func (p *Pipeline) ConsumeSegment(doc []byte, info segment.Info) {
 func (p *Pipeline) Queued() int { return p.q.Len() }
 
 // Start starts the workers. ctx is not retained.
-func (p *Pipeline) Start(context.Context) error {
-	if p.started {
-		return errors.New("segments: already started")
-	}
-	p.started = true
-	for range p.cfg.Workers {
-		p.wg.Add(1)
-		go p.worker()
-	}
-	return nil
-}
+func (p *Pipeline) Start(context.Context) error { return p.s.Start() }
 
 // Shutdown drains the queue (see the package contract). It is safe to call
 // more than once; later calls return the first result.
-func (p *Pipeline) Shutdown(ctx context.Context) error {
-	p.shutOnce.Do(func() {
-		p.stopAccept.Store(true)
-		close(p.draining)
-		done := make(chan struct{})
-		go func() { p.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			close(p.hardStop)
-			p.cancel()
-			<-done
-			p.shutErr = fmt.Errorf("segments: shutdown: %w", ctx.Err())
-		}
-		p.cancel()
-		if n := p.q.Len(); n > 0 {
-			left := p.q.Pop(nil, n)
-			p.q.Release(left)
-			p.dropped["shutdown"].Add(uint64(len(left)))
-			p.cfg.Logger.Warn("segments dropped at shutdown", "count", len(left))
-		}
-	})
-	return p.shutErr
+func (p *Pipeline) Shutdown(ctx context.Context) error { return p.s.Shutdown(ctx) }
+
+// dropLeft counts what Shutdown could not send.
+func (p *Pipeline) dropLeft(left []queue.Entry[item]) {
+	p.dropped["shutdown"].Add(uint64(len(left)))
+	p.cfg.Logger.Warn("segments dropped at shutdown", "count", len(left))
 }
 
-func closed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *Pipeline) worker() {
-	defer p.wg.Done()
-	tick := time.NewTicker(p.cfg.FlushInterval)
-	defer tick.Stop()
-	batch := make([]queue.Entry[item], 0, p.cfg.BatchSize)
+// newSend returns one worker's send, with its own buffer for the request.
+func (p *Pipeline) newSend() func([]queue.Entry[item]) {
 	docs := make([]string, 0, p.cfg.BatchSize)
-	flush := false
-	for {
-		if closed(p.hardStop) {
-			return
-		}
-		draining := closed(p.draining)
-		if n := p.q.Len(); n >= p.cfg.BatchSize || (n > 0 && (flush || draining)) {
-			batch = p.q.Pop(batch[:0], p.cfg.BatchSize)
-			if len(batch) > 0 {
-				docs = p.send(batch, docs)
-				continue
-			}
-		}
-		flush = false
-		if draining && p.q.Len() == 0 {
-			return
-		}
-		select {
-		case <-p.hardStop:
-			return
-		case <-p.q.Signal():
-		case <-tick.C:
-			flush = true
-		case <-p.drainingIfOpen(draining):
-		}
-	}
-}
-
-// drainingIfOpen returns the draining channel until it is closed, then nil
-// (so a drained worker does not spin on it).
-func (p *Pipeline) drainingIfOpen(draining bool) <-chan struct{} {
-	if draining {
-		return nil
-	}
-	return p.draining
+	return func(batch []queue.Entry[item]) { docs = p.send(batch, docs) }
 }
 
 // send sends one batch and decides what happens to each document.
@@ -269,7 +179,7 @@ func (p *Pipeline) send(batch []queue.Entry[item], docs []string) []string {
 	for _, e := range batch {
 		docs = append(docs, e.Value.doc)
 	}
-	ctx, cancel := context.WithTimeout(p.runCtx, p.cfg.RequestTimeout)
+	ctx, cancel := p.s.RequestContext()
 	out, err := p.cfg.Client.PutTraceSegments(ctx, &xray.PutTraceSegmentsInput{TraceSegmentDocuments: docs})
 	cancel()
 	clear(docs)
@@ -284,11 +194,10 @@ func (p *Pipeline) send(batch []queue.Entry[item], docs []string) []string {
 			return docs
 		}
 		p.retried[reason].Add(uint64(len(batch)))
-		p.q.PushFront(batch)
-		p.backoff()
+		p.s.Retry(batch)
 		return docs
 	}
-	p.failures.Store(0)
+	p.s.Succeeded()
 	if len(out.UnprocessedTraceSegments) == 0 {
 		p.sent.Add(uint64(len(batch)))
 		p.q.Release(batch)
@@ -312,15 +221,9 @@ func (p *Pipeline) send(batch []queue.Entry[item], docs []string) []string {
 	}
 	p.q.Release(done)
 	if len(again) > 0 {
-		p.q.PushFront(again)
-		p.backoff()
+		p.s.Retry(again)
 	}
 	return docs
-}
-
-func (p *Pipeline) backoff() {
-	n := p.failures.Add(1)
-	retry.Sleep(p.cfg.Backoff.Delay(int(n)), p.hardStop)
 }
 
 func unprocessedCode(out *xray.PutTraceSegmentsOutput, id []byte) (string, bool) {

@@ -3,7 +3,9 @@ package segments_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -288,6 +290,53 @@ func BenchmarkConsume(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p.ConsumeSegment(d, info)
+	}
+}
+
+// stubXRay accepts every request at once, without a network round trip,
+// so a benchmark measures the pipeline itself.
+type stubXRay struct {
+	out            xray.PutTraceSegmentsOutput
+	docs, requests atomic.Int64
+}
+
+func (s *stubXRay) PutTraceSegments(_ context.Context, in *xray.PutTraceSegmentsInput, _ ...func(*xray.Options)) (*xray.PutTraceSegmentsOutput, error) {
+	s.docs.Add(int64(len(in.TraceSegmentDocuments)))
+	s.requests.Add(1)
+	return &s.out, nil
+}
+
+// BenchmarkConsumeAndSend: segments through the whole pipeline (queue,
+// workers, batches, Shutdown's drain) to a client that answers at once.
+// allocs/request counts every allocation, the copy of each document
+// included.
+func BenchmarkConsumeAndSend(b *testing.B) {
+	stub := &stubXRay{}
+	counters := status.NewCounters()
+	p, err := segments.New(segments.Config{Client: stub, Budget: queue.NewBudget(1 << 40), Counters: counters})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	d := doc(1)
+	info, _ := segment.Check(d)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		p.ConsumeSegment(d, info)
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(stub.requests.Load()), "allocs/request")
+	if got := counters.Get("segments.sent"); got != uint64(b.N) || stub.docs.Load() != int64(b.N) {
+		b.Fatalf("sent %d (client got %d) of %d", got, stub.docs.Load(), b.N)
 	}
 }
 
