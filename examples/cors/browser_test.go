@@ -6,121 +6,21 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"os"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/chromedp"
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
 	"github.com/seed-c77c9410/sidelight/internal/browsertest"
 	"github.com/seed-c77c9410/sidelight/internal/corsscenarios"
+	"github.com/seed-c77c9410/sidelight/internal/tutorialtest"
 	"github.com/seed-c77c9410/sidelight/middleware"
 )
-
-// corsMarker separates the URL and origin from the reason in Chromium's
-// console message.
-const corsMarker = "has been blocked by CORS policy: "
-
-// console collects Chromium's CORS console messages, and its network
-// errors ("Failed to load resource: ..."), by request URL.
-type console struct {
-	mu     sync.Mutex
-	byURL  map[string]string
-	failed map[string]string
-	notify chan struct{}
-}
-
-// failedToLoad is the network error Chromium logs for a blocked response.
-const failedToLoad = "Failed to load resource: net::ERR_FAILED"
-
-func (c *console) addNetwork(u, text string) {
-	c.mu.Lock()
-	if text == failedToLoad {
-		c.failed[u] = text
-	}
-	c.mu.Unlock()
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
-}
-
-func (c *console) failedURL(u string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.failed[u] != ""
-}
-
-func (c *console) add(text string) {
-	const prefix = "Access to fetch at '"
-	i := strings.Index(text, prefix)
-	if i < 0 || !strings.Contains(text, corsMarker) {
-		return
-	}
-	u, _, _ := strings.Cut(text[i+len(prefix):], "'")
-	c.mu.Lock()
-	c.byURL[u] = text
-	c.mu.Unlock()
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
-}
-
-func (c *console) get(u string) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.byURL[u]
-}
-
-// wait waits, without sleeping, until the console holds n CORS messages
-// and n network errors: they may arrive after fetch() has rejected.
-func (c *console) wait(ctx context.Context, t *testing.T, n int) {
-	t.Helper()
-	for {
-		c.mu.Lock()
-		msgs, failed := len(c.byURL), len(c.failed)
-		c.mu.Unlock()
-		if msgs >= n && failed >= n {
-			return
-		}
-		select {
-		case <-c.notify:
-		case <-ctx.Done():
-			t.Fatalf("%d CORS console messages and %d network errors, want %d", msgs, failed, n)
-		}
-	}
-}
-
-// startBrowser starts one headless Chromium for the test and collects its
-// CORS console messages.
-func startBrowser(ctx context.Context, t *testing.T) (context.Context, *console) {
-	t.Helper()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, browsertest.Options(t)...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-	c := &console{byURL: map[string]string{}, failed: map[string]string{}, notify: make(chan struct{}, 1)}
-	if err := chromedp.Listen(bctx, func(ev any) {
-		if e, ok := ev.(*log.EventEntryAdded); ok && e.Entry != nil {
-			if e.Entry.Source == log.EntrySourceNetwork {
-				c.addNetwork(e.Entry.URL, e.Entry.Text)
-			} else {
-				c.add(e.Entry.Text)
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return bctx, c
-}
 
 // The tutorial shows Chromium's messages for the default addresses.
 const (
@@ -139,7 +39,7 @@ func TestBrowserAgreesWithTraces(t *testing.T) {
 	a, stop := f.start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	bctx, cons := startBrowser(ctx, t)
+	bctx, cons := browsertest.Start(ctx, t)
 
 	// One button, clicked as a reader would.
 	if err := chromedp.Do(bctx, chromedp.Navigate(a.pageURL+"/"), chromedp.Click(chromedp.ID("run-s1-broken"))); err != nil {
@@ -161,42 +61,20 @@ func TestBrowserAgreesWithTraces(t *testing.T) {
 	}
 
 	// Then every scenario, as "Run all" does.
-	results, err := browsertest.Eval[[]corsscenarios.Result](bctx, corsscenarios.RunScript)
-	if err != nil {
-		t.Fatal(err)
-	}
-	all := corsscenarios.All()
-	if len(results) != len(all) {
-		t.Fatalf("%d results for %d scenarios", len(results), len(all))
-	}
-	blockedFetches := 0
-	for _, r := range results {
-		if r.Blocked {
-			blockedFetches++
-		}
-	}
-	cons.wait(ctx, t, blockedFetches)
+	results, blockedFetches := browsertest.RunScenarios(bctx, t, cons)
+	cons.WaitLoadFailed(ctx, t, blockedFetches) // may come after the CORS messages
 
 	paths := byPath(t, f.segments(t, a))
-	tutorial := readTutorial(t)
-	if !strings.Contains(tutorial, failedToLoad) {
-		t.Errorf("the tutorial does not show Chromium's %q", failedToLoad)
+	tutorial := tutorialtest.README(t)
+	if !strings.Contains(tutorial, browsertest.FailedToLoad) {
+		t.Errorf("the tutorial does not show Chromium's %q", browsertest.FailedToLoad)
 	}
 	apiBlocks := map[[2]string]float64{} // route and code of blocked segments
 	var hints []string                   // every hint recorded
-	for i, s := range all {
+	for i, s := range corsscenarios.All() {
 		r := results[i]
 		t.Run(s.ID, func(t *testing.T) {
-			if r.ID != s.ID {
-				t.Fatalf("result %q for scenario %q", r.ID, s.ID)
-			}
-			chromiumBlocks := s.Blocked && !s.ChromiumAllows
-			if r.Blocked != chromiumBlocks {
-				t.Fatalf("browser blocked=%v (%s), scenario expects %v", r.Blocked, r.Error, chromiumBlocks)
-			}
-			if r.Blocked && r.Error != "TypeError: Failed to fetch" {
-				t.Fatalf("fetch failed, but not as a CORS error: %s", r.Error)
-			}
+			browsertest.CheckResult(t, s, r)
 			segs := paths[s.Path]
 			if len(segs) == 0 {
 				t.Fatal("no segment for the scenario's requests")
@@ -244,20 +122,20 @@ func TestBrowserAgreesWithTraces(t *testing.T) {
 			if (block != nil) != r.Blocked {
 				t.Fatalf("segment says blocked=%v, the browser blocked=%v", block != nil, r.Blocked)
 			}
-			if block == nil && (cons.get(a.apiURL+s.Path) != "" || cons.failedURL(a.apiURL+s.Path)) {
-				t.Errorf("allowed, but the console says %q", cons.get(a.apiURL+s.Path))
+			if block == nil && (cons.Blocked(a.apiURL+s.Path) != "" || cons.LoadFailed(a.apiURL+s.Path)) {
+				t.Errorf("allowed, but the console says %q", cons.Blocked(a.apiURL+s.Path))
 			}
 			if block != nil {
-				msg := cons.get(a.apiURL + s.Path)
+				msg := cons.Blocked(a.apiURL + s.Path)
 				if msg == "" {
 					t.Fatalf("no console message for %s", a.apiURL+s.Path)
 				}
 				reason := annotation(*block, "cors_reason")
-				if annotation(*block, "cors_code") == "" || !strings.Contains(msg, corsMarker+reason) {
+				if annotation(*block, "cors_code") == "" || !strings.Contains(msg, browsertest.CORSPolicy+reason) {
 					t.Errorf("console says\n  %s\nthe segment says %s: %s", msg, annotation(*block, "cors_code"), reason)
 				}
-				if !cons.failedURL(a.apiURL + s.Path) {
-					t.Errorf("no %q in the console for %s", failedToLoad, a.apiURL+s.Path)
+				if !cons.LoadFailed(a.apiURL + s.Path) {
+					t.Errorf("no %q in the console for %s", browsertest.FailedToLoad, a.apiURL+s.Path)
 				}
 				quoted := strings.NewReplacer(a.apiURL, tutorialAPI, a.pageURL, tutorialPage).Replace(msg)
 				if !strings.Contains(tutorial, quoted) {
@@ -333,14 +211,4 @@ func TestBrowserAgreesWithTraces(t *testing.T) {
 	if len(got) < 8 {
 		t.Errorf("CORSBlocked has %d route/reason pairs, want one per blocked scenario", len(got))
 	}
-}
-
-// readTutorial returns the README.
-func readTutorial(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

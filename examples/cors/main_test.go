@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seed-c77c9410/sidelight/internal/tutorialtest"
 )
 
 func TestFlagsFollowTheEnvironment(t *testing.T) {
@@ -31,7 +33,7 @@ func TestFlagsFollowTheEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The sidecar's defaults, which the tutorial relies on.
-	if cfg.daemon != tutorialDaemon || cfg.emfEndpoint != tutorialEMF || cfg.view != tutorialView ||
+	if cfg.daemon != tutorialtest.SidecarDaemon || cfg.emfEndpoint != tutorialtest.SidecarEMF || cfg.view != tutorialtest.SidecarView ||
 		"http://"+cfg.apiAddr != tutorialAPI || "http://"+cfg.pageAddr != tutorialPage {
 		t.Errorf("defaults %+v differ from the tutorial's", cfg)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,11 +9,6 @@ import (
 	"go/token"
 	"io"
 	"net/http"
-	"net/url"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -22,13 +16,7 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/internal/corsscenarios"
-)
-
-// Addresses the tutorial uses, and that the tests replace with their own.
-const (
-	tutorialView   = "http://127.0.0.1:2772"
-	tutorialDaemon = "127.0.0.1:2000"
-	tutorialEMF    = "tcp://127.0.0.1:25888"
+	"github.com/seed-c77c9410/sidelight/internal/tutorialtest"
 )
 
 // The commands in the tutorial's sh blocks, each run by
@@ -40,117 +28,6 @@ const (
 	cmdCurlAPI = "curl -i -X OPTIONS http://127.0.0.1:8090/s3/broken-405 -H 'Origin: http://127.0.0.1:8091' -H 'Access-Control-Request-Method: PUT' -H 'Access-Control-Request-Headers: content-type'"
 	cmdCurlUI  = "curl -s 'http://127.0.0.1:2772/api/traces?annotation=cors_verdict=blocked'"
 )
-
-// shCommands returns the lines of the tutorial's ```sh blocks.
-func shCommands(t *testing.T) []string {
-	t.Helper()
-	var cmds []string
-	in := false
-	for _, line := range strings.Split(readTutorial(t), "\n") {
-		switch {
-		case !in && strings.TrimSpace(line) == "```sh":
-			in = true
-		case in && strings.TrimSpace(line) == "```":
-			in = false
-		case in && strings.TrimSpace(line) != "":
-			cmds = append(cmds, strings.TrimSpace(line))
-		}
-	}
-	if in {
-		t.Fatal("unterminated sh block in README.md")
-	}
-	return cmds
-}
-
-// sidecar is the Sidelight sidecar, built from this module and run in local
-// mode as the tutorial's first command does, on free ports.
-type sidecar struct {
-	ui, udp, emf string
-}
-
-func startSidecar(t *testing.T, ctx context.Context) *sidecar {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "sidecar")
-	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, "github.com/seed-c77c9410/sidelight/sidecar")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the sidecar: %v\n%s", err, out)
-	}
-	// The tutorial relies on the sidecar's default addresses.
-	help, _ := exec.CommandContext(ctx, bin, "-h").CombinedOutput()
-	for flag, def := range map[string]string{
-		"xray-udp-addr": tutorialDaemon,
-		"emf-tcp-addr":  strings.TrimPrefix(tutorialEMF, "tcp://"),
-		"ui-addr":       strings.TrimPrefix(tutorialView, "http://"),
-	} {
-		re := regexp.MustCompile(`-` + flag + ` string\n.*\(default "` + regexp.QuoteMeta(def) + `"\)`)
-		if !re.Match(help) {
-			t.Errorf("sidecar -h does not give -%s the default %s:\n%s", flag, def, help)
-		}
-	}
-	cmd := exec.Command(bin, "-local", "-xray-udp-addr", "127.0.0.1:0", "-xray-tcp-addr", "off",
-		"-emf-tcp-addr", "127.0.0.1:0", "-emf-udp-addr", "off", "-status-addr", "127.0.0.1:0", "-ui-addr", "127.0.0.1:0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// The sidecar logs its addresses once it listens on all of them.
-	started := make(chan map[string]any, 1)
-	var logMu sync.Mutex
-	var logTail []string
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<16), 1<<20)
-		for sc.Scan() {
-			var line struct {
-				Msg  string         `json:"msg"`
-				Info map[string]any `json:"info"`
-			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "sidecar started" {
-				started <- line.Info
-			}
-			logMu.Lock()
-			logTail = append(logTail, sc.Text())
-			logMu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-drained
-		_ = cmd.Wait()
-		if t.Failed() {
-			logMu.Lock()
-			t.Logf("sidecar log:\n%s", strings.Join(logTail, "\n"))
-			logMu.Unlock()
-		}
-	})
-	var info map[string]any
-	select {
-	case info = <-started:
-	case <-drained:
-		t.Fatal("the sidecar exited before it started")
-	case <-ctx.Done():
-		t.Fatal("the sidecar did not start")
-	}
-	s := &sidecar{}
-	s.ui, _ = info["addr_ui"].(string)
-	s.udp, _ = info["addr_xray_udp"].(string)
-	emfAddr, _ := info["addr_emf_tcp"].(string)
-	if s.ui == "" || s.udp == "" || emfAddr == "" {
-		t.Fatalf("sidecar addresses: %v", info)
-	}
-	s.ui = strings.TrimSuffix(s.ui, "/")
-	s.emf = "tcp://" + emfAddr
-	return s
-}
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader.
 type syncBuffer struct {
@@ -189,15 +66,15 @@ func (b *syncBuffer) String() string {
 // metric, as the sidecar shows it, must count the same.
 func TestTutorialCommands(t *testing.T) {
 	want := []string{cmdSidecar, cmdExample, cmdSmoke, cmdCurlUI, cmdCurlAPI}
-	if got := shCommands(t); !slices.Equal(got, want) {
+	if got := tutorialtest.Commands(t); !slices.Equal(got, want) {
 		t.Fatalf("the tutorial's commands are\n  %s\nthe test runs\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
 	// go run ./sidecar -local
-	sc := startSidecar(t, ctx)
-	telemetry := []string{"-daemon", sc.udp, "-emf", sc.emf, "-view", sc.ui, "-metrics-interval", "100ms"}
+	sc := tutorialtest.StartSidecar(t, ctx)
+	telemetry := []string{"-daemon", sc.UDP, "-emf", sc.EMF, "-view", sc.UI, "-metrics-interval", "100ms"}
 
 	// go run ./examples/cors -smoke
 	var smokeOut, smokeErr syncBuffer
@@ -218,7 +95,7 @@ func TestTutorialCommands(t *testing.T) {
 	}
 
 	summary := fmt.Sprintf("smoke: a browser would block %d of %d fetches; the server's verdicts are in the trace view: %s\n",
-		blocked, len(corsscenarios.All()), blockedURL(sc.ui))
+		blocked, len(corsscenarios.All()), blockedURL(sc.UI))
 	if !strings.Contains(smokeOut.String(), summary) {
 		t.Errorf("-smoke printed no summary %q:\n%s", summary, smokeOut.String())
 	}
@@ -245,18 +122,18 @@ func TestTutorialCommands(t *testing.T) {
 	pageURL := field(t, banner[0], "cors: open the page")
 	apiURL := field(t, banner[1], "cors: API")
 	// The tutorial shows the banner for the default addresses.
-	quoted := strings.NewReplacer(apiURL, tutorialAPI, pageURL, tutorialPage, sc.udp, tutorialDaemon, sc.emf, tutorialEMF, sc.ui, tutorialView).Replace(strings.Join(banner, "\n"))
-	if !strings.Contains(readTutorial(t), "```text\n"+quoted+"\n```") {
+	quoted := strings.NewReplacer(apiURL, tutorialAPI, pageURL, tutorialPage, sc.UDP, tutorialtest.SidecarDaemon, sc.EMF, tutorialtest.SidecarEMF, sc.UI, tutorialtest.SidecarView).Replace(strings.Join(banner, "\n"))
+	if !strings.Contains(tutorialtest.README(t), "```text\n"+quoted+"\n```") {
 		t.Errorf("the tutorial does not show the banner as printed:\n%s", quoted)
 	}
 	page := get(t, ctx, pageURL+"/", nil)
-	if !strings.Contains(page, `"`+apiURL+`"`) || !strings.Contains(page, sc.ui+"/#/traces?annotation=cors_verdict%3Dblocked") {
-		t.Errorf("the page does not call %s or link to %s", apiURL, sc.ui)
+	if !strings.Contains(page, `"`+apiURL+`"`) || !strings.Contains(page, sc.UI+"/#/traces?annotation=cors_verdict%3Dblocked") {
+		t.Errorf("the page does not call %s or link to %s", apiURL, sc.UI)
 	}
 
 	// curl -i -X OPTIONS http://127.0.0.1:8090/s3/broken-405 ...
-	local := strings.NewReplacer(tutorialAPI, apiURL, tutorialPage, pageURL, tutorialView, sc.ui)
-	status, header, _ := curl(t, ctx, local.Replace(cmdCurlAPI))
+	local := strings.NewReplacer(tutorialAPI, apiURL, tutorialPage, pageURL, tutorialtest.SidecarView, sc.UI)
+	status, header, _ := tutorialtest.Curl(t, ctx, local.Replace(cmdCurlAPI))
 	if status != http.StatusMethodNotAllowed || header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("replayed preflight: status %d, ACAO %q; the tutorial says 405 without CORS headers", status, header.Get("Access-Control-Allow-Origin"))
 	}
@@ -283,11 +160,11 @@ func TestTutorialCommands(t *testing.T) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		_, _, body := curl(t, ctx, local.Replace(cmdCurlUI))
+		_, _, body := tutorialtest.Curl(t, ctx, local.Replace(cmdCurlUI))
 		if err := json.Unmarshal([]byte(body), &list); err != nil {
 			t.Fatalf("trace list: %v\n%s", err, body)
 		}
-		cors = corsBlockedSum(t, ctx, sc.ui)
+		cors = corsBlockedSum(t, ctx, sc.UI)
 		if list.Matched >= blocked && cors >= float64(blocked) {
 			break
 		}
@@ -362,113 +239,10 @@ func get(t *testing.T, ctx context.Context, u string, h http.Header) string {
 	return string(b)
 }
 
-// curl runs the subset of curl the tutorial uses (-i, -s, -X, -H, one URL,
-// single-quoted words) with net/http.
-func curl(t *testing.T, ctx context.Context, cmd string) (int, http.Header, string) {
-	t.Helper()
-	words, err := splitWords(cmd)
-	if err != nil || len(words) == 0 || words[0] != "curl" {
-		t.Fatalf("not a curl command (%v): %s", err, cmd)
-	}
-	method, target := http.MethodGet, ""
-	h := http.Header{}
-	for i := 1; i < len(words); i++ {
-		switch w := words[i]; w {
-		case "-i", "-s":
-		case "-X", "-H":
-			if i+1 == len(words) {
-				t.Fatalf("%s without a value: %s", w, cmd)
-			}
-			i++
-			if w == "-X" {
-				method = words[i]
-				continue
-			}
-			k, v, ok := strings.Cut(words[i], ":")
-			if !ok {
-				t.Fatalf("header %q: %s", words[i], cmd)
-			}
-			h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
-		default:
-			if strings.HasPrefix(w, "-") || target != "" {
-				t.Fatalf("curl argument %q is not supported here: %s", w, cmd)
-			}
-			target = w
-		}
-	}
-	if _, err := url.Parse(target); err != nil || target == "" {
-		t.Fatalf("URL %q: %v", target, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header = h
-	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
-}
-
-// splitWords splits a shell command line into words, honouring single
-// quotes (all the tutorial uses).
-func splitWords(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord, quoted := false, false
-	for _, r := range s {
-		switch {
-		case quoted && r == '\'':
-			quoted = false
-		case quoted:
-			cur.WriteRune(r)
-		case r == '\'':
-			quoted, inWord = true, true
-		case r == ' ' || r == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		case strings.ContainsRune(`"\$`+"`", r):
-			return nil, fmt.Errorf("unsupported shell character %q", r)
-		default:
-			cur.WriteRune(r)
-			inWord = true
-		}
-	}
-	if quoted {
-		return nil, fmt.Errorf("unterminated quote")
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
-}
-
 // TestTutorialGoSnippetsParse checks that every Go snippet in the tutorial
 // is valid Go: declarations, or statements inside a function.
 func TestTutorialGoSnippetsParse(t *testing.T) {
-	var snippets []string
-	var cur []string
-	in := false
-	for _, line := range strings.Split(readTutorial(t), "\n") {
-		switch {
-		case !in && strings.TrimSpace(line) == "```go":
-			in, cur = true, nil
-		case in && strings.TrimSpace(line) == "```":
-			in = false
-			snippets = append(snippets, strings.Join(cur, "\n"))
-		case in:
-			cur = append(cur, line)
-		}
-	}
+	snippets := tutorialtest.Blocks(t, "go")
 	if len(snippets) < 8 {
 		t.Fatalf("%d Go snippets, want a fix for each scenario", len(snippets))
 	}

@@ -3,63 +3,14 @@ package main
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/chromedp"
 
 	"github.com/seed-c77c9410/sidelight/internal/browsertest"
+	"github.com/seed-c77c9410/sidelight/internal/tutorialtest"
 )
-
-// console keeps the browser's console messages.
-type console struct {
-	mu      sync.Mutex
-	msgs    []string
-	changed chan struct{}
-}
-
-func (c *console) add(text string) {
-	c.mu.Lock()
-	c.msgs = append(c.msgs, text)
-	close(c.changed)
-	c.changed = make(chan struct{})
-	c.mu.Unlock()
-}
-
-// wait returns the first message containing sub.
-func (c *console) wait(ctx context.Context, t *testing.T, sub string) string {
-	t.Helper()
-	for {
-		c.mu.Lock()
-		changed := c.changed
-		for _, m := range c.msgs {
-			if strings.Contains(m, sub) {
-				c.mu.Unlock()
-				return m
-			}
-		}
-		all := strings.Join(c.msgs, "\n")
-		c.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			t.Fatalf("no console message with %q; console:\n%s", sub, all)
-		}
-	}
-}
-
-func (c *console) has(sub string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, m := range c.msgs {
-		if strings.Contains(m, sub) {
-			return true
-		}
-	}
-	return false
-}
 
 // browserScenario4 clicks scenario 4's buttons on the page in
 // headless Chromium: the broken variant's console says the response had no
@@ -72,20 +23,9 @@ func browserScenario4(t *testing.T, e *example) {
 	browsertest.Path(t) // skips, or fails under CI, without Chromium
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, browsertest.Options(t)...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	cons := &console{changed: make(chan struct{})}
-	if err := chromedp.Listen(bctx, func(ev any) {
-		if e, ok := ev.(*log.EventEntryAdded); ok && e.Entry != nil {
-			cons.add(e.Entry.Text)
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	bctx, cons := browsertest.Start(ctx, t)
 
-	from := e.out.len()
+	from := e.out.Len()
 	if err := chromedp.Do(bctx, chromedp.Navigate(e.page+"/"), chromedp.Click(chromedp.ID("run-error-broken"))); err != nil {
 		t.Fatal(err)
 	}
@@ -97,19 +37,19 @@ func browserScenario4(t *testing.T, e *example) {
 		t.Errorf("the page shows %q", shown)
 	}
 	const noHeader = "No 'Access-Control-Allow-Origin' header is present on the requested resource."
-	msg := cons.wait(ctx, t, noHeader)
+	msg := cons.Wait(ctx, t, noHeader)
 	want := "Access to fetch at '" + e.api + "/error/broken' from origin '" + e.page + "' has been blocked by CORS policy: " + noHeader
 	if !strings.HasPrefix(msg, want) {
 		t.Errorf("console:\n%s\nwant:\n%s", msg, want)
 	}
 	// The tutorial quotes the message for the default addresses.
 	quoted := strings.NewReplacer(e.api, tutorialAPI, e.page, tutorialPage).Replace(want)
-	if !strings.Contains(readTutorial(t), quoted) {
+	if !strings.Contains(tutorialtest.README(t), quoted) {
 		t.Errorf("README.md does not quote Chromium's message:\n%s", quoted)
 	}
 
 	// The trace of that request has the real fault and the verdict.
-	line := e.out.waitFrom(t, from, "the gateway's line for the browser's request", func(s string) bool {
+	line := e.out.WaitFrom(t, from, "the gateway's line for the browser's request", func(s string) bool {
 		return strings.HasPrefix(s, "[gateway] GET /error/broken -> 502")
 	})
 	_, trace, _ := strings.Cut(line, "trace ")
@@ -127,7 +67,7 @@ func browserScenario4(t *testing.T, e *example) {
 	}
 
 	// The fixed variant: the page reads the function's 404.
-	from = e.out.len()
+	from = e.out.Len()
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("run-error-fixed"))); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +78,7 @@ func browserScenario4(t *testing.T, e *example) {
 	if shown != `404: {"message":"cart c-404 not found"}` {
 		t.Errorf("fixed: the page shows %q", shown)
 	}
-	line = e.out.waitFrom(t, from, "the gateway's line for the fixed request", func(s string) bool {
+	line = e.out.WaitFrom(t, from, "the gateway's line for the fixed request", func(s string) bool {
 		return strings.HasPrefix(s, "[gateway] GET /error/fixed -> 404")
 	})
 	_, trace, _ = strings.Cut(line, "trace ")
@@ -146,7 +86,7 @@ func browserScenario4(t *testing.T, e *example) {
 	if sub.Annotations["cors_verdict"] != "allowed" {
 		t.Errorf("fixed verdict: %v", sub.Annotations)
 	}
-	if cons.has("/error/fixed' from origin") {
+	if cons.Has("/error/fixed' from origin") {
 		t.Errorf("the fixed request is reported in the console")
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
+	"github.com/seed-c77c9410/sidelight/internal/lambdatest"
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
 )
 
@@ -188,7 +189,7 @@ func TestGatewayServeHTTP(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			d.Reset()
-			out := newLines()
+			out := lambdatest.NewLines()
 			g := &gateway{
 				route: func(string) invoker {
 					if c.fn == nil {
@@ -243,7 +244,7 @@ func TestGatewayServeHTTP(t *testing.T) {
 			if ev.Headers["X-Amzn-Trace-Id"] != want || ev.Headers["Origin"] != "http://page.local" || ev.Path != c.path || ev.RequestContext.Stage != "local" {
 				t.Errorf("event headers %v, want the trace header %s", ev.Headers, want)
 			}
-			out.wait(t, "the gateway's line", func(s string) bool {
+			out.Wait(t, "the gateway's line", func(s string) bool {
 				return strings.HasPrefix(s, "[gateway] GET "+c.path+" -> ")
 			})
 		})

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
+	"github.com/seed-c77c9410/sidelight/internal/lambdatest"
 )
 
 func wantGateway502(t *testing.T, r reply) {
@@ -56,7 +57,7 @@ func TestScenarios(t *testing.T) {
 		if ms, _ := doc["InitDuration"].(float64); ms < 1200 {
 			t.Errorf("InitDuration %v ms, want at least 1200", doc["InitDuration"])
 		}
-		e.emf.docs.wait(t, "the ColdStart document of shop-slowinit", func(s string) bool {
+		e.emf.docs.Wait(t, "the ColdStart document of shop-slowinit", func(s string) bool {
 			return strings.Contains(s, `"function_name":"shop-slowinit"`) && strings.Contains(s, `"ColdStart":1`)
 		})
 		if rep := e.report(t, r.trace); !strings.Contains(rep, "\tInit Duration: ") {
@@ -98,7 +99,7 @@ func TestScenarios(t *testing.T) {
 		if doc["Timeout"] != 1.0 || doc["Errors"] != 1.0 || doc["CORSBlocked"] != 1.0 {
 			t.Errorf("timeout metrics: %v", doc)
 		}
-		e.out.wait(t, "the gateway's timeout line", func(s string) bool {
+		e.out.Wait(t, "the gateway's timeout line", func(s string) bool {
 			return strings.Contains(s, r.trace) && strings.Contains(s, "Task timed out after 3.00 seconds")
 		})
 		// The call still running had no subsegment yet (calls are recorded
@@ -107,7 +108,7 @@ func TestScenarios(t *testing.T) {
 		if _, ok := sub.Find("127.0.0.1"); ok {
 			t.Errorf("the hanging call is in the timeout report: %s", sub.Raw)
 		}
-		slow := e.document(t, "the inventory's /slow segment", func(d xraytest.Segment) bool {
+		slow := lambdatest.WaitDocument(t, e.daemon, "the inventory's /slow segment", func(d xraytest.Segment) bool {
 			return d.Name == "inventory" && d.TraceID == r.trace
 		})
 		if !strings.HasSuffix(slow.HTTP.Request.URL, "/slow") || slow.ParentID == sub.ID {
@@ -143,7 +144,7 @@ func TestScenarios(t *testing.T) {
 		if doc := e.emf.invocationDoc(t, r.trace); doc["Errors"] != 1.0 {
 			t.Errorf("panic metrics: %v", doc)
 		}
-		e.out.wait(t, "the runtime's exit", func(s string) bool { return strings.Contains(s, "Runtime.ExitError") })
+		e.out.Wait(t, "the runtime's exit", func(s string) bool { return strings.Contains(s, "Runtime.ExitError") })
 
 		fixed := e.call(t, "POST", "/panic/fixed")
 		wantCORS(t, fixed, 400)
@@ -205,7 +206,7 @@ func TestScenarios(t *testing.T) {
 		if !ok || call.Namespace != "remote" || !call.HTTP.Request.Traced {
 			t.Fatalf("the call is not recorded: %s", sub.Raw)
 		}
-		inv := e.document(t, "the inventory's segment in the function's trace", func(d xraytest.Segment) bool {
+		inv := lambdatest.WaitDocument(t, e.daemon, "the inventory's segment in the function's trace", func(d xraytest.Segment) bool {
 			return d.Name == "inventory" && d.TraceID == fixed.trace
 		})
 		if inv.ParentID != call.ID {
@@ -228,13 +229,13 @@ func TestScenarios(t *testing.T) {
 		if _, ok := sub.Find("127.0.0.1"); ok {
 			t.Errorf("the goroutine's call is in the invocation's subsegment: %s", sub.Raw)
 		}
-		e.out.wait(t, "the lost audit's log line", func(s string) bool {
+		e.out.Wait(t, "the lost audit's log line", func(s string) bool {
 			return strings.Contains(s, "audit record not written") || strings.Contains(s, "audit metric lost")
 		})
 		// The goroutine's call ended after the invocation: sent on its
 		// own, after its parent (in Lambda, the process would be frozen
 		// and it might never leave).
-		late := e.document(t, "the late call's subsegment", func(d xraytest.Segment) bool {
+		late := lambdatest.WaitDocument(t, e.daemon, "the late call's subsegment", func(d xraytest.Segment) bool {
 			return d.TraceID == r.trace && d.ParentID == sub.ID && d.Type == "subsegment"
 		})
 		if late.StartTime < sub.StartTime || late.EndTime < sub.EndTime {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,13 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/seed-c77c9410/sidelight/internal/lambdatest"
+	"github.com/seed-c77c9410/sidelight/internal/tutorialtest"
 )
 
 // The commands in the tutorial's sh blocks, each run by
@@ -34,45 +34,14 @@ const (
 
 var tutorialCommands = []string{cmdSidecar, cmdExample, cmdSmoke, cmdColdStart, cmdTimeout, cmdPanic, cmdError, cmdBlocked, cmdMetric}
 
-// The default addresses the tutorial uses.
+// The example's default addresses, which the tutorial uses; the
+// sidecar's are tutorialtest's.
 const (
-	tutorialAPI    = "http://127.0.0.1:3000"
-	tutorialPage   = "http://127.0.0.1:3001"
-	tutorialView   = "http://127.0.0.1:2772"
-	tutorialDaemon = "127.0.0.1:2000"
-	tutorialEMF    = "tcp://127.0.0.1:25888"
+	tutorialAPI  = "http://127.0.0.1:3000"
+	tutorialPage = "http://127.0.0.1:3001"
 )
 
-func readTutorial(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// blocks returns the lines of the tutorial's fenced blocks of a language.
-func blocks(t *testing.T, lang string) []string {
-	t.Helper()
-	var out []string
-	in := false
-	for _, line := range strings.Split(readTutorial(t), "\n") {
-		switch {
-		case !in && strings.TrimSpace(line) == "```"+lang:
-			in = true
-		case in && strings.TrimSpace(line) == "```":
-			in = false
-		case in && strings.TrimSpace(line) != "":
-			out = append(out, strings.TrimSpace(line))
-		}
-	}
-	if in {
-		t.Fatal("unterminated block in README.md")
-	}
-	return out
-}
-
+// repoRoot is the module's root, two levels up.
 func repoRoot(t *testing.T) string {
 	t.Helper()
 	root, err := filepath.Abs("../..")
@@ -85,18 +54,11 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-func goBin() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
-
 // TestTutorialMentionsOnlyTestedCommands: the tutorial's commands are the
 // ones TestTutorialCommands runs, and the addresses it uses are the
 // defaults.
 func TestTutorialMentionsOnlyTestedCommands(t *testing.T) {
-	cmds := blocks(t, "sh")
+	cmds := tutorialtest.Commands(t)
 	for _, c := range cmds {
 		if !slices.Contains(tutorialCommands, c) {
 			t.Errorf("README.md runs %q, which no test runs: add it to tutorialCommands and TestTutorialCommands", c)
@@ -111,101 +73,20 @@ func TestTutorialMentionsOnlyTestedCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if "http://"+c.api != tutorialAPI || "http://"+c.page != tutorialPage || c.view != tutorialView || c.xray != tutorialDaemon || c.emf != tutorialEMF {
+	if "http://"+c.api != tutorialAPI || "http://"+c.page != tutorialPage || c.view != tutorialtest.SidecarView || c.xray != tutorialtest.SidecarDaemon || c.emf != tutorialtest.SidecarEMF {
 		t.Errorf("the defaults are not the tutorial's addresses: %+v", c)
 	}
 }
 
-// tutorialSidecar is the sidecar, built from this module and run in local
-// mode, on free ports.
-type tutorialSidecar struct{ ui, udp, emf string }
-
-func startSidecar(t *testing.T, ctx context.Context) *tutorialSidecar {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sidecar")
-	build := exec.CommandContext(ctx, goBin(), "build", "-o", bin, "github.com/seed-c77c9410/sidelight/sidecar")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the sidecar: %v\n%s", err, out)
-	}
-	// The tutorial relies on the sidecar's default addresses.
-	help, _ := exec.CommandContext(ctx, bin, "-h").CombinedOutput()
-	for flag, def := range map[string]string{
-		"xray-udp-addr": tutorialDaemon,
-		"emf-tcp-addr":  strings.TrimPrefix(tutorialEMF, "tcp://"),
-		"ui-addr":       strings.TrimPrefix(tutorialView, "http://"),
-	} {
-		re := regexp.MustCompile(`-` + flag + ` string\n.*\(default "` + regexp.QuoteMeta(def) + `"\)`)
-		if !re.Match(help) {
-			t.Errorf("sidecar -h does not give -%s the default %s:\n%s", flag, def, help)
-		}
-	}
-	cmd := exec.Command(bin, "-local", "-xray-udp-addr", "127.0.0.1:0", "-xray-tcp-addr", "off",
-		"-emf-tcp-addr", "127.0.0.1:0", "-emf-udp-addr", "off", "-status-addr", "127.0.0.1:0", "-ui-addr", "127.0.0.1:0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan map[string]any, 1)
-	log := newLines()
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<16), 1<<20)
-		for sc.Scan() {
-			var line struct {
-				Msg  string         `json:"msg"`
-				Info map[string]any `json:"info"`
-			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "sidecar started" {
-				started <- line.Info
-			}
-			_, _ = log.Write(append(sc.Bytes(), '\n'))
-		}
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-drained
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("sidecar log:\n%s", log)
-		}
-	})
-	var info map[string]any
-	select {
-	case info = <-started:
-	case <-drained:
-		t.Fatal("the sidecar exited before it started")
-	case <-ctx.Done():
-		t.Fatal("the sidecar did not start")
-	}
-	s := &tutorialSidecar{}
-	s.ui, _ = info["addr_ui"].(string)
-	s.udp, _ = info["addr_xray_udp"].(string)
-	emfAddr, _ := info["addr_emf_tcp"].(string)
-	if s.ui == "" || s.udp == "" || emfAddr == "" {
-		t.Fatalf("sidecar addresses: %v", info)
-	}
-	s.ui = strings.TrimSuffix(s.ui, "/")
-	if !strings.HasPrefix(s.ui, "http") {
-		s.ui = "http://" + s.ui
-	}
-	s.emf = "tcp://" + emfAddr
-	return s
-}
-
 // goRun runs one of the tutorial's go run commands from the repository's
 // root, with flags that put it on free ports and on the test's sidecar.
-func goRun(t *testing.T, command string, extra ...string) (*exec.Cmd, *lines) {
+func goRun(t *testing.T, command string, extra ...string) (*exec.Cmd, *lambdatest.Lines) {
 	t.Helper()
 	args := append(strings.Fields(command)[1:], extra...)
-	cmd := exec.Command(goBin(), args...)
+	cmd := exec.Command(tutorialtest.GoBin(), args...)
 	cmd.Dir = repoRoot(t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := newLines()
+	out := lambdatest.NewLines()
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -213,95 +94,13 @@ func goRun(t *testing.T, command string, extra ...string) (*exec.Cmd, *lines) {
 	return cmd, out
 }
 
-// curl runs a curl command of the tutorial as an HTTP request, with the
-// tutorial's addresses replaced by the test's.
-func curl(t *testing.T, command string, replace *strings.Replacer) (int, http.Header, string) {
-	t.Helper()
-	words := shellSplit(command)
-	method, url := http.MethodGet, ""
-	hdr := http.Header{}
-	for i := 1; i < len(words); i++ {
-		switch w := words[i]; w {
-		case "-s", "-i":
-		case "-X":
-			i++
-			method = words[i]
-		case "-H":
-			i++
-			k, v, _ := strings.Cut(words[i], ":")
-			hdr.Set(k, replace.Replace(strings.TrimSpace(v)))
-		default:
-			if strings.HasPrefix(w, "-") || url != "" {
-				t.Fatalf("%q: curl option %q is not understood by the test", command, w)
-			}
-			url = replace.Replace(w)
-		}
-	}
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header = hdr
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(body)
-}
-
-// shellSplit splits words as sh does for the tutorial's commands: spaces,
-// and single quotes.
-func shellSplit(s string) []string {
-	var out []string
-	var cur strings.Builder
-	inWord, quoted := false, false
-	for _, r := range s {
-		switch {
-		case r == '\'':
-			quoted = !quoted
-			inWord = true
-		case r == ' ' && !quoted:
-			if inWord {
-				out = append(out, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteRune(r)
-			inWord = true
-		}
-	}
-	if inWord {
-		out = append(out, cur.String())
-	}
-	return out
-}
-
-// poll asks f until it reports true, for at most 30 s.
-func poll(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(30 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for !f() {
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			t.Fatalf("gave up waiting for %s", what)
-		}
-	}
-}
-
 // TestTutorialCommands runs the tutorial's commands as a new user would,
 // in its order, against a real sidecar in local mode.
 func TestTutorialCommands(t *testing.T) {
-	rie := rieBinary(t)
+	rie := lambdatest.RIE(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	sc := startSidecar(t, ctx) // cmdSidecar
+	sc := tutorialtest.StartSidecar(t, ctx) // cmdSidecar
 	free := func() string {
 		a, err := freeAddr()
 		if err != nil {
@@ -311,7 +110,7 @@ func TestTutorialCommands(t *testing.T) {
 	}
 	api, page, inv := free(), free(), free()
 	flags := func(api, page, inv string) []string {
-		return []string{"-addr", api, "-page", page, "-inventory", inv, "-rie", rie, "-xray", sc.udp, "-emf", sc.emf, "-view", sc.ui}
+		return []string{"-addr", api, "-page", page, "-inventory", inv, "-rie", rie, "-xray", sc.UDP, "-emf", sc.EMF, "-view", sc.UI}
 	}
 
 	cmd, out := goRun(t, cmdExample, flags(api, page, inv)...)
@@ -329,8 +128,8 @@ func TestTutorialCommands(t *testing.T) {
 	})
 	// go run compiles the example, which builds the function: slow on a
 	// busy machine.
-	out.waitFor(t, 3*time.Minute, 0, "ready", func(s string) bool { return s == "ready" })
-	replace := strings.NewReplacer(tutorialAPI, "http://"+api, tutorialPage, "http://"+page, tutorialView, sc.ui)
+	out.WaitFor(t, 3*time.Minute, 0, "ready", func(s string) bool { return s == "ready" })
+	replace := strings.NewReplacer(tutorialAPI, "http://"+api, tutorialPage, "http://"+page, tutorialtest.SidecarView, sc.UI)
 	apiURL := "http://" + api
 
 	// What the reader clicks before the commands that look for it.
@@ -346,7 +145,7 @@ func TestTutorialCommands(t *testing.T) {
 	timeoutTrace := get("/timeout/broken")
 
 	traces := func(command string) []string {
-		status, _, body := curl(t, command, replace)
+		status, _, body := tutorialtest.Curl(t, ctx, replace.Replace(command))
 		var l struct {
 			Traces []struct {
 				ID string `json:"id"`
@@ -361,20 +160,20 @@ func TestTutorialCommands(t *testing.T) {
 		}
 		return ids
 	}
-	poll(t, "the cold start in the view", func() bool { return slices.Contains(traces(cmdColdStart), coldTrace) })
-	poll(t, "the timeout in the view", func() bool { return slices.Contains(traces(cmdTimeout), timeoutTrace) })
+	tutorialtest.Poll(t, 30*time.Second, "the cold start in the view", func() bool { return slices.Contains(traces(cmdColdStart), coldTrace) })
+	tutorialtest.Poll(t, 30*time.Second, "the timeout in the view", func() bool { return slices.Contains(traces(cmdTimeout), timeoutTrace) })
 
-	if status, h, body := curl(t, cmdPanic, replace); status != 502 || !strings.Contains(body, "Internal server error") || h.Get("Access-Control-Allow-Origin") != "" {
+	if status, h, body := tutorialtest.Curl(t, ctx, replace.Replace(cmdPanic)); status != 502 || !strings.Contains(body, "Internal server error") || h.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("%s: %d %v %s", cmdPanic, status, h, body)
 	}
-	status, h, body := curl(t, cmdError, replace)
+	status, h, body := tutorialtest.Curl(t, ctx, replace.Replace(cmdError))
 	if status != 502 || strings.TrimSpace(body) != `{"message":"Internal server error"}` || h.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("%s: %d %v %s", cmdError, status, h, body)
 	}
 	errorTrace := strings.TrimPrefix(h.Get("X-Amzn-Trace-Id"), "Root=")
-	poll(t, "the blocked request in the view", func() bool { return slices.Contains(traces(cmdBlocked), errorTrace) })
-	poll(t, "the CORSBlocked metric of the blocked request", func() bool {
-		status, _, body := curl(t, cmdMetric, replace)
+	tutorialtest.Poll(t, 30*time.Second, "the blocked request in the view", func() bool { return slices.Contains(traces(cmdBlocked), errorTrace) })
+	tutorialtest.Poll(t, 30*time.Second, "the CORSBlocked metric of the blocked request", func() bool {
+		status, _, body := tutorialtest.Curl(t, ctx, replace.Replace(cmdMetric))
 		var m struct {
 			Series []struct {
 				Name   string `json:"name"`

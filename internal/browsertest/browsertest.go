@@ -1,5 +1,7 @@
 // Package browsertest finds and starts the headless Chromium that
-// Sidelight's browser tests drive with chromedp. It is used only by tests.
+// Sidelight's browser tests drive with chromedp, keeps what Chromium says
+// in its console (CORS messages and network errors above all), and runs
+// the corsscenarios page in it. It is used only by tests.
 package browsertest
 
 import (

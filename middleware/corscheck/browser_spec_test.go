@@ -88,13 +88,13 @@ type replay struct {
 	cases               []browserCase
 	pageOrigin, apiBase string
 	verdicts            *verdictLog
-	console             *consoleLog
+	console             *browsertest.Console
 	ctx, bctx           context.Context
 }
 
 func newReplay(t *testing.T, cases []browserCase) *replay {
 	t.Helper()
-	bin := browsertest.Path(t)
+	browsertest.Path(t) // skips, or fails under CI, without Chromium
 	pageLn, pageOrigin := listen(t)
 	apiLn, apiBase := listen(t)
 	rp := &replay{cases: cases, pageOrigin: pageOrigin, apiBase: apiBase, verdicts: &verdictLog{byPath: map[string][]seen{}}}
@@ -164,7 +164,7 @@ func newReplay(t *testing.T, cases []browserCase) *replay {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	rp.ctx = ctx
-	rp.bctx, rp.console = startBrowser(ctx, t, bin)
+	rp.bctx, rp.console = browsertest.Start(ctx, t)
 	if err := chromedp.Do(rp.bctx, chromedp.Navigate(pageOrigin+"/")); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func (rp *replay) run(t *testing.T) []outcome {
 			blocked++
 		}
 	}
-	rp.console.wait(rp.ctx, t, blocked)
+	rp.console.WaitBlocked(rp.ctx, t, blocked)
 	return results
 }
 
@@ -219,7 +219,7 @@ func (rp *replay) check(t *testing.T, i int, res outcome) (lenient bool) {
 	t.Helper()
 	bc := rp.cases[i]
 	path := fmt.Sprintf("/c/%d", i)
-	if res.Blocked && res.Error != "TypeError: Failed to fetch" {
+	if res.Blocked && res.Error != browsertest.FetchFailed {
 		t.Fatalf("fetch failed, but not as a network error: %s", res.Error)
 	}
 	reqs := rp.verdicts.get(path)
@@ -248,8 +248,8 @@ func (rp *replay) check(t *testing.T, i int, res outcome) (lenient bool) {
 		t.Fatalf("server verdict blocked=%v, Chromium blocked=%v", block != nil, res.Blocked)
 	}
 	if block != nil {
-		msg := rp.console.get(rp.apiBase + path)
-		if !strings.Contains(msg, corsMarker+block.Reason) {
+		msg := rp.console.Blocked(rp.apiBase + path)
+		if !strings.Contains(msg, browsertest.CORSPolicy+block.Reason) {
 			t.Errorf("console says\n  %s\nserver reason\n  %s", msg, block.Reason)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/chromedp"
 
 	"github.com/seed-c77c9410/sidelight/internal/browsertest"
@@ -73,44 +72,6 @@ func (l *verdictLog) record(c *corscheck.Checker, next http.Handler) http.Handle
 	})
 }
 
-// consoleLog collects the browser's CORS console messages.
-type consoleLog struct {
-	mu     sync.Mutex
-	byURL  map[string]string
-	notify chan struct{}
-}
-
-const corsMarker = "has been blocked by CORS policy: "
-
-func (c *consoleLog) add(text string) {
-	const prefix = "Access to fetch at '"
-	i := strings.Index(text, prefix)
-	if i < 0 || !strings.Contains(text, corsMarker) {
-		return
-	}
-	rest := text[i+len(prefix):]
-	url, _, _ := strings.Cut(rest, "'")
-	c.mu.Lock()
-	c.byURL[url] = text
-	c.mu.Unlock()
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
-}
-
-func (c *consoleLog) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.byURL)
-}
-
-func (c *consoleLog) get(url string) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.byURL[url]
-}
-
 func listen(t *testing.T) (net.Listener, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -120,44 +81,12 @@ func listen(t *testing.T) (net.Listener, string) {
 	return ln, "http://" + ln.Addr().String()
 }
 
-// startBrowser starts headless Chromium for the test's lifetime and
-// collects its CORS console messages.
-func startBrowser(ctx context.Context, t *testing.T, bin string) (context.Context, *consoleLog) {
-	t.Helper()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, browsertest.Options(t)...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-
-	console := &consoleLog{byURL: map[string]string{}, notify: make(chan struct{}, 1)}
-	if err := chromedp.Listen(bctx, func(ev any) {
-		if e, ok := ev.(*log.EventEntryAdded); ok && e.Entry != nil {
-			console.add(e.Entry.Text)
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return bctx, console
-}
-
-// waitConsole waits until the console holds n CORS messages.
-func (c *consoleLog) wait(ctx context.Context, t *testing.T, n int) {
-	t.Helper()
-	for c.count() < n {
-		select {
-		case <-c.notify:
-		case <-ctx.Done():
-			t.Fatalf("%d CORS console messages, want %d", c.count(), n)
-		}
-	}
-}
-
 // TestBrowserAgrees loads a page from one loopback origin that calls every
 // scenario on an API at another, in headless Chromium, and checks that the
 // verdict corscheck gave on the server matches what the browser did and
 // said in its console.
 func TestBrowserAgrees(t *testing.T) {
-	bin := browsertest.Path(t)
+	browsertest.Path(t) // skips, or fails under CI, without Chromium
 	pageLn, pageOrigin := listen(t)
 	apiLn, apiBase := listen(t)
 	_, otherOrigin := "", "http://127.0.0.1:1" // a second allowed origin, for scenario 7
@@ -180,46 +109,19 @@ func TestBrowserAgrees(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	bctx, console := startBrowser(ctx, t, bin)
+	bctx, console := browsertest.Start(ctx, t)
 	if err := chromedp.Do(bctx, chromedp.Navigate(pageOrigin+"/")); err != nil {
 		t.Fatal(err)
 	}
-	results, err := browsertest.Eval[[]corsscenarios.Result](bctx, corsscenarios.RunScript)
-	if err != nil {
-		t.Fatal(err)
-	}
+	results, _ := browsertest.RunScenarios(bctx, t, console)
 
-	all := corsscenarios.All()
-	if len(results) != len(all) {
-		t.Fatalf("%d results for %d scenarios", len(results), len(all))
-	}
-	// Console messages may arrive after the script's promise resolves:
-	// wait (without sleeping) until there is one per blocked fetch.
-	blocked := 0
-	for _, r := range results {
-		if r.Blocked {
-			blocked++
-		}
-	}
-	console.wait(ctx, t, blocked)
-
-	for i, s := range all {
+	for i, s := range corsscenarios.All() {
 		r := results[i]
 		t.Run(s.ID, func(t *testing.T) {
-			if r.ID != s.ID {
-				t.Fatalf("result %q for scenario %q", r.ID, s.ID)
-			}
 			// The scenario server does what the scenario says.
-			chromiumBlocks := s.Blocked && !s.ChromiumAllows
-			if r.Blocked != chromiumBlocks {
-				t.Errorf("browser blocked=%v (%s), scenario expects %v", r.Blocked, r.Error, chromiumBlocks)
-			}
+			browsertest.CheckResult(t, s, r)
 			if s.ReadHeader != "" && !r.Blocked && (r.Header == nil) != s.Unreadable {
 				t.Errorf("page read %s = %v, scenario expects unreadable=%v", s.ReadHeader, r.Header, s.Unreadable)
-			}
-
-			if r.Blocked && r.Error != "TypeError: Failed to fetch" {
-				t.Fatalf("fetch failed, but not as a network error: %s", r.Error)
 			}
 			// corscheck agrees with the browser.
 			reqs := verdicts.get(s.Path)
@@ -253,11 +155,11 @@ func TestBrowserAgrees(t *testing.T) {
 				t.Fatalf("server verdict blocked=%v, browser blocked=%v (%s)", block != nil, r.Blocked, r.Error)
 			}
 			if block != nil {
-				msg := console.get(apiBase + s.Path)
+				msg := console.Blocked(apiBase + s.Path)
 				if msg == "" {
 					t.Fatalf("no console message for %s", apiBase+s.Path)
 				}
-				if !strings.Contains(msg, corsMarker+block.Reason) {
+				if !strings.Contains(msg, browsertest.CORSPolicy+block.Reason) {
 					t.Errorf("console says\n  %s\nserver reason\n  %s", msg, block.Reason)
 				}
 			}

@@ -1,4 +1,4 @@
-package lambdatest
+package lambdatest_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
+	"github.com/seed-c77c9410/sidelight/internal/lambdatest"
 )
 
 // BenchmarkColdStart measures, for the bare function and the same function
@@ -40,13 +41,13 @@ func BenchmarkColdStart(b *testing.B) {
 				id := fmt.Sprint(form, i)
 				api.pending <- apiInvocation{id: id, traceHeader: "Root=" + traceFor(i) + ";Parent=" + parentFor(i) + ";Sampled=1", payload: apiEvent("/fail", i), timeout: time.Minute}
 				start := time.Now()
-				p := startProcess(b, env, functionBinary)
+				p := lambdatest.StartProcess(b, env, functionBinary)
 				r := api.result(b, id)
 				samples = append(samples, time.Since(start))
 				if r.failed {
 					b.Fatalf("answer %+v", r)
 				}
-				p.stop(b)
+				p.Stop(b)
 			}
 			sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
 			b.ReportMetric(float64(samples[len(samples)/2])/float64(time.Millisecond), "ms/first-answer")

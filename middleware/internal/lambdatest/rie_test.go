@@ -1,4 +1,4 @@
-package lambdatest
+package lambdatest_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
+	"github.com/seed-c77c9410/sidelight/internal/lambdatest"
 )
 
 // traceFor and parentFor give invocation n a trace and a parent of its own.
@@ -38,10 +39,22 @@ func apiEvent(path string, n int) string {
 	return string(b)
 }
 
-// invocationEMF waits for the per-invocation EMF document of invocation n.
-func invocationEMF(t *testing.T, l *lines, n int) map[string]any {
+// invoke sends invocation n, the API Gateway event for path, and checks
+// the emulator's answer: its status, unless status is 0, and that its body
+// contains want. It returns the function's subsegment for the invocation.
+func invoke(t *testing.T, e *lambdatest.Emulator, path string, n, status int, want string) xraytest.Segment {
 	t.Helper()
-	return l.waitEMF(t, "xray_trace_id "+traceFor(n), func(d map[string]any) bool {
+	got, body := e.Invoke(t, apiEvent(path, n))
+	if status != 0 && got != status || !strings.Contains(body, want) {
+		t.Fatalf("answer %d %s", got, body)
+	}
+	return waitSubsegment(t, e.Daemon, parentFor(n))
+}
+
+// invocationEMF waits for the per-invocation EMF document of invocation n.
+func invocationEMF(t *testing.T, l *lambdatest.Lines, n int) map[string]any {
+	t.Helper()
+	return l.WaitEMF(t, "xray_trace_id "+traceFor(n), func(d map[string]any) bool {
 		_, isInvocation := d["function_request_id"]
 		return isInvocation && d["xray_trace_id"] == traceFor(n)
 	})
@@ -62,11 +75,7 @@ func TestEmulatorInvocations(t *testing.T) {
 	e := startEmulator(t, "SIDELIGHT_TEST_DOWNSTREAM="+downstream.URL+"/stock", "SIDELIGHT_TEST_TIMEOUT_MARGIN=600ms")
 
 	t.Run("success", func(t *testing.T) {
-		status, body := e.invoke(t, apiEvent("/ok", 1))
-		if status != 200 || !strings.Contains(body, `"statusCode":200`) {
-			t.Fatalf("answer %d %s", status, body)
-		}
-		doc := waitSubsegment(t, e.daemon, parentFor(1))
+		doc := invoke(t, e, "/ok", 1, 200, `"statusCode":200`)
 		if doc.TraceID != traceFor(1) || doc.Name != "## orders-fn" || doc.Fault || doc.Error {
 			t.Errorf("subsegment: %s", doc.Raw)
 		}
@@ -83,11 +92,11 @@ func TestEmulatorInvocations(t *testing.T) {
 		if h, _ := downstreamHeader.Load().(string); !strings.Contains(h, "Root="+traceFor(1)) || !strings.Contains(h, "Parent="+call.ID) {
 			t.Errorf("downstream got header %q, want the trace with the call's subsegment as parent %s", h, call.ID)
 		}
-		cold := e.stdout.waitEMF(t, "the ColdStart document", func(d map[string]any) bool { _, ok := d["function_name"]; return ok })
+		cold := e.Stdout.WaitEMF(t, "the ColdStart document", func(d map[string]any) bool { _, ok := d["function_name"]; return ok })
 		if cold["function_name"] != "orders-fn" || cold["service"] != "orders" || cold["ColdStart"] != 1.0 {
 			t.Errorf("ColdStart document: %v", cold)
 		}
-		inv := invocationEMF(t, e.stdout, 1)
+		inv := invocationEMF(t, e.Stdout, 1)
 		if inv["Orders"] != 1.0 || inv["Errors"] != 0.0 || inv["ColdStart"] != 1.0 || inv["Timeout"] != 0.0 || inv["service"] != "orders" {
 			t.Errorf("invocation document: %v", inv)
 		}
@@ -100,11 +109,7 @@ func TestEmulatorInvocations(t *testing.T) {
 	})
 
 	t.Run("returned error", func(t *testing.T) {
-		status, body := e.invoke(t, apiEvent("/error", 2))
-		if status != 200 || !strings.Contains(body, "order 7 not found") {
-			t.Fatalf("answer %d %s", status, body)
-		}
-		doc := waitSubsegment(t, e.daemon, parentFor(2))
+		doc := invoke(t, e, "/error", 2, 200, "order 7 not found")
 		if !doc.Fault || doc.Cause == nil || len(doc.Cause.Exceptions) != 2 {
 			t.Fatalf("want a fault with the error chain: %s", doc.Raw)
 		}
@@ -114,27 +119,20 @@ func TestEmulatorInvocations(t *testing.T) {
 		if annotation(doc, "ColdStart") != false {
 			t.Errorf("second invocation marked cold: %v", doc.Annotations)
 		}
-		if inv := invocationEMF(t, e.stdout, 2); inv["Errors"] != 1.0 || inv["ColdStart"] != 0.0 {
+		if inv := invocationEMF(t, e.Stdout, 2); inv["Errors"] != 1.0 || inv["ColdStart"] != 0.0 {
 			t.Errorf("invocation document: %v", inv)
 		}
 	})
 
 	t.Run("503 response", func(t *testing.T) {
-		if status, body := e.invoke(t, apiEvent("/fail", 3)); status != 200 || !strings.Contains(body, `"statusCode":503`) {
-			t.Fatalf("answer %d %s", status, body)
-		}
-		doc := waitSubsegment(t, e.daemon, parentFor(3))
+		doc := invoke(t, e, "/fail", 3, 200, `"statusCode":503`)
 		if !doc.Fault || doc.HTTP.Response.Status != 503 || doc.Cause != nil {
 			t.Errorf("503: %s", doc.Raw)
 		}
 	})
 
 	t.Run("panic", func(t *testing.T) {
-		status, body := e.invoke(t, apiEvent("/panic", 4))
-		if !strings.Contains(body, "nil map") {
-			t.Fatalf("answer %d %s", status, body)
-		}
-		doc := waitSubsegment(t, e.daemon, parentFor(4))
+		doc := invoke(t, e, "/panic", 4, 0, "nil map")
 		if !doc.Fault || doc.Cause == nil || len(doc.Cause.Exceptions) == 0 {
 			t.Fatalf("want a fault: %s", doc.Raw)
 		}
@@ -142,31 +140,24 @@ func TestEmulatorInvocations(t *testing.T) {
 		if len(ex.Stack) == 0 || ex.Stack[0].Label != "main.handle" || !strings.Contains(ex.Message, "nil map") {
 			t.Errorf("panic cause does not start at the panicking frame: %+v", ex)
 		}
-		if inv := invocationEMF(t, e.stdout, 4); inv["Errors"] != 1.0 {
+		if inv := invocationEMF(t, e.Stdout, 4); inv["Errors"] != 1.0 {
 			t.Errorf("invocation document: %v", inv)
 		}
 		// aws-lambda-go exits after a panic; the next invocation starts a
 		// new process, which is a cold start again.
-		if status, _ := e.invoke(t, apiEvent("/ok", 5)); status != 200 {
-			t.Fatalf("after the panic: %d", status)
-		}
-		if doc := waitSubsegment(t, e.daemon, parentFor(5)); annotation(doc, "ColdStart") != true {
+		if doc := invoke(t, e, "/ok", 5, 200, ""); annotation(doc, "ColdStart") != true {
 			t.Errorf("invocation after the runtime restarted is not cold: %v", doc.Annotations)
 		}
 	})
 
 	t.Run("timeout", func(t *testing.T) {
 		// AWS_LAMBDA_FUNCTION_TIMEOUT=2: the handler sleeps for a minute.
-		status, body := e.invoke(t, apiEvent("/sleep", 6))
-		if !strings.Contains(body, "Task timed out after 2.00 seconds") {
-			t.Fatalf("answer %d %s", status, body)
-		}
-		doc := waitSubsegment(t, e.daemon, parentFor(6))
+		doc := invoke(t, e, "/sleep", 6, 0, "Task timed out after 2.00 seconds")
 		if !doc.Fault || annotation(doc, "Timeout") != true || doc.Cause == nil || doc.Cause.Exceptions[0].Type != "sidelight.Timeout" ||
 			!strings.Contains(doc.Cause.Exceptions[0].Message, "before the deadline") {
 			t.Errorf("timeout subsegment: %s", doc.Raw)
 		}
-		inv := invocationEMF(t, e.stdout, 6)
+		inv := invocationEMF(t, e.Stdout, 6)
 		if inv["Timeout"] != 1.0 || inv["Errors"] != 1.0 {
 			t.Errorf("timeout document: %v", inv)
 		}
@@ -178,20 +169,14 @@ func TestEmulatorInvocations(t *testing.T) {
 
 func TestEmulatorHandlerForm(t *testing.T) {
 	e := startEmulator(t, "SIDELIGHT_TEST_FORM=handler")
-	if status, body := e.invoke(t, apiEvent("/ok", 11)); status != 200 || !strings.Contains(body, `"statusCode":200`) {
-		t.Fatalf("answer %d %s", status, body)
-	}
-	doc := waitSubsegment(t, e.daemon, parentFor(11))
+	doc := invoke(t, e, "/ok", 11, 200, `"statusCode":200`)
 	if doc.HTTP.Request.Method != "POST" || doc.HTTP.Response.Status != 200 || annotation(doc, "cors_headers") != true || annotation(doc, "order") != 42.0 {
 		t.Errorf("handler form: %s", doc.Raw)
 	}
-	if _, body := e.invoke(t, apiEvent("/error", 12)); !strings.Contains(body, "order 7 not found") {
-		t.Fatalf("error answer %s", body)
-	}
-	if doc := waitSubsegment(t, e.daemon, parentFor(12)); !doc.Fault || doc.Cause == nil {
+	if doc := invoke(t, e, "/error", 12, 0, "order 7 not found"); !doc.Fault || doc.Cause == nil {
 		t.Errorf("error: %s", doc.Raw)
 	}
-	if inv := invocationEMF(t, e.stdout, 12); inv["Errors"] != 1.0 {
+	if inv := invocationEMF(t, e.Stdout, 12); inv["Errors"] != 1.0 {
 		t.Errorf("invocation document: %v", inv)
 	}
 }

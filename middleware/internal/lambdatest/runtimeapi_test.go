@@ -1,4 +1,4 @@
-package lambdatest
+package lambdatest_test
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
+	"github.com/seed-c77c9410/sidelight/internal/lambdatest"
 )
 
 // runtimeAPI is a Lambda runtime API of our own, so that aws-lambda-go's
@@ -93,7 +94,7 @@ func (api *runtimeAPI) result(t testing.TB, id string) apiResult {
 
 // startFunction runs the test function against api, as Lambda runs a
 // provided.al2023 function.
-func startFunction(t *testing.T, api *runtimeAPI, env ...string) (*process, *xraytest.Daemon) {
+func startFunction(t *testing.T, api *runtimeAPI, env ...string) (*lambdatest.Process, *xraytest.Daemon) {
 	t.Helper()
 	d, err := xraytest.NewDaemon()
 	if err != nil {
@@ -107,7 +108,7 @@ func startFunction(t *testing.T, api *runtimeAPI, env ...string) (*process, *xra
 		"POWERTOOLS_SERVICE_NAME=orders",
 		"_X_AMZN_TRACE_ID=",
 	}, env...)
-	return startProcess(t, env, functionBinary), d
+	return lambdatest.StartProcess(t, env, functionBinary), d
 }
 
 func TestRuntimeAPITraceHeaderFromTheInvokeLoop(t *testing.T) {
@@ -125,7 +126,7 @@ func TestRuntimeAPITraceHeaderFromTheInvokeLoop(t *testing.T) {
 	if doc.TraceID != traceFor(21) || doc.Type != "subsegment" {
 		t.Errorf("subsegment not under the runtime's facade: %s", doc.Raw)
 	}
-	if inv := invocationEMF(t, fn.stdout, 21); inv["function_request_id"] != "inv-21" {
+	if inv := invocationEMF(t, fn.Stdout, 21); inv["function_request_id"] != "inv-21" {
 		t.Errorf("EMF: %v", inv)
 	}
 
@@ -135,7 +136,7 @@ func TestRuntimeAPITraceHeaderFromTheInvokeLoop(t *testing.T) {
 	if r := api.result(t, "inv-22"); r.failed {
 		t.Fatalf("answer %+v", r)
 	}
-	invocationEMF(t, fn.stdout, 22)
+	invocationEMF(t, fn.Stdout, 22)
 
 	// An error goes to the runtime API's error endpoint as usual.
 	api.pending <- apiInvocation{id: "inv-23", traceHeader: "Root=" + traceFor(23) + ";Parent=fa0000000000023a;Sampled=1", payload: apiEvent("/error", 97), timeout: time.Minute}
@@ -224,7 +225,7 @@ func TestRuntimeAPIConcurrentInvocations(t *testing.T) {
 		if doc.Annotations["ColdStart"] == true {
 			colds++
 		}
-		if inv := invocationEMF(t, fn.stdout, 30+i); inv["function_request_id"] != fmt.Sprint("c", i) {
+		if inv := invocationEMF(t, fn.Stdout, 30+i); inv["function_request_id"] != fmt.Sprint("c", i) {
 			t.Errorf("invocation %d: EMF %v", i, inv)
 		}
 	}
