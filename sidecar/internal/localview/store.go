@@ -159,19 +159,27 @@ func (s *Store) addSegment(doc []byte, recv int64) error {
 }
 
 func decodeSegment(doc []byte) (*segDoc, []byte, error) {
+	return decode(doc, "segment", parseSegment)
+}
+
+// decode checks doc's size, parses it with parse, and returns the result
+// with the document compacted for storage; what names the document in
+// errors.
+func decode[T any](doc []byte, what string, parse func([]byte) (T, error)) (T, []byte, error) {
+	var zero T
 	if len(doc) > MaxDocBytes {
-		return nil, nil, fmt.Errorf("localview: segment of %d bytes is over %d", len(doc), MaxDocBytes)
+		return zero, nil, fmt.Errorf("localview: %s of %d bytes is over %d", what, len(doc), MaxDocBytes)
 	}
-	d, err := parseSegment(doc)
+	v, err := parse(doc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("localview: bad segment: %w", err)
+		return zero, nil, fmt.Errorf("localview: bad %s: %w", what, err)
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(doc))
 	if err := json.Compact(&buf, doc); err != nil {
-		return nil, nil, fmt.Errorf("localview: bad segment: %w", err)
+		return zero, nil, fmt.Errorf("localview: bad %s: %w", what, err)
 	}
-	return d, buf.Bytes(), nil
+	return v, buf.Bytes(), nil
 }
 
 // summarize recomputes what the list and filters read.
@@ -343,19 +351,7 @@ func (s *Store) addEMF(doc []byte, recv int64) error {
 }
 
 func decodeEMF(doc []byte) (*emfParsed, []byte, error) {
-	if len(doc) > MaxDocBytes {
-		return nil, nil, fmt.Errorf("localview: EMF document of %d bytes is over %d", len(doc), MaxDocBytes)
-	}
-	p, err := parseEMF(doc)
-	if err != nil {
-		return nil, nil, fmt.Errorf("localview: bad EMF document: %w", err)
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(doc))
-	if err := json.Compact(&buf, doc); err != nil {
-		return nil, nil, fmt.Errorf("localview: bad EMF document: %w", err)
-	}
-	return p, buf.Bytes(), nil
+	return decode(doc, "EMF document", parseEMF)
 }
 
 // Stats are the store's counts, as /api/stats returns them.
