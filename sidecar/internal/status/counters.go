@@ -63,3 +63,14 @@ func (c *Counters) Names() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Family returns the counters named prefix + key for each key, by key:
+// one family of counters for one kind of event broken down by reason
+// ("segments.dropped." with "budget_full", "shutdown", ...).
+func Family[K ~string](c *Counters, prefix string, keys ...K) map[K]*atomic.Uint64 {
+	m := make(map[K]*atomic.Uint64, len(keys))
+	for _, k := range keys {
+		m[k] = c.Counter(prefix + string(k))
+	}
+	return m
+}

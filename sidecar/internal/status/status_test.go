@@ -71,3 +71,20 @@ func ExampleCounters() {
 	fmt.Println(c.Get("segments.rejected.bad_header"), c.Names())
 	// Output: 2 [segments.rejected.bad_header]
 }
+
+func TestFamily(t *testing.T) {
+	type reason string
+	c := status.NewCounters()
+	f := status.Family(c, "segments.dropped.", reason("budget_full"), reason("shutdown"))
+	f["shutdown"].Add(2)
+	if len(f) != 2 || c.Get("segments.dropped.shutdown") != 2 || c.Get("segments.dropped.budget_full") != 0 {
+		t.Fatalf("family %v, counters %v", f, c.Snapshot())
+	}
+	if _, ok := c.Snapshot()["segments.dropped.budget_full"]; !ok {
+		t.Fatal("an unused member of the family is not listed in the snapshot")
+	}
+	// The same name again is the same counter.
+	if g := status.Family(c, "segments.", reason("dropped.shutdown")); g["dropped.shutdown"] != f["shutdown"] {
+		t.Fatal("Family made a second counter for an existing name")
+	}
+}

@@ -119,14 +119,8 @@ func New(cfg Config) (*Pipeline, error) {
 		requests: c.Counter("logs.requests_sent"),
 		rejected: c.Counter("logs.rejected_documents"),
 		created:  c.Counter("logs.streams_created"),
-		dropped:  map[string]*atomic.Uint64{},
-		retried:  map[retry.Reason]*atomic.Uint64{},
-	}
-	for _, r := range []string{"budget_full", "shutdown", "too_large", "rejected_by_logs", string(retry.ClientError)} {
-		p.dropped[r] = c.Counter("logs.dropped." + r)
-	}
-	for _, r := range retry.Reasons {
-		p.retried[r] = c.Counter("logs.retried." + string(r))
+		dropped:  status.Family(c, "logs.dropped.", "budget_full", "shutdown", "too_large", "rejected_by_logs", string(retry.ClientError)),
+		retried:  status.Family(c, "logs.retried.", retry.Reasons...),
 	}
 	p.parsers.New = func() any { return new(emf.Parser) }
 	p.q = queue.New(cfg.Budget, func(e queue.Entry[batch]) { p.dropped["budget_full"].Add(uint64(len(e.Value.events))) })

@@ -128,15 +128,10 @@ func New(cfg Config) (*Pipeline, error) {
 		sentDatums:   c.Counter("metrics.datums_sent"),
 		sentRequests: c.Counter("metrics.requests_sent"),
 		rejected:     c.Counter("metrics.rejected_documents"),
-		dropped:      map[string]*atomic.Uint64{},
-		retried:      map[retry.Reason]*atomic.Uint64{},
-		flushNow:     make(chan struct{}, 1),
-	}
-	for _, r := range []string{"budget_full", "shutdown", "out_of_range", "timestamp_out_of_range", "reserved_namespace", string(retry.ClientError)} {
-		p.dropped[r] = c.Counter("metrics.dropped." + r)
-	}
-	for _, r := range retry.Reasons {
-		p.retried[r] = c.Counter("metrics.retried." + string(r))
+		dropped: status.Family(c, "metrics.dropped.", "budget_full", "shutdown", "out_of_range", "timestamp_out_of_range",
+			"reserved_namespace", string(retry.ClientError)),
+		retried:  status.Family(c, "metrics.retried.", retry.Reasons...),
+		flushNow: make(chan struct{}, 1),
 	}
 	p.parsers.New = func() any { return new(emf.Parser) }
 	p.q = queue.New(cfg.Budget, func(e queue.Entry[request]) { p.dropped["budget_full"].Add(uint64(e.Value.datums)) })

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,16 +104,9 @@ func New(cfg Config) (*Pipeline, error) {
 		received: c.Counter("segments.received"),
 		sent:     c.Counter("segments.sent"),
 		bytesIn:  c.Counter("segments.received_bytes"),
-		dropped:  map[string]*atomic.Uint64{},
-		retried:  map[retry.Reason]*atomic.Uint64{},
+		dropped:  status.Family(c, "segments.dropped.", "budget_full", "shutdown", "rejected_by_xray", string(retry.ClientError)),
+		retried:  status.Family(c, "segments.retried.", slices.Concat(retry.Reasons, []retry.Reason{"unprocessed"})...),
 	}
-	for _, r := range []string{"budget_full", "shutdown", "rejected_by_xray", string(retry.ClientError)} {
-		p.dropped[r] = c.Counter("segments.dropped." + r)
-	}
-	for _, r := range retry.Reasons {
-		p.retried[r] = c.Counter("segments.retried." + string(r))
-	}
-	p.retried["unprocessed"] = c.Counter("segments.retried.unprocessed")
 	p.q = queue.New(cfg.Budget, func(queue.Entry[item]) { p.dropped["budget_full"].Add(1) })
 	p.s = sender.New(p.q, sender.Config[item]{
 		Name:    "segments",

@@ -114,10 +114,7 @@ func New(cfg Config) (*Receiver, error) {
 		readErrs:     c.Counter("emf.read_errors"),
 		longDropped:  c.Counter("emf.dropped.long_line_memory"),
 		longMem:      queue.NewBudget(cfg.LongLineMemory),
-		rejected:     map[emfdoc.Reason]*atomic.Uint64{},
-	}
-	for _, reason := range emfdoc.Reasons {
-		r.rejected[reason] = c.Counter("emf.rejected." + string(reason))
+		rejected:     status.Family(c, "emf.rejected.", emfdoc.Reasons...),
 	}
 	r.parsers.New = func() any { return new(emfdoc.Parser) }
 	return r, nil

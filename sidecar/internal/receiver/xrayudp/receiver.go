@@ -72,10 +72,7 @@ func New(cfg Config) (*Receiver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Receiver{cfg: cfg, done: make(chan struct{}), rejected: map[segment.Reason]*atomic.Uint64{}}
-	for _, reason := range segment.Reasons {
-		r.rejected[reason] = cfg.Counters.Counter("segments.rejected." + string(reason))
-	}
+	r := &Receiver{cfg: cfg, done: make(chan struct{}), rejected: status.Family(cfg.Counters, "segments.rejected.", segment.Reasons...)}
 	r.accepted = cfg.Counters.Counter("segments.accepted")
 	r.readErrs = cfg.Counters.Counter("segments.udp_read_errors")
 	r.reads = cfg.Counters.Counter("segments.udp_reads")
