@@ -100,27 +100,15 @@ func (s *Store) AddSegment(doc []byte) error {
 
 func (s *Store) addSegment(doc []byte, recv int64) error {
 	d, raw, err := decodeSegment(doc)
-	if err != nil {
-		s.mu.Lock()
-		s.counter.segmentsRejected++
-		s.mu.Unlock()
-		return err
+	var di *docInfo
+	var tid string
+	if err == nil { // outside the lock
+		di, tid = d.info(raw, recv), strings.ToLower(d.TraceID)
 	}
-	di := d.info(raw, recv)
-	tid := strings.ToLower(d.TraceID)
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
-	if recv < s.cutoff() {
-		s.counter.expired++
-		return nil
-	}
-	if int64(len(raw)) > s.cfg.MaxBytes {
-		s.counter.segmentsRejected++
-		return fmt.Errorf("localview: segment of %d bytes is over the store's MaxBytes", len(raw))
+	if ok, err := s.admitLocked(err, raw, recv, "segment", &s.counter.segmentsRejected); !ok {
+		return err
 	}
 	s.counter.segments++
 	t := s.traces[tid]
@@ -241,6 +229,28 @@ func (t *trace) durationMS() float64 {
 	return (t.end - t.start) * 1000
 }
 
+// admitLocked decides whether a decoded document (decodeErr from its
+// decoder) is stored: not when it did not decode or is over MaxBytes
+// (counted in rejected, with an error), when the store is closed
+// (ErrClosed), or when it arrived already expired (counted, no error).
+// The caller holds s.mu.
+func (s *Store) admitLocked(decodeErr error, raw []byte, recv int64, what string, rejected *uint64) (bool, error) {
+	switch {
+	case decodeErr != nil:
+		*rejected++
+		return false, decodeErr
+	case s.closed:
+		return false, ErrClosed
+	case recv < s.cutoff():
+		s.counter.expired++
+		return false, nil
+	case int64(len(raw)) > s.cfg.MaxBytes:
+		*rejected++
+		return false, fmt.Errorf("localview: %s of %d bytes is over the store's MaxBytes", what, len(raw))
+	}
+	return true, nil
+}
+
 // cutoff is the receive time before which documents have expired.
 func (s *Store) cutoff() int64 {
 	return s.cfg.Now().Add(-s.cfg.Retention).UnixNano()
@@ -310,24 +320,10 @@ func (s *Store) AddEMF(doc []byte) error {
 
 func (s *Store) addEMF(doc []byte, recv int64) error {
 	p, raw, err := decodeEMF(doc)
-	if err != nil {
-		s.mu.Lock()
-		s.counter.emfRejected++
-		s.mu.Unlock()
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
-	if recv < s.cutoff() {
-		s.counter.expired++
-		return nil
-	}
-	if int64(len(raw)) > s.cfg.MaxBytes {
-		s.counter.emfRejected++
-		return fmt.Errorf("localview: EMF document of %d bytes is over the store's MaxBytes", len(raw))
+	if ok, err := s.admitLocked(err, raw, recv, "EMF document", &s.counter.emfRejected); !ok {
+		return err
 	}
 	s.counter.emfDocs++
 	d := &emfDoc{raw: raw, recv: recv, ts: p.ts}
