@@ -21,16 +21,6 @@ const wakeEvery = 100 * 1000 // µs
 // in a partial batch.
 const gather = 2_000_000 // ns
 
-// UDP generic receive offload (UDP_GRO): a run of equal-sized datagrams
-// that a sender passed to the kernel in one sendmsg(2) with UDP_SEGMENT
-// (Sidelight's emitter does) stays one buffer on loopback, and a control
-// message says where to cut it. One copy and one queue entry for a whole
-// run instead of one per datagram.
-const (
-	solUDP = 17  // SOL_UDP
-	udpGRO = 104 // UDP_GRO
-)
-
 // newBlockingReader reads with recvmmsg(2) on a blocking socket from the
 // calling goroutine's thread: one system call per batch, no poller
 // round trip (epoll, futex, EAGAIN) per wake-up. It returns nil when the
@@ -47,9 +37,14 @@ func newBlockingReader(conn *net.UDPConn, batch, maxSize int) *BatchReader {
 		}
 		tv := syscall.Timeval{Sec: 0, Usec: wakeEvery}
 		serr = syscall.SetsockoptTimeval(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
-		// Best effort: kernels before 5.0 refuse it and segment runs
-		// themselves.
-		_ = syscall.SetsockoptInt(int(fd), solUDP, udpGRO, 1)
+		// UDP generic receive offload: a run of equal-sized datagrams
+		// that a sender passed to the kernel in one sendmsg(2) with
+		// UDP_SEGMENT (Sidelight's emitter does) stays one buffer on
+		// loopback, with a control message saying where to cut it: one
+		// copy and one socket-buffer entry per run instead of per
+		// datagram. Best effort: kernels before 5.0 refuse it and cut
+		// runs up themselves.
+		_ = syscall.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1)
 	})
 	if err != nil || serr != nil {
 		return nil
@@ -121,7 +116,7 @@ func groSize(oob []byte) int {
 		if l < syscall.SizeofCmsghdr || l > len(oob) {
 			return 0
 		}
-		if h.Level == solUDP && h.Type == udpGRO && l >= syscall.CmsgLen(4) {
+		if h.Level == unix.SOL_UDP && h.Type == unix.UDP_GRO && l >= syscall.CmsgLen(4) {
 			return int(*(*int32)(unsafe.Pointer(&oob[syscall.CmsgLen(0)])))
 		}
 		oob = oob[min(syscall.CmsgSpace(l-syscall.CmsgLen(0)), len(oob)):]

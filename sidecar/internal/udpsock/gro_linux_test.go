@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/udpsock"
 )
 
@@ -42,7 +44,7 @@ func TestRunsAreCutApart(t *testing.T) {
 	}
 	oob := make([]byte, syscall.CmsgSpace(2))
 	h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
-	h.Level, h.Type = 17, 103 // SOL_UDP, UDP_SEGMENT
+	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
 	h.SetLen(syscall.CmsgLen(2))
 	*(*uint16)(unsafe.Pointer(&oob[syscall.CmsgLen(0)])) = size
 	if _, _, err := out.WriteMsgUDP(run.Bytes(), oob, nil); err != nil {
