@@ -4,4 +4,4 @@ package udpsock
 
 import "net"
 
-func newBlockingReader(*net.UDPConn, int, int) *BatchReader { return nil }
+func newRawReader(*net.UDPConn, int, int) *BatchReader { return nil }

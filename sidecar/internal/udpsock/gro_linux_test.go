@@ -23,8 +23,8 @@ func TestRunsAreCutApart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
 	r := udpsock.NewBatchReader(conn, 4, 65536)
+	defer r.Close()
 	out, err := net.DialUDP("udp", nil, conn.LocalAddr().(*net.UDPAddr))
 	if err != nil {
 		t.Fatal(err)

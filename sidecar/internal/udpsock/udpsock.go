@@ -48,17 +48,21 @@ func Listen(ctx context.Context, addr string, rcvbuf int) (*net.UDPConn, int, er
 	return conn, size, nil
 }
 
-// BatchReader reads many datagrams per system call. It owns the
-// connection's reads: nothing else may read from it.
+// BatchReader reads many datagrams per system call. It takes the
+// connection over: nothing else may read from or close it; close the
+// reader instead.
 type BatchReader struct {
-	read func(fn func(pkt []byte, truncated bool)) error
-	runs atomic.Uint64
+	read  func(fn func(pkt []byte, truncated bool)) error
+	close func() error
+	runs  atomic.Uint64
 }
 
 // NewBatchReader returns a reader of up to batch datagrams of up to
-// maxSize bytes each per call.
+// maxSize bytes each per call. On Linux it may close conn at once and
+// read from a descriptor of its own (see the package documentation); the
+// socket and its address stay until the reader is closed.
 func NewBatchReader(conn *net.UDPConn, batch, maxSize int) *BatchReader {
-	if r := newBlockingReader(conn, batch, maxSize); r != nil {
+	if r := newRawReader(conn, batch, maxSize); r != nil {
 		return r
 	}
 	msgs := make([]ipv4.Message, batch)
@@ -73,7 +77,7 @@ func NewBatchReader(conn *net.UDPConn, batch, maxSize int) *BatchReader {
 		pc := ipv4.NewPacketConn(conn)
 		readBatch = func(ms []ipv4.Message) (int, error) { return pc.ReadBatch(ms, 0) }
 	}
-	return &BatchReader{read: func(fn func([]byte, bool)) error {
+	return &BatchReader{close: conn.Close, read: func(fn func([]byte, bool)) error {
 		n, err := readBatch(msgs)
 		if err != nil {
 			return err
@@ -92,6 +96,11 @@ func NewBatchReader(conn *net.UDPConn, batch, maxSize int) *BatchReader {
 // so a closed connection is noticed); it returns an error once the
 // connection is closed.
 func (r *BatchReader) Read(fn func(pkt []byte, truncated bool)) error { return r.read(fn) }
+
+// Close stops the reader: a Read in progress returns net.ErrClosed
+// promptly, and so does every later one. The socket is closed once no
+// Read is using it.
+func (r *BatchReader) Close() error { return r.close() }
 
 // Runs returns how many reads so far were runs of datagrams that the
 // kernel kept together (UDP_GRO, Linux) and Read cut apart.

@@ -65,7 +65,8 @@ func (c Config) Validate() error {
 type Receiver struct {
 	cfg     Config
 	ln      net.Listener
-	udp     *net.UDPConn
+	udp     *udpsock.BatchReader
+	udpAddr net.Addr
 	rcvbuf  int
 	parsers sync.Pool
 
@@ -137,7 +138,8 @@ func (r *Receiver) Start(ctx context.Context) error {
 			}
 			return fmt.Errorf("emf receiver: %w", err)
 		}
-		r.udp, r.rcvbuf = conn, size
+		r.udpAddr, r.rcvbuf = conn.LocalAddr(), size
+		r.udp = udpsock.NewBatchReader(conn, 8, 65536)
 		r.wg.Add(1)
 		go r.udpLoop()
 	}
@@ -161,7 +163,7 @@ func (r *Receiver) UDPAddr() net.Addr {
 	if r.udp == nil {
 		return nil
 	}
-	return r.udp.LocalAddr()
+	return r.udpAddr
 }
 
 // ReadBufferSize returns the effective UDP SO_RCVBUF.
@@ -299,7 +301,7 @@ func (r *Receiver) serveConn(c net.Conn) {
 
 func (r *Receiver) udpLoop() {
 	defer r.wg.Done()
-	br := udpsock.NewBatchReader(r.udp, 8, 65536)
+	br := r.udp
 	for {
 		err := br.Read(func(pkt []byte, truncated bool) {
 			if truncated {

@@ -44,7 +44,8 @@ func (c Config) Validate() error {
 // Receiver reads segments from UDP.
 type Receiver struct {
 	cfg      Config
-	conn     *net.UDPConn
+	addr     net.Addr
+	reader   *udpsock.BatchReader
 	rcvbuf   int
 	done     chan struct{}
 	closing  atomic.Bool
@@ -86,28 +87,29 @@ func (r *Receiver) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("xrayudp: %w", err)
 	}
-	r.conn, r.rcvbuf = conn, size
+	r.addr, r.rcvbuf = conn.LocalAddr(), size
 	if size < r.cfg.ReadBuffer {
 		r.cfg.Logger.Warn("UDP receive buffer smaller than requested; raise net.core.rmem_max or grant CAP_NET_ADMIN",
-			"addr", conn.LocalAddr().String(), "requested", r.cfg.ReadBuffer, "effective", size)
+			"addr", r.addr.String(), "requested", r.cfg.ReadBuffer, "effective", size)
 	}
+	r.reader = udpsock.NewBatchReader(conn, r.cfg.Batch, 65536)
 	go r.loop()
 	return nil
 }
 
 // Addr returns the bound address (after Start).
-func (r *Receiver) Addr() net.Addr { return r.conn.LocalAddr() }
+func (r *Receiver) Addr() net.Addr { return r.addr }
 
 // ReadBufferSize returns the effective SO_RCVBUF the kernel reported.
 func (r *Receiver) ReadBufferSize() int { return r.rcvbuf }
 
 // Shutdown closes the socket and waits for the reading goroutine, or ctx.
 func (r *Receiver) Shutdown(ctx context.Context) error {
-	if r.conn == nil {
+	if r.reader == nil {
 		return nil
 	}
 	if r.closing.CompareAndSwap(false, true) {
-		_ = r.conn.Close()
+		_ = r.reader.Close()
 	}
 	select {
 	case <-r.done:
@@ -119,7 +121,7 @@ func (r *Receiver) Shutdown(ctx context.Context) error {
 
 func (r *Receiver) loop() {
 	defer close(r.done)
-	br := udpsock.NewBatchReader(r.conn, r.cfg.Batch, 65536)
+	br := r.reader
 	for {
 		err := br.Read(r.handle)
 		r.reads.Add(1)

@@ -29,7 +29,11 @@ func main() {
 	n := flag.Int("n", 1_000_000, "datagrams to send")
 	rate := flag.Int("rate", 100_000, "datagrams per second")
 	send := flag.String("send-to", "", "internal: be the sender, sending to this address")
+	raw := flag.Bool("raw", false, "read a duplicate descriptor that is not in the Go poller")
+	drain := flag.Duration("drain", 0, "read the way the sidecar does: non-blocking, sleeping this long after a partial batch (0: the old blocking gather)")
 	flag.Parse()
+	drainEvery = *drain
+	rawMode = *raw
 	if *send != "" {
 		if err := sender(*send, *n, *rate); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -42,6 +46,11 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+var (
+	drainEvery time.Duration
+	rawMode    bool
+)
 
 func receive(n, rate int) error {
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -58,7 +67,7 @@ func receive(n, rate int) error {
 		if serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20); serr != nil {
 			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<20)
 		}
-		if serr == nil {
+		if serr == nil && drainEvery == 0 {
 			serr = syscall.SetNonblock(int(fd), false)
 		}
 		if serr == nil {
@@ -67,6 +76,18 @@ func receive(n, rate int) error {
 		}
 	}); err != nil || serr != nil {
 		return fmt.Errorf("socket options: %v %v", err, serr)
+	}
+	addr := conn.LocalAddr().String()
+	rawfd := -1
+	if rawMode {
+		_ = rc.Control(func(fd uintptr) { rawfd, serr = unix.Dup(int(fd)) })
+		if serr != nil {
+			return serr
+		}
+		conn.Close()
+		if err := syscall.SetNonblock(rawfd, false); err != nil {
+			return err
+		}
 	}
 	const batch = 64
 	bufs := make([][]byte, batch)
@@ -83,7 +104,7 @@ func receive(n, rate int) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "-send-to", conn.LocalAddr().String(), "-n", strconv.Itoa(n), "-rate", strconv.Itoa(rate))
+	cmd := exec.Command(self, "-send-to", addr, "-n", strconv.Itoa(n), "-rate", strconv.Itoa(rate))
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return err
@@ -94,6 +115,56 @@ func receive(n, rate int) error {
 	for time.Since(idle) < 2*time.Second {
 		var k int
 		var errno syscall.Errno
+		if rawMode {
+			flags := 0
+			if drainEvery > 0 {
+				flags = unix.MSG_DONTWAIT
+			}
+			ts := unix.Timespec{Nsec: 2_000_000}
+			r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(rawfd), uintptr(unsafe.Pointer(&hdrs[0])), batch, uintptr(flags), uintptr(unsafe.Pointer(&ts)), 0)
+			k, errno = int(r), e
+			if errno == syscall.EAGAIN && drainEvery > 0 {
+				r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(rawfd), uintptr(unsafe.Pointer(&hdrs[0])), batch, unix.MSG_WAITFORONE, 0, 0)
+				k, errno = int(r), e
+			}
+			if errno != 0 || k <= 0 {
+				continue
+			}
+			if got == 0 {
+				cpu0 = cpuTime()
+			}
+			got += k
+			reads++
+			idle = time.Now()
+			if k < batch && drainEvery > 0 {
+				time.Sleep(drainEvery)
+			}
+			continue
+		}
+		if drainEvery > 0 {
+			_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			err := rc.Read(func(fd uintptr) bool {
+				r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hdrs[0])), batch, unix.MSG_DONTWAIT, 0, 0)
+				k, errno = int(r), e
+				return e != syscall.EAGAIN
+			})
+			if err != nil && !os.IsTimeout(err) {
+				return err
+			}
+			if errno != 0 || k <= 0 {
+				continue
+			}
+			if got == 0 {
+				cpu0 = cpuTime()
+			}
+			got += k
+			reads++
+			idle = time.Now()
+			if k < batch {
+				time.Sleep(drainEvery)
+			}
+			continue
+		}
 		if err := rc.Read(func(fd uintptr) bool {
 			ts := unix.Timespec{Nsec: 2_000_000}
 			r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hdrs[0])), batch, 0, uintptr(unsafe.Pointer(&ts)), 0)
@@ -116,8 +187,10 @@ func receive(n, rate int) error {
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("sender: %w", err)
 	}
-	fmt.Printf("received %d of %d datagrams in %d reads; receiver CPU %.2f µs per datagram (user+system, idle tail included)\n",
-		got, n, reads, float64(cpu.Nanoseconds())/1e3/float64(max(got, 1)))
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	fmt.Printf("received %d of %d datagrams in %d reads; receiver CPU %.2f µs per datagram (user+system, idle tail included); context switches %d voluntary, %d involuntary\n",
+		got, n, reads, float64(cpu.Nanoseconds())/1e3/float64(max(got, 1)), ru.Nvcsw, ru.Nivcsw)
 	return nil
 }
 
