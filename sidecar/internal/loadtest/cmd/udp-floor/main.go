@@ -1,16 +1,20 @@
 //go:build linux
 
-// Command udp-floor measures what the kernel alone charges a process for
-// receiving X-Ray daemon datagrams on loopback: a receiver that does
-// nothing but recvmmsg(2), exactly as the sidecar calls it (64 per call,
-// 2 ms gather, 16 MiB SO_RCVBUF), against a sender in another process
-// pacing 390-byte datagrams with sendmmsg(2) like the load command. Its
-// CPU per datagram is the floor under the sidecar's CPU per segment.
+// Command udp-floor measures what receiving X-Ray daemon datagrams on
+// loopback costs before any of the sidecar's own work: a receiver that
+// does nothing but read with the sidecar's reader (udpsock.BatchReader,
+// 64 per call, 16 MiB SO_RCVBUF) and count, against a sender in another
+// process pacing 390-byte datagrams with sendmmsg(2) like the load
+// command. Its CPU per datagram is the floor under the sidecar's CPU per
+// segment. -blocking reads the way the sidecar did before, for
+// comparison.
 //
 //	go run ./sidecar/internal/loadtest/cmd/udp-floor -n 1000000 -rate 100000
+//	go run ./sidecar/internal/loadtest/cmd/udp-floor -n 1000000 -rate 100000 -blocking
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net"
@@ -23,17 +27,17 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/udpsock"
 )
 
 func main() {
 	n := flag.Int("n", 1_000_000, "datagrams to send")
 	rate := flag.Int("rate", 100_000, "datagrams per second")
 	send := flag.String("send-to", "", "internal: be the sender, sending to this address")
-	raw := flag.Bool("raw", false, "read a duplicate descriptor that is not in the Go poller")
-	drain := flag.Duration("drain", 0, "read the way the sidecar does: non-blocking, sleeping this long after a partial batch (0: the old blocking gather)")
+	flag.IntVar(&rcvbuf, "rcvbuf", 16<<20, "receive buffer to ask for (SO_RCVBUFFORCE, then SO_RCVBUF)")
+	flag.BoolVar(&blocking, "blocking", false, "read the way the sidecar did before (blocking recvmmsg on a socket in Go's poller), for comparison")
 	flag.Parse()
-	drainEvery = *drain
-	rawMode = *raw
 	if *send != "" {
 		if err := sender(*send, *n, *rate); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -48,57 +52,26 @@ func main() {
 }
 
 var (
-	drainEvery time.Duration
-	rawMode    bool
+	blocking bool
+	rcvbuf   int
 )
 
 func receive(n, rate int) error {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	conn, size, err := udpsock.Listen(context.Background(), "127.0.0.1:0", rcvbuf)
 	if err != nil {
 		return err
-	}
-	defer conn.Close()
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		if serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20); serr != nil {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<20)
-		}
-		if serr == nil && drainEvery == 0 {
-			serr = syscall.SetNonblock(int(fd), false)
-		}
-		if serr == nil {
-			tv := syscall.Timeval{Usec: 100_000}
-			serr = syscall.SetsockoptTimeval(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
-		}
-	}); err != nil || serr != nil {
-		return fmt.Errorf("socket options: %v %v", err, serr)
 	}
 	addr := conn.LocalAddr().String()
-	rawfd := -1
-	if rawMode {
-		_ = rc.Control(func(fd uintptr) { rawfd, serr = unix.Dup(int(fd)) })
-		if serr != nil {
-			return serr
-		}
-		conn.Close()
-		if err := syscall.SetNonblock(rawfd, false); err != nil {
+	var read func(fn func([]byte, bool)) error
+	if blocking {
+		defer conn.Close()
+		if read, err = blockingRead(conn); err != nil {
 			return err
 		}
-	}
-	const batch = 64
-	bufs := make([][]byte, batch)
-	iovs := make([]unix.Iovec, batch)
-	hdrs := make([]unix.Mmsghdr, batch)
-	for i := range hdrs {
-		bufs[i] = make([]byte, 65536)
-		iovs[i].Base = &bufs[i][0]
-		iovs[i].SetLen(65536)
-		hdrs[i].Hdr.Iov = &iovs[i]
-		hdrs[i].Hdr.SetIovlen(1)
+	} else {
+		br := udpsock.NewBatchReader(conn, 64, 65536)
+		defer br.Close()
+		read = br.Read
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -111,75 +84,19 @@ func receive(n, rate int) error {
 	}
 	got, reads := 0, 0
 	var cpu0 time.Duration
+	count := func([]byte, bool) { got++ }
 	idle := time.Now()
 	for time.Since(idle) < 2*time.Second {
-		var k int
-		var errno syscall.Errno
-		if rawMode {
-			flags := 0
-			if drainEvery > 0 {
-				flags = unix.MSG_DONTWAIT
-			}
-			ts := unix.Timespec{Nsec: 2_000_000}
-			r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(rawfd), uintptr(unsafe.Pointer(&hdrs[0])), batch, uintptr(flags), uintptr(unsafe.Pointer(&ts)), 0)
-			k, errno = int(r), e
-			if errno == syscall.EAGAIN && drainEvery > 0 {
-				r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(rawfd), uintptr(unsafe.Pointer(&hdrs[0])), batch, unix.MSG_WAITFORONE, 0, 0)
-				k, errno = int(r), e
-			}
-			if errno != 0 || k <= 0 {
-				continue
-			}
-			if got == 0 {
-				cpu0 = cpuTime()
-			}
-			got += k
-			reads++
-			idle = time.Now()
-			if k < batch && drainEvery > 0 {
-				time.Sleep(drainEvery)
-			}
-			continue
-		}
-		if drainEvery > 0 {
-			_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-			err := rc.Read(func(fd uintptr) bool {
-				r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hdrs[0])), batch, unix.MSG_DONTWAIT, 0, 0)
-				k, errno = int(r), e
-				return e != syscall.EAGAIN
-			})
-			if err != nil && !os.IsTimeout(err) {
-				return err
-			}
-			if errno != 0 || k <= 0 {
-				continue
-			}
-			if got == 0 {
-				cpu0 = cpuTime()
-			}
-			got += k
-			reads++
-			idle = time.Now()
-			if k < batch {
-				time.Sleep(drainEvery)
-			}
-			continue
-		}
-		if err := rc.Read(func(fd uintptr) bool {
-			ts := unix.Timespec{Nsec: 2_000_000}
-			r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hdrs[0])), batch, 0, uintptr(unsafe.Pointer(&ts)), 0)
-			k, errno = int(r), e
-			return true
-		}); err != nil {
+		before := got
+		if err := read(count); err != nil {
 			return err
 		}
-		if errno != 0 || k <= 0 {
+		if got == before {
 			continue
 		}
-		if got == 0 {
+		if before == 0 {
 			cpu0 = cpuTime()
 		}
-		got += k
 		reads++
 		idle = time.Now()
 	}
@@ -189,9 +106,60 @@ func receive(n, rate int) error {
 	}
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("received %d of %d datagrams in %d reads; receiver CPU %.2f µs per datagram (user+system, idle tail included); context switches %d voluntary, %d involuntary\n",
-		got, n, reads, float64(cpu.Nanoseconds())/1e3/float64(max(got, 1)), ru.Nvcsw, ru.Nivcsw)
+	fmt.Printf("SO_RCVBUF %d: received %d of %d datagrams in %d reads; receiver CPU %.2f µs per datagram (user+system, idle tail included); %d voluntary and %d involuntary context switches\n",
+		size, got, n, reads, float64(cpu.Nanoseconds())/1e3/float64(max(got, 1)), ru.Nvcsw, ru.Nivcsw)
 	return nil
+}
+
+// blockingRead is the sidecar's reader before 2026-11-26 12:00 UTC, for
+// comparison: a blocking recvmmsg(2) of up to 64 datagrams with a 2 ms
+// gather, on the socket Go's poller also watches. The kernel sleeps and
+// wakes it for each datagram that is not already queued, and epoll wakes
+// a poller thread for each arrival.
+func blockingRead(conn *net.UDPConn) (func(fn func([]byte, bool)) error, error) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		if serr = syscall.SetNonblock(int(fd), false); serr == nil {
+			tv := syscall.Timeval{Usec: 100_000}
+			serr = syscall.SetsockoptTimeval(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+		}
+	}); err != nil || serr != nil {
+		return nil, fmt.Errorf("socket options: %v %v", err, serr)
+	}
+	const batch = 64
+	bufs := make([][]byte, batch)
+	iovs := make([]unix.Iovec, batch)
+	hdrs := make([]unix.Mmsghdr, batch)
+	for i := range hdrs {
+		bufs[i] = make([]byte, 65536)
+		iovs[i].Base = &bufs[i][0]
+		iovs[i].SetLen(65536)
+		hdrs[i].Hdr.Iov = &iovs[i]
+		hdrs[i].Hdr.SetIovlen(1)
+	}
+	return func(fn func([]byte, bool)) error {
+		var k int
+		var errno syscall.Errno
+		if err := rc.Read(func(fd uintptr) bool {
+			ts := unix.Timespec{Nsec: 2_000_000}
+			r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hdrs[0])), batch, 0, uintptr(unsafe.Pointer(&ts)), 0)
+			k, errno = int(r), e
+			return true
+		}); err != nil {
+			return err
+		}
+		if errno != 0 {
+			return nil
+		}
+		for i := range k {
+			fn(bufs[i][:hdrs[i].Len], false)
+		}
+		return nil
+	}, nil
 }
 
 func sender(addr string, n, rate int) error {
