@@ -41,7 +41,7 @@ func TestPauseFitsTheBuffer(t *testing.T) {
 		{r.budget, 500 * time.Microsecond, 500 * time.Microsecond}, // the budget filled in 500 µs
 		{2 * r.budget, 500 * time.Microsecond, 250 * time.Microsecond},
 		{4 * r.budget, 500 * time.Microsecond, 0}, // 125 µs: below minPause
-		{0, 100 * time.Millisecond, maxPause},      // idle
+		{0, 100 * time.Millisecond, maxPause},     // idle
 	}
 	now := time.Unix(1000, 0)
 	r.since = now
