@@ -217,6 +217,9 @@ func TestEndToEndAWS(t *testing.T) {
 	if st.Info["mode"] != "aws" || st.Counters["segments.accepted"] == 0 {
 		t.Fatalf("status %+v", st)
 	}
+	if pause, ok := st.Info["xray_udp_max_read_pause_us"].(float64); !ok || pause < 0 || pause > 2000 {
+		t.Fatalf("xray_udp_max_read_pause_us = %v, want 0..2000", st.Info["xray_udp_max_read_pause_us"])
+	}
 }
 
 type statusDoc struct {

@@ -94,7 +94,7 @@ func newRawReader(conn *net.UDPConn, batch, maxSize int) *BatchReader {
 		r.hdrs[i].Hdr.Iov = &r.iovs[i]
 		r.hdrs[i].Hdr.SetIovlen(1)
 	}
-	br := &BatchReader{}
+	br := &BatchReader{maxPause: r.ceiling}
 	br.read = func(fn func([]byte, bool)) error { return r.read(br, fn) }
 	br.close = r.close
 	return br

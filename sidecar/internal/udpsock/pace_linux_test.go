@@ -1,6 +1,7 @@
 package udpsock
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -67,5 +68,33 @@ func TestTruesize(t *testing.T) {
 		if got < c.charged || got > c.charged*11/10 {
 			t.Errorf("truesize(%d) = %d, kernel charged %d", c.payload, got, c.charged)
 		}
+	}
+}
+
+// TestMaxPauseFollowsBuffer opens readers with a small and a large
+// receive buffer and checks that each reports the pause its effective
+// buffer allows: none for 64 KB, the full 2 ms when the kernel granted
+// 4 MiB or more (it may cap the request at net.core.rmem_max).
+func TestMaxPauseFollowsBuffer(t *testing.T) {
+	for _, ask := range []int{64 << 10, 8 << 20} {
+		conn, size, err := Listen(context.Background(), "127.0.0.1:0", ask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := NewBatchReader(conn, 8, 2048)
+		want := &rawReader{}
+		want.setBudget(size / 4)
+		got := r.MaxPause()
+		r.Close()
+		if got != want.ceiling {
+			t.Errorf("asked %d, got SO_RCVBUF %d: MaxPause %v, want %v", ask, size, got, want.ceiling)
+		}
+		if size <= 256<<10 && got != 0 {
+			t.Errorf("SO_RCVBUF %d: MaxPause %v, want 0 (gather in the kernel)", size, got)
+		}
+		if size >= 4<<20 && got != maxPause {
+			t.Errorf("SO_RCVBUF %d: MaxPause %v, want %v", size, got, maxPause)
+		}
+		t.Logf("SO_RCVBUF %d: MaxPause %v", size, got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -52,9 +53,10 @@ func Listen(ctx context.Context, addr string, rcvbuf int) (*net.UDPConn, int, er
 // connection over: nothing else may read from or close it; close the
 // reader instead.
 type BatchReader struct {
-	read  func(fn func(pkt []byte, truncated bool)) error
-	close func() error
-	runs  atomic.Uint64
+	read     func(fn func(pkt []byte, truncated bool)) error
+	close    func() error
+	runs     atomic.Uint64
+	maxPause time.Duration
 }
 
 // NewBatchReader returns a reader of up to batch datagrams of up to
@@ -101,6 +103,13 @@ func (r *BatchReader) Read(fn func(pkt []byte, truncated bool)) error { return r
 // promptly, and so does every later one. The socket is closed once no
 // Read is using it.
 func (r *BatchReader) Close() error { return r.close() }
+
+// MaxPause returns the longest pause the reader takes between drains of
+// a busy socket (at most 2 ms, less for a smaller receive buffer), or 0
+// when it never pauses: the buffer is too small to absorb a burst during
+// one, so each batch is gathered in the kernel, one wake-up per datagram
+// (and off Linux).
+func (r *BatchReader) MaxPause() time.Duration { return r.maxPause }
 
 // Runs returns how many reads so far were runs of datagrams that the
 // kernel kept together (UDP_GRO, Linux) and Read cut apart.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
@@ -88,17 +89,22 @@ func (r *Receiver) Start(ctx context.Context) error {
 		return fmt.Errorf("xrayudp: %w", err)
 	}
 	r.addr, r.rcvbuf = conn.LocalAddr(), size
+	r.reader = udpsock.NewBatchReader(conn, r.cfg.Batch, 65536)
 	if size < r.cfg.ReadBuffer {
 		r.cfg.Logger.Warn("UDP receive buffer smaller than requested; raise net.core.rmem_max or grant CAP_NET_ADMIN",
-			"addr", r.addr.String(), "requested", r.cfg.ReadBuffer, "effective", size)
+			"addr", r.addr.String(), "requested", r.cfg.ReadBuffer, "effective", size,
+			"max_read_pause", r.reader.MaxPause().String())
 	}
-	r.reader = udpsock.NewBatchReader(conn, r.cfg.Batch, 65536)
 	go r.loop()
 	return nil
 }
 
 // Addr returns the bound address (after Start).
 func (r *Receiver) Addr() net.Addr { return r.addr }
+
+// MaxReadPause returns the reader's longest pause between drains (see
+// udpsock.BatchReader.MaxPause; 0: it gathers in the kernel instead).
+func (r *Receiver) MaxReadPause() time.Duration { return r.reader.MaxPause() }
 
 // ReadBufferSize returns the effective SO_RCVBUF the kernel reported.
 func (r *Receiver) ReadBufferSize() int { return r.rcvbuf }
