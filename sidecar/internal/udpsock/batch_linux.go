@@ -144,13 +144,16 @@ func (r *rawReader) begin() bool {
 	return true
 }
 
-func (r *rawReader) end() {
+// end finishes a read begun with begin and reports whether the reader
+// was closed meanwhile (the descriptor is then closed too).
+func (r *rawReader) end() (closed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reading = false
 	if r.closed {
 		r.release()
 	}
+	return r.closed
 }
 
 // release closes the descriptor once; mu is held.
@@ -205,20 +208,24 @@ func (r *rawReader) read(br *BatchReader, fn func([]byte, bool)) error {
 		r.adapt(time.Now())
 		n, errno = r.recv(unix.MSG_WAITFORONE, 0)
 	}
-	closed := r.closedNow()
-	r.end()
-	if closed {
+	closed := r.end()
+	switch {
+	case errno == 0:
+	case closed:
 		return net.ErrClosed
-	}
-	switch errno {
-	case 0:
-	case syscall.EAGAIN, syscall.EINTR:
+	case errno == syscall.EAGAIN || errno == syscall.EINTR:
 		return nil // periodic wake-up
 	default:
 		return errno
 	}
+	// Datagrams that a read took in before Close woke it are handed over
+	// all the same; the next Read reports the close. (A socket that is
+	// shut down reads as empty messages: those are not datagrams.)
 	for i := range n {
 		h := &r.hdrs[i]
+		if closed && h.Len == 0 {
+			break
+		}
 		pkt := r.bufs[i][:h.Len]
 		r.drained += truesize(len(pkt))
 		truncated := h.Hdr.Flags&syscall.MSG_TRUNC != 0
@@ -234,7 +241,7 @@ func (r *rawReader) read(br *BatchReader, fn func([]byte, bool)) error {
 			pkt = pkt[k:]
 		}
 	}
-	if n < r.batch {
+	if n < r.batch && !closed {
 		// The socket is drained (or nearly): pause so the next read
 		// finds a backlog instead of waking for each datagram.
 		r.adapt(time.Now())
@@ -255,12 +262,6 @@ func (r *rawReader) adapt(now time.Time) {
 		p = 0
 	}
 	r.pause, r.drained, r.since = p, 0, now
-}
-
-func (r *rawReader) closedNow() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.closed
 }
 
 // recv is one recvmmsg(2) into the reader's buffers with flags and, when
