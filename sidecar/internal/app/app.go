@@ -343,6 +343,7 @@ func (a *App) info() map[string]any {
 	if a.udp != nil && a.udp.ReadBufferSize() > 0 {
 		m["xray_udp_rcvbuf_effective"] = a.udp.ReadBufferSize()
 		m["xray_udp_max_read_pause_us"] = a.udp.MaxReadPause().Microseconds()
+		m["xray_udp_sockets"] = a.udp.Sockets()
 	}
 	if a.started != nil {
 		for k, v := range a.Addrs() {

@@ -220,6 +220,9 @@ func TestEndToEndAWS(t *testing.T) {
 	if pause, ok := st.Info["xray_udp_max_read_pause_us"].(float64); !ok || pause < 0 || pause > 2000 {
 		t.Fatalf("xray_udp_max_read_pause_us = %v, want 0..2000", st.Info["xray_udp_max_read_pause_us"])
 	}
+	if n, ok := st.Info["xray_udp_sockets"].(float64); !ok || n < 1 || n > 8 {
+		t.Fatalf("xray_udp_sockets = %v, want 1..8", st.Info["xray_udp_sockets"])
+	}
 }
 
 type statusDoc struct {

@@ -47,6 +47,11 @@ type Options struct {
 	// which the sidecar reads as runs (UDP_GRO). The documents carry the
 	// same fields as the datagram template.
 	Emitter bool
+	// Unprivileged runs the sidecar as uid and gid 65534, the way the
+	// container image's nonroot user runs it: no CAP_NET_ADMIN, so its
+	// receive buffer is capped at net.core.rmem_max. The binary's
+	// directory must be readable by that user.
+	Unprivileged bool
 }
 
 // Result is what a run measured.
@@ -130,7 +135,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	args[len(args)-len(o.Args)-1] = "info"
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	p, err := Start(sctx, o.Bin, env, args...)
+	uid := -1
+	if o.Unprivileged {
+		uid = 65534
+	}
+	p, err := StartAs(sctx, o.Bin, uid, env, args...)
 	if err != nil {
 		return r, err
 	}

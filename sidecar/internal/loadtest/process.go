@@ -52,8 +52,11 @@ type Process struct {
 // launch runs bin with env (added to a clean environment) and args. Every
 // line it writes to stderr (and to stdout too, if withStdout) is kept for
 // Stderr and passed to onLine, from one goroutine.
-func launch(name, bin string, env map[string]string, withStdout bool, onLine func([]byte), args ...string) (*Process, error) {
+func launch(name, bin string, uid int, env map[string]string, withStdout bool, onLine func([]byte), args ...string) (*Process, error) {
 	cmd := exec.Command(bin, args...)
+	if uid >= 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+	}
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -91,8 +94,14 @@ func launch(name, bin string, env map[string]string, withStdout bool, onLine fun
 // Start runs the sidecar binary with env (added to a clean environment)
 // and args, and waits up to ctx for it to log that it started.
 func Start(ctx context.Context, bin string, env map[string]string, args ...string) (*Process, error) {
+	return StartAs(ctx, bin, -1, env, args...)
+}
+
+// StartAs is Start with the sidecar running as uid (and the same gid),
+// or as this process's user when uid is negative.
+func StartAs(ctx context.Context, bin string, uid int, env map[string]string, args ...string) (*Process, error) {
 	started := make(chan map[string]any, 1)
-	p, err := launch("sidecar", bin, env, false, func(line []byte) {
+	p, err := launch("sidecar", bin, uid, env, false, func(line []byte) {
 		var rec struct {
 			Msg  string         `json:"msg"`
 			Info map[string]any `json:"info"`
@@ -142,7 +151,7 @@ func StartDaemon(ctx context.Context, bin string, env map[string]string, udpAddr
 	if err != nil {
 		return nil, err
 	}
-	p, err := launch("daemon", bin, env, true, func([]byte) {}, args...)
+	p, err := launch("daemon", bin, -1, env, true, func([]byte) {}, args...)
 	if err != nil {
 		return nil, err
 	}

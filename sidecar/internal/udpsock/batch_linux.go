@@ -39,48 +39,49 @@ func truesize(n int) int {
 	return 1<<bits.Len(uint(n+383)) + 384
 }
 
-// newRawReader reads with recvmmsg(2) from a duplicate of conn's
-// descriptor that is not registered with Go's network poller, and closes
-// conn so the poller forgets the socket: otherwise epoll would wake a
-// poller thread for every arriving datagram even while nobody waits for
-// one. The duplicate is blocking, so the reader waits for the first
-// datagram after a quiet spell inside the system call (with SO_RCVTIMEO
-// as a periodic wake-up), then drains with MSG_DONTWAIT and pauses
-// between drains while the socket is busy. It returns nil when the
-// descriptor cannot be set up, and conn is then left as it was.
-func newRawReader(conn *net.UDPConn, batch, maxSize int) *BatchReader {
-	rc, err := conn.SyscallConn()
-	if err != nil {
+// newRawReader reads with recvmmsg(2) from duplicates of the conns'
+// descriptors that are not registered with Go's network poller, and
+// closes the conns so the poller forgets the sockets: otherwise epoll
+// would wake a poller thread for every arriving datagram even while
+// nobody waits for one. The duplicates are blocking. While the sockets
+// are busy the reader drains them in turn with MSG_DONTWAIT and pauses
+// between rounds; once they are empty it waits in the kernel (one
+// socket: in recvmmsg, with SO_RCVTIMEO as a periodic wake-up; several:
+// in epoll_wait on an epoll set of its own). With a single socket too
+// small to pause it gathers each batch in the kernel. It returns nil
+// when the descriptors cannot be set up, and the conns are then left as
+// they were.
+func newRawReader(conns []*net.UDPConn, batch, maxSize int) *BatchReader {
+	r := &rawReader{epfd: -1, batch: batch, since: time.Now()}
+	fail := func() *BatchReader {
+		r.release()
 		return nil
 	}
-	fd, rcvbuf := -1, 0
-	var serr error
-	err = rc.Control(func(cfd uintptr) {
-		fd, serr = unix.FcntlInt(cfd, unix.F_DUPFD_CLOEXEC, 0)
-		if serr != nil {
-			return
+	total := 0
+	for _, conn := range conns {
+		fd, size, err := dupBlocking(conn)
+		if err != nil {
+			return fail()
 		}
-		rcvbuf, _ = syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF)
-	})
-	if err != nil || serr != nil {
-		return nil
+		r.fds = append(r.fds, fd)
+		total += size
 	}
-	tv := syscall.Timeval{Sec: 0, Usec: wakeEvery}
-	if syscall.SetNonblock(fd, false) != nil || syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv) != nil {
-		_ = syscall.Close(fd)
-		return nil
+	if len(r.fds) > 1 {
+		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			return fail()
+		}
+		r.epfd = epfd
+		for _, fd := range r.fds {
+			if unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}) != nil {
+				return fail()
+			}
+		}
 	}
-	// UDP generic receive offload: a run of equal-sized datagrams that a
-	// sender passed to the kernel in one sendmsg(2) with UDP_SEGMENT
-	// (Sidelight's emitter does) stays one buffer on loopback, with a
-	// control message saying where to cut it: one copy and one
-	// socket-buffer entry per run instead of per datagram. Best effort:
-	// kernels before 5.0 refuse it and cut runs up themselves.
-	_ = syscall.SetsockoptInt(fd, unix.SOL_UDP, unix.UDP_GRO, 1)
-	_ = conn.Close()
-
-	r := &rawReader{fd: fd, batch: batch, since: time.Now()}
-	r.setBudget(rcvbuf / 4)
+	for _, conn := range conns {
+		_ = conn.Close()
+	}
+	r.setBudget(total / 4)
 	r.bufs = make([][]byte, batch)
 	r.iovs = make([]unix.Iovec, batch)
 	r.hdrs = make([]unix.Mmsghdr, batch)
@@ -94,18 +95,59 @@ func newRawReader(conn *net.UDPConn, batch, maxSize int) *BatchReader {
 		r.hdrs[i].Hdr.Iov = &r.iovs[i]
 		r.hdrs[i].Hdr.SetIovlen(1)
 	}
-	br := &BatchReader{maxPause: r.ceiling}
+	br := &BatchReader{maxPause: r.ceiling, rcvbuf: total, sockets: len(r.fds)}
 	br.read = func(fn func([]byte, bool)) error { return r.read(br, fn) }
 	br.close = r.close
 	return br
 }
 
+// dupBlocking returns a blocking, close-on-exec duplicate of conn's
+// descriptor with SO_RCVTIMEO and UDP_GRO set, and its SO_RCVBUF.
+func dupBlocking(conn *net.UDPConn) (fd, size int, err error) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return -1, 0, err
+	}
+	fd = -1
+	var serr error
+	err = rc.Control(func(cfd uintptr) {
+		fd, serr = unix.FcntlInt(cfd, unix.F_DUPFD_CLOEXEC, 0)
+		if serr == nil {
+			size, _ = syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF)
+		}
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return -1, 0, err
+	}
+	tv := syscall.Timeval{Sec: 0, Usec: wakeEvery}
+	if err := syscall.SetNonblock(fd, false); err != nil {
+		_ = syscall.Close(fd)
+		return -1, 0, err
+	}
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
+		_ = syscall.Close(fd)
+		return -1, 0, err
+	}
+	// UDP generic receive offload: a run of equal-sized datagrams that a
+	// sender passed to the kernel in one sendmsg(2) with UDP_SEGMENT
+	// (Sidelight's emitter does) stays one buffer on loopback, with a
+	// control message saying where to cut it: one copy and one
+	// socket-buffer entry per run instead of per datagram. Best effort:
+	// kernels before 5.0 refuse it and cut runs up themselves.
+	_ = syscall.SetsockoptInt(fd, unix.SOL_UDP, unix.UDP_GRO, 1)
+	return fd, size, nil
+}
+
 // rawReader is the state of newRawReader's reader. Only the reading
 // goroutine touches the buffers and the pacing fields; mu guards the
-// descriptor's life so Close never races a read onto a reused number.
+// descriptors' life so Close never races a read onto a reused number.
 type rawReader struct {
 	mu      sync.Mutex
-	fd      int
+	fds     []int
+	epfd    int // -1 with a single socket
 	closed  bool
 	reading bool
 
@@ -115,13 +157,17 @@ type rawReader struct {
 	hdrs   []unix.Mmsghdr
 	oob    []byte
 	oobLen int
+	events [8]unix.EpollEvent
 
-	budget  int           // a quarter of SO_RCVBUF, in bytes
+	cur   int  // the socket being drained
+	found bool // the current round read something
+
+	budget  int           // a quarter of all SO_RCVBUF, in bytes
 	ceiling time.Duration // the longest pause: maxPause, or less for a small buffer
-	pause   time.Duration // the next pause between drains; 0: none
+	pause   time.Duration // the next pause between rounds; 0: none
 	paused  bool          // the next read starts with a pause
 	drained int           // bytes (with overhead) read since since
-	since   time.Time     // when the previous drain ended
+	since   time.Time     // when the previous round ended
 }
 
 func (r *rawReader) setBudget(budget int) {
@@ -145,7 +191,7 @@ func (r *rawReader) begin() bool {
 }
 
 // end finishes a read begun with begin and reports whether the reader
-// was closed meanwhile (the descriptor is then closed too).
+// was closed meanwhile (the descriptors are then closed too).
 func (r *rawReader) end() (closed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -156,11 +202,16 @@ func (r *rawReader) end() (closed bool) {
 	return r.closed
 }
 
-// release closes the descriptor once; mu is held.
+// release closes the descriptors once; mu is held (or r is not shared
+// yet).
 func (r *rawReader) release() {
-	if r.fd >= 0 {
-		_ = syscall.Close(r.fd)
-		r.fd = -1
+	for _, fd := range r.fds {
+		_ = syscall.Close(fd)
+	}
+	r.fds = nil
+	if r.epfd >= 0 {
+		_ = syscall.Close(r.epfd)
+		r.epfd = -1
 	}
 }
 
@@ -172,11 +223,13 @@ func (r *rawReader) close() error {
 	}
 	r.closed = true
 	if r.reading {
-		// Wake a read blocked in the kernel; it closes the descriptor
+		// Wake a read blocked in the kernel; it closes the descriptors
 		// when it returns. For an unconnected UDP socket shutdown(2)
 		// reports ENOTCONN but still marks the socket shut and wakes
-		// its readers.
-		_ = syscall.Shutdown(r.fd, syscall.SHUT_RDWR)
+		// its readers (and epoll).
+		for _, fd := range r.fds {
+			_ = syscall.Shutdown(fd, syscall.SHUT_RDWR)
+		}
 		return nil
 	}
 	r.release()
@@ -194,20 +247,7 @@ func (r *rawReader) read(br *BatchReader, fn func([]byte, bool)) error {
 	if !r.begin() {
 		return net.ErrClosed
 	}
-	var n int
-	var errno syscall.Errno
-	if r.pause == 0 {
-		// No room to pause (a small buffer, or a rate it cannot
-		// absorb): gather a batch in the kernel, which sleeps and
-		// wakes the thread for each datagram not already queued but
-		// never lets the socket wait for a pause to end.
-		n, errno = r.recv(0, gather)
-	} else if n, errno = r.recv(unix.MSG_DONTWAIT, 0); errno == syscall.EAGAIN {
-		// Nothing queued: wait in the kernel for the next datagram and
-		// take whatever else is there by then.
-		r.adapt(time.Now())
-		n, errno = r.recv(unix.MSG_WAITFORONE, 0)
-	}
+	n, errno, roundEnded := r.next()
 	closed := r.end()
 	switch {
 	case errno == 0:
@@ -241,17 +281,67 @@ func (r *rawReader) read(br *BatchReader, fn func([]byte, bool)) error {
 			pkt = pkt[k:]
 		}
 	}
-	if n < r.batch && !closed {
-		// The socket is drained (or nearly): pause so the next read
+	if roundEnded && !closed {
+		// Every socket is drained (or nearly): pause so the next round
 		// finds a backlog instead of waking for each datagram.
 		r.adapt(time.Now())
-		r.paused = n > 0 && r.pause > 0
+		r.paused = r.pause > 0
 	}
 	return nil
 }
 
-// adapt sets the next pause when a drain ends at now: the ceiling, or
-// the time the arrival rate seen since the previous drain (bytes drained
+// next makes one read's system calls: n datagrams (or errno) into the
+// buffers, and whether a round over the sockets that found datagrams has
+// ended, so a pause is due.
+func (r *rawReader) next() (n int, errno syscall.Errno, roundEnded bool) {
+	if len(r.fds) == 1 && r.pause == 0 {
+		// No room to pause (a small buffer, or a rate it cannot
+		// absorb): gather a batch in the kernel, which sleeps and
+		// wakes the thread for each datagram not already queued but
+		// never lets the socket wait for a pause to end.
+		n, errno = r.recv(r.fds[0], 0, gather)
+		return n, errno, false
+	}
+	n, errno = r.recv(r.fds[r.cur], unix.MSG_DONTWAIT, 0)
+	if errno == syscall.EAGAIN {
+		n, errno = 0, 0
+	}
+	if errno != 0 || n == r.batch {
+		return n, errno, false // more may be queued on this socket
+	}
+	r.found = r.found || n > 0
+	r.cur = (r.cur + 1) % len(r.fds)
+	if r.cur != 0 {
+		return n, 0, false
+	}
+	if r.found {
+		r.found = false
+		return n, 0, true
+	}
+	// A whole round found nothing: wait in the kernel for the next
+	// datagram (with one socket, take it and whatever else is there by
+	// then; with several, the next read drains the one that woke us).
+	r.adapt(time.Now())
+	if r.epfd < 0 {
+		n, errno = r.recv(r.fds[0], unix.MSG_WAITFORONE, 0)
+		return n, errno, errno == 0 && n > 0 && n < r.batch
+	}
+	k, err := unix.EpollWait(r.epfd, r.events[:], wakeEvery/1000)
+	if err != nil {
+		return 0, err.(syscall.Errno), false
+	}
+	for _, ev := range r.events[:k] {
+		for i, fd := range r.fds {
+			if int32(fd) == ev.Fd {
+				r.cur = i // start the next round where datagrams are
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// adapt sets the next pause when a round ends at now: the ceiling, or
+// the time the arrival rate seen since the previous round (bytes drained
 // over the time between the two) takes to fill the budget, if shorter.
 func (r *rawReader) adapt(now time.Time) {
 	p := r.ceiling
@@ -264,10 +354,10 @@ func (r *rawReader) adapt(now time.Time) {
 	r.pause, r.drained, r.since = p, 0, now
 }
 
-// recv is one recvmmsg(2) into the reader's buffers with flags and, when
-// timeout is positive, that timeout (which the kernel checks only after
-// each datagram).
-func (r *rawReader) recv(flags int, timeout time.Duration) (int, syscall.Errno) {
+// recv is one recvmmsg(2) on fd into the reader's buffers with flags
+// and, when timeout is positive, that timeout (which the kernel checks
+// only after each datagram).
+func (r *rawReader) recv(fd, flags int, timeout time.Duration) (int, syscall.Errno) {
 	for i := range r.hdrs {
 		r.hdrs[i].Hdr.Flags = 0
 		r.hdrs[i].Hdr.SetControllen(r.oobLen)
@@ -277,7 +367,7 @@ func (r *rawReader) recv(flags int, timeout time.Duration) (int, syscall.Errno) 
 		t := unix.NsecToTimespec(int64(timeout))
 		ts = &t
 	}
-	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(r.fd), uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), uintptr(flags), uintptr(unsafe.Pointer(ts)), 0)
+	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), uintptr(flags), uintptr(unsafe.Pointer(ts)), 0)
 	if e != 0 {
 		return 0, e
 	}

@@ -4,4 +4,4 @@ package udpsock
 
 import "net"
 
-func newRawReader(*net.UDPConn, int, int) *BatchReader { return nil }
+func newRawReader([]*net.UDPConn, int, int) *BatchReader { return nil }

@@ -3,6 +3,7 @@ package udpsock
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"sync/atomic"
 	"syscall"
@@ -17,14 +18,23 @@ import (
 // may exceed net.core.rmem_max), then with SO_RCVBUF (capped by the
 // kernel). It returns the effective size the kernel reports.
 func Listen(ctx context.Context, addr string, rcvbuf int) (*net.UDPConn, int, error) {
+	return listen(ctx, addr, rcvbuf, false)
+}
+
+func listen(ctx context.Context, addr string, rcvbuf int, reusePort bool) (*net.UDPConn, int, error) {
 	lc := net.ListenConfig{
 		Control: func(_, _ string, c syscall.RawConn) error {
-			if rcvbuf <= 0 {
-				return nil
-			}
 			var serr error
 			err := c.Control(func(fd uintptr) {
-				if setForce(fd, rcvbuf) == nil {
+				if reusePort {
+					if serr = setReusePort(fd); serr != nil {
+						return
+					}
+				}
+				if rcvbuf <= 0 {
+					return
+				}
+				if rcvbuf <= forceLimit && setForce(fd, rcvbuf) == nil {
 					return
 				}
 				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
@@ -49,6 +59,46 @@ func Listen(ctx context.Context, addr string, rcvbuf int) (*net.UDPConn, int, er
 	return conn, size, nil
 }
 
+// forceLimit is the largest buffer Listen asks for with SO_RCVBUFFORCE;
+// tests lower it to stand for a process without CAP_NET_ADMIN.
+var forceLimit = math.MaxInt
+
+// MaxSockets bounds how many sockets Open binds to one address.
+const MaxSockets = 8
+
+// Open binds addr and returns a reader for it that owns the socket. It
+// asks for a receive buffer of rcvbuf bytes as Listen does. When the
+// kernel grants less (without CAP_NET_ADMIN it caps each socket at
+// net.core.rmem_max, 208 KB by default, which a burst at 100k datagrams/s
+// fills in about 3 ms), Open binds up to MaxSockets sockets to the same
+// address with SO_REUSEPORT and has the kernel hand each datagram to one
+// of them at random (Linux; elsewhere it keeps the one socket), so that
+// together they buffer what the request asked for. batch and maxSize are
+// as for NewBatchReader.
+func Open(ctx context.Context, addr string, rcvbuf, batch, maxSize int) (*BatchReader, error) {
+	conn, size, err := Listen(ctx, addr, rcvbuf)
+	if err != nil {
+		return nil, err
+	}
+	conns := []*net.UDPConn{conn}
+	// The kernel reports twice what it was asked for (it counts its
+	// bookkeeping), so a granted request shows as 2*rcvbuf.
+	if want := 2 * rcvbuf; rcvbuf > 0 && size > 0 && size < want {
+		if n := min(MaxSockets, (want+size-1)/size); n > 1 {
+			// On failure listenGroup still returns the address bound
+			// alone; only if it could not even do that is Open lost.
+			group, err := listenGroup(ctx, conn, rcvbuf, n)
+			if len(group) == 0 {
+				return nil, fmt.Errorf("udp listen %s: %w", addr, err)
+			}
+			conns = group
+		}
+	}
+	r := newReader(conns, batch, maxSize)
+	r.addr = conns[0].LocalAddr()
+	return r, nil
+}
+
 // BatchReader reads many datagrams per system call. It takes the
 // connection over: nothing else may read from or close it; close the
 // reader instead.
@@ -57,6 +107,9 @@ type BatchReader struct {
 	close    func() error
 	runs     atomic.Uint64
 	maxPause time.Duration
+	addr     net.Addr
+	rcvbuf   int // all sockets' SO_RCVBUF
+	sockets  int
 }
 
 // NewBatchReader returns a reader of up to batch datagrams of up to
@@ -64,8 +117,20 @@ type BatchReader struct {
 // read from a descriptor of its own (see the package documentation); the
 // socket and its address stay until the reader is closed.
 func NewBatchReader(conn *net.UDPConn, batch, maxSize int) *BatchReader {
-	if r := newRawReader(conn, batch, maxSize); r != nil {
+	r := newReader([]*net.UDPConn{conn}, batch, maxSize)
+	r.addr = conn.LocalAddr()
+	return r
+}
+
+func newReader(conns []*net.UDPConn, batch, maxSize int) *BatchReader {
+	if r := newRawReader(conns, batch, maxSize); r != nil {
 		return r
+	}
+	// Portable: through golang.org/x/net, one socket at a time (a group
+	// is only formed on Linux, where newRawReader does not fail).
+	conn := conns[0]
+	for _, c := range conns[1:] {
+		_ = c.Close()
 	}
 	msgs := make([]ipv4.Message, batch)
 	for i := range msgs {
@@ -79,7 +144,13 @@ func NewBatchReader(conn *net.UDPConn, batch, maxSize int) *BatchReader {
 		pc := ipv4.NewPacketConn(conn)
 		readBatch = func(ms []ipv4.Message) (int, error) { return pc.ReadBatch(ms, 0) }
 	}
-	return &BatchReader{close: conn.Close, read: func(fn func([]byte, bool)) error {
+	size := 0
+	if rc, err := conn.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			size, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
+		})
+	}
+	return &BatchReader{close: conn.Close, rcvbuf: size, sockets: 1, read: func(fn func([]byte, bool)) error {
 		n, err := readBatch(msgs)
 		if err != nil {
 			return err
@@ -110,6 +181,16 @@ func (r *BatchReader) Close() error { return r.close() }
 // one, so each batch is gathered in the kernel, one wake-up per datagram
 // (and off Linux).
 func (r *BatchReader) MaxPause() time.Duration { return r.maxPause }
+
+// LocalAddr returns the address the reader's sockets are bound to.
+func (r *BatchReader) LocalAddr() net.Addr { return r.addr }
+
+// ReadBufferSize returns the receive buffer of all the reader's sockets
+// together, as the kernel reports it.
+func (r *BatchReader) ReadBufferSize() int { return r.rcvbuf }
+
+// Sockets returns how many sockets the reader reads (see Open).
+func (r *BatchReader) Sockets() int { return r.sockets }
 
 // Runs returns how many reads so far were runs of datagrams that the
 // kernel kept together (UDP_GRO, Linux) and Read cut apart.

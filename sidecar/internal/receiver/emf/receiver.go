@@ -131,15 +131,14 @@ func (r *Receiver) Start(ctx context.Context) error {
 		r.ln = ln
 	}
 	if r.cfg.UDPAddr != "off" {
-		conn, size, err := udpsock.Listen(ctx, r.cfg.UDPAddr, r.cfg.ReadBuffer)
+		reader, err := udpsock.Open(ctx, r.cfg.UDPAddr, r.cfg.ReadBuffer, 8, 65536)
 		if err != nil {
 			if r.ln != nil {
 				_ = r.ln.Close()
 			}
 			return fmt.Errorf("emf receiver: %w", err)
 		}
-		r.udpAddr, r.rcvbuf = conn.LocalAddr(), size
-		r.udp = udpsock.NewBatchReader(conn, 8, 65536)
+		r.udp, r.udpAddr, r.rcvbuf = reader, reader.LocalAddr(), reader.ReadBufferSize()
 		r.wg.Add(1)
 		go r.udpLoop()
 	}

@@ -84,19 +84,27 @@ func New(cfg Config) (*Receiver, error) {
 
 // Start binds the socket and starts reading.
 func (r *Receiver) Start(ctx context.Context) error {
-	conn, size, err := udpsock.Listen(ctx, r.cfg.Addr, r.cfg.ReadBuffer)
+	reader, err := udpsock.Open(ctx, r.cfg.Addr, r.cfg.ReadBuffer, r.cfg.Batch, 65536)
 	if err != nil {
 		return fmt.Errorf("xrayudp: %w", err)
 	}
-	r.addr, r.rcvbuf = conn.LocalAddr(), size
-	r.reader = udpsock.NewBatchReader(conn, r.cfg.Batch, 65536)
-	if size < r.cfg.ReadBuffer {
-		r.cfg.Logger.Warn("UDP receive buffer smaller than requested; raise net.core.rmem_max or grant CAP_NET_ADMIN",
-			"addr", r.addr.String(), "requested", r.cfg.ReadBuffer, "effective", size,
-			"max_read_pause", r.reader.MaxPause().String())
-	}
+	r.reader, r.addr, r.rcvbuf = reader, reader.LocalAddr(), reader.ReadBufferSize()
+	logBuffer(r.cfg.Logger, reader, r.cfg.ReadBuffer)
 	go r.loop()
 	return nil
+}
+
+// logBuffer says how the reader's buffer turned out when it is not what
+// was asked for: spread over several sockets, or smaller.
+func logBuffer(log *slog.Logger, reader *udpsock.BatchReader, requested int) {
+	attrs := []any{"addr", reader.LocalAddr().String(), "requested", requested, "effective", reader.ReadBufferSize(),
+		"sockets", reader.Sockets(), "max_read_pause", reader.MaxPause().String()}
+	switch {
+	case reader.ReadBufferSize() < requested:
+		log.Warn("UDP receive buffer smaller than requested; raise net.core.rmem_max or grant CAP_NET_ADMIN", attrs...)
+	case reader.Sockets() > 1:
+		log.Info("UDP receive buffer spread over several sockets (SO_REUSEPORT): the kernel caps each at net.core.rmem_max", attrs...)
+	}
 }
 
 // Addr returns the bound address (after Start).
@@ -106,7 +114,11 @@ func (r *Receiver) Addr() net.Addr { return r.addr }
 // udpsock.BatchReader.MaxPause; 0: it gathers in the kernel instead).
 func (r *Receiver) MaxReadPause() time.Duration { return r.reader.MaxPause() }
 
-// ReadBufferSize returns the effective SO_RCVBUF the kernel reported.
+// Sockets returns how many sockets share the address (see udpsock.Open).
+func (r *Receiver) Sockets() int { return r.reader.Sockets() }
+
+// ReadBufferSize returns the effective SO_RCVBUF the kernel reported (of
+// all the sockets together).
 func (r *Receiver) ReadBufferSize() int { return r.rcvbuf }
 
 // Shutdown closes the socket and waits for the reading goroutine, or ctx.

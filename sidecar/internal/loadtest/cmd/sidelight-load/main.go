@@ -38,6 +38,7 @@ func main() {
 	daemon := flag.String("peer-daemon", "", "path of an AWS X-Ray daemon binary: run the same segment load against it first, then compare")
 	emitter := flag.Bool("emitter", false, "send through Sidelight's xray.Emitter (runs of datagrams, UDP segmentation offload) instead of one datagram per segment like the X-Ray SDKs")
 	daemonMB := flag.Int("peer-daemon-mb", 16, "the daemon's buffer memory (TotalBufferSizeMB)")
+	unprivileged := flag.Bool("unprivileged", false, "run the sidecar as uid 65534 (like the image's nonroot user): no CAP_NET_ADMIN, so its UDP buffer is capped at net.core.rmem_max")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -48,6 +49,9 @@ func main() {
 	}
 	defer os.RemoveAll(dir)
 	bin, err := loadtest.Build(ctx, dir)
+	if err == nil && *unprivileged {
+		err = os.Chmod(dir, 0o755) // MkdirTemp makes it 0700
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -61,7 +65,7 @@ func main() {
 		}
 		fmt.Printf("== AWS X-Ray daemon (%s) ==\n%s\n\n== sidecar ==\n", *daemon, peer)
 	}
-	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: *n, Rate: *rate, Emitter: *emitter, EMFDocs: *emfDocs, Args: append(append(profileArgs(*profile), rcvbufArgs(*rcvbuf)...), strings.Fields(*extra)...), Env: envMap(*procs, *envs)})
+	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: *n, Rate: *rate, Emitter: *emitter, EMFDocs: *emfDocs, Args: append(append(profileArgs(*profile), rcvbufArgs(*rcvbuf)...), strings.Fields(*extra)...), Env: envMap(*procs, *envs), Unprivileged: *unprivileged})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
