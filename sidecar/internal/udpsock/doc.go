@@ -3,10 +3,14 @@
 // second are neither dropped by the kernel nor paid for one wake-up at a
 // time.
 //
-// On Linux a BatchReader reads with recvmmsg(2) from its own duplicate of
-// the socket, outside Go's network poller (which would otherwise wake a
-// thread for every datagram that arrives), and while the socket is busy
-// it sleeps briefly between drains so each wake-up collects a backlog.
-// The pause adapts to the receive buffer's size, so a small buffer is
-// never left to overflow. Elsewhere it reads through golang.org/x/net.
+// On Linux a BatchReader reads with recvmmsg(2) from its own duplicates
+// of the sockets, outside Go's network poller (which would otherwise wake
+// a thread for every datagram that arrives), and while the sockets are
+// busy it sleeps briefly between drains so each wake-up collects a
+// backlog. The pause adapts to the receive buffer's size, so a small
+// buffer is never left to overflow. When the kernel grants less buffer
+// than asked for (no CAP_NET_ADMIN), Open binds several sockets to the
+// address with SO_REUSEPORT and has the kernel spread datagrams over them
+// at random, so together they hold what one could not. Elsewhere it reads
+// one socket through golang.org/x/net.
 package udpsock
