@@ -66,6 +66,7 @@ type Result struct {
 	HarnessCPU       time.Duration // load generator + fake AWS, same interval
 	PeakRSSBytes     int64
 	RcvBufBytes      int
+	UDPSockets       int // sockets sharing the sidecar's X-Ray port (see udpsock.Open)
 	EMFDatapoints    float64
 	PutMetricData    int
 	RequestsPer1M    float64
@@ -146,6 +147,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer p.Kill()
 	if v, ok := p.Info["xray_udp_rcvbuf_effective"].(float64); ok {
 		r.RcvBufBytes = int(v)
+	}
+	if v, ok := p.Info["xray_udp_sockets"].(float64); ok {
+		r.UDPSockets = int(v)
 	}
 	if err := sendSegments(ctx, o, fake, p, &r); err != nil {
 		return r, err

@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +28,9 @@ func TestMain(m *testing.M) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	bin, err = loadtest.Build(ctx, dir)
 	cancel()
+	if err == nil {
+		err = os.Chmod(dir, 0o755) // for TestLoadSmallUnprivileged's uid 65534
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -56,6 +61,36 @@ func TestLoadSmall(t *testing.T) {
 	}
 	if r.PeakRSSBytes == 0 || r.CPU <= 0 || r.RcvBufBytes <= 0 {
 		t.Fatalf("measurements missing: %+v", r)
+	}
+}
+
+// TestLoadSmallUnprivileged runs the small load with a sidecar that has
+// no CAP_NET_ADMIN (as uid 65534, the image's nonroot user, when the test
+// runs as root; as the test's own user otherwise) asking for twice the
+// receive buffer net.core.rmem_max allows: it must spread its port over
+// several sockets and still lose nothing.
+func TestLoadSmallUnprivileged(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rmem, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	r, err := loadtest.Run(ctx, loadtest.Options{Bin: bin, Segments: 12000, Rate: 3000,
+		Args: []string{"-udp-rcvbuf", strconv.Itoa(2 * rmem)}, Unprivileged: os.Getuid() == 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(r, "sockets:", r.UDPSockets)
+	if r.UDPSockets < 2 {
+		t.Fatalf("%d socket(s) on the port for a buffer twice rmem_max (%d bytes effective)", r.UDPSockets, r.RcvBufBytes)
+	}
+	if r.Delivered != r.Sent || r.Counters["segments.accepted"] != uint64(r.Sent) {
+		t.Fatalf("lost or rejected segments: %s\ncounters %v", r, r.Counters)
 	}
 }
 
