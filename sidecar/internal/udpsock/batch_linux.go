@@ -59,12 +59,12 @@ func newRawReader(conns []*net.UDPConn, batch, maxSize int) *BatchReader {
 	}
 	total := 0
 	for _, conn := range conns {
-		fd, size, err := dupBlocking(conn)
+		fd, err := dupBlocking(conn)
 		if err != nil {
 			return fail()
 		}
 		r.fds = append(r.fds, fd)
-		total += size
+		total += rcvbufOf(conn)
 	}
 	if len(r.fds) > 1 {
 		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
@@ -102,34 +102,28 @@ func newRawReader(conns []*net.UDPConn, batch, maxSize int) *BatchReader {
 }
 
 // dupBlocking returns a blocking, close-on-exec duplicate of conn's
-// descriptor with SO_RCVTIMEO and UDP_GRO set, and its SO_RCVBUF.
-func dupBlocking(conn *net.UDPConn) (fd, size int, err error) {
+// descriptor with SO_RCVTIMEO and UDP_GRO set.
+func dupBlocking(conn *net.UDPConn) (int, error) {
 	rc, err := conn.SyscallConn()
 	if err != nil {
-		return -1, 0, err
+		return -1, err
 	}
-	fd = -1
+	fd := -1
 	var serr error
-	err = rc.Control(func(cfd uintptr) {
-		fd, serr = unix.FcntlInt(cfd, unix.F_DUPFD_CLOEXEC, 0)
-		if serr == nil {
-			size, _ = syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF)
-		}
-	})
-	if err == nil {
-		err = serr
+	if err := rc.Control(func(cfd uintptr) { fd, serr = unix.FcntlInt(cfd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
 	}
-	if err != nil {
-		return -1, 0, err
+	if serr != nil {
+		return -1, serr
 	}
 	tv := syscall.Timeval{Sec: 0, Usec: wakeEvery}
 	if err := syscall.SetNonblock(fd, false); err != nil {
 		_ = syscall.Close(fd)
-		return -1, 0, err
+		return -1, err
 	}
 	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
 		_ = syscall.Close(fd)
-		return -1, 0, err
+		return -1, err
 	}
 	// UDP generic receive offload: a run of equal-sized datagrams that a
 	// sender passed to the kernel in one sendmsg(2) with UDP_SEGMENT
@@ -138,7 +132,7 @@ func dupBlocking(conn *net.UDPConn) (fd, size int, err error) {
 	// socket-buffer entry per run instead of per datagram. Best effort:
 	// kernels before 5.0 refuse it and cut runs up themselves.
 	_ = syscall.SetsockoptInt(fd, unix.SOL_UDP, unix.UDP_GRO, 1)
-	return fd, size, nil
+	return fd, nil
 }
 
 // rawReader is the state of newRawReader's reader. Only the reading
@@ -157,7 +151,7 @@ type rawReader struct {
 	hdrs   []unix.Mmsghdr
 	oob    []byte
 	oobLen int
-	events [8]unix.EpollEvent
+	events [MaxSockets]unix.EpollEvent
 
 	cur   int  // the socket being drained
 	found bool // the current round read something

@@ -50,13 +50,19 @@ func listen(ctx context.Context, addr string, rcvbuf int, reusePort bool) (*net.
 		return nil, 0, fmt.Errorf("udp listen %s: %w", addr, err)
 	}
 	conn := pc.(*net.UDPConn)
+	return conn, rcvbufOf(conn), nil
+}
+
+// rcvbufOf returns the SO_RCVBUF the kernel reports for conn (0 if it
+// cannot tell).
+func rcvbufOf(conn *net.UDPConn) int {
 	size := 0
 	if rc, err := conn.SyscallConn(); err == nil {
 		_ = rc.Control(func(fd uintptr) {
 			size, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
 		})
 	}
-	return conn, size, nil
+	return size
 }
 
 // forceLimit is the largest buffer Listen asks for with SO_RCVBUFFORCE;
@@ -144,13 +150,7 @@ func newReader(conns []*net.UDPConn, batch, maxSize int) *BatchReader {
 		pc := ipv4.NewPacketConn(conn)
 		readBatch = func(ms []ipv4.Message) (int, error) { return pc.ReadBatch(ms, 0) }
 	}
-	size := 0
-	if rc, err := conn.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			size, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
-		})
-	}
-	return &BatchReader{close: conn.Close, rcvbuf: size, sockets: 1, read: func(fn func([]byte, bool)) error {
+	return &BatchReader{close: conn.Close, rcvbuf: rcvbufOf(conn), sockets: 1, read: func(fn func([]byte, bool)) error {
 		n, err := readBatch(msgs)
 		if err != nil {
 			return err

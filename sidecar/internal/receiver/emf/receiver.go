@@ -66,8 +66,6 @@ type Receiver struct {
 	cfg     Config
 	ln      net.Listener
 	udp     *udpsock.BatchReader
-	udpAddr net.Addr
-	rcvbuf  int
 	parsers sync.Pool
 
 	mu      sync.Mutex
@@ -138,7 +136,7 @@ func (r *Receiver) Start(ctx context.Context) error {
 			}
 			return fmt.Errorf("emf receiver: %w", err)
 		}
-		r.udp, r.udpAddr, r.rcvbuf = reader, reader.LocalAddr(), reader.ReadBufferSize()
+		r.udp = reader
 		r.wg.Add(1)
 		go r.udpLoop()
 	}
@@ -162,11 +160,16 @@ func (r *Receiver) UDPAddr() net.Addr {
 	if r.udp == nil {
 		return nil
 	}
-	return r.udpAddr
+	return r.udp.LocalAddr()
 }
 
 // ReadBufferSize returns the effective UDP SO_RCVBUF.
-func (r *Receiver) ReadBufferSize() int { return r.rcvbuf }
+func (r *Receiver) ReadBufferSize() int {
+	if r.udp == nil {
+		return 0
+	}
+	return r.udp.ReadBufferSize()
+}
 
 // Shutdown stops receiving (see the package contract).
 func (r *Receiver) Shutdown(ctx context.Context) error {

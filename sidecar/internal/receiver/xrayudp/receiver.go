@@ -45,9 +45,7 @@ func (c Config) Validate() error {
 // Receiver reads segments from UDP.
 type Receiver struct {
 	cfg      Config
-	addr     net.Addr
 	reader   *udpsock.BatchReader
-	rcvbuf   int
 	done     chan struct{}
 	closing  atomic.Bool
 	rejected map[segment.Reason]*atomic.Uint64
@@ -88,7 +86,7 @@ func (r *Receiver) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("xrayudp: %w", err)
 	}
-	r.reader, r.addr, r.rcvbuf = reader, reader.LocalAddr(), reader.ReadBufferSize()
+	r.reader = reader
 	logBuffer(r.cfg.Logger, reader, r.cfg.ReadBuffer)
 	go r.loop()
 	return nil
@@ -108,7 +106,12 @@ func logBuffer(log *slog.Logger, reader *udpsock.BatchReader, requested int) {
 }
 
 // Addr returns the bound address (after Start).
-func (r *Receiver) Addr() net.Addr { return r.addr }
+func (r *Receiver) Addr() net.Addr {
+	if r.reader == nil {
+		return nil
+	}
+	return r.reader.LocalAddr()
+}
 
 // MaxReadPause returns the reader's longest pause between drains (see
 // udpsock.BatchReader.MaxPause; 0: it gathers in the kernel instead).
@@ -119,7 +122,12 @@ func (r *Receiver) Sockets() int { return r.reader.Sockets() }
 
 // ReadBufferSize returns the effective SO_RCVBUF the kernel reported (of
 // all the sockets together).
-func (r *Receiver) ReadBufferSize() int { return r.rcvbuf }
+func (r *Receiver) ReadBufferSize() int {
+	if r.reader == nil {
+		return 0
+	}
+	return r.reader.ReadBufferSize()
+}
 
 // Shutdown closes the socket and waits for the reading goroutine, or ctx.
 func (r *Receiver) Shutdown(ctx context.Context) error {
