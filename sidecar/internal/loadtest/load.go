@@ -82,7 +82,7 @@ type Result struct {
 	KernelDrops    int64
 }
 
-// segmentTemplate is a realistic ~390-byte datagram; segment patches its
+// segmentTemplate is a realistic 420-byte datagram (387-byte document); segment patches its
 // trace id and id.
 var segmentTemplate = []byte(`{"format": "json", "version": 1}` + "\n" +
 	`{"trace_id":"1-6553f100-000000000000000000000000","id":"0000000000000000","name":"checkout","start_time":1700000000.123,"end_time":1700000000.456,` +
@@ -222,14 +222,14 @@ func sendSegments(ctx context.Context, o Options, fake *fakeaws.Server, p *Proce
 	if err != nil {
 		return err
 	}
-	self0 := selfCPU()
+	self0 := SelfCPU()
 
 	start := time.Now()
 	if o.Emitter {
 		if err := emitSegments(ctx, o, p.Addrs["xray_udp"], start); err != nil {
 			return err
 		}
-	} else if err := sendDatagrams(o, p.Addrs["xray_udp"], start); err != nil {
+	} else if err := SendDatagrams(p.Addrs["xray_udp"], o.Segments, o.Rate, start); err != nil {
 		return err
 	}
 	r.Sent = o.Segments
@@ -262,7 +262,7 @@ func sendSegments(ctx context.Context, o Options, fake *fakeaws.Server, p *Proce
 		return err
 	}
 	r.CPU = cpu1 - cpu0
-	r.HarnessCPU = selfCPU() - self0
+	r.HarnessCPU = SelfCPU() - self0
 	if r.Delivered > 0 {
 		r.CPUPerSegmentUs = float64(r.CPU.Microseconds()) / float64(r.Delivered)
 	}
@@ -411,8 +411,8 @@ func (r Result) daemonString() string {
 	return s + fmt.Sprintf("\nexit code after SIGTERM: %d", r.ExitCode)
 }
 
-// selfCPU returns this process's user+system CPU time.
-func selfCPU() time.Duration {
+// SelfCPU returns this process's user+system CPU time.
+func SelfCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
@@ -420,9 +420,11 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// sendDatagrams sends o.Segments datagrams to addr at o.Rate from start,
-// 64 per sendmmsg(2), one segment per datagram (as the X-Ray SDKs send).
-func sendDatagrams(o Options, addr string, start time.Time) error {
+// SendDatagrams sends n X-Ray daemon datagrams of 420 bytes (header line
+// and a 387-byte segment, each with its own trace and segment id) to addr at
+// rate per second from start, 64 per sendmmsg(2), one segment per
+// datagram as the X-Ray SDKs send.
+func SendDatagrams(addr string, n, rate int, start time.Time) error {
 	conn, err := net.Dial("udp", addr)
 	if err != nil {
 		return err
@@ -432,8 +434,8 @@ func sendDatagrams(o Options, addr string, start time.Time) error {
 	const batch = 64
 	msgs := make([]ipv4.Message, batch)
 	bufs := make([][]byte, batch)
-	for sent := 0; sent < o.Segments; {
-		n := min(batch, o.Segments-sent)
+	for sent := 0; sent < n; {
+		n := min(batch, n-sent)
 		for j := range n {
 			bufs[j] = segment(bufs[j][:0], sent+j)
 			msgs[j].Buffers = [][]byte{bufs[j]}
@@ -449,7 +451,7 @@ func sendDatagrams(o Options, addr string, start time.Time) error {
 			off += k
 		}
 		sent += n
-		if due := start.Add(time.Duration(float64(sent) / float64(o.Rate) * float64(time.Second))); time.Until(due) > 0 {
+		if due := start.Add(time.Duration(float64(sent) / float64(rate) * float64(time.Second))); time.Until(due) > 0 {
 			time.Sleep(time.Until(due)) // pacing the load generator
 		}
 	}

@@ -52,10 +52,17 @@ func truesize(n int) int {
 // when the descriptors cannot be set up, and the conns are then left as
 // they were.
 func newRawReader(conns []*net.UDPConn, batch, maxSize int) *BatchReader {
+	br, _ := newRawReaderState(conns, batch, maxSize)
+	return br
+}
+
+// newRawReaderState is newRawReader that also returns the reader's state,
+// for tests.
+func newRawReaderState(conns []*net.UDPConn, batch, maxSize int) (*BatchReader, *rawReader) {
 	r := &rawReader{epfd: -1, batch: batch, since: time.Now()}
-	fail := func() *BatchReader {
+	fail := func() (*BatchReader, *rawReader) {
 		r.release()
-		return nil
+		return nil, nil
 	}
 	total := 0
 	for _, conn := range conns {
@@ -98,7 +105,7 @@ func newRawReader(conns []*net.UDPConn, batch, maxSize int) *BatchReader {
 	br := &BatchReader{maxPause: r.ceiling, rcvbuf: total, sockets: len(r.fds)}
 	br.read = func(fn func([]byte, bool)) error { return r.read(br, fn) }
 	br.close = r.close
-	return br
+	return br, r
 }
 
 // dupBlocking returns a blocking, close-on-exec duplicate of conn's
@@ -293,8 +300,10 @@ func (r *rawReader) next() (n int, errno syscall.Errno, roundEnded bool) {
 		// absorb): gather a batch in the kernel, which sleeps and
 		// wakes the thread for each datagram not already queued but
 		// never lets the socket wait for a pause to end.
+		// A short batch ends a round like a drained socket does, so
+		// the pause is reconsidered once the rate allows one again.
 		n, errno = r.recv(r.fds[0], 0, gather)
-		return n, errno, false
+		return n, errno, errno == 0 && n < r.batch
 	}
 	n, errno = r.recv(r.fds[r.cur], unix.MSG_DONTWAIT, 0)
 	if errno == syscall.EAGAIN {

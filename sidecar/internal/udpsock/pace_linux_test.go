@@ -2,6 +2,7 @@ package udpsock
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 )
@@ -96,5 +97,45 @@ func TestMaxPauseFollowsBuffer(t *testing.T) {
 			t.Errorf("SO_RCVBUF %d: MaxPause %v, want %v", size, got, maxPause)
 		}
 		t.Logf("SO_RCVBUF %d: MaxPause %v", size, got)
+	}
+}
+
+// TestPauseComesBack: a reader whose pause a burst drove to zero gathers
+// in the kernel; once traffic is slow again, the next short batch must
+// bring the pause back (it once stayed at zero for good).
+func TestPauseComesBack(t *testing.T) {
+	conn, _, err := Listen(context.Background(), "127.0.0.1:0", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := conn.LocalAddr().String()
+	br, r := newRawReaderState([]*net.UDPConn{conn}, 64, 2048)
+	if br == nil {
+		t.Fatal("no raw reader")
+	}
+	defer br.Close()
+	r.setBudget(4 << 20) // a buffer that allows the longest pause, whatever the kernel granted
+	r.pause, r.since = 0, time.Now()
+	out, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	for range 3 {
+		if _, err := out.Write([]byte("slow")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	for deadline := time.Now().Add(10 * time.Second); got < 3 && time.Now().Before(deadline); {
+		if err := br.Read(func([]byte, bool) { got++ }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got != 3 {
+		t.Fatalf("read %d of 3 datagrams", got)
+	}
+	if r.pause != maxPause {
+		t.Fatalf("pause after a slow, short batch: %v, want %v", r.pause, maxPause)
 	}
 }

@@ -3,9 +3,10 @@
 // Command udp-floor measures what receiving X-Ray daemon datagrams on
 // loopback costs before any of the sidecar's own work: a receiver that
 // does nothing but read with the sidecar's reader (udpsock.BatchReader,
-// 64 per call, 16 MiB SO_RCVBUF) and count, against a sender in another
-// process pacing 390-byte datagrams with sendmmsg(2) like the load
-// command. Its CPU per datagram is the floor under the sidecar's CPU per
+// 64 per call, asking for the sidecar's 8 MiB SO_RCVBUF) and count,
+// against a sender in another process that sends the load command's
+// datagrams (loadtest.SendDatagrams: 420 bytes, 64 per sendmmsg(2),
+// paced). Its CPU per datagram is the floor under the sidecar's CPU per
 // segment. -blocking reads the way the sidecar did before, for
 // comparison.
 //
@@ -25,9 +26,9 @@ import (
 	"time"
 	"unsafe"
 
-	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/loadtest"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/udpsock"
 )
 
@@ -35,11 +36,11 @@ func main() {
 	n := flag.Int("n", 1_000_000, "datagrams to send")
 	rate := flag.Int("rate", 100_000, "datagrams per second")
 	send := flag.String("send-to", "", "internal: be the sender, sending to this address")
-	flag.IntVar(&rcvbuf, "rcvbuf", 16<<20, "receive buffer to ask for (SO_RCVBUFFORCE, then SO_RCVBUF)")
+	flag.IntVar(&rcvbuf, "rcvbuf", 8<<20, "receive buffer to ask for (SO_RCVBUFFORCE, then SO_RCVBUF; the sidecar's default)")
 	flag.BoolVar(&blocking, "blocking", false, "read the way the sidecar did before (blocking recvmmsg on a socket in Go's poller), for comparison")
 	flag.Parse()
 	if *send != "" {
-		if err := sender(*send, *n, *rate); err != nil {
+		if err := loadtest.SendDatagrams(*send, *n, *rate, time.Now()); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -95,12 +96,12 @@ func receive(n, rate int) error {
 			continue
 		}
 		if before == 0 {
-			cpu0 = cpuTime()
+			cpu0 = loadtest.SelfCPU()
 		}
 		reads++
 		idle = time.Now()
 	}
-	cpu := cpuTime() - cpu0
+	cpu := loadtest.SelfCPU() - cpu0
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("sender: %w", err)
 	}
@@ -160,49 +161,4 @@ func blockingRead(conn *net.UDPConn) (func(fn func([]byte, bool)) error, error) 
 		}
 		return nil
 	}, nil
-}
-
-func sender(addr string, n, rate int) error {
-	conn, err := net.Dial("udp", addr)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	pc := ipv4.NewPacketConn(conn.(*net.UDPConn))
-	const batch = 64
-	msgs := make([]ipv4.Message, batch)
-	buf := make([]byte, 390)
-	for i := range buf {
-		buf[i] = 'x'
-	}
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{buf}
-	}
-	start := time.Now()
-	for sent := 0; sent < n; {
-		k := min(batch, n-sent)
-		for off := 0; off < k; {
-			w, err := pc.WriteBatch(msgs[off:k], 0)
-			if err != nil {
-				if err == syscall.ENOBUFS || err == syscall.EAGAIN {
-					continue
-				}
-				return err
-			}
-			off += w
-		}
-		sent += k
-		if d := time.Until(start.Add(time.Duration(float64(sent) / float64(rate) * float64(time.Second)))); d > 0 {
-			time.Sleep(d) // pacing
-		}
-	}
-	return nil
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
