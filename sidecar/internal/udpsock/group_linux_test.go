@@ -1,7 +1,10 @@
 package udpsock
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -104,6 +107,39 @@ func TestOpenKeepsOneSocketWhenGranted(t *testing.T) {
 		if c, err := net.ListenPacket("udp", r.LocalAddr().String()); err == nil {
 			c.Close()
 			t.Fatal("a second socket could bind the reader's address")
+		}
+	}
+}
+
+// TestLogBuffer: Open's reader says when it took several sockets, and
+// warns when even those hold less than was asked for.
+func TestLogBuffer(t *testing.T) {
+	defer func(v int) { forceLimit = v }(forceLimit)
+	forceLimit = 0
+	rmem := rmemMax(t)
+	for _, c := range []struct {
+		ask   int
+		level slog.Level
+	}{
+		{2 * rmem, slog.LevelInfo},   // two sockets are enough
+		{min(100*rmem, 1<<30), slog.LevelWarn}, // eight are not
+	} {
+		r, err := Open(context.Background(), "127.0.0.1:0", c.ask, 8, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		r.LogBuffer(slog.New(slog.NewJSONHandler(&buf, nil)))
+		r.Close()
+		var rec struct {
+			Level   string
+			Sockets int
+		}
+		if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+			t.Fatalf("asked %d: log %q: %v", c.ask, buf.String(), err)
+		}
+		if rec.Level != c.level.String() || rec.Sockets < 2 {
+			t.Fatalf("asked %d: logged %s", c.ask, buf.String())
 		}
 	}
 }

@@ -3,6 +3,7 @@ package udpsock
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"sync/atomic"
@@ -101,7 +102,7 @@ func Open(ctx context.Context, addr string, rcvbuf, batch, maxSize int) (*BatchR
 		}
 	}
 	r := newReader(conns, batch, maxSize)
-	r.addr = conns[0].LocalAddr()
+	r.addr, r.requested = conns[0].LocalAddr(), rcvbuf
 	return r, nil
 }
 
@@ -109,13 +110,14 @@ func Open(ctx context.Context, addr string, rcvbuf, batch, maxSize int) (*BatchR
 // connection over: nothing else may read from or close it; close the
 // reader instead.
 type BatchReader struct {
-	read     func(fn func(pkt []byte, truncated bool)) error
-	close    func() error
-	runs     atomic.Uint64
-	maxPause time.Duration
-	addr     net.Addr
-	rcvbuf   int // all sockets' SO_RCVBUF
-	sockets  int
+	read      func(fn func(pkt []byte, truncated bool)) error
+	close     func() error
+	runs      atomic.Uint64
+	maxPause  time.Duration
+	addr      net.Addr
+	rcvbuf    int // all sockets' SO_RCVBUF
+	sockets   int
+	requested int // what Open asked for
 }
 
 // NewBatchReader returns a reader of up to batch datagrams of up to
@@ -188,6 +190,20 @@ func (r *BatchReader) LocalAddr() net.Addr { return r.addr }
 // ReadBufferSize returns the receive buffer of all the reader's sockets
 // together, as the kernel reports it.
 func (r *BatchReader) ReadBufferSize() int { return r.rcvbuf }
+
+// LogBuffer logs how the receive buffer turned out when it is not simply
+// what Open asked for: a warning when all the sockets together still have
+// less, a note when it took several sockets.
+func (r *BatchReader) LogBuffer(log *slog.Logger) {
+	attrs := []any{"addr", r.addr.String(), "requested", r.requested, "effective", r.rcvbuf,
+		"sockets", r.sockets, "max_read_pause", r.maxPause.String()}
+	switch {
+	case r.rcvbuf < r.requested:
+		log.Warn("UDP receive buffer smaller than requested; raise net.core.rmem_max or grant CAP_NET_ADMIN", attrs...)
+	case r.sockets > 1:
+		log.Info("UDP receive buffer spread over several sockets (SO_REUSEPORT): the kernel caps each at net.core.rmem_max", attrs...)
+	}
+}
 
 // Sockets returns how many sockets the reader reads (see Open).
 func (r *BatchReader) Sockets() int { return r.sockets }

@@ -137,6 +137,7 @@ func (r *Receiver) Start(ctx context.Context) error {
 			return fmt.Errorf("emf receiver: %w", err)
 		}
 		r.udp = reader
+		reader.LogBuffer(r.cfg.Logger)
 		r.wg.Add(1)
 		go r.udpLoop()
 	}

@@ -87,22 +87,9 @@ func (r *Receiver) Start(ctx context.Context) error {
 		return fmt.Errorf("xrayudp: %w", err)
 	}
 	r.reader = reader
-	logBuffer(r.cfg.Logger, reader, r.cfg.ReadBuffer)
+	reader.LogBuffer(r.cfg.Logger)
 	go r.loop()
 	return nil
-}
-
-// logBuffer says how the reader's buffer turned out when it is not what
-// was asked for: spread over several sockets, or smaller.
-func logBuffer(log *slog.Logger, reader *udpsock.BatchReader, requested int) {
-	attrs := []any{"addr", reader.LocalAddr().String(), "requested", requested, "effective", reader.ReadBufferSize(),
-		"sockets", reader.Sockets(), "max_read_pause", reader.MaxPause().String()}
-	switch {
-	case reader.ReadBufferSize() < requested:
-		log.Warn("UDP receive buffer smaller than requested; raise net.core.rmem_max or grant CAP_NET_ADMIN", attrs...)
-	case reader.Sockets() > 1:
-		log.Info("UDP receive buffer spread over several sockets (SO_REUSEPORT): the kernel caps each at net.core.rmem_max", attrs...)
-	}
 }
 
 // Addr returns the bound address (after Start).
