@@ -121,7 +121,7 @@ func TestLogBuffer(t *testing.T) {
 		ask   int
 		level slog.Level
 	}{
-		{2 * rmem, slog.LevelInfo},   // two sockets are enough
+		{2 * rmem, slog.LevelInfo},             // two sockets are enough
 		{min(100*rmem, 1<<30), slog.LevelWarn}, // eight are not
 	} {
 		r, err := Open(context.Background(), "127.0.0.1:0", c.ask, 8, 2048)
