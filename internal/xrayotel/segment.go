@@ -188,7 +188,11 @@ func (t *Translator) name(d *docState) string {
 		return d.span.Name
 	}
 	if d.awsCall {
-		if s := f.peek(kAWSService, kRPCService); s != "" {
+		// The name and the "aws" namespace say what these attributes say.
+		if f.peek(kRPCSystem) == "aws-api" {
+			f.used[kRPCSystem] = true
+		}
+		if s := f.str(kAWSService, kRPCService); s != "" {
 			return strings.TrimPrefix(strings.TrimPrefix(s, "AWS.SDK."), "AWS::")
 		}
 	}
