@@ -288,24 +288,20 @@ func appendValue(dst []byte, v *commonv1.AnyValue, depth int) []byte {
 func appendKVObject(dst []byte, kvs []*commonv1.KeyValue, depth int) []byte {
 	dst = append(dst, '{')
 	var seen map[string]struct{}
+	if len(kvs) > 1 {
+		seen = make(map[string]struct{}, len(kvs))
+	}
 	comma := false
-	for i, kv := range kvs {
+	for _, kv := range kvs {
 		if kv == nil {
 			continue
 		}
-		if i > 0 {
-			if seen == nil {
-				seen = make(map[string]struct{}, len(kvs))
-				for _, p := range kvs[:i] {
-					if p != nil {
-						seen[p.Key] = struct{}{}
-					}
-				}
-			}
-			if _, dup := seen[kv.Key]; dup {
+		if seen != nil {
+			k := jsonKey(kv.Key)
+			if _, dup := seen[k]; dup {
 				continue
 			}
-			seen[kv.Key] = struct{}{}
+			seen[k] = struct{}{}
 		}
 		dst = jsonenc.AppendKey(dst, kv.Key, comma)
 		comma = true

@@ -1,7 +1,6 @@
 package xrayotel
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -523,10 +522,10 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 			namespaces = append(namespaces, i)
 			continue
 		}
-		if _, dup := seen[kv.Key]; dup {
+		if _, dup := seen[jsonKey(kv.Key)]; dup {
 			continue
 		}
-		seen[kv.Key] = struct{}{}
+		seen[jsonKey(kv.Key)] = struct{}{}
 		dst = jsonenc.AppendKey(dst, kv.Key, comma)
 		comma = true
 		dst = appendValue(dst, kv.Value, 0)
@@ -537,10 +536,10 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 				continue
 			}
 			key := resourceMetadataPrefix + kv.Key
-			if _, dup := seen[key]; dup {
+			if _, dup := seen[jsonKey(key)]; dup {
 				continue
 			}
-			seen[key] = struct{}{}
+			seen[jsonKey(key)] = struct{}{}
 			dst = jsonenc.AppendKey(dst, key, comma)
 			comma = true
 			dst = appendValue(dst, kv.Value, 0)
@@ -555,13 +554,14 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 	for _, i := range namespaces {
 		kv := span.Attributes[i]
 		ns := kv.Key[len(metadataNamespacePrefix):]
-		if _, dup := seen[metadataNamespacePrefix+ns]; dup || ns == "default" {
+		nsKey := "\x00" + jsonKey(ns) // namespaces apart from default's members
+		if _, dup := seen[nsKey]; dup || jsonKey(ns) == "default" {
 			continue
 		}
-		seen[metadataNamespacePrefix+ns] = struct{}{}
+		seen[nsKey] = struct{}{}
 		dst = jsonenc.AppendKey(dst, ns, wrote)
 		wrote = true
-		dst = appendCompactJSON(dst, kv.Value.GetStringValue())
+		dst = appendObjectJSON(dst, kv.Value.GetStringValue())
 	}
 	if !wrote {
 		return dst[:mark]
@@ -617,12 +617,37 @@ func jsonObject(s string) bool {
 	return len(s) > 1 && s[0] == '{' && utf8.ValidString(s) && json.Valid([]byte(s))
 }
 
-// appendCompactJSON appends s, already checked by jsonObject, without
-// insignificant whitespace.
-func appendCompactJSON(dst []byte, s string) []byte {
-	buf := bytes.NewBuffer(dst)
-	if err := json.Compact(buf, []byte(s)); err != nil {
+// appendObjectJSON appends s, already checked by jsonObject, re-encoded so
+// that a member given twice appears once (the last, as encoding/json
+// decodes it) and members are in key order.
+func appendObjectJSON(dst []byte, s string) []byte {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
 		return append(dst, "{}"...)
 	}
-	return buf.Bytes()
+	b, err := json.Marshal(m)
+	if err != nil {
+		return append(dst, "{}"...)
+	}
+	return append(dst, b...)
+}
+
+// jsonKey returns key as a JSON decoder reads it back from jsonenc's
+// output: each invalid UTF-8 byte becomes U+FFFD. Two keys with the same
+// jsonKey would be one member twice.
+func jsonKey(key string) string {
+	if utf8.ValidString(key) {
+		return key
+	}
+	var b strings.Builder
+	for i := 0; i < len(key); {
+		r, size := utf8.DecodeRuneInString(key[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(key[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
