@@ -426,7 +426,7 @@ func stripUserinfo(s string) string {
 func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 	span, f := d.span, &d.f
 	extra := xrayAnnotationKeys(f)
-	if f.v[kXRayAnnotations] != nil {
+	if extra != nil {
 		f.used[kXRayAnnotations] = true
 	}
 	indexed := func(key string) bool {
