@@ -32,7 +32,8 @@
 // service (aws.service or rpc.service, without an "AWS.SDK." or "AWS::"
 // prefix); a CLIENT or PRODUCER span by peer.service, else db.namespace
 // (or db.name, or db.system) "@" server.address for databases, else
-// server.address (net.peer.name, http.host), else the host of url.full;
+// rpc.service for RPC calls, else server.address (net.peer.name,
+// http.host), else the host of url.full;
 // others keep the span name. Characters X-Ray refuses are dropped, names
 // are cut to 200 characters, and an empty result is "unknown".
 //
@@ -60,9 +61,10 @@
 //
 // SQL. For a SQL database (db.system.name or db.system such as postgresql,
 // mysql, mssql, oracle; not DynamoDB or Redis) the sql block holds
-// database_type, sanitized_query (db.query.text, db.statement), url
-// (db.connection_string with any user:password@ removed) and user
-// (db.user).
+// database_type, sanitized_query (db.query.text, db.statement), url (a
+// db.connection_string URL with any user:password@ removed) or
+// connection_string (a key=value; string without its Password or Pwd
+// entries) and user (db.user).
 //
 // Error, throttle, fault. HTTP 4xx is an error, 429 an error and a
 // throttle, 5xx a fault. A span whose status is ERROR is a fault unless its
@@ -87,7 +89,7 @@
 // types (lists as arrays, maps as objects, bytes as base64, NaN and
 // infinities as text), first value kept for a repeated key. An attribute
 // aws.xray.metadata.NAME holding a JSON object becomes metadata namespace
-// NAME. Attributes a rule wrote into the name, namespace or a block are not
+// NAME, unless NAME starts with "AWS." (reserved for AWS's SDKs). Attributes a rule wrote into the name, namespace or a block are not
 // repeated as metadata unless they are indexed.
 //
 // Resource. Only segments carry the resource: service.version is

@@ -200,7 +200,7 @@ func (t *Translator) name(d *docState) string {
 		if s := f.peek(kPeerService); s != "" {
 			return s
 		}
-		if sys := f.peek(kDBSystem, kDBSystemName); sys != "" {
+		if sys := f.peek(kDBSystemName, kDBSystem); sys != "" {
 			db := f.peek(kDBNamespace, kDBNameOld)
 			if db == "" {
 				db = sys
@@ -209,6 +209,9 @@ func (t *Translator) name(d *docState) string {
 				return db + "@" + host
 			}
 			return db
+		}
+		if svc := f.peek(kRPCService); svc != "" {
+			return svc
 		}
 		if host := f.peek(kServerAddress, kNetPeerNameOld, kHTTPHostOld); host != "" {
 			return host
@@ -400,7 +403,11 @@ func (d *docState) appendSQL(dst []byte) []byte {
 	dst = append(dst, `,"sql":{"database_type":`...)
 	dst = jsonenc.AppendString(dst, system)
 	comma := true
-	dst = appendField(dst, "url", stripUserinfo(f.str(kDBConnectionOld)), 0, &comma)
+	if conn := f.str(kDBConnectionOld); strings.Contains(conn, "://") {
+		dst = appendField(dst, "url", stripUserinfo(conn), 0, &comma)
+	} else {
+		dst = appendField(dst, "connection_string", stripPassword(conn), 0, &comma)
+	}
 	dst = appendField(dst, "sanitized_query", f.str(kDBQueryText, kDBStatementOld), 0, &comma)
 	dst = appendField(dst, "user", f.str(kDBUserOld), maxHTTPFieldLength, &comma)
 	return append(dst, '}')
@@ -419,6 +426,25 @@ func stripUserinfo(s string) string {
 		return s
 	}
 	return scheme + "://" + rest[at+1:]
+}
+
+// stripPassword removes Password= and Pwd= entries from a key=value;
+// connection string (SQL Server, ODBC), as X-Ray asks.
+func stripPassword(s string) string {
+	if s == "" {
+		return s
+	}
+	parts := strings.Split(s, ";")
+	kept := parts[:0]
+	for _, p := range parts {
+		k, _, _ := strings.Cut(p, "=")
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "password", "pwd":
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return strings.Join(kept, ";")
 }
 
 // appendAttributes appends annotations and metadata. An attribute a rule
@@ -517,8 +543,9 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 		if isAnnotation(i) {
 			continue
 		}
-		if strings.HasPrefix(kv.Key, metadataNamespacePrefix) && jsonObject(kv.Value.GetStringValue()) &&
-			len(kv.Key) > len(metadataNamespacePrefix) && kv.Key != metadataNamespacePrefix+"default" {
+		if ns, ok := strings.CutPrefix(kv.Key, metadataNamespacePrefix); ok && ns != "" && ns != "default" &&
+			!strings.HasPrefix(ns, "AWS.") && jsonObject(kv.Value.GetStringValue()) {
+			// Namespaces starting "AWS." are reserved for AWS's SDKs.
 			namespaces = append(namespaces, i)
 			continue
 		}

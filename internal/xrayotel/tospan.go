@@ -113,10 +113,11 @@ type docAWS struct {
 }
 
 type docSQL struct {
-	URL            string `json:"url"`
-	SanitizedQuery string `json:"sanitized_query"`
-	DatabaseType   string `json:"database_type"`
-	User           string `json:"user"`
+	URL              string `json:"url"`
+	ConnectionString string `json:"connection_string"`
+	SanitizedQuery   string `json:"sanitized_query"`
+	DatabaseType     string `json:"database_type"`
+	User             string `json:"user"`
 }
 
 type docCause struct {
@@ -278,6 +279,7 @@ func spanAttributes(ab *attrBuilder, d *document, segment bool, rb *attrBuilder)
 		ab.str("db.system.name", q.DatabaseType)
 		ab.str("db.query.text", q.SanitizedQuery)
 		ab.str("db.connection_string", q.URL)
+		ab.str("db.connection_string", q.ConnectionString)
 		ab.str("db.user", q.User)
 	}
 	ab.str("enduser.id", d.User)
