@@ -89,8 +89,11 @@
 // types (lists as arrays, maps as objects, bytes as base64, NaN and
 // infinities as text), first value kept for a repeated key. An attribute
 // aws.xray.metadata.NAME holding a JSON object becomes metadata namespace
-// NAME, unless NAME starts with "AWS." (reserved for AWS's SDKs). Attributes a rule wrote into the name, namespace or a block are not
-// repeated as metadata unless they are indexed.
+// NAME, unless NAME starts with "AWS." (reserved for AWS's SDKs).
+// Attributes written into the http, aws, sql or user fields, and the
+// rpc.system and service of AWS SDK calls (said by the namespace and
+// name), are not repeated as metadata unless they are indexed; attributes
+// that only chose a name (peer.service, server.address, …) stay metadata.
 //
 // Resource. Only segments carry the resource: service.version is
 // service.version; cloud.platform (with aws.ecs.launchtype) gives the

@@ -467,7 +467,7 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 	}
 	consumed := func(kv *commonv1.KeyValue) bool {
 		k := spanKeys[kv.Key]
-		return k != kNone && f.used[k] && f.v[k] == kv.Value
+		return k != kNone && f.used[k]
 	}
 
 	// Annotations: at most MaxAnnotations, with distinct sanitised keys.
