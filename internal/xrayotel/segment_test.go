@@ -325,6 +325,10 @@ func TestRuleMetadata(t *testing.T) {
 			absent: []string{"metadata.debug"}},
 		{name: "resource attributes on segments", span: span(server), res: resource(kvStr("team", "payments")),
 			want: map[string]any{}, absent: []string{"metadata.default.team"}},
+		{name: "keys equal once invalid UTF-8 is replaced appear once", span: span(internal, kvStr("k\xff", "1"), kvStr("k\xfe", "2")),
+			want: map[string]any{"metadata.default.k\uFFFD": "1"}},
+		{name: "namespace JSON with a repeated member keeps the last", span: span(internal, kvStr("aws.xray.metadata.ns", `{"a":1, "a":2}`)),
+			want: map[string]any{"metadata.ns.a": 2.0}},
 		{name: "no attributes, no metadata", span: span(internal), absent: []string{"metadata", "annotations"}},
 	})
 	m := translate(t, nil, resource(kvStr("team", "payments")), span(server))
