@@ -1,0 +1,243 @@
+package xrayotel
+
+import (
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+
+	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
+
+	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
+)
+
+// appendAttributes appends annotations and metadata. An attribute a rule
+// wrote into a block is not repeated, unless it is indexed.
+func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
+	span, f := d.span, &d.f
+	extra := xrayAnnotationKeys(f)
+	if extra != nil {
+		f.used[kXRayAnnotations] = true
+	}
+	indexed := func(key string) bool {
+		if t.indexAll {
+			return true
+		}
+		if _, ok := t.indexed[key]; ok {
+			return true
+		}
+		_, ok := extra[key]
+		return ok
+	}
+	consumed := func(kv *commonv1.KeyValue) bool {
+		k := spanKeys[kv.Key]
+		return k != kNone && f.used[k]
+	}
+
+	// Annotations: at most MaxAnnotations, with distinct sanitised keys.
+	var chosen [MaxAnnotations]int32
+	var keys [MaxAnnotations]string
+	n := 0
+	mark := len(dst)
+	dst = append(dst, `,"annotations":{`...)
+	add := func(i int, key string, v *commonv1.AnyValue) {
+		for j := 0; j < n; j++ {
+			if sameAnnotationKey(keys[j], key) {
+				return
+			}
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = AppendAnnotationKey(dst, key)
+		dst = append(dst, `":`...)
+		dst = appendAnnotationValue(dst, v)
+		chosen[n], keys[n] = int32(i), key
+		n++
+	}
+	for i, kv := range span.Attributes {
+		if n == MaxAnnotations {
+			break
+		}
+		if kv == nil || kv.Key == "" || !annotatable(kv.Value) || !indexed(kv.Key) {
+			continue
+		}
+		add(i, kv.Key, kv.Value)
+	}
+	if d.segment && !d.lean {
+		for i, kv := range d.res.GetAttributes() {
+			if n == MaxAnnotations {
+				break
+			}
+			if kv == nil || kv.Key == "" || !annotatable(kv.Value) || !t.resourceIndexed(kv.Key) {
+				continue
+			}
+			add(-1-i, resourceMetadataPrefix+kv.Key, kv.Value)
+		}
+	}
+	if n == 0 {
+		dst = dst[:mark]
+	} else {
+		dst = append(dst, '}')
+	}
+	if d.lean {
+		return dst
+	}
+
+	// Metadata: everything else, in the "default" namespace, plus
+	// aws.xray.metadata.<namespace> attributes that hold a JSON object.
+	isAnnotation := func(i int) bool {
+		for j := 0; j < n; j++ {
+			if int(chosen[j]) == i {
+				return true
+			}
+		}
+		return false
+	}
+	mark = len(dst)
+	dst = append(dst, `,"metadata":{"default":{`...)
+	seen := make(map[string]struct{}, len(span.Attributes)+len(d.res.GetAttributes()))
+	comma := false
+	var namespaces []int
+	for i, kv := range span.Attributes {
+		if kv == nil || kv.Value == nil || consumed(kv) {
+			continue
+		}
+		if isAnnotation(i) {
+			continue
+		}
+		if ns, ok := strings.CutPrefix(kv.Key, metadataNamespacePrefix); ok && ns != "" && ns != "default" &&
+			!strings.HasPrefix(ns, "AWS.") && jsonObject(kv.Value.GetStringValue()) {
+			// Namespaces starting "AWS." are reserved for AWS's SDKs.
+			namespaces = append(namespaces, i)
+			continue
+		}
+		if _, dup := seen[jsonKey(kv.Key)]; dup {
+			continue
+		}
+		seen[jsonKey(kv.Key)] = struct{}{}
+		dst = jsonenc.AppendKey(dst, kv.Key, comma)
+		comma = true
+		dst = appendValue(dst, kv.Value, 0)
+	}
+	if d.segment {
+		for i, kv := range d.res.GetAttributes() {
+			if kv == nil || kv.Value == nil || isAnnotation(-1-i) {
+				continue
+			}
+			key := resourceMetadataPrefix + kv.Key
+			if _, dup := seen[jsonKey(key)]; dup {
+				continue
+			}
+			seen[jsonKey(key)] = struct{}{}
+			dst = jsonenc.AppendKey(dst, key, comma)
+			comma = true
+			dst = appendValue(dst, kv.Value, 0)
+		}
+	}
+	dst = append(dst, '}')
+	wrote := comma
+	if !comma {
+		// No default members: drop the empty "default" namespace.
+		dst = dst[:len(dst)-len(`"default":{}`)]
+	}
+	for _, i := range namespaces {
+		kv := span.Attributes[i]
+		ns := kv.Key[len(metadataNamespacePrefix):]
+		nsKey := "\x00" + jsonKey(ns) // namespaces apart from default's members
+		if _, dup := seen[nsKey]; dup || jsonKey(ns) == "default" {
+			continue
+		}
+		seen[nsKey] = struct{}{}
+		dst = jsonenc.AppendKey(dst, ns, wrote)
+		wrote = true
+		dst = appendObjectJSON(dst, kv.Value.GetStringValue())
+	}
+	if !wrote {
+		return dst[:mark]
+	}
+	return append(dst, '}')
+}
+
+// resourceIndexed reports whether resource attribute key is indexed, that
+// is whether "otel.resource."+key is listed in IndexedAttributes.
+func (t *Translator) resourceIndexed(key string) bool {
+	_, ok := t.indexedResource[key]
+	return ok
+}
+
+// xrayAnnotationKeys returns the keys listed in the span's
+// aws.xray.annotations attribute, which asks for those attributes to be
+// indexed.
+func xrayAnnotationKeys(f *spanFacts) map[string]struct{} {
+	vs := f.v[kXRayAnnotations].GetArrayValue().GetValues()
+	if len(vs) == 0 {
+		return nil
+	}
+	m := make(map[string]struct{}, len(vs))
+	for _, v := range vs {
+		if s := v.GetStringValue(); s != "" {
+			m[s] = struct{}{}
+		}
+	}
+	return m
+}
+
+func sameAnnotationKey(a, b string) bool {
+	if len(a) > MaxAnnotationKeyLength {
+		a = a[:MaxAnnotationKeyLength]
+	}
+	if len(b) > MaxAnnotationKeyLength {
+		b = b[:MaxAnnotationKeyLength]
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if annotationKeyByte(a[i]) != annotationKeyByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonObject reports whether s is a JSON object in valid UTF-8.
+func jsonObject(s string) bool {
+	s = strings.TrimSpace(s)
+	return len(s) > 1 && s[0] == '{' && utf8.ValidString(s) && json.Valid([]byte(s))
+}
+
+// appendObjectJSON appends s, already checked by jsonObject, re-encoded so
+// that a member given twice appears once (the last, as encoding/json
+// decodes it) and members are in key order.
+func appendObjectJSON(dst []byte, s string) []byte {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return append(dst, "{}"...)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return append(dst, "{}"...)
+	}
+	return append(dst, b...)
+}
+
+// jsonKey returns key as a JSON decoder reads it back from jsonenc's
+// output: each invalid UTF-8 byte becomes U+FFFD. Two keys with the same
+// jsonKey would be one member twice.
+func jsonKey(key string) string {
+	if utf8.ValidString(key) {
+		return key
+	}
+	var b strings.Builder
+	for i := 0; i < len(key); {
+		r, size := utf8.DecodeRuneInString(key[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(key[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
