@@ -2,6 +2,8 @@ package xrayotel
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -96,6 +98,12 @@ func FuzzAppendSegmentFields(f *testing.F) {
 // documents.
 func FuzzSegmentToSpans(f *testing.F) {
 	f.Add([]byte(sampleSegment))
+	files, _ := filepath.Glob("testdata/segments/*.json")
+	for _, path := range files {
+		if b, err := os.ReadFile(path); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Add([]byte(`{"name":"a","id":"70de5b6f19ff9a0a","trace_id":"1-581cf771-a006649127e371903a2de979","start_time":1,"in_progress":true,"cause":"70de5b6f19ff9a0a"}`))
 	f.Add([]byte(`{"name":"a","id":"70de5b6f19ff9a0a","trace_id":"1-581cf771-a006649127e371903a2de979","parent_id":"70de5b6f19ff9a0b","type":"subsegment","start_time":1e9,"end_time":2,"metadata":{"default":{"otel.resource.x":{"y":[null]}},"n":{"\u2028":1}}}`))
 	tr, _ := New(nil)
