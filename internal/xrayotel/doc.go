@@ -87,7 +87,8 @@
 // written per document; when two keys sanitise alike the first wins. All
 // other attributes are metadata in the "default" namespace, with their JSON
 // types (lists as arrays, maps as objects, bytes as base64, NaN and
-// infinities as text), first value kept for a repeated key. An attribute
+// infinities as text, lists and maps nested deeper than 16 levels as
+// null), first value kept for a repeated key. An attribute
 // aws.xray.metadata.NAME holding a JSON object becomes metadata namespace
 // NAME, unless NAME starts with "AWS." (reserved for AWS's SDKs).
 // Attributes written into the http, aws, sql or user fields, and the
@@ -135,7 +136,8 @@
 // status. Exceptions become exception events at the span's end, stacks
 // written in Go's form so they parse back to the same frames. A segment's
 // name, service.version, origin and aws block become resource attributes.
-// Whole numbers become integer values. Missing or malformed IDs, times
+// Whole numbers become integer values; null and JSON nested deeper than
+// 16 levels are left out. Missing or malformed IDs, times
 // that are absent, negative or past the year 2514, and documents that are
 // not objects give an error (ErrBadDocument, ErrTraceID, ErrSpanID,
 // ErrParentID).
