@@ -121,17 +121,40 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 		dst = appendValue(dst, kv.Value, 0)
 	}
 	if d.segment {
+		// Resource keys are checked against the span's with the prefix put
+		// together in a stack buffer, and against each other without it, so
+		// no key string is built per attribute.
+		var kb [96]byte
+		var resSeen map[string]struct{}
+		if n := len(d.res.GetAttributes()); n > 1 {
+			resSeen = make(map[string]struct{}, n)
+		}
 		for i, kv := range d.res.GetAttributes() {
 			if kv == nil || kv.Value == nil || isAnnotation(-1-i) {
 				continue
 			}
-			key := resourceMetadataPrefix + kv.Key
-			if _, dup := seen[jsonKey(key)]; dup {
+			k := append(append(kb[:0], resourceMetadataPrefix...), kv.Key...)
+			if !utf8.Valid(k) {
+				k = []byte(jsonKey(string(k)))
+			}
+			if _, dup := seen[string(k)]; dup {
 				continue
 			}
-			seen[jsonKey(key)] = struct{}{}
-			dst = jsonenc.AppendKey(dst, key, comma)
+			if resSeen != nil {
+				rk := jsonKey(kv.Key)
+				if _, dup := resSeen[rk]; dup {
+					continue
+				}
+				resSeen[rk] = struct{}{}
+			}
+			if comma {
+				dst = append(dst, ',')
+			}
 			comma = true
+			dst = append(dst, '"')
+			dst = append(dst, resourceMetadataPrefix...)
+			dst = jsonenc.AppendStringContents(dst, kv.Key)
+			dst = append(dst, `":`...)
 			dst = appendValue(dst, kv.Value, 0)
 		}
 	}
