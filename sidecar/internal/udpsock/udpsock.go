@@ -112,7 +112,11 @@ func Open(ctx context.Context, addr string, rcvbuf, batch, maxSize int) (*BatchR
 type BatchReader struct {
 	read      func(fn func(pkt []byte, truncated bool)) error
 	close     func() error
+	drain     func() error
 	runs      atomic.Uint64
+	overflows atomic.Uint64 // dropped by the kernel: receive buffer full
+	refused   atomic.Uint64 // refused by the kernel after Drain
+	discarded atomic.Uint64 // queued at Close, never handed over
 	maxPause  time.Duration
 	addr      net.Addr
 	rcvbuf    int // all sockets' SO_RCVBUF
@@ -152,7 +156,7 @@ func newReader(conns []*net.UDPConn, batch, maxSize int) *BatchReader {
 		pc := ipv4.NewPacketConn(conn)
 		readBatch = func(ms []ipv4.Message) (int, error) { return pc.ReadBatch(ms, 0) }
 	}
-	return &BatchReader{close: conn.Close, rcvbuf: rcvbufOf(conn), sockets: 1, read: func(fn func([]byte, bool)) error {
+	return &BatchReader{close: conn.Close, drain: conn.Close, rcvbuf: rcvbufOf(conn), sockets: 1, read: func(fn func([]byte, bool)) error {
 		n, err := readBatch(msgs)
 		if err != nil {
 			return err
@@ -168,14 +172,40 @@ func newReader(conns []*net.UDPConn, batch, maxSize int) *BatchReader {
 // Read waits for datagrams and calls fn for each one read, with truncated
 // set when it did not fit in maxSize. The slice passed to fn is reused
 // after fn returns. Read may return without calling fn (a periodic wake-up
-// so a closed connection is noticed); it returns an error once the
-// connection is closed.
+// so a closed connection is noticed). After Drain it hands over what was
+// queued, without waiting, and then returns net.ErrClosed; after Close it
+// returns net.ErrClosed.
 func (r *BatchReader) Read(fn func(pkt []byte, truncated bool)) error { return r.read(fn) }
 
-// Close stops the reader: a Read in progress returns net.ErrClosed
-// promptly, and so does every later one. The socket is closed once no
-// Read is using it.
+// Drain stops the reader taking datagrams in, without losing those
+// already queued (Linux): from now on the kernel refuses new datagrams
+// (counted by Refused), a Read in progress returns promptly, and later
+// Reads hand over what every socket still holds; the one that finds them
+// all empty closes them and returns net.ErrClosed, and so does every Read
+// after it. The sockets stay open until then (or until Close), so keep
+// reading after Drain. Elsewhere Drain is Close.
+func (r *BatchReader) Drain() error { return r.drain() }
+
+// Close stops the reader: a Read in progress returns promptly and every
+// later one returns net.ErrClosed. Datagrams still queued are never handed
+// over: they are read, counted by Discarded and thrown away (Linux), and
+// the sockets are closed, by the Read in progress if there is one, or at
+// once. Close after Drain cuts the hand-over short.
 func (r *BatchReader) Close() error { return r.close() }
+
+// Overflows returns how many datagrams the kernel dropped so far because
+// a socket's receive buffer was full (Linux; 0 elsewhere). It is brought
+// up to date at the end of each round of drains, when the reader goes
+// idle or wakes from idling, and when it closes.
+func (r *BatchReader) Overflows() uint64 { return r.overflows.Load() }
+
+// Refused returns how many datagrams arrived after Drain and were refused
+// (Linux; known once a Read has returned net.ErrClosed).
+func (r *BatchReader) Refused() uint64 { return r.refused.Load() }
+
+// Discarded returns how many datagrams were still queued when the reader
+// was closed, and thrown away.
+func (r *BatchReader) Discarded() uint64 { return r.discarded.Load() }
 
 // MaxPause returns the longest pause the reader takes between drains of
 // a busy socket (at most 2 ms, less for a smaller receive buffer), or 0
