@@ -53,7 +53,7 @@ func TestShutdownDeliversQueuedDatagrams(t *testing.T) {
 		if n := got.n.Load(); n != burst {
 			t.Fatalf("repetition %d: %d of %d datagrams delivered; counters %v", rep, n, burst, counters.Snapshot())
 		}
-		for _, reason := range []string{"udp_buffer_full","udp_after_shutdown","udp_shutdown_backlog"} {
+		for _, reason := range []string{"udp_buffer_full", "udp_after_shutdown", "udp_shutdown_backlog"} {
 			if c := counters.Get("segments.dropped." + reason); c != 0 {
 				t.Fatalf("repetition %d: %s = %d", rep, reason, c)
 			}
