@@ -2,6 +2,7 @@ package udpsock
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -32,13 +33,7 @@ func listen(ctx context.Context, addr string, rcvbuf int, reusePort bool) (*net.
 						return
 					}
 				}
-				if rcvbuf <= 0 {
-					return
-				}
-				if rcvbuf <= forceLimit && setForce(fd, rcvbuf) == nil {
-					return
-				}
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+				serr = setRcvbuf(fd, rcvbuf)
 			})
 			if err != nil {
 				return err
@@ -52,6 +47,40 @@ func listen(ctx context.Context, addr string, rcvbuf int, reusePort bool) (*net.
 	}
 	conn := pc.(*net.UDPConn)
 	return conn, rcvbufOf(conn), nil
+}
+
+// setRcvbuf asks for a receive buffer of rcvbuf bytes (see Listen).
+func setRcvbuf(fd uintptr, rcvbuf int) error {
+	if rcvbuf <= 0 {
+		return nil
+	}
+	if rcvbuf <= forceLimit && setForce(fd, rcvbuf) == nil {
+		return nil
+	}
+	return syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+}
+
+// errProbed stops probeRcvbuf's socket before it is bound.
+var errProbed = errors.New("udpsock: probe")
+
+// probeRcvbuf returns the receive buffer the kernel grants a socket for
+// addr that asks for rcvbuf, as Listen would, from a socket it never binds
+// (0 if it cannot tell).
+func probeRcvbuf(ctx context.Context, addr string, rcvbuf int) int {
+	size := 0
+	lc := net.ListenConfig{
+		Control: func(_, _ string, c syscall.RawConn) error {
+			_ = c.Control(func(fd uintptr) {
+				_ = setRcvbuf(fd, rcvbuf)
+				size, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
+			})
+			return errProbed
+		},
+	}
+	if pc, err := lc.ListenPacket(ctx, "udp", addr); err == nil {
+		_ = pc.Close() // not reached: Control fails
+	}
+	return size
 }
 
 // rcvbufOf returns the SO_RCVBUF the kernel reports for conn (0 if it
@@ -82,29 +111,46 @@ const MaxSockets = 8
 // of them at random (Linux; elsewhere it keeps the one socket), so that
 // together they buffer what the request asked for. batch and maxSize are
 // as for NewBatchReader.
+//
+// The group is safe from other processes of the same user, which the
+// kernel lets join it: the buffer is measured on a socket that is never
+// bound, so the address is never let go between binds; the program
+// attached to the group picks only among the sockets bound before it (a
+// socket that joins later receives nothing); and after binding Open
+// checks the kernel's socket table (/proc/net/udp) for the address. If a
+// socket that is not Open's shares it, Open fails with ErrShared. If the
+// group cannot be formed or checked, Open binds the one socket without
+// SO_REUSEPORT, and LogBuffer says why.
 func Open(ctx context.Context, addr string, rcvbuf, batch, maxSize int) (*BatchReader, error) {
-	conn, size, err := Listen(ctx, addr, rcvbuf)
-	if err != nil {
-		return nil, err
-	}
-	conns := []*net.UDPConn{conn}
+	var conns []*net.UDPConn
+	var groupErr error
+	size := probeRcvbuf(ctx, addr, rcvbuf)
 	// The kernel reports twice what it was asked for (it counts its
 	// bookkeeping), so a granted request shows as 2*rcvbuf.
 	if want := 2 * rcvbuf; rcvbuf > 0 && size > 0 && size < want {
 		if n := min(MaxSockets, (want+size-1)/size); n > 1 {
-			// On failure listenGroup still returns the address bound
-			// alone; only if it could not even do that is Open lost.
-			group, err := listenGroup(ctx, conn, rcvbuf, n)
-			if len(group) == 0 {
+			group, err := listenGroup(ctx, addr, rcvbuf, n)
+			if errors.Is(err, ErrShared) {
 				return nil, fmt.Errorf("udp listen %s: %w", addr, err)
 			}
-			conns = group
+			conns, groupErr = group, err
 		}
 	}
+	if len(conns) == 0 {
+		conn, _, err := Listen(ctx, addr, rcvbuf)
+		if err != nil {
+			return nil, errors.Join(err, groupErr)
+		}
+		conns = []*net.UDPConn{conn}
+	}
 	r := newReader(conns, batch, maxSize)
-	r.addr, r.requested = conns[0].LocalAddr(), rcvbuf
+	r.addr, r.requested, r.groupErr = conns[0].LocalAddr(), rcvbuf, groupErr
 	return r, nil
 }
+
+// ErrShared reports that a socket Open did not bind shares the address
+// of its SO_REUSEPORT group (another process of the same user).
+var ErrShared = errors.New("udpsock: a socket of another process shares the address (SO_REUSEPORT)")
 
 // BatchReader reads many datagrams per system call. It takes the
 // connection over: nothing else may read from or close it; close the
@@ -121,7 +167,8 @@ type BatchReader struct {
 	addr      net.Addr
 	rcvbuf    int // all sockets' SO_RCVBUF
 	sockets   int
-	requested int // what Open asked for
+	requested int   // what Open asked for
+	groupErr  error // why Open did not form a group it wanted
 }
 
 // NewBatchReader returns a reader of up to batch datagrams of up to
@@ -228,6 +275,9 @@ func (r *BatchReader) LogBuffer(log *slog.Logger) {
 	attrs := []any{"addr", r.addr.String(), "requested", r.requested, "effective", r.rcvbuf,
 		"sockets", r.sockets, "max_read_pause", r.maxPause.String()}
 	switch {
+	case r.groupErr != nil:
+		log.Warn("UDP receive buffer smaller than requested: could not spread it over several sockets (SO_REUSEPORT)",
+			append(attrs, "err", r.groupErr.Error())...)
 	case r.rcvbuf < r.requested:
 		log.Warn("UDP receive buffer smaller than requested; raise net.core.rmem_max or grant CAP_NET_ADMIN", attrs...)
 	case r.sockets > 1:
