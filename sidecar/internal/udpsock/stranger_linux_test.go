@@ -159,3 +159,17 @@ func TestParseProcAddr(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseProcAddr: any line of /proc/net/udp decodes to a 4- or 16-byte
+// address and a port, or is refused; never a panic.
+func FuzzParseProcAddr(f *testing.F) {
+	f.Add("0100007F:07D0")
+	f.Add("00000000000000000000000001000000:64F0")
+	f.Add("0100007F:")
+	f.Fuzz(func(t *testing.T, s string) {
+		ip, port, ok := parseProcAddr(s)
+		if ok && ((len(ip) != 4 && len(ip) != 16) || port < 0 || port > 65535) {
+			t.Fatalf("%q: %v %d", s, ip, port)
+		}
+	})
+}
