@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -235,8 +236,10 @@ func sigtermBurst(t *testing.T, bin string, uid int, hangXRay bool, args []strin
 		t.Fatalf("exit %d, %v\n%s", code, err, p.Stderr())
 	}
 	r.segments = fake.SegmentCount()
-	got, _ := emftest.Received(fake.Metrics())
-	r.metricsDiff = emftest.Diff(prod.Want, got)
+	got, stats := emftest.Received(fake.Metrics())
+	if r.metricsDiff = emftest.Diff(prod.Want, got); r.metricsDiff != "" {
+		r.metricsDiff = statisticSetsDiff(prod.Want, got, stats)
+	}
 	for _, line := range strings.Split(p.Stderr(), "\n") {
 		var rec struct {
 			Msg      string            `json:"msg"`
@@ -250,4 +253,27 @@ func sigtermBurst(t *testing.T, bin string, uid int, hangXRay bool, args []strin
 		t.Fatalf("no counters logged at exit\n%s", p.Stderr())
 	}
 	return r
+}
+
+// statisticSetsDiff compares want with what CloudWatch received when some
+// values arrived as statistic sets (which the metrics pipeline sends when
+// a datum has too many values, or to save memory when the budget is
+// full): per metric, the sample counts and sums must match. It returns
+// "" when they do.
+func statisticSetsDiff(want, got emftest.Totals, stats map[string][4]float64) string {
+	var out []string
+	for id, values := range want {
+		var wc, ws, gc, gs float64
+		for v, c := range values {
+			wc, ws = wc+c, ws+v*c
+		}
+		for v, c := range got[id] {
+			gc, gs = gc+c, gs+v*c
+		}
+		gc, gs = gc+stats[id][0], gs+stats[id][1]
+		if wc != gc || math.Abs(ws-gs) > 1e-9*math.Max(1, math.Abs(ws)) {
+			out = append(out, fmt.Sprintf("%s: want %v samples summing to %v, got %v summing to %v", id, wc, ws, gc, gs))
+		}
+	}
+	return strings.Join(out, "\n")
 }
