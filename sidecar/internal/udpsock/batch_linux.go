@@ -200,7 +200,7 @@ type readState int
 
 const (
 	open     readState = iota
-	draining           // Close: hand over what is queued, then release
+	draining           // Drain: hand over what is queued, then release
 	counting           // Close: count what is queued, then release
 	released           // nothing left to read
 )
