@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -59,6 +60,7 @@ type App struct {
 	emf       *emfrecv.Receiver
 	proxy     *samplingproxy.Proxy
 	pipelines []component // started first, drained after the receivers stop
+	receivers []component // started last, stopped first: see shutdownStarted
 
 	store   *localview.Store
 	ui      *http.Server
@@ -240,13 +242,15 @@ func (a *App) Start(ctx context.Context) error {
 			comps = append(comps, newPersister(a))
 		}
 	}
+	a.receivers = a.receivers[:0]
 	if a.proxy != nil {
-		comps = append(comps, a.proxy)
+		a.receivers = append(a.receivers, a.proxy)
 	}
-	comps = append(comps, a.udp)
+	a.receivers = append(a.receivers, a.udp)
 	if a.emf != nil {
-		comps = append(comps, a.emf)
+		a.receivers = append(a.receivers, a.emf)
 	}
+	comps = append(comps, a.receivers...)
 	for _, c := range comps {
 		if err := c.Start(ctx); err != nil {
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -266,17 +270,31 @@ func (a *App) Shutdown(ctx context.Context) error {
 	return a.shutdownStarted(ctx)
 }
 
+// shutdownStarted stops what Start started. The receivers stop taking
+// work in at the same moment and, concurrently, hand what their sockets
+// and connections already hold to the pipelines (each receiver's Shutdown
+// drains; a receiver added later must do the same); only when every
+// receiver is done do the pipelines drain, so that nothing read during
+// shutdown arrives after its pipeline stopped. Then the servers stop.
 func (a *App) shutdownStarted(ctx context.Context) error {
 	var errs []error
-	isReceiver := func(c component) bool {
-		return c == component(a.udp) || (a.emf != nil && c == component(a.emf)) || (a.proxy != nil && c == component(a.proxy))
-	}
-	// Receivers first (newest first), then pipelines, then servers.
-	for i := len(a.started) - 1; i >= 0; i-- {
-		if isReceiver(a.started[i]) {
-			errs = append(errs, a.started[i].Shutdown(ctx))
+	var stopping []component
+	for _, c := range a.started {
+		if containsComp(a.receivers, c) {
+			stopping = append(stopping, c)
 		}
 	}
+	rerrs := make([]error, len(stopping))
+	var wg sync.WaitGroup
+	for i, c := range stopping {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rerrs[i] = c.Shutdown(ctx)
+		}()
+	}
+	wg.Wait()
+	errs = append(errs, rerrs...)
 	for _, p := range a.pipelines {
 		if containsComp(a.started, p) {
 			errs = append(errs, p.Shutdown(ctx))
@@ -287,7 +305,7 @@ func (a *App) shutdownStarted(ctx context.Context) error {
 	}
 	for i := len(a.started) - 1; i >= 0; i-- {
 		c := a.started[i]
-		if !isReceiver(c) && !containsComp(a.pipelines, c) {
+		if !containsComp(a.receivers, c) && !containsComp(a.pipelines, c) {
 			errs = append(errs, c.Shutdown(ctx))
 		}
 	}

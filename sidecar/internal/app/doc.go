@@ -4,6 +4,7 @@
 //
 // Contract: New builds everything without binding sockets; Start binds and
 // starts (pipelines first, receivers last); Shutdown marks the health check
-// failing, stops the receivers, drains the pipelines within ctx and stops
-// the servers. Only package main exits.
+// failing, has every receiver stop taking work in at once and hand what it
+// already holds to the pipelines, then drains the pipelines within ctx and
+// stops the servers. Only package main exits.
 package app

@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -71,6 +72,7 @@ func newRawReaderState(conns []*net.UDPConn, batch, maxSize int) (*BatchReader, 
 			return fail()
 		}
 		r.fds = append(r.fds, fd)
+		r.lastDrops = append(r.lastDrops, socketDrops(fd))
 		total += rcvbufOf(conn)
 	}
 	if len(r.fds) > 1 {
@@ -103,8 +105,10 @@ func newRawReaderState(conns []*net.UDPConn, batch, maxSize int) (*BatchReader, 
 		r.hdrs[i].Hdr.SetIovlen(1)
 	}
 	br := &BatchReader{maxPause: r.ceiling, rcvbuf: total, sockets: len(r.fds)}
+	r.br = br
 	br.read = func(fn func([]byte, bool)) error { return r.read(br, fn) }
-	br.close = r.close
+	br.close = func() error { return r.close(br, true) }
+	br.drain = func() error { return r.close(br, false) }
 	return br, r
 }
 
@@ -146,11 +150,22 @@ func dupBlocking(conn *net.UDPConn) (int, error) {
 // goroutine touches the buffers and the pacing fields; mu guards the
 // descriptors' life so Close never races a read onto a reused number.
 type rawReader struct {
-	mu      sync.Mutex
-	fds     []int
-	epfd    int // -1 with a single socket
-	closed  bool
-	reading bool
+	mu       sync.Mutex
+	fds      []int
+	epfd     int  // -1 with a single socket
+	closed   bool // Drain (or Close): refuse new datagrams
+	discard  bool // Close: count the queued ones instead of handing them over
+	released bool // the descriptors are closed
+	reading  bool
+	closing  atomic.Bool // closed, for the pause to read without a lock
+
+	// Kernel drop counts (SO_MEMINFO) of each socket: last as the
+	// reading goroutine last read them, atClose when Drain refused new
+	// datagrams (before that every drop was an overflow, after it a
+	// refusal).
+	lastDrops, dropsAtClose []uint32
+	drainEmpty              int // sockets found empty in a row while draining
+	br                      *BatchReader
 
 	batch  int
 	bufs   [][]byte
@@ -180,26 +195,38 @@ func (r *rawReader) setBudget(budget int) {
 	r.pause = r.ceiling
 }
 
-func (r *rawReader) begin() bool {
+// readState is what a read finds the reader doing.
+type readState int
+
+const (
+	open     readState = iota
+	draining           // Drain: hand over what is queued, then release
+	counting           // Close: count what is queued, then release
+	released           // nothing left to read
+)
+
+func (r *rawReader) begin() readState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
-		r.release()
-		return false
+	switch {
+	case r.released:
+		return released
+	case r.discard:
+		return counting
 	}
 	r.reading = true
-	return true
+	if r.closed {
+		return draining
+	}
+	return open
 }
 
 // end finishes a read begun with begin and reports whether the reader
-// was closed meanwhile (the descriptors are then closed too).
+// was closed meanwhile.
 func (r *rawReader) end() (closed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reading = false
-	if r.closed {
-		r.release()
-	}
 	return r.closed
 }
 
@@ -214,26 +241,64 @@ func (r *rawReader) release() {
 		_ = syscall.Close(r.epfd)
 		r.epfd = -1
 	}
+	r.released = true
 }
 
-func (r *rawReader) close() error {
+// finish settles the drop counts of a closed reader and releases its
+// descriptors; mu is held and no read is in progress.
+func (r *rawReader) finish(br *BatchReader) {
+	if r.released {
+		return
+	}
+	for i, fd := range r.fds {
+		now := socketDrops(fd)
+		br.overflows.Add(uint64(r.dropsAtClose[i] - r.lastDrops[i]))
+		br.refused.Add(uint64(now - r.dropsAtClose[i]))
+		r.lastDrops[i] = now
+	}
+	r.release()
+}
+
+// close stops the reader taking datagrams in (BatchReader.Drain); with
+// now (BatchReader.Close), it also stops it handing over those already
+// queued: they are counted as discarded.
+func (r *rawReader) close(br *BatchReader, now bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
+	if r.released {
 		return nil
 	}
-	r.closed = true
+	if !r.closed {
+		r.closed = true
+		r.closing.Store(true)
+		r.dropsAtClose = make([]uint32, len(r.fds))
+		for i, fd := range r.fds {
+			r.dropsAtClose[i] = socketDrops(fd)
+			// From now on the kernel refuses (and counts) new
+			// datagrams, so what is queued is all there is to read.
+			_ = refuseAll(fd)
+		}
+	}
+	if now {
+		r.discard = true
+	}
 	if r.reading {
-		// Wake a read blocked in the kernel; it closes the descriptors
-		// when it returns. For an unconnected UDP socket shutdown(2)
-		// reports ENOTCONN but still marks the socket shut and wakes
-		// its readers (and epoll).
+		// Wake a read blocked in the kernel; the reading goroutine
+		// takes it from there. For an unconnected UDP socket
+		// shutdown(2) reports ENOTCONN but still marks the socket
+		// shut and wakes its readers (and epoll); what is queued can
+		// still be read.
 		for _, fd := range r.fds {
 			_ = syscall.Shutdown(fd, syscall.SHUT_RDWR)
 		}
 		return nil
 	}
-	r.release()
+	if r.discard {
+		for _, fd := range r.fds {
+			br.discarded.Add(uint64(countQueued(fd)))
+		}
+		r.finish(br)
+	}
 	return nil
 }
 
@@ -242,30 +307,55 @@ func (r *rawReader) read(br *BatchReader, fn func([]byte, bool)) error {
 		// A plain nanosleep(2): the runtime's timers wake no sooner
 		// than about a millisecond here, too coarse for small buffers.
 		r.paused = false
-		ts := unix.NsecToTimespec(int64(r.pause))
-		_ = unix.Nanosleep(&ts, nil)
+		if !r.closing.Load() {
+			ts := unix.NsecToTimespec(int64(r.pause))
+			_ = unix.Nanosleep(&ts, nil)
+		}
 	}
-	if !r.begin() {
+	var n int
+	var errno syscall.Errno
+	var roundEnded bool
+	switch r.begin() {
+	case released:
 		return net.ErrClosed
-	}
-	n, errno, roundEnded := r.next()
-	closed := r.end()
-	switch {
-	case errno == 0:
-	case closed:
+	case counting:
+		r.mu.Lock()
+		for _, fd := range r.fds {
+			br.discarded.Add(uint64(countQueued(fd)))
+		}
+		r.finish(br)
+		r.mu.Unlock()
 		return net.ErrClosed
-	case errno == syscall.EAGAIN || errno == syscall.EINTR:
-		return nil // periodic wake-up
-	default:
-		return errno
+	case draining:
+		n, errno = r.drainNext()
+		r.end()
+		if n == 0 {
+			// Every socket is empty, and refuses new datagrams.
+			r.mu.Lock()
+			r.finish(br)
+			r.mu.Unlock()
+			return net.ErrClosed
+		}
+	case open:
+		n, errno, roundEnded = r.next()
+		closed := r.end()
+		switch {
+		case errno == 0:
+		case closed || errno == syscall.EAGAIN || errno == syscall.EINTR:
+			return nil // periodic wake-up, or the next read drains
+		default:
+			return errno
+		}
+		if closed {
+			roundEnded = false
+		}
 	}
-	// Datagrams that a read took in before Close woke it are handed over
-	// all the same; the next Read reports the close. (A socket that is
-	// shut down reads as empty messages: those are not datagrams.)
+	// (A socket that is shut down reads as empty messages once its queue
+	// is empty: those are not datagrams.)
 	for i := range n {
 		h := &r.hdrs[i]
-		if closed && h.Len == 0 {
-			break
+		if r.closing.Load() && h.Len == 0 {
+			continue
 		}
 		pkt := r.bufs[i][:h.Len]
 		r.drained += truesize(len(pkt))
@@ -282,7 +372,7 @@ func (r *rawReader) read(br *BatchReader, fn func([]byte, bool)) error {
 			pkt = pkt[k:]
 		}
 	}
-	if roundEnded && !closed {
+	if roundEnded {
 		// Every socket is drained (or nearly): pause so the next round
 		// finds a backlog instead of waking for each datagram.
 		r.adapt(time.Now())
@@ -291,10 +381,47 @@ func (r *rawReader) read(br *BatchReader, fn func([]byte, bool)) error {
 	return nil
 }
 
+// drainNext reads what is queued on the sockets of a closed reader
+// without waiting, one socket after the other; n is 0 once every socket
+// was found empty in a row.
+func (r *rawReader) drainNext() (n int, errno syscall.Errno) {
+	for r.drainEmpty < len(r.fds) {
+		n, errno = r.recv(r.fds[r.cur], unix.MSG_DONTWAIT, 0)
+		if errno == 0 && n > 0 && r.hdrs[0].Len > 0 {
+			r.drainEmpty = 0
+			return n, 0
+		}
+		// Empty (EAGAIN), or an error that reading again will not cure.
+		r.drainEmpty++
+		r.cur = (r.cur + 1) % len(r.fds)
+	}
+	return 0, 0
+}
+
 // next makes one read's system calls: n datagrams (or errno) into the
 // buffers, and whether a round over the sockets that found datagrams has
 // ended, so a pause is due.
 func (r *rawReader) next() (n int, errno syscall.Errno, roundEnded bool) {
+	n, errno, roundEnded = r.nextRead()
+	if roundEnded || errno == syscall.EAGAIN {
+		// A round ended, or a wait timed out: the time to see whether
+		// the kernel dropped datagrams meanwhile.
+		r.pollDrops()
+	}
+	return n, errno, roundEnded
+}
+
+// pollDrops adds what the kernel dropped on each socket since the last
+// look (a full receive buffer) to the overflow count.
+func (r *rawReader) pollDrops() {
+	for i, fd := range r.fds {
+		now := socketDrops(fd)
+		r.br.overflows.Add(uint64(now - r.lastDrops[i]))
+		r.lastDrops[i] = now
+	}
+}
+
+func (r *rawReader) nextRead() (n int, errno syscall.Errno, roundEnded bool) {
 	if len(r.fds) == 1 && r.pause == 0 {
 		// No room to pause (a small buffer, or a rate it cannot
 		// absorb): gather a batch in the kernel, which sleeps and
@@ -325,6 +452,7 @@ func (r *rawReader) next() (n int, errno syscall.Errno, roundEnded bool) {
 	// datagram (with one socket, take it and whatever else is there by
 	// then; with several, the next read drains the one that woke us).
 	r.adapt(time.Now())
+	r.pollDrops()
 	if r.epfd < 0 {
 		n, errno = r.recv(r.fds[0], unix.MSG_WAITFORONE, 0)
 		return n, errno, errno == 0 && n > 0 && n < r.batch
@@ -392,4 +520,66 @@ func groSize(oob []byte) int {
 		oob = oob[min(syscall.CmsgSpace(l-syscall.CmsgLen(0)), len(oob)):]
 	}
 	return 0
+}
+
+// socketDrops returns the kernel's count of datagrams it dropped for fd
+// (sk_drops: a full receive buffer, or a filter refusing them), as
+// SO_MEMINFO reports it; 0 if it cannot tell. It wraps at 2^32.
+func socketDrops(fd int) uint32 {
+	const skMeminfoDrops, skMeminfoVars = 8, 9 // linux/sock_diag.h
+	var mi [skMeminfoVars]uint32
+	l := uint32(unsafe.Sizeof(mi))
+	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_MEMINFO,
+		uintptr(unsafe.Pointer(&mi[0])), uintptr(unsafe.Pointer(&l)), 0)
+	if e != 0 || l < (skMeminfoDrops+1)*4 {
+		return 0
+	}
+	return mi[skMeminfoDrops]
+}
+
+// refuseAll attaches a socket filter that refuses every datagram: the
+// kernel stops queueing new ones on fd (and counts them as drops), and
+// those already queued stay readable.
+func refuseAll(fd int) error {
+	prog := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: 1, Filter: &prog[0]})
+}
+
+// countQueued reads and discards what is queued on fd, without waiting,
+// and returns how many datagrams that was (a run kept together by
+// UDP_GRO counts as the datagrams it holds).
+func countQueued(fd int) int {
+	const batch = 64
+	var scratch [batch]unix.Mmsghdr
+	oobLen := syscall.CmsgSpace(4)
+	oob := make([]byte, batch*oobLen)
+	var b [1]byte
+	iov := unix.Iovec{Base: &b[0]}
+	iov.SetLen(1)
+	total := 0
+	for {
+		for i := range scratch {
+			scratch[i].Hdr.Iov = &iov
+			scratch[i].Hdr.SetIovlen(1)
+			scratch[i].Hdr.Control = &oob[i*oobLen]
+			scratch[i].Hdr.SetControllen(oobLen)
+		}
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&scratch[0])), batch,
+			unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
+		if e != 0 || n == 0 {
+			return total
+		}
+		for i := range int(n) {
+			h := &scratch[i]
+			seg := groSize(oob[i*oobLen : i*oobLen+int(h.Hdr.Controllen)])
+			if seg > 0 && int(h.Len) > seg {
+				total += (int(h.Len) + seg - 1) / seg
+			} else {
+				total++
+			}
+		}
+		if int(n) < batch {
+			return total
+		}
+	}
 }

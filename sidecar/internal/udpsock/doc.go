@@ -13,4 +13,9 @@
 // address with SO_REUSEPORT and has the kernel spread datagrams over them
 // at random, so together they hold what one could not. Elsewhere it reads
 // one socket through golang.org/x/net.
+//
+// Nothing is lost without a count: the kernel's drops for a full buffer
+// (Overflows), and at shutdown Drain has the kernel refuse new datagrams
+// (Refused) while the reader hands over every datagram already queued on
+// every socket; Close throws the queue away but counts it (Discarded).
 package udpsock

@@ -10,7 +10,7 @@ import (
 
 func setReusePort(uintptr) error { return errors.New("udpsock: socket groups are Linux-only") }
 
-// listenGroup keeps the one socket: groups are Linux-only.
-func listenGroup(_ context.Context, first *net.UDPConn, _, _ int) ([]*net.UDPConn, error) {
-	return []*net.UDPConn{first}, errors.New("udpsock: socket groups are Linux-only")
+// listenGroup binds nothing: groups are Linux-only.
+func listenGroup(context.Context, string, int, int) ([]*net.UDPConn, error) {
+	return nil, errors.New("udpsock: socket groups are Linux-only")
 }

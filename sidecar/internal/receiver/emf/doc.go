@@ -9,8 +9,12 @@
 // that buffer.
 //
 // Contract: Start binds both sockets and starts an accept loop, a UDP
-// loop and one goroutine per TCP connection (at most MaxConns; more are
-// refused and counted). Shutdown closes the listeners, gives open TCP
-// connections CloseGrace to deliver what they already sent, closes them
-// and returns when every goroutine has finished handing off.
+// loop and one goroutine per TCP connection (at most MaxConns: at the
+// limit the connection idle the longest is closed to make room, and a
+// connection idle for IdleTimeout is closed; both are counted). Shutdown
+// closes the TCP listener and stops the UDP socket taking datagrams in,
+// reads what the UDP socket and the open connections already hold (each
+// connection up to its last complete line, within CloseGrace), hands it
+// on, and returns when every goroutine has finished handing off. What
+// could not be read is counted as emf.dropped.<reason> and logged once.
 package emf

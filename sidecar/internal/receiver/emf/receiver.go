@@ -27,15 +27,23 @@ type Config struct {
 	// ReadBuffer is the requested UDP SO_RCVBUF (default 4 MiB).
 	ReadBuffer int
 	// MaxConns bounds concurrent TCP connections (default 64; each has a
-	// 64 KB read buffer).
+	// 64 KB read buffer). A new connection at the limit is served and the
+	// connection idle the longest is closed instead (after what it already
+	// sent is read), counted as emf.evicted_connections: idle or leaked
+	// connections never lock an active client out.
 	MaxConns int
+	// IdleTimeout closes a TCP connection that sent nothing for that long
+	// (default 5 minutes), counted as emf.idle_closed_connections.
+	IdleTimeout time.Duration
 	// LongLineMemory bounds the memory all connections together may use
 	// for lines longer than the read buffer (default 8 MiB). A long line
 	// that does not fit is dropped and counted as
 	// emf.dropped.long_line_memory.
 	LongLineMemory int64
-	// CloseGrace is how long Shutdown lets open connections deliver data
-	// already sent (default 200ms).
+	// CloseGrace bounds how long Shutdown (and an eviction) lets an open
+	// connection deliver data it already sent (default 200ms): the data
+	// queued in the kernel is read up to the last complete line, and
+	// the connection is then closed.
 	CloseGrace time.Duration
 	Consumer   Consumer
 	Counters   *status.Counters
@@ -55,8 +63,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("emf receiver: address %q: %w", a, err)
 		}
 	}
-	if c.MaxConns < 1 || c.CloseGrace < 0 {
-		return errors.New("emf receiver: MaxConns must be positive")
+	if c.MaxConns < 1 || c.CloseGrace < 0 || c.IdleTimeout < 0 {
+		return errors.New("emf receiver: MaxConns must be positive, CloseGrace and IdleTimeout not negative")
 	}
 	return nil
 }
@@ -69,14 +77,76 @@ type Receiver struct {
 	parsers sync.Pool
 
 	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
+	conns   map[net.Conn]*tcpConn
 	closing atomic.Bool
 	wg      sync.WaitGroup
+	stopped sync.Once
 
 	longMem *queue.Budget
 
 	accepted, lines, refusedConns, readErrs, longDropped *atomic.Uint64
+	evicted, idleClosed                                  *atomic.Uint64
 	rejected                                             map[emfdoc.Reason]*atomic.Uint64
+	dropped                                              map[string]*atomic.Uint64
+}
+
+// Why the receiver lost EMF data before it was parsed, counted as
+// emf.dropped.<reason>. The UDP reasons count datagrams (a datagram may
+// hold several lines).
+const (
+	// DropUDPBufferFull: the UDP socket's receive buffer was full.
+	DropUDPBufferFull = "udp_buffer_full"
+	// DropUDPAfterShutdown: a datagram arrived after Shutdown began and
+	// was refused.
+	DropUDPAfterShutdown = "udp_after_shutdown"
+	// DropUDPShutdownBacklog: a datagram queued at Shutdown was not read
+	// before its deadline.
+	DropUDPShutdownBacklog = "udp_shutdown_backlog"
+	// DropPartialLine: a TCP connection closed by Shutdown, an eviction
+	// or the deadline ended with an incomplete line.
+	DropPartialLine = "partial_line"
+)
+
+// DropReasons lists the receiver's emf.dropped reasons (besides
+// long_line_memory, see Config.LongLineMemory).
+var DropReasons = []string{DropUDPBufferFull, DropUDPAfterShutdown, DropUDPShutdownBacklog, DropPartialLine}
+
+// tcpConn is a served TCP connection. Reads go through it so that each
+// one pushes the idle deadline back and records when the peer last sent.
+type tcpConn struct {
+	net.Conn
+	idle     time.Duration
+	last     atomic.Int64 // unix nanoseconds of the last read that brought data
+	stopping atomic.Bool  // Shutdown or an eviction: read what is queued, then stop
+	stopAt   atomic.Int64 // unix nanoseconds: the read deadline once stopping
+}
+
+func (c *tcpConn) Read(p []byte) (int, error) {
+	if c.idle > 0 && !c.stopping.Load() {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+		if c.stopping.Load() { // stop ran meanwhile: its deadline wins
+			_ = c.Conn.SetReadDeadline(time.Unix(0, c.stopAt.Load()))
+		}
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.last.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// stop has the connection's reader take what the kernel already holds
+// and then see the end of the stream (SHUT_RD), reading for no longer
+// than until deadline.
+func (c *tcpConn) stop(deadline time.Time) {
+	c.stopAt.Store(deadline.UnixNano())
+	if c.stopping.Swap(true) {
+		return
+	}
+	_ = c.Conn.SetReadDeadline(deadline)
+	if cr, ok := c.Conn.(interface{ CloseRead() error }); ok {
+		_ = cr.CloseRead()
+	}
 }
 
 // New applies defaults, checks cfg and returns an unstarted Receiver.
@@ -99,6 +169,9 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.CloseGrace == 0 {
 		cfg.CloseGrace = 200 * time.Millisecond
 	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -106,7 +179,7 @@ func New(cfg Config) (*Receiver, error) {
 		return nil, err
 	}
 	c := cfg.Counters
-	r := &Receiver{cfg: cfg, conns: map[net.Conn]struct{}{},
+	r := &Receiver{cfg: cfg, conns: map[net.Conn]*tcpConn{},
 		accepted:     c.Counter("emf.accepted"),
 		lines:        c.Counter("emf.lines"),
 		refusedConns: c.Counter("emf.refused_connections"),
@@ -114,6 +187,9 @@ func New(cfg Config) (*Receiver, error) {
 		longDropped:  c.Counter("emf.dropped.long_line_memory"),
 		longMem:      queue.NewBudget(cfg.LongLineMemory),
 		rejected:     status.Family(c, "emf.rejected.", emfdoc.Reasons...),
+		dropped:      status.Family(c, "emf.dropped.", DropReasons...),
+		evicted:      c.Counter("emf.evicted_connections"),
+		idleClosed:   c.Counter("emf.idle_closed_connections"),
 	}
 	r.parsers.New = func() any { return new(emfdoc.Parser) }
 	return r, nil
@@ -172,7 +248,11 @@ func (r *Receiver) ReadBufferSize() int {
 	return r.udp.ReadBufferSize()
 }
 
-// Shutdown stops receiving (see the package contract).
+// Shutdown stops receiving (see the package contract): it closes the
+// TCP listener, stops the UDP socket taking datagrams in, reads what the
+// UDP socket and every open connection already hold (connections up to
+// their last complete line) and hands it on, and returns when that is
+// done, or at ctx's end with what is left counted as dropped.
 func (r *Receiver) Shutdown(ctx context.Context) error {
 	if !r.closing.CompareAndSwap(false, true) {
 		return nil
@@ -181,31 +261,57 @@ func (r *Receiver) Shutdown(ctx context.Context) error {
 		_ = r.ln.Close()
 	}
 	if r.udp != nil {
-		_ = r.udp.Close()
+		_ = r.udp.Drain()
 	}
 	deadline := time.Now().Add(r.cfg.CloseGrace)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	r.mu.Lock()
-	for c := range r.conns {
-		_ = c.SetReadDeadline(deadline)
+	for _, c := range r.conns {
+		c.stop(deadline)
 	}
 	r.mu.Unlock()
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
+		if r.udp != nil {
+			_ = r.udp.Close() // the UDP loop counts what is left and stops
+		}
 		r.mu.Lock()
 		for c := range r.conns {
 			_ = c.Close()
 		}
 		r.mu.Unlock()
 		<-done
-		return fmt.Errorf("emf receiver: shutdown: %w", ctx.Err())
+		err = fmt.Errorf("emf receiver: shutdown: %w", ctx.Err())
 	}
+	r.stopped.Do(func() {
+		r.syncUDPCounts()
+		lost := []any{}
+		for _, reason := range []string{DropUDPAfterShutdown, DropUDPShutdownBacklog, DropPartialLine} {
+			if n := r.dropped[reason].Load(); n > 0 {
+				lost = append(lost, "emf.dropped."+reason, n)
+			}
+		}
+		if len(lost) > 0 {
+			r.cfg.Logger.Warn("EMF receiver stopped with data lost", lost...)
+		}
+	})
+	return err
+}
+
+// syncUDPCounts copies the UDP reader's drop counts to the counters.
+func (r *Receiver) syncUDPCounts() {
+	if r.udp == nil {
+		return
+	}
+	r.dropped[DropUDPBufferFull].Store(r.udp.Overflows())
+	r.dropped[DropUDPAfterShutdown].Store(r.udp.Refused())
+	r.dropped[DropUDPShutdownBacklog].Store(r.udp.Discarded())
 }
 
 func (r *Receiver) acceptLoop() {
@@ -219,28 +325,54 @@ func (r *Receiver) acceptLoop() {
 			r.readErrs.Add(1)
 			continue
 		}
+		tc := &tcpConn{Conn: c, idle: r.cfg.IdleTimeout}
+		tc.last.Store(time.Now().UnixNano())
 		r.mu.Lock()
-		if len(r.conns) >= r.cfg.MaxConns || r.closing.Load() {
+		if r.closing.Load() {
 			r.mu.Unlock()
 			r.refusedConns.Add(1)
 			_ = c.Close()
 			continue
 		}
-		r.conns[c] = struct{}{}
+		r.evictLocked()
+		r.conns[c] = tc
 		r.wg.Add(1)
 		r.mu.Unlock()
-		go r.serveConn(c)
+		go r.serveConn(tc)
 	}
+}
+
+// evictLocked makes room for a new connection at the limit: the
+// connection that has been idle the longest is read to its last complete
+// line and closed. (Connections being stopped do not count against the
+// limit; they end within CloseGrace.) mu is held.
+func (r *Receiver) evictLocked() {
+	var oldest *tcpConn
+	active := 0
+	for _, c := range r.conns {
+		if c.stopping.Load() {
+			continue
+		}
+		active++
+		if oldest == nil || c.last.Load() < oldest.last.Load() {
+			oldest = c
+		}
+	}
+	if active < r.cfg.MaxConns || oldest == nil {
+		return
+	}
+	r.evicted.Add(1)
+	oldest.stop(time.Now().Add(r.cfg.CloseGrace))
 }
 
 // maxLine is the longest line accepted: a 1 MB document and its newline.
 const maxLine = emfdoc.MaxDocumentBytes + 1
 
-func (r *Receiver) serveConn(c net.Conn) {
+func (r *Receiver) serveConn(c *tcpConn) {
 	defer r.wg.Done()
 	defer func() {
 		r.mu.Lock()
-		delete(r.conns, c)
+		delete(r.conns, c.Conn)
 		r.mu.Unlock()
 		_ = c.Close()
 	}()
@@ -258,8 +390,9 @@ func (r *Receiver) serveConn(c net.Conn) {
 	skip := none
 	for {
 		chunk, err := br.ReadSlice('\n')
+		stopping := c.stopping.Load()
 		switch {
-		case err == nil || (errors.Is(err, io.EOF) && len(chunk) > 0):
+		case err == nil || (errors.Is(err, io.EOF) && len(chunk) > 0 && !stopping):
 			switch {
 			case skip == noMemory:
 			case skip == tooLarge || len(long)+len(chunk) > maxLine:
@@ -291,10 +424,22 @@ func (r *Receiver) serveConn(c net.Conn) {
 				long = append(long, chunk...)
 			}
 		default:
-			if !errors.Is(err, io.EOF) && !r.closing.Load() {
+			partial := len(long) > 0 || len(chunk) > 0 || skip == tooLarge
+			var ne net.Error
+			switch {
+			case stopping:
+				// Shutdown or an eviction: everything up to the last
+				// complete line was handed on.
+				if partial {
+					r.dropped[DropPartialLine].Add(1)
+				}
+				return
+			case errors.As(err, &ne) && ne.Timeout():
+				r.idleClosed.Add(1)
+			case !errors.Is(err, io.EOF) && !r.closing.Load():
 				r.readErrs.Add(1)
 			}
-			if len(long) > 0 || skip == tooLarge {
+			if partial {
 				r.rejected[emfdoc.NotJSON].Add(1) // connection ended mid-line
 			}
 			return
@@ -304,6 +449,7 @@ func (r *Receiver) serveConn(c net.Conn) {
 
 func (r *Receiver) udpLoop() {
 	defer r.wg.Done()
+	defer r.syncUDPCounts()
 	br := r.udp
 	for {
 		err := br.Read(func(pkt []byte, truncated bool) {
@@ -321,6 +467,7 @@ func (r *Receiver) udpLoop() {
 				r.line(bytes.TrimRight(line, "\r"))
 			}
 		})
+		r.syncUDPCounts()
 		if err != nil {
 			if r.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return

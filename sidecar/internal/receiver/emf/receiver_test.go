@@ -3,8 +3,10 @@ package emf_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -157,10 +159,11 @@ func TestUDPMultiLineDatagrams(t *testing.T) {
 	}
 }
 
-// TestConnectionLimitAndShutdown: connections beyond MaxConns are refused
-// and counted; Shutdown delivers what connections already sent and
-// returns with idle connections still open.
-func TestConnectionLimitAndShutdown(t *testing.T) {
+// TestConnectionLimitEvictsLongestIdle: at MaxConns a new connection is
+// served, and the connection idle the longest is closed instead (after
+// what it sent is read) and counted; idle connections never lock an
+// active client out. (Before, the new connection was refused.)
+func TestConnectionLimitEvictsLongestIdle(t *testing.T) {
 	c := &collector{ch: make(chan struct{}, 1)}
 	counters := status.NewCounters()
 	r, err := emf.New(emf.Config{TCPAddr: "127.0.0.1:0", UDPAddr: "off", Consumer: c, Counters: counters, MaxConns: 2})
@@ -170,6 +173,7 @@ func TestConnectionLimitAndShutdown(t *testing.T) {
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	doc := func(i int) string { return strings.Replace(good, `"m":1`, fmt.Sprintf(`"m":%d`, i), 1) }
 	var conns []net.Conn
 	for i := range 2 {
 		conn, err := net.Dial("tcp", r.TCPAddr().String())
@@ -178,23 +182,32 @@ func TestConnectionLimitAndShutdown(t *testing.T) {
 		}
 		defer conn.Close()
 		conns = append(conns, conn)
-		fmt.Fprintf(conn, "%s\n", strings.Replace(good, `"m":1`, fmt.Sprintf(`"m":%d`, i), 1))
+		fmt.Fprintf(conn, "%s\n", doc(i))
+		c.waitFor(t, i+1)
 	}
-	c.waitFor(t, 2) // both connections are being served
+	time.Sleep(5 * time.Millisecond) // so that conns[1]'s next line is later than conns[0]'s
+	fmt.Fprintf(conns[1], "%s\n", doc(2))
+	c.waitFor(t, 3) // conns[0] is now the longest idle
 	extra, err := net.Dial("tcp", r.TCPAddr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer extra.Close()
-	one := make([]byte, 1)
-	_ = extra.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := extra.Read(one); err == nil {
-		t.Fatal("third connection not closed")
+	fmt.Fprintf(extra, "%s\n", doc(3))
+	got := c.waitFor(t, 4)
+	if got[3] != doc(3) {
+		t.Fatalf("fourth document %q", got[3])
 	}
-	if counters.Get("emf.refused_connections") != 1 {
+	one := make([]byte, 1)
+	_ = conns[0].SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conns[0].Read(one); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("longest-idle connection not closed: %v", err)
+	}
+	if counters.Get("emf.evicted_connections") != 1 || counters.Get("emf.refused_connections") != 0 {
 		t.Fatalf("counters %v", counters.Snapshot())
 	}
-	fmt.Fprintf(conns[0], "%s\n", good)
+	fmt.Fprintf(conns[1], "%s\n", doc(4)) // the others carry on
+	fmt.Fprintf(extra, "%s\n", doc(5))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := r.Shutdown(ctx); err != nil {
@@ -203,8 +216,128 @@ func TestConnectionLimitAndShutdown(t *testing.T) {
 	c.mu.Lock()
 	n := len(c.docs)
 	c.mu.Unlock()
-	if n != 3 {
-		t.Fatalf("%d documents after shutdown, want 3", n)
+	if n != 6 {
+		t.Fatalf("%d documents after shutdown, want 6", n)
+	}
+}
+
+// TestIdleConnectionClosed: a connection that sends nothing for
+// IdleTimeout is closed and counted; its lines were delivered.
+func TestIdleConnectionClosed(t *testing.T) {
+	c := &collector{ch: make(chan struct{}, 1)}
+	counters := status.NewCounters()
+	r, err := emf.New(emf.Config{TCPAddr: "127.0.0.1:0", UDPAddr: "off", Consumer: c, Counters: counters,
+		IdleTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Shutdown(context.Background())
+	conn, err := net.Dial("tcp", r.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "%s\n", good)
+	c.waitFor(t, 1)
+	one := make([]byte, 1)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Read(one); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("idle connection not closed: %v", err)
+	}
+	if counters.Get("emf.idle_closed_connections") != 1 || counters.Get("emf.read_errors") != 0 {
+		t.Fatalf("counters %v", counters.Snapshot())
+	}
+}
+
+// TestShutdownReadsToLastCompleteLine: connections kept open by their
+// clients, with lines sent just before Shutdown: every complete line is
+// delivered, and an incomplete last line is counted as
+// emf.dropped.partial_line rather than lost without a trace.
+func TestShutdownReadsToLastCompleteLine(t *testing.T) {
+	c := &collector{ch: make(chan struct{}, 1)}
+	counters := status.NewCounters()
+	r, err := emf.New(emf.Config{TCPAddr: "127.0.0.1:0", UDPAddr: "off", Consumer: c, Counters: counters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const conns, lines = 3, 200
+	var batch strings.Builder
+	for range lines {
+		batch.WriteString(good + "\n")
+	}
+	for i := range conns {
+		conn, err := net.Dial("tcp", r.TCPAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		tail := ""
+		if i == 0 {
+			tail = good[:40] // a line cut short
+		}
+		if _, err := conn.Write([]byte(batch.String() + tail)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for counters.Get("emf.lines") == 0 {
+		time.Sleep(time.Millisecond) // until the connections are served
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	n := len(c.docs)
+	c.mu.Unlock()
+	if n != conns*lines || counters.Get("emf.dropped.partial_line") != 1 {
+		t.Fatalf("%d of %d documents; counters %v", n, conns*lines, counters.Snapshot())
+	}
+}
+
+// TestShutdownDeliversQueuedDatagrams sends a burst of EMF datagrams and
+// shuts down right after the last one, ten times: every line queued on
+// the UDP socket is delivered.
+func TestShutdownDeliversQueuedDatagrams(t *testing.T) {
+	const reps, burst = 10, 300
+	for rep := range reps {
+		c := &collector{ch: make(chan struct{}, 1)}
+		counters := status.NewCounters()
+		r, err := emf.New(emf.Config{TCPAddr: "off", UDPAddr: "127.0.0.1:0", Consumer: c, Counters: counters})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		out, err := net.Dial("udp", r.UDPAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range burst {
+			if _, err := out.Write([]byte(good + "\n")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = r.Shutdown(ctx)
+		cancel()
+		out.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mu.Lock()
+		n := len(c.docs)
+		c.mu.Unlock()
+		if n != burst {
+			t.Fatalf("repetition %d: %d of %d lines delivered; counters %v", rep, n, burst, counters.Snapshot())
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,12 +49,30 @@ type Receiver struct {
 	reader   *udpsock.BatchReader
 	done     chan struct{}
 	closing  atomic.Bool
+	stopped  sync.Once
 	rejected map[segment.Reason]*atomic.Uint64
 	accepted *atomic.Uint64
 	readErrs *atomic.Uint64
 	reads    *atomic.Uint64
 	runs     *atomic.Uint64
+	dropped  map[string]*atomic.Uint64 // segments.dropped.udp_*: see DropReasons
 }
+
+// Why the kernel or the receiver lost datagrams before they were read,
+// counted as segments.dropped.<reason>.
+const (
+	// DropBufferFull: the socket's receive buffer was full (SO_MEMINFO's
+	// drop count, the same as SO_RXQ_OVFL's).
+	DropBufferFull = "udp_buffer_full"
+	// DropAfterShutdown: arrived after Shutdown began and was refused.
+	DropAfterShutdown = "udp_after_shutdown"
+	// DropShutdownBacklog: queued at Shutdown but not read before its
+	// deadline.
+	DropShutdownBacklog = "udp_shutdown_backlog"
+)
+
+// DropReasons lists the receiver's segments.dropped reasons.
+var DropReasons = []string{DropBufferFull, DropAfterShutdown, DropShutdownBacklog}
 
 // New applies defaults, checks cfg and returns an unstarted Receiver.
 func New(cfg Config) (*Receiver, error) {
@@ -77,6 +96,7 @@ func New(cfg Config) (*Receiver, error) {
 	r.readErrs = cfg.Counters.Counter("segments.udp_read_errors")
 	r.reads = cfg.Counters.Counter("segments.udp_reads")
 	r.runs = cfg.Counters.Counter("segments.udp_gro_runs")
+	r.dropped = status.Family(cfg.Counters, "segments.dropped.", DropReasons...)
 	return r, nil
 }
 
@@ -116,20 +136,43 @@ func (r *Receiver) ReadBufferSize() int {
 	return r.reader.ReadBufferSize()
 }
 
-// Shutdown closes the socket and waits for the reading goroutine, or ctx.
+// Shutdown stops taking datagrams in, hands every datagram already
+// queued on the sockets to the Consumer, and waits for that, or ctx. If
+// ctx ends first, what is still queued is counted as dropped
+// (udp_shutdown_backlog). Datagrams that arrive after Shutdown began are
+// refused and counted (udp_after_shutdown); drops are logged once.
 func (r *Receiver) Shutdown(ctx context.Context) error {
 	if r.reader == nil {
 		return nil
 	}
 	if r.closing.CompareAndSwap(false, true) {
-		_ = r.reader.Close()
+		_ = r.reader.Drain()
 	}
+	var err error
 	select {
 	case <-r.done:
-		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("xrayudp: shutdown: %w", ctx.Err())
+		_ = r.reader.Close() // the loop counts what is left and stops
+		<-r.done
+		err = fmt.Errorf("xrayudp: shutdown: %w", ctx.Err())
 	}
+	r.stopped.Do(func() {
+		r.syncCounts()
+		if late, left := r.reader.Refused(), r.reader.Discarded(); late+left > 0 {
+			r.cfg.Logger.Warn("X-Ray UDP receiver stopped with datagrams lost",
+				"segments.dropped."+DropAfterShutdown, late, "segments.dropped."+DropShutdownBacklog, left)
+		}
+	})
+	return err
+}
+
+// syncCounts copies the reader's counts to the counters.
+func (r *Receiver) syncCounts() {
+	br := r.reader
+	r.runs.Store(br.Runs())
+	r.dropped[DropBufferFull].Store(br.Overflows())
+	r.dropped[DropAfterShutdown].Store(br.Refused())
+	r.dropped[DropShutdownBacklog].Store(br.Discarded())
 }
 
 func (r *Receiver) loop() {
@@ -138,8 +181,10 @@ func (r *Receiver) loop() {
 	for {
 		err := br.Read(r.handle)
 		r.reads.Add(1)
-		r.runs.Store(br.Runs())
+		r.syncCounts()
 		if err != nil {
+			// While draining, Read returns an error only once the
+			// sockets are empty and closed.
 			if r.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
