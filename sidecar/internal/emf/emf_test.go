@@ -77,6 +77,12 @@ func TestSpecTable(t *testing.T) {
 		{"empty values", strings.Replace(base, `[1,2,2]`, `[]`, 1), emf.BadMetricValue},
 		{"101 values", strings.Replace(base, `[1,2,2]`, `[`+strings.Repeat("1,", 100)+`1]`, 1), emf.BadMetricValue},
 		{"31 dimensions", strings.Replace(base, `[["Svc"]]`, `[[`+strings.Repeat(`"Svc",`, 30)+`"Svc"]]`, 1), emf.BadDirective},
+		{"31 dimension sets", strings.Replace(base, `[["Svc"]]`, `[`+strings.Repeat(`["Svc"],`, 30)+`["Svc"]]`, 1), emf.TooManyDimensionSets},
+		{"30 dimension sets", strings.Replace(base, `[["Svc"]]`, `[`+strings.Repeat(`["Svc"],`, 29)+`["Svc"]]`, 1), emf.OK},
+		{"namespace starting with a colon", strings.Replace(base, `"ns"`, `":ns"`, 1), emf.BadName},
+		{"non-ASCII namespace", strings.Replace(base, `"ns"`, `"Jos\u00e9"`, 1), emf.BadName},
+		{"escaped root key", strings.Replace(base, `"Svc":"api"`, `"S\u0076c":"api"`, 1), emf.OK},
+		{"later duplicate root member wins", strings.Replace(base, `"Svc":"api"`, `"Svc":3,"Svc":"api"`, 1), emf.OK},
 		{"too large", `{"_aws":{},"x":"` + strings.Repeat("x", emf.MaxDocumentBytes) + `"}`, emf.TooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
