@@ -8,7 +8,8 @@
 // CloudWatch's 255 characters, at most 30 dimensions per set,
 // StorageResolution 1 or 60. Two limits of our own bound the work of one
 // document: at most MaxDimensionSets dimension sets per directive and
-// MaxPoints points per document.
+// MaxPoints points per document, carrying at most MaxVolume bytes of
+// names and dimensions.
 //
 // Parsing is linear in the document: root members are indexed once and
 // each value is decoded at most once, however many references name it.

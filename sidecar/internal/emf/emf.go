@@ -33,21 +33,29 @@ const (
 	TooManyDimensionSets Reason = "too_many_dimension_sets"
 	// TooManyPoints: the document yields more than MaxPoints points.
 	TooManyPoints Reason = "too_many_points"
+	// TooVoluminous: the document's points would carry more than MaxVolume
+	// bytes of namespaces, names and dimensions.
+	TooVoluminous Reason = "too_voluminous"
 )
 
 // Reasons lists every rejection reason.
 var Reasons = []Reason{NotJSON, NotObject, NoAWS, BadTimestamp, BadDirective, BadName, BadUnit, BadResolution,
-	MissingDimension, MissingMetric, BadMetricValue, TooManyMetrics, TooLarge, TooManyDimensionSets, TooManyPoints}
+	MissingDimension, MissingMetric, BadMetricValue, TooManyMetrics, TooLarge, TooManyDimensionSets, TooManyPoints, TooVoluminous}
 
 // Limits from the specification and the CloudWatch API, and two of our
 // own that bound the work one document can cause: MaxDimensionSets per
 // directive and MaxPoints (metric definitions times dimension sets,
 // summed over the directives) per document. The AWS EMF libraries and
 // Powertools write at most 100 metrics per document and one or a few
-// dimension sets, far below both.
+// dimension sets, far below both. MaxVolume bounds the bytes of namespace,
+// metric name and dimensions summed over a document's points (what a
+// consumer copies into series keys): 1000 points of 9 dimensions of 100
+// bytes stay below it, and a document of a few KB can no longer expand to
+// tens of MB.
 const (
 	MaxDimensionSets = 30
 	MaxPoints        = 1000
+	MaxVolume        = 2 << 20
 	MaxMetrics       = 100
 	MaxValues        = 100
 	MaxDimensions    = 30
@@ -114,6 +122,7 @@ type Parser struct {
 	pt      Point
 	offs    []int
 	points  int
+	volume  int // bytes of names and dimensions in the points so far
 	work    int // index probes plus bytes of values decoded (see the linear-time tests)
 }
 
@@ -326,7 +335,7 @@ func isInteger(v []byte) bool {
 func (p *Parser) walk(directives []byte, ts int64, fn func(*Point)) Reason {
 	reason := OK
 	metrics := 0
-	p.points = 0
+	p.points, p.volume = 0, 0
 	err := jsonscan.Elements(directives, func(d []byte) error {
 		if d[0] != '{' {
 			reason = BadDirective
@@ -408,8 +417,12 @@ func (p *Parser) walk(directives []byte, ts int64, fn func(*Point)) Reason {
 				m := &p.members[p.offs[i+1]]
 				p.dims = append(p.dims, Dim{Name: p.scratch[p.offs[i]:end], Value: p.dimVals[m.dimS:m.dimE]})
 			}
+			setBytes := nsEnd
+			for _, d := range p.dims {
+				setBytes += len(d.Name) + len(d.Value)
+			}
 			var perSet int
-			if r := p.metricsFor(defs, p.scratch[:nsEnd], ts, fn, &perSet); r != OK {
+			if r := p.metricsFor(defs, p.scratch[:nsEnd], ts, fn, &perSet, setBytes); r != OK {
 				reason = r
 				return errStop
 			}
@@ -445,7 +458,7 @@ func (p *Parser) walk(directives []byte, ts int64, fn func(*Point)) Reason {
 
 // metricsFor validates or emits every metric definition for the current
 // dimension set (p.dims).
-func (p *Parser) metricsFor(defs, ns []byte, ts int64, fn func(*Point), count *int) Reason {
+func (p *Parser) metricsFor(defs, ns []byte, ts int64, fn func(*Point), count *int, setBytes int) Reason {
 	reason := OK
 	perSet := 0
 	err := jsonscan.Elements(defs, func(def []byte) error {
@@ -518,7 +531,13 @@ func (p *Parser) metricsFor(defs, ns []byte, ts int64, fn func(*Point), count *i
 			reason = r
 			return errStop
 		}
+		p.volume += setBytes + len(mname)
+		if p.volume > MaxVolume {
+			reason = TooVoluminous
+			return errStop
+		}
 		if fn != nil {
+			p.work += setBytes + len(mname) // what the consumer reads
 			pt.Namespace, pt.Name, pt.Dims, pt.Values, pt.TimestampMs = ns, mname, p.dims, values, ts
 			fn(pt)
 		}

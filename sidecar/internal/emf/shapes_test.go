@@ -195,3 +195,52 @@ func TestDatagramPointsBounded(t *testing.T) {
 		}
 	}
 }
+
+// wideDoc builds a document of 30 dimension sets, each naming the same
+// dims root members of valueLen bytes, and metrics metric definitions.
+func wideDoc(dims, valueLen, metrics int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[`)
+	for s := range 30 {
+		if s > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('[')
+		for d := range dims {
+			if d > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"d%d"`, d)
+		}
+		b.WriteByte(']')
+	}
+	b.WriteString(`],"Metrics":[`)
+	for i := range metrics {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"Name":"m%d"}`, i)
+	}
+	b.WriteString(`]}]}`)
+	for d := range dims {
+		fmt.Fprintf(&b, `,"d%d":"%s"`, d, strings.Repeat("v", valueLen))
+	}
+	for i := range metrics {
+		fmt.Fprintf(&b, `,"m%d":%d`, i, i)
+	}
+	b.WriteString(`}`)
+	return b.Bytes()
+}
+
+// TestVolumeBounded: 990 points of 30 dimensions of 1 KB would make a
+// 31 KB document expand to 30 MB of series keys; it is refused, while 990
+// points of 9 dimensions of 100 bytes pass.
+func TestVolumeBounded(t *testing.T) {
+	big := wideDoc(30, 1000, 33)
+	if n, r := countPoints(big); r != emf.TooVoluminous || n != 0 {
+		t.Fatalf("%d bytes: %d points, reason %q", len(big), n, r)
+	}
+	if n, r := countPoints(wideDoc(9, 100, 33)); r != emf.OK || n != 990 {
+		t.Fatalf("9 dimensions of 100 bytes: %d points, reason %q", n, r)
+	}
+}
