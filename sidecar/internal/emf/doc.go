@@ -6,7 +6,7 @@
 // numbers or arrays of 1..100 numbers, at most 100 metrics per document,
 // namespaces (ASCII, not starting with ":") and metric names within
 // CloudWatch's 255 characters, at most 30 dimensions per set,
-// StorageResolution 1 or 60. Two limits of our own bound the work of one
+// StorageResolution 1 or 60. Limits of our own bound the work of one
 // document: at most MaxDimensionSets dimension sets per directive and
 // MaxPoints points per document, carrying at most MaxVolume bytes of
 // names and dimensions.
