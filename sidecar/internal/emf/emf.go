@@ -42,12 +42,12 @@ const (
 var Reasons = []Reason{NotJSON, NotObject, NoAWS, BadTimestamp, BadDirective, BadName, BadUnit, BadResolution,
 	MissingDimension, MissingMetric, BadMetricValue, TooManyMetrics, TooLarge, TooManyDimensionSets, TooManyPoints, TooVoluminous}
 
-// Limits from the specification and the CloudWatch API, and two of our
+// Limits from the specification and the CloudWatch API, and three of our
 // own that bound the work one document can cause: MaxDimensionSets per
-// directive and MaxPoints (metric definitions times dimension sets,
-// summed over the directives) per document. The AWS EMF libraries and
-// Powertools write at most 100 metrics per document and one or a few
-// dimension sets, far below both. MaxVolume bounds the bytes of namespace,
+// directive, MaxPoints (metric definitions times dimension sets, summed
+// over the directives) per document, and MaxVolume. The AWS EMF libraries
+// and Powertools write at most 100 metrics per document and one or a few
+// dimension sets, far below the first two. MaxVolume bounds the bytes of namespace,
 // metric name and dimensions summed over a document's points (what a
 // consumer copies into series keys): 1000 points of 9 dimensions of 100
 // bytes stay below it, and a document of a few KB can no longer expand to
@@ -94,12 +94,20 @@ type member struct {
 	key, val   []byte
 	kStart     int32 // when kEnd > 0, key is p.keys[kStart:kEnd] (decoded)
 	kEnd       int32
-	dim, num   Reason // "" until decoded, then memoOK or the refusal
-	dimS, dimE int32  // decoded dimension value in p.dimVals
-	numS, numE int32  // metric values in p.nums
+	dimS, dimE int32 // decoded dimension value in p.dimVals
+	numS, numE int32 // metric values in p.nums
+	dim, num   memo
 }
 
-const memoOK Reason = "ok"
+// memo is the state of a member's value decoded as a dimension value or
+// as metric values.
+type memo uint8
+
+const (
+	notYet memo = iota
+	good
+	refused
+)
 
 // Parser parses documents, reusing its buffers. A Parser is not safe for
 // concurrent use; the zero value is ready.
@@ -151,10 +159,7 @@ func (p *Parser) Parse(doc []byte, fn func(*Point)) (Meta, Reason) {
 			p.quoted = append(append(append(p.quoted[:0], '"'), k...), '"')
 			m.kStart = int32(len(p.keys))
 			p.keys, _ = jsonscan.AppendString(p.keys, p.quoted)
-			m.kEnd = int32(len(p.keys))
-			if m.kEnd == m.kStart {
-				m.key = nil // decodes to "": no reference can name it usefully
-			}
+			m.kEnd = int32(len(p.keys)) // a validated, non-empty key: never decodes to ""
 		}
 		p.members = append(p.members, m)
 		return nil
@@ -264,7 +269,7 @@ func (p *Parser) lookup(name []byte) int {
 // dimValue returns m's value decoded as a dimension value, decoding it on
 // first use. The slice is only valid until the next dimValue call.
 func (p *Parser) dimValue(m *member) ([]byte, Reason) {
-	if m.dim == "" {
+	if m.dim == notYet {
 		p.work += len(m.val)
 		start := len(p.dimVals)
 		var ok bool
@@ -272,14 +277,14 @@ func (p *Parser) dimValue(m *member) ([]byte, Reason) {
 		v := p.dimVals[start:]
 		switch {
 		case !ok || len(v) == 0 || len(v) > MaxDimValueLen || hasControl(v):
-			m.dim = MissingDimension
+			m.dim = refused
 			p.dimVals = p.dimVals[:start]
 		default:
-			m.dim, m.dimS, m.dimE = memoOK, int32(start), int32(len(p.dimVals))
+			m.dim, m.dimS, m.dimE = good, int32(start), int32(len(p.dimVals))
 		}
 	}
-	if m.dim != memoOK {
-		return nil, m.dim
+	if m.dim != good {
+		return nil, MissingDimension
 	}
 	return p.dimVals[m.dimS:m.dimE], OK
 }
@@ -287,10 +292,10 @@ func (p *Parser) dimValue(m *member) ([]byte, Reason) {
 // metricValues returns m's value parsed as metric values, parsing it on
 // first use. The slice is only valid until the next metricValues call.
 func (p *Parser) metricValues(m *member) ([]float64, Reason) {
-	if m.num == "" {
+	if m.num == notYet {
 		p.work += len(m.val)
 		start := len(p.nums)
-		m.num = memoOK
+		m.num = good
 		switch m.val[0] {
 		case '[':
 			err := jsonscan.Elements(m.val, func(e []byte) error {
@@ -302,23 +307,23 @@ func (p *Parser) metricValues(m *member) ([]float64, Reason) {
 				return nil
 			})
 			if err != nil || len(p.nums) == start {
-				m.num = BadMetricValue
+				m.num = refused
 			}
 		default:
 			f, ok := jsonscan.Number(m.val)
 			if !ok {
-				m.num = BadMetricValue
+				m.num = refused
 			} else {
 				p.nums = append(p.nums, f)
 			}
 		}
-		if m.num != memoOK {
+		if m.num != good {
 			p.nums = p.nums[:start]
 		}
 		m.numS, m.numE = int32(start), int32(len(p.nums))
 	}
-	if m.num != memoOK {
-		return nil, m.num
+	if m.num != good {
+		return nil, BadMetricValue
 	}
 	return p.nums[m.numS:m.numE], OK
 }

@@ -115,20 +115,31 @@ func TestTooManyMetrics(t *testing.T) {
 }
 
 // FuzzParse: never panics; whatever is accepted passes the schema and
-// specification check, and the callback sees only accepted documents.
+// specification check and stays within MaxPoints and MaxVolume, and the
+// callback sees only accepted documents.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(base))
 	f.Add([]byte(strings.Replace(base, `"Svc":"api"`, `"S\u0076c":"api"`, 1)))
 	f.Add([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[{"Name":"m"}]}]},"m":1}`))
+	f.Add([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[],[],[]],"Metrics":[{"Name":"m"},{"Name":"m"}]}]},"m":[1,2]}`))
+	f.Add([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["d","e"],["e"]],"Metrics":[{"Name":"m"}]},{"Namespace":"n","Dimensions":[["d"]],"Metrics":[{"Name":"m"}]}]},"d":"x","e":"y","m":1,"d":"z"}`))
+	f.Add(expandingDatagram(2000))
 	var p emf.Parser
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		n := 0
+		n, volume := 0, 0
 		_, r := p.Parse(doc, func(pt *emf.Point) {
 			n++
 			if len(pt.Values) == 0 || len(pt.Name) == 0 {
 				t.Fatalf("empty point %+v", pt)
 			}
+			volume += len(pt.Namespace) + len(pt.Name)
+			for _, d := range pt.Dims {
+				volume += len(d.Name) + len(d.Value)
+			}
 		})
+		if n > emf.MaxPoints || volume > emf.MaxVolume {
+			t.Fatalf("%d points carrying %d bytes", n, volume)
+		}
 		if r != emf.OK {
 			if n != 0 {
 				t.Fatal("points emitted for a refused document")

@@ -291,3 +291,27 @@ func BenchmarkParseEMFDatagram60KB(b *testing.B) {
 	}
 	b.ReportMetric(float64(points), "points/doc")
 }
+
+// FuzzParseEMF: local mode's parser never panics, and what it accepts
+// stays within the caps, with one point per series key.
+func FuzzParseEMF(f *testing.F) {
+	f.Add(emfShape(3, 5, 2, false, 1))
+	f.Add(emfShape(2, 0, 3, true, 2))
+	f.Add([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["d","e"],["e","d"]],"Metrics":[{"Name":"m"}]}]},"d":"x","e":"y","m":[1,2]}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		p, err := parseEMF(doc)
+		if err != nil {
+			return
+		}
+		if len(p.points) > maxPointsPerDoc {
+			t.Fatalf("%d points", len(p.points))
+		}
+		keys := map[string]bool{}
+		for _, pt := range p.points {
+			if keys[pt.key] || len(pt.values) == 0 || len(pt.dims) > maxDimsPerSet {
+				t.Fatalf("point %+v", pt)
+			}
+			keys[pt.key] = true
+		}
+	})
+}
