@@ -24,7 +24,7 @@ const (
 )
 
 func validDimensionName(b []byte) bool {
-	return len(b) <= maxDimNameLen && b[0] != ':' && validDimensionText(b)
+	return len(b) > 0 && len(b) <= maxDimNameLen && b[0] != ':' && validDimensionText(b)
 }
 
 func validDimensionValue(b []byte) bool {
@@ -47,7 +47,7 @@ func validDimensionText(b []byte) bool {
 // the indexes of dims in name order, so duplicates are neighbours.
 func dimensionProblem(dims []emf.Dim, sorted []int) string {
 	for i, d := range dims {
-		if len(d.Name) == 0 || !validDimensionName(d.Name) {
+		if !validDimensionName(d.Name) {
 			return badDimensionName
 		}
 		if !validDimensionValue(d.Value) {

@@ -85,7 +85,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("metrics: %d extra dimensions (at most %d)", len(c.ExtraDimensions), emf.MaxDimensions))
 	}
 	for _, d := range c.ExtraDimensions {
-		if d.Name == "" || !validDimensionName([]byte(d.Name)) || !validDimensionValue([]byte(d.Value)) {
+		if !validDimensionName([]byte(d.Name)) || !validDimensionValue([]byte(d.Value)) {
 			errs = append(errs, fmt.Errorf("metrics: extra dimension %q=%q breaks CloudWatch's rules (ASCII, not blank, no control characters, name not starting with ':')", d.Name, d.Value))
 		}
 	}
