@@ -3,6 +3,7 @@ package fakeaws
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -76,7 +77,19 @@ func (s *Server) putMetricData(w http.ResponseWriter, body []byte) {
 		s.recordInvalid()
 		return
 	}
-	if err := validateMetrics(&in, len(body)); err != nil {
+	s.mu.Lock()
+	refuse := s.refuse
+	s.mu.Unlock()
+	err := validateMetrics(&in, len(body))
+	if err == nil && refuse != nil {
+		for i, d := range in.MetricData {
+			if refuse(d) {
+				err = fmt.Errorf("datum %d: refused by the test's rule", i)
+				break
+			}
+		}
+	}
+	if err != nil {
 		writeError(w, CloudWatch, http.StatusBadRequest, "InvalidParameterValue", err.Error())
 		s.recordInvalid()
 		return
@@ -101,9 +114,20 @@ func (s *Server) recordInvalid() {
 // encoding or limits exceeded), across services.
 func (s *Server) Invalid() int { return s.Requests("invalid") }
 
+// RefuseMetrics makes PutMetricData answer 400 InvalidParameterValue,
+// for the whole request, when any datum satisfies refuse (nil: no extra
+// rule). It stands in for CloudWatch rules the fake does not model.
+func (s *Server) RefuseMetrics(refuse func(MetricDatum) bool) {
+	s.mu.Lock()
+	s.refuse = refuse
+	s.mu.Unlock()
+}
+
+// validateMetrics applies CloudWatch's documented PutMetricData rules; one
+// invalid datum fails the whole request, as in CloudWatch.
 func validateMetrics(in *MetricRequest, size int) error {
-	if in.Namespace == "" || len(in.Namespace) > 255 {
-		return fmt.Errorf("namespace length %d not in 1..255", len(in.Namespace))
+	if in.Namespace == "" || len(in.Namespace) > 255 || !printableASCII(in.Namespace) || in.Namespace[0] == ':' {
+		return fmt.Errorf("namespace %q: 1..255 ASCII characters, no control characters, not starting with ':'", in.Namespace)
 	}
 	if size > maxMetricRequestBytes {
 		return fmt.Errorf("request of %d bytes exceeds 1 MB", size)
@@ -117,6 +141,9 @@ func validateMetrics(in *MetricRequest, size int) error {
 		}
 		if len(d.Dimensions) > maxDimensions {
 			return fmt.Errorf("datum %d: %d dimensions", i, len(d.Dimensions))
+		}
+		if err := validateDimensions(d.Dimensions); err != nil {
+			return fmt.Errorf("datum %d: %w", i, err)
 		}
 		kinds := 0
 		if d.Value != nil {
@@ -142,6 +169,37 @@ func validateMetrics(in *MetricRequest, size int) error {
 		}
 	}
 	return nil
+}
+
+// validateDimensions applies the Dimension type's documented rules: names
+// of 1..255 and values of 1..1024 ASCII characters, with at least one
+// that is not whitespace and none a control character, names not starting
+// with a colon; and, as CloudWatch answers, no name twice in one datum.
+func validateDimensions(dims []Dimension) error {
+	for i, d := range dims {
+		switch {
+		case len(d.Name) < 1 || len(d.Name) > 255 || !printableASCII(d.Name) || strings.TrimSpace(d.Name) == "" || d.Name[0] == ':':
+			return fmt.Errorf("dimension name %q is invalid", d.Name)
+		case len(d.Value) < 1 || len(d.Value) > 1024 || !printableASCII(d.Value) || strings.TrimSpace(d.Value) == "":
+			return fmt.Errorf("dimension %q: value %q is invalid", d.Name, d.Value)
+		}
+		for _, e := range dims[:i] {
+			if e.Name == d.Name {
+				return fmt.Errorf("dimension name %q appears twice", d.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// printableASCII: only ASCII characters, none of them control characters.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // Metrics returns the PutMetricData requests accepted, in arrival order.

@@ -75,6 +75,7 @@ type Server struct {
 	hanging   int
 	noRetain  bool
 	segCount  int
+	refuse    func(MetricDatum) bool // extra PutMetricData rule, see RefuseMetrics
 }
 
 // Option configures a Server.

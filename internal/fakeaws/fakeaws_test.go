@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,71 @@ func TestCloudWatchPutMetricDataCBOR(t *testing.T) {
 	_, err = cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String("ns"), MetricData: []cwtypes.MetricDatum{big}})
 	if err == nil || s.Invalid() != 1 {
 		t.Fatalf("151 values accepted: err=%v invalid=%d", err, s.Invalid())
+	}
+}
+
+// TestCloudWatchDimensionRules: one datum breaking the Dimension type's
+// documented rules fails the whole request with InvalidParameterValue.
+func TestCloudWatchDimensionRules(t *testing.T) {
+	s := fakeaws.New()
+	defer s.Close()
+	cw := cloudwatch.NewFromConfig(loadConfig(t, s), func(o *cloudwatch.Options) { o.Retryer = aws.NopRetryer{} })
+	good := cwtypes.MetricDatum{MetricName: aws.String("m"), Values: []float64{1},
+		Dimensions: []cwtypes.Dimension{{Name: aws.String("Service"), Value: aws.String("api")}}}
+	long := strings.Repeat("x", 1024)
+	for _, tc := range []struct {
+		name, dimName, value string
+		ok                   bool
+	}{
+		{"valid", "Service", "api", true},
+		{"longest", strings.Repeat("n", 255), long, true},
+		{"inner spaces", "a b", " c ", true},
+		{"non-ASCII value", "user", "José", false},
+		{"non-ASCII name", "usér", "x", false},
+		{"blank value", "user", " ", false},
+		{"blank name", "\t", "x", false},
+		{"control character", "user", "a\x01", false},
+		{"DEL", "user", "a\x7f", false},
+		{"name starts with a colon", ":user", "x", false},
+		{"colon inside", "us:er", ":x", true},
+		{"name too long", strings.Repeat("n", 256), "x", false},
+		{"value too long", "user", long + "x", false},
+		{"duplicate name", "Service", "web", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := good
+			d.Dimensions = append(slices.Clone(good.Dimensions), cwtypes.Dimension{Name: aws.String(tc.dimName), Value: aws.String(tc.value)})
+			if tc.dimName == "Service" && tc.value == "api" {
+				d.Dimensions = good.Dimensions
+			}
+			before := s.Invalid()
+			_, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String("ns"),
+				MetricData: []cwtypes.MetricDatum{good, d}})
+			var ae smithy.APIError
+			switch {
+			case tc.ok && err != nil:
+				t.Fatalf("refused: %v", err)
+			case !tc.ok && (!errors.As(err, &ae) || ae.ErrorCode() != "InvalidParameterValue" || s.Invalid() != before+1):
+				t.Fatalf("accepted or wrong error: %v", err)
+			}
+		})
+	}
+	for _, ns := range []string{":ns", "nś", "n\x00s"} {
+		if _, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String(ns),
+			MetricData: []cwtypes.MetricDatum{good}}); err == nil {
+			t.Errorf("namespace %q accepted", ns)
+		}
+	}
+	s.RefuseMetrics(func(d fakeaws.MetricDatum) bool { return d.MetricName == "bad" })
+	bad := good
+	bad.MetricName = aws.String("bad")
+	if _, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String("ns"),
+		MetricData: []cwtypes.MetricDatum{good, bad}}); err == nil {
+		t.Error("RefuseMetrics rule ignored")
+	}
+	if _, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String("ns"),
+		MetricData: []cwtypes.MetricDatum{good}}); err != nil {
+		t.Errorf("good datum refused: %v", err)
 	}
 }
 

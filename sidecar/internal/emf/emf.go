@@ -3,7 +3,9 @@ package emf
 import (
 	"bytes"
 	"errors"
+	"hash/maphash"
 	"math"
+	"unicode/utf8"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/jsonscan"
 )
@@ -27,14 +29,33 @@ const (
 	BadMetricValue   Reason = "bad_metric_value"
 	TooManyMetrics   Reason = "too_many_metrics"
 	TooLarge         Reason = "too_large"
+	// TooManyDimensionSets: a directive lists more than MaxDimensionSets.
+	TooManyDimensionSets Reason = "too_many_dimension_sets"
+	// TooManyPoints: the document yields more than MaxPoints points.
+	TooManyPoints Reason = "too_many_points"
+	// TooVoluminous: the document's points would carry more than MaxVolume
+	// bytes of namespaces, names and dimensions.
+	TooVoluminous Reason = "too_voluminous"
 )
 
 // Reasons lists every rejection reason.
 var Reasons = []Reason{NotJSON, NotObject, NoAWS, BadTimestamp, BadDirective, BadName, BadUnit, BadResolution,
-	MissingDimension, MissingMetric, BadMetricValue, TooManyMetrics, TooLarge}
+	MissingDimension, MissingMetric, BadMetricValue, TooManyMetrics, TooLarge, TooManyDimensionSets, TooManyPoints, TooVoluminous}
 
-// Limits from the specification and the CloudWatch API.
+// Limits from the specification and the CloudWatch API, and three of our
+// own that bound the work one document can cause: MaxDimensionSets per
+// directive, MaxPoints (metric definitions times dimension sets, summed
+// over the directives) per document, and MaxVolume. The AWS EMF libraries
+// and Powertools write at most 100 metrics per document and one or a few
+// dimension sets, far below the first two. MaxVolume bounds the bytes of namespace,
+// metric name and dimensions summed over a document's points (what a
+// consumer copies into series keys): 1000 points of 9 dimensions of 100
+// bytes stay below it, and a document of a few KB can no longer expand to
+// tens of MB.
 const (
+	MaxDimensionSets = 30
+	MaxPoints        = 1000
+	MaxVolume        = 2 << 20
 	MaxMetrics       = 100
 	MaxValues        = 100
 	MaxDimensions    = 30
@@ -66,17 +87,51 @@ type Meta struct {
 	LogStreamName []byte
 }
 
-type member struct{ key, val []byte }
+// member is one root member: its decoded key, its raw value, and what
+// decoding its value as a dimension value or as metric values gave, once
+// done.
+type member struct {
+	key, val   []byte
+	kStart     int32 // when kEnd > 0, key is p.keys[kStart:kEnd] (decoded)
+	kEnd       int32
+	dimS, dimE int32 // decoded dimension value in p.dimVals
+	numS, numE int32 // metric values in p.nums
+	dim, num   memo
+}
+
+// memo is the state of a member's value decoded as a dimension value or
+// as metric values.
+type memo uint8
+
+const (
+	notYet memo = iota
+	good
+	refused
+)
 
 // Parser parses documents, reusing its buffers. A Parser is not safe for
 // concurrent use; the zero value is ready.
+//
+// Its cost is linear in the document: the root members are indexed once
+// in a hash table, each member's value is decoded at most once however
+// many references name it, and a document yields at most MaxPoints
+// points.
 type Parser struct {
 	members []member
+	keys    []byte  // decoded keys that had escapes or invalid UTF-8
+	quoted  []byte  // a raw key between quotes, for decoding
+	slots   []int32 // open-addressing index of members by key: index+1, 0 empty
+	seed    maphash.Seed
+	seeded  bool
 	scratch []byte
+	dimVals []byte
+	nums    []float64
 	dims    []Dim
-	values  []float64
 	pt      Point
 	offs    []int
+	points  int
+	volume  int // bytes of names and dimensions in the points so far
+	work    int // index probes plus bytes of values decoded (see the linear-time tests)
 }
 
 var errStop = errors.New("stop")
@@ -90,12 +145,23 @@ func (p *Parser) Parse(doc []byte, fn func(*Point)) (Meta, Reason) {
 		return meta, TooLarge
 	}
 	p.members = p.members[:0]
+	p.keys = p.keys[:0]
+	p.dimVals = p.dimVals[:0]
+	p.nums = p.nums[:0]
+	p.work = 0
 	var awsRaw []byte
 	err := jsonscan.Object(doc, func(k, v []byte) error {
 		if string(k) == "_aws" {
 			awsRaw = v
 		}
-		p.members = append(p.members, member{k, v})
+		m := member{key: k, val: v}
+		if bytes.IndexByte(k, '\\') >= 0 || !utf8.Valid(k) {
+			p.quoted = append(append(append(p.quoted[:0], '"'), k...), '"')
+			m.kStart = int32(len(p.keys))
+			p.keys, _ = jsonscan.AppendString(p.keys, p.quoted)
+			m.kEnd = int32(len(p.keys)) // a validated, non-empty key: never decodes to ""
+		}
+		p.members = append(p.members, m)
 		return nil
 	})
 	switch err {
@@ -138,6 +204,7 @@ func (p *Parser) Parse(doc []byte, fn func(*Point)) (Meta, Reason) {
 	if directives == nil || directives[0] != '[' {
 		return meta, BadDirective
 	}
+	p.index()
 	// Two passes: validate everything, then emit, so fn never sees a
 	// refused document.
 	if r := p.walk(directives, meta.TimestampMs, nil); r != OK {
@@ -149,23 +216,116 @@ func (p *Parser) Parse(doc []byte, fn func(*Point)) (Meta, Reason) {
 	return meta, OK
 }
 
-// lookup returns the last root member named name (decoded), or nil.
-func (p *Parser) lookup(name []byte) []byte {
-	for i := len(p.members) - 1; i >= 0; i-- {
-		k := p.members[i].key
-		if bytes.Equal(k, name) || (bytes.IndexByte(k, '\\') >= 0 && p.keyEqual(k, name)) {
-			return p.members[i].val
+// index builds the hash index of the root members by decoded key; a later
+// member replaces an earlier one of the same key (the last one wins, as
+// in encoding/json).
+func (p *Parser) index() {
+	if !p.seeded {
+		p.seed, p.seeded = maphash.MakeSeed(), true
+	}
+	size := 8
+	for size < 2*len(p.members) {
+		size *= 2
+	}
+	if cap(p.slots) >= size {
+		p.slots = p.slots[:size]
+		clear(p.slots)
+	} else {
+		p.slots = make([]int32, size)
+	}
+	mask := uint64(size - 1)
+	for i := range p.members {
+		m := &p.members[i]
+		if m.kEnd > 0 {
+			m.key = p.keys[m.kStart:m.kEnd]
+		}
+		for h := maphash.Bytes(p.seed, m.key) & mask; ; h = (h + 1) & mask {
+			p.work++
+			j := p.slots[h]
+			if j == 0 || bytes.Equal(p.members[j-1].key, m.key) {
+				p.slots[h] = int32(i + 1)
+				break
+			}
 		}
 	}
-	return nil
 }
 
-func (p *Parser) keyEqual(rawKey, name []byte) bool {
-	n := len(p.scratch)
-	dec, _ := jsonscan.AppendString(p.scratch, append(append([]byte{'"'}, rawKey...), '"'))
-	eq := bytes.Equal(dec[n:], name)
-	p.scratch = dec[:n]
-	return eq
+// lookup returns the index of the last root member named name
+// (decoded), or -1.
+func (p *Parser) lookup(name []byte) int {
+	mask := uint64(len(p.slots) - 1)
+	for h := maphash.Bytes(p.seed, name) & mask; ; h = (h + 1) & mask {
+		p.work++
+		j := p.slots[h]
+		if j == 0 {
+			return -1
+		}
+		if bytes.Equal(p.members[j-1].key, name) {
+			return int(j - 1)
+		}
+	}
+}
+
+// dimValue returns m's value decoded as a dimension value, decoding it on
+// first use. The slice is only valid until the next dimValue call.
+func (p *Parser) dimValue(m *member) ([]byte, Reason) {
+	if m.dim == notYet {
+		p.work += len(m.val)
+		start := len(p.dimVals)
+		var ok bool
+		p.dimVals, ok = jsonscan.AppendString(p.dimVals, m.val)
+		v := p.dimVals[start:]
+		switch {
+		case !ok || len(v) == 0 || len(v) > MaxDimValueLen || hasControl(v):
+			m.dim = refused
+			p.dimVals = p.dimVals[:start]
+		default:
+			m.dim, m.dimS, m.dimE = good, int32(start), int32(len(p.dimVals))
+		}
+	}
+	if m.dim != good {
+		return nil, MissingDimension
+	}
+	return p.dimVals[m.dimS:m.dimE], OK
+}
+
+// metricValues returns m's value parsed as metric values, parsing it on
+// first use. The slice is only valid until the next metricValues call.
+func (p *Parser) metricValues(m *member) ([]float64, Reason) {
+	if m.num == notYet {
+		p.work += len(m.val)
+		start := len(p.nums)
+		m.num = good
+		switch m.val[0] {
+		case '[':
+			err := jsonscan.Elements(m.val, func(e []byte) error {
+				f, ok := jsonscan.Number(e)
+				if !ok || len(p.nums)-start >= MaxValues {
+					return errStop
+				}
+				p.nums = append(p.nums, f)
+				return nil
+			})
+			if err != nil || len(p.nums) == start {
+				m.num = refused
+			}
+		default:
+			f, ok := jsonscan.Number(m.val)
+			if !ok {
+				m.num = refused
+			} else {
+				p.nums = append(p.nums, f)
+			}
+		}
+		if m.num != good {
+			p.nums = p.nums[:start]
+		}
+		m.numS, m.numE = int32(start), int32(len(p.nums))
+	}
+	if m.num != good {
+		return nil, BadMetricValue
+	}
+	return p.nums[m.numS:m.numE], OK
 }
 
 func isInteger(v []byte) bool {
@@ -180,6 +340,7 @@ func isInteger(v []byte) bool {
 func (p *Parser) walk(directives []byte, ts int64, fn func(*Point)) Reason {
 	reason := OK
 	metrics := 0
+	p.points, p.volume = 0, 0
 	err := jsonscan.Elements(directives, func(d []byte) error {
 		if d[0] != '{' {
 			reason = BadDirective
@@ -207,7 +368,7 @@ func (p *Parser) walk(directives []byte, ts int64, fn func(*Point)) Reason {
 		var ok bool
 		p.scratch, ok = jsonscan.AppendString(p.scratch, ns)
 		nsEnd := len(p.scratch)
-		if !ok || !goodName(p.scratch[:nsEnd], MaxNameLen) {
+		if !ok || !goodNamespace(p.scratch[:nsEnd]) {
 			reason = BadName
 			return errStop
 		}
@@ -215,6 +376,10 @@ func (p *Parser) walk(directives []byte, ts int64, fn func(*Point)) Reason {
 		// Each dimension set.
 		err := jsonscan.Elements(dimSets, func(set []byte) error {
 			nSets++
+			if nSets > MaxDimensionSets {
+				reason = TooManyDimensionSets
+				return errStop
+			}
 			if set[0] != '[' {
 				reason = BadDirective
 				return errStop
@@ -223,6 +388,10 @@ func (p *Parser) walk(directives []byte, ts int64, fn func(*Point)) Reason {
 			p.offs = p.offs[:0]
 			mark := len(p.scratch)
 			err := jsonscan.Elements(set, func(ref []byte) error {
+				if len(p.offs)/2 >= MaxDimensions {
+					reason = BadDirective
+					return errStop
+				}
 				start := len(p.scratch)
 				var ok bool
 				p.scratch, ok = jsonscan.AppendString(p.scratch, ref)
@@ -230,32 +399,35 @@ func (p *Parser) walk(directives []byte, ts int64, fn func(*Point)) Reason {
 					reason = BadName
 					return errStop
 				}
-				val := p.lookup(p.scratch[start:])
-				if val == nil {
+				i := p.lookup(p.scratch[start:])
+				if i < 0 {
 					reason = MissingDimension
 					return errStop
 				}
-				vs := len(p.scratch)
-				p.scratch, ok = jsonscan.AppendString(p.scratch, val)
-				if !ok || len(p.scratch) == vs || len(p.scratch)-vs > MaxDimValueLen || hasControl(p.scratch[vs:]) {
-					reason = MissingDimension
+				if _, r := p.dimValue(&p.members[i]); r != OK {
+					reason = r
 					return errStop
 				}
-				p.offs = append(p.offs, start, vs, len(p.scratch))
+				p.offs = append(p.offs, start, i)
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-			if len(p.offs)/3 > MaxDimensions {
-				reason = BadDirective
-				return errStop
+			for i := 0; i < len(p.offs); i += 2 {
+				end := len(p.scratch)
+				if i+2 < len(p.offs) {
+					end = p.offs[i+2]
+				}
+				m := &p.members[p.offs[i+1]]
+				p.dims = append(p.dims, Dim{Name: p.scratch[p.offs[i]:end], Value: p.dimVals[m.dimS:m.dimE]})
 			}
-			for i := 0; i < len(p.offs); i += 3 {
-				p.dims = append(p.dims, Dim{Name: p.scratch[p.offs[i]:p.offs[i+1]], Value: p.scratch[p.offs[i+1]:p.offs[i+2]]})
+			setBytes := nsEnd
+			for _, d := range p.dims {
+				setBytes += len(d.Name) + len(d.Value)
 			}
 			var perSet int
-			if r := p.metricsFor(defs, p.scratch[:nsEnd], ts, fn, &perSet); r != OK {
+			if r := p.metricsFor(defs, p.scratch[:nsEnd], ts, fn, &perSet, setBytes); r != OK {
 				reason = r
 				return errStop
 			}
@@ -265,6 +437,11 @@ func (p *Parser) walk(directives []byte, ts int64, fn func(*Point)) Reason {
 					reason = TooManyMetrics
 					return errStop
 				}
+			}
+			p.points += perSet
+			if p.points > MaxPoints {
+				reason = TooManyPoints
+				return errStop
 			}
 			p.scratch = p.scratch[:mark]
 			return nil
@@ -286,11 +463,15 @@ func (p *Parser) walk(directives []byte, ts int64, fn func(*Point)) Reason {
 
 // metricsFor validates or emits every metric definition for the current
 // dimension set (p.dims).
-func (p *Parser) metricsFor(defs, ns []byte, ts int64, fn func(*Point), count *int) Reason {
+func (p *Parser) metricsFor(defs, ns []byte, ts int64, fn func(*Point), count *int, setBytes int) Reason {
 	reason := OK
 	perSet := 0
 	err := jsonscan.Elements(defs, func(def []byte) error {
 		perSet++
+		if perSet > MaxMetrics {
+			reason = TooManyMetrics
+			return errStop
+		}
 		if def[0] != '{' {
 			reason = BadDirective
 			return errStop
@@ -345,36 +526,24 @@ func (p *Parser) metricsFor(defs, ns []byte, ts int64, fn func(*Point), count *i
 				return errStop
 			}
 		}
-		val := p.lookup(mname)
-		if val == nil {
+		i := p.lookup(mname)
+		if i < 0 {
 			reason = MissingMetric
 			return errStop
 		}
-		p.values = p.values[:0]
-		switch val[0] {
-		case '[':
-			err := jsonscan.Elements(val, func(e []byte) error {
-				f, ok := jsonscan.Number(e)
-				if !ok || len(p.values) >= MaxValues {
-					return errStop
-				}
-				p.values = append(p.values, f)
-				return nil
-			})
-			if err != nil || len(p.values) == 0 {
-				reason = BadMetricValue
-				return errStop
-			}
-		default:
-			f, ok := jsonscan.Number(val)
-			if !ok {
-				reason = BadMetricValue
-				return errStop
-			}
-			p.values = append(p.values, f)
+		values, r := p.metricValues(&p.members[i])
+		if r != OK {
+			reason = r
+			return errStop
+		}
+		p.volume += setBytes + len(mname)
+		if p.volume > MaxVolume {
+			reason = TooVoluminous
+			return errStop
 		}
 		if fn != nil {
-			pt.Namespace, pt.Name, pt.Dims, pt.Values, pt.TimestampMs = ns, mname, p.dims, p.values, ts
+			p.work += setBytes + len(mname) // what the consumer reads
+			pt.Namespace, pt.Name, pt.Dims, pt.Values, pt.TimestampMs = ns, mname, p.dims, values, ts
 			fn(pt)
 		}
 		p.scratch = p.scratch[:start]
@@ -385,6 +554,21 @@ func (p *Parser) metricsFor(defs, ns []byte, ts int64, fn func(*Point), count *i
 	}
 	*count = perSet
 	return reason
+}
+
+// goodNamespace: a name that is also ASCII and does not start with a
+// colon, as CloudWatch's PutMetricData requires of namespaces.
+func goodNamespace(b []byte) bool {
+	return goodName(b, MaxNameLen) && isASCII(b) && b[0] != ':'
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // goodName: 1..max bytes, no control characters, not all spaces.

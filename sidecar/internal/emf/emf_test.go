@@ -77,6 +77,12 @@ func TestSpecTable(t *testing.T) {
 		{"empty values", strings.Replace(base, `[1,2,2]`, `[]`, 1), emf.BadMetricValue},
 		{"101 values", strings.Replace(base, `[1,2,2]`, `[`+strings.Repeat("1,", 100)+`1]`, 1), emf.BadMetricValue},
 		{"31 dimensions", strings.Replace(base, `[["Svc"]]`, `[[`+strings.Repeat(`"Svc",`, 30)+`"Svc"]]`, 1), emf.BadDirective},
+		{"31 dimension sets", strings.Replace(base, `[["Svc"]]`, `[`+strings.Repeat(`["Svc"],`, 30)+`["Svc"]]`, 1), emf.TooManyDimensionSets},
+		{"30 dimension sets", strings.Replace(base, `[["Svc"]]`, `[`+strings.Repeat(`["Svc"],`, 29)+`["Svc"]]`, 1), emf.OK},
+		{"namespace starting with a colon", strings.Replace(base, `"ns"`, `":ns"`, 1), emf.BadName},
+		{"non-ASCII namespace", strings.Replace(base, `"ns"`, `"Jos\u00e9"`, 1), emf.BadName},
+		{"escaped root key", strings.Replace(base, `"Svc":"api"`, `"S\u0076c":"api"`, 1), emf.OK},
+		{"later duplicate root member wins", strings.Replace(base, `"Svc":"api"`, `"Svc":3,"Svc":"api"`, 1), emf.OK},
 		{"too large", `{"_aws":{},"x":"` + strings.Repeat("x", emf.MaxDocumentBytes) + `"}`, emf.TooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,20 +115,31 @@ func TestTooManyMetrics(t *testing.T) {
 }
 
 // FuzzParse: never panics; whatever is accepted passes the schema and
-// specification check, and the callback sees only accepted documents.
+// specification check and stays within MaxPoints and MaxVolume, and the
+// callback sees only accepted documents.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(base))
 	f.Add([]byte(strings.Replace(base, `"Svc":"api"`, `"S\u0076c":"api"`, 1)))
 	f.Add([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[{"Name":"m"}]}]},"m":1}`))
+	f.Add([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[],[],[]],"Metrics":[{"Name":"m"},{"Name":"m"}]}]},"m":[1,2]}`))
+	f.Add([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["d","e"],["e"]],"Metrics":[{"Name":"m"}]},{"Namespace":"n","Dimensions":[["d"]],"Metrics":[{"Name":"m"}]}]},"d":"x","e":"y","m":1,"d":"z"}`))
+	f.Add(expandingDatagram(2000))
 	var p emf.Parser
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		n := 0
+		n, volume := 0, 0
 		_, r := p.Parse(doc, func(pt *emf.Point) {
 			n++
 			if len(pt.Values) == 0 || len(pt.Name) == 0 {
 				t.Fatalf("empty point %+v", pt)
 			}
+			volume += len(pt.Namespace) + len(pt.Name)
+			for _, d := range pt.Dims {
+				volume += len(d.Name) + len(d.Value)
+			}
 		})
+		if n > emf.MaxPoints || volume > emf.MaxVolume {
+			t.Fatalf("%d points carrying %d bytes", n, volume)
+		}
 		if r != emf.OK {
 			if n != 0 {
 				t.Fatal("points emitted for a refused document")

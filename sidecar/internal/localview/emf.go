@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
 )
 
 type emfAWS struct {
@@ -43,13 +45,68 @@ type emfParsed struct {
 	traceIDs []string
 }
 
+// Limits: the specification's (dimensions per set, metrics per document)
+// and the sidecar's own bounds on the work of one document (dimension
+// sets per directive, points, bytes the points carry), shared with its
+// parser so both modes refuse the same documents for the same reasons.
 const (
 	maxTraceIDsPerDoc = 16
-	maxDimsPerSet     = 30
+	maxDimsPerSet     = emf.MaxDimensions
+	maxDimSets        = emf.MaxDimensionSets
+	maxMetricsPerDoc  = emf.MaxMetrics
+	maxPointsPerDoc   = emf.MaxPoints
+	maxVolumePerDoc   = emf.MaxVolume
 )
 
 // parseEMF decodes and checks one EMF document.
-func parseEMF(doc []byte) (*emfParsed, error) {
+func parseEMF(doc []byte) (*emfParsed, error) { return parseEMFCounting(doc, nil) }
+
+// emfDecoder decodes the root members a document's directives name, each
+// at most once however many references name it, so parsing stays linear
+// in the document. work, when set, counts the bytes it decodes.
+type emfDecoder struct {
+	root   map[string]json.RawMessage
+	dims   map[string]string
+	values map[string][]float64
+	work   *int
+}
+
+func (d *emfDecoder) dimension(k string) (string, bool) {
+	if v, ok := d.dims[k]; ok {
+		return v, v != ""
+	}
+	var v string
+	raw := d.root[k]
+	d.count(len(raw))
+	if err := json.Unmarshal(raw, &v); err != nil {
+		v = ""
+	}
+	d.dims[k] = v
+	return v, v != ""
+}
+
+func (d *emfDecoder) metric(name string) ([]float64, error) {
+	if vs, ok := d.values[name]; ok {
+		return vs, nil
+	}
+	raw := d.root[name]
+	d.count(len(raw))
+	vs, err := metricValues(raw)
+	if err == nil {
+		d.values[name] = vs
+	}
+	return vs, err
+}
+
+func (d *emfDecoder) count(n int) {
+	if d.work != nil {
+		*d.work += n
+	}
+}
+
+// parseEMFCounting is parseEMF; work, when not nil, receives the bytes of
+// root values decoded (for the linear-time test).
+func parseEMFCounting(doc []byte, work *int) (*emfParsed, error) {
 	doc = bytes.TrimSpace(doc)
 	if len(doc) == 0 || doc[0] != '{' {
 		return nil, errNotObject
@@ -76,43 +133,66 @@ func parseEMF(doc []byte) (*emfParsed, error) {
 	if len(meta.CloudWatchMetrics) == 0 {
 		return nil, errors.New("_aws.CloudWatchMetrics is empty")
 	}
+	dec := &emfDecoder{root: root, dims: map[string]string{}, values: map[string][]float64{}, work: work}
 	p := &emfParsed{ts: ts}
 	seen := map[string]bool{}
+	metrics, points, volume := 0, 0, 0
+	type set struct {
+		dims []dim
+		key  string // the dimensions' part of the series key
+	}
+	var sets []set
 	for _, dir := range meta.CloudWatchMetrics {
 		if strings.TrimSpace(dir.Namespace) == "" || len(dir.Namespace) > 255 {
 			return nil, fmt.Errorf("namespace %q is empty or over 255 characters", truncate(dir.Namespace))
 		}
-		sets := dir.Dimensions
-		if len(sets) == 0 {
-			sets = [][]string{nil}
+		if metrics += len(dir.Metrics); metrics > maxMetricsPerDoc {
+			return nil, fmt.Errorf("more than %d metrics in the document", maxMetricsPerDoc)
+		}
+		dimSets := dir.Dimensions
+		if len(dimSets) == 0 {
+			dimSets = [][]string{nil}
+		}
+		if len(dimSets) > maxDimSets {
+			return nil, fmt.Errorf("%d dimension sets in a directive (at most %d)", len(dimSets), maxDimSets)
+		}
+		if points += len(dimSets) * len(dir.Metrics); points > maxPointsPerDoc {
+			return nil, fmt.Errorf("more than %d points (metrics times dimension sets) in the document", maxPointsPerDoc)
+		}
+		sets = sets[:0]
+		for _, names := range dimSets {
+			if len(names) > maxDimsPerSet {
+				return nil, fmt.Errorf("dimension set of %d keys (at most %d)", len(names), maxDimsPerSet)
+			}
+			dims := make([]dim, 0, len(names))
+			for _, k := range names {
+				v, ok := dec.dimension(k)
+				if !ok {
+					return nil, fmt.Errorf("dimension %q is not a non-empty string at the root", truncate(k))
+				}
+				dims = append(dims, dim{k, v})
+			}
+			slices.SortFunc(dims, func(a, b dim) int { return strings.Compare(a.Key, b.Key) })
+			sets = append(sets, set{dims: dims, key: dimsKey(dims)})
 		}
 		for _, m := range dir.Metrics {
 			if m.Name == "" || len(m.Name) > 255 {
 				return nil, fmt.Errorf("metric name %q is empty or over 255 characters", truncate(m.Name))
 			}
-			values, err := metricValues(root[m.Name])
+			values, err := dec.metric(m.Name)
 			if err != nil {
 				return nil, fmt.Errorf("metric %q: %w", truncate(m.Name), err)
 			}
-			for _, set := range sets {
-				if len(set) > maxDimsPerSet {
-					return nil, fmt.Errorf("dimension set of %d keys (at most %d)", len(set), maxDimsPerSet)
+			for _, st := range sets {
+				if volume += len(dir.Namespace) + len(m.Name) + len(st.key); volume > maxVolumePerDoc {
+					return nil, fmt.Errorf("the points would carry more than %d bytes of names and dimensions", maxVolumePerDoc)
 				}
-				dims := make([]dim, 0, len(set))
-				for _, k := range set {
-					var v string
-					if err := json.Unmarshal(root[k], &v); err != nil || v == "" {
-						return nil, fmt.Errorf("dimension %q is not a non-empty string at the root", truncate(k))
-					}
-					dims = append(dims, dim{k, v})
-				}
-				slices.SortFunc(dims, func(a, b dim) int { return strings.Compare(a.Key, b.Key) })
-				key := seriesKey(dir.Namespace, m.Name, dims)
+				key := dir.Namespace + "\x00" + m.Name + st.key
 				if seen[key] {
 					continue
 				}
 				seen[key] = true
-				p.points = append(p.points, emfPoint{key: key, namespace: dir.Namespace, name: m.Name, unit: m.Unit, dims: dims, values: values})
+				p.points = append(p.points, emfPoint{key: key, namespace: dir.Namespace, name: m.Name, unit: m.Unit, dims: st.dims, values: values})
 			}
 		}
 	}
@@ -142,11 +222,9 @@ func metricValues(raw json.RawMessage) ([]float64, error) {
 	return []float64{v}, nil
 }
 
-func seriesKey(ns, name string, dims []dim) string {
+// dimsKey is the dimensions' part of a series key.
+func dimsKey(dims []dim) string {
 	var b strings.Builder
-	b.WriteString(ns)
-	b.WriteByte(0)
-	b.WriteString(name)
 	for _, d := range dims {
 		b.WriteByte(0)
 		b.WriteString(d.Key)

@@ -153,3 +153,165 @@ func TestTraceIDSpellings(t *testing.T) {
 		}
 	}
 }
+
+// emfShape builds a document with one directive of sets dimension sets,
+// each naming root member "d" (a string of dimLen bytes; no dimension when
+// dimLen is 0), and metrics metric definitions naming root members m0..,
+// or, when same is set, all naming "m", an array of 100 numbers of digits
+// digits.
+func emfShape(sets, dimLen, metrics int, same bool, digits int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[`)
+	for i := range sets {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if dimLen > 0 {
+			b.WriteString(`["d"]`)
+		} else {
+			b.WriteString(`[]`)
+		}
+	}
+	b.WriteString(`],"Metrics":[`)
+	for i := range metrics {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if same {
+			b.WriteString(`{"Name":"m"}`)
+		} else {
+			fmt.Fprintf(&b, `{"Name":"m%d"}`, i)
+		}
+	}
+	b.WriteString(`]}]},"d":"` + strings.Repeat("v", max(dimLen, 1)) + `"`)
+	if same {
+		b.WriteString(`,"m":[`)
+		num := "1." + strings.Repeat("0", digits)
+		for i := range 100 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(num)
+		}
+		b.WriteString(`]`)
+	}
+	for i := range metrics {
+		fmt.Fprintf(&b, `,"m%d":%d`, i, i)
+	}
+	b.WriteString(`}`)
+	return []byte(b.String())
+}
+
+// TestParseEMFLinear measures the bytes of root values local mode's
+// parser decodes at n and 4n for the shapes that made it quadratic (a
+// value decoded again at every reference) and checks the caps that bound
+// the points of one document.
+func TestParseEMFLinear(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		doc  func(n int) []byte
+		ok   bool
+	}{
+		{"one long metric value named by many definitions", func(n int) []byte { return emfShape(10, 0, n, true, n) }, true},
+		{"one long dimension value in many points", func(n int) []byte { return emfShape(2, 50*n, n, false, 1) }, true},
+		{"empty dimension sets times metrics", func(n int) []byte { return emfShape(100*n, 0, 100, true, 1) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			work := func(doc []byte) int {
+				w := 0
+				_, err := parseEMFCounting(doc, &w)
+				if (err == nil) != tc.ok {
+					t.Fatalf("%d bytes: err = %v", len(doc), err)
+				}
+				return w
+			}
+			small, large := tc.doc(20), tc.doc(80)
+			w1, w4 := work(small), work(large)
+			bytesRatio := float64(len(large)) / float64(len(small))
+			t.Logf("%d bytes: work %d; %d bytes: work %d (ratio %.2f for %.2fx the bytes)", len(small), w1, len(large), w4, float64(w4)/float64(w1), bytesRatio)
+			if float64(w4) > 1.2*bytesRatio*float64(max(w1, 1)) {
+				t.Fatalf("work grows faster than the document: %d then %d", w1, w4)
+			}
+		})
+	}
+}
+
+func TestEMFCaps(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		doc  []byte
+		want string
+	}{
+		{"31 dimension sets", emfShape(31, 1, 1, true, 1), "31 dimension sets"},
+		{"1020 points", emfShape(30, 1, 34, false, 1), "more than 1000 points"},
+		{"101 metrics", emfShape(1, 1, 101, false, 1), "more than 100 metrics"},
+		{"30 MB of dimensions", []byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[` +
+			strings.Repeat(`["d"],`, 29) + `["d"]],"Metrics":[` + strings.Repeat(`{"Name":"m"},`, 32) + `{"Name":"m"}]}]},"d":"` +
+			strings.Repeat("v", 100_000) + `","m":1}`), "more than 2097152 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := parseEMF(tc.doc); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+	// 990 points within the caps; the 30 sets are the same, so 33 series.
+	if p, err := parseEMF(emfShape(30, 1, 33, false, 1)); err != nil || len(p.points) != 33 {
+		t.Fatalf("990 points: %v", err)
+	}
+	// A 60 KB datagram of empty dimension sets and 100 metric definitions.
+	if _, err := parseEMF(emfShape(20_000, 0, 100, true, 1)); err == nil {
+		t.Fatal("60 KB datagram of 2 million points accepted")
+	}
+}
+
+// BenchmarkParseEMFLongValue1MB: a 1 MB metric value named by 100
+// definitions.
+func BenchmarkParseEMFLongValue1MB(b *testing.B) {
+	doc := emfShape(10, 0, 100, true, 10_000)
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if _, err := parseEMF(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseEMFDatagram60KB: 20,000 empty dimension sets and 100
+// metric definitions; reports the points the document expands to
+// (before deduplication) when accepted.
+func BenchmarkParseEMFDatagram60KB(b *testing.B) {
+	doc := emfShape(20_000, 0, 100, true, 1)
+	points := 0
+	for b.Loop() {
+		points = 0
+		if _, err := parseEMF(doc); err == nil {
+			points = 20_000 * 100
+		}
+	}
+	b.ReportMetric(float64(points), "points/doc")
+}
+
+// FuzzParseEMF: local mode's parser never panics, and what it accepts
+// stays within the caps, with one point per series key.
+func FuzzParseEMF(f *testing.F) {
+	f.Add(emfShape(3, 5, 2, false, 1))
+	f.Add(emfShape(2, 0, 3, true, 2))
+	f.Add([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["d","e"],["e","d"]],"Metrics":[{"Name":"m"}]}]},"d":"x","e":"y","m":[1,2]}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		p, err := parseEMF(doc)
+		if err != nil {
+			return
+		}
+		if len(p.points) > maxPointsPerDoc {
+			t.Fatalf("%d points", len(p.points))
+		}
+		keys := map[string]bool{}
+		for _, pt := range p.points {
+			if keys[pt.key] || len(pt.values) == 0 || len(pt.dims) > maxDimsPerSet {
+				t.Fatalf("point %+v", pt)
+			}
+			keys[pt.key] = true
+		}
+	})
+}

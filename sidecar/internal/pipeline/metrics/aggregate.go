@@ -75,6 +75,14 @@ func (p *Pipeline) addPoint(pt *emf.Point) {
 		p.dimIdx = append(p.dimIdx, i)
 	}
 	slices.SortFunc(p.dimIdx, func(a, b int) int { return bytes.Compare(pt.Dims[a].Name, pt.Dims[b].Name) })
+	if problem := dimensionProblem(pt.Dims, p.dimIdx); problem != "" {
+		p.dropped[problem].Add(uint64(len(pt.Values)))
+		if p.dimLog.Allow(time.Now(), 10*time.Second) {
+			p.cfg.Logger.Warn("EMF point dropped: CloudWatch would refuse its dimensions", "reason", problem,
+				"namespace", string(pt.Namespace), "metric", string(pt.Name))
+		}
+		return
+	}
 	for _, i := range p.dimIdx {
 		key = append(key, pt.Dims[i].Name...)
 		key = append(key, 1)

@@ -20,6 +20,19 @@
 //     (metrics.dropped.out_of_range), namespaces starting with "AWS/"
 //     (metrics.dropped.reserved_namespace) and timestamps more than about two
 //     weeks old or two hours ahead (metrics.dropped.timestamp_out_of_range).
+//   - Points whose dimensions break CloudWatch's Dimension rules (ASCII
+//     only, not blank, no control characters, names not starting with
+//     ":", no name twice in a set) are dropped at intake and counted
+//     (metrics.dropped.bad_dimension_name, bad_dimension_value,
+//     duplicate_dimension); refused documents are counted by reason
+//     (metrics.rejected.<reason>).
+//   - A request CloudWatch still refuses as invalid (400
+//     InvalidParameterValue and the like) is split in halves, recursively,
+//     so its good datums are delivered: each refused datum is dropped and
+//     counted (metrics.dropped.invalid_datum) at a cost of at most
+//     2*ceil(log2 n) extra requests, and at most 8*ceil(log2 n) per request
+//     in all (metrics.split_requests); what is left refused when that
+//     allowance runs out is counted as metrics.dropped.split_limit.
 //   - Shutdown stops accepting, flushes every aggregate and sends
 //     everything queued, within ctx.
 package metrics

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/internal/sender"
@@ -82,12 +84,20 @@ func (c Config) Validate() error {
 	if len(c.ExtraDimensions) > emf.MaxDimensions {
 		errs = append(errs, fmt.Errorf("metrics: %d extra dimensions (at most %d)", len(c.ExtraDimensions), emf.MaxDimensions))
 	}
+	for _, d := range c.ExtraDimensions {
+		if !validDimensionName([]byte(d.Name)) || !validDimensionValue([]byte(d.Value)) {
+			errs = append(errs, fmt.Errorf("metrics: extra dimension %q=%q breaks CloudWatch's rules (ASCII, not blank, no control characters, name not starting with ':')", d.Name, d.Value))
+		}
+	}
 	return errors.Join(errs...)
 }
 
 type request struct {
 	in     *cloudwatch.PutMetricDataInput
 	datums int
+	// split is shared by the parts of a request CloudWatch refused as
+	// invalid: the extra requests its bisection may still make.
+	split *atomic.Int32
 }
 
 // Pipeline aggregates EMF metrics and sends them to CloudWatch.
@@ -104,12 +114,15 @@ type Pipeline struct {
 	q *queue.Queue[request]
 	s *sender.Sender[request]
 
-	docs, points, statSets, sentDatums, sentRequests, rejected *atomic.Uint64
-	dropped                                                    map[string]*atomic.Uint64
-	retried                                                    map[retry.Reason]*atomic.Uint64
+	docs, points, statSets, sentDatums, sentRequests, rejected, splits *atomic.Uint64
+	rejectedBy                                                         map[emf.Reason]*atomic.Uint64
+	dropped                                                            map[string]*atomic.Uint64
+	retried                                                            map[retry.Reason]*atomic.Uint64
 
 	flushNow chan struct{}
 	logEvery retry.Every // permanent-failure log lines, at most one per 10s
+	dimLog   retry.Every // dimension drops, likewise
+	docLog   retry.Every // refused documents, likewise
 }
 
 // New checks cfg and returns an unstarted Pipeline.
@@ -128,8 +141,11 @@ func New(cfg Config) (*Pipeline, error) {
 		sentDatums:   c.Counter("metrics.datums_sent"),
 		sentRequests: c.Counter("metrics.requests_sent"),
 		rejected:     c.Counter("metrics.rejected_documents"),
+		rejectedBy:   status.Family(c, "metrics.rejected.", emf.Reasons...),
+		splits:       c.Counter("metrics.split_requests"),
 		dropped: status.Family(c, "metrics.dropped.", "budget_full", "shutdown", "out_of_range", "timestamp_out_of_range",
-			"reserved_namespace", string(retry.ClientError)),
+			"reserved_namespace", string(retry.ClientError), badDimensionName, badDimensionValue, duplicateDim,
+			invalidDatum, splitLimit),
 		retried:  status.Family(c, "metrics.retried.", retry.Reasons...),
 		flushNow: make(chan struct{}, 1),
 	}
@@ -161,6 +177,10 @@ func (p *Pipeline) ConsumeEMF(doc []byte) {
 	p.mu.Unlock()
 	if r != emf.OK {
 		p.rejected.Add(1)
+		p.rejectedBy[r].Add(1)
+		if p.docLog.Allow(time.Now(), 10*time.Second) {
+			p.cfg.Logger.Warn("EMF document refused", "reason", string(r), "bytes", len(doc))
+		}
 		return
 	}
 	p.docs.Add(1)
@@ -283,6 +303,11 @@ func (p *Pipeline) send(batch []queue.Entry[request]) {
 		return
 	}
 	retryable, reason := retry.Classify(err)
+	if !retryable && refusedAsInvalid(err) {
+		p.s.Succeeded() // CloudWatch answered: no backoff
+		p.bisect(batch[0], err)
+		return
+	}
 	if !retryable {
 		p.dropped[string(retry.ClientError)].Add(uint64(req.datums))
 		p.q.Release(batch)
@@ -293,4 +318,74 @@ func (p *Pipeline) send(batch []queue.Entry[request]) {
 	}
 	p.retried[reason].Add(1)
 	p.s.Retry(batch)
+}
+
+// Drop reasons of a request CloudWatch refused as invalid (400
+// InvalidParameterValue and the like: one bad datum fails all of them).
+const (
+	// invalidDatum: a datum CloudWatch refused on its own, isolated by
+	// bisection.
+	invalidDatum = "invalid_datum"
+	// splitLimit: datums of a refused part left when the request's
+	// bisection allowance ran out.
+	splitLimit = "split_limit"
+)
+
+// refusedAsInvalid reports whether err is CloudWatch refusing the
+// request's content, which splitting it can isolate.
+func refusedAsInvalid(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "InvalidParameterValue", "InvalidParameterCombination", "MissingParameter",
+		"InvalidParameterValueException", "InvalidParameterCombinationException", "MissingRequiredParameterException":
+		return true
+	}
+	return false
+}
+
+// maxSplitRequests bounds the extra requests bisecting one request of n
+// datums may make: isolating one refused datum takes at most 2*ceil(log2 n)
+// of them, and the allowance covers four such datums (80 for 1000 datums).
+func maxSplitRequests(n int) int32 { return int32(8 * bits.Len(uint(n-1))) }
+
+// bisect handles a request CloudWatch refused as invalid: a single datum
+// is dropped and counted; a larger request is split in two halves that go
+// back to the head of the queue, each keeping part of the budget
+// reservation, while the request's allowance of extra requests lasts.
+// Good datums in the same request are thus delivered at a cost of
+// O(refused * log n) extra requests.
+func (p *Pipeline) bisect(e queue.Entry[request], err error) {
+	req := e.Value
+	n := len(req.in.MetricData)
+	if req.split == nil {
+		req.split = new(atomic.Int32)
+		req.split.Store(maxSplitRequests(n))
+	}
+	if n == 1 || req.split.Add(-2) < 0 {
+		why := invalidDatum
+		if n > 1 {
+			why = splitLimit
+		}
+		p.dropped[why].Add(uint64(req.datums))
+		p.q.Release([]queue.Entry[request]{e})
+		if p.logEvery.Allow(time.Now(), 10*time.Second) {
+			p.cfg.Logger.Error("PutMetricData refused datums as invalid; dropped", "err", err, "datums", req.datums, "reason", why)
+		}
+		return
+	}
+	p.splits.Add(2)
+	half := n / 2
+	size1 := e.Size * int64(half) / int64(n)
+	part := func(data []types.MetricDatum, size int64) queue.Entry[request] {
+		in := *req.in
+		in.MetricData = data
+		return queue.Entry[request]{Value: request{in: &in, datums: len(data), split: req.split}, Size: size}
+	}
+	p.q.PushFront([]queue.Entry[request]{
+		part(req.in.MetricData[:half:half], size1),
+		part(req.in.MetricData[half:], e.Size-size1),
+	})
 }

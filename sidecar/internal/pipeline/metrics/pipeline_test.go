@@ -232,6 +232,132 @@ func TestHangBoundedAndShutdownDeadline(t *testing.T) {
 	}
 }
 
+// seriesDoc is one value of metric m for dimension A=i.
+func seriesDoc(i int) []byte {
+	return fmt.Appendf(nil, `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["A"]],"Metrics":[{"Name":"m"}]}]},"A":"%d","m":1}`, i)
+}
+
+func seriesWant(ids ...int) emftest.Totals {
+	want := emftest.Totals{}
+	for _, i := range ids {
+		want.Add(emftest.ID("n", "m", "None", 60, map[string]string{"A": fmt.Sprint(i)}), 1, 1)
+	}
+	return want
+}
+
+// TestBadDimensionsDroppedAtIntake: points whose dimensions CloudWatch
+// would refuse (non-ASCII, blank, leading colon, duplicate names) are
+// dropped and counted at intake, so the 200 good series sent with them
+// all arrive and CloudWatch (the fake, enforcing the documented rules)
+// refuses nothing. A document's good dimension sets still count.
+func TestBadDimensionsDroppedAtIntake(t *testing.T) {
+	e := newEnv(t, 16<<20, nil)
+	var ids []int
+	for i := range 200 {
+		e.p.ConsumeEMF(seriesDoc(i))
+		ids = append(ids, i)
+	}
+	for _, doc := range []string{
+		`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["user"]],"Metrics":[{"Name":"m"}]}]},"user":"José","m":1}`,
+		`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["user"]],"Metrics":[{"Name":"m"}]}]},"user":"   ","m":1}`,
+		`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[":user"]],"Metrics":[{"Name":"m"}]}]},":user":"x","m":1}`,
+		`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["A","A"]],"Metrics":[{"Name":"m"}]}]},"A":"x","m":1}`,
+		// One good set (A=200) and one bad one in the same document.
+		`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["A"],["A","user"]],"Metrics":[{"Name":"m"}]}]},"A":"200","user":"Zoë","m":1}`,
+	} {
+		e.p.ConsumeEMF([]byte(doc))
+	}
+	ids = append(ids, 200)
+	e.shutdown(t)
+	checkDelivered(t, e, seriesWant(ids...))
+	for name, want := range map[string]uint64{
+		"metrics.dropped.bad_dimension_value": 3, "metrics.dropped.bad_dimension_name": 1,
+		"metrics.dropped.duplicate_dimension": 1, "metrics.dropped.invalid_datum": 0, "metrics.split_requests": 0,
+	} {
+		if got := e.counters.Get(name); got != want {
+			t.Errorf("%s = %d, want %d; counters %v", name, got, want, e.counters.Snapshot())
+		}
+	}
+}
+
+// TestRejectedByReason: refused documents are counted by reason.
+func TestRejectedByReason(t *testing.T) {
+	e := newEnv(t, 16<<20, nil)
+	sets := `[]` + strings.Repeat(`,[]`, 30)
+	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[` + sets + `],"Metrics":[{"Name":"m"}]}]},"m":1}`))
+	e.p.ConsumeEMF([]byte(`{"not":"emf"}`))
+	e.shutdown(t)
+	if e.counters.Get("metrics.rejected.too_many_dimension_sets") != 1 || e.counters.Get("metrics.rejected.no_aws") != 1 ||
+		e.counters.Get("metrics.rejected_documents") != 2 {
+		t.Fatalf("counters %v", e.counters.Snapshot())
+	}
+}
+
+// TestRefusedDatumsIsolated: CloudWatch refuses a request of 1000 datums
+// for 3 of them (a rule the sidecar does not know); the request is
+// bisected, the 997 good datums arrive, the 3 are counted, and the extra
+// requests stay within 2*ceil(log2 1000) per refused datum.
+func TestRefusedDatumsIsolated(t *testing.T) {
+	e := newEnv(t, 16<<20, nil)
+	refused := map[string]bool{"13": true, "500": true, "998": true}
+	e.fake.RefuseMetrics(func(d fakeaws.MetricDatum) bool {
+		return len(d.Dimensions) > 0 && refused[d.Dimensions[0].Value]
+	})
+	var ids []int
+	for i := range 1000 {
+		e.p.ConsumeEMF(seriesDoc(i))
+		if !refused[fmt.Sprint(i)] {
+			ids = append(ids, i)
+		}
+	}
+	e.shutdown(t)
+	got, _ := emftest.Received(e.fake.Metrics())
+	if d := emftest.Diff(seriesWant(ids...), got); d != "" {
+		t.Fatalf("delivered values differ:\n%s\ncounters %v", d, e.counters.Snapshot())
+	}
+	splits := e.counters.Get("metrics.split_requests")
+	t.Logf("3 refused datums in 1000: %d extra requests", splits)
+	if e.counters.Get("metrics.dropped.invalid_datum") != 3 || splits == 0 || splits > 3*2*10 ||
+		e.counters.Get("metrics.dropped.client_error") != 0 || e.counters.Get("metrics.dropped.split_limit") != 0 {
+		t.Fatalf("counters %v", e.counters.Snapshot())
+	}
+	if n := e.fake.Requests("PutMetricData"); uint64(n) != 1+splits {
+		t.Fatalf("%d requests for %d splits", n, splits)
+	}
+}
+
+// TestBisectionBounded: with 100 of 1000 datums refused, bisection stops
+// at its allowance (80 extra requests for 1000 datums); every datum is
+// delivered or counted.
+func TestBisectionBounded(t *testing.T) {
+	e := newEnv(t, 16<<20, nil)
+	e.fake.RefuseMetrics(func(d fakeaws.MetricDatum) bool {
+		return len(d.Dimensions) > 0 && strings.HasSuffix(d.Dimensions[0].Value, "7")
+	})
+	for i := range 1000 {
+		e.p.ConsumeEMF(seriesDoc(i))
+	}
+	e.shutdown(t)
+	got, _ := emftest.Received(e.fake.Metrics())
+	splits := e.counters.Get("metrics.split_requests")
+	invalid, limit := e.counters.Get("metrics.dropped.invalid_datum"), e.counters.Get("metrics.dropped.split_limit")
+	t.Logf("100 refused datums in 1000: %d extra requests, %v delivered, %d isolated, %d left at the limit", splits, got.Count(), invalid, limit)
+	if splits > 80 || limit == 0 || uint64(got.Count())+invalid+limit != 1000 {
+		t.Fatalf("delivered %v, counters %v", got.Count(), e.counters.Snapshot())
+	}
+	if n := e.fake.Requests("PutMetricData"); uint64(n) != 1+splits {
+		t.Fatalf("%d requests for %d splits", n, splits)
+	}
+}
+
+func TestValidateExtraDimensions(t *testing.T) {
+	_, err := metrics.New(metrics.Config{Client: &cloudwatch.Client{}, Budget: queue.NewBudget(1), Counters: status.NewCounters(),
+		ExtraDimensions: []metrics.Dimension{{Name: ":Cluster", Value: "x"}}})
+	if err == nil || !strings.Contains(err.Error(), "extra dimension") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func BenchmarkConsumeEMF(b *testing.B) {
 	p, err := metrics.New(metrics.Config{Client: &cloudwatch.Client{}, Budget: queue.NewBudget(1 << 30), Counters: status.NewCounters(),
 		Now: func() time.Time { return time.UnixMilli(1700000000000) }})
