@@ -23,6 +23,7 @@ type Store struct {
 	series  map[string]*series
 	closed  bool
 	counter counters
+	work    uint64 // steps taken keeping trace summaries (tests count them)
 }
 
 type counters struct {
@@ -35,15 +36,23 @@ type trace struct {
 	id    string
 	recv  int64 // first arrival, unix nanoseconds
 	docs  []*docInfo
+	byID  map[string]int // index in docs by document id
 	bytes int64
 
-	// summary, recomputed when a document arrives
+	// Summary, kept up to date as documents arrive: adding a document costs
+	// time in its own size, not the trace's (see add and remove).
 	root        *docInfo
 	start, end  float64
-	services    []string
-	annotations []string
+	services    []string // append-only between rebuilds: readers keep older headers
+	annotations []string // key=value, in arrival order, append-only between rebuilds
 	flags       flags
 	inProgress  bool
+
+	serviceDocs map[string]int // documents (not independent) per service name
+	annDocs     map[string]int // documents per annotation
+	annKeys     map[string]int // documents per annotation key
+	flagDocs    [3]int         // documents with each flag bit anywhere
+	inProgDocs  int            // documents in progress
 }
 
 type emfDoc struct {
@@ -113,16 +122,12 @@ func (s *Store) addSegment(doc []byte, recv int64) error {
 	s.counter.segments++
 	t := s.traces[tid]
 	if t == nil {
-		t = &trace{id: tid, recv: recv}
+		t = newTrace(tid, recv)
 		s.traces[tid] = t
 		s.order = append(s.order, t)
 	}
-	replaced := false
-	for i, old := range t.docs {
-		if old.id != di.id {
-			continue
-		}
-		replaced = true
+	if i, ok := t.byID[di.id]; ok {
+		old := t.docs[i]
 		if di.inProgress && !old.inProgress {
 			s.counter.segmentsStale++
 			return nil
@@ -130,18 +135,18 @@ func (s *Store) addSegment(doc []byte, recv int64) error {
 		t.bytes -= int64(len(old.raw))
 		s.bytes -= int64(len(old.raw))
 		t.docs[i] = di
-		break
-	}
-	if !replaced {
+		s.work += t.replace(old, di)
+	} else {
 		if len(t.docs) >= MaxDocsPerTrace {
 			s.counter.segmentsRejected++
 			return fmt.Errorf("localview: trace %s already holds %d documents; segment %s dropped", tid, MaxDocsPerTrace, di.id)
 		}
+		t.byID[di.id] = len(t.docs)
 		t.docs = append(t.docs, di)
+		s.work += t.add(di)
 	}
 	t.bytes += int64(len(raw))
 	s.bytes += int64(len(raw))
-	t.summarize()
 	s.evict()
 	return nil
 }
@@ -170,52 +175,127 @@ func decode[T any](doc []byte, what string, parse func([]byte) (T, error)) (T, [
 	return v, buf.Bytes(), nil
 }
 
-// summarize recomputes what the list and filters read.
-func (t *trace) summarize() {
-	t.root = nil
-	t.start, t.end = 0, 0
-	// Fresh slices: readers may hold the previous ones after unlocking.
-	t.services = nil
-	t.annotations = nil
-	t.flags = 0
-	t.inProgress = false
-	for _, d := range t.docs {
-		if t.start == 0 || d.start < t.start {
-			t.start = d.start
-		}
-		if d.end > t.end {
-			t.end = d.end
-		}
-		t.flags |= d.anyFlags
-		if d.inProgress {
-			t.inProgress = true
-		}
-		if !d.independent {
-			if !slices.Contains(t.services, d.name) {
-				t.services = append(t.services, d.name)
-			}
-			if t.root == nil || rootBefore(d, t.root) {
-				t.root = d
-			}
-		}
-		for _, a := range d.annotations {
-			if !slices.Contains(t.annotations, a) {
-				t.annotations = append(t.annotations, a)
-			}
-		}
-	}
-	if t.root == nil {
-		for _, d := range t.docs {
-			if t.root == nil || d.start < t.root.start {
-				t.root = d
-			}
-		}
-	}
-	slices.Sort(t.annotations)
+func newTrace(id string, recv int64) *trace {
+	return &trace{id: id, recv: recv, byID: make(map[string]int),
+		serviceDocs: make(map[string]int), annDocs: make(map[string]int), annKeys: make(map[string]int)}
 }
 
-// rootBefore prefers segments without a parent, then the earliest.
-func rootBefore(a, b *docInfo) bool {
+// add brings the summary up to date with a new document d, already
+// appended to t.docs, in time proportional to d's annotations. It returns
+// the steps taken (documents and annotations visited), which tests count.
+func (t *trace) add(d *docInfo) (steps uint64) {
+	if len(t.docs) == 1 || d.start < t.start {
+		t.start = d.start
+	}
+	if d.end > t.end {
+		t.end = d.end
+	}
+	for bit := range t.flagDocs {
+		if d.anyFlags&(1<<bit) != 0 {
+			t.flagDocs[bit]++
+		}
+	}
+	t.flags |= d.anyFlags
+	if d.inProgress {
+		t.inProgDocs++
+	}
+	t.inProgress = t.inProgDocs > 0
+	if !d.independent {
+		if t.serviceDocs[d.name]++; t.serviceDocs[d.name] == 1 {
+			t.services = append(t.services, d.name)
+		}
+	}
+	if t.root == nil || rootOf(d, t.root) {
+		t.root = d
+	}
+	for _, a := range d.annotations {
+		if t.annDocs[a]++; t.annDocs[a] == 1 {
+			t.annotations = append(t.annotations, a)
+			k, _, _ := strings.Cut(a, "=")
+			t.annKeys[k]++
+		}
+	}
+	return 1 + uint64(len(d.annotations))
+}
+
+// replace brings the summary up to date when new takes old's place in
+// t.docs. Counts go down and up in time proportional to the two documents;
+// only what old alone determined (the start, end or root of the trace, or
+// the last document naming a service or annotation) is recomputed over the
+// trace, which an update of one document rarely needs more than once.
+func (t *trace) replace(old, new *docInfo) (steps uint64) {
+	for bit := range t.flagDocs {
+		if old.anyFlags&(1<<bit) != 0 {
+			t.flagDocs[bit]--
+		}
+	}
+	if old.inProgress {
+		t.inProgDocs--
+	}
+	rebuildServices, rebuildAnnotations := false, false
+	if !old.independent {
+		if t.serviceDocs[old.name]--; t.serviceDocs[old.name] == 0 {
+			delete(t.serviceDocs, old.name)
+			rebuildServices = true
+		}
+	}
+	for _, a := range old.annotations {
+		if t.annDocs[a]--; t.annDocs[a] == 0 {
+			delete(t.annDocs, a)
+			k, _, _ := strings.Cut(a, "=")
+			if t.annKeys[k]--; t.annKeys[k] == 0 {
+				delete(t.annKeys, k)
+			}
+			rebuildAnnotations = true
+		}
+	}
+	steps = 1 + uint64(len(old.annotations))
+	rescan := old == t.root || old.start == t.start || old.end == t.end
+	t.flags = 0
+	for bit, n := range t.flagDocs {
+		if n > 0 {
+			t.flags |= 1 << bit
+		}
+	}
+	if rescan {
+		t.root, t.start, t.end = nil, 0, 0
+		for i, d := range t.docs {
+			if d == new {
+				continue // added below
+			}
+			if i == 0 || t.root == nil || d.start < t.start {
+				t.start = d.start
+			}
+			t.end = max(t.end, d.end)
+			if t.root == nil || rootOf(d, t.root) {
+				t.root = d
+			}
+		}
+		steps += uint64(len(t.docs))
+	}
+	if rebuildServices || rebuildAnnotations {
+		// Fresh slices: readers may hold the previous ones after unlocking.
+		if rebuildServices {
+			t.services = slices.DeleteFunc(slices.Clone(t.services), func(s string) bool { return t.serviceDocs[s] == 0 })
+		}
+		if rebuildAnnotations {
+			t.annotations = slices.DeleteFunc(slices.Clone(t.annotations), func(a string) bool { return t.annDocs[a] == 0 })
+		}
+		steps += uint64(len(t.services) + len(t.annotations))
+	}
+	return steps + t.add(new)
+}
+
+// rootOf reports whether a is a better root than b: segments before
+// independent subsegments; among segments, those without a parent, then
+// the earliest; among independent subsegments, the earliest.
+func rootOf(a, b *docInfo) bool {
+	if a.independent != b.independent {
+		return !a.independent
+	}
+	if a.independent {
+		return a.start < b.start
+	}
 	if (a.parentID == "") != (b.parentID == "") {
 		return a.parentID == ""
 	}
