@@ -401,6 +401,12 @@ func TestLocalMode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Documents reach the view through its inbox, whose drops are counted.
+	if snap := a.Counters().Snapshot(); snap["local.dropped"] != 0 || snap["local.rejected"] != 0 {
+		t.Errorf("counters %v", snap)
+	} else if _, ok := snap["local.dropped"]; !ok {
+		t.Errorf("no local.dropped counter: %v", snap)
+	}
 	shutdown(t, a)
 }
 

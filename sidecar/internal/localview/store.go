@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Store keeps recent traces and metrics in memory, within the bounds of its
@@ -24,6 +25,8 @@ type Store struct {
 	closed  bool
 	counter counters
 	work    uint64 // steps taken keeping trace summaries (tests count them)
+
+	inboxDropped atomic.Uint64 // documents an Inbox dropped: it was full
 }
 
 type counters struct {
@@ -448,6 +451,7 @@ type Stats struct {
 	MetricEvicted    uint64  `json:"metric_docs_evicted"`
 	Expired          uint64  `json:"expired"`
 	Loaded           uint64  `json:"loaded"`
+	InboxDropped     uint64  `json:"inbox_dropped"`
 	RetentionSeconds float64 `json:"retention_seconds"`
 }
 
@@ -462,6 +466,7 @@ func (s *Store) Stats() Stats {
 		Segments: c.segments, SegmentsRejected: c.segmentsRejected, SegmentsStale: c.segmentsStale,
 		MetricDocsTotal: c.emfDocs, MetricRejected: c.emfRejected, SeriesDropped: c.seriesDropped,
 		TracesEvicted: c.tracesEvicted, MetricEvicted: c.emfEvicted, Expired: c.expired, Loaded: c.loaded,
+		InboxDropped: s.inboxDropped.Load(),
 		RetentionSeconds: s.cfg.Retention.Seconds(),
 	}
 }
