@@ -466,7 +466,7 @@ func (s *Store) Stats() Stats {
 		Segments: c.segments, SegmentsRejected: c.segmentsRejected, SegmentsStale: c.segmentsStale,
 		MetricDocsTotal: c.emfDocs, MetricRejected: c.emfRejected, SeriesDropped: c.seriesDropped,
 		TracesEvicted: c.tracesEvicted, MetricEvicted: c.emfEvicted, Expired: c.expired, Loaded: c.loaded,
-		InboxDropped: s.inboxDropped.Load(),
+		InboxDropped:     s.inboxDropped.Load(),
 		RetentionSeconds: s.cfg.Retention.Seconds(),
 	}
 }
