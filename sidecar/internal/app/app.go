@@ -78,7 +78,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	var emfConsumer emfrecv.Consumer
 	var err error
 	if o.AWS == nil {
-		store, err := localview.New(localview.Config{PersistPath: c.PersistPath, Logger: o.Logger})
+		store, err := localview.New(localview.Config{PersistPath: c.PersistPath, AllowedHosts: c.UIHosts, Logger: o.Logger})
 		if err != nil {
 			return nil, err
 		}
