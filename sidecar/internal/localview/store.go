@@ -76,6 +76,7 @@ type point struct {
 	ts       int64 // unix milliseconds
 	values   []float64
 	traceIDs []string
+	docDims  []dim // every dimension of the point's document, shared by its points
 }
 
 // New returns a store. When cfg.PersistPath names an existing file, the
@@ -410,6 +411,14 @@ func (s *Store) addEMF(doc []byte, recv int64) error {
 	}
 	s.counter.emfDocs++
 	d := &emfDoc{raw: raw, recv: recv, ts: p.ts}
+	var docDims []dim
+	for _, pt := range p.points {
+		for _, dm := range pt.dims {
+			if !slices.ContainsFunc(docDims, func(x dim) bool { return x.Key == dm.Key }) {
+				docDims = append(docDims, dm)
+			}
+		}
+	}
 	for _, pt := range p.points {
 		se := s.series[pt.key]
 		if se == nil {
@@ -420,7 +429,13 @@ func (s *Store) addEMF(doc []byte, recv int64) error {
 			se = &series{key: pt.key, namespace: pt.namespace, name: pt.name, unit: pt.unit, dims: pt.dims}
 			s.series[pt.key] = se
 		}
-		se.points = append(se.points, point{ts: p.ts, values: pt.values, traceIDs: p.traceIDs})
+		ids := p.traceIDs
+		if !isTimeUnit(pt.unit) && !slices.ContainsFunc(pt.values, func(v float64) bool { return v != 0 }) {
+			// A count of zero (Faults: 0 in a document of 2xx requests)
+			// does not make the document's traces examples of this metric.
+			ids = nil
+		}
+		se.points = append(se.points, point{ts: p.ts, values: pt.values, traceIDs: ids, docDims: docDims})
 		d.series = append(d.series, se)
 	}
 	s.emf = append(s.emf, d)
