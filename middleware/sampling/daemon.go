@@ -40,8 +40,8 @@ type daemonRules struct {
 // and for requests when it never does, fallback decides.
 //
 // The rules are fetched in the background, never on a request's path: at
-// once, then every 5 minutes, or every 10 seconds while the daemon does
-// not answer. Each fetched rule samples at its fixed rate, after a
+// once, then every 5 minutes, or every 10 seconds while the daemon cannot
+// be reached (an answer that is an error also waits 5 minutes). Each fetched rule samples at its fixed rate, after a
 // reservoir of at most one request a second per process (what the X-Ray
 // SDKs borrow before X-Ray assigns them a share of the rule's reservoir;
 // this package does not report statistics or ask for a share). Rules
@@ -73,32 +73,38 @@ func (d *daemonRules) refresh(now time.Time) {
 	go func() {
 		defer d.inFlight.Store(false)
 		d.fetches.Add(1)
-		rs, err := d.fetch()
-		if err != nil {
-			return // keep what we had; retry after daemonRetry
+		rs, answered, err := d.fetch()
+		if answered {
+			// Also when it refused (say, X-Ray denied the task's role
+			// GetSamplingRules): asking again soon would not help.
+			d.next.Store(time.Now().Add(daemonRefresh).UnixNano())
 		}
-		d.current.Store(rs)
-		d.next.Store(time.Now().Add(daemonRefresh).UnixNano())
+		if err == nil {
+			d.current.Store(rs)
+		} // else keep what we had
+
 	}()
 }
 
-func (d *daemonRules) fetch() (*Rules, error) {
+// fetch asks the daemon for its rules; answered reports whether it
+// answered at all.
+func (d *daemonRules) fetch() (rs *Rules, answered bool, err error) {
 	resp, err := d.client.Post(d.url, "application/json", bytes.NewReader([]byte(`{}`)))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxRulesBody+1))
-	if err != nil {
-		return nil, err
+	switch {
+	case err != nil:
+		return nil, false, err
+	case resp.StatusCode != http.StatusOK:
+		return nil, true, fmt.Errorf("sampling: daemon answered %s", resp.Status)
+	case len(body) > maxRulesBody:
+		return nil, true, errors.New("sampling: daemon's rules are over 1 MiB")
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("sampling: daemon answered %s", resp.Status)
-	}
-	if len(body) > maxRulesBody {
-		return nil, errors.New("sampling: daemon's rules are over 1 MiB")
-	}
-	return ParseSamplingRules(body)
+	rs, err = ParseSamplingRules(body)
+	return rs, true, err
 }
 
 // ParseSamplingRules reads the body of an X-Ray GetSamplingRules response

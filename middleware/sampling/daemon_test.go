@@ -126,3 +126,34 @@ func FuzzParseSamplingRules(f *testing.F) {
 		rs.Sample(Request{Host: "h", Method: "GET", Path: "/a", ServiceName: "s"}, time.Unix(1700000000, 0))
 	})
 }
+
+// A daemon that answers with an error (X-Ray denied GetSamplingRules) is
+// asked again after 5 minutes, not every 10 seconds.
+func TestDaemonRefusedWaits(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Error(w, `{"message":"AccessDenied"}`, http.StatusForbidden)
+	}))
+	defer srv.Close()
+	rs := Daemon(strings.TrimPrefix(srv.URL, "http://"), nil)
+	wait := func(want int32) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for calls.Load() < want || rs.daemon.inFlight.Load() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d fetches, want %d", calls.Load(), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	wait(1)
+	req := Request{Method: "GET", Path: "/"}
+	rs.Sample(req, time.Now().Add(time.Minute))
+	time.Sleep(50 * time.Millisecond)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("asked again after a minute: %d fetches", n)
+	}
+	rs.Sample(req, time.Now().Add(6*time.Minute))
+	wait(2)
+}
