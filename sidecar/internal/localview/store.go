@@ -191,83 +191,75 @@ func (t *trace) add(d *docInfo) (steps uint64) {
 	if len(t.docs) == 1 || d.start < t.start {
 		t.start = d.start
 	}
-	if d.end > t.end {
-		t.end = d.end
-	}
-	for bit := range t.flagDocs {
-		if d.anyFlags&(1<<bit) != 0 {
-			t.flagDocs[bit]++
-		}
-	}
-	t.flags |= d.anyFlags
-	if d.inProgress {
-		t.inProgDocs++
-	}
-	t.inProgress = t.inProgDocs > 0
-	if !d.independent {
-		if t.serviceDocs[d.name]++; t.serviceDocs[d.name] == 1 {
-			t.services = append(t.services, d.name)
-		}
-	}
+	t.end = max(t.end, d.end)
 	if t.root == nil || rootOf(d, t.root) {
 		t.root = d
 	}
-	for _, a := range d.annotations {
-		if t.annDocs[a]++; t.annDocs[a] == 1 {
-			t.annotations = append(t.annotations, a)
-			k, _, _ := strings.Cut(a, "=")
-			t.annKeys[k]++
-		}
-	}
-	return 1 + uint64(len(d.annotations))
+	return t.count(d, 1)
 }
 
-// replace brings the summary up to date when new takes old's place in
-// t.docs. Counts go down and up in time proportional to the two documents;
-// only what old alone determined (the start, end or root of the trace, or
-// the last document naming a service or annotation) is recomputed over the
-// trace, which an update of one document rarely needs more than once.
-func (t *trace) replace(old, new *docInfo) (steps uint64) {
+// count adds (delta 1) or removes (delta -1) what d contributes to the
+// trace's counts, flags, services and annotations; a service or
+// annotation no document names any more is taken out of the lists.
+func (t *trace) count(d *docInfo, delta int) (steps uint64) {
 	for bit := range t.flagDocs {
-		if old.anyFlags&(1<<bit) != 0 {
-			t.flagDocs[bit]--
+		if d.anyFlags&(1<<bit) != 0 {
+			t.flagDocs[bit] += delta
 		}
 	}
-	if old.inProgress {
-		t.inProgDocs--
-	}
-	rebuildServices, rebuildAnnotations := false, false
-	if !old.independent {
-		if t.serviceDocs[old.name]--; t.serviceDocs[old.name] == 0 {
-			delete(t.serviceDocs, old.name)
-			rebuildServices = true
-		}
-	}
-	for _, a := range old.annotations {
-		if t.annDocs[a]--; t.annDocs[a] == 0 {
-			delete(t.annDocs, a)
-			k, _, _ := strings.Cut(a, "=")
-			if t.annKeys[k]--; t.annKeys[k] == 0 {
-				delete(t.annKeys, k)
-			}
-			rebuildAnnotations = true
-		}
-	}
-	steps = 1 + uint64(len(old.annotations))
-	rescan := old == t.root || old.start == t.start || old.end == t.end
 	t.flags = 0
 	for bit, n := range t.flagDocs {
 		if n > 0 {
 			t.flags |= 1 << bit
 		}
 	}
-	if rescan {
+	if d.inProgress {
+		t.inProgDocs += delta
+	}
+	t.inProgress = t.inProgDocs > 0
+	if !d.independent {
+		t.serviceDocs[d.name] += delta
+		switch n := t.serviceDocs[d.name]; {
+		case n == 1 && delta > 0:
+			t.services = append(t.services, d.name)
+		case n == 0:
+			delete(t.serviceDocs, d.name)
+			// A fresh slice: readers may hold the previous one after unlocking.
+			t.services = slices.DeleteFunc(slices.Clone(t.services), func(s string) bool { return s == d.name })
+			steps += uint64(len(t.services))
+		}
+	}
+	for _, a := range d.annotations {
+		t.annDocs[a] += delta
+		switch n := t.annDocs[a]; {
+		case n == 1 && delta > 0:
+			t.annotations = append(t.annotations, a)
+			k, _, _ := strings.Cut(a, "=")
+			t.annKeys[k]++
+		case n == 0:
+			delete(t.annDocs, a)
+			k, _, _ := strings.Cut(a, "=")
+			if t.annKeys[k]--; t.annKeys[k] == 0 {
+				delete(t.annKeys, k)
+			}
+			t.annotations = slices.DeleteFunc(slices.Clone(t.annotations), func(s string) bool { return s == a })
+			steps += uint64(len(t.annotations))
+		}
+	}
+	return steps + 1 + uint64(len(d.annotations))
+}
+
+// replace brings the summary up to date when new has taken old's place in
+// t.docs: counts go up for new, then down for old, so what both name keeps
+// its place in the lists. Only what old alone determined (the trace's
+// start, end or root) is recomputed over the trace's documents, which an
+// update of one document rarely needs more than once.
+func (t *trace) replace(old, new *docInfo) (steps uint64) {
+	steps = t.count(new, 1) + t.count(old, -1)
+	if old == t.root || old.start == t.start || old.end == t.end {
 		t.root, t.start, t.end = nil, 0, 0
 		for i, d := range t.docs {
-			if d == new {
-				continue // added below
-			}
-			if i == 0 || t.root == nil || d.start < t.start {
+			if i == 0 || d.start < t.start {
 				t.start = d.start
 			}
 			t.end = max(t.end, d.end)
@@ -275,19 +267,13 @@ func (t *trace) replace(old, new *docInfo) (steps uint64) {
 				t.root = d
 			}
 		}
-		steps += uint64(len(t.docs))
+		return steps + uint64(len(t.docs))
 	}
-	if rebuildServices || rebuildAnnotations {
-		// Fresh slices: readers may hold the previous ones after unlocking.
-		if rebuildServices {
-			t.services = slices.DeleteFunc(slices.Clone(t.services), func(s string) bool { return t.serviceDocs[s] == 0 })
-		}
-		if rebuildAnnotations {
-			t.annotations = slices.DeleteFunc(slices.Clone(t.annotations), func(a string) bool { return t.annDocs[a] == 0 })
-		}
-		steps += uint64(len(t.services) + len(t.annotations))
+	t.start, t.end = min(t.start, new.start), max(t.end, new.end)
+	if rootOf(new, t.root) {
+		t.root = new
 	}
-	return steps + t.add(new)
+	return steps
 }
 
 // rootOf reports whether a is a better root than b: segments before

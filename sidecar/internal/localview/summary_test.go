@@ -63,6 +63,35 @@ func TestAddToOneTraceLinear(t *testing.T) {
 	}
 }
 
+// Documents sent in progress and then complete (each replacing its
+// earlier copy) also cost linear time.
+func TestReplaceInTraceLinear(t *testing.T) {
+	work := func(n int) uint64 {
+		s := newStore(t, Config{Now: func() time.Time { return t0 }})
+		var g ids
+		for _, d := range oneTraceDocs(t, &g, n) {
+			var m map[string]any
+			if err := json.Unmarshal(d, &m); err != nil {
+				t.Fatal(err)
+			}
+			delete(m, "end_time")
+			m["in_progress"] = true
+			open, _ := json.Marshal(m)
+			mustAdd(t, s, open, d)
+		}
+		if l := s.list(listQuery{limit: 1}); len(l.Traces) != 1 || l.Traces[0].Documents != n || l.Traces[0].InProgress {
+			t.Fatalf("want one complete trace of %d documents, got %+v", n, l.Traces)
+		}
+		return s.work
+	}
+	const n = 100
+	w1, w4 := work(n), work(4*n)
+	t.Logf("steps: %d at %d documents, %d at %d", w1, n, w4, 4*n)
+	if w1 == 0 || w4 > 4*w1+w1/10 {
+		t.Errorf("steps grew from %d to %d for 4x the documents: not linear", w1, w4)
+	}
+}
+
 // The summary of a trace is the same however its documents arrived, and
 // replacing a document (in progress, then complete) updates every part.
 func TestSummaryIncremental(t *testing.T) {
@@ -78,7 +107,7 @@ func TestSummaryIncremental(t *testing.T) {
 	indDoc := doc(t, map[string]any{"name": "cache", "id": ind, "trace_id": tid, "parent_id": child, "type": "subsegment",
 		"start_time": at(20), "end_time": at(30)})
 
-	for _, order := range [][][]byte{
+	for i, order := range [][][]byte{
 		{rootOpen, childDoc, indDoc, rootDone},
 		{indDoc, childDoc, rootOpen, rootDone},
 		{rootDone, indDoc, childDoc, rootOpen}, // the stale in-progress copy is ignored
@@ -90,6 +119,9 @@ func TestSummaryIncremental(t *testing.T) {
 			t.Fatalf("traces %+v", l.Traces)
 		}
 		got := l.Traces[0]
+		if i == 0 && fmt.Sprint(got.Services) != "[front back]" {
+			t.Errorf("services %v: want the order of first arrival, kept across the root's replacement", got.Services)
+		}
 		if got.Service != "front" || fmt.Sprint(got.Services) != "[front back]" && fmt.Sprint(got.Services) != "[back front]" ||
 			got.InProgress || got.Status != "fault" || math.Abs(got.DurationMS-90) > 0.01 || got.Documents != 3 ||
 			fmt.Sprint(got.Annotations) != "[route=GET /x stage=done]" {
