@@ -63,9 +63,13 @@ func WithHostNaming(pattern string) Option {
 	return optionFunc(func(c *config) { c.hostPattern = pattern })
 }
 
-// WithSamplingRules sets which requests are traced. The default traces one
-// request a second and 5 % of the rest. Requests whose trace header carries
-// a decision (Sampled=1 or 0) follow it.
+// WithSamplingRules sets which requests are traced. By default the rules
+// come from the X-Ray daemon's sampling API on the TCP address of
+// AWS_XRAY_DAEMON_ADDRESS (see sampling.Daemon): the Sidelight sidecar
+// forwards X-Ray's rules in AWS and traces every request in local mode.
+// Until the daemon answers, if it never does, and in Lambda, the default
+// traces one request a second and 5 % of the rest. Requests whose trace
+// header carries a decision (Sampled=1 or 0) follow it.
 func WithSamplingRules(r *sampling.Rules) Option {
 	return optionFunc(func(c *config) {
 		if r != nil {
@@ -134,7 +138,6 @@ func newConfig(opts []Option) *config {
 func newConfigNoEmitter(opts []Option) *config {
 	c := &config{
 		serviceName: defaultServiceName(),
-		rules:       sampling.Default(),
 		logger:      slog.New(slog.DiscardHandler),
 		now:         time.Now,
 		cors:        true,
@@ -151,8 +154,26 @@ func newConfigNoEmitter(opts []Option) *config {
 		o.apply(c)
 	}
 	c.serviceName = xray.SanitizeName(c.serviceName)
+	if c.rules == nil {
+		c.rules = defaultRules()
+	}
 	return c
 }
+
+// defaultRules are the process's sampling rules when none are given: the
+// daemon's, fetched in the background, with the X-Ray SDKs' default until
+// it answers. In Lambda the service decides upstream and no daemon serves
+// the sampling API, so the SDKs' default alone.
+var defaultRules = sync.OnceValue(func() *sampling.Rules {
+	if os.Getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
+		return sampling.Default()
+	}
+	addr, err := xray.ParseDaemonAddress(os.Getenv("AWS_XRAY_DAEMON_ADDRESS"))
+	if err != nil {
+		return sampling.Default() // the emitter reports the bad address
+	}
+	return sampling.Daemon(addr.TCP, sampling.Default())
+})
 
 // defaultEmitter returns the process-wide emitter, created on first use,
 // or nil (logged) when it cannot be created.

@@ -12,4 +12,9 @@
 //	 "rules": [{"description": "health checks", "host": "*", "http_method": "GET",
 //	            "url_path": "/healthz", "fixed_target": 0, "rate": 0}],
 //	 "default": {"fixed_target": 1, "rate": 0.05}}
+//
+// [Daemon] takes the rules from the X-Ray daemon's sampling API instead
+// (the Sidelight sidecar forwards X-Ray's centralized rules, and in local
+// mode answers with one rule that samples every request); it is the HTTP
+// middleware's default.
 package sampling

@@ -22,8 +22,9 @@ type Request struct {
 // Rules is a parsed, ready-to-use set of sampling rules. It is safe for
 // concurrent use.
 type Rules struct {
-	rules []*rule
-	def   *rule
+	rules  []*rule
+	def    *rule
+	daemon *daemonRules // set by Daemon: its rules, once fetched, decide
 }
 
 type rule struct {
@@ -134,6 +135,11 @@ func (r *rule) check(name string) error {
 // Sample reports whether req should be traced, using the first rule that
 // matches it (or the default rule) at time now.
 func (rs *Rules) Sample(req Request, now time.Time) bool {
+	if rs.daemon != nil {
+		if fetched := rs.daemon.rules(now); fetched != nil {
+			return fetched.Sample(req, now)
+		}
+	}
 	for _, r := range rs.rules {
 		if r.matches(&req) {
 			return r.take(now)

@@ -80,12 +80,15 @@ func New(ctx context.Context, o Options) (*App, error) {
 	var emfConsumer emfrecv.Consumer
 	var err error
 	if o.AWS == nil {
-		store, err := localview.New(localview.Config{PersistPath: c.PersistPath, Logger: o.Logger})
+		store, err := localview.New(localview.Config{PersistPath: c.PersistPath, AllowedHosts: c.UIHosts, Logger: o.Logger})
 		if err != nil {
 			return nil, err
 		}
 		a.store = store
-		lc := localConsumer{store: store, rejected: a.counters.Counter("local.rejected")}
+		inbox := store.NewInbox(localview.InboxConfig{
+			Dropped: a.counters.Counter("local.dropped"), Rejected: a.counters.Counter("local.rejected")})
+		a.pipelines = append(a.pipelines, inbox) // drained after the receivers stop, before the store closes
+		lc := localConsumer{inbox: inbox}
 		segConsumer, emfConsumer = lc, lc
 		if c.XRayTCPAddr != "off" {
 			a.proxy, err = samplingproxy.New(samplingproxy.Config{Addr: c.XRayTCPAddr, Local: true, Counters: a.counters, Logger: o.Logger})

@@ -401,6 +401,12 @@ func TestLocalMode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Documents reach the view through its inbox, whose drops are counted.
+	if snap := a.Counters().Snapshot(); snap["local.dropped"] != 0 || snap["local.rejected"] != 0 {
+		t.Errorf("counters %v", snap)
+	} else if _, ok := snap["local.dropped"]; !ok {
+		t.Errorf("no local.dropped counter: %v", snap)
+	}
 	shutdown(t, a)
 }
 
@@ -438,6 +444,39 @@ func TestLocalModePersistsPeriodically(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("the view was not persisted while running; file holds %q", data)
 		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// TestLocalViewAllowedHosts: with -allow-remote, -ui-allowed-hosts lets the
+// view answer to a container name or an IP; other Host headers are still
+// refused (DNS rebinding).
+func TestLocalViewAllowedHosts(t *testing.T) {
+	c := testConfig()
+	c.AllowRemote = true
+	c.UIHosts = []string{"sidecar", "10.0.1.7"}
+	a, err := app.New(context.Background(), app.Options{Config: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, a)
+	for host, want := range map[string]int{"sidecar:2772": 200, "10.0.1.7:2772": 200, "SIDECAR": 200,
+		"localhost": 200, "attacker.example:2772": http.StatusMisdirectedRequest} {
+		req, err := http.NewRequest("GET", a.Addrs()["ui"]+"api/stats", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: status %d, want %d", host, resp.StatusCode, want)
 		}
 	}
 }

@@ -4,30 +4,20 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
 )
 
-// localConsumer feeds the local view instead of AWS.
-type localConsumer struct {
-	store    *localview.Store
-	rejected *atomic.Uint64
-}
+// localConsumer feeds the local view instead of AWS, through an inbox: the
+// receive loops never wait on the view; when it falls behind, documents
+// are dropped and counted (local.dropped).
+type localConsumer struct{ inbox *localview.Inbox }
 
-func (l localConsumer) ConsumeSegment(doc []byte, _ segment.Info) {
-	if err := l.store.AddSegment(doc); err != nil {
-		l.rejected.Add(1)
-	}
-}
+func (l localConsumer) ConsumeSegment(doc []byte, _ segment.Info) { l.inbox.AddSegment(doc) }
 
-func (l localConsumer) ConsumeEMF(doc []byte) {
-	if err := l.store.AddEMF(doc); err != nil {
-		l.rejected.Add(1)
-	}
-}
+func (l localConsumer) ConsumeEMF(doc []byte) { l.inbox.AddEMF(doc) }
 
 // uiComponent serves the local view.
 type uiComponent struct{ a *App }

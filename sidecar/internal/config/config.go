@@ -12,15 +12,16 @@ import (
 
 // Config is the sidecar's configuration.
 type Config struct {
-	XRayUDPAddr  string // X-Ray daemon protocol (UDP)
-	XRayTCPAddr  string // sampling proxy (TCP); "off" disables
-	EMFTCPAddr   string // EMF over TCP; "off" disables
-	EMFUDPAddr   string // EMF over UDP; "off" disables
-	StatusAddr   string // /healthz and /status
-	UIAddr       string // local-mode web view
-	AllowRemote  bool   // allow non-loopback listen addresses
-	Local        bool   // force local mode
-	Demo         bool   // also run demo services that send telemetry here
+	XRayUDPAddr  string   // X-Ray daemon protocol (UDP)
+	XRayTCPAddr  string   // sampling proxy (TCP); "off" disables
+	EMFTCPAddr   string   // EMF over TCP; "off" disables
+	EMFUDPAddr   string   // EMF over UDP; "off" disables
+	StatusAddr   string   // /healthz and /status
+	UIAddr       string   // local-mode web view
+	AllowRemote  bool     // allow non-loopback listen addresses
+	UIHosts      []string // local-mode web view: Host names served besides localhost ("*" for any)
+	Local        bool     // force local mode
+	Demo         bool     // also run demo services that send telemetry here
 	Region       string
 	MemoryBudget int64 // bytes, shared by every queue
 	UDPReadBuf   int
@@ -56,7 +57,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs := flag.NewFlagSet("sidecar", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var budgetMiB int64 = c.MemoryBudget >> 20
-	var dims string
+	var dims, uiHosts string
 	fs.StringVar(&c.XRayUDPAddr, "xray-udp-addr", c.XRayUDPAddr, "UDP address for X-Ray segments (daemon protocol)")
 	fs.StringVar(&c.XRayTCPAddr, "xray-tcp-addr", c.XRayTCPAddr, `TCP address of the X-Ray sampling proxy ("off" to disable)`)
 	fs.StringVar(&c.EMFTCPAddr, "emf-tcp-addr", c.EMFTCPAddr, `TCP address for EMF lines ("off" to disable)`)
@@ -64,6 +65,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&c.StatusAddr, "status-addr", c.StatusAddr, "TCP address of /healthz and /status")
 	fs.StringVar(&c.UIAddr, "ui-addr", c.UIAddr, "TCP address of the local-mode web view")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow listening on non-loopback addresses")
+	fs.StringVar(&uiHosts, "ui-allowed-hosts", "", `comma-separated Host names (an IP, a container name) the web view answers besides localhost, or "*" for any; needs -allow-remote`)
 	fs.BoolVar(&c.Local, "local", false, "local mode: keep telemetry in memory and serve the web view instead of sending to AWS")
 	fs.BoolVar(&c.Demo, "demo", false, "also run two demo services that send traces and metrics to this sidecar (implies -local)")
 	fs.StringVar(&c.Region, "region", "", "AWS region (default: the SDK's chain, AWS_REGION)")
@@ -105,13 +107,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	if c.Demo {
 		c.Local = true // the demo never sends to AWS
 	}
-	if dims != "" {
-		for _, d := range strings.Split(dims, ",") {
-			if d = strings.TrimSpace(d); d != "" {
-				c.ECSDims = append(c.ECSDims, d)
-			}
-		}
-	}
+	c.ECSDims = splitList(dims)
+	c.UIHosts = splitList(uiHosts)
 	return c, c.Validate()
 }
 
@@ -132,6 +129,14 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("-%s %q is not a loopback address; ECS awsvpc tasks share localhost (use -allow-remote to listen elsewhere)", name, a))
 		}
 	}
+	if len(c.UIHosts) > 0 && !c.AllowRemote {
+		errs = append(errs, errors.New("-ui-allowed-hosts serves the view to other hosts: it needs -allow-remote and a -ui-addr they can reach"))
+	}
+	for _, h := range c.UIHosts {
+		if h != "*" && net.ParseIP(h) == nil && strings.ContainsAny(h, "/:[] *") {
+			errs = append(errs, fmt.Errorf("-ui-allowed-hosts %q: want host names or IP addresses without ports or brackets, or \"*\"", h))
+		}
+	}
 	if c.XRayWorkers < 1 || c.XRayWorkers > 64 {
 		errs = append(errs, fmt.Errorf("-xray-workers %d not in 1..64", c.XRayWorkers))
 	}
@@ -147,6 +152,17 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("-log-level %q: want debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func loopback(host string) bool {

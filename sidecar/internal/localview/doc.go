@@ -4,7 +4,8 @@
 //
 // The sidecar feeds it with [Store.AddSegment] (one segment or independent
 // subsegment document, without the daemon's header line) and [Store.AddEMF]
-// (one EMF document) and mounts [Store.Handler] on a loopback listener. The
+// (one EMF document), through an [Inbox] from receive loops that must not
+// wait, and mounts [Store.Handler] on a loopback listener. The
 // store keeps whole traces (every document sharing a trace_id), evicts the
 // oldest traces first when it is over its trace count or byte budget or when
 // they fall out of the retention window, and, when given a file, writes what

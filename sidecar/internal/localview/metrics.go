@@ -113,7 +113,7 @@ func (s *Store) metrics(q metricsQuery) metricsResult {
 					mp.Min, mp.Max = min(mp.Min, v), max(mp.Max, v)
 				}
 				for _, id := range pts[i].traceIDs {
-					if len(mp.TraceIDs) < maxTraceIDsPerPoint && !slices.Contains(mp.TraceIDs, id) {
+					if len(mp.TraceIDs) < maxTraceIDsPerPoint && !slices.Contains(mp.TraceIDs, id) && s.traceOfSeriesLocked(id, pts[i].docDims) {
 						mp.TraceIDs = append(mp.TraceIDs, id)
 					}
 				}
@@ -127,6 +127,48 @@ func (s *Store) metrics(q metricsQuery) metricsResult {
 		out.Series = append(out.Series, ms)
 	}
 	return out
+}
+
+// traceOfSeriesLocked reports whether a trace named by an EMF document
+// with dimensions dims is one of the document's series: a document often
+// feeds several series (the Sidelight middleware writes [Service, Route,
+// Method, StatusClass] and [Service]), and the service-level series
+// gathers documents of every status class, so a trace the store holds is
+// linked only when a segment of it agrees with the document's Service,
+// Method and StatusClass dimensions (the middleware's names). A trace not (yet) in the store is kept: it cannot
+// be checked. The caller holds s.mu.
+func (s *Store) traceOfSeriesLocked(id string, dims []dim) bool {
+	t := s.traces[id]
+	if t == nil || t.root == nil || len(dims) == 0 {
+		return true
+	}
+	var service, method, class string
+	for _, d := range dims {
+		switch d.Key {
+		case "Service":
+			service = d.Value
+		case "Method":
+			method = d.Value
+		case "StatusClass":
+			class = d.Value
+		}
+	}
+	agrees := func(d *docInfo) bool {
+		return (method == "" || method == "OTHER" || d.method == "" || strings.EqualFold(d.method, method)) &&
+			(class == "" || d.status == 0 || fmt.Sprintf("%dxx", d.status/100) == class)
+	}
+	if service == "" || t.root.name == service {
+		return agrees(t.root)
+	}
+	if t.serviceDocs[service] == 0 {
+		return false
+	}
+	for _, d := range t.docs {
+		if !d.independent && d.name == service && agrees(d) {
+			return true
+		}
+	}
+	return false
 }
 
 // percentile by nearest rank over sorted values.

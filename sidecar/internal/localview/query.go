@@ -74,7 +74,7 @@ func parseListQuery(v url.Values) (listQuery, error) {
 }
 
 func (q *listQuery) match(t *trace) bool {
-	if q.service != "" && !slices.Contains(t.services, q.service) && (t.root == nil || t.root.name != q.service) {
+	if q.service != "" && t.serviceDocs[q.service] == 0 && (t.root == nil || t.root.name != q.service) {
 		return false
 	}
 	if q.hasStatus {
@@ -101,15 +101,9 @@ func (q *listQuery) match(t *trace) bool {
 
 func (t *trace) hasAnnotation(key, pair string) bool {
 	if pair != "" {
-		_, ok := slices.BinarySearch(t.annotations, pair)
-		return ok
+		return t.annDocs[pair] > 0
 	}
-	for _, a := range t.annotations {
-		if len(a) > len(key) && a[len(key)] == '=' && strings.HasPrefix(a, key) {
-			return true
-		}
-	}
-	return false
+	return t.annKeys[key] > 0
 }
 
 type traceSummary struct {
@@ -136,7 +130,8 @@ type traceList struct {
 func (t *trace) summary() traceSummary {
 	ts := traceSummary{
 		ID: t.id, Services: t.services, Start: t.start, DurationMS: t.durationMS(),
-		Status: t.flags.status(), InProgress: t.inProgress, Annotations: t.annotations, Documents: len(t.docs),
+		Status: t.flags.status(), InProgress: t.inProgress, Documents: len(t.docs),
+		Annotations: slices.Sorted(slices.Values(t.annotations)),
 	}
 	if ts.Services == nil {
 		ts.Services = []string{}
@@ -307,13 +302,8 @@ func (s *Store) facets() facets {
 			services[sv]++
 		}
 		statuses[t.flags.status()]++
-		last := ""
-		for _, a := range t.annotations {
-			k, _, _ := strings.Cut(a, "=")
-			if k != last {
-				keys[k]++
-				last = k
-			}
+		for k := range t.annKeys {
+			keys[k]++
 		}
 	}
 	s.mu.RUnlock()

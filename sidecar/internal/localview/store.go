@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Store keeps recent traces and metrics in memory, within the bounds of its
@@ -23,6 +24,9 @@ type Store struct {
 	series  map[string]*series
 	closed  bool
 	counter counters
+	work    uint64 // steps taken keeping trace summaries (tests count them)
+
+	inboxDropped atomic.Uint64 // documents an Inbox dropped: it was full
 }
 
 type counters struct {
@@ -35,15 +39,23 @@ type trace struct {
 	id    string
 	recv  int64 // first arrival, unix nanoseconds
 	docs  []*docInfo
+	byID  map[string]int // index in docs by document id
 	bytes int64
 
-	// summary, recomputed when a document arrives
+	// Summary, kept up to date as documents arrive: adding a document costs
+	// time in its own size, not the trace's (see add and remove).
 	root        *docInfo
 	start, end  float64
-	services    []string
-	annotations []string
+	services    []string // append-only between rebuilds: readers keep older headers
+	annotations []string // key=value, in arrival order, append-only between rebuilds
 	flags       flags
 	inProgress  bool
+
+	serviceDocs map[string]int // documents (not independent) per service name
+	annDocs     map[string]int // documents per annotation
+	annKeys     map[string]int // documents per annotation key
+	flagDocs    [3]int         // documents with each flag bit anywhere
+	inProgDocs  int            // documents in progress
 }
 
 type emfDoc struct {
@@ -64,6 +76,7 @@ type point struct {
 	ts       int64 // unix milliseconds
 	values   []float64
 	traceIDs []string
+	docDims  []dim // every dimension of the point's document, shared by its points
 }
 
 // New returns a store. When cfg.PersistPath names an existing file, the
@@ -113,16 +126,12 @@ func (s *Store) addSegment(doc []byte, recv int64) error {
 	s.counter.segments++
 	t := s.traces[tid]
 	if t == nil {
-		t = &trace{id: tid, recv: recv}
+		t = newTrace(tid, recv)
 		s.traces[tid] = t
 		s.order = append(s.order, t)
 	}
-	replaced := false
-	for i, old := range t.docs {
-		if old.id != di.id {
-			continue
-		}
-		replaced = true
+	if i, ok := t.byID[di.id]; ok {
+		old := t.docs[i]
 		if di.inProgress && !old.inProgress {
 			s.counter.segmentsStale++
 			return nil
@@ -130,18 +139,18 @@ func (s *Store) addSegment(doc []byte, recv int64) error {
 		t.bytes -= int64(len(old.raw))
 		s.bytes -= int64(len(old.raw))
 		t.docs[i] = di
-		break
-	}
-	if !replaced {
+		s.work += t.replace(old, di)
+	} else {
 		if len(t.docs) >= MaxDocsPerTrace {
 			s.counter.segmentsRejected++
 			return fmt.Errorf("localview: trace %s already holds %d documents; segment %s dropped", tid, MaxDocsPerTrace, di.id)
 		}
+		t.byID[di.id] = len(t.docs)
 		t.docs = append(t.docs, di)
+		s.work += t.add(di)
 	}
 	t.bytes += int64(len(raw))
 	s.bytes += int64(len(raw))
-	t.summarize()
 	s.evict()
 	return nil
 }
@@ -170,52 +179,113 @@ func decode[T any](doc []byte, what string, parse func([]byte) (T, error)) (T, [
 	return v, buf.Bytes(), nil
 }
 
-// summarize recomputes what the list and filters read.
-func (t *trace) summarize() {
-	t.root = nil
-	t.start, t.end = 0, 0
-	// Fresh slices: readers may hold the previous ones after unlocking.
-	t.services = nil
-	t.annotations = nil
-	t.flags = 0
-	t.inProgress = false
-	for _, d := range t.docs {
-		if t.start == 0 || d.start < t.start {
-			t.start = d.start
-		}
-		if d.end > t.end {
-			t.end = d.end
-		}
-		t.flags |= d.anyFlags
-		if d.inProgress {
-			t.inProgress = true
-		}
-		if !d.independent {
-			if !slices.Contains(t.services, d.name) {
-				t.services = append(t.services, d.name)
-			}
-			if t.root == nil || rootBefore(d, t.root) {
-				t.root = d
-			}
-		}
-		for _, a := range d.annotations {
-			if !slices.Contains(t.annotations, a) {
-				t.annotations = append(t.annotations, a)
-			}
-		}
-	}
-	if t.root == nil {
-		for _, d := range t.docs {
-			if t.root == nil || d.start < t.root.start {
-				t.root = d
-			}
-		}
-	}
-	slices.Sort(t.annotations)
+func newTrace(id string, recv int64) *trace {
+	return &trace{id: id, recv: recv, byID: make(map[string]int),
+		serviceDocs: make(map[string]int), annDocs: make(map[string]int), annKeys: make(map[string]int)}
 }
 
-// rootBefore prefers segments without a parent, then the earliest.
-func rootBefore(a, b *docInfo) bool {
+// add brings the summary up to date with a new document d, already
+// appended to t.docs, in time proportional to d's annotations. It returns
+// the steps taken (documents and annotations visited), which tests count.
+func (t *trace) add(d *docInfo) (steps uint64) {
+	if len(t.docs) == 1 || d.start < t.start {
+		t.start = d.start
+	}
+	t.end = max(t.end, d.end)
+	if t.root == nil || rootOf(d, t.root) {
+		t.root = d
+	}
+	return t.count(d, 1)
+}
+
+// count adds (delta 1) or removes (delta -1) what d contributes to the
+// trace's counts, flags, services and annotations; a service or
+// annotation no document names any more is taken out of the lists.
+func (t *trace) count(d *docInfo, delta int) (steps uint64) {
+	for bit := range t.flagDocs {
+		if d.anyFlags&(1<<bit) != 0 {
+			t.flagDocs[bit] += delta
+		}
+	}
+	t.flags = 0
+	for bit, n := range t.flagDocs {
+		if n > 0 {
+			t.flags |= 1 << bit
+		}
+	}
+	if d.inProgress {
+		t.inProgDocs += delta
+	}
+	t.inProgress = t.inProgDocs > 0
+	if !d.independent {
+		t.serviceDocs[d.name] += delta
+		switch n := t.serviceDocs[d.name]; {
+		case n == 1 && delta > 0:
+			t.services = append(t.services, d.name)
+		case n == 0:
+			delete(t.serviceDocs, d.name)
+			// A fresh slice: readers may hold the previous one after unlocking.
+			t.services = slices.DeleteFunc(slices.Clone(t.services), func(s string) bool { return s == d.name })
+			steps += uint64(len(t.services))
+		}
+	}
+	for _, a := range d.annotations {
+		t.annDocs[a] += delta
+		switch n := t.annDocs[a]; {
+		case n == 1 && delta > 0:
+			t.annotations = append(t.annotations, a)
+			k, _, _ := strings.Cut(a, "=")
+			t.annKeys[k]++
+		case n == 0:
+			delete(t.annDocs, a)
+			k, _, _ := strings.Cut(a, "=")
+			if t.annKeys[k]--; t.annKeys[k] == 0 {
+				delete(t.annKeys, k)
+			}
+			t.annotations = slices.DeleteFunc(slices.Clone(t.annotations), func(s string) bool { return s == a })
+			steps += uint64(len(t.annotations))
+		}
+	}
+	return steps + 1 + uint64(len(d.annotations))
+}
+
+// replace brings the summary up to date when new has taken old's place in
+// t.docs: counts go up for new, then down for old, so what both name keeps
+// its place in the lists. Only what old alone determined (the trace's
+// start, end or root) is recomputed over the trace's documents, which an
+// update of one document rarely needs more than once.
+func (t *trace) replace(old, new *docInfo) (steps uint64) {
+	steps = t.count(new, 1) + t.count(old, -1)
+	if old == t.root || old.start == t.start || old.end == t.end {
+		t.root, t.start, t.end = nil, 0, 0
+		for i, d := range t.docs {
+			if i == 0 || d.start < t.start {
+				t.start = d.start
+			}
+			t.end = max(t.end, d.end)
+			if t.root == nil || rootOf(d, t.root) {
+				t.root = d
+			}
+		}
+		return steps + uint64(len(t.docs))
+	}
+	t.start, t.end = min(t.start, new.start), max(t.end, new.end)
+	if rootOf(new, t.root) {
+		t.root = new
+	}
+	return steps
+}
+
+// rootOf reports whether a is a better root than b: segments before
+// independent subsegments; among segments, those without a parent, then
+// the earliest; among independent subsegments, the earliest.
+func rootOf(a, b *docInfo) bool {
+	if a.independent != b.independent {
+		return !a.independent
+	}
+	if a.independent {
+		return a.start < b.start
+	}
 	if (a.parentID == "") != (b.parentID == "") {
 		return a.parentID == ""
 	}
@@ -327,6 +397,14 @@ func (s *Store) addEMF(doc []byte, recv int64) error {
 	}
 	s.counter.emfDocs++
 	d := &emfDoc{raw: raw, recv: recv, ts: p.ts}
+	var docDims []dim
+	for _, pt := range p.points {
+		for _, dm := range pt.dims {
+			if !slices.ContainsFunc(docDims, func(x dim) bool { return x.Key == dm.Key }) {
+				docDims = append(docDims, dm)
+			}
+		}
+	}
 	for _, pt := range p.points {
 		se := s.series[pt.key]
 		if se == nil {
@@ -337,7 +415,13 @@ func (s *Store) addEMF(doc []byte, recv int64) error {
 			se = &series{key: pt.key, namespace: pt.namespace, name: pt.name, unit: pt.unit, dims: pt.dims}
 			s.series[pt.key] = se
 		}
-		se.points = append(se.points, point{ts: p.ts, values: pt.values, traceIDs: p.traceIDs})
+		ids := p.traceIDs
+		if !isTimeUnit(pt.unit) && !slices.ContainsFunc(pt.values, func(v float64) bool { return v != 0 }) {
+			// A count of zero (Faults: 0 in a document of 2xx requests)
+			// does not make the document's traces examples of this metric.
+			ids = nil
+		}
+		se.points = append(se.points, point{ts: p.ts, values: pt.values, traceIDs: ids, docDims: docDims})
 		d.series = append(d.series, se)
 	}
 	s.emf = append(s.emf, d)
@@ -368,6 +452,7 @@ type Stats struct {
 	MetricEvicted    uint64  `json:"metric_docs_evicted"`
 	Expired          uint64  `json:"expired"`
 	Loaded           uint64  `json:"loaded"`
+	InboxDropped     uint64  `json:"inbox_dropped"`
 	RetentionSeconds float64 `json:"retention_seconds"`
 }
 
@@ -382,6 +467,7 @@ func (s *Store) Stats() Stats {
 		Segments: c.segments, SegmentsRejected: c.segmentsRejected, SegmentsStale: c.segmentsStale,
 		MetricDocsTotal: c.emfDocs, MetricRejected: c.emfRejected, SeriesDropped: c.seriesDropped,
 		TracesEvicted: c.tracesEvicted, MetricEvicted: c.emfEvicted, Expired: c.expired, Loaded: c.loaded,
+		InboxDropped:     s.inboxDropped.Load(),
 		RetentionSeconds: s.cfg.Retention.Seconds(),
 	}
 }

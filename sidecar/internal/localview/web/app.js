@@ -44,9 +44,34 @@
   function append(e, children) {
     for (const c of children.flat(Infinity)) {
       if (c === undefined || c === null || c === false) continue;
-      e.appendChild(typeof c === 'object' ? c : document.createTextNode(String(c)));
+      e.appendChild(c instanceof Node ? c : document.createTextNode(text(c)));
     }
   }
+  // text is how a telemetry value of any JSON type is shown as text.
+  function text(v) {
+    if (typeof v === 'string') return v;
+    if (v === undefined || v === null) return '';
+    if (typeof v === 'object') return JSON.stringify(v);
+    return String(v);
+  }
+  function clip(str, n) {
+    return str.length > n ? str.slice(0, n - 1) + '…' : str;
+  }
+  // invalid shows a part of a document that is not what X-Ray specifies,
+  // instead of dropping it or failing the whole view.
+  function invalid(what, v) {
+    return h('span', { class: 'invalid' }, what + ' is not valid: ', h('code', null, clip(v === undefined ? 'undefined' : JSON.stringify(v), 300)));
+  }
+  // guarded renders one part of the page; if that throws, the part is
+  // shown as invalid and the rest of the page still renders.
+  function guarded(what, v, render) {
+    try {
+      return render(v);
+    } catch (e) {
+      return h('div', null, invalid(what, v));
+    }
+  }
+  const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
   function clear(e) {
     while (e.firstChild) e.removeChild(e.firstChild);
   }
@@ -282,10 +307,11 @@
     main.appendChild(wf);
 
     // Every exception in the trace, without a click.
-    const faults = rows.filter((r) => r.n.cause && typeof r.n.cause === 'object' && r.n.cause.exceptions && r.n.cause.exceptions.length);
+    const faults = rows.filter((r) => isObject(r.n.cause) && r.n.cause.exceptions !== undefined &&
+      !(Array.isArray(r.n.cause.exceptions) && r.n.cause.exceptions.length === 0));
     if (faults.length) {
       const sec = h('section', { id: 'exceptions', class: 'exceptions' }, h('h3', null, 'Exceptions'));
-      for (const r of faults) sec.appendChild(h('div', null, h('h4', null, r.n.name), causeView(r.n.cause)));
+      for (const r of faults) sec.appendChild(h('div', null, h('h4', null, r.n.name), guarded('cause', r.n.cause, causeView)));
       main.appendChild(sec);
     }
     main.appendChild(detail);
@@ -293,7 +319,7 @@
       for (const el of wf.querySelectorAll('.wf-row.selected')) el.classList.remove('selected');
       row.classList.add('selected');
       clear(detail);
-      detail.appendChild(nodeDetail(n));
+      detail.appendChild(guarded('segment ' + n.id, n, nodeDetail));
     }
     const first = rows.find((r) => r.n.cause) || rows[0];
     if (first) select(wf.querySelector('.wf-row[data-id="' + CSS.escape(first.n.id) + '"]') || wf.children[1], first.n);
@@ -331,33 +357,66 @@
       kvTable(Object.assign({ id: n.id, start: fmtTime(n.start_time), duration: n.end_time ? fmtMS((n.end_time - n.start_time) * 1000) : 'in progress' },
         n.namespace ? { namespace: n.namespace } : {}, n.origin ? { origin: n.origin } : {},
         n.parent_id ? { parent_id: n.parent_id } : {}, n.attached ? { sent: 'as its own document' } : {}), 'meta')];
-    if (n.http) {
+    if (isObject(n.http)) {
       const flat = {};
       for (const part of ['request', 'response']) {
-        if (n.http[part]) for (const k of Object.keys(n.http[part])) flat[part + '.' + k] = n.http[part][k];
+        if (isObject(n.http[part])) for (const k of Object.keys(n.http[part])) flat[part + '.' + k] = n.http[part][k];
+        else if (n.http[part] !== undefined) flat[part] = n.http[part];
       }
       parts.push(h('h4', null, 'HTTP'), kvTable(flat, 'http'));
+    } else if (n.http !== undefined) {
+      parts.push(h('h4', null, 'HTTP'), h('p', null, invalid('http', n.http)));
     }
-    if (n.annotations) parts.push(h('h4', null, 'Annotations'), kvTable(n.annotations, 'annotations'));
+    if (isObject(n.annotations)) parts.push(h('h4', null, 'Annotations'), kvTable(n.annotations, 'annotations'));
+    else if (n.annotations !== undefined) parts.push(h('h4', null, 'Annotations'), h('p', null, invalid('annotations', n.annotations)));
     if (n.metadata) parts.push(h('h4', null, 'Metadata'), h('pre', { class: 'metadata' }, JSON.stringify(n.metadata, null, 2)));
     if (n.aws) parts.push(h('h4', null, 'AWS'), h('pre', null, JSON.stringify(n.aws, null, 2)));
     if (n.sql) parts.push(h('h4', null, 'SQL'), h('pre', null, JSON.stringify(n.sql, null, 2)));
-    if (n.cause) parts.push(h('h4', null, 'Cause'), causeView(n.cause));
+    if (n.cause !== undefined) parts.push(h('h4', null, 'Cause'), guarded('cause', n.cause, causeView));
     return h('div', null, parts);
   }
 
+  // causeView shows a cause: an exception ID (string) or an object with
+  // working_directory, paths and exceptions, each with type, message,
+  // stack frames (label, path, line), remote and truncated. Values of the
+  // wrong type are shown, marked invalid; they never hide the valid ones.
   function causeView(c) {
     if (typeof c === 'string') return h('p', null, 'Exception ', h('span', { class: 'mono' }, c), ' (recorded on another subsegment)');
+    if (!isObject(c)) return h('p', null, invalid('cause', c));
     const out = h('div', { class: 'cause' });
-    if (c.working_directory) out.appendChild(h('p', { class: 'muted' }, 'in ', c.working_directory));
-    for (const ex of c.exceptions || []) {
-      out.appendChild(h('div', { class: 'exception' },
-        h('p', { class: 'ex-head' }, h('strong', null, ex.type || 'error'), ': ', ex.message || '', ex.remote ? ' (remote)' : ''),
-        ex.stack && ex.stack.length ? h('ol', { class: 'stack' }, ex.stack.map((f) =>
-          h('li', null, h('span', { class: 'label' }, f.label || '?'), ' ', h('span', { class: 'muted' }, (f.path || '') + (f.line ? ':' + f.line : ''))))) : null,
-        ex.truncated ? h('p', { class: 'muted' }, ex.truncated + ' more frames') : null));
+    if (c.working_directory !== undefined) {
+      out.appendChild(h('p', { class: 'muted' }, typeof c.working_directory === 'string' ? ['in ', c.working_directory] : invalid('working_directory', c.working_directory)));
     }
+    if (c.exceptions === undefined) return out;
+    if (!Array.isArray(c.exceptions)) {
+      out.appendChild(h('p', null, invalid('exceptions', c.exceptions)));
+      return out;
+    }
+    for (const ex of c.exceptions) out.appendChild(guarded('exception', ex, exceptionView));
     return out;
+  }
+
+  function exceptionView(ex) {
+    if (!isObject(ex)) return h('div', { class: 'exception' }, invalid('exception', ex));
+    const str = (name) => ex[name] === undefined || typeof ex[name] === 'string' ? ex[name] || '' : invalid(name, ex[name]);
+    const head = h('p', { class: 'ex-head' }, h('strong', null, ex.type === undefined ? 'error' : str('type')), ': ', str('message'),
+      ex.remote ? ' (remote)' : '');
+    let stack = null;
+    if (Array.isArray(ex.stack)) {
+      if (ex.stack.length) stack = h('ol', { class: 'stack' }, ex.stack.map((f) => guarded('stack frame', f, frameView)));
+    } else if (ex.stack !== undefined) {
+      stack = h('p', null, invalid('stack', ex.stack));
+    }
+    return h('div', { class: 'exception' }, head, stack,
+      ex.truncated ? h('p', { class: 'muted' }, typeof ex.truncated === 'number' ? ex.truncated + ' more frames' : invalid('truncated', ex.truncated)) : null);
+  }
+
+  function frameView(f) {
+    if (!isObject(f)) return h('li', null, invalid('stack frame', f));
+    const label = f.label === undefined || typeof f.label === 'string' ? f.label || '?' : invalid('label', f.label);
+    const path = f.path === undefined || typeof f.path === 'string' ? f.path || '' : invalid('path', f.path);
+    const line = f.line === undefined ? '' : typeof f.line === 'number' ? ':' + f.line : [' ', invalid('line', f.line)];
+    return h('li', null, h('span', { class: 'label' }, label), ' ', h('span', { class: 'muted' }, path, line));
   }
 
   // ---- service map ------------------------------------------------------

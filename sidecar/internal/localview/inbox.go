@@ -1,0 +1,153 @@
+package localview
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+)
+
+// Defaults for InboxConfig's zero fields.
+const (
+	DefaultInboxDocs  = 4096
+	DefaultInboxBytes = 8 << 20
+)
+
+// InboxConfig bounds an Inbox.
+type InboxConfig struct {
+	// MaxDocs is the number of documents waiting at most (DefaultInboxDocs).
+	MaxDocs int
+	// MaxBytes is the bytes of documents waiting at most (DefaultInboxBytes).
+	MaxBytes int64
+	// Dropped and Rejected, when not nil, count documents dropped because
+	// the inbox was full and documents the store refused. The store's
+	// Stats count them too.
+	Dropped, Rejected *atomic.Uint64
+}
+
+// Inbox hands documents to a Store from loops that must not wait on it,
+// such as the sidecar's UDP read loop: AddSegment and AddEMF copy the
+// document into a bounded queue and return at once; one goroutine, started
+// by Start, stores them. When the queue is full the document is dropped
+// and counted (Stats.InboxDropped), so a slow view never slows receiving.
+//
+// Contract: Start starts the goroutine; Shutdown stops accepting, stores
+// what is queued and waits for that until ctx ends. Add methods are safe
+// for concurrent use, before Start (documents wait, within the bounds) and
+// after Shutdown (documents are dropped and counted).
+type Inbox struct {
+	s   *Store
+	cfg InboxConfig
+
+	mu     sync.RWMutex // held for reading while sending, for writing to close
+	closed bool
+	queue  chan inboxDoc
+	bytes  atomic.Int64
+	once   sync.Once
+	done   chan struct{}
+}
+
+type inboxDoc struct {
+	doc []byte
+	emf bool
+}
+
+// NewInbox returns an inbox for s. It starts nothing.
+func (s *Store) NewInbox(cfg InboxConfig) *Inbox {
+	if cfg.MaxDocs <= 0 {
+		cfg.MaxDocs = DefaultInboxDocs
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultInboxBytes
+	}
+	return &Inbox{s: s, cfg: cfg, queue: make(chan inboxDoc, cfg.MaxDocs), done: make(chan struct{})}
+}
+
+// AddSegment queues a copy of one segment document for Store.AddSegment.
+// It reports false when the document was dropped because the inbox is full
+// or shut down.
+func (in *Inbox) AddSegment(doc []byte) bool { return in.offer(doc, false) }
+
+// AddEMF queues a copy of one EMF document for Store.AddEMF. It reports
+// false when the document was dropped because the inbox is full or shut
+// down.
+func (in *Inbox) AddEMF(doc []byte) bool { return in.offer(doc, true) }
+
+func (in *Inbox) offer(doc []byte, emf bool) bool {
+	n := int64(len(doc))
+	if in.bytes.Add(n) > in.cfg.MaxBytes {
+		in.bytes.Add(-n)
+		in.drop()
+		return false
+	}
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	if !in.closed {
+		select {
+		case in.queue <- inboxDoc{doc: append([]byte(nil), doc...), emf: emf}:
+			return true
+		default:
+		}
+	}
+	in.bytes.Add(-n)
+	in.drop()
+	return false
+}
+
+func (in *Inbox) drop() {
+	in.s.inboxDropped.Add(1)
+	if in.cfg.Dropped != nil {
+		in.cfg.Dropped.Add(1)
+	}
+}
+
+// Start starts the goroutine that stores queued documents.
+func (in *Inbox) Start(context.Context) error {
+	started := false
+	in.once.Do(func() {
+		started = true
+		go in.run()
+	})
+	if !started {
+		return errors.New("localview: inbox started twice")
+	}
+	return nil
+}
+
+func (in *Inbox) run() {
+	defer close(in.done)
+	for d := range in.queue {
+		in.bytes.Add(-int64(len(d.doc)))
+		var err error
+		if d.emf {
+			err = in.s.AddEMF(d.doc)
+		} else {
+			err = in.s.AddSegment(d.doc)
+		}
+		if err != nil && in.cfg.Rejected != nil {
+			in.cfg.Rejected.Add(1)
+		}
+	}
+}
+
+// Shutdown stops accepting documents, stores those queued and waits for
+// that until ctx ends. Without Start it only stops accepting.
+func (in *Inbox) Shutdown(ctx context.Context) error {
+	in.mu.Lock()
+	if !in.closed {
+		in.closed = true
+		close(in.queue)
+	}
+	in.mu.Unlock()
+	started := true
+	in.once.Do(func() { started = false; close(in.done) })
+	if !started {
+		return nil
+	}
+	select {
+	case <-in.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
