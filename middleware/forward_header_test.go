@@ -1,12 +1,15 @@
 package middleware
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -92,4 +95,41 @@ func TestForwardedHeaderIsBounded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The same through Lambda: an event whose trace header (the emulator gives
+// no runtime header) is padded with keys is passed on bounded.
+func TestLambdaForwardedHeaderIsBounded(t *testing.T) {
+	f := newLambdaFixture(t)
+	var in strings.Builder
+	in.WriteString(eventHeader + ";Lineage=a87bd80c:1")
+	for i := 0; in.Len() < xray.MaxHeaderLength-16; i++ {
+		in.WriteString(";key" + strconv.Itoa(i) + "=value")
+	}
+	var got string
+	downstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get(xray.HeaderName)
+	}))
+	defer downstream.Close()
+	client := &http.Client{Transport: Transport(nil, f.opts(t)...)}
+	h := Lambda(func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, downstream.URL, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			return events.APIGatewayProxyResponse{}, err
+		}
+		resp.Body.Close()
+		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+	}, f.opts(t)...)
+	if _, err := h(invokeCtx(t, "", time.Minute), restEvent("/orders", in.String())); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) > xray.MaxForwardedLength {
+		t.Fatalf("downstream got a %d-byte trace header, limit %d", len(got), xray.MaxForwardedLength)
+	}
+	hdr, err := xray.ParseHeader(got)
+	if err != nil || xray.FormatTraceID(hdr.TraceID) != eventTrace || !strings.Contains(hdr.Extra, "Lineage=a87bd80c:1") {
+		t.Fatalf("downstream got %.200q (%v)", got, err)
+	}
+	f.wait(t, 1)
 }
