@@ -276,14 +276,32 @@ func appendMergedECS(dst, doc []byte, info Info, ecs []byte, work *int) []byte {
 	if err != nil || n == 0 {
 		return append(dst, doc...)
 	}
-	missing := n
+	missing, longest := n, 0
+	for _, m := range members[:n] {
+		longest = max(longest, m.key[1]-m.key[0])
+	}
+	var scratch [64]byte
 	_ = jsonscan.Members(info.ECS, func(k, _ []byte) error {
+		key := k
+		if bytes.IndexByte(k, '\\') >= 0 {
+			// Compare the unescaped key, decoded once; a key longer than
+			// six bytes per character of the longest task key is none.
+			if len(k) > 6*longest {
+				return nil
+			}
+			off := offsetIn(doc, k)
+			d, ok := jsonscan.AppendString(scratch[:0], doc[off-1:off+len(k)+1])
+			if !ok {
+				return nil
+			}
+			key = d
+		}
 		for i := range members[:n] {
 			m := &members[i]
 			if work != nil {
 				*work++
 			}
-			if !m.present && sameKey(doc, k, ecs[m.key[0]:m.key[1]]) {
+			if !m.present && bytes.Equal(key, ecs[m.key[0]:m.key[1]]) {
 				m.present = true
 				missing--
 			}
@@ -310,19 +328,6 @@ func appendMergedECS(dst, doc []byte, info Info, ecs []byte, work *int) []byte {
 		dst = append(dst, ',')
 	}
 	return append(dst, doc[off:]...)
-}
-
-// sameKey reports whether the raw key k of doc (without its quotes, maybe
-// with escapes) names the same member as the raw task key want.
-func sameKey(doc, k, want []byte) bool {
-	if bytes.IndexByte(k, '\\') < 0 {
-		return bytes.Equal(k, want)
-	}
-	if len(k) > 6*len(want) {
-		return false // each character escapes to at most six bytes
-	}
-	off := offsetIn(doc, k)
-	return jsonscan.Equal(doc[off-1:off+len(k)+1], string(want))
 }
 
 func emptyObject(v []byte) bool {
