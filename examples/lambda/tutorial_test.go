@@ -280,7 +280,7 @@ func TestTutorialInstallsTheEmulator(t *testing.T) {
 		"GOSUMDB=off", "GOFLAGS=-buildvcs=false")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("the tutorial's emulator commands failed: %v\n%s", err, out)
+		t.Fatalf("the tutorial's emulator commands failed: %v\n%s\n(the test reads the module from the local module cache, which scripts/test.sh fills with the same go install)", err, out)
 	}
 	if !strings.Contains(string(out), "mod\t"+module+"\t"+string(m[1])) {
 		t.Fatalf("the installed binary is not %s@%s:\n%s", module, m[1], out)
