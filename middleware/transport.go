@@ -14,7 +14,8 @@ import (
 // current segment: method, URL, status, response size, and a fault with the
 // error when the call fails. The callee receives X-Amzn-Trace-Id with the
 // trace, the subsegment as parent, the sampling decision, and the Lineage
-// and other keys the incoming request carried. A nil base means
+// and the few other keys of the incoming request that xray.ParseHeader
+// keeps (at most xray.MaxForwardedLength bytes in all). A nil base means
 // http.DefaultTransport. Requests whose context carries no trace pass
 // through untouched.
 func Transport(base http.RoundTripper, opts ...Option) http.RoundTripper {

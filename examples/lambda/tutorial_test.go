@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -22,6 +23,8 @@ import (
 // TestTutorialCommands. A command added to the tutorial must be added here.
 const (
 	cmdSidecar   = "go run ./sidecar -local"
+	cmdRIE       = "GOBIN=$PWD/.cache/bin go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d"
+	cmdRIEEnv    = "export SIDELIGHT_LAMBDA_RIE=$PWD/.cache/bin/aws-lambda-rie"
 	cmdExample   = "go run ./examples/lambda"
 	cmdSmoke     = "go run ./examples/lambda -smoke"
 	cmdColdStart = "curl -s 'http://127.0.0.1:2772/api/traces?annotation=ColdStart%3Dtrue'"
@@ -32,7 +35,7 @@ const (
 	cmdMetric    = "curl -s 'http://127.0.0.1:2772/api/metrics?namespace=SidelightExamples&metric=CORSBlocked'"
 )
 
-var tutorialCommands = []string{cmdSidecar, cmdExample, cmdSmoke, cmdColdStart, cmdTimeout, cmdPanic, cmdError, cmdBlocked, cmdMetric}
+var tutorialCommands = []string{cmdSidecar, cmdRIE, cmdRIEEnv, cmdExample, cmdSmoke, cmdColdStart, cmdTimeout, cmdPanic, cmdError, cmdBlocked, cmdMetric}
 
 // The example's default addresses, which the tutorial uses; the
 // sidecar's are tutorialtest's.
@@ -163,14 +166,32 @@ func TestTutorialCommands(t *testing.T) {
 	tutorialtest.Poll(t, 30*time.Second, "the cold start in the view", func() bool { return slices.Contains(traces(cmdColdStart), coldTrace) })
 	tutorialtest.Poll(t, 30*time.Second, "the timeout in the view", func() bool { return slices.Contains(traces(cmdTimeout), timeoutTrace) })
 
+	beforePanic := out.Len()
 	if status, h, body := tutorialtest.Curl(t, ctx, replace.Replace(cmdPanic)); status != 502 || !strings.Contains(body, "Internal server error") || h.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("%s: %d %v %s", cmdPanic, status, h, body)
 	}
+	// What the tutorial says the log shows for the panic: START, the
+	// emulator's Runtime.ExitError, and no END or REPORT.
+	panicStart := out.WaitFrom(t, beforePanic, "the panicking invocation's START line", func(l string) bool { return strings.HasPrefix(l, "[shop] START RequestId: ") })
+	panicID := strings.Fields(strings.TrimPrefix(panicStart, "[shop] START RequestId: "))[0]
+	out.WaitFrom(t, beforePanic, "the emulator's Runtime.ExitError", func(l string) bool { return strings.Contains(l, "Invoke DONE failed: Runtime.ExitError") })
+	beforeError := out.Len()
 	status, h, body := tutorialtest.Curl(t, ctx, replace.Replace(cmdError))
 	if status != 502 || strings.TrimSpace(body) != `{"message":"Internal server error"}` || h.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("%s: %d %v %s", cmdError, status, h, body)
 	}
 	errorTrace := strings.TrimPrefix(h.Get("X-Amzn-Trace-Id"), "Root=")
+	// A handler that returns an error gets its END and REPORT lines; by
+	// the time the next invocation's REPORT is out, the panic's would be.
+	out.WaitFrom(t, beforeError, "the failed invocation's END line", func(l string) bool { return strings.HasPrefix(l, "[shop] END RequestId: ") })
+	out.WaitFrom(t, beforeError, "the failed invocation's REPORT line", func(l string) bool {
+		return strings.HasPrefix(l, "[shop] REPORT RequestId: ") && strings.Contains(l, "XRAY TraceId: "+errorTrace)
+	})
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.Contains(l, "RequestId: "+panicID) && !strings.Contains(l, "START") {
+			t.Errorf("the tutorial says a panicking invocation has no END or REPORT line, but: %s", l)
+		}
+	}
 	tutorialtest.Poll(t, 30*time.Second, "the blocked request in the view", func() bool { return slices.Contains(traces(cmdBlocked), errorTrace) })
 	tutorialtest.Poll(t, 30*time.Second, "the CORSBlocked metric of the blocked request", func() bool {
 		status, _, body := tutorialtest.Curl(t, ctx, replace.Replace(cmdMetric))
@@ -223,5 +244,48 @@ func TestTutorialCommands(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Errorf("%s did not stop on Ctrl-C", cmdExample)
+	}
+}
+
+// TestTutorialInstallsTheEmulator runs the tutorial's emulator commands as
+// a reader at the root of a fresh clone would (here in an empty directory,
+// so $PWD/.cache/bin is the test's own): they install the version
+// scripts/test.sh pins, and SIDELIGHT_LAMBDA_RIE names the binary. The
+// module comes from the local module cache (scripts/test.sh filled it with
+// the same go install), so the test needs no network.
+func TestTutorialInstallsTheEmulator(t *testing.T) {
+	script, err := os.ReadFile(filepath.Join(repoRoot(t), "scripts", "test.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^RIE_VERSION=(\S+)$`).FindSubmatch(script)
+	if m == nil {
+		t.Fatal("scripts/test.sh pins no RIE_VERSION")
+	}
+	const module = "github.com/aws/aws-lambda-runtime-interface-emulator"
+	if !strings.HasSuffix(cmdRIE, " "+module+"/cmd/aws-lambda-rie@"+string(m[1])) {
+		t.Fatalf("the tutorial installs %q; scripts/test.sh pins %s", cmdRIE, m[1])
+	}
+	modCache, err := exec.Command(tutorialtest.GoBin(), "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("sh", "-e", "-c", cmdRIE+"\n"+cmdRIEEnv+"\n"+`go version -m "$SIDELIGHT_LAMBDA_RIE"`)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"PWD="+dir,
+		"PATH="+filepath.Dir(tutorialtest.GoBin())+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"GOPROXY=file://"+filepath.Join(strings.TrimSpace(string(modCache)), "cache", "download"),
+		"GOSUMDB=off", "GOFLAGS=-buildvcs=false")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the tutorial's emulator commands failed: %v\n%s\n(the test reads the module from the local module cache, which scripts/test.sh fills with the same go install)", err, out)
+	}
+	if !strings.Contains(string(out), "mod\t"+module+"\t"+string(m[1])) {
+		t.Fatalf("the installed binary is not %s@%s:\n%s", module, m[1], out)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, ".cache", "bin", "aws-lambda-rie")); err != nil || fi.Mode()&0o111 == 0 {
+		t.Fatalf("no executable at .cache/bin/aws-lambda-rie: %v", err)
 	}
 }

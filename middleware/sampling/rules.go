@@ -175,7 +175,12 @@ func (r *rule) take(now time.Time) bool {
 
 // Match reports whether s matches pattern, where '*' matches any run of
 // characters and '?' exactly one, ignoring case (ASCII).
-func Match(pattern, s string) bool {
+func Match(pattern, s string) bool { return match(pattern, s, nil) }
+
+// match is Match; work, when not nil, counts the loop's steps (for tests:
+// at most len(pattern)+1 per byte of s, so linear in s for a rule's
+// pattern).
+func match(pattern, s string, work *int) bool {
 	if pattern == "*" {
 		return true
 	}
@@ -184,6 +189,9 @@ func Match(pattern, s string) bool {
 	p, i := 0, 0
 	starP, starI := -1, 0
 	for i < len(s) {
+		if work != nil {
+			*work++
+		}
 		switch {
 		case p < len(pattern) && (pattern[p] == '?' || lower(pattern[p]) == lower(s[i])):
 			p++

@@ -40,6 +40,9 @@ type Info struct {
 	AWS []byte
 	// HasECS reports an "aws" object with an "ecs" member.
 	HasECS bool
+	// ECS is the raw value of the "aws" object's "ecs" member when there
+	// is exactly one such member, else nil.
+	ECS []byte
 	// ID is the document's 16-hex-digit id (a subslice of the document).
 	ID []byte
 }
@@ -155,12 +158,18 @@ func Check(doc []byte) (Info, Reason) {
 		return info, BadParentID
 	}
 	if len(info.AWS) > 0 && info.AWS[0] == '{' {
-		_ = jsonscan.Members(info.AWS, func(k, _ []byte) error {
+		n := 0
+		_ = jsonscan.Members(info.AWS, func(k, v []byte) error {
 			if string(k) == "ecs" {
 				info.HasECS = true
+				info.ECS = v
+				n++
 			}
 			return nil
 		})
+		if n > 1 {
+			info.ECS = nil // which one a reader takes is not ours to guess
+		}
 	}
 	return info, OK
 }
@@ -188,13 +197,20 @@ func allHex(b []byte) bool {
 }
 
 // AppendWithECS appends doc to dst with ecs (the members of an "ecs"
-// object, without braces, such as `"cluster":"c","task_arn":"t"`) added
-// under "aws", when info says the document is a segment that has no
-// aws.ecs yet; otherwise it appends doc unchanged. doc must have passed
-// Check, which produced info.
+// object, without braces, such as `"cluster":"c","task_arn":"t"`) merged
+// into its aws.ecs object: members the document already has win, the ones
+// it lacks are added, so a document that arrives with the container's
+// fields (from the middleware) also gets the task's. It appends doc
+// unchanged when it is a subsegment, when "aws" or aws.ecs is not an
+// object, when aws.ecs appears twice, or when nothing is missing. doc must
+// have passed Check, which produced info. It runs in time linear in
+// len(doc) for a fixed ecs.
 func AppendWithECS(dst, doc []byte, info Info, ecs []byte) []byte {
-	if len(ecs) == 0 || info.Subsegment || info.HasECS {
+	if len(ecs) == 0 || info.Subsegment {
 		return append(dst, doc...)
+	}
+	if info.HasECS {
+		return appendMergedECS(dst, doc, info, ecs, nil)
 	}
 	if info.AWS != nil && info.AWS[0] == '{' {
 		// Splice right after the aws object's opening brace.
@@ -217,6 +233,101 @@ func AppendWithECS(dst, doc []byte, info Info, ecs []byte) []byte {
 	dst = append(dst, ecs...)
 	dst = append(dst, "}},"...)
 	return append(dst, doc[open:]...)
+}
+
+// maxECSMembers bounds the task members AppendWithECS merges (task metadata
+// gives six).
+const maxECSMembers = 16
+
+// ecsMember is one member of the ecs argument: its raw key and the whole
+// "key":value text, as offsets into ecs.
+type ecsMember struct {
+	key, member [2]int
+	present     bool
+}
+
+// appendMergedECS adds to the document's aws.ecs object the members of ecs
+// whose keys it does not have. Each document member is compared with each
+// of at most maxECSMembers task keys, so the work is linear in len(doc);
+// work, when not nil, counts the comparisons (for tests).
+func appendMergedECS(dst, doc []byte, info Info, ecs []byte, work *int) []byte {
+	if len(info.ECS) == 0 || info.ECS[0] != '{' {
+		return append(dst, doc...)
+	}
+	// Read the task members once, from a braced copy kept at the end of
+	// dst and cut off again before anything is written.
+	base := len(dst)
+	dst = append(dst, '{')
+	dst = append(dst, ecs...)
+	dst = append(dst, '}')
+	wrapped := dst[base:]
+	var members [maxECSMembers]ecsMember
+	n := 0
+	err := jsonscan.Members(wrapped, func(k, v []byte) error {
+		if n == maxECSMembers {
+			return nil
+		}
+		ks := offsetIn(wrapped, k) - 1 // skip the brace we added
+		members[n] = ecsMember{key: [2]int{ks, ks + len(k)}, member: [2]int{ks - 1, offsetIn(wrapped, v) - 1 + len(v)}}
+		n++
+		return nil
+	})
+	dst = dst[:base]
+	if err != nil || n == 0 {
+		return append(dst, doc...)
+	}
+	missing, longest := n, 0
+	for _, m := range members[:n] {
+		longest = max(longest, m.key[1]-m.key[0])
+	}
+	var scratch [64]byte
+	_ = jsonscan.Members(info.ECS, func(k, _ []byte) error {
+		key := k
+		if bytes.IndexByte(k, '\\') >= 0 {
+			// Compare the unescaped key, decoded once; a key longer than
+			// six bytes per character of the longest task key is none.
+			if len(k) > 6*longest {
+				return nil
+			}
+			off := offsetIn(doc, k)
+			d, ok := jsonscan.AppendString(scratch[:0], doc[off-1:off+len(k)+1])
+			if !ok {
+				return nil
+			}
+			key = d
+		}
+		for i := range members[:n] {
+			m := &members[i]
+			if work != nil {
+				*work++
+			}
+			if !m.present && bytes.Equal(key, ecs[m.key[0]:m.key[1]]) {
+				m.present = true
+				missing--
+			}
+		}
+		return nil
+	})
+	if missing == 0 {
+		return append(dst, doc...)
+	}
+	off := offsetIn(doc, info.ECS) + 1
+	dst = append(dst, doc[:off]...)
+	first := true
+	for _, m := range members[:n] {
+		if m.present {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, ecs[m.member[0]:m.member[1]]...)
+	}
+	if !emptyObject(info.ECS) {
+		dst = append(dst, ',')
+	}
+	return append(dst, doc[off:]...)
 }
 
 func emptyObject(v []byte) bool {

@@ -84,7 +84,12 @@ func TestAppendWithECS(t *testing.T) {
 		{"no aws", good, `{"cluster":"c1","task_arn":"arn:t"}`},
 		{"aws without ecs", strings.Replace(good, `{"trace_id"`, `{"aws":{"account_id":"1"},"trace_id"`, 1), `{"cluster":"c1","task_arn":"arn:t"}`},
 		{"empty aws", strings.Replace(good, `{"trace_id"`, `{"aws":{ },"trace_id"`, 1), `{"cluster":"c1","task_arn":"arn:t"}`},
-		{"has ecs", strings.Replace(good, `{"trace_id"`, `{"aws":{"ecs":{"container":"x"}},"trace_id"`, 1), `{"container":"x"}`},
+		{"has ecs: merged", strings.Replace(good, `{"trace_id"`, `{"aws":{"ecs":{"container":"x"}},"trace_id"`, 1), `{"cluster":"c1","task_arn":"arn:t","container":"x"}`},
+		{"empty ecs", strings.Replace(good, `{"trace_id"`, `{"aws":{"ecs":{ }},"trace_id"`, 1), `{"cluster":"c1","task_arn":"arn:t" }`},
+		{"document's fields win", strings.Replace(good, `{"trace_id"`, `{"aws":{"ecs":{"container":"x","cluster":"mine"}},"trace_id"`, 1), `{"task_arn":"arn:t","container":"x","cluster":"mine"}`},
+		{"escaped key counts as present", strings.Replace(good, `{"trace_id"`, `{"aws":{"ecs":{"clu\u0073ter":"mine"}},"trace_id"`, 1), `{"task_arn":"arn:t","clu\u0073ter":"mine"}`},
+		{"nothing missing", strings.Replace(good, `{"trace_id"`, `{"aws":{"ecs":{"task_arn":"a","cluster":"b"}},"trace_id"`, 1), `{"task_arn":"a","cluster":"b"}`},
+		{"ecs not an object", strings.Replace(good, `{"trace_id"`, `{"aws":{"ecs":"x"},"trace_id"`, 1), `"x"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			doc := []byte(tc.doc)
@@ -93,7 +98,7 @@ func TestAppendWithECS(t *testing.T) {
 				t.Fatal(r)
 			}
 			out := segment.AppendWithECS(nil, doc, info, ecs)
-			if err := schematest.Segment(out); err != nil {
+			if err := schematest.Segment(out); err != nil && !strings.Contains(tc.name, "not an object") {
 				t.Fatalf("%s: %v", out, err)
 			}
 			var m struct {
@@ -101,6 +106,9 @@ func TestAppendWithECS(t *testing.T) {
 			}
 			if err := json.Unmarshal(out, &m); err != nil {
 				t.Fatal(err)
+			}
+			if info.HasECS && !strings.Contains(tc.name, "nothing") && !strings.Contains(tc.name, "not an object") && len(out) <= len(doc) {
+				t.Fatalf("merge added nothing: %s", out)
 			}
 			if string(m.AWS.ECS) != tc.wantECS {
 				t.Fatalf("ecs = %s, want %s (doc %s)", m.AWS.ECS, tc.wantECS, out)
@@ -116,6 +124,8 @@ func FuzzDatagram(f *testing.F) {
 	f.Add([]byte(`{"format": "json", "version": 1}` + "\n" + good))
 	f.Add([]byte(`{"format": "json", "version": 1}` + "\n" + `{"aws":{},"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"in_progress":true,"name":"n"}`))
 	f.Add([]byte("{\n{"))
+	f.Add([]byte(`{"format": "json", "version": 1}` + "\n" + `{"aws":{"ecs":{"container":"x","clu\u0073ter":"y"}},"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"in_progress":true,"name":"n"}`))
+	f.Add([]byte(`{"format": "json", "version": 1}` + "\n" + `{"aws":{"ecs":{},"ecs":{"a":1}},"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"in_progress":true,"name":"n"}`))
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		doc, r := segment.SplitDatagram(pkt)
 		if r != segment.OK {
@@ -128,9 +138,18 @@ func FuzzDatagram(f *testing.F) {
 		if !json.Valid(doc) {
 			t.Fatalf("accepted invalid JSON %q", doc)
 		}
-		out := segment.AppendWithECS(nil, doc, info, []byte(`"cluster":"c"`))
+		out := segment.AppendWithECS(nil, doc, info, []byte(`"cluster":"c","task_arn":"t"`))
 		if !json.Valid(out) {
 			t.Fatalf("ECS splice broke %q into %q", doc, out)
+		}
+		// What AppendWithECS writes passes Check again, and merging twice
+		// adds nothing more.
+		info2, r := segment.Check(out)
+		if r != segment.OK {
+			t.Fatalf("merged document %q rejected: %v", out, r)
+		}
+		if again := segment.AppendWithECS(nil, out, info2, []byte(`"cluster":"c","task_arn":"t"`)); string(again) != string(out) {
+			t.Fatalf("second merge changed %q into %q", out, again)
 		}
 	})
 }
