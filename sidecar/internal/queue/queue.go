@@ -256,6 +256,7 @@ func (q *Queue[T]) evict(target, floor int64) int64 {
 	}
 	q.queued.Add(-freed)
 	q.charge.Add(-freed)
+	q.compactLocked()
 	q.mu.Unlock()
 	if q.onDrop != nil {
 		for _, e := range dropped {
@@ -263,6 +264,19 @@ func (q *Queue[T]) evict(target, floor int64) int64 {
 		}
 	}
 	return freed
+}
+
+// compactLocked moves the live entries to the front of the slice once
+// most of it is dead, so that appending does not keep copying (and
+// holding) the dead head. The caller holds q.mu.
+func (q *Queue[T]) compactLocked() {
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 1024 && q.head > len(q.items)/2 {
+		m := copy(q.items, q.items[q.head:])
+		clear(q.items[m:])
+		q.items, q.head = q.items[:m], 0
+	}
 }
 
 func (q *Queue[T]) notify() {
@@ -306,13 +320,7 @@ func (q *Queue[T]) Pop(dst []Entry[T], max int) []Entry[T] {
 	q.queued.Add(-bytes)
 	clear(q.items[q.head : q.head+n])
 	q.head += n
-	if q.head == len(q.items) {
-		q.items, q.head = q.items[:0], 0
-	} else if q.head > 1024 && q.head > len(q.items)/2 {
-		m := copy(q.items, q.items[q.head:])
-		clear(q.items[m:])
-		q.items, q.head = q.items[:m], 0
-	}
+	q.compactLocked()
 	remaining := len(q.items) - q.head
 	q.mu.Unlock()
 	if remaining >= q.every {
