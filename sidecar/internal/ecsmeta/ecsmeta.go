@@ -26,52 +26,94 @@ type Task struct {
 	AvailabilityZone string `json:"AvailabilityZone"`
 	LaunchType       string `json:"LaunchType"`
 	ServiceName      string `json:"ServiceName"`
+	// Limits are the task-level limits (Fargate always has them; on EC2
+	// they are optional).
+	Limits Limits `json:"Limits"`
+	// Container is the metadata of the container the sidecar runs in.
+	Container Container `json:"-"`
 }
 
-// Fetch GETs base + "/task". It tries up to three times within ctx.
+// Limits are resource limits as the metadata reports them.
+type Limits struct {
+	CPU    float64 `json:"CPU"`    // vCPU for a task, CPU units for a container
+	Memory int64   `json:"Memory"` // MiB; 0 when none is set
+}
+
+// Container is the part of a container's metadata the sidecar uses.
+type Container struct {
+	Name   string `json:"Name"`
+	Limits Limits `json:"Limits"`
+}
+
+// MemoryLimit returns the memory limit the sidecar runs under, in bytes,
+// and where it comes from: its container's hard limit when the task
+// definition sets one ("ecs container"), else the task's ("ecs task"),
+// else 0 and "".
+func (t Task) MemoryLimit() (int64, string) {
+	const maxMiB = 1 << 30 // a PiB: anything larger is not a limit
+	switch c, tk := t.Container.Limits.Memory, t.Limits.Memory; {
+	case c > 0 && c < maxMiB:
+		return c << 20, "ecs container"
+	case tk > 0 && tk < maxMiB:
+		return tk << 20, "ecs task"
+	}
+	return 0, ""
+}
+
+// Fetch GETs base + "/task" (the task) and base (the calling container).
+// It tries each up to three times within ctx.
 func Fetch(ctx context.Context, client *http.Client, base string) (Task, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 2 * time.Second}
 	}
+	base = strings.TrimRight(base, "/")
+	var t Task
+	if err := fetchRetrying(ctx, client, base+"/task", &t); err != nil {
+		return Task{}, err
+	}
+	if t.TaskARN == "" {
+		return Task{}, errors.New("ecsmeta: task metadata has no TaskARN")
+	}
+	if err := fetchRetrying(ctx, client, base, &t.Container); err != nil {
+		return Task{}, err
+	}
+	return t, nil
+}
+
+func fetchRetrying(ctx context.Context, client *http.Client, url string, v any) error {
 	var last error
 	for attempt := range 3 {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
-				return Task{}, ctx.Err()
+				return ctx.Err()
 			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
 			}
 		}
-		t, err := fetchOnce(ctx, client, strings.TrimRight(base, "/")+"/task")
-		if err == nil {
-			return t, nil
+		if last = fetchOnce(ctx, client, url, v); last == nil {
+			return nil
 		}
-		last = err
 	}
-	return Task{}, last
+	return last
 }
 
-func fetchOnce(ctx context.Context, client *http.Client, url string) (Task, error) {
+func fetchOnce(ctx context.Context, client *http.Client, url string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return Task{}, err
+		return err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return Task{}, fmt.Errorf("ecsmeta: %w", err)
+		return fmt.Errorf("ecsmeta: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return Task{}, fmt.Errorf("ecsmeta: %s answered %s", url, resp.Status)
+		return fmt.Errorf("ecsmeta: %s answered %s", url, resp.Status)
 	}
-	var t Task
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&t); err != nil {
-		return Task{}, fmt.Errorf("ecsmeta: decoding task metadata: %w", err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
+		return fmt.Errorf("ecsmeta: decoding %s: %w", url, err)
 	}
-	if t.TaskARN == "" {
-		return Task{}, errors.New("ecsmeta: task metadata has no TaskARN")
-	}
-	return t, nil
+	return nil
 }
 
 // FromEnv fetches the task metadata when EnvVar is set; ok is false when
