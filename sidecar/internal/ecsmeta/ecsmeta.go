@@ -67,53 +67,69 @@ func Fetch(ctx context.Context, client *http.Client, base string) (Task, error) 
 		client = &http.Client{Timeout: 2 * time.Second}
 	}
 	base = strings.TrimRight(base, "/")
-	var t Task
-	if err := fetchRetrying(ctx, client, base+"/task", &t); err != nil {
+	task, err := getRetrying(ctx, client, base+"/task")
+	if err != nil {
 		return Task{}, err
+	}
+	container, err := getRetrying(ctx, client, base)
+	if err != nil {
+		return Task{}, err
+	}
+	return parse(task, container)
+}
+
+// parse decodes the task's and the container's metadata documents.
+func parse(task, container []byte) (Task, error) {
+	var t Task
+	if err := json.Unmarshal(task, &t); err != nil {
+		return Task{}, fmt.Errorf("ecsmeta: decoding task metadata: %w", err)
 	}
 	if t.TaskARN == "" {
 		return Task{}, errors.New("ecsmeta: task metadata has no TaskARN")
 	}
-	if err := fetchRetrying(ctx, client, base, &t.Container); err != nil {
-		return Task{}, err
+	if err := json.Unmarshal(container, &t.Container); err != nil {
+		return Task{}, fmt.Errorf("ecsmeta: decoding container metadata: %w", err)
 	}
 	return t, nil
 }
 
-func fetchRetrying(ctx context.Context, client *http.Client, url string, v any) error {
+func getRetrying(ctx context.Context, client *http.Client, url string) ([]byte, error) {
 	var last error
 	for attempt := range 3 {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return nil, ctx.Err()
 			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
 			}
 		}
-		if last = fetchOnce(ctx, client, url, v); last == nil {
-			return nil
+		b, err := get(ctx, client, url)
+		if err == nil {
+			return b, nil
 		}
+		last = err
 	}
-	return last
+	return nil, last
 }
 
-func fetchOnce(ctx context.Context, client *http.Client, url string, v any) error {
+func get(ctx context.Context, client *http.Client, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("ecsmeta: %w", err)
+		return nil, fmt.Errorf("ecsmeta: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("ecsmeta: %s answered %s", url, resp.Status)
+		return nil, fmt.Errorf("ecsmeta: %s answered %s", url, resp.Status)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
-		return fmt.Errorf("ecsmeta: decoding %s: %w", url, err)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("ecsmeta: reading %s: %w", url, err)
 	}
-	return nil
+	return b, nil
 }
 
 // FromEnv fetches the task metadata when EnvVar is set; ok is false when

@@ -130,3 +130,29 @@ func ExampleTask_ClusterName() {
 	fmt.Println(ecsmeta.Task{Cluster: "arn:aws:ecs:us-west-2:111122223333:cluster/prod"}.ClusterName())
 	// Output: prod
 }
+
+// FuzzParse: any pair of documents gives metadata or an error, never a
+// panic, and never a negative or absurd memory limit.
+func FuzzParse(f *testing.F) {
+	for _, kind := range []string{"ec2", "fargate"} {
+		task, err := os.ReadFile("testdata/ecs-v4-task-" + kind + ".json")
+		if err != nil {
+			f.Fatal(err)
+		}
+		container, err := os.ReadFile("testdata/ecs-v4-container-" + kind + ".json")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(task, container)
+	}
+	f.Add([]byte(`{"TaskARN":"a","Limits":{"Memory":-5}}`), []byte(`{"Limits":{"Memory":9223372036854775807}}`))
+	f.Fuzz(func(t *testing.T, task, container []byte) {
+		tk, err := ecsmeta.Parse(task, container)
+		if err != nil {
+			return
+		}
+		if n, src := tk.MemoryLimit(); n < 0 || n > 1<<50 || (n == 0) != (src == "") {
+			t.Fatalf("memory limit %d from %q", n, src)
+		}
+	})
+}
