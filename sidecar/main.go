@@ -66,7 +66,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
-	tuneGC(getenv, cfg.MemoryBudget)
+	tuneGC(getenv)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -79,6 +79,13 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	} else if ok {
 		opts.Task = &task
 		log.Info("running on ECS", "task_arn", task.TaskARN, "cluster", task.Cluster)
+	}
+	opts.MemoryLimit = app.ChooseMemoryLimit(cfg.MemoryBudget, opts.Task, getenv)
+	opts.MemoryLimit.Apply()
+	log.Info("soft memory limit", "bytes", opts.MemoryLimit.Bytes, "source", opts.MemoryLimit.Source)
+	if opts.MemoryLimit.Tight {
+		log.Warn("the ECS memory limit is below what the memory budget wants; the collector will work harder when the budget fills (consider a smaller -memory-budget-mib)",
+			"budget_bytes", cfg.MemoryBudget, "wanted_bytes", app.BudgetMemoryLimit(cfg.MemoryBudget))
 	}
 	if !cfg.Local {
 		awsCfg, why := loadAWS(setupCtx, cfg)
@@ -174,18 +181,12 @@ func health(args []string, getenv func(string) string, stderr io.Writer) int {
 	return 0
 }
 
-// tuneGC trades a little memory for less GC work. The soft memory limit
-// is a safety net set at twice the worst live heap (a full telemetry
-// budget plus about 10 MiB for the runtime, buffers and in-flight
-// requests): a limit close to the live heap made the collector run almost
-// continuously once the budget filled, which slowed sending, which kept
-// the budget full. GOGC and GOMEMLIMIT, when set, win.
-func tuneGC(getenv func(string) string, budget int64) {
+// tuneGC trades a little memory for less GC work while the heap is small;
+// the soft memory limit (app.ChooseMemoryLimit) bounds it once the budget
+// fills. GOGC, when set, wins.
+func tuneGC(getenv func(string) string) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
-	}
-	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(2*budget + 20<<20)
 	}
 }
 

@@ -47,6 +47,9 @@ type Options struct {
 	// Task is the ECS task metadata, when running on ECS.
 	Task   *ecsmeta.Task
 	Logger *slog.Logger
+	// MemoryLimit is the soft memory limit main applied (see
+	// ChooseMemoryLimit), shown on /status; zero when none was.
+	MemoryLimit MemoryLimit
 }
 
 // App is the assembled sidecar.
@@ -355,6 +358,9 @@ func (a *App) Addrs() map[string]string {
 
 func (a *App) info() map[string]any {
 	m := map[string]any{"mode": "aws", "memory_budget_bytes": a.budget.Limit(), "memory_budget_used": a.budget.Used()}
+	if ml := a.opts.MemoryLimit; ml.Source != "" {
+		m["memory_limit_bytes"], m["memory_limit_source"] = ml.Bytes, ml.Source
+	}
 	if a.store != nil {
 		m["mode"] = "local"
 	}

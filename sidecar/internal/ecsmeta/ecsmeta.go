@@ -26,52 +26,110 @@ type Task struct {
 	AvailabilityZone string `json:"AvailabilityZone"`
 	LaunchType       string `json:"LaunchType"`
 	ServiceName      string `json:"ServiceName"`
+	// Limits are the task-level limits (Fargate always has them; on EC2
+	// they are optional).
+	Limits Limits `json:"Limits"`
+	// Container is the metadata of the container the sidecar runs in.
+	Container Container `json:"-"`
 }
 
-// Fetch GETs base + "/task". It tries up to three times within ctx.
+// Limits are resource limits as the metadata reports them.
+type Limits struct {
+	CPU    float64 `json:"CPU"`    // vCPU for a task, CPU units for a container
+	Memory int64   `json:"Memory"` // MiB; 0 when none is set
+}
+
+// Container is the part of a container's metadata the sidecar uses.
+type Container struct {
+	Name   string `json:"Name"`
+	Limits Limits `json:"Limits"`
+}
+
+// MemoryLimit returns the memory limit the sidecar runs under, in bytes,
+// and where it comes from: its container's hard limit when the task
+// definition sets one ("ecs container"), else the task's ("ecs task"),
+// else 0 and "".
+func (t Task) MemoryLimit() (int64, string) {
+	const maxMiB = 1 << 30 // a PiB: anything larger is not a limit
+	switch c, tk := t.Container.Limits.Memory, t.Limits.Memory; {
+	case c > 0 && c < maxMiB:
+		return c << 20, "ecs container"
+	case tk > 0 && tk < maxMiB:
+		return tk << 20, "ecs task"
+	}
+	return 0, ""
+}
+
+// Fetch GETs base + "/task" (the task) and base (the calling container).
+// It tries each up to three times within ctx.
 func Fetch(ctx context.Context, client *http.Client, base string) (Task, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 2 * time.Second}
 	}
-	var last error
-	for attempt := range 3 {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return Task{}, ctx.Err()
-			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
-			}
-		}
-		t, err := fetchOnce(ctx, client, strings.TrimRight(base, "/")+"/task")
-		if err == nil {
-			return t, nil
-		}
-		last = err
-	}
-	return Task{}, last
-}
-
-func fetchOnce(ctx context.Context, client *http.Client, url string) (Task, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	base = strings.TrimRight(base, "/")
+	task, err := getRetrying(ctx, client, base+"/task")
 	if err != nil {
 		return Task{}, err
 	}
-	resp, err := client.Do(req)
+	container, err := getRetrying(ctx, client, base)
 	if err != nil {
-		return Task{}, fmt.Errorf("ecsmeta: %w", err)
+		return Task{}, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return Task{}, fmt.Errorf("ecsmeta: %s answered %s", url, resp.Status)
-	}
+	return parse(task, container)
+}
+
+// parse decodes the task's and the container's metadata documents.
+func parse(task, container []byte) (Task, error) {
 	var t Task
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&t); err != nil {
+	if err := json.Unmarshal(task, &t); err != nil {
 		return Task{}, fmt.Errorf("ecsmeta: decoding task metadata: %w", err)
 	}
 	if t.TaskARN == "" {
 		return Task{}, errors.New("ecsmeta: task metadata has no TaskARN")
 	}
+	if err := json.Unmarshal(container, &t.Container); err != nil {
+		return Task{}, fmt.Errorf("ecsmeta: decoding container metadata: %w", err)
+	}
 	return t, nil
+}
+
+func getRetrying(ctx context.Context, client *http.Client, url string) ([]byte, error) {
+	var last error
+	for attempt := range 3 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			}
+		}
+		b, err := get(ctx, client, url)
+		if err == nil {
+			return b, nil
+		}
+		last = err
+	}
+	return nil, last
+}
+
+func get(ctx context.Context, client *http.Client, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("ecsmeta: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("ecsmeta: %s answered %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("ecsmeta: reading %s: %w", url, err)
+	}
+	return b, nil
 }
 
 // FromEnv fetches the task metadata when EnvVar is set; ok is false when

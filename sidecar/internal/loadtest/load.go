@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -73,6 +75,15 @@ type Result struct {
 	EMFValuesCorrect bool
 	Counters         map[string]uint64
 	ExitCode         int
+
+	// From the sidecar's /status, polled every 100 ms while the load runs:
+	// the most of its memory budget in use, and of its Go heap (live and
+	// not yet collected), at any poll; and the soft memory limit it chose.
+	PeakBudgetBytes  int64
+	PeakGoHeapBytes  int64
+	BudgetBytes      int64
+	MemoryLimitBytes int64
+	MemoryLimitFrom  string
 
 	// Daemon run only (Options.Daemon): the daemon has no status
 	// endpoint, so how many datagrams it received is unknown; the kernel's
@@ -151,6 +162,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if v, ok := p.Info["xray_udp_sockets"].(float64); ok {
 		r.UDPSockets = int(v)
 	}
+	if v, ok := p.Info["memory_budget_bytes"].(float64); ok {
+		r.BudgetBytes = int64(v)
+	}
+	if v, ok := p.Info["memory_limit_bytes"].(float64); ok {
+		r.MemoryLimitBytes = int64(v)
+	}
+	r.MemoryLimitFrom, _ = p.Info["memory_limit_source"].(string)
+	stopPoll := pollMemory(p.Addrs["status"], &r)
+	defer stopPoll()
 	if err := sendSegments(ctx, o, fake, p, &r); err != nil {
 		return r, err
 	}
@@ -193,6 +213,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if rss, err := p.PeakRSS(); err == nil {
 		r.PeakRSSBytes = rss
 	}
+	stopPoll()
 	if r.Counters, err = counters(p.Addrs["status"]); err != nil {
 		return r, err
 	}
@@ -370,6 +391,43 @@ func freeAddr(network string) (string, error) {
 	}
 }
 
+// pollMemory reads the sidecar's /status every 100 ms and keeps the
+// highest budget use and Go heap in r, until the returned function is
+// called (it waits for the poller to finish).
+func pollMemory(addr string, r *Result) (stop func()) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			resp, err := http.Get("http://" + addr + "/status")
+			if err != nil {
+				continue
+			}
+			var s struct{ Info map[string]any }
+			err = json.NewDecoder(resp.Body).Decode(&s)
+			resp.Body.Close()
+			if err != nil {
+				continue
+			}
+			if v, ok := s.Info["memory_budget_used"].(float64); ok {
+				r.PeakBudgetBytes = max(r.PeakBudgetBytes, int64(v))
+			}
+			if v, ok := s.Info["go_heap_alloc_bytes"].(float64); ok {
+				r.PeakGoHeapBytes = max(r.PeakGoHeapBytes, int64(v))
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done); <-finished }) }
+}
+
 func counters(addr string) (map[string]uint64, error) {
 	resp, err := http.Get("http://" + addr + "/status")
 	if err != nil {
@@ -395,6 +453,9 @@ func (r Result) String() string {
 	}
 	s += fmt.Sprintf("\nlost in the kernel (sent - received by the sidecar): %d; dropped by the sidecar for lack of budget: %d",
 		r.Sent-int(r.Counters["segments.received"]), r.Counters["segments.dropped.budget_full"])
+	s += fmt.Sprintf("\nmemory: budget %.1f MB, at most %.1f MB of it used; Go heap at most %.1f MB; soft memory limit %.1f MB (%s); peak RSS %.1f MB",
+		float64(r.BudgetBytes)/1e6, float64(r.PeakBudgetBytes)/1e6, float64(r.PeakGoHeapBytes)/1e6,
+		float64(r.MemoryLimitBytes)/1e6, cmp.Or(r.MemoryLimitFrom, "unknown"), float64(r.PeakRSSBytes)/1e6)
 	return s + fmt.Sprintf("\nexit code after SIGTERM: %d", r.ExitCode)
 }
 

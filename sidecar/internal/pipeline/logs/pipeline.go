@@ -164,7 +164,7 @@ func (p *Pipeline) ConsumeEMF(doc []byte) {
 		return
 	}
 	p.docs.Add(1)
-	if !p.cfg.Budget.TryReserve(int64(size)) {
+	if !p.q.Hold(int64(size)) {
 		p.dropped["budget_full"].Add(1)
 		return
 	}
@@ -197,7 +197,7 @@ func (p *Pipeline) ConsumeEMF(doc []byte) {
 // seal turns pending events into sorted batches (splitting at 24 hours)
 // and queues them, moving their bytes from the pending hold into the queue.
 func (p *Pipeline) seal(tg target, pd *pending) {
-	p.cfg.Budget.Release(int64(pd.bytes))
+	p.q.Unhold(int64(pd.bytes))
 	sort.SliceStable(pd.events, func(i, j int) bool { return pd.events[i].ts < pd.events[j].ts })
 	evs := pd.events
 	for len(evs) > 0 {

@@ -93,7 +93,7 @@ func (p *Pipeline) addPoint(pt *emf.Point) {
 	s, ok := p.agg[string(key)]
 	if !ok {
 		size := int64(len(key)*2 + seriesOverhead)
-		if !p.cfg.Budget.TryReserve(size) {
+		if !p.q.Hold(size) {
 			p.dropped["budget_full"].Add(uint64(len(pt.Values)))
 			p.requestFlush()
 			return
@@ -110,9 +110,9 @@ func (p *Pipeline) addPoint(pt *emf.Point) {
 			continue
 		}
 		if _, seen := s.counts[v]; !seen {
-			if len(s.counts) >= p.cfg.MaxDistinctValues || !p.cfg.Budget.TryReserve(valueOverhead) {
+			if len(s.counts) >= p.cfg.MaxDistinctValues || !p.q.Hold(valueOverhead) {
 				// Too many distinct values: keep only the statistic set.
-				p.cfg.Budget.Release(int64(len(s.counts)) * valueOverhead)
+				p.q.Unhold(int64(len(s.counts)) * valueOverhead)
 				s.size -= int64(len(s.counts)) * valueOverhead
 				s.counts = nil
 				p.statSets.Add(1)

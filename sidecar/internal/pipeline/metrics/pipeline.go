@@ -218,7 +218,7 @@ func (p *Pipeline) flush(pick func(*series) bool) {
 		datums = datums[:0]
 		for ; i < len(taken) && taken[i].ns == ns; i++ {
 			datums = taken[i].datums(datums)
-			p.cfg.Budget.Release(taken[i].size)
+			p.q.Unhold(taken[i].size)
 		}
 		p.enqueue(ns, datums)
 	}

@@ -176,7 +176,7 @@ func TestPermanentErrorDrops(t *testing.T) {
 // bounded by the worker count, and after recovery everything still queued
 // is delivered: delivered + dropped = sent.
 func TestHangBoundedByBudget(t *testing.T) {
-	const budget = 100 * (160 + 64) // room for about 100 segments
+	const budget = 100 * (160 + 160/8 + 96) // room for about 100 segments (the charge is n + n/8 + 96)
 	e := newEnv(t, budget, func(c *segments.Config) { c.RequestTimeout = 50 * time.Millisecond; c.Workers = 2 })
 	e.fake.Hang(fakeaws.XRay, true)
 	e.push(t, 0, 1000)

@@ -1,0 +1,4 @@
+package ecsmeta
+
+// Parse is parse, for the fuzz test.
+var Parse = parse
