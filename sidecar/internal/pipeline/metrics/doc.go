@@ -29,10 +29,9 @@
 //   - A request CloudWatch still refuses as invalid (400
 //     InvalidParameterValue and the like) is split in halves, recursively,
 //     so its good datums are delivered: each refused datum is dropped and
-//     counted (metrics.dropped.invalid_datum) at a cost of at most
-//     2*ceil(log2 n) extra requests, and at most 8*ceil(log2 n) per request
-//     in all (metrics.split_requests); what is left refused when that
-//     allowance runs out is counted as metrics.dropped.split_limit.
+//     counted (metrics.dropped.invalid_datum) at a cost of about
+//     2*ceil(log2 n) extra requests each (metrics.split_requests), and never
+//     more than 2(n-1) for a request of n datums.
 //   - Shutdown stops accepting, flushes every aggregate and sends
 //     everything queued, within ctx.
 package metrics

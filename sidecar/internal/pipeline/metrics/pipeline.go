@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/bits"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -95,9 +94,6 @@ func (c Config) Validate() error {
 type request struct {
 	in     *cloudwatch.PutMetricDataInput
 	datums int
-	// split is shared by the parts of a request CloudWatch refused as
-	// invalid: the extra requests its bisection may still make.
-	split *atomic.Int32
 }
 
 // Pipeline aggregates EMF metrics and sends them to CloudWatch.
@@ -145,7 +141,7 @@ func New(cfg Config) (*Pipeline, error) {
 		splits:       c.Counter("metrics.split_requests"),
 		dropped: status.Family(c, "metrics.dropped.", "budget_full", "shutdown", "out_of_range", "timestamp_out_of_range",
 			"reserved_namespace", string(retry.ClientError), badDimensionName, badDimensionValue, duplicateDim,
-			invalidDatum, splitLimit),
+			invalidDatum),
 		retried:  status.Family(c, "metrics.retried.", retry.Reasons...),
 		flushNow: make(chan struct{}, 1),
 	}
@@ -326,9 +322,6 @@ const (
 	// invalidDatum: a datum CloudWatch refused on its own, isolated by
 	// bisection.
 	invalidDatum = "invalid_datum"
-	// splitLimit: datums of a refused part left when the request's
-	// bisection allowance ran out.
-	splitLimit = "split_limit"
 )
 
 // refusedAsInvalid reports whether err is CloudWatch refusing the
@@ -346,33 +339,21 @@ func refusedAsInvalid(err error) bool {
 	return false
 }
 
-// maxSplitRequests bounds the extra requests bisecting one request of n
-// datums may make: isolating one refused datum takes at most 2*ceil(log2 n)
-// of them, and the allowance covers four such datums (80 for 1000 datums).
-func maxSplitRequests(n int) int32 { return int32(8 * bits.Len(uint(n-1))) }
-
 // bisect handles a request CloudWatch refused as invalid: a single datum
 // is dropped and counted; a larger request is split in two halves that go
 // back to the head of the queue, each keeping part of the budget
-// reservation, while the request's allowance of extra requests lasts.
-// Good datums in the same request are thus delivered at a cost of
-// O(refused * log n) extra requests.
+// reservation. Good datums in the same request are thus always delivered,
+// at a cost of about 2*ceil(log2 n) extra requests per refused datum and
+// never more than 2(n-1) for a request of n datums: the cost stays linear
+// in what was sent, and no good datum is given up to bound it.
 func (p *Pipeline) bisect(e queue.Entry[request], err error) {
 	req := e.Value
 	n := len(req.in.MetricData)
-	if req.split == nil {
-		req.split = new(atomic.Int32)
-		req.split.Store(maxSplitRequests(n))
-	}
-	if n == 1 || req.split.Add(-2) < 0 {
-		why := invalidDatum
-		if n > 1 {
-			why = splitLimit
-		}
-		p.dropped[why].Add(uint64(req.datums))
+	if n == 1 {
+		p.dropped[invalidDatum].Add(uint64(req.datums))
 		p.q.Release([]queue.Entry[request]{e})
 		if p.logEvery.Allow(time.Now(), 10*time.Second) {
-			p.cfg.Logger.Error("PutMetricData refused datums as invalid; dropped", "err", err, "datums", req.datums, "reason", why)
+			p.cfg.Logger.Error("PutMetricData refused datums as invalid; dropped", "err", err, "datums", req.datums, "reason", invalidDatum)
 		}
 		return
 	}
@@ -382,7 +363,7 @@ func (p *Pipeline) bisect(e queue.Entry[request], err error) {
 	part := func(data []types.MetricDatum, size int64) queue.Entry[request] {
 		in := *req.in
 		in.MetricData = data
-		return queue.Entry[request]{Value: request{in: &in, datums: len(data), split: req.split}, Size: size}
+		return queue.Entry[request]{Value: request{in: &in, datums: len(data)}, Size: size}
 	}
 	p.q.PushFront([]queue.Entry[request]{
 		part(req.in.MetricData[:half:half], size1),
