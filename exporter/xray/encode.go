@@ -7,12 +7,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
+	"github.com/seed-c77c9410/sidelight/internal/xraykey"
 )
 
 // Limits X-Ray places on what a document may hold.
 const (
 	MaxNameLength            = 200
-	MaxAnnotationKeyLength   = 500
+	MaxAnnotationKeyLength   = xraykey.MaxLength
 	MaxAnnotationValueLength = 1000
 
 	// maxHTTPFieldLength bounds the http request fields and user.
@@ -201,7 +202,7 @@ func appendAnnotations(dst []byte, anns []Annotation) []byte {
 		}
 		comma = true
 		dst = append(dst, '"')
-		dst = appendAnnotationKey(dst, a.Key)
+		dst = xraykey.Append(dst, a.Key)
 		dst = append(dst, `":`...)
 		switch a.Kind {
 		case NumberAnnotation:
@@ -223,39 +224,11 @@ func appendAnnotations(dst []byte, anns []Annotation) []byte {
 // annotationShadowed reports whether a later annotation writes the same key.
 func annotationShadowed(anns []Annotation, i int) bool {
 	for j := i + 1; j < len(anns); j++ {
-		if sameAnnotationKey(anns[i].Key, anns[j].Key) {
+		if xraykey.Same(anns[i].Key, anns[j].Key) {
 			return true
 		}
 	}
 	return false
-}
-
-func sameAnnotationKey(a, b string) bool {
-	a, b = truncateBytes(a, MaxAnnotationKeyLength), truncateBytes(b, MaxAnnotationKeyLength)
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if annotationKeyByte(a[i]) != annotationKeyByte(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func annotationKeyByte(c byte) byte {
-	if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' {
-		return c
-	}
-	return '_'
-}
-
-func appendAnnotationKey(dst []byte, key string) []byte {
-	key = truncateBytes(key, MaxAnnotationKeyLength)
-	for i := 0; i < len(key); i++ {
-		dst = append(dst, annotationKeyByte(key[i]))
-	}
-	return dst
 }
 
 func appendMetadata(dst []byte, meta []Metadata) []byte {
@@ -473,13 +446,6 @@ func truncate(s string, n int) string {
 			return s[:j]
 		}
 		i++
-	}
-	return s
-}
-
-func truncateBytes(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
 	}
 	return s
 }

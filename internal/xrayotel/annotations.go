@@ -8,6 +8,7 @@ import (
 	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
 
 	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
+	"github.com/seed-c77c9410/sidelight/internal/xraykey"
 )
 
 // appendAttributes appends annotations and metadata. An attribute a rule
@@ -41,7 +42,7 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 	dst = append(dst, `,"annotations":{`...)
 	add := func(i int, key string, v *commonv1.AnyValue) {
 		for j := 0; j < n; j++ {
-			if sameAnnotationKey(keys[j], key) {
+			if xraykey.Same(keys[j], key) {
 				return
 			}
 		}
@@ -204,24 +205,6 @@ func xrayAnnotationKeys(f *spanFacts) map[string]struct{} {
 		}
 	}
 	return m
-}
-
-func sameAnnotationKey(a, b string) bool {
-	if len(a) > MaxAnnotationKeyLength {
-		a = a[:MaxAnnotationKeyLength]
-	}
-	if len(b) > MaxAnnotationKeyLength {
-		b = b[:MaxAnnotationKeyLength]
-	}
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if annotationKeyByte(a[i]) != annotationKeyByte(b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // jsonObject reports whether s is a JSON object in valid UTF-8.

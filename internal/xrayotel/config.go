@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/seed-c77c9410/sidelight/internal/xraykey"
 )
 
 // Limits X-Ray places on segment documents. The annotation limits are the
@@ -16,7 +18,7 @@ const (
 	MaxAnnotations = 50
 	// MaxAnnotationKeyLength is the longest annotation key, in bytes
 	// (keys hold only [A-Za-z0-9_]).
-	MaxAnnotationKeyLength = 500
+	MaxAnnotationKeyLength = xraykey.MaxLength
 	// MaxAnnotationValueLength is the longest string annotation value, in
 	// Unicode characters.
 	MaxAnnotationValueLength = 1000

@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
+	"github.com/seed-c77c9410/sidelight/internal/xraykey"
 )
 
 // appendName appends name as a JSON string holding only the characters
@@ -59,20 +60,7 @@ func nameRune(r rune) bool {
 // replaced by '_', cut to MaxAnnotationKeyLength bytes, as X-Ray requires
 // of annotation keys.
 func AppendAnnotationKey(dst []byte, key string) []byte {
-	if len(key) > MaxAnnotationKeyLength {
-		key = key[:MaxAnnotationKeyLength]
-	}
-	for i := 0; i < len(key); i++ {
-		dst = append(dst, annotationKeyByte(key[i]))
-	}
-	return dst
-}
-
-func annotationKeyByte(c byte) byte {
-	if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' {
-		return c
-	}
-	return '_'
+	return xraykey.Append(dst, key)
 }
 
 // truncateRunes cuts s to at most n characters.
