@@ -55,6 +55,15 @@ func (r *Receiver) newHTTPServer() *http.Server {
 func (r *Receiver) Handler() http.Handler { return http.HandlerFunc(r.serveHTTP) }
 
 func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
+	r.handlersMu.Lock()
+	if r.handlersOff {
+		r.handlersMu.Unlock()
+		r.refuse(w, encProto, ReasonShuttingDown, http.StatusServiceUnavailable, codes.Unavailable, ErrShuttingDown.Error())
+		return
+	}
+	r.handlers.Add(1)
+	r.handlersMu.Unlock()
+	defer r.handlers.Done()
 	r.requests["http"].Add(1)
 	host := req.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {

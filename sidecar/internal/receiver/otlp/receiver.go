@@ -57,10 +57,15 @@ type Receiver struct {
 	baseCtx        context.Context // parent of HTTP request contexts
 	cancelBase     context.CancelFunc
 	wg             sync.WaitGroup // Serve loops
-	started        atomic.Bool
-	closing        atomic.Bool
-	shutdownOnce   sync.Once
-	shutdownErr    error
+
+	// HTTP handlers in flight: net/http's Close does not wait for them.
+	handlersMu   sync.Mutex
+	handlersOff  bool
+	handlers     sync.WaitGroup
+	started      atomic.Bool
+	closing      atomic.Bool
+	shutdownOnce sync.Once
+	shutdownErr  error
 
 	requests map[string]*atomic.Uint64 // by transport: http, grpc
 	refused  map[Reason]*atomic.Uint64
@@ -199,6 +204,10 @@ func (r *Receiver) shutdown(ctx context.Context) error {
 	stops.Wait()
 	r.cancelBase()
 	r.wg.Wait()
+	r.handlersMu.Lock()
+	r.handlersOff = true
+	r.handlersMu.Unlock()
+	r.handlers.Wait()
 	if r.httpLn != nil && r.httpSrv == nil {
 		_ = r.httpLn.Close()
 	}

@@ -364,4 +364,3 @@ func TestSDKPermanentErrorNotRetried(t *testing.T) {
 		t.Errorf("consumer called %d times, want 2 (no retries)", got)
 	}
 }
-
