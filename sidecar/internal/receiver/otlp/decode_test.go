@@ -159,12 +159,12 @@ func TestJSONIDsInLogsAndExemplars(t *testing.T) {
 	}
 	_ = metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE
 	for _, bad := range []string{
-		`"traceId":"5B8EFFF798038103D269B633813FC6"`,       // 30 digits
-		`"traceId":"5B8EFFF798038103D269B633813FC60C00"`,   // 34 digits
-		`"traceId":"ZZ8EFFF798038103D269B633813FC60C"`,     // not hex
-		`"traceId":"W47/95gDgQPSabYzgT/GDA=="`,             // base64
-		`"spanId":"5B8EFFF798038103D269B633813FC60C"`,      // trace-sized span ID
-		`"spanId":"eee19b7e-3c1b174"`,                      // URL-safe base64 alphabet
+		`"traceId":"5B8EFFF798038103D269B633813FC6"`,     // 30 digits
+		`"traceId":"5B8EFFF798038103D269B633813FC60C00"`, // 34 digits
+		`"traceId":"ZZ8EFFF798038103D269B633813FC60C"`,   // not hex
+		`"traceId":"W47/95gDgQPSabYzgT/GDA=="`,           // base64
+		`"spanId":"5B8EFFF798038103D269B633813FC60C"`,    // trace-sized span ID
+		`"spanId":"eee19b7e-3c1b174"`,                    // URL-safe base64 alphabet
 		`"traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"xyz"`,
 	} {
 		body := `{"resourceSpans":[{"scopeSpans":[{"spans":[{` + bad + `}]}]}]}`

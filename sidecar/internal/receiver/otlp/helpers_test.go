@@ -29,6 +29,8 @@ type recorder struct {
 	answer  func(call int64) (int64, string, error)
 	gate    chan struct{}
 	entered chan struct{}
+	lag     time.Duration // how long a gated call takes to notice its context end
+	active  atomic.Int64  // calls not yet returned
 
 	mu      sync.Mutex
 	traces  []*coltracepb.ExportTraceServiceRequest
@@ -38,6 +40,8 @@ type recorder struct {
 
 func (c *recorder) result(ctx context.Context) (int64, string, error) {
 	call := c.calls.Add(1)
+	c.active.Add(1)
+	defer c.active.Add(-1)
 	if c.gate != nil {
 		if c.entered != nil {
 			c.entered <- struct{}{}
@@ -45,6 +49,7 @@ func (c *recorder) result(ctx context.Context) (int64, string, error) {
 		select {
 		case <-c.gate:
 		case <-ctx.Done():
+			time.Sleep(c.lag)
 			return 0, "", ErrShuttingDown
 		}
 	}

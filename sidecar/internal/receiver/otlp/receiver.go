@@ -117,6 +117,7 @@ func (r *Receiver) Start(ctx context.Context) error {
 		if err != nil {
 			if r.httpLn != nil {
 				_ = r.httpLn.Close()
+				r.httpLn = nil
 			}
 			return fmt.Errorf("otlp receiver: grpc: %w", err)
 		}
@@ -208,9 +209,6 @@ func (r *Receiver) shutdown(ctx context.Context) error {
 	r.handlersOff = true
 	r.handlersMu.Unlock()
 	r.handlers.Wait()
-	if r.httpLn != nil && r.httpSrv == nil {
-		_ = r.httpLn.Close()
-	}
 	return errors.Join(errs[:]...)
 }
 
