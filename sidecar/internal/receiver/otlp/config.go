@@ -20,9 +20,10 @@ const (
 	// already has to fit under (the OTLP specification suggests up to
 	// 20 MiB; the sidecar runs in a small memory budget).
 	DefaultMaxRequestBytes = 4 << 20
-	// DefaultDecodeMemory bounds the request bodies all requests together
-	// hold while they are read and decoded.
-	DefaultDecodeMemory = 32 << 20
+	// DefaultDecodeMemory bounds the memory all requests together hold
+	// while they are read and decoded (bodies and decoded requests, by
+	// estimate) until the Consumer returns.
+	DefaultDecodeMemory = 64 << 20
 	// DefaultRecursionLimit bounds message nesting while decoding. An
 	// export request is about six messages deep before attribute values
 	// start; each level of a nested map value adds three (AnyValue,
@@ -42,10 +43,14 @@ type Config struct {
 	// 4 MiB). Larger HTTP requests get 413; larger gRPC messages
 	// RESOURCE_EXHAUSTED without RetryInfo (not retried).
 	MaxRequestBytes int64
-	// DecodeMemory bounds the bytes of request bodies held by all
-	// requests being read and decoded together (default 32 MiB). When it
-	// is full, requests are refused as retryable (429 / RESOURCE_EXHAUSTED
-	// with RetryInfo) instead of being read.
+	// DecodeMemory bounds the memory held by all requests together while
+	// they are read, decoded and handed to the Consumer (default 64 MiB):
+	// the body buffer and an estimate of the decoded request, which for
+	// many tiny attributes is 60 times the wire size. When it is full,
+	// requests are refused as retryable (429 / RESOURCE_EXHAUSTED with
+	// RetryInfo) before more is allocated; a request that alone would
+	// not fit is refused as too large (413; over gRPC INTERNAL, not
+	// retried).
 	DecodeMemory int64
 	// RecursionLimit bounds message nesting in decoded requests (default
 	// 128); deeper requests are malformed (400 / INVALID_ARGUMENT).

@@ -26,18 +26,24 @@
 // Answers:
 //
 //	body over MaxRequestBytes, after decompression  413 / RESOURCE_EXHAUSTED (not retried)
+//	decoded estimate alone over DecodeMemory         413 / INTERNAL (not retried)
 //	undecodable, too deeply nested, bad IDs         400 / INTERNAL (grpc-go's code; not retried)
 //	Consumer: Invalid(err)                           400 / INVALID_ARGUMENT
 //	DecodeMemory or Consumer budget full             429 + Retry-After / RESOURCE_EXHAUSTED + RetryInfo
 //	Consumer: ErrShuttingDown or other error         503 + Retry-After / UNAVAILABLE + RetryInfo
 //	Consumer rejected some items                     200 / OK with partial_success
 //
-// Hostile bodies cost time and memory linear in their size and at most
-// MaxRequestBytes each: the body is read through http.MaxBytesReader and
+// Hostile bodies cost time and memory linear in their size and stay
+// within DecodeMemory: the body is read through http.MaxBytesReader and
 // at most MaxRequestBytes+1 bytes are taken out of the gzip reader (a
-// gzip bomb is refused after that many), the buffer grows only into
-// memory reserved from DecodeMemory (429 when it is full), and decoding
-// stops at RecursionLimit levels of nesting.
+// gzip bomb is refused after that many); the buffer grows only into
+// memory reserved from DecodeMemory; before decoding, a one-pass,
+// allocation-free count of the messages in the body estimates the
+// decoded size (a million empty attributes are 2 MB on the wire and
+// 125 MB decoded) and that is reserved too, so a request that could
+// never fit is refused as too large and one that does not fit now gets
+// 429 / RESOURCE_EXHAUSTED with RetryInfo; decoding stops at
+// RecursionLimit levels of nesting.
 //
 // Counters (package status): otlp.requests.{http,grpc};
 // otlp.received.<items> (handed to the Consumer), otlp.accepted.<items>

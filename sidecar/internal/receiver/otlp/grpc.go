@@ -3,6 +3,7 @@ package otlp
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -24,10 +25,13 @@ func (r *Receiver) newGRPCServer() *grpc.Server {
 		// larger one with RESOURCE_EXHAUSTED (without RetryInfo, so
 		// clients do not retry it).
 		grpc.MaxRecvMsgSize(int(r.cfg.MaxRequestBytes)),
-		grpc.ForceServerCodecV2(protoCodec{
+		grpc.ForceServerCodecV2(&protoCodec{
 			opts:      proto.UnmarshalOptions{RecursionLimit: r.cfg.RecursionLimit},
+			maxMemory: r.cfg.DecodeMemory,
+			estimates: &r.estimates,
 			requests:  r.requests["grpc"],
 			malformed: r.refused[ReasonMalformed],
+			tooLarge:  r.refused[ReasonTooLarge],
 		}),
 		grpc.WaitForHandlers(true), // Stop and GracefulStop wait for handlers
 	)
@@ -37,18 +41,24 @@ func (r *Receiver) newGRPCServer() *grpc.Server {
 	return s
 }
 
-// protoCodec is gRPC's protobuf codec with the receiver's recursion limit;
-// it counts the requests it decodes and those it cannot. (grpc-go answers
-// a decoding error with INTERNAL, which OTLP clients do not retry.)
-// Unmarshalled messages do not alias the (pooled) input buffers.
+// protoCodec is gRPC's protobuf codec with the receiver's recursion limit.
+// Before decoding it estimates the decoded size (estimateDecoded): over
+// DecodeMemory the message is not decoded at all; otherwise the estimate
+// is left in estimates, keyed by the request, for the handler to hold in
+// the budget. It counts the requests it decodes and those it cannot.
+// (grpc-go answers a decoding error with INTERNAL, which OTLP clients do
+// not retry.) Unmarshalled messages do not alias the (pooled) input
+// buffers.
 type protoCodec struct {
-	opts                proto.UnmarshalOptions
-	requests, malformed *atomic.Uint64
+	opts                          proto.UnmarshalOptions
+	maxMemory                     int64
+	estimates                     *sync.Map // proto.Message -> int64
+	requests, malformed, tooLarge *atomic.Uint64
 }
 
-func (protoCodec) Name() string { return "proto" }
+func (*protoCodec) Name() string { return "proto" }
 
-func (protoCodec) Marshal(v any) (mem.BufferSlice, error) {
+func (*protoCodec) Marshal(v any) (mem.BufferSlice, error) {
 	m, ok := v.(proto.Message)
 	if !ok {
 		return nil, fmt.Errorf("otlp receiver: cannot marshal %T", v)
@@ -60,7 +70,7 @@ func (protoCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 }
 
-func (c protoCodec) Unmarshal(data mem.BufferSlice, v any) error {
+func (c *protoCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(proto.Message)
 	if !ok {
 		return fmt.Errorf("otlp receiver: cannot unmarshal into %T", v)
@@ -68,20 +78,33 @@ func (c protoCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	c.requests.Add(1)
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
-	if err := c.opts.Unmarshal(buf.ReadOnlyData(), m); err != nil {
+	b := buf.ReadOnlyData()
+	n, _ := countMessages(b, m.ProtoReflect().Descriptor(), c.opts.RecursionLimit)
+	est := int64(len(b)) + decodedMessageCost*n
+	if est > c.maxMemory {
+		c.tooLarge.Add(1)
+		return fmt.Errorf("request would take about %d bytes once decoded, over the receiver's %d", est, c.maxMemory)
+	}
+	if err := c.opts.Unmarshal(b, m); err != nil {
 		c.malformed.Add(1)
 		return err
 	}
+	c.estimates.Store(m, est)
 	return nil
 }
 
 // export runs one gRPC export call: reserve decode memory for the
 // decoded request, deliver it and turn a refusal into a status.
 func (r *Receiver) export(ctx context.Context, s signal, req proto.Message) (rejected int64, msg string, err error) {
-	// grpc-go has already read and decoded the message; holding its size
-	// in the budget until the Consumer returns bounds how many decoded
-	// requests sit in memory at once, as for HTTP.
-	size := int64(proto.Size(req))
+	// grpc-go has already read and decoded the message; holding its
+	// estimated decoded size in the budget until the Consumer returns
+	// bounds how many decoded requests sit in memory at once, as for HTTP.
+	var size int64
+	if v, ok := r.estimates.LoadAndDelete(req); ok {
+		size = v.(int64)
+	} else {
+		size = int64(proto.Size(req))
+	}
 	if !r.budget.TryReserve(size) {
 		r.refused[ReasonDecodeMemory].Add(1)
 		return 0, "", r.retryStatus(codes.ResourceExhausted, errNoMemory.Error())

@@ -139,6 +139,19 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		return
 	}
+	// Decoded, a request takes up to 62 times its wire size (a million
+	// empty attributes in 2 MB): hold the estimate, not just the body.
+	est := estimateDecoded(s, enc, body, r.cfg.RecursionLimit)
+	if est+held > r.cfg.DecodeMemory {
+		r.refuse(w, enc, ReasonTooLarge, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
+			fmt.Sprintf("request would take about %d bytes once decoded, over the receiver's %d", est, r.cfg.DecodeMemory))
+		return
+	}
+	if !r.budget.TryReserve(est) {
+		r.refuse(w, enc, ReasonDecodeMemory, http.StatusTooManyRequests, codes.ResourceExhausted, errNoMemory.Error())
+		return
+	}
+	defer r.budget.Release(est)
 	m, err := r.dec.decode(s, enc, body)
 	if err != nil {
 		r.refuse(w, enc, ReasonMalformed, http.StatusBadRequest, codes.InvalidArgument, "decoding request: "+err.Error())

@@ -50,6 +50,9 @@ type Receiver struct {
 	cfg    Config
 	dec    decoder
 	budget *queue.Budget
+	// estimates carries each gRPC request's decoded-size estimate from
+	// the codec to the handler.
+	estimates sync.Map
 
 	httpLn, grpcLn net.Listener
 	httpSrv        *http.Server
