@@ -157,8 +157,8 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		r.refuse(w, enc, ReasonMalformed, http.StatusBadRequest, codes.InvalidArgument, "decoding request: "+err.Error())
 		return
 	}
-	body = nil // the request does not alias it; the budget is released on return
-	rejected, msg, refused, out, reason := r.deliver(req.Context(), s, m)
+	body = nil                                                       // the request does not alias it; the budget is released on return
+	rejected, msg, refused, out, _ := r.deliver(req.Context(), s, m) // deliver counts refusals
 	if refused {
 		switch out {
 		case outOverloaded:
@@ -168,7 +168,6 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		default:
 			writeMessage(w, enc, http.StatusBadRequest, &spb.Status{Code: int32(codes.InvalidArgument), Message: msg})
 		}
-		_ = reason // counted by deliver
 		return
 	}
 	writeMessage(w, enc, http.StatusOK, exportResponse(s, rejected, msg))

@@ -107,6 +107,9 @@ func (r *Receiver) Start(ctx context.Context) error {
 	if !r.started.CompareAndSwap(false, true) {
 		return errors.New("otlp receiver: already started")
 	}
+	if r.closing.Load() {
+		return errors.New("otlp receiver: shut down")
+	}
 	lc := net.ListenConfig{}
 	if r.cfg.HTTPAddr != "off" {
 		ln, err := lc.Listen(ctx, "tcp", r.cfg.HTTPAddr)
