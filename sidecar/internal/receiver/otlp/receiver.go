@@ -1,0 +1,263 @@
+package otlp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+)
+
+// Reason is why a request was refused: the last element of its counter,
+// otlp.refused.<reason>.
+type Reason string
+
+// Reasons for refusing a request.
+const (
+	ReasonBadHost       Reason = "bad_host"          // HTTP 403: Host header not allowed
+	ReasonNotFound      Reason = "not_found"         // HTTP 404: not an OTLP path
+	ReasonBadMethod     Reason = "bad_method"        // HTTP 405: not POST
+	ReasonMediaType     Reason = "unsupported_media" // HTTP 415: content type or encoding
+	ReasonTooLarge      Reason = "too_large"         // HTTP 413: body over MaxRequestBytes
+	ReasonMalformed     Reason = "malformed"         // 400 / INVALID_ARGUMENT: cannot be decoded
+	ReasonReadError     Reason = "read_error"        // the client stopped sending the body
+	ReasonDecodeMemory  Reason = "decode_memory"     // 429 / RESOURCE_EXHAUSTED: DecodeMemory full
+	ReasonBudgetFull    Reason = "budget_full"       // 429 / RESOURCE_EXHAUSTED: Consumer's budget full
+	ReasonShuttingDown  Reason = "shutting_down"     // 503 / UNAVAILABLE
+	ReasonInvalid       Reason = "invalid"           // 400 / INVALID_ARGUMENT from the Consumer
+	ReasonConsumerError Reason = "consumer_error"    // 503 / UNAVAILABLE: unclassified Consumer error
+)
+
+// Reasons lists every Reason, for counter families.
+var Reasons = []Reason{ReasonBadHost, ReasonNotFound, ReasonBadMethod, ReasonMediaType,
+	ReasonTooLarge, ReasonMalformed, ReasonReadError, ReasonDecodeMemory, ReasonBudgetFull,
+	ReasonShuttingDown, ReasonInvalid, ReasonConsumerError}
+
+// Receiver receives OTLP over HTTP and gRPC (see the package contract).
+type Receiver struct {
+	cfg    Config
+	dec    decoder
+	budget *queue.Budget
+	// estimates carries each gRPC request's decoded-size estimate from
+	// the codec to the handler.
+	estimates sync.Map
+
+	httpLn, grpcLn net.Listener
+	httpSrv        *http.Server
+	grpcSrv        *grpc.Server
+	baseCtx        context.Context // parent of HTTP request contexts
+	cancelBase     context.CancelFunc
+	wg             sync.WaitGroup // Serve loops
+
+	// HTTP handlers in flight: net/http's Close does not wait for them.
+	handlersMu   sync.Mutex
+	handlersOff  bool
+	handlers     sync.WaitGroup
+	started      atomic.Bool
+	closing      atomic.Bool
+	shutdownOnce sync.Once
+	shutdownErr  error
+
+	requests map[string]*atomic.Uint64 // by transport: http, grpc
+	refused  map[Reason]*atomic.Uint64
+	received [3]*atomic.Uint64 // items handed to the Consumer, by signal
+	accepted [3]*atomic.Uint64 // items acknowledged
+	rejected [3]*atomic.Uint64 // items the Consumer rejected (partial success)
+}
+
+// New applies defaults, checks cfg and returns an unstarted Receiver.
+func New(cfg Config) (*Receiver, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := cfg.Counters
+	r := &Receiver{
+		cfg:      cfg,
+		dec:      newDecoder(cfg.RecursionLimit),
+		budget:   queue.NewBudget(cfg.DecodeMemory),
+		requests: status.Family(c, "otlp.requests.", "http", "grpc"),
+		refused:  status.Family(c, "otlp.refused.", Reasons...),
+	}
+	for s := sigTraces; s <= sigLogs; s++ {
+		r.received[s] = c.Counter("otlp.received." + s.items())
+		r.accepted[s] = c.Counter("otlp.accepted." + s.items())
+		r.rejected[s] = c.Counter("otlp.rejected." + s.items())
+	}
+	r.baseCtx, r.cancelBase = context.WithCancel(context.Background())
+	return r, nil
+}
+
+// Start binds the enabled listeners and starts serving them. It returns
+// an error, with nothing left running, when a listener cannot be bound.
+// Start may be called once.
+func (r *Receiver) Start(ctx context.Context) error {
+	if !r.started.CompareAndSwap(false, true) {
+		return errors.New("otlp receiver: already started")
+	}
+	if r.closing.Load() {
+		return errors.New("otlp receiver: shut down")
+	}
+	lc := net.ListenConfig{}
+	if r.cfg.HTTPAddr != "off" {
+		ln, err := lc.Listen(ctx, "tcp", r.cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("otlp receiver: http: %w", err)
+		}
+		r.httpLn = ln
+	}
+	if r.cfg.GRPCAddr != "off" {
+		ln, err := lc.Listen(ctx, "tcp", r.cfg.GRPCAddr)
+		if err != nil {
+			if r.httpLn != nil {
+				_ = r.httpLn.Close()
+				r.httpLn = nil
+			}
+			return fmt.Errorf("otlp receiver: grpc: %w", err)
+		}
+		r.grpcLn = ln
+	}
+	if r.httpLn != nil {
+		r.httpSrv = r.newHTTPServer()
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			if err := r.httpSrv.Serve(r.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				r.cfg.Logger.Error("otlp http receiver stopped", "err", err)
+			}
+		}()
+	}
+	if r.grpcLn != nil {
+		r.grpcSrv = r.newGRPCServer()
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			if err := r.grpcSrv.Serve(r.grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				r.cfg.Logger.Error("otlp grpc receiver stopped", "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+// HTTPAddr returns the bound OTLP/HTTP address, or nil when disabled or
+// not started.
+func (r *Receiver) HTTPAddr() net.Addr {
+	if r.httpLn == nil {
+		return nil
+	}
+	return r.httpLn.Addr()
+}
+
+// GRPCAddr returns the bound OTLP/gRPC address, or nil when disabled or
+// not started.
+func (r *Receiver) GRPCAddr() net.Addr {
+	if r.grpcLn == nil {
+		return nil
+	}
+	return r.grpcLn.Addr()
+}
+
+// Shutdown stops accepting connections and requests, waits for requests
+// in flight to be answered (each was delivered to the Consumer, or is
+// answered with a retryable error), and returns when no goroutine of the
+// receiver is left. When ctx ends first, remaining connections are closed
+// (their clients retry: an unanswered request is never acknowledged) and
+// the context's error is returned, after the handlers have returned.
+// Later calls return the first call's result.
+func (r *Receiver) Shutdown(ctx context.Context) error {
+	r.shutdownOnce.Do(func() { r.shutdownErr = r.shutdown(ctx) })
+	return r.shutdownErr
+}
+
+func (r *Receiver) shutdown(ctx context.Context) error {
+	r.closing.Store(true)
+	var errs [2]error
+	var stops sync.WaitGroup
+	if r.grpcSrv != nil {
+		stops.Go(func() {
+			done := make(chan struct{})
+			go func() { r.grpcSrv.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				r.grpcSrv.Stop() // cancels the calls' contexts; waits for handlers
+				<-done
+				errs[0] = fmt.Errorf("otlp receiver: grpc shutdown: %w", ctx.Err())
+			}
+		})
+	}
+	if r.httpSrv != nil {
+		stops.Go(func() {
+			if err := r.httpSrv.Shutdown(ctx); err != nil {
+				r.cancelBase()
+				_ = r.httpSrv.Close()
+				errs[1] = fmt.Errorf("otlp receiver: http shutdown: %w", err)
+			}
+		})
+	}
+	stops.Wait()
+	r.cancelBase()
+	r.wg.Wait()
+	r.handlersMu.Lock()
+	r.handlersOff = true
+	r.handlersMu.Unlock()
+	r.handlers.Wait()
+	return errors.Join(errs[:]...)
+}
+
+// deliver hands a decoded request to the Consumer and counts the outcome.
+// It returns the items the Consumer rejected and its message, or the
+// outcome and reason of a refusal.
+func (r *Receiver) deliver(ctx context.Context, s signal, req proto.Message) (rejected int64, msg string, refused bool, out outcome, reason Reason) {
+	n := countItems(req)
+	if n == 0 {
+		return 0, "", false, 0, "" // an empty request succeeds (OTLP)
+	}
+	if ctx.Err() != nil {
+		// The client hung up, or Shutdown ran out of time: nothing is
+		// delivered and, if anyone still listens, the answer is retryable.
+		reason = ReasonReadError
+		if r.closing.Load() {
+			reason = ReasonShuttingDown
+		}
+		r.refused[reason].Add(1)
+		return 0, "request cancelled before delivery", true, outUnavailable, reason
+	}
+	r.received[s].Add(uint64(n))
+	var err error
+	switch s {
+	case sigTraces:
+		rejected, msg, err = r.cfg.Consumer.ConsumeTraces(ctx, req.(*coltracepb.ExportTraceServiceRequest))
+	case sigMetrics:
+		rejected, msg, err = r.cfg.Consumer.ConsumeMetrics(ctx, req.(*colmetricpb.ExportMetricsServiceRequest))
+	default:
+		rejected, msg, err = r.cfg.Consumer.ConsumeLogs(ctx, req.(*collogspb.ExportLogsServiceRequest))
+	}
+	if err != nil {
+		out, reason = classify(err)
+		r.refused[reason].Add(1)
+		return 0, err.Error(), true, out, reason
+	}
+	rejected = min(max(rejected, 0), n)
+	r.rejected[s].Add(uint64(rejected))
+	r.accepted[s].Add(uint64(n - rejected))
+	return rejected, msg, false, 0, ""
+}
+
+// retryAfterSeconds is RetryAfter for HTTP's Retry-After header.
+func (r *Receiver) retryAfterSeconds() int64 {
+	return int64((r.cfg.RetryAfter + time.Second - 1) / time.Second)
+}
