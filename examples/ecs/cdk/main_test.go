@@ -33,11 +33,7 @@ func TestSynthesizesTheTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := schematest.ReferenceDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	schemas, err := cfn.LoadSchemas(filepath.Join(dir, "cloudformation"))
+	schemas, err := cfn.LoadSchemas(schematest.CloudFormationSchemas())
 	if err != nil {
 		t.Fatal(err)
 	}
