@@ -12,6 +12,8 @@
 package main
 
 import (
+	"os"
+
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -32,7 +34,14 @@ const StackName = "sidelight-ecs"
 
 func main() {
 	defer jsii.Close()
-	app := awscdk.NewApp(nil)
+	// The CDK CLI (npx aws-cdk deploy --app ...) names the output folder in
+	// CDK_OUTDIR; run directly (go run .), the app writes to cdk.out, where
+	// the CLI would, instead of a temporary folder nobody sees.
+	props := &awscdk.AppProps{}
+	if os.Getenv("CDK_OUTDIR") == "" {
+		props.Outdir = s("cdk.out")
+	}
+	app := awscdk.NewApp(props)
 	NewStack(app, StackName)
 	app.Synth(nil)
 }
