@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -53,12 +52,7 @@ func load(t *testing.T) (*cfn.Template, *cfn.Schemas) {
 		if tmpl, loadErr = cfn.Parse(raw); loadErr != nil {
 			return
 		}
-		dir, err := schematest.ReferenceDir()
-		if err != nil {
-			loadErr = err
-			return
-		}
-		schemas, loadErr = cfn.LoadSchemas(filepath.Join(dir, "cloudformation"))
+		schemas, loadErr = cfn.LoadSchemas(schematest.CloudFormationSchemas())
 	})
 	if loadErr != nil {
 		t.Fatal(loadErr)

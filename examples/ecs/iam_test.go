@@ -62,25 +62,22 @@ func roleStatements(t *testing.T, r *cfn.Resolved, role string) []statement {
 	return out
 }
 
-// TestTaskRoleIsLeastPrivilege pins the task role to what the sidecar, as
-// the task definition configures it, calls: PutTraceSegments, and
-// PutMetricData only in the middleware's namespace. The app calls no AWS
-// API. Sampling rules are local (the middleware does not ask the sidecar's
-// sampling proxy), so GetSamplingRules/Targets are not granted, and EMF is
-// not forwarded to CloudWatch Logs (-emf-to-logs is off), so no logs:*.
+// TestTaskRoleIsLeastPrivilege checks the shape of the roles: no wildcard
+// actions, PutMetricData only in the middleware's namespace, trust only
+// for ECS tasks of this account, container logs only to the stack's log
+// group. Which actions the task role holds is derived from the sidecar
+// itself in TestTaskRoleGrantsWhatTheSidecarCalls.
 func TestTaskRoleIsLeastPrivilege(t *testing.T) {
 	r := resolve(t, with(deployValues, "MetricsNamespace", "Shop/Prod"))
 	scEnv := containerEnv(t, r, sidecarName)
 	if v := scEnv["SIDELIGHT_EMF_TO_LOGS"]; v != "" && v != "false" {
 		t.Fatalf("the sidecar forwards EMF to CloudWatch Logs; the task role then needs logs:PutLogEvents and this test an update")
 	}
-	var actions []string
 	for _, s := range roleStatements(t, r, "TaskRole") {
 		if s.Effect != "Allow" {
 			t.Errorf("statement %s: Effect %q", s.Sid, s.Effect)
 		}
 		for _, a := range strList(s.Action) {
-			actions = append(actions, a)
 			if strings.Contains(a, "*") {
 				t.Errorf("wildcard action %q", a)
 			}
@@ -91,10 +88,6 @@ func TestTaskRoleIsLeastPrivilege(t *testing.T) {
 				}
 			}
 		}
-	}
-	slices.Sort(actions)
-	if want := []string{"cloudwatch:PutMetricData", "xray:PutTraceSegments"}; !slices.Equal(actions, want) {
-		t.Errorf("task role actions %v, want exactly %v", actions, want)
 	}
 	for _, role := range []string{"TaskRole", "ExecutionRole"} {
 		var trust struct {

@@ -141,6 +141,7 @@ type localShell struct {
 	addrs      map[string]string // "localhost:8080" → real address
 	xrayAddr   string
 	emfAddr    string
+	built      map[string]string // "./orders" → the package go build -o built it from
 }
 
 func (s *localShell) run(c command) error {
@@ -154,8 +155,16 @@ func (s *localShell) run(c command) error {
 		words = words[:len(words)-1]
 	}
 	switch {
-	case len(words) >= 3 && words[0] == "go" && words[1] == "run" && background:
-		return s.goRun(words[2], words[3:])
+	case len(words) == 4 && words[0] == "go" && words[1] == "build" && words[2] == "-o" && !background:
+		return fmt.Errorf("go build -o needs a name and a package")
+	case len(words) == 5 && words[0] == "go" && words[1] == "build" && words[2] == "-o" && !background:
+		if s.built == nil {
+			s.built = map[string]string{}
+		}
+		s.built["./"+words[3]] = words[4]
+		return nil
+	case len(words) >= 1 && s.built[words[0]] != "" && background:
+		return s.goRun(s.built[words[0]], words[1:])
 	case words[0] == "curl" && !background:
 		for i, w := range words {
 			for from, to := range s.addrs {
@@ -183,10 +192,20 @@ func (s *localShell) run(c command) error {
 		}
 		return nil
 	case words[0] == "kill" && !background:
+		// kill only signals; the tutorial's wait lines wait (and the
+		// real-shell run in TestTutorialInAShell checks the order matters).
 		for _, w := range words[1:] {
 			var n int
 			if _, err := fmt.Sscanf(w, "%%%d", &n); err != nil || n < 1 || n > len(s.jobs) || s.jobs[n-1] == nil {
 				return fmt.Errorf("kill %s: no such job", w)
+			}
+		}
+		return nil
+	case words[0] == "wait" && !background:
+		for _, w := range words[1:] {
+			var n int
+			if _, err := fmt.Sscanf(w, "%%%d", &n); err != nil || n < 1 || n > len(s.jobs) || s.jobs[n-1] == nil {
+				return fmt.Errorf("wait %s: no such job", w)
 			}
 			if err := s.jobs[n-1].stop(t); err != nil {
 				return fmt.Errorf("job %d exited with %v after SIGTERM:\n%s", n, err, s.jobs[n-1].log())

@@ -211,7 +211,7 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() + ": " + e.output }
 
 // ecsMetadataServer serves the task metadata endpoint v4 from the Fargate
-// samples in shared/reference, and returns its URL.
+// public samples schematest keeps, and returns its URL.
 func ecsMetadataServer(t *testing.T) string {
 	t.Helper()
 	container, err := schematest.ReadReference("samples/ecs-v4-container-fargate.json")

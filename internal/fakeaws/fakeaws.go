@@ -6,8 +6,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -63,6 +65,7 @@ type Server struct {
 	unproc    int                        // next documents to report as unprocessed
 	unprocErr string
 	requests  map[string]int
+	actions   map[string]bool // "xray:PutTraceSegments" of signed requests
 	unsigned  int
 	segments  []string
 	metrics   []MetricRequest
@@ -104,6 +107,7 @@ func New(opts ...Option) *Server {
 	s := &Server{
 		changed:  make(chan struct{}),
 		requests: map[string]int{},
+		actions:  map[string]bool{},
 		streams:  map[string]bool{},
 		lastBody: map[string][]byte{},
 		rules:    []byte(`{"SamplingRuleRecords":[]}`),
@@ -235,6 +239,15 @@ func (s *Server) LastBody(op string) []byte {
 	return bytes.Clone(s.lastBody[op])
 }
 
+// Actions returns the IAM actions of the signed requests received so far,
+// such as "xray:PutTraceSegments" and "cloudwatch:PutMetricData", sorted:
+// what a role must allow for the same calls to succeed in AWS.
+func (s *Server) Actions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.actions))
+}
+
 // Changed returns a channel closed the next time the server records data.
 // Tests wait on it instead of sleeping.
 func (s *Server) Changed() <-chan struct{} {
@@ -269,6 +282,7 @@ func (s *Server) begin(svc Service, op string, body []byte) (Fault, chan struct{
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests[op]++
+	s.actions[svc.String()+":"+op] = true
 	s.lastBody[op] = body
 	var f Fault
 	if q := s.faults[svc]; len(q) > 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/xray"
+	xraytypes "github.com/aws/aws-sdk-go-v2/service/xray/types"
 	"github.com/aws/smithy-go"
 	"go.uber.org/goleak"
 
@@ -235,4 +236,33 @@ func ExampleServer() {
 	s.Fail(fakeaws.CloudWatch, 2, fakeaws.Fault503)
 	fmt.Println(strings.HasPrefix(s.URL(), "http://127.0.0.1:"), s.Requests("PutMetricData"))
 	// Output: true 0
+}
+
+// TestActionsNameWhatWasCalled: the IAM action of every signed call made
+// with the real SDK clients, and nothing for an unsigned one.
+func TestActionsNameWhatWasCalled(t *testing.T) {
+	s := fakeaws.New()
+	defer s.Close()
+	cfg := loadConfig(t, s)
+	ctx := context.Background()
+	x := xray.NewFromConfig(cfg)
+	if _, err := x.PutTraceSegments(ctx, &xray.PutTraceSegmentsInput{TraceSegmentDocuments: []string{`{"id":"a"}`}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.GetSamplingTargets(ctx, &xray.GetSamplingTargetsInput{SamplingStatisticsDocuments: []xraytypes.SamplingStatisticsDocument{}}); err != nil {
+		t.Fatal(err)
+	}
+	logs := cloudwatchlogs.NewFromConfig(cfg)
+	if _, err := logs.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("s")}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(s.URL()+"/GetSamplingRules", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	want := []string{"logs:CreateLogStream", "xray:GetSamplingTargets", "xray:PutTraceSegments"}
+	if got := s.Actions(); !slices.Equal(got, want) {
+		t.Errorf("Actions() = %v, want %v", got, want)
+	}
 }

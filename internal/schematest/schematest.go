@@ -1,52 +1,21 @@
 // Package schematest validates documents that Sidelight emits against the
-// public schemas kept in ../shared/reference, plus the rules those schemas
-// cannot express. It is used only by tests.
+// public schemas kept in testdata/reference, plus the rules those schemas
+// cannot express, and serves the public samples kept there to other
+// packages' tests. It is used only by tests; everything it reads is in the
+// repository (see testdata/reference/README.md for where each file came
+// from and under which licence).
 package schematest
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
-
-// ReferenceDir returns the path of shared/reference beside the checkout. The
-// SIDELIGHT_SHARED environment variable, when set, names the shared folder.
-func ReferenceDir() (string, error) {
-	if d := os.Getenv("SIDELIGHT_SHARED"); d != "" {
-		return filepath.Join(d, "reference"), nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		cand := filepath.Join(dir, "..", "shared", "reference")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return filepath.Clean(cand), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("schematest: no shared/reference beside any parent of the working directory")
-		}
-		dir = parent
-	}
-}
-
-// ReadReference reads a file under shared/reference.
-func ReadReference(name string) ([]byte, error) {
-	dir, err := ReferenceDir()
-	if err != nil {
-		return nil, err
-	}
-	return os.ReadFile(filepath.Join(dir, name))
-}
 
 var (
 	loadOnce  sync.Once

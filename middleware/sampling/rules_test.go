@@ -1,7 +1,6 @@
 package sampling
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -113,7 +112,10 @@ func TestMatch(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	data, _ := os.ReadFile(filepath.Join("..", "..", "..", "shared", "reference", "samples", "sampling-local-rules-v2-devguide.json"))
+	data, err := schematest.ReadReference("samples/sampling-local-rules-v2-devguide.json")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(data)
 	f.Add([]byte(`{"version":1,"rules":[{"service_name":"*","http_method":"*","url_path":"*","fixed_target":1,"rate":0.5}],"default":{"fixed_target":0,"rate":0}}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {

@@ -25,6 +25,14 @@ import (
 // mode against fake, returning its X-Ray UDP address.
 func startSidecar(t *testing.T, fake *fakeaws.Server) (string, *exec.Cmd) {
 	t.Helper()
+	info, cmd := startSidecarInfo(t, fake)
+	return info["addr_xray_udp"], cmd
+}
+
+// startSidecarInfo is startSidecar returning every address the sidecar
+// logged at start (addr_xray_udp, addr_xray_tcp, ...).
+func startSidecarInfo(t *testing.T, fake *fakeaws.Server) (map[string]string, *exec.Cmd) {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "sidecar")
 	build := exec.Command("go", "build", "-o", bin, "./sidecar")
 	build.Dir = filepath.Join("..", "..")
@@ -51,7 +59,7 @@ func startSidecar(t *testing.T, fake *fakeaws.Server) (string, *exec.Cmd) {
 			_ = cmd.Wait()
 		}
 	})
-	addr := make(chan string, 1)
+	addr := make(chan map[string]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -61,24 +69,29 @@ func startSidecar(t *testing.T, fake *fakeaws.Server) (string, *exec.Cmd) {
 			}
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "sidecar started" {
 				if line.Info["mode"] != "aws" {
-					addr <- fmt.Sprintf("error: started in %v mode", line.Info["mode"])
+					addr <- map[string]string{"error": fmt.Sprintf("started in %v mode", line.Info["mode"])}
 					continue
 				}
-				a, _ := line.Info["addr_xray_udp"].(string)
-				addr <- a
+				m := map[string]string{}
+				for k, v := range line.Info {
+					if s, ok := v.(string); ok && strings.HasPrefix(k, "addr_") {
+						m[k] = s
+					}
+				}
+				addr <- m
 			}
 		}
 	}()
 	select {
 	case a := <-addr:
-		if strings.HasPrefix(a, "error") || a == "" {
-			t.Fatalf("sidecar: %q", a)
+		if a["error"] != "" || a["addr_xray_udp"] == "" {
+			t.Fatalf("sidecar: %v", a)
 		}
 		return a, cmd
 	case <-time.After(60 * time.Second):
 		t.Fatal("the sidecar did not start")
 	}
-	return "", nil
+	return nil, nil
 }
 
 func TestXRaySDKEmitterThroughSidecar(t *testing.T) {

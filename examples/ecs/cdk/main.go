@@ -12,6 +12,8 @@
 package main
 
 import (
+	"os"
+
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -32,7 +34,14 @@ const StackName = "sidelight-ecs"
 
 func main() {
 	defer jsii.Close()
-	app := awscdk.NewApp(nil)
+	// The CDK CLI (npx aws-cdk deploy --app ...) names the output folder in
+	// CDK_OUTDIR; run directly (go run .), the app writes to cdk.out, where
+	// the CLI would, instead of a temporary folder nobody sees.
+	props := &awscdk.AppProps{}
+	if os.Getenv("CDK_OUTDIR") == "" {
+		props.Outdir = s("cdk.out")
+	}
+	app := awscdk.NewApp(props)
 	NewStack(app, StackName)
 	app.Synth(nil)
 }
@@ -119,11 +128,12 @@ func NewStack(scope constructs.Construct, id string) awscdk.Stack {
 		)}},
 	})
 	taskRole := awsiam.NewCfnRole(stack, s("TaskRole"), &awsiam.CfnRoleProps{
-		Description: s("What the Sidelight sidecar calls: X-Ray PutTraceSegments and CloudWatch PutMetricData in one namespace. " +
-			"The orders service itself calls no AWS API."),
+		Description: s("What the Sidelight sidecar calls: X-Ray PutTraceSegments, X-Ray GetSamplingRules and GetSamplingTargets " +
+			"for the SDKs that ask its sampling proxy, and CloudWatch PutMetricData in one namespace. The orders service itself calls no AWS API."),
 		AssumeRolePolicyDocument: trust,
 		Policies: []awsiam.CfnRole_PolicyProperty{{PolicyName: s("sidelight-sidecar"), PolicyDocument: policy(
 			map[string]any{"Sid": "SendTraces", "Action": []string{"xray:PutTraceSegments"}, "Resource": "*"},
+			map[string]any{"Sid": "ProxySampling", "Action": []string{"xray:GetSamplingRules", "xray:GetSamplingTargets"}, "Resource": "*"},
 			map[string]any{"Sid": "SendMetrics", "Action": []string{"cloudwatch:PutMetricData"}, "Resource": "*",
 				"Condition": map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": namespace.ValueAsString()}}},
 		)}},

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -33,11 +34,7 @@ func TestSynthesizesTheTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := schematest.ReferenceDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	schemas, err := cfn.LoadSchemas(filepath.Join(dir, "cloudformation"))
+	schemas, err := cfn.LoadSchemas(schematest.CloudFormationSchemas())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,16 +152,31 @@ func dependsOn(v any) []string {
 	return nil
 }
 
-// TestGoRun runs the app as the tutorial does (go run .) and checks that
-// it writes the same template to the cloud assembly directory.
+// TestGoRun runs the tutorial's command as a reader does, from the
+// repository root with no CDK_OUTDIR (only the CDK CLI sets it), and
+// checks that it writes the template where the tutorial says:
+// examples/ecs/cdk/cdk.out/sidelight-ecs.template.json.
 func TestGoRun(t *testing.T) {
-	out := t.TempDir()
-	cmd := exec.Command("go", "run", ".")
-	cmd.Env = append(os.Environ(), "CDK_OUTDIR="+out, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go run .: %v\n%s", err, b)
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	if err != nil {
+		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(out, StackName+".template.json"))
+	written := filepath.Join(root, "examples", "ecs", "cdk", "cdk.out", StackName+".template.json")
+	if err := os.Remove(written); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "-C", "examples/ecs/cdk", "run", ".")
+	cmd.Dir = root
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CDK_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go -C examples/ecs/cdk run .: %v\n%s", err, b)
+	}
+	raw, err := os.ReadFile(written)
 	if err != nil {
 		t.Fatal(err)
 	}

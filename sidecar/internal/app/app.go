@@ -83,7 +83,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	var emfConsumer emfrecv.Consumer
 	var err error
 	if o.AWS == nil {
-		store, err := localview.New(localview.Config{PersistPath: c.PersistPath, AllowedHosts: c.UIHosts, Logger: o.Logger})
+		store, err := localview.New(localview.Config{PersistPath: c.PersistPath, AllowedHosts: c.AllowedHosts, Logger: o.Logger})
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +94,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		lc := localConsumer{inbox: inbox}
 		segConsumer, emfConsumer = lc, lc
 		if c.XRayTCPAddr != "off" {
-			a.proxy, err = samplingproxy.New(samplingproxy.Config{Addr: c.XRayTCPAddr, Local: true, Counters: a.counters, Logger: o.Logger})
+			a.proxy, err = samplingproxy.New(samplingproxy.Config{Addr: c.XRayTCPAddr, Local: true, AllowedHosts: c.AllowedHosts, Counters: a.counters, Logger: o.Logger})
 			if err != nil {
 				return nil, err
 			}
@@ -118,7 +118,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 			return nil, err
 		}
 	}
-	a.status, err = status.New(status.Config{Addr: c.StatusAddr, Counters: a.counters, Info: a.info, Logger: o.Logger})
+	a.status, err = status.New(status.Config{Addr: c.StatusAddr, AllowedHosts: c.AllowedHosts, Counters: a.counters, Info: a.info, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +187,7 @@ func (a *App) buildAWS(ctx context.Context) (awsConsumers, error) {
 		if err != nil {
 			return awsConsumers{}, err
 		}
-		a.proxy, err = samplingproxy.New(samplingproxy.Config{Addr: c.XRayTCPAddr, Endpoint: endpoint, Region: cfg.Region,
+		a.proxy, err = samplingproxy.New(samplingproxy.Config{Addr: c.XRayTCPAddr, Endpoint: endpoint, Region: cfg.Region, AllowedHosts: c.AllowedHosts,
 			Credentials: cfg.Credentials, Counters: a.counters, Logger: log})
 		if err != nil {
 			return awsConsumers{}, err

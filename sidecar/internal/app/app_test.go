@@ -448,13 +448,13 @@ func TestLocalModePersistsPeriodically(t *testing.T) {
 	}
 }
 
-// TestLocalViewAllowedHosts: with -allow-remote, -ui-allowed-hosts lets the
+// TestLocalViewAllowedHosts: with -allow-remote, -allowed-hosts lets the
 // view answer to a container name or an IP; other Host headers are still
 // refused (DNS rebinding).
 func TestLocalViewAllowedHosts(t *testing.T) {
 	c := testConfig()
 	c.AllowRemote = true
-	c.UIHosts = []string{"sidecar", "10.0.1.7"}
+	c.AllowedHosts = []string{"sidecar", "10.0.1.7"}
 	a, err := app.New(context.Background(), app.Options{Config: c})
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ type Config struct {
 	StatusAddr   string   // /healthz and /status
 	UIAddr       string   // local-mode web view
 	AllowRemote  bool     // allow non-loopback listen addresses
-	UIHosts      []string // local-mode web view: Host names served besides localhost ("*" for any)
+	AllowedHosts []string // every HTTP listener (view, status, sampling proxy): Host names served besides localhost ("*" for any)
 	Local        bool     // force local mode
 	Demo         bool     // also run demo services that send telemetry here
 	Region       string
@@ -57,7 +57,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs := flag.NewFlagSet("sidecar", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var budgetMiB int64 = c.MemoryBudget >> 20
-	var dims, uiHosts string
+	var dims, allowedHosts string
 	fs.StringVar(&c.XRayUDPAddr, "xray-udp-addr", c.XRayUDPAddr, "UDP address for X-Ray segments (daemon protocol)")
 	fs.StringVar(&c.XRayTCPAddr, "xray-tcp-addr", c.XRayTCPAddr, `TCP address of the X-Ray sampling proxy ("off" to disable)`)
 	fs.StringVar(&c.EMFTCPAddr, "emf-tcp-addr", c.EMFTCPAddr, `TCP address for EMF lines ("off" to disable)`)
@@ -65,7 +65,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&c.StatusAddr, "status-addr", c.StatusAddr, "TCP address of /healthz and /status")
 	fs.StringVar(&c.UIAddr, "ui-addr", c.UIAddr, "TCP address of the local-mode web view")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow listening on non-loopback addresses")
-	fs.StringVar(&uiHosts, "ui-allowed-hosts", "", `comma-separated Host names (an IP, a container name) the web view answers besides localhost, or "*" for any; needs -allow-remote`)
+	fs.StringVar(&allowedHosts, "allowed-hosts", "", `comma-separated Host names (an IP, a container name) the HTTP listeners (sampling proxy, status, web view) answer besides localhost, or "*" for any; needs -allow-remote`)
 	fs.BoolVar(&c.Local, "local", false, "local mode: keep telemetry in memory and serve the web view instead of sending to AWS")
 	fs.BoolVar(&c.Demo, "demo", false, "also run two demo services that send traces and metrics to this sidecar (implies -local)")
 	fs.StringVar(&c.Region, "region", "", "AWS region (default: the SDK's chain, AWS_REGION)")
@@ -108,7 +108,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 		c.Local = true // the demo never sends to AWS
 	}
 	c.ECSDims = splitList(dims)
-	c.UIHosts = splitList(uiHosts)
+	c.AllowedHosts = splitList(allowedHosts)
 	return c, c.Validate()
 }
 
@@ -129,12 +129,12 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("-%s %q is not a loopback address; ECS awsvpc tasks share localhost (use -allow-remote to listen elsewhere)", name, a))
 		}
 	}
-	if len(c.UIHosts) > 0 && !c.AllowRemote {
-		errs = append(errs, errors.New("-ui-allowed-hosts serves the view to other hosts: it needs -allow-remote and a -ui-addr they can reach"))
+	if len(c.AllowedHosts) > 0 && !c.AllowRemote {
+		errs = append(errs, errors.New("-allowed-hosts serves other hosts: it needs -allow-remote and listen addresses they can reach"))
 	}
-	for _, h := range c.UIHosts {
+	for _, h := range c.AllowedHosts {
 		if h != "*" && net.ParseIP(h) == nil && strings.ContainsAny(h, "/:[] *") {
-			errs = append(errs, fmt.Errorf("-ui-allowed-hosts %q: want host names or IP addresses without ports or brackets, or \"*\"", h))
+			errs = append(errs, fmt.Errorf("-allowed-hosts %q: want host names or IP addresses without ports or brackets, or \"*\"", h))
 		}
 	}
 	if c.XRayWorkers < 1 || c.XRayWorkers > 64 {

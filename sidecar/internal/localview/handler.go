@@ -3,9 +3,9 @@ package localview
 import (
 	"embed"
 	"encoding/json"
-	"net"
 	"net/http"
-	"strings"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/hostcheck"
 )
 
 //go:embed web
@@ -71,10 +71,7 @@ func (s *Store) Handler() http.Handler {
 		writeError(w, http.StatusNotFound, "no such API")
 	})
 
-	allowed := map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}
-	for _, h := range s.cfg.AllowedHosts {
-		allowed[strings.ToLower(h)] = true
-	}
+	allowed := hostcheck.New(s.cfg.AllowedHosts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
@@ -82,7 +79,7 @@ func (s *Store) Handler() http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if !allowed["*"] && !allowed[hostName(r.Host)] {
+		if !allowed.Allows(r.Host) {
 			writeError(w, http.StatusMisdirectedRequest, "host not allowed: the local view answers only to localhost")
 			return
 		}
@@ -93,16 +90,6 @@ func (s *Store) Handler() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
-}
-
-// hostName is the lowercased host of a Host header, without port or brackets.
-func hostName(hostport string) string {
-	h := hostport
-	if host, _, err := net.SplitHostPort(hostport); err == nil {
-		h = host
-	}
-	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
-	return strings.ToLower(strings.TrimSuffix(h, "."))
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

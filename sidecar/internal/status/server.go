@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/hostcheck"
 )
 
 // Config configures a Server.
@@ -25,7 +27,12 @@ type Config struct {
 	// Healthy, when set, is consulted by /healthz in addition to the
 	// shutting-down state.
 	Healthy func() error
-	Logger  *slog.Logger
+	// AllowedHosts are Host header names, besides localhost, 127.0.0.1
+	// and ::1, that the server answers to (see package hostcheck); "*"
+	// allows every Host. Other names get 421, which keeps a page that
+	// rebinds its name to 127.0.0.1 from reading /status.
+	AllowedHosts []string
+	Logger       *slog.Logger
 }
 
 // Validate reports configuration errors.
@@ -60,7 +67,7 @@ func New(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.health)
 	mux.HandleFunc("GET /status", s.status)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.srv = &http.Server{Handler: hostcheck.New(cfg.AllowedHosts).Handler(mux), ReadHeaderTimeout: 5 * time.Second}
 	return s, nil
 }
 

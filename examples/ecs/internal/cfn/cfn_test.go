@@ -3,7 +3,6 @@ package cfn
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,12 +19,7 @@ var (
 func loadSchemas(t testing.TB) *Schemas {
 	t.Helper()
 	schemasOnce.Do(func() {
-		dir, err := schematest.ReferenceDir()
-		if err != nil {
-			schemasErr = err
-			return
-		}
-		schemas, schemasErr = LoadSchemas(filepath.Join(dir, "cloudformation"))
+		schemas, schemasErr = LoadSchemas(schematest.CloudFormationSchemas())
 	})
 	if schemasErr != nil {
 		t.Fatal(schemasErr)

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -32,18 +32,19 @@ type resourceSchema struct {
 	properties map[string]bool
 }
 
-// LoadSchemas compiles every aws-*.json provider schema in dir.
-func LoadSchemas(dir string) (*Schemas, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "aws-*.json"))
+// LoadSchemas compiles every aws-*.json provider schema at the top of
+// fsys (such as os.DirFS(dir)).
+func LoadSchemas(fsys fs.FS) (*Schemas, error) {
+	files, err := fs.Glob(fsys, "aws-*.json")
 	if err != nil {
 		return nil, err
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("cfn: no aws-*.json schemas in %s", dir)
+		return nil, errors.New("cfn: no aws-*.json schemas")
 	}
 	s := &Schemas{byType: map[string]*resourceSchema{}}
 	for _, f := range files {
-		raw, err := os.ReadFile(f)
+		raw, err := fs.ReadFile(fsys, f)
 		if err != nil {
 			return nil, err
 		}

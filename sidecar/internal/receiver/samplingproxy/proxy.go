@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/hostcheck"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
 
@@ -39,9 +41,14 @@ type Config struct {
 	// Default rule that samples every request (local mode has no X-Ray,
 	// and developers want to see every trace). Endpoint, Region and
 	// Credentials are then not needed.
-	Local    bool
-	Counters *status.Counters
-	Logger   *slog.Logger
+	Local bool
+	// AllowedHosts are Host header names, besides localhost, 127.0.0.1
+	// and ::1, that the proxy answers to (see package hostcheck); "*"
+	// allows every Host. Requests naming another host are refused, which
+	// defeats DNS rebinding.
+	AllowedHosts []string
+	Counters     *status.Counters
+	Logger       *slog.Logger
 }
 
 // Validate reports configuration errors (after defaults).
@@ -74,6 +81,7 @@ type Proxy struct {
 	done   chan struct{}
 
 	inflight chan struct{} // bounds concurrent forwarded requests
+	hosts    hostcheck.Allowlist
 
 	forwarded, refused, failed *atomic.Uint64
 }
@@ -103,6 +111,7 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{cfg: cfg, signer: v4.NewSigner(), done: make(chan struct{}), inflight: make(chan struct{}, maxInFlight),
+		hosts:     hostcheck.New(cfg.AllowedHosts),
 		forwarded: cfg.Counters.Counter("sampling.forwarded"),
 		refused:   cfg.Counters.Counter("sampling.refused"),
 		failed:    cfg.Counters.Counter("sampling.failed"),
@@ -114,11 +123,29 @@ func New(cfg Config) (*Proxy, error) {
 
 var allowed = map[string]bool{"/GetSamplingRules": true, "/SamplingTargets": true}
 
-// ServeHTTP forwards the two sampling operations and refuses the rest.
+// ServeHTTP forwards the two sampling operations and refuses the rest,
+// and refuses what a web page could send: a Host other than the allowed
+// ones, a request a browser marks as coming from a page, and the content
+// types a page may POST cross-origin without a CORS preflight.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !p.hosts.Allows(r.Host) {
+		p.refused.Add(1)
+		http.Error(w, "host not allowed: the sampling proxy answers only to localhost", http.StatusMisdirectedRequest)
+		return
+	}
 	if r.Method != http.MethodPost || !allowed[r.URL.Path] || r.URL.RawQuery != "" {
 		p.refused.Add(1)
 		http.Error(w, "only POST /GetSamplingRules and POST /SamplingTargets are served here", http.StatusNotFound)
+		return
+	}
+	if fromBrowser(r.Header) {
+		p.refused.Add(1)
+		http.Error(w, "requests from web pages are not served: the proxy signs with the sidecar's credentials", http.StatusForbidden)
+		return
+	}
+	if msg := refusedContentType(r.Header); msg != "" {
+		p.refused.Add(1)
+		http.Error(w, msg, http.StatusUnsupportedMediaType)
 		return
 	}
 	select {
@@ -163,6 +190,47 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, io.LimitReader(resp.Body, 4<<20))
+}
+
+// fromBrowser reports whether a browser sent the request: browsers add
+// Origin to every cross-origin request and every POST, and Sec-Fetch-*
+// to every request to a trustworthy origin such as 127.0.0.1; no X-Ray
+// or OpenTelemetry sampler sends them. This also catches a page's POST of
+// a Blob or ArrayBuffer, which carries no Content-Type at all.
+func fromBrowser(h http.Header) bool {
+	return h.Get("Origin") != "" || h.Get("Sec-Fetch-Site") != "" || h.Get("Sec-Fetch-Mode") != ""
+}
+
+// browserSimpleTypes are the content types a page may POST to another
+// origin without a CORS preflight (the Fetch standard's CORS-safelisted
+// Content-Type values).
+var browserSimpleTypes = map[string]bool{
+	"text/plain":                        true,
+	"application/x-www-form-urlencoded": true,
+	"multipart/form-data":               true,
+}
+
+// refusedContentType explains why the request's Content-Type is refused,
+// or returns "". The samplers send application/json or no Content-Type
+// at all (OpenTelemetry Go's and JavaScript's GetSamplingRules); both are
+// kept. A value that does not parse is refused: browsers parse leniently
+// and might read it as one of the simple types.
+func refusedContentType(h http.Header) string {
+	vs := h.Values("Content-Type")
+	if len(vs) == 0 {
+		return ""
+	}
+	if len(vs) > 1 {
+		return "more than one Content-Type"
+	}
+	mt, _, err := mime.ParseMediaType(vs[0])
+	if err != nil {
+		return "Content-Type does not parse: send application/json"
+	}
+	if browserSimpleTypes[mt] {
+		return "Content-Type " + mt + " is refused (a web page can send it cross-origin): send application/json"
+	}
+	return ""
 }
 
 func (p *Proxy) forward(ctx context.Context, path string, body []byte) (*http.Response, error) {
