@@ -1,10 +1,11 @@
 package xray
 
 import (
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/seed-c77c9410/sidelight/internal/allocs"
 )
 
 const testRoot = "Root=1-5759e988-bd862e3fe1be46a994272793"
@@ -22,19 +23,6 @@ func unknownKeys(n int) string {
 	return b.String()
 }
 
-// bytesAllocated reports the bytes f allocates, averaged over runs.
-func bytesAllocated(runs int, f func()) uint64 {
-	f() // warm up
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	for range runs {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return (after.TotalAlloc - before.TotalAlloc) / uint64(runs)
-}
-
 // The work ParseHeader does for a header with n unknown keys must grow at
 // most linearly in n: counted in bytes allocated, which grew with the square
 // of n when every unknown key was appended to Extra by concatenation.
@@ -42,7 +30,7 @@ func TestParseHeaderLinear(t *testing.T) {
 	const n = 200
 	work := func(keys int) uint64 {
 		in := unknownKeys(keys)
-		return bytesAllocated(5, func() {
+		return allocs.Bytes(5, func() {
 			if _, err := ParseHeader(in); err != nil {
 				t.Fatal(err)
 			}

@@ -1,24 +1,12 @@
 package sampling
 
 import (
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// bytesAllocated reports the bytes f allocates, averaged over runs.
-func bytesAllocated(runs int, f func()) uint64 {
-	f()
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	for range runs {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return (after.TotalAlloc - before.TotalAlloc) / uint64(runs)
-}
+	"github.com/seed-c77c9410/sidelight/internal/allocs"
+)
 
 // rulesDoc is a version 2 document with n rules.
 func rulesDoc(n int) []byte {
@@ -39,7 +27,7 @@ func rulesDoc(n int) []byte {
 func TestParseLinear(t *testing.T) {
 	work := func(n int) uint64 {
 		doc := rulesDoc(n)
-		return bytesAllocated(5, func() {
+		return allocs.Bytes(5, func() {
 			if _, err := Parse(doc); err != nil {
 				t.Fatal(err)
 			}

@@ -1,24 +1,12 @@
 package lambdaevent
 
 import (
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// bytesAllocated reports the bytes f allocates, averaged over runs.
-func bytesAllocated(runs int, f func()) uint64 {
-	f()
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	for range runs {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return (after.TotalAlloc - before.TotalAlloc) / uint64(runs)
-}
+	"github.com/seed-c77c9410/sidelight/internal/allocs"
+)
 
 // restEvent is an API Gateway REST event with n headers and n
 // multi-value headers, and its trace header in an odd case, so that every
@@ -43,7 +31,7 @@ func restEvent(n int) []byte {
 func TestParseLinear(t *testing.T) {
 	work := func(n int) uint64 {
 		raw := restEvent(n)
-		return bytesAllocated(5, func() {
+		return allocs.Bytes(5, func() {
 			req, ok := Parse(raw)
 			if !ok || req.TraceHeader == "" {
 				t.Fatalf("Parse: %+v %v", req, ok)
@@ -72,7 +60,7 @@ func TestParseResponseLinear(t *testing.T) {
 		}
 		b.WriteString(`}}`)
 		raw := []byte(b.String())
-		return bytesAllocated(5, func() {
+		return allocs.Bytes(5, func() {
 			if r, ok := ParseResponse(raw); !ok || !r.CORS {
 				t.Fatalf("ParseResponse: %+v %v", r, ok)
 			}
