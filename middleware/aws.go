@@ -21,7 +21,8 @@ import (
 // an "aws" subsegment named after the service (DynamoDB, SQS, …) with the
 // operation, region, request ID, retries, and the table name or queue URL
 // when the call has one; throttling errors are marked as throttles. The
-// call carries X-Amzn-Trace-Id, so AWS services that trace join the trace.
+// call carries X-Amzn-Trace-Id, so AWS services that trace join the trace,
+// and the same trace as a W3C traceparent (see Transport).
 //
 //	cfg, _ := config.LoadDefaultConfig(ctx)
 //	middleware.AWS(&cfg)
@@ -46,7 +47,8 @@ func (m *awsInitialize) HandleInitialize(ctx context.Context, in smithymiddlewar
 	sc := trace.SpanContextFromContext(ctx)
 	if !sc.IsValid() || !sc.IsSampled() {
 		if sc.IsValid() {
-			ctx = context.WithValue(ctx, awsCallKey{}, xray.Header{TraceID: sc.TraceID(), ParentID: sc.SpanID(), Sampled: xray.NotSampled})
+			st, _ := stateFrom(ctx)
+			ctx = context.WithValue(ctx, awsCallKey{}, outgoingFor(st, sc))
 		}
 		return next.HandleInitialize(ctx, in)
 	}
@@ -57,10 +59,8 @@ func (m *awsInitialize) HandleInitialize(ctx context.Context, in smithymiddlewar
 	sub.Namespace = "aws"
 	sub.Start = m.cfg.now()
 	sub.HTTP.ContentLength = -1
-	hdr := xray.Header{TraceID: sc.TraceID(), ParentID: sub.ID, Sampled: xray.Sampled}
-	if st != nil {
-		hdr.Extra = st.incoming.Extra
-	}
+	hdr := outgoingFor(st, sc)
+	hdr.xray.ParentID = sub.ID
 	ctx = context.WithValue(ctx, awsCallKey{}, hdr)
 
 	out, md, err := next.HandleInitialize(ctx, in)
@@ -106,9 +106,9 @@ type awsBuild struct{}
 func (awsBuild) ID() string { return "SidelightXRayHeader" }
 
 func (awsBuild) HandleBuild(ctx context.Context, in smithymiddleware.BuildInput, next smithymiddleware.BuildHandler) (smithymiddleware.BuildOutput, smithymiddleware.Metadata, error) {
-	if hdr, ok := ctx.Value(awsCallKey{}).(xray.Header); ok {
+	if hdr, ok := ctx.Value(awsCallKey{}).(outgoingTrace); ok {
 		if req, ok := in.Request.(*smithyhttp.Request); ok {
-			req.Header.Set(xray.HeaderName, hdr.String())
+			hdr.set(req.Header)
 		}
 	}
 	return next.HandleBuild(ctx, in)

@@ -21,9 +21,14 @@ const RouteAnnotation = "route"
 // pattern as the "route" annotation. A panic in the handler is recorded as
 // a fault with its stack, and then re-panicked.
 //
-// An incoming X-Amzn-Trace-Id continues its trace, and its sampling
-// decision is followed; a malformed one starts a new trace. The response
-// carries an X-Amzn-Trace-Id naming the trace, as the X-Ray SDK writes it.
+// An incoming X-Amzn-Trace-Id or W3C traceparent continues its trace, and
+// its sampling decision is followed (traceparent's sampled flag counts as
+// Sampled=1 or Sampled=0); with neither, or only malformed ones, a new
+// trace starts. When both come and name different traces,
+// X-Amzn-Trace-Id wins unless WithTraceHeaderOrder says otherwise. A
+// tracestate that came with the trace followed is passed on, bounded by
+// xray.BoundTracestate. The response carries an X-Amzn-Trace-Id naming
+// the trace, as the X-Ray SDK writes it.
 func HTTP(opts ...Option) func(http.Handler) http.Handler {
 	cfg := newConfig(opts)
 	cfg.metrics.resolve(cfg)
@@ -43,10 +48,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cfg := h.cfg
 	start := cfg.now()
 
-	incoming, err := xray.ParseHeader(headerValue(r.Header, xray.HeaderName))
+	incoming, tracestate, continued := cfg.incomingTrace(r.Header)
 	traceID := incoming.TraceID
-	if err != nil {
-		incoming = xray.Header{}
+	if !continued {
 		traceID = xray.NewTraceID(start)
 	}
 	var sampled bool
@@ -62,6 +66,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	st := newState(r.Context(), cfg, traceID, xray.NewSpanID(), sampled, incoming)
 	st.start = start
+	st.tracestate = tracestate
+	st.sc = withTracestate(st.sc, tracestate)
 	if sampled {
 		seg := xray.GetSegment()
 		seg.Name = h.segmentName(r)
@@ -76,7 +82,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.env.fill(seg)
 		st.seg = seg
 	}
-	st.respTrace[0] = responseHeader(traceID, incoming, err == nil, sampled)
+	st.respTrace[0] = responseHeader(traceID, incoming, continued, sampled)
 	w.Header()[xray.HeaderName] = st.respTrace[:]
 
 	rw := &st.rw

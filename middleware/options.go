@@ -38,6 +38,7 @@ type config struct {
 	metrics     metricsConfig
 	cors        bool
 	corsChecker *corscheck.Checker
+	headerOrder []TraceHeader // nil means defaultTraceHeaderOrder
 }
 
 // WithEmitter sets where segments go. By default the middleware shares one

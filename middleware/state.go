@@ -30,7 +30,10 @@ type state struct {
 	// incoming is the trace header the request arrived with (Extra holds
 	// Lineage and unknown keys to pass on).
 	incoming xray.Header
-	start    time.Time
+	// tracestate is the W3C tracestate the request arrived with, bounded,
+	// when the trace followed is the one its traceparent names.
+	tracestate string
+	start      time.Time
 
 	// Kept here so that one allocation serves the whole request.
 	rw        responseWriter

@@ -15,7 +15,9 @@ import (
 // error when the call fails. The callee receives X-Amzn-Trace-Id with the
 // trace, the subsegment as parent, the sampling decision, and the Lineage
 // and the few other keys of the incoming request that xray.ParseHeader
-// keeps (at most xray.MaxForwardedLength bytes in all). A nil base means
+// keeps (at most xray.MaxForwardedLength bytes in all); and the same trace,
+// parent and decision as a W3C traceparent, with the tracestate the
+// request came with, if any. Both replace any the caller set. A nil base means
 // http.DefaultTransport. Requests whose context carries no trace pass
 // through untouched.
 func Transport(base http.RoundTripper, opts ...Option) http.RoundTripper {
@@ -37,17 +39,14 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.base.RoundTrip(req)
 	}
 	st, _ := stateFrom(ctx)
-	out := xray.Header{TraceID: sc.TraceID(), ParentID: sc.SpanID(), Sampled: xray.NotSampled}
-	if st != nil {
-		out.Extra = st.incoming.Extra
-	}
+	out := outgoingFor(st, sc)
 	sampled := sc.IsSampled()
 	var sub *xray.Segment
 	if sampled {
-		out.Sampled = xray.Sampled
+		out.xray.Sampled = xray.Sampled
 		sub = xray.GetSegment()
 		sub.ID = xray.NewSpanID()
-		out.ParentID = sub.ID
+		out.xray.ParentID = sub.ID
 		sub.Name = hostOnly(req.URL.Host)
 		sub.Namespace = "remote"
 		sub.Start = t.cfg.now()
@@ -58,7 +57,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	// A RoundTripper must not change the caller's request.
 	r2 := req.Clone(ctx)
-	r2.Header.Set(xray.HeaderName, out.String())
+	out.set(r2.Header)
 	resp, err := t.base.RoundTrip(r2)
 	if sub == nil {
 		return resp, err
@@ -73,6 +72,22 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	attach(ctx, st, sc, sub, t.cfg)
 	return resp, err
+}
+
+// outgoingFor returns the headers for a call made under sc: the trace, sc
+// as the parent, and what the request state passes on.
+func outgoingFor(st *state, sc trace.SpanContext) outgoingTrace {
+	out := outgoingTrace{xray: xray.Header{TraceID: sc.TraceID(), ParentID: sc.SpanID(), Sampled: xray.NotSampled}}
+	if sc.IsSampled() {
+		out.xray.Sampled = xray.Sampled
+	}
+	if st != nil {
+		out.xray.Extra = st.incoming.Extra
+		if st.sc.TraceID() == sc.TraceID() {
+			out.tracestate = st.tracestate
+		}
+	}
+	return out
 }
 
 // attach puts a finished subsegment under the span that was current when
