@@ -114,12 +114,14 @@ func TestTransportWithoutTracePassesThrough(t *testing.T) {
 // fakeAWS answers DynamoDB (awsJson1.0) and SQS calls, and records the
 // trace headers it receives.
 type fakeAWS struct {
-	headers  []string
-	throttle bool
+	headers      []string
+	traceparents []string
+	throttle     bool
 }
 
 func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.headers = append(f.headers, r.Header.Get("X-Amzn-Trace-Id"))
+	f.traceparents = append(f.traceparents, r.Header.Get("Traceparent"))
 	io.Copy(io.Discard, r.Body)
 	target := r.Header.Get("X-Amz-Target")
 	w.Header().Set("X-Amzn-RequestId", "REQ-"+strings.ReplaceAll(target, ".", "-"))
@@ -189,6 +191,9 @@ func TestAWSCallsBecomeSubsegments(t *testing.T) {
 		hdr, err := xray.ParseHeader(h)
 		if err != nil || xray.FormatTraceID(hdr.TraceID) != seg.TraceID || hdr.ParentID.String() != seg.Subsegments[i].ID {
 			t.Errorf("call %d carried trace header %q", i, h)
+		}
+		if want := string(xray.AppendTraceparent(nil, hdr.TraceID, hdr.ParentID, true)); backend.traceparents[i] != want {
+			t.Errorf("call %d carried traceparent %q, want %q", i, backend.traceparents[i], want)
 		}
 	}
 }
