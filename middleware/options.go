@@ -151,6 +151,7 @@ func newConfigNoEmitter(opts []Option) *config {
 		c.ec2Endpoint = "http://169.254.169.254"
 	}
 	c.metrics = defaultMetricsConfig()
+	c.headerOrder = traceHeaderOrderFromEnv(os.Getenv("OTEL_PROPAGATORS"))
 	for _, o := range opts {
 		o.apply(c)
 	}

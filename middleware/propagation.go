@@ -41,7 +41,9 @@ var defaultTraceHeaderOrder = []TraceHeader{XRayHeader, W3CHeader}
 // WithTraceHeaderOrder sets which incoming trace headers HTTP continues a
 // trace from, most preferred first. The default is XRayHeader, W3CHeader:
 // a request's X-Amzn-Trace-Id is followed, and its traceparent only when
-// X-Amzn-Trace-Id is missing or malformed. Formats left out are ignored on
+// X-Amzn-Trace-Id is missing or malformed. Without this option,
+// OTEL_PROPAGATORS can change the preference (see
+// traceHeaderOrderFromEnv). Formats left out are ignored on
 // the way in (WithTraceHeaderOrder(W3CHeader) reads traceparent only).
 // Unknown values are skipped; an order with none left means the default.
 //
@@ -62,6 +64,51 @@ func WithTraceHeaderOrder(order ...TraceHeader) Option {
 			c.headerOrder = kept
 		}
 	})
+}
+
+// traceHeaderOrderFromEnv reads the preference from OTEL_PROPAGATORS, the
+// variable OpenTelemetry SDKs configure their propagators by: "xray" (or
+// "xray-lambda") and "tracecontext" in it are ranked as those SDKs rank
+// them, where the one listed last wins, so "tracecontext,xray" prefers
+// X-Amzn-Trace-Id and "xray,tracecontext" prefers traceparent. The format
+// it does not list is still read, last, so that setting the variable for
+// an SDK never makes the middleware drop the X-Amzn-Trace-Id of a load
+// balancer. Other values ("baggage", "b3", "none") are ignored; with
+// neither format listed, the default order stands.
+func traceHeaderOrderFromEnv(v string) []TraceHeader {
+	var listed []TraceHeader
+	for name := range strings.SplitSeq(v, ",") {
+		var h TraceHeader
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "xray", "xray-lambda":
+			h = XRayHeader
+		case "tracecontext":
+			h = W3CHeader
+		default:
+			continue
+		}
+		listed = withoutHeader(listed, h)
+		listed = append([]TraceHeader{h}, listed...) // the last listed first
+	}
+	if len(listed) == 0 {
+		return nil
+	}
+	for _, h := range defaultTraceHeaderOrder {
+		if !containsHeader(listed, h) {
+			listed = append(listed, h)
+		}
+	}
+	return listed
+}
+
+func withoutHeader(hs []TraceHeader, h TraceHeader) []TraceHeader {
+	out := hs[:0]
+	for _, x := range hs {
+		if x != h {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func containsHeader(hs []TraceHeader, h TraceHeader) bool {

@@ -67,6 +67,7 @@ func TestHTTPReadsTraceparent(t *testing.T) {
 		{name: "xray only order ignores w3c", tp: tp(w3cTrace, w3cParent, "01"), order: []TraceHeader{XRayHeader}, sampled: true},
 		{name: "malformed w3c", tp: "00-" + strings.ToUpper(w3cTrace) + "-" + w3cParent + "-01", sampled: true},
 	}
+	t.Setenv("OTEL_PROPAGATORS", "") // the default order
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -192,6 +193,7 @@ func TestOutgoingHeadersReadByOpenTelemetryPropagators(t *testing.T) {
 
 // Parsing both trace headers of a realistic request: no allocation.
 func TestIncomingTraceDoesNotAllocate(t *testing.T) {
+	t.Setenv("OTEL_PROPAGATORS", "")
 	cfg := newConfigNoEmitter(nil)
 	h := realisticTraceHeaders()
 	n := testing.AllocsPerRun(100, func() {
@@ -226,6 +228,7 @@ func realisticTraceHeaders() http.Header {
 }
 
 func TestWithTraceHeaderOrderIgnoresUnknown(t *testing.T) {
+	t.Setenv("OTEL_PROPAGATORS", "")
 	c := newConfigNoEmitter([]Option{WithTraceHeaderOrder(TraceHeader(9), W3CHeader, W3CHeader)})
 	if len(c.headerOrder) != 1 || c.headerOrder[0] != W3CHeader {
 		t.Errorf("order %v, want [tracecontext]", c.headerOrder)
@@ -233,5 +236,35 @@ func TestWithTraceHeaderOrderIgnoresUnknown(t *testing.T) {
 	c = newConfigNoEmitter([]Option{WithTraceHeaderOrder()})
 	if c.headerOrder != nil {
 		t.Errorf("empty order gave %v, want the default", c.headerOrder)
+	}
+}
+
+func TestTraceHeaderOrderFromEnv(t *testing.T) {
+	x, w := XRayHeader, W3CHeader
+	tests := []struct {
+		env  string
+		want []TraceHeader
+	}{
+		{"", nil},
+		{"baggage,b3", nil},
+		{"tracecontext,baggage", []TraceHeader{w, x}},
+		{"xray", []TraceHeader{x, w}},
+		{"tracecontext,xray", []TraceHeader{x, w}},
+		{"xray, TraceContext", []TraceHeader{w, x}},
+		{"tracecontext,xray-lambda,baggage", []TraceHeader{x, w}},
+		{"xray,tracecontext,xray", []TraceHeader{x, w}},
+	}
+	for _, tt := range tests {
+		got := traceHeaderOrderFromEnv(tt.env)
+		if len(got) != len(tt.want) || (len(got) > 0 && (got[0] != tt.want[0] || got[1] != tt.want[1])) {
+			t.Errorf("OTEL_PROPAGATORS=%q: order %v, want %v", tt.env, got, tt.want)
+		}
+	}
+	t.Setenv("OTEL_PROPAGATORS", "xray,tracecontext")
+	if c := newConfigNoEmitter(nil); len(c.headerOrder) != 2 || c.headerOrder[0] != W3CHeader {
+		t.Errorf("config order %v under OTEL_PROPAGATORS=xray,tracecontext", c.headerOrder)
+	}
+	if c := newConfigNoEmitter([]Option{WithTraceHeaderOrder(XRayHeader)}); len(c.headerOrder) != 1 || c.headerOrder[0] != XRayHeader {
+		t.Errorf("the option must win over OTEL_PROPAGATORS: %v", c.headerOrder)
 	}
 }

@@ -11,7 +11,9 @@ import (
 
 // NewTraceID returns a new X-Ray trace ID: the first four bytes are the
 // current Unix time in seconds, the other twelve are random. In text it is
-// written 1-{8 hex digits}-{24 hex digits}.
+// written 1-{8 hex digits}-{24 hex digits}. The same 16 bytes are a valid
+// W3C trace ID (32 hex digits, as AppendTraceparent writes it); keeping
+// the time in front is what lets X-Ray accept the ID from either header.
 func NewTraceID(now time.Time) trace.TraceID {
 	var id trace.TraceID
 	binary.BigEndian.PutUint32(id[0:4], uint32(now.Unix()))
