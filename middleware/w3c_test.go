@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/internal/allocs"
 )
 
 const (
@@ -267,4 +268,75 @@ func TestTraceHeaderOrderFromEnv(t *testing.T) {
 	if c := newConfigNoEmitter([]Option{WithTraceHeaderOrder(XRayHeader)}); len(c.headerOrder) != 1 || c.headerOrder[0] != XRayHeader {
 		t.Errorf("the option must win over OTEL_PROPAGATORS: %v", c.headerOrder)
 	}
+}
+
+// The work of reading the trace headers grows at most linearly with what
+// a client sends, and what is kept stays bounded: many tracestate lines,
+// counted in bytes allocated at n and 4n.
+func TestIncomingTraceLinear(t *testing.T) {
+	t.Setenv("OTEL_PROPAGATORS", "")
+	cfg := newConfigNoEmitter(nil)
+	work := func(lines int) (uint64, int) {
+		h := realisticTraceHeaders()
+		for i := range lines {
+			h.Add("tracestate", "k"+strings.Repeat("x", i%7)+"=v")
+		}
+		kept := 0
+		b := allocs.Bytes(5, func() {
+			_, ts, ok := cfg.incomingTrace(h)
+			if !ok {
+				t.Fatal("no trace")
+			}
+			kept = len(ts)
+		})
+		return b, kept
+	}
+	const n = 2000
+	bN, keptN := work(n)
+	b4N, kept4N := work(4 * n)
+	t.Logf("bytes allocated: %d at n=%d, %d at 4n; kept %d and %d bytes", bN, n, b4N, keptN, kept4N)
+	if b4N > 4*bN+2048 {
+		t.Fatalf("allocated %d bytes at n but %d at 4n: super-linear", bN, b4N)
+	}
+	if keptN > xray.MaxTracestateLength || kept4N > xray.MaxTracestateLength {
+		t.Fatalf("kept %d and %d bytes of tracestate", keptN, kept4N)
+	}
+}
+
+// FuzzIncomingTrace reads arbitrary trace headers: the trace followed is
+// valid and is the one a header named, and the tracestate is bounded.
+func FuzzIncomingTrace(f *testing.F) {
+	f.Add("Root="+xrayTrace+";Parent="+xrayParent+";Sampled=1", "00-"+w3cTrace+"-"+w3cParent+"-01", testState, false)
+	f.Add("Root="+otherXRay, "00-"+w3cTrace+"-"+w3cParent+"-00", "a=1,,b=2", true)
+	f.Add("", "cc-"+w3cTrace+"-"+w3cParent+"-01-x", "", false)
+	cfgX := newConfigNoEmitter(nil)
+	cfgW := newConfigNoEmitter([]Option{WithTraceHeaderOrder(W3CHeader, XRayHeader)})
+	f.Fuzz(func(t *testing.T, xh, tp, ts string, w3cFirst bool) {
+		h := http.Header{}
+		h.Set("X-Amzn-Trace-Id", xh)
+		h.Set("Traceparent", tp)
+		h.Set("Tracestate", ts)
+		cfg := cfgX
+		if w3cFirst {
+			cfg = cfgW
+		}
+		got, state, ok := cfg.incomingTrace(h)
+		x, xerr := xray.ParseHeader(xh)
+		p, perr := xray.ParseTraceparent(tp)
+		if ok != (xerr == nil || perr == nil) {
+			t.Fatalf("ok = %v with header errors %v, %v", ok, xerr, perr)
+		}
+		if !ok {
+			if got != (xray.Header{}) || state != "" {
+				t.Fatalf("no trace, yet %+v %q", got, state)
+			}
+			return
+		}
+		if !got.TraceID.IsValid() || (got.TraceID != x.TraceID && got.TraceID != p.TraceID) {
+			t.Fatalf("followed trace %s, headers name %s and %s", got.TraceID, x.TraceID, p.TraceID)
+		}
+		if len(state) > xray.MaxTracestateLength || (state != "" && (perr != nil || p.TraceID != got.TraceID)) {
+			t.Fatalf("tracestate %q passed on for trace %s (traceparent %q)", state, got.TraceID, tp)
+		}
+	})
 }
