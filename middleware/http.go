@@ -27,8 +27,9 @@ const RouteAnnotation = "route"
 // trace starts. When both come and name different traces,
 // X-Amzn-Trace-Id wins unless WithTraceHeaderOrder says otherwise. A
 // tracestate that came with the trace followed is passed on, bounded by
-// xray.BoundTracestate. The response carries an X-Amzn-Trace-Id naming
-// the trace, as the X-Ray SDK writes it.
+// xray.BoundTracestate, in the request's span context (one that
+// OpenTelemetry's trace.ParseTraceState rejects is dropped). The response
+// carries an X-Amzn-Trace-Id naming the trace, as the X-Ray SDK writes it.
 func HTTP(opts ...Option) func(http.Handler) http.Handler {
 	cfg := newConfig(opts)
 	cfg.metrics.resolve(cfg)
@@ -66,7 +67,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	st := newState(r.Context(), cfg, traceID, xray.NewSpanID(), sampled, incoming)
 	st.start = start
-	st.tracestate = tracestate
 	st.sc = withTracestate(st.sc, tracestate)
 	if sampled {
 		seg := xray.GetSegment()

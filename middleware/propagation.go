@@ -210,8 +210,10 @@ func (o *outgoingTrace) set(h http.Header) {
 }
 
 // withTracestate gives the request's span context the tracestate the
-// request came with, so that OpenTelemetry spans started under it, and
-// OpenTelemetry propagators, carry it on.
+// request came with, so that outgoing calls, OpenTelemetry spans started
+// under it and OpenTelemetry propagators carry it on. A tracestate that
+// OpenTelemetry's parser rejects (bad keys or values, duplicate keys) is
+// dropped, as W3C Trace Context allows.
 func withTracestate(sc trace.SpanContext, ts string) trace.SpanContext {
 	if ts == "" {
 		return sc

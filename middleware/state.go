@@ -28,12 +28,10 @@ type state struct {
 	cfg *config
 	sc  trace.SpanContext
 	// incoming is the trace header the request arrived with (Extra holds
-	// Lineage and unknown keys to pass on).
+	// Lineage and unknown keys to pass on). The W3C tracestate, when the
+	// trace followed is the one its traceparent names, is in sc.
 	incoming xray.Header
-	// tracestate is the W3C tracestate the request arrived with, bounded,
-	// when the trace followed is the one its traceparent names.
-	tracestate string
-	start      time.Time
+	start    time.Time
 
 	// Kept here so that one allocation serves the whole request.
 	rw        responseWriter

@@ -16,8 +16,8 @@ import (
 // trace, the subsegment as parent, the sampling decision, and the Lineage
 // and the few other keys of the incoming request that xray.ParseHeader
 // keeps (at most xray.MaxForwardedLength bytes in all); and the same trace,
-// parent and decision as a W3C traceparent, with the tracestate the
-// request came with, if any. Both replace any the caller set. A nil base means
+// parent and decision as a W3C traceparent, with the tracestate of the
+// current span context (the one the request came with), if any. Both replace any the caller set. A nil base means
 // http.DefaultTransport. Requests whose context carries no trace pass
 // through untouched.
 func Transport(base http.RoundTripper, opts ...Option) http.RoundTripper {
@@ -83,9 +83,11 @@ func outgoingFor(st *state, sc trace.SpanContext) outgoingTrace {
 	}
 	if st != nil {
 		out.xray.Extra = st.incoming.Extra
-		if st.sc.TraceID() == sc.TraceID() {
-			out.tracestate = st.tracestate
-		}
+	}
+	// The tracestate the request came with travels in the span context,
+	// so OpenTelemetry spans under the request carry it too.
+	if ts := sc.TraceState(); ts.Len() > 0 {
+		out.tracestate = ts.String()
 	}
 	return out
 }

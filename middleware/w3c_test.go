@@ -66,6 +66,7 @@ func TestHTTPReadsTraceparent(t *testing.T) {
 		{name: "malformed xray falls back to w3c", xray: "Root=garbage", tp: tp(w3cTrace, w3cParent, "01"), wantTrace: xrayTrace, wantParent: w3cParent, sampled: true},
 		{name: "w3c only order ignores xray", xray: "Root=" + xrayTrace + ";Parent=" + xrayParent + ";Sampled=1", order: []TraceHeader{W3CHeader}, sampled: true},
 		{name: "xray only order ignores w3c", tp: tp(w3cTrace, w3cParent, "01"), order: []TraceHeader{XRayHeader}, sampled: true},
+		{name: "invalid tracestate dropped", tp: tp(w3cTrace, w3cParent, "01"), tracestate: "a=1,a=2", wantTrace: xrayTrace, wantParent: w3cParent, sampled: true},
 		{name: "malformed w3c", tp: "00-" + strings.ToUpper(w3cTrace) + "-" + w3cParent + "-01", sampled: true},
 	}
 	t.Setenv("OTEL_PROPAGATORS", "") // the default order
