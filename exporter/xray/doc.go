@@ -14,7 +14,10 @@
 //     a single system call. Emit never blocks: when the bounded queue is full
 //     the segment is dropped and counted in [Stats].
 //   - [Header] parses and writes the X-Amzn-Trace-Id header without
-//     allocating.
+//     allocating; [ParseTraceparent], [AppendTraceparent] and
+//     [BoundTracestate] do the same for W3C Trace Context. Both formats
+//     carry the same 128-bit trace ID, and [NewTraceID] keeps the Unix time
+//     in its first four bytes, so IDs it makes are valid in both.
 //   - [NewSpanProcessor] sends spans made with the OpenTelemetry SDK as
 //     subsegments through the same emitter.
 //
