@@ -48,7 +48,9 @@ var defaultTraceHeaderOrder = []TraceHeader{XRayHeader, W3CHeader}
 // Unknown values are skipped; an order with none left means the default.
 //
 // When the headers name the same trace, what each carries beyond it is
-// kept: the Lineage of X-Amzn-Trace-Id and the tracestate of traceparent.
+// kept: the Lineage of X-Amzn-Trace-Id and the tracestate of traceparent,
+// and an X-Amzn-Trace-Id without Parent or Sampled takes them from the
+// traceparent.
 // When they name different traces, the preferred one wins and the other
 // is dropped whole. Whatever came in, Transport and AWS write both headers
 // on outgoing calls.
@@ -153,6 +155,15 @@ func (c *config) incomingTrace(h http.Header) (xray.Header, string, bool) {
 			state := ""
 			if tpOK && tp.TraceID == xr.TraceID {
 				state = tracestate(h)
+				// A header with Root alone (as a load balancer starts
+				// one) takes the parent and decision of the traceparent
+				// that names the same trace.
+				if !xr.ParentID.IsValid() {
+					xr.ParentID = tp.ParentID
+				}
+				if xr.Sampled == xray.SamplingUnknown {
+					xr.Sampled = tp.Header().Sampled
+				}
 			}
 			return xr, state, true
 		case f == W3CHeader && tpOK:

@@ -61,6 +61,7 @@ func TestHTTPReadsTraceparent(t *testing.T) {
 		{name: "w3c not sampled", tp: tp(w3cTrace, w3cParent, "00"), wantTrace: xrayTrace, sampled: false},
 		{name: "xray only", xray: "Root=" + xrayTrace + ";Parent=" + xrayParent + ";Sampled=1", wantTrace: xrayTrace, wantParent: xrayParent, sampled: true},
 		{name: "both agree", xray: "Root=" + xrayTrace + ";Parent=" + xrayParent + ";Sampled=1", tp: tp(w3cTrace, w3cParent, "01"), tracestate: testState, wantTrace: xrayTrace, wantParent: xrayParent, sampled: true, wantState: testState},
+		{name: "xray root only takes w3c parent and flag", xray: "Root=" + xrayTrace, tp: tp(w3cTrace, w3cParent, "01"), wantTrace: xrayTrace, wantParent: w3cParent, sampled: true},
 		{name: "disagree default prefers xray", xray: "Root=" + otherXRay + ";Parent=" + xrayParent + ";Sampled=1", tp: tp(w3cTrace, w3cParent, "01"), tracestate: testState, wantTrace: otherXRay, wantParent: xrayParent, sampled: true},
 		{name: "disagree w3c first", xray: "Root=" + otherXRay + ";Parent=" + xrayParent + ";Sampled=1", tp: tp(w3cTrace, w3cParent, "01"), tracestate: testState, order: []TraceHeader{W3CHeader, XRayHeader}, wantTrace: xrayTrace, wantParent: w3cParent, sampled: true, wantState: testState},
 		{name: "malformed xray falls back to w3c", xray: "Root=garbage", tp: tp(w3cTrace, w3cParent, "01"), wantTrace: xrayTrace, wantParent: w3cParent, sampled: true},
