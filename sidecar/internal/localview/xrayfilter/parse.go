@@ -221,8 +221,15 @@ func (p *parser) condition() (node, error) {
 	return nil, errAt(t.off, "unknown keyword %q: expected responsetime, duration, http.status, http.url, http.method, http.useragent, fault, error, throttle, ok, partial, service() or annotation.KEY", t.text)
 }
 
+// keywordFields is the field each simple keyword reads.
+var keywordFields = map[string]field{
+	"fault": fFault, "error": fError, "throttle": fThrottle, "ok": fOK, "partial": fPartial,
+	"responsetime": fResponseTime, "duration": fDuration, "http.status": fHTTPStatus,
+	"http.url": fURL, "http.method": fMethod, "http.useragent": fUserAgent,
+}
+
 func (p *parser) flagCond(kw token, word string) (node, error) {
-	f := map[string]field{"fault": fFault, "error": fError, "throttle": fThrottle, "ok": fOK, "partial": fPartial}[word]
+	f := keywordFields[word]
 	op := p.peek()
 	if op.kind != tOp {
 		p.steps++
@@ -264,7 +271,7 @@ func (p *parser) numberCond(kw token, word string) (node, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := map[string]field{"responsetime": fResponseTime, "duration": fDuration, "http.status": fHTTPStatus}[word]
+	f := keywordFields[word]
 	p.steps++
 	return numCond{f: f, op: op.text, v: n}, nil
 }
@@ -300,7 +307,7 @@ func (p *parser) stringCond(kw token, word string) (node, error) {
 	if v.kind != tString {
 		return nil, errAt(v.off, "expected a string in double quotes after '%s', found %s", opTok.text, v.describe())
 	}
-	f := map[string]field{"http.url": fURL, "http.method": fMethod, "http.useragent": fUserAgent}[word]
+	f := keywordFields[word]
 	p.steps++
 	return strCond{f: f, op: op, v: v.text}, nil
 }

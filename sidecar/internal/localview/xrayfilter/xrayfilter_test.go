@@ -286,3 +286,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParse(b *testing.B) {
+	const expr = `annotation.cors_code = "preflight-status" AND responsetime > 1 OR (service("orders") AND NOT http.url CONTAINS "/health")`
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := Parse(expr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMatch(b *testing.B) {
+	e, err := Parse(`annotation.cors_code = "preflight-status" AND responsetime > 1 OR (service("orders") AND NOT http.url CONTAINS "/health")`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for range b.N {
+		e.Match(&healthy)
+	}
+}
