@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +17,9 @@ import (
 // requests: a CORS preflight the API answered 401 (the browser blocked
 // the call), and a Lambda invocation that timed out on a cold start.
 type searchFixture struct {
-	srv              *httptest.Server
-	corsID, lambdaID string
-	total            int
+	srv                     *httptest.Server
+	corsID, lambdaID, oldID string
+	total                   int
 }
 
 const lambdaTimeout = "Task timed out after 3.00 seconds"
@@ -33,6 +34,10 @@ func newSearchFixture(t *testing.T) *searchFixture {
 		_, d := okTrace(t, &g, now.Add(time.Duration(i-30)*time.Second), []string{"api", "catalog"}[i%2], time.Duration(2+i)*time.Millisecond)
 		add(d)
 	}
+	// A batch job that started 20 minutes ago.
+	var d []byte
+	f.oldID, d = okTrace(t, &g, now.Add(-20*time.Minute), "batch-job", 40*time.Second)
+	add(d)
 	// A CORS request that passed, and a preflight that did not.
 	at := now.Add(-8 * time.Second)
 	allowedID := g.traceID(at)
@@ -156,4 +161,37 @@ func TestBrowserSearchErrors(t *testing.T) {
 		}
 	}
 	screenshot(t, ctx, "localview-search-error.png")
+}
+
+func TestBrowserSearchSortAndRange(t *testing.T) {
+	ctx := browser(t)
+	f := newSearchFixture(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+"/#/traces")); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "the list", fmt.Sprintf(`document.querySelectorAll('#trace-list tr.trace-row').length === %d`, f.total))
+	// The last 15 minutes, slowest first: the batch job is out, the Lambda timeout leads.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("f-range"), "15m"),
+		chromedp.SetValue(chromedp.ID("f-sort"), "duration"),
+		chromedp.Click(chromedp.ID("f-apply"))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "the last 15 minutes, slowest first", fmt.Sprintf(`location.hash === '#/traces?since=15m&sort=duration' && document.querySelectorAll('#trace-list tr.trace-row').length === %d`, f.total-1))
+	rows := eval[[]string](t, ctx, `[...document.querySelectorAll('#trace-list tr.trace-row')].map(r => r.dataset.traceId)`)
+	if rows[0] != f.lambdaID || slices.Contains(rows, f.oldID) {
+		t.Errorf("rows %v: want %s first and not %s", rows, f.lambdaID, f.oldID)
+	}
+	// Fastest first, all time: the selectors keep what the address says.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("f-range"), ""),
+		chromedp.SetValue(chromedp.ID("f-sort"), "duration:asc"),
+		chromedp.Click(chromedp.ID("f-apply"))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "all time, fastest first", fmt.Sprintf(`location.hash === '#/traces?sort=duration&order=asc' && document.getElementById('f-sort').value === 'duration:asc' && document.querySelectorAll('#trace-list tr.trace-row').length === %d`, f.total))
+	durs := eval[[]string](t, ctx, `[...document.querySelectorAll('#trace-list tr.trace-row')].map(r => r.dataset.traceId)`)
+	if durs[len(durs)-1] != f.oldID {
+		t.Errorf("the 40 s batch job is not last when fastest first: %v", durs)
+	}
 }
