@@ -20,7 +20,9 @@
 // Strings are in double quotes (\" and \\ escape). An annotation without an
 // operator matches traces that have the key; with one, a trace matches
 // when any of its values for the key does (numbers compare as numbers).
-// The HTTP keywords and responsetime read the trace's root segment;
+// The HTTP keywords and responsetime read the trace's root segment (a
+// trace whose root has no response status matches no http.status
+// condition, != included); duration spans all of its segments;
 // service() matches any segment's service name (a type in id() is
 // accepted and not compared: the summaries do not keep it).
 //
