@@ -31,9 +31,20 @@
 // subsegment (throttled segments also carry "error"); "ok" matches traces
 // with none. An annotation filter is key=value (exact) or a key alone.
 //
+// The search box (q) takes a trace ID (X-Ray or W3C), a whole
+// X-Amzn-Trace-Id or traceparent header, or an X-Ray filter expression
+// (package xrayfilter has the grammar). For an ID or header the answer
+// names the trace in trace_id and the page opens it. What q cannot use is
+// answered 400 with {"error": ..., "offset": N}, N the byte offset in q it
+// is about; X-Ray keywords local mode cannot answer say so. since and
+// until bound the trace's start: a duration before now (15m), epoch
+// seconds or RFC 3339. sort=time|duration orders by start time or
+// duration, newest or longest first unless order=asc.
+//
 // JSON API (all GET):
 //
-//	/api/traces?service=&status=ok|error|fault|throttle&annotation=key[=value]&min_ms=&max_ms=&limit=
+//	/api/traces?q=&since=&until=&sort=time|duration&order=asc|desc
+//	           &service=&status=ok|error|fault|throttle&annotation=key[=value]&min_ms=&max_ms=&limit=
 //	/api/traces/{id}      one trace as a tree of segments and subsegments
 //	/api/servicemap       nodes, edges, counts and error rates
 //	/api/metrics?namespace=&metric=&bucket=   EMF series in time buckets with percentiles

@@ -107,7 +107,9 @@ func FuzzAddEMF(f *testing.F) {
 // must answer 200, 400 or 404 with JSON, never panic.
 func FuzzAPIQuery(f *testing.F) {
 	for _, q := range []string{"status=fault", "annotation=a%3Db&min_ms=1&max_ms=2&limit=5", "min_ms=-1", "limit=1e99",
-		"service=%00", "bucket=60", "bucket=NaN"} {
+		"service=%00", "bucket=60", "bucket=NaN",
+		"q=annotation.cors+%3D+%22allowed%22+AND+responsetime+%3E+0", "q=fault&since=15m&sort=duration&order=asc",
+		"q=Root%3D1-581cf771-a006649127e371903a2de979", "q=edge(%22a%22)", "q=%28%28%28", "since=1e308&until=2026-12-07T16:00:00Z"} {
 		f.Add("/api/traces", q)
 		f.Add("/api/metrics", q)
 	}

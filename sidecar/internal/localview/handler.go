@@ -3,9 +3,11 @@ package localview
 import (
 	"embed"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/hostcheck"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview/xrayfilter"
 )
 
 //go:embed web
@@ -36,6 +38,12 @@ func (s *Store) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /api/traces", func(w http.ResponseWriter, r *http.Request) {
 		q, err := parseListQuery(r.URL.Query())
+		var se *xrayfilter.SyntaxError
+		if errors.As(err, &se) {
+			// Where in the search text it went wrong, for the page to point at.
+			writeErrorAt(w, "search: "+se.Error(), se.Offset)
+			return
+		}
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
@@ -100,6 +108,19 @@ func writeJSON(w http.ResponseWriter, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Write(append(b, '\n'))
+}
+
+// writeErrorAt answers 400 with the error and the byte offset in the
+// search text that it is about.
+func writeErrorAt(w http.ResponseWriter, msg string, offset int) {
+	b, _ := json.Marshal(struct {
+		Error  string `json:"error"`
+		Offset int    `json:"offset"`
+	}{msg, offset})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusBadRequest)
 	w.Write(append(b, '\n'))
 }
 

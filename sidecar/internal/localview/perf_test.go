@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"slices"
 	"strings"
@@ -102,6 +103,9 @@ var perfQueries = []string{
 	"/api/traces?annotation=cors%3Ddenied",
 	"/api/traces?annotation=ColdStart%3Dtrue&limit=1000",
 	"/api/traces?limit=10000",
+	"/api/traces?q=" + url.QueryEscape(`annotation.cors = "denied" AND responsetime > 0.1`),
+	"/api/traces?q=" + url.QueryEscape(`fault OR (service("payments") AND duration > 0.5)`),
+	"/api/traces?q=" + url.QueryEscape(`http.url CONTAINS "/items/7"`) + "&sort=duration&limit=1000",
 	"/api/facets",
 	"/api/servicemap",
 	"/api/metrics",
@@ -151,6 +155,25 @@ func Test10kTracesAPI(t *testing.T) {
 	resp.Body.Close()
 	if l.Matched != 104 || l.Total != 10_000 { // every 97th trace faults
 		t.Errorf("faults matched %d of %d, want 104 of 10000", l.Matched, l.Total)
+	}
+	// The search box's expression finds what the older parameters find.
+	for _, pair := range [][2]string{
+		{"q=" + url.QueryEscape(`annotation.cors = "denied"`), "annotation=cors%3Ddenied"},
+		{"q=fault", "status=fault"},
+		{"q=" + url.QueryEscape(`service("payments") AND duration >= 0.5`), "service=payments&min_ms=500"},
+	} {
+		var a, b traceList
+		for i, q := range pair {
+			resp, err := srv.Client().Get(srv.URL + "/api/traces?" + q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			json.NewDecoder(resp.Body).Decode([]*traceList{&a, &b}[i])
+			resp.Body.Close()
+		}
+		if a.Matched == 0 || a.Matched != b.Matched {
+			t.Errorf("?%s matched %d, ?%s %d", pair[0], a.Matched, pair[1], b.Matched)
+		}
 	}
 	t.Logf("stored: %d traces, %d EMF documents, %d series, %.1f MiB of documents", st.Traces, st.MetricDocs, st.Series, float64(st.Bytes)/(1<<20))
 }

@@ -1,6 +1,7 @@
 package localview
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -8,6 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview/xrayfilter"
 )
 
 // listQuery is a parsed /api/traces query.
@@ -23,6 +27,48 @@ type listQuery struct {
 	hasMaxMS   bool
 	hasMinMS   bool
 	annotation bool
+
+	// From the search box (q): a filter expression, or one trace's ID.
+	expr    *xrayfilter.Expr
+	traceID string
+	// Time range on the trace's start, and the order of the list.
+	since, until timeBound
+	sort         string // "", "time" or "duration"; "" is newest arrival first
+	asc          bool
+}
+
+// timeBound is a point in time given as a duration before now (rel) or
+// as epoch seconds (abs).
+type timeBound struct {
+	set bool
+	rel time.Duration
+	abs float64
+}
+
+// at is the bound in epoch seconds.
+func (b timeBound) at(now time.Time) float64 {
+	if b.rel != 0 {
+		return float64(now.Add(-b.rel).UnixNano()) / 1e9
+	}
+	return b.abs
+}
+
+// parseTimeBound reads a duration before now ("15m", "1h"), epoch
+// seconds, or an RFC 3339 time.
+func parseTimeBound(name, s string) (timeBound, error) {
+	if s == "" {
+		return timeBound{}, nil
+	}
+	if d, err := time.ParseDuration(strings.TrimPrefix(s, "-")); err == nil && d > 0 {
+		return timeBound{set: true, rel: d}, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && !math.IsInf(f, 0) {
+		return timeBound{set: true, abs: f}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return timeBound{set: true, abs: float64(t.UnixNano()) / 1e9}, nil
+	}
+	return timeBound{}, fmt.Errorf("%s %q is not a duration before now (15m), epoch seconds or an RFC 3339 time", name, truncate(s))
 }
 
 const (
@@ -58,7 +104,36 @@ func parseListQuery(v url.Values) (listQuery, error) {
 		}
 		return f, true, nil
 	}
+	if text := strings.TrimSpace(v.Get("q")); text != "" {
+		if id, ok := xrayfilter.TraceID(text); ok {
+			q.traceID = id
+		} else {
+			e, err := xrayfilter.Parse(text)
+			if err != nil {
+				return q, err
+			}
+			q.expr = e
+		}
+	}
 	var err error
+	if q.since, err = parseTimeBound("since", v.Get("since")); err != nil {
+		return q, err
+	}
+	if q.until, err = parseTimeBound("until", v.Get("until")); err != nil {
+		return q, err
+	}
+	switch q.sort = v.Get("sort"); q.sort {
+	case "", "time", "duration":
+	default:
+		return q, fmt.Errorf("sort %q is not time or duration", truncate(q.sort))
+	}
+	switch o := v.Get("order"); o {
+	case "", "desc":
+	case "asc":
+		q.asc = true
+	default:
+		return q, fmt.Errorf("order %q is not asc or desc", truncate(o))
+	}
 	if q.minMS, q.hasMinMS, err = num("min_ms"); err != nil {
 		return q, err
 	}
@@ -73,7 +148,15 @@ func parseListQuery(v url.Values) (listQuery, error) {
 	return q, nil
 }
 
-func (q *listQuery) match(t *trace) bool {
+// match reports whether t passes the query's filters; ft is scratch
+// space for the filter expression's view of t.
+func (q *listQuery) match(t *trace, ft *xrayfilter.Trace, since, until float64) bool {
+	if q.traceID != "" && t.id != q.traceID {
+		return false
+	}
+	if q.since.set && t.start < since || q.until.set && t.start > until {
+		return false
+	}
 	if q.service != "" && t.serviceDocs[q.service] == 0 && (t.root == nil || t.root.name != q.service) {
 		return false
 	}
@@ -96,7 +179,27 @@ func (q *listQuery) match(t *trace) bool {
 	if q.hasMaxMS && d > q.maxMS {
 		return false
 	}
+	if q.expr != nil {
+		t.filterView(ft)
+		return q.expr.Match(ft)
+	}
 	return true
+}
+
+// filterView fills ft with what filter expressions read of t, sharing
+// t's slices (the caller holds the store's lock).
+func (t *trace) filterView(ft *xrayfilter.Trace) {
+	*ft = xrayfilter.Trace{
+		Services: t.services, Annotations: t.annotations, HasAnnotation: ft.HasAnnotation,
+		Duration: t.durationMS() / 1000, Partial: t.inProgress,
+		Fault: t.flags&flagFault != 0, Error: t.flags&flagError != 0, Throttle: t.flags&flagThrottle != 0,
+	}
+	if r := t.root; r != nil {
+		ft.RootService, ft.Method, ft.URL, ft.UserAgent, ft.HTTPStatus = r.name, r.method, r.url, r.userAgent, r.status
+		if r.end > r.start {
+			ft.ResponseTime = r.end - r.start
+		}
+	}
 }
 
 func (t *trace) hasAnnotation(key, pair string) bool {
@@ -122,6 +225,9 @@ type traceSummary struct {
 }
 
 type traceList struct {
+	// TraceID is set when the search named one trace (its ID or a trace
+	// header); the page goes straight to it.
+	TraceID string         `json:"trace_id,omitempty"`
 	Traces  []traceSummary `json:"traces"`
 	Matched int            `json:"matched"`
 	Total   int            `json:"total"`
@@ -145,23 +251,48 @@ func (t *trace) summary() traceSummary {
 	return ts
 }
 
-// list returns matching traces, newest first.
+// list returns matching traces: newest arrival first, or in the query's
+// sort order.
 func (s *Store) list(q listQuery) traceList {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	now := s.cfg.Now()
 	cut := s.cutoff()
-	out := traceList{Traces: []traceSummary{}}
+	since, until := q.since.at(now), q.until.at(now)
+	out := traceList{Traces: []traceSummary{}, TraceID: q.traceID}
+	var cur *trace
+	ft := &xrayfilter.Trace{HasAnnotation: func(pair string) bool { return cur.annDocs[pair] > 0 }}
+	var sorted []*trace
 	for i := len(s.order) - 1; i >= 0; i-- {
 		t := s.order[i]
 		if t.recv < cut {
 			break
 		}
 		out.Total++
-		if !q.match(t) {
+		cur = t
+		if !q.match(t, ft, since, until) {
 			continue
 		}
 		out.Matched++
-		if len(out.Traces) < q.limit {
+		if q.sort != "" {
+			sorted = append(sorted, t)
+		} else if len(out.Traces) < q.limit {
+			out.Traces = append(out.Traces, t.summary())
+		}
+	}
+	if q.sort != "" {
+		key := func(t *trace) float64 { return t.start }
+		if q.sort == "duration" {
+			key = (*trace).durationMS
+		}
+		slices.SortStableFunc(sorted, func(a, b *trace) int {
+			c := cmp.Compare(key(a), key(b))
+			if !q.asc {
+				c = -c
+			}
+			return c
+		})
+		for _, t := range sorted[:min(len(sorted), q.limit)] {
 			out.Traces = append(out.Traces, t.summary())
 		}
 	}

@@ -44,8 +44,9 @@ type segDoc struct {
 
 type httpBlock struct {
 	Request struct {
-		Method string `json:"method"`
-		URL    string `json:"url"`
+		Method    string `json:"method"`
+		URL       string `json:"url"`
+		UserAgent string `json:"user_agent"`
 	} `json:"request"`
 	Response struct {
 		Status json.Number `json:"status"`
@@ -125,6 +126,7 @@ type docInfo struct {
 	nestedIDs   []string // ids of embedded subsegments
 	calls       []call
 	method, url string
+	userAgent   string
 	status      int
 }
 
@@ -214,7 +216,7 @@ func (d *segDoc) info(raw []byte, recv int64) *docInfo {
 	if d.HTTP != nil {
 		var h httpBlock
 		if json.Unmarshal(d.HTTP, &h) == nil {
-			di.method, di.url = h.Request.Method, h.Request.URL
+			di.method, di.url, di.userAgent = h.Request.Method, h.Request.URL, h.Request.UserAgent
 			if n, err := strconv.Atoi(h.Response.Status.String()); err == nil {
 				di.status = n
 			}

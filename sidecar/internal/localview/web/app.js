@@ -79,7 +79,11 @@
   async function api(path) {
     const r = await fetch(path, { headers: { Accept: 'application/json' } });
     const body = await r.json();
-    if (!r.ok) throw new Error(body && body.error ? body.error : r.statusText);
+    if (!r.ok) {
+      const e = new Error(body && body.error ? body.error : r.statusText);
+      if (body && typeof body.offset === 'number') e.offset = body.offset; // where in the search text
+      throw e;
+    }
     return body;
   }
 
@@ -164,7 +168,7 @@
 
   function fetchList(params) {
     const q = new URLSearchParams();
-    for (const k of ['service', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
+    for (const k of ['q', 'since', 'sort', 'order', 'service', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
       if (params.get(k)) q.set(k, params.get(k));
     }
     const t0 = performance.now();
@@ -176,10 +180,18 @@
     try {
       res = await loaded;
     } catch (e) {
-      if (gen === generation) showError(e);
+      if (gen !== generation) return;
+      // A search or range the API refused: say why under the box.
+      if (document.getElementById('q-error')) searchError(e);
+      else showError(e);
       return;
     }
     if (gen !== generation) return;
+    if (res.data.trace_id) {
+      // The search named one trace: go straight to it.
+      location.replace('#/trace/' + encodeURIComponent(res.data.trace_id));
+      return;
+    }
     const t1 = performance.now();
     renderList(res.data);
     // Timings for the curious (and the browser test): fetch and DOM build.
@@ -222,7 +234,42 @@
     refreshStats();
   }
 
+  // searchError shows what the API could not use in the search box's
+  // text, with a caret under the place it points at.
+  function searchError(e) {
+    const box = document.getElementById('q-error');
+    const summary = document.getElementById('list-summary');
+    if (summary) clear(summary);
+    clear(box);
+    box.appendChild(h('span', null, String(e && e.message || e)));
+    const q = document.getElementById('f-q').value;
+    if (typeof e.offset === 'number' && q) {
+      // The offset counts UTF-8 bytes; find the character it falls on.
+      const enc = new TextEncoder();
+      let i = 0, bytes = 0;
+      for (const ch of q) {
+        if (bytes >= e.offset) break;
+        bytes += enc.encode(ch).length;
+        i += ch.length;
+      }
+      box.appendChild(h('pre', { class: 'caret' }, q + '\n' + ' '.repeat(i) + '^'));
+    }
+  }
+
   function filterForm(params, facets) {
+    const search = h('input', {
+      name: 'q', id: 'f-q', class: 'search', type: 'search', autocomplete: 'off', spellcheck: 'false',
+      placeholder: 'Trace ID, trace header, or filter: annotation.cors_code = "preflight-status" AND responsetime > 1',
+      title: 'Enter runs it. A trace ID (X-Ray or W3C) or a whole X-Amzn-Trace-Id or traceparent header opens that trace; anything else is an X-Ray filter expression.',
+      value: params.get('q') || '',
+    });
+    const range = h('select', { name: 'since', id: 'f-range', title: 'Time range' },
+      [['', 'all time'], ['5m', 'last 5 min'], ['15m', 'last 15 min'], ['1h', 'last hour']].map(([v, l]) => h('option', { value: v }, l)));
+    range.value = params.get('since') || '';
+    const sort = h('select', { name: 'sort', id: 'f-sort', title: 'Order' },
+      [['', 'newest first'], ['time:asc', 'oldest first'], ['duration', 'slowest first'], ['duration:asc', 'fastest first']].map(([v, l]) => h('option', { value: v }, l)));
+    sort.value = (params.get('sort') || '') + (params.get('order') === 'asc' ? ':asc' : '');
+    if (sort.selectedIndex < 0) sort.value = '';
     const service = h('select', { name: 'service', id: 'f-service' },
       h('option', { value: '' }, 'all services'),
       facets.services.map((f) => h('option', { value: f.name }, f.name + ' (' + f.count + ')')));
@@ -239,13 +286,22 @@
       onsubmit: (ev) => {
         ev.preventDefault();
         const q = new URLSearchParams();
+        if (search.value.trim()) q.set('q', search.value.trim());
+        if (range.value) q.set('since', range.value);
+        if (sort.value) {
+          const [by, order] = sort.value.split(':');
+          q.set('sort', by);
+          if (order) q.set('order', order);
+        }
         for (const [k, el] of [['service', service], ['status', status], ['annotation', ann], ['min_ms', minMS], ['max_ms', maxMS]]) {
           if (el.value) q.set(k, el.value);
         }
         const next = '#/traces' + (q.toString() ? '?' + q.toString() : '');
         if (location.hash === next) route(); else location.hash = next;
       },
-    }, service, status, ann, keys, minMS, maxMS, h('button', { type: 'submit', id: 'f-apply' }, 'Filter'),
+    }, h('div', { class: 'search-row' }, search, range, sort),
+    h('div', { id: 'q-error', class: 'err', role: 'alert' }),
+    service, status, ann, keys, minMS, maxMS, h('button', { type: 'submit', id: 'f-apply' }, 'Filter'),
     h('a', { href: '#/traces', class: 'reset' }, 'reset'));
   }
 
