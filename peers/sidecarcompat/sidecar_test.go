@@ -15,7 +15,6 @@ import (
 
 	"github.com/aws/aws-xray-sdk-go/strategy/sampling"
 	awsxray "github.com/aws/aws-xray-sdk-go/xray"
-	"github.com/aws/aws-xray-sdk-go/xraylog"
 
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
@@ -103,7 +102,6 @@ func TestXRaySDKEmitterThroughSidecar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	awsxray.SetLogger(xraylog.NullLogger)
 	if err := awsxray.Configure(awsxray.Config{DaemonAddr: udp, SamplingStrategy: strategy, ServiceVersion: "1.2.3"}); err != nil {
 		t.Fatal(err)
 	}
