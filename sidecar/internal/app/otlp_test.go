@@ -173,7 +173,16 @@ func TestOTLPTracesToXRay(t *testing.T) {
 	if err := fake.WaitFor(wctx, func() bool { return fake.SegmentCount() >= 5 }); err != nil {
 		t.Fatalf("%v: %d of 5 documents arrived; counters %v", err, fake.SegmentCount(), a.Counters().Snapshot())
 	}
+	st := getStatus(t, addrs["status"])
 	shutdown(t, a)
+	if st.Counters["otlp.accepted.spans"] != 4 || st.Info["addr_otlp_http"] != addrs["otlp_http"] || st.Info["addr_otlp_grpc"] != addrs["otlp_grpc"] {
+		t.Errorf("/status does not show the OTLP receiver: %+v", st)
+	}
+	for _, name := range []string{"otlp.refused.budget_full", "otlp.untranslated.bad_trace_id", "otlp.unsupported.data_points"} {
+		if _, ok := st.Counters[name]; !ok {
+			t.Errorf("/status lacks %s", name)
+		}
+	}
 	docs := docsByID(t, fake.Segments())
 	checkTrace(t, "OTLP/HTTP", docs, viaHTTP, "checkout-http", true)
 	checkTrace(t, "OTLP/gRPC", docs, viaGRPC, "checkout-grpc", true)
