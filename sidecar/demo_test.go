@@ -29,7 +29,7 @@ func TestDemoShowsTracesInTheView(t *testing.T) {
 	cmd := exec.Command(bin, "-demo",
 		"-xray-udp-addr", "127.0.0.1:0", "-xray-tcp-addr", "127.0.0.1:0",
 		"-emf-tcp-addr", "127.0.0.1:0", "-emf-udp-addr", "127.0.0.1:0",
-		"-status-addr", "127.0.0.1:0", "-ui-addr", "127.0.0.1:0")
+		"-status-addr", "127.0.0.1:0", "-ui-addr", "127.0.0.1:0", "-otlp-http-addr", "127.0.0.1:0", "-otlp-grpc-addr", "off")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()} // no AWS settings at all
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -188,7 +188,8 @@ func sigtermBurst(t *testing.T, bin string, uid int, hangXRay bool, args []strin
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	args = append([]string{"-xray-udp-addr", "127.0.0.1:0", "-xray-tcp-addr", "off", "-emf-tcp-addr", "127.0.0.1:0",
-		"-emf-udp-addr", "127.0.0.1:0", "-status-addr", "127.0.0.1:0", "-shutdown-timeout", "20s"}, args...)
+		"-emf-udp-addr", "127.0.0.1:0", "-status-addr", "127.0.0.1:0", "-shutdown-timeout", "20s",
+		"-otlp-http-addr", "127.0.0.1:0", "-otlp-grpc-addr", "127.0.0.1:0"}, args...)
 	p, err := loadtest.StartAs(ctx, bin, uid, fake.Env(), args...)
 	if err != nil {
 		t.Fatal(err)

@@ -61,7 +61,7 @@ func sidecarActions(t *testing.T, r *cfn.Resolved, override map[string]string) [
 	appEnv := containerEnv(t, r, "app")
 	// Free loopback ports instead of the fixed ones; everything else as in
 	// the task definition, plus the fake's endpoints and credentials.
-	for _, k := range []string{"XRAY_UDP_ADDR", "XRAY_TCP_ADDR", "EMF_TCP_ADDR", "EMF_UDP_ADDR", "STATUS_ADDR", "UI_ADDR"} {
+	for _, k := range []string{"XRAY_UDP_ADDR", "XRAY_TCP_ADDR", "EMF_TCP_ADDR", "EMF_UDP_ADDR", "STATUS_ADDR", "UI_ADDR", "OTLP_HTTP_ADDR", "OTLP_GRPC_ADDR"} {
 		env["SIDELIGHT_"+k] = "127.0.0.1:0"
 	}
 	for k, v := range fake.Env() {

@@ -226,7 +226,7 @@ func (s *localShell) goRun(pkg string, args []string) error {
 	switch pkg {
 	case "./sidecar":
 		env := map[string]string{}
-		for _, k := range []string{"XRAY_UDP_ADDR", "XRAY_TCP_ADDR", "EMF_TCP_ADDR", "EMF_UDP_ADDR", "STATUS_ADDR", "UI_ADDR"} {
+		for _, k := range []string{"XRAY_UDP_ADDR", "XRAY_TCP_ADDR", "EMF_TCP_ADDR", "EMF_UDP_ADDR", "STATUS_ADDR", "UI_ADDR", "OTLP_HTTP_ADDR", "OTLP_GRPC_ADDR"} {
 			env["SIDELIGHT_"+k] = "127.0.0.1:0"
 		}
 		p := start(t, bin, envList(env), args...)

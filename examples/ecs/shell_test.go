@@ -40,16 +40,18 @@ func TestTutorialInAShell(t *testing.T) {
 	}
 	appPort, statusPort, uiPort, xrayPort, emfPort := free(), free(), free(), free(), free()
 	env := map[string]string{
-		"SIDELIGHT_XRAY_UDP_ADDR": fmt.Sprintf("127.0.0.1:%d", xrayPort),
-		"SIDELIGHT_XRAY_TCP_ADDR": fmt.Sprintf("127.0.0.1:%d", xrayPort),
-		"SIDELIGHT_EMF_TCP_ADDR":  fmt.Sprintf("127.0.0.1:%d", emfPort),
-		"SIDELIGHT_EMF_UDP_ADDR":  fmt.Sprintf("127.0.0.1:%d", emfPort),
-		"SIDELIGHT_STATUS_ADDR":   fmt.Sprintf("127.0.0.1:%d", statusPort),
-		"SIDELIGHT_UI_ADDR":       fmt.Sprintf("127.0.0.1:%d", uiPort),
-		"HOST":                    "127.0.0.1",
-		"PORT":                    fmt.Sprint(appPort),
-		"AWS_XRAY_DAEMON_ADDRESS": fmt.Sprintf("127.0.0.1:%d", xrayPort),
-		"AWS_EMF_AGENT_ENDPOINT":  fmt.Sprintf("tcp://127.0.0.1:%d", emfPort),
+		"SIDELIGHT_XRAY_UDP_ADDR":  fmt.Sprintf("127.0.0.1:%d", xrayPort),
+		"SIDELIGHT_XRAY_TCP_ADDR":  fmt.Sprintf("127.0.0.1:%d", xrayPort),
+		"SIDELIGHT_EMF_TCP_ADDR":   fmt.Sprintf("127.0.0.1:%d", emfPort),
+		"SIDELIGHT_EMF_UDP_ADDR":   fmt.Sprintf("127.0.0.1:%d", emfPort),
+		"SIDELIGHT_STATUS_ADDR":    fmt.Sprintf("127.0.0.1:%d", statusPort),
+		"SIDELIGHT_UI_ADDR":        fmt.Sprintf("127.0.0.1:%d", uiPort),
+		"SIDELIGHT_OTLP_HTTP_ADDR": "off",
+		"SIDELIGHT_OTLP_GRPC_ADDR": "off",
+		"HOST":                     "127.0.0.1",
+		"PORT":                     fmt.Sprint(appPort),
+		"AWS_XRAY_DAEMON_ADDRESS":  fmt.Sprintf("127.0.0.1:%d", xrayPort),
+		"AWS_EMF_AGENT_ENDPOINT":   fmt.Sprintf("tcp://127.0.0.1:%d", emfPort),
 	}
 	ports := strings.NewReplacer("localhost:8080", fmt.Sprintf("localhost:%d", appPort), "localhost:2021", fmt.Sprintf("localhost:%d", statusPort))
 

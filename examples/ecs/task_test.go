@@ -95,7 +95,7 @@ func TestTaskRunsLocally(t *testing.T) {
 	}
 	// Free ports instead of 2000/25888/2021, which other tests or a real
 	// daemon on this machine may hold; local mode instead of AWS.
-	for _, k := range []string{"XRAY_UDP_ADDR", "XRAY_TCP_ADDR", "EMF_TCP_ADDR", "EMF_UDP_ADDR", "STATUS_ADDR", "UI_ADDR"} {
+	for _, k := range []string{"XRAY_UDP_ADDR", "XRAY_TCP_ADDR", "EMF_TCP_ADDR", "EMF_UDP_ADDR", "STATUS_ADDR", "UI_ADDR", "OTLP_HTTP_ADDR", "OTLP_GRPC_ADDR"} {
 		scEnv["SIDELIGHT_"+k] = "127.0.0.1:0"
 	}
 	scEnv["SIDELIGHT_LOCAL"] = "true"

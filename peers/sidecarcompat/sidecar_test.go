@@ -40,7 +40,8 @@ func startSidecarInfo(t *testing.T, fake *fakeaws.Server) (map[string]string, *e
 		t.Fatalf("go build ./sidecar: %v", err)
 	}
 	cmd := exec.Command(bin, "-xray-udp-addr", "127.0.0.1:0", "-xray-tcp-addr", "127.0.0.1:0",
-		"-emf-tcp-addr", "off", "-emf-udp-addr", "off", "-status-addr", "127.0.0.1:0", "-ui-addr", "127.0.0.1:0")
+		"-emf-tcp-addr", "off", "-emf-udp-addr", "off", "-status-addr", "127.0.0.1:0", "-ui-addr", "127.0.0.1:0",
+		"-otlp-http-addr", "off", "-otlp-grpc-addr", "off")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	for k, v := range fake.Env() {
 		cmd.Env = append(cmd.Env, k+"="+v)

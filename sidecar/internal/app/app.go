@@ -22,14 +22,18 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/config"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/ecsmeta"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/hostcheck"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/otlpsegments"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/logs"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/metrics"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/segments"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	emfrecv "github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/emf"
+	otlprecv "github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/otlp"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/samplingproxy"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
 
@@ -62,6 +66,7 @@ type App struct {
 	udp       *xrayudp.Receiver
 	emf       *emfrecv.Receiver
 	proxy     *samplingproxy.Proxy
+	otlp      *otlprecv.Receiver
 	pipelines []component // started first, drained after the receivers stop
 	receivers []component // started last, stopped first: see shutdownStarted
 
@@ -81,6 +86,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a := &App{opts: o, log: o.Logger, counters: status.NewCounters(), budget: queue.NewBudget(c.MemoryBudget)}
 	var segConsumer xrayudp.Consumer
 	var emfConsumer emfrecv.Consumer
+	var segSink otlpsegments.Sink
 	var err error
 	if o.AWS == nil {
 		store, err := localview.New(localview.Config{PersistPath: c.PersistPath, AllowedHosts: c.AllowedHosts, Logger: o.Logger})
@@ -92,7 +98,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 			Dropped: a.counters.Counter("local.dropped"), Rejected: a.counters.Counter("local.rejected")})
 		a.pipelines = append(a.pipelines, inbox) // drained after the receivers stop, before the store closes
 		lc := localConsumer{inbox: inbox}
-		segConsumer, emfConsumer = lc, lc
+		segConsumer, emfConsumer, segSink = lc, lc, lc
 		if c.XRayTCPAddr != "off" {
 			a.proxy, err = samplingproxy.New(samplingproxy.Config{Addr: c.XRayTCPAddr, Local: true, AllowedHosts: c.AllowedHosts, Counters: a.counters, Logger: o.Logger})
 			if err != nil {
@@ -104,7 +110,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		if err != nil {
 			return nil, err
 		}
-		segConsumer, emfConsumer = cons.seg, cons.emf
+		segConsumer, emfConsumer, segSink = cons.seg, cons.emf, pipelineSink{cons.seg}
 	}
 	a.udp, err = xrayudp.New(xrayudp.Config{Addr: c.XRayUDPAddr, ReadBuffer: c.UDPReadBuf, Consumer: segConsumer,
 		Counters: a.counters, Logger: o.Logger})
@@ -118,6 +124,17 @@ func New(ctx context.Context, o Options) (*App, error) {
 			return nil, err
 		}
 	}
+	if c.OTLPHTTPAddr != "off" || c.OTLPGRPCAddr != "off" {
+		cons, err := otlpsegments.New(otlpsegments.Config{Sink: segSink, Counters: a.counters, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		a.otlp, err = otlprecv.New(otlprecv.Config{HTTPAddr: c.OTLPHTTPAddr, GRPCAddr: c.OTLPGRPCAddr,
+			AllowHost: hostcheck.New(c.AllowedHosts).Allows, Consumer: cons, Counters: a.counters, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+	}
 	a.status, err = status.New(status.Config{Addr: c.StatusAddr, AllowedHosts: c.AllowedHosts, Counters: a.counters, Info: a.info, Logger: o.Logger})
 	if err != nil {
 		return nil, err
@@ -126,7 +143,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 }
 
 type awsConsumers struct {
-	seg xrayudp.Consumer
+	seg *segments.Pipeline
 	emf emfrecv.Consumer
 }
 
@@ -256,6 +273,9 @@ func (a *App) Start(ctx context.Context) error {
 	if a.emf != nil {
 		a.receivers = append(a.receivers, a.emf)
 	}
+	if a.otlp != nil {
+		a.receivers = append(a.receivers, a.otlp)
+	}
 	comps = append(comps, a.receivers...)
 	for _, c := range comps {
 		if err := c.Start(ctx); err != nil {
@@ -350,6 +370,14 @@ func (a *App) Addrs() map[string]string {
 	if a.proxy != nil {
 		m["xray_tcp"] = a.proxy.Addr().String()
 	}
+	if a.otlp != nil {
+		if h := a.otlp.HTTPAddr(); h != nil {
+			m["otlp_http"] = h.String()
+		}
+		if g := a.otlp.GRPCAddr(); g != nil {
+			m["otlp_grpc"] = g.String()
+		}
+	}
 	if a.uiLn != nil {
 		m["ui"] = localview.URL(a.uiLn.Addr())
 	}
@@ -384,4 +412,21 @@ func (a *App) info() map[string]any {
 	runtime.ReadMemStats(&ms) // only on /status requests and at start
 	m["go_heap_alloc_bytes"], m["go_sys_bytes"], m["go_num_gc"] = ms.HeapAlloc, ms.Sys, ms.NumGC
 	return m
+}
+
+// pipelineSink hands OTLP's documents to the segments pipeline all
+// together, or refuses them as retryable when the budget is full or the
+// pipeline is stopping (instead of dropping queued segments, as UDP
+// traffic, which cannot be told to resend, does).
+type pipelineSink struct{ p *segments.Pipeline }
+
+func (s pipelineSink) AddSegments(docs [][]byte, infos []segment.Info) (int, error) {
+	switch err := s.p.QueueSegments(docs, infos); {
+	case errors.Is(err, segments.ErrBudgetFull):
+		return 0, fmt.Errorf("%w: %w", otlprecv.ErrBudgetFull, err)
+	case errors.Is(err, segments.ErrStopped):
+		return 0, fmt.Errorf("%w: %w", otlprecv.ErrShuttingDown, err)
+	default:
+		return 0, err
+	}
 }

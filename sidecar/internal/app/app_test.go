@@ -34,6 +34,7 @@ func testConfig() config.Config {
 	c.XRayUDPAddr, c.XRayTCPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	c.EMFTCPAddr, c.EMFUDPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	c.StatusAddr, c.UIAddr = "127.0.0.1:0", "127.0.0.1:0"
+	c.OTLPHTTPAddr, c.OTLPGRPCAddr = "127.0.0.1:0", "127.0.0.1:0"
 	c.UDPReadBuf = 4 << 20
 	return c
 }

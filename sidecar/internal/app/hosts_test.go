@@ -13,9 +13,10 @@ import (
 
 // TestEveryHTTPListenerChecksHost: a page whose name was rebound to
 // 127.0.0.1 reaches the sidecar's HTTP listeners with its own name as
-// Host; the status server, the sampling proxy and the local view all
-// refuse it (421), and answer loopback names and the names given with
-// -allowed-hosts (a container name, for bridge networking).
+// Host; the status server, the sampling proxy, the OTLP/HTTP receiver
+// and the local view all refuse it (421; the OTLP receiver 403), and
+// answer loopback names and the names given with -allowed-hosts (a
+// container name, for bridge networking).
 func TestEveryHTTPListenerChecksHost(t *testing.T) {
 	fake := fakeaws.New()
 	defer fake.Close()
@@ -33,20 +34,27 @@ func TestEveryHTTPListenerChecksHost(t *testing.T) {
 	}
 	defer shutdown(t, local)
 
-	type listener struct{ name, method, url string }
+	// refused is the answer to a Host not allowed: 421 from the
+	// hostcheck handler, 403 from the OTLP receiver (its own check, fed
+	// the same allowlist).
+	type listener struct {
+		name, method, url string
+		refused           int
+	}
 	var ls []listener
 	for mode, a := range map[string]*app.App{"aws": aws, "local": local} {
 		addrs := a.Addrs()
 		ls = append(ls,
-			listener{mode + " /status", "GET", "http://" + addrs["status"] + "/status"},
-			listener{mode + " /healthz", "GET", "http://" + addrs["status"] + "/healthz"},
-			listener{mode + " sampling proxy", "POST", "http://" + addrs["xray_tcp"] + "/GetSamplingRules"})
+			listener{mode + " /status", "GET", "http://" + addrs["status"] + "/status", http.StatusMisdirectedRequest},
+			listener{mode + " /healthz", "GET", "http://" + addrs["status"] + "/healthz", http.StatusMisdirectedRequest},
+			listener{mode + " sampling proxy", "POST", "http://" + addrs["xray_tcp"] + "/GetSamplingRules", http.StatusMisdirectedRequest},
+			listener{mode + " OTLP/HTTP", "POST", "http://" + addrs["otlp_http"] + "/v1/traces", http.StatusForbidden})
 		if ui := addrs["ui"]; ui != "" {
-			ls = append(ls, listener{mode + " local view", "GET", strings.TrimSuffix(ui, "/") + "/api/stats"})
+			ls = append(ls, listener{mode + " local view", "GET", strings.TrimSuffix(ui, "/") + "/api/stats", http.StatusMisdirectedRequest})
 		}
 	}
 	for _, l := range ls {
-		for host, want := range map[string]int{"": 200, "localhost": 200, "sidecar": 200, "rebind.attacker.example": http.StatusMisdirectedRequest} {
+		for host, want := range map[string]int{"": 200, "localhost": 200, "sidecar": 200, "rebind.attacker.example": l.refused} {
 			req, err := http.NewRequest(l.method, l.url, strings.NewReader(`{}`))
 			if err != nil {
 				t.Fatal(err)
@@ -69,7 +77,7 @@ func TestEveryHTTPListenerChecksHost(t *testing.T) {
 			}
 		}
 	}
-	if len(ls) != 7 {
-		t.Errorf("checked %d listeners, want 7 (status, healthz, proxy in both modes; the local view)", len(ls))
+	if len(ls) != 9 {
+		t.Errorf("checked %d listeners, want 9 (status, healthz, proxy, OTLP/HTTP in both modes; the local view)", len(ls))
 	}
 }

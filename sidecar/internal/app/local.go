@@ -19,6 +19,19 @@ func (l localConsumer) ConsumeSegment(doc []byte, _ segment.Info) { l.inbox.AddS
 
 func (l localConsumer) ConsumeEMF(doc []byte) { l.inbox.AddEMF(doc) }
 
+// AddSegments gives the view the documents of one OTLP request; those the
+// inbox has no room for are dropped, counted (local.dropped) and reported
+// to the client as rejected: a local view favours the newest data over
+// making SDKs resend.
+func (l localConsumer) AddSegments(docs [][]byte, _ []segment.Info) (dropped int, err error) {
+	for _, d := range docs {
+		if !l.inbox.AddSegment(d) {
+			dropped++
+		}
+	}
+	return dropped, nil
+}
+
 // uiComponent serves the local view.
 type uiComponent struct{ a *App }
 

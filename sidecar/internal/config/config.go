@@ -16,10 +16,12 @@ type Config struct {
 	XRayTCPAddr  string   // sampling proxy (TCP); "off" disables
 	EMFTCPAddr   string   // EMF over TCP; "off" disables
 	EMFUDPAddr   string   // EMF over UDP; "off" disables
+	OTLPHTTPAddr string   // OTLP/HTTP (traces; metrics and logs refused); "off" disables
+	OTLPGRPCAddr string   // OTLP/gRPC (traces; metrics and logs refused); "off" disables
 	StatusAddr   string   // /healthz and /status
 	UIAddr       string   // local-mode web view
 	AllowRemote  bool     // allow non-loopback listen addresses
-	AllowedHosts []string // every HTTP listener (view, status, sampling proxy): Host names served besides localhost ("*" for any)
+	AllowedHosts []string // every HTTP listener (view, status, sampling proxy, OTLP/HTTP): Host names served besides localhost ("*" for any)
 	Local        bool     // force local mode
 	Demo         bool     // also run demo services that send telemetry here
 	Region       string
@@ -44,6 +46,7 @@ func Default() Config {
 	return Config{
 		XRayUDPAddr: "127.0.0.1:2000", XRayTCPAddr: "127.0.0.1:2000",
 		EMFTCPAddr: "127.0.0.1:25888", EMFUDPAddr: "127.0.0.1:25888",
+		OTLPHTTPAddr: "127.0.0.1:4318", OTLPGRPCAddr: "127.0.0.1:4317",
 		StatusAddr: "127.0.0.1:2021", UIAddr: "127.0.0.1:2772",
 		MemoryBudget: 16 << 20, UDPReadBuf: 8 << 20, Shutdown: 25 * time.Second,
 		LogGroup: "/sidelight/emf", XRayWorkers: 4, MetricsFlush: 60 * time.Second, ECSSegments: true, LogLevel: "info",
@@ -62,10 +65,12 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&c.XRayTCPAddr, "xray-tcp-addr", c.XRayTCPAddr, `TCP address of the X-Ray sampling proxy ("off" to disable)`)
 	fs.StringVar(&c.EMFTCPAddr, "emf-tcp-addr", c.EMFTCPAddr, `TCP address for EMF lines ("off" to disable)`)
 	fs.StringVar(&c.EMFUDPAddr, "emf-udp-addr", c.EMFUDPAddr, `UDP address for EMF lines ("off" to disable)`)
+	fs.StringVar(&c.OTLPHTTPAddr, "otlp-http-addr", c.OTLPHTTPAddr, `TCP address for OTLP/HTTP traces (/v1/traces) ("off" to disable)`)
+	fs.StringVar(&c.OTLPGRPCAddr, "otlp-grpc-addr", c.OTLPGRPCAddr, `TCP address for OTLP/gRPC traces ("off" to disable)`)
 	fs.StringVar(&c.StatusAddr, "status-addr", c.StatusAddr, "TCP address of /healthz and /status")
 	fs.StringVar(&c.UIAddr, "ui-addr", c.UIAddr, "TCP address of the local-mode web view")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow listening on non-loopback addresses")
-	fs.StringVar(&allowedHosts, "allowed-hosts", "", `comma-separated Host names (an IP, a container name) the HTTP listeners (sampling proxy, status, web view) answer besides localhost, or "*" for any; needs -allow-remote`)
+	fs.StringVar(&allowedHosts, "allowed-hosts", "", `comma-separated Host names (an IP, a container name) the HTTP listeners (sampling proxy, OTLP/HTTP, status, web view) answer besides localhost, or "*" for any; needs -allow-remote`)
 	fs.BoolVar(&c.Local, "local", false, "local mode: keep telemetry in memory and serve the web view instead of sending to AWS")
 	fs.BoolVar(&c.Demo, "demo", false, "also run two demo services that send traces and metrics to this sidecar (implies -local)")
 	fs.StringVar(&c.Region, "region", "", "AWS region (default: the SDK's chain, AWS_REGION)")
@@ -116,7 +121,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 func (c Config) Validate() error {
 	var errs []error
 	for name, a := range map[string]string{"xray-udp-addr": c.XRayUDPAddr, "xray-tcp-addr": c.XRayTCPAddr,
-		"emf-tcp-addr": c.EMFTCPAddr, "emf-udp-addr": c.EMFUDPAddr, "status-addr": c.StatusAddr, "ui-addr": c.UIAddr} {
+		"emf-tcp-addr": c.EMFTCPAddr, "emf-udp-addr": c.EMFUDPAddr,
+		"otlp-http-addr": c.OTLPHTTPAddr, "otlp-grpc-addr": c.OTLPGRPCAddr, "status-addr": c.StatusAddr, "ui-addr": c.UIAddr} {
 		if a == "off" && name != "xray-udp-addr" && name != "status-addr" && name != "ui-addr" {
 			continue
 		}

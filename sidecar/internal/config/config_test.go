@@ -21,7 +21,8 @@ func TestTable(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", nil, nil, func(c config.Config) bool {
-			return c.XRayUDPAddr == "127.0.0.1:2000" && c.EMFTCPAddr == "127.0.0.1:25888" && c.MemoryBudget == 16<<20 && !c.Local
+			return c.XRayUDPAddr == "127.0.0.1:2000" && c.EMFTCPAddr == "127.0.0.1:25888" &&
+				c.OTLPHTTPAddr == "127.0.0.1:4318" && c.OTLPGRPCAddr == "127.0.0.1:4317" && c.MemoryBudget == 16<<20 && !c.Local
 		}, ""},
 		{"env", nil, map[string]string{"SIDELIGHT_MEMORY_BUDGET_MIB": "8", "SIDELIGHT_LOCAL": "true", "SIDELIGHT_ECS_DIMENSIONS": "cluster, family"},
 			func(c config.Config) bool {
@@ -33,6 +34,15 @@ func TestTable(t *testing.T) {
 		{"non-loopback allowed", []string{"-xray-udp-addr", "0.0.0.0:2000", "-allow-remote"}, nil,
 			func(c config.Config) bool { return c.XRayUDPAddr == "0.0.0.0:2000" }, ""},
 		{"off", []string{"-emf-udp-addr", "off", "-xray-tcp-addr", "off"}, nil, func(c config.Config) bool { return c.EMFUDPAddr == "off" }, ""},
+		{"otlp off", []string{"-otlp-http-addr", "off", "-otlp-grpc-addr", "off"}, nil,
+			func(c config.Config) bool { return c.OTLPHTTPAddr == "off" && c.OTLPGRPCAddr == "off" }, ""},
+		{"otlp from env", nil, map[string]string{"SIDELIGHT_OTLP_HTTP_ADDR": "127.0.0.1:0", "SIDELIGHT_OTLP_GRPC_ADDR": "off"},
+			func(c config.Config) bool { return c.OTLPHTTPAddr == "127.0.0.1:0" && c.OTLPGRPCAddr == "off" }, ""},
+		{"otlp non-loopback refused", []string{"-otlp-grpc-addr", "0.0.0.0:4317"}, nil, nil, "-otlp-grpc-addr \"0.0.0.0:4317\" is not a loopback"},
+		{"otlp http non-loopback refused", nil, map[string]string{"SIDELIGHT_OTLP_HTTP_ADDR": "0.0.0.0:4318"}, nil, "-otlp-http-addr"},
+		{"otlp non-loopback allowed", []string{"-otlp-http-addr", "0.0.0.0:4318", "-allow-remote"}, nil,
+			func(c config.Config) bool { return c.OTLPHTTPAddr == "0.0.0.0:4318" }, ""},
+		{"otlp bad address", []string{"-otlp-http-addr", "4318"}, nil, nil, "-otlp-http-addr \"4318\""},
 		{"ui hosts", []string{"-allow-remote", "-ui-addr", "0.0.0.0:2772", "-allowed-hosts", "sidecar, 10.0.1.7,fd00::7"}, nil,
 			func(c config.Config) bool { return fmt.Sprint(c.AllowedHosts) == "[sidecar 10.0.1.7 fd00::7]" }, ""},
 		{"ui hosts from env", nil, map[string]string{"SIDELIGHT_ALLOW_REMOTE": "true", "SIDELIGHT_ALLOWED_HOSTS": "*"},

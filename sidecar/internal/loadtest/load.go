@@ -142,7 +142,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		env[k] = v
 	}
 	args := append([]string{"-xray-udp-addr", "127.0.0.1:0", "-xray-tcp-addr", "off", "-emf-tcp-addr", "127.0.0.1:0",
-		"-emf-udp-addr", "off", "-status-addr", "127.0.0.1:0", "-log-level", "warn"}, o.Args...)
+		"-emf-udp-addr", "off", "-otlp-http-addr", "off", "-otlp-grpc-addr", "off",
+		"-status-addr", "127.0.0.1:0", "-log-level", "warn"}, o.Args...)
 	// -log-level warn would hide the start line; keep info for it.
 	args[len(args)-len(o.Args)-1] = "info"
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)

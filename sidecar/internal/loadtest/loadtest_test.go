@@ -124,7 +124,8 @@ func TestSIGTERMFlushesEverything(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p, err := loadtest.Start(ctx, bin, fake.Env(), "-xray-udp-addr", "127.0.0.1:0", "-xray-tcp-addr", "127.0.0.1:0",
-		"-emf-tcp-addr", "127.0.0.1:0", "-emf-udp-addr", "127.0.0.1:0", "-status-addr", "127.0.0.1:0", "-shutdown-timeout", "30s")
+		"-emf-tcp-addr", "127.0.0.1:0", "-emf-udp-addr", "127.0.0.1:0", "-status-addr", "127.0.0.1:0", "-shutdown-timeout", "30s",
+		"-otlp-http-addr", "off", "-otlp-grpc-addr", "off")
 	if err != nil {
 		t.Fatal(err)
 	}

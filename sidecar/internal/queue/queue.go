@@ -183,6 +183,35 @@ func (q *Queue[T]) Push(v T, size int64) bool {
 	return true
 }
 
+// PushAllOrNone appends every entry of es, in order, or none: it reserves
+// their total size the way Push does, except that it never drops this
+// queue's own entries to make room (it may still take room back from
+// queues over their share). It reports false, with nothing queued and
+// nothing dropped, when they do not fit: for a producer that can tell its
+// sender to retry later instead of pushing out what is already queued.
+func (q *Queue[T]) PushAllOrNone(es []Entry[T]) bool {
+	var size int64
+	for _, e := range es {
+		size += e.Size
+	}
+	if len(es) == 0 {
+		return true
+	}
+	if !q.take(size, false) {
+		return false
+	}
+	q.mu.Lock()
+	before := len(q.items) - q.head
+	q.items = append(q.items, es...)
+	q.queued.Add(size)
+	n := len(q.items) - q.head
+	q.mu.Unlock()
+	if n/q.every != before/q.every {
+		q.notify()
+	}
+	return true
+}
+
 // Hold charges n bytes of state the pipeline keeps outside the queue
 // (aggregates, batches being filled) to this queue's share, reporting
 // whether they fit. Like Push it may take room from queues over their

@@ -241,3 +241,48 @@ func TestSignalEvery(t *testing.T) {
 		t.Fatal("no signal at a full batch")
 	}
 }
+
+// PushAllOrNone queues a whole group or nothing, and never drops the
+// queue's own entries to make room (Push would).
+func TestPushAllOrNone(t *testing.T) {
+	b := queue.NewBudget(100)
+	var dropped []int
+	q := queue.New(b, func(e queue.Entry[int]) { dropped = append(dropped, e.Value) })
+	if !q.PushAllOrNone([]queue.Entry[int]{{Value: 1, Size: 30}, {Value: 2, Size: 30}}) {
+		t.Fatal("a group that fits was refused")
+	}
+	if q.PushAllOrNone([]queue.Entry[int]{{Value: 3, Size: 30}, {Value: 4, Size: 30}}) {
+		t.Fatal("a group that needs queued entries dropped was queued")
+	}
+	if q.Len() != 2 || b.Used() != 60 || len(dropped) != 0 {
+		t.Fatalf("after a refused group: len %d used %d dropped %v", q.Len(), b.Used(), dropped)
+	}
+	if !q.PushAllOrNone(nil) {
+		t.Fatal("an empty group was refused")
+	}
+	if !q.PushAllOrNone([]queue.Entry[int]{{Value: 3, Size: 40}}) {
+		t.Fatal("a group that fits exactly was refused")
+	}
+	got := q.Pop(nil, 10)
+	if fmt.Sprint(len(got), got[0].Value, got[1].Value, got[2].Value) != "3 1 2 3" {
+		t.Fatalf("popped %v", got)
+	}
+	select {
+	case <-q.Signal():
+	default:
+		t.Fatal("no signal after PushAllOrNone")
+	}
+	q.Release(got)
+
+	// Within its share, the group takes room back from a queue over its
+	// own, as Push does.
+	b = queue.NewBudget(100)
+	hog := queue.New[int](b, nil)
+	q = queue.New[int](b, nil)
+	for i := range 10 {
+		hog.Push(i, 10)
+	}
+	if !q.PushAllOrNone([]queue.Entry[int]{{Value: 1, Size: 20}, {Value: 2, Size: 20}}) || hog.Len() != 6 {
+		t.Fatalf("group within its share not queued from the other queue's excess: hog len %d", hog.Len())
+	}
+}

@@ -45,6 +45,7 @@ func TestMiddlewareAndSidecarECSFields(t *testing.T) {
 	c := config.Default()
 	c.XRayUDPAddr, c.XRayTCPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	c.EMFTCPAddr, c.EMFUDPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	c.OTLPHTTPAddr, c.OTLPGRPCAddr = "off", "off"
 	c.StatusAddr, c.UIAddr = "127.0.0.1:0", "127.0.0.1:0"
 	sc, err := app.New(context.Background(), app.Options{Config: c, AWS: &awsCfg, Task: task})
 	if err != nil {

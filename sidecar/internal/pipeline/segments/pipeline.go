@@ -151,6 +151,53 @@ func (p *Pipeline) ConsumeSegment(doc []byte, info segment.Info) {
 	}
 }
 
+// Errors of QueueSegments.
+var (
+	// ErrBudgetFull: the documents do not fit in the memory budget
+	// without dropping queued segments.
+	ErrBudgetFull = errors.New("segments: memory budget full")
+	// ErrStopped: Shutdown has begun.
+	ErrStopped = errors.New("segments: pipeline stopping")
+)
+
+// QueueSegments queues documents that passed segment.Check (infos[i] is
+// the result for docs[i]) all together or not at all. Like ConsumeSegment
+// it copies them and adds the ECS metadata; unlike it, it never drops
+// queued segments to make room: when the budget cannot hold them it
+// queues nothing and returns ErrBudgetFull, for a sender that can be told
+// to retry later (OTLP). After Shutdown began it returns ErrStopped. Only
+// queued documents are counted as received.
+func (p *Pipeline) QueueSegments(docs [][]byte, infos []segment.Info) error {
+	if len(docs) != len(infos) {
+		return fmt.Errorf("segments: %d documents and %d infos", len(docs), len(infos))
+	}
+	if p.s.Stopped() {
+		return ErrStopped
+	}
+	es := make([]queue.Entry[item], len(docs))
+	var n int
+	for i, doc := range docs {
+		var it item
+		copy(it.id[:], infos[i].ID)
+		if len(p.cfg.ECS) > 0 {
+			bp := p.bufPool.Get().(*[]byte)
+			*bp = segment.AppendWithECS((*bp)[:0], doc, infos[i], p.cfg.ECS)
+			it.doc = string(*bp)
+			p.bufPool.Put(bp)
+		} else {
+			it.doc = string(doc)
+		}
+		es[i] = queue.Entry[item]{Value: it, Size: entrySize(len(it.doc))}
+		n += len(doc)
+	}
+	if !p.q.PushAllOrNone(es) {
+		return ErrBudgetFull
+	}
+	p.received.Add(uint64(len(docs)))
+	p.bytesIn.Add(uint64(n))
+	return nil
+}
+
 // Queued returns the number of segments waiting.
 func (p *Pipeline) Queued() int { return p.q.Len() }
 

@@ -2,6 +2,7 @@ package segments_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -344,4 +345,61 @@ func ExampleNew() {
 	_, err := segments.New(segments.Config{BatchSize: 60})
 	fmt.Println(err != nil)
 	// Output: true
+}
+
+// TestQueueSegmentsAllOrNone: with X-Ray hanging and the budget full,
+// QueueSegments refuses a group with ErrBudgetFull and drops nothing
+// queued (ConsumeSegment would drop the oldest); after X-Ray recovers the
+// group fits, every queued document arrives once, and after Shutdown it
+// reports ErrStopped.
+func TestQueueSegmentsAllOrNone(t *testing.T) {
+	const budget = 20 * (160 + 160/8 + 96) // room for about 20 segments
+	e := newEnv(t, budget, func(c *segments.Config) { c.RequestTimeout = time.Hour; c.Workers = 1; c.BatchSize = 5 })
+	e.fake.Hang(fakeaws.XRay, true)
+	group := func(from, to int) ([][]byte, []segment.Info) {
+		var docs [][]byte
+		var infos []segment.Info
+		for i := from; i < to; i++ {
+			d := doc(i)
+			info, r := segment.Check(d)
+			if r != segment.OK {
+				t.Fatal(r)
+			}
+			docs, infos = append(docs, d), append(infos, info)
+		}
+		return docs, infos
+	}
+	queued := 0
+	var err error
+	for err == nil && queued < 1000 {
+		err = e.p.QueueSegments(group(queued, queued+4))
+		if err == nil {
+			queued += 4
+		}
+	}
+	if !errors.Is(err, segments.ErrBudgetFull) {
+		t.Fatalf("after %d segments queued: err %v, want ErrBudgetFull", queued, err)
+	}
+	if e.counters.Get("segments.dropped.budget_full") != 0 || e.counters.Get("segments.received") != uint64(queued) {
+		t.Fatalf("%d queued: counters %v", queued, e.counters.Snapshot())
+	}
+	e.fake.Hang(fakeaws.XRay, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		if err = e.p.QueueSegments(group(queued, queued+4)); err == nil {
+			queued += 4
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("group still refused after X-Ray recovered: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	e.shutdown(t)
+	checkExactly(t, e.fake, queued)
+	if err := e.p.QueueSegments(group(0, 1)); !errors.Is(err, segments.ErrStopped) {
+		t.Fatalf("after Shutdown: %v, want ErrStopped", err)
+	}
 }

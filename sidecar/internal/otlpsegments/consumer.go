@@ -1,0 +1,207 @@
+package otlpsegments
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+
+	"github.com/seed-c77c9410/sidelight/internal/xrayotel"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/otlp"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+)
+
+// Sink takes the X-Ray documents of one OTLP request.
+type Sink interface {
+	// AddSegments takes docs, where infos[i] is segment.Check's result
+	// for docs[i]; both are only valid during the call. It returns how
+	// many documents it dropped for good (they are reported to the client
+	// as rejected), or an error that refuses them all, with none kept:
+	// one wrapping otlp.ErrBudgetFull or otlp.ErrShuttingDown. It must
+	// not block on the network.
+	AddSegments(docs [][]byte, infos []segment.Info) (dropped int, err error)
+}
+
+// Reasons a span is not delivered, counted as otlp.untranslated.<reason>.
+const (
+	ReasonTraceID  = "bad_trace_id"  // xrayotel.ErrTraceID
+	ReasonSpanID   = "bad_span_id"   // xrayotel.ErrSpanID
+	ReasonParentID = "bad_parent_id" // xrayotel.ErrParentID
+	ReasonTooLarge = "too_large"     // xrayotel.ErrTooLarge
+	ReasonCheck    = "check_failed"  // the document failed segment.Check
+	ReasonOther    = "other"         // any other translation error
+)
+
+// Reasons lists the otlp.untranslated reasons.
+var Reasons = []string{ReasonTraceID, ReasonSpanID, ReasonParentID, ReasonTooLarge, ReasonCheck, ReasonOther}
+
+// Messages for the signals not supported yet.
+const (
+	MetricsUnsupported = "OTLP metrics are not supported yet by this sidecar; send EMF (CloudWatch embedded metric format) to its EMF port (TCP or UDP 25888), or disable the metrics exporter"
+	LogsUnsupported    = "OTLP logs are not supported yet by this sidecar; write logs to stdout for the container's log driver, or disable the logs exporter"
+)
+
+// Config configures a Consumer.
+type Config struct {
+	// Translator turns spans into documents (default: xrayotel.New(nil)).
+	Translator *xrayotel.Translator
+	Sink       Sink
+	Counters   *status.Counters
+	Logger     *slog.Logger
+}
+
+// Consumer implements otlp.Consumer (see the package doc).
+type Consumer struct {
+	tr           *xrayotel.Translator
+	sink         Sink
+	log          *slog.Logger
+	untranslated map[string]*atomic.Uint64
+	dataPoints   *atomic.Uint64
+	logRecords   *atomic.Uint64
+}
+
+var _ otlp.Consumer = (*Consumer)(nil)
+
+// New checks cfg and returns a Consumer.
+func New(cfg Config) (*Consumer, error) {
+	if cfg.Sink == nil || cfg.Counters == nil {
+		return nil, errors.New("otlpsegments: Sink and Counters are required")
+	}
+	if cfg.Translator == nil {
+		tr, err := xrayotel.New(nil)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Translator = tr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Consumer{
+		tr: cfg.Translator, sink: cfg.Sink, log: cfg.Logger,
+		untranslated: status.Family(cfg.Counters, "otlp.untranslated.", Reasons...),
+		dataPoints:   cfg.Counters.Counter("otlp.unsupported.data_points"),
+		logRecords:   cfg.Counters.Counter("otlp.unsupported.log_records"),
+	}, nil
+}
+
+func reason(err error) string {
+	switch {
+	case errors.Is(err, xrayotel.ErrTraceID):
+		return ReasonTraceID
+	case errors.Is(err, xrayotel.ErrSpanID):
+		return ReasonSpanID
+	case errors.Is(err, xrayotel.ErrParentID):
+		return ReasonParentID
+	case errors.Is(err, xrayotel.ErrTooLarge):
+		return ReasonTooLarge
+	}
+	return ReasonOther
+}
+
+// ConsumeTraces translates every span, checks each document as the UDP
+// receiver does, and hands the good ones to the Sink together.
+func (c *Consumer) ConsumeTraces(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (int64, string, error) {
+	var buf []byte
+	var ends []int
+	var rejected, total int64
+	var first error
+	for _, rs := range req.GetResourceSpans() {
+		res := rs.GetResource()
+		for _, ss := range rs.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				total++
+				start := len(buf)
+				out, err := c.tr.AppendSegment(buf, res, sp)
+				if err != nil {
+					c.untranslated[reason(err)].Add(1)
+					rejected++
+					first = cmp.Or(first, err)
+					buf = buf[:start]
+					continue
+				}
+				buf = out
+				ends = append(ends, len(buf))
+			}
+		}
+	}
+	docs := make([][]byte, 0, len(ends))
+	infos := make([]segment.Info, 0, len(ends))
+	start := 0
+	for _, end := range ends {
+		doc := buf[start:end:end]
+		start = end
+		info, r := segment.Check(doc)
+		if r != segment.OK {
+			// The translation writes what the check wants; this guards
+			// against the two drifting apart.
+			c.untranslated[ReasonCheck].Add(1)
+			rejected++
+			first = cmp.Or(first, fmt.Errorf("translated document refused by the segment check: %s", r))
+			continue
+		}
+		docs, infos = append(docs, doc), append(infos, info)
+	}
+	var msg string
+	if rejected > 0 {
+		msg = fmt.Sprintf("%d of %d spans could not be turned into X-Ray segments; first: %v", rejected, total, first)
+		c.log.Debug("OTLP spans rejected", "rejected", rejected, "spans", total, "first", first)
+	}
+	if len(docs) == 0 {
+		return rejected, msg, nil
+	}
+	dropped, err := c.sink.AddSegments(docs, infos)
+	if err != nil {
+		return 0, "", err
+	}
+	if dropped > 0 {
+		rejected += int64(dropped)
+		d := fmt.Sprintf("%d spans dropped: the sidecar's view of them is full", dropped)
+		if msg == "" {
+			msg = d
+		} else {
+			msg += "; " + d
+		}
+	}
+	return rejected, msg, nil
+}
+
+// ConsumeMetrics refuses metrics as invalid: they are not supported yet.
+func (c *Consumer) ConsumeMetrics(_ context.Context, req *colmetricpb.ExportMetricsServiceRequest) (int64, string, error) {
+	var n uint64
+	for _, rm := range req.GetResourceMetrics() {
+		for _, sm := range rm.GetScopeMetrics() {
+			for _, m := range sm.GetMetrics() {
+				n += uint64(dataPoints(m))
+			}
+		}
+	}
+	c.dataPoints.Add(n)
+	return 0, "", otlp.Invalid(errors.New(MetricsUnsupported))
+}
+
+// ConsumeLogs refuses logs as invalid: they are not supported yet.
+func (c *Consumer) ConsumeLogs(_ context.Context, req *collogspb.ExportLogsServiceRequest) (int64, string, error) {
+	var n uint64
+	for _, rl := range req.GetResourceLogs() {
+		for _, sl := range rl.GetScopeLogs() {
+			n += uint64(len(sl.GetLogRecords()))
+		}
+	}
+	c.logRecords.Add(n)
+	return 0, "", otlp.Invalid(errors.New(LogsUnsupported))
+}
+
+func dataPoints(m *metricspb.Metric) int {
+	return len(m.GetGauge().GetDataPoints()) + len(m.GetSum().GetDataPoints()) +
+		len(m.GetHistogram().GetDataPoints()) + len(m.GetExponentialHistogram().GetDataPoints()) +
+		len(m.GetSummary().GetDataPoints())
+}
