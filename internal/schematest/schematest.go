@@ -24,8 +24,8 @@ var (
 	loadErr   error
 )
 
-// unicodeEscape matches \uXXXX inside a JSON-encoded regular expression
-// (written \\uXXXX in the file), which RE2 does not accept.
+// unicodeEscape matches \u and four hex digits inside a JSON-encoded regular expression
+// (written with a doubled backslash in the file), which RE2 does not accept.
 var unicodeEscape = regexp.MustCompile(`\\\\u([0-9a-fA-F]{4})`)
 
 func load() {

@@ -27,8 +27,8 @@ var (
 	namePattern *regexp.Regexp
 )
 
-// goPattern rewrites the schema's \uXXXX escapes (written \\uXXXX in the
-// JSON file) as \x{XXXX}, which Go's regexp accepts.
+// goPattern rewrites the schema's \u escapes (four hex digits, written with a doubled backslash in the
+// JSON file) in the \x{...} form Go's regexp accepts.
 var unicodeEscape = regexp.MustCompile(`\\\\u([0-9a-fA-F]{4})`)
 
 func loadSchema() {
