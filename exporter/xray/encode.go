@@ -79,7 +79,7 @@ func appendSegment(dst []byte, s *Segment, top bool) []byte {
 	}
 	if s.User != "" {
 		dst = append(dst, `,"user":`...)
-		dst = jsonenc.AppendString(dst, truncate(s.User, maxHTTPFieldLength))
+		dst = jsonenc.AppendString(dst, jsonenc.CutRunes(s.User, maxHTTPFieldLength))
 	}
 	if s.ResourceARN != "" {
 		dst = append(dst, `,"resource_arn":`...)
@@ -126,7 +126,7 @@ func appendHTTP(dst []byte, h *HTTP) []byte {
 				return
 			}
 			dst = jsonenc.AppendKey(dst, key, comma)
-			dst = jsonenc.AppendString(dst, truncate(v, maxHTTPFieldLength))
+			dst = jsonenc.AppendString(dst, jsonenc.CutRunes(v, maxHTTPFieldLength))
 			comma = true
 		}
 		field("method", h.Method)
@@ -215,7 +215,7 @@ func appendAnnotations(dst []byte, anns []Annotation) []byte {
 		case BoolAnnotation:
 			dst = jsonenc.AppendBool(dst, a.Bool)
 		default:
-			dst = jsonenc.AppendString(dst, truncate(a.String, MaxAnnotationValueLength))
+			dst = jsonenc.AppendString(dst, jsonenc.CutRunes(a.String, MaxAnnotationValueLength))
 		}
 	}
 	return append(dst, '}')
@@ -433,21 +433,6 @@ func nameRune(r rune) bool {
 		return false
 	}
 	return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Zs, r) || r == '\u2028' || r == '\u2029'
-}
-
-// truncate cuts s to at most n runes.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := 0
-	for j := range s {
-		if i == n {
-			return s[:j]
-		}
-		i++
-	}
-	return s
 }
 
 // AppendJSONString appends s as a JSON string; it is a convenience for

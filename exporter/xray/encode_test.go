@@ -13,6 +13,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
 )
 
@@ -154,7 +155,7 @@ func FuzzAppendDocument(f *testing.F) {
 			t.Fatalf("name %q came back %q", SanitizeName(name), back.Name)
 		}
 		var want string
-		std, _ := json.Marshal(truncate(method, maxHTTPFieldLength))
+		std, _ := json.Marshal(jsonenc.CutRunes(method, maxHTTPFieldLength))
 		_ = json.Unmarshal(std, &want)
 		if back.HTTP.Request.Method != want {
 			t.Fatalf("method %q came back %q", method, back.HTTP.Request.Method)

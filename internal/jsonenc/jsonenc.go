@@ -133,3 +133,19 @@ func AppendBool(dst []byte, v bool) []byte {
 func AppendInt(dst []byte, v int64) []byte {
 	return strconv.AppendInt(dst, v, 10)
 }
+
+// CutRunes returns s cut to at most n characters (runes), the unit in
+// which document formats such as X-Ray's limit string lengths.
+func CutRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}

@@ -100,3 +100,22 @@ func BenchmarkAppendString(b *testing.B) {
 		buf = AppendString(buf[:0], s)
 	}
 }
+
+func TestCutRunes(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"abc", 5, "abc"},
+		{"abcdef", 3, "abc"},
+		{"héllo", 2, "hé"}, // counts characters, not bytes
+		{"日本語", 3, "日本語"},
+		{"日本語", 1, "日"},
+		{"abc", 0, ""},
+	} {
+		if got := CutRunes(tc.s, tc.n); got != tc.want {
+			t.Errorf("CutRunes(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
+		}
+	}
+}

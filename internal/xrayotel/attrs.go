@@ -227,7 +227,7 @@ func annotatable(v *commonv1.AnyValue) bool {
 func appendAnnotationValue(dst []byte, v *commonv1.AnyValue) []byte {
 	switch x := v.GetValue().(type) {
 	case *commonv1.AnyValue_StringValue:
-		return jsonenc.AppendString(dst, truncateRunes(x.StringValue, MaxAnnotationValueLength))
+		return jsonenc.AppendString(dst, jsonenc.CutRunes(x.StringValue, MaxAnnotationValueLength))
 	case *commonv1.AnyValue_BoolValue:
 		return jsonenc.AppendBool(dst, x.BoolValue)
 	case *commonv1.AnyValue_IntValue:

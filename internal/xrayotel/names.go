@@ -63,21 +63,6 @@ func AppendAnnotationKey(dst []byte, key string) []byte {
 	return xraykey.Append(dst, key)
 }
 
-// truncateRunes cuts s to at most n characters.
-func truncateRunes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := 0
-	for j := range s {
-		if i == n {
-			return s[:j]
-		}
-		i++
-	}
-	return s
-}
-
 // appendField appends ,"key":"value" when value is not empty, cutting
 // value to max characters when max > 0.
 func appendField(dst []byte, key, value string, max int, comma *bool) []byte {
@@ -85,7 +70,7 @@ func appendField(dst []byte, key, value string, max int, comma *bool) []byte {
 		return dst
 	}
 	if max > 0 {
-		value = truncateRunes(value, max)
+		value = jsonenc.CutRunes(value, max)
 	}
 	dst = jsonenc.AppendKey(dst, key, *comma)
 	*comma = true
