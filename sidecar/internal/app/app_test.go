@@ -90,6 +90,46 @@ func sendUDP(t *testing.T, addr string, pkts []string) {
 	}
 }
 
+// sendSegments sends segment documents 0..n-1 (segmentDoc) to addr, one
+// daemon-protocol datagram each.
+func sendSegments(t *testing.T, addr string, n int) {
+	t.Helper()
+	pkts := make([]string, 0, n)
+	for i := range n {
+		pkts = append(pkts, header+segmentDoc(i))
+	}
+	sendUDP(t, addr, pkts)
+}
+
+// sendEMFLines writes prod's documents 0..n-1 as lines on one TCP
+// connection to addr, then closes it.
+func sendEMFLines(t *testing.T, addr string, prod *emftest.Producer, n int) {
+	t.Helper()
+	tcp, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	for i := range n {
+		if _, err := fmt.Fprintf(tcp, "%s\n", prod.Doc(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitCounters polls until cond holds, failing with the sidecar's
+// counters when ctx ends first.
+func waitCounters(t *testing.T, ctx context.Context, a *app.App, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: %v", what, a.Counters().Snapshot())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // TestEndToEndAWS: synthetic X-Ray daemon datagrams (segments and
 // independent subsegments), official-format EMF over TCP and UDP and the
 // sampling API all go through the sidecar to the fake AWS APIs, which
@@ -119,14 +159,7 @@ func TestEndToEndAWS(t *testing.T) {
 
 	prod := emftest.NewProducer("checkout-svc", 7)
 	prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
-	tcp, err := net.Dial("tcp", addrs["emf_tcp"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3000 {
-		fmt.Fprintf(tcp, "%s\n", prod.Doc(i))
-	}
-	tcp.Close()
+	sendEMFLines(t, addrs["emf_tcp"], prod, 3000)
 	udp, err := net.Dial("udp", addrs["emf_udp"])
 	if err != nil {
 		t.Fatal(err)
@@ -257,21 +290,10 @@ func TestFaultsNothingLost(t *testing.T) {
 		fake.Fail(svc, 3, fakeaws.Fault503)
 		fake.Fail(svc, 3, fakeaws.FaultThrottle)
 	}
-	var pkts []string
-	for i := range 1000 {
-		pkts = append(pkts, header+segmentDoc(i))
-	}
-	sendUDP(t, a.Addrs()["xray_udp"], pkts)
+	sendSegments(t, a.Addrs()["xray_udp"], 1000)
 	prod := emftest.NewProducer("ns", 9)
 	prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
-	tcp, err := net.Dial("tcp", a.Addrs()["emf_tcp"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 1000 {
-		fmt.Fprintf(tcp, "%s\n", prod.Doc(i))
-	}
-	tcp.Close()
+	sendEMFLines(t, a.Addrs()["emf_tcp"], prod, 1000)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := fake.WaitFor(ctx, func() bool { return fake.SegmentCount() >= 1000 }); err != nil {

@@ -2,8 +2,6 @@ package app_test
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -29,24 +27,10 @@ func TestXRayOutageDoesNotStarveMetrics(t *testing.T) {
 	cs := a.Counters()
 
 	const segments = 6000 // about 2 MB with the queue's per-entry overhead
-	var pkts []string
-	for i := range segments {
-		pkts = append(pkts, header+segmentDoc(i))
-	}
-	sendUDP(t, a.Addrs()["xray_udp"], pkts)
+	sendSegments(t, a.Addrs()["xray_udp"], segments)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for !cond() {
-			select {
-			case <-ctx.Done():
-				t.Fatalf("%s: %v", what, cs.Snapshot())
-			case <-fake.Changed():
-			case <-time.After(10 * time.Millisecond): // polling the sidecar's own counters
-			}
-		}
-	}
+	waitFor := func(what string, cond func() bool) { t.Helper(); waitCounters(t, ctx, a, what, cond) }
 	waitFor("segments read and the budget full", func() bool {
 		return cs.Get("segments.received") == segments && cs.Get("segments.dropped.budget_full") > 0 &&
 			cs.Get("segments.retried.server_error") > 0
@@ -54,14 +38,7 @@ func TestXRayOutageDoesNotStarveMetrics(t *testing.T) {
 
 	prod := emftest.NewProducer("ns", 3)
 	prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
-	tcp, err := net.Dial("tcp", a.Addrs()["emf_tcp"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 1000 {
-		fmt.Fprintf(tcp, "%s\n", prod.Doc(i))
-	}
-	tcp.Close()
+	sendEMFLines(t, a.Addrs()["emf_tcp"], prod, 1000)
 	waitFor("metrics delivered", func() bool {
 		if cs.Get("metrics.dropped.budget_full") > 0 {
 			t.Fatalf("metrics dropped for lack of budget while X-Ray is down: %v", cs.Snapshot())

@@ -277,23 +277,10 @@ func TestOTLPBudgetFullAsksSDKToRetry(t *testing.T) {
 	c.XRayWorkers = 1
 	a := startAWS(t, fake, c, nil)
 	cs := a.Counters()
-	var pkts []string
-	for i := range 1000 {
-		pkts = append(pkts, header+segmentDoc(i))
-	}
-	sendUDP(t, a.Addrs()["xray_udp"], pkts)
+	sendSegments(t, a.Addrs()["xray_udp"], 1000)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for !cond() {
-			select {
-			case <-ctx.Done():
-				t.Fatalf("%s: %v", what, cs.Snapshot())
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}
+	waitFor := func(what string, cond func() bool) { t.Helper(); waitCounters(t, ctx, a, what, cond) }
 	waitFor("budget full of UDP segments", func() bool { return cs.Get("segments.dropped.budget_full") > 0 })
 
 	refused := make(chan struct{})
