@@ -39,8 +39,9 @@ type daemonRules struct {
 // every request, or the AWS X-Ray daemon. Until the daemon has answered,
 // and for requests when it never does, fallback decides.
 //
-// The rules are fetched in the background, never on a request's path: at
-// once, then every 5 minutes, or every 10 seconds while the daemon cannot
+// The rules are fetched in the background, never on a request's path:
+// first when the first request is sampled (building the rules starts
+// nothing), then every 5 minutes, or every 10 seconds while the daemon cannot
 // be reached (an answer that is an error also waits 5 minutes). Each fetched rule samples at its fixed rate, after a
 // reservoir of at most one request a second per process (what the X-Ray
 // SDKs borrow before X-Ray assigns them a share of the rule's reservoir;
@@ -52,9 +53,9 @@ func Daemon(addr string, fallback *Rules) *Rules {
 		fallback = Default()
 	}
 	d := &daemonRules{url: "http://" + addr + "/GetSamplingRules", client: &http.Client{Timeout: daemonTimeout}}
-	rs := &Rules{rules: fallback.rules, def: fallback.def, daemon: d}
-	d.refresh(time.Now())
-	return rs
+	// The first fetch starts with the first request sampled (next is zero),
+	// so building the rules starts no goroutine and touches no network.
+	return &Rules{rules: fallback.rules, def: fallback.def, daemon: d}
 }
 
 // rules returns the rules to use at now, starting a fetch when due.

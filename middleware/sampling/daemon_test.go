@@ -96,7 +96,12 @@ func TestDaemonUnreachable(t *testing.T) {
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	srv.Close()
 	rs := Daemon(addr, nil)
-	time.Sleep(50 * time.Millisecond)
+	rs.Sample(Request{Method: "GET", Path: "/"}, time.Now()) // starts the first fetch
+	for deadline := time.Now().Add(10 * time.Second); rs.daemon.fetches.Load() < 1 || rs.daemon.inFlight.Load(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no fetch was tried")
+		}
+	}
 	now := time.Unix(1700000000, 0)
 	n := 0
 	for range 100 {
@@ -107,8 +112,27 @@ func TestDaemonUnreachable(t *testing.T) {
 	if n < 1 || n > 30 {
 		t.Errorf("%d of 100 sampled in one second; want the default's 1 plus about 5 %%", n)
 	}
-	if rs.daemon.fetches.Load() < 1 {
-		t.Error("no fetch was tried")
+}
+
+// Building the rules fetches nothing: the first fetch waits for the first
+// request, so a process that never serves one never dials the daemon.
+func TestDaemonFetchesOnFirstRequest(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Write([]byte(localModeRules))
+	}))
+	defer srv.Close()
+	rs := Daemon(strings.TrimPrefix(srv.URL, "http://"), nil)
+	time.Sleep(50 * time.Millisecond)
+	if n := calls.Load(); n != 0 || rs.daemon.inFlight.Load() {
+		t.Fatalf("%d fetches before any request", n)
+	}
+	rs.Sample(Request{Method: "GET", Path: "/"}, time.Now())
+	for deadline := time.Now().Add(10 * time.Second); calls.Load() < 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first request started no fetch")
+		}
 	}
 }
 
@@ -137,6 +161,8 @@ func TestDaemonRefusedWaits(t *testing.T) {
 	}))
 	defer srv.Close()
 	rs := Daemon(strings.TrimPrefix(srv.URL, "http://"), nil)
+	req := Request{Method: "GET", Path: "/"}
+	rs.Sample(req, time.Now()) // starts the first fetch
 	wait := func(want int32) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -148,7 +174,6 @@ func TestDaemonRefusedWaits(t *testing.T) {
 		}
 	}
 	wait(1)
-	req := Request{Method: "GET", Path: "/"}
 	rs.Sample(req, time.Now().Add(time.Minute))
 	time.Sleep(50 * time.Millisecond)
 	if n := calls.Load(); n != 1 {
