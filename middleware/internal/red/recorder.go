@@ -12,6 +12,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/internal/redmetric"
 )
 
 var methods = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", MethodOther}
@@ -140,8 +141,8 @@ func New(cfg Config) (*Recorder, error) {
 // which refuses invalid and clashing names.
 func checkNames(l *emf.Logger, service string, n Names) error {
 	defer l.Reset()
-	err := l.PutDimensions(emf.Dimension{Name: "Service", Value: service}, emf.Dimension{Name: "Route", Value: "r"},
-		emf.Dimension{Name: "Method", Value: "m"}, emf.Dimension{Name: "StatusClass", Value: "c"})
+	err := l.PutDimensions(emf.Dimension{Name: redmetric.Service, Value: service}, emf.Dimension{Name: redmetric.Route, Value: "r"},
+		emf.Dimension{Name: redmetric.Method, Value: "m"}, emf.Dimension{Name: redmetric.StatusClass, Value: "c"})
 	if err == nil {
 		err = errors.Join(l.SetProperty("SlowestTraceId", "t"), l.SetProperty("ErrorTraceId", "t"))
 	}
@@ -352,9 +353,9 @@ func (r *Recorder) take(s *series) bool {
 func (r *Recorder) write(ctx context.Context, routeValue, method, class string) error {
 	l, d, n := r.logger, &r.snap, r.cfg.Names
 	l.Reset()
-	svc := emf.Dimension{Name: "Service", Value: r.cfg.Service}
+	svc := emf.Dimension{Name: redmetric.Service, Value: r.cfg.Service}
 	err := l.SetDimensions(
-		[]emf.Dimension{svc, {Name: "Route", Value: routeValue}, {Name: "Method", Value: method}, {Name: "StatusClass", Value: class}},
+		[]emf.Dimension{svc, {Name: redmetric.Route, Value: routeValue}, {Name: redmetric.Method, Value: method}, {Name: redmetric.StatusClass, Value: class}},
 		[]emf.Dimension{svc},
 	)
 	if err != nil {

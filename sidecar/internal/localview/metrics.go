@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/seed-c77c9410/sidelight/internal/redmetric"
 )
 
 type metricsQuery struct {
@@ -135,7 +137,8 @@ func (s *Store) metrics(q metricsQuery) metricsResult {
 // Method, StatusClass] and [Service]), and the service-level series
 // gathers documents of every status class, so a trace the store holds is
 // linked only when a segment of it agrees with the document's Service,
-// Method and StatusClass dimensions (the middleware's names). A trace not (yet) in the store is kept: it cannot
+// Method and StatusClass dimensions (the middleware's names, from
+// internal/redmetric). A trace not (yet) in the store is kept: it cannot
 // be checked. The caller holds s.mu.
 func (s *Store) traceOfSeriesLocked(id string, dims []dim) bool {
 	t := s.traces[id]
@@ -145,11 +148,11 @@ func (s *Store) traceOfSeriesLocked(id string, dims []dim) bool {
 	var service, method, class string
 	for _, d := range dims {
 		switch d.Key {
-		case "Service":
+		case redmetric.Service:
 			service = d.Value
-		case "Method":
+		case redmetric.Method:
 			method = d.Value
-		case "StatusClass":
+		case redmetric.StatusClass:
 			class = d.Value
 		}
 	}
