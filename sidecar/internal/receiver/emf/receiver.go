@@ -79,15 +79,18 @@ type Receiver struct {
 	mu      sync.Mutex
 	conns   map[net.Conn]*tcpConn
 	closing atomic.Bool
+	// stopAt is the read deadline, in Unix nanoseconds, of connections
+	// stopped by Shutdown.
+	stopAt  atomic.Int64
 	wg      sync.WaitGroup
 	stopped sync.Once
 
 	longMem *queue.Budget
 
-	accepted, lines, refusedConns, readErrs, longDropped *atomic.Uint64
-	evicted, idleClosed                                  *atomic.Uint64
-	rejected                                             map[emfdoc.Reason]*atomic.Uint64
-	dropped                                              map[string]*atomic.Uint64
+	accepted, lines, readErrs, longDropped *atomic.Uint64
+	evicted, idleClosed                    *atomic.Uint64
+	rejected                               map[emfdoc.Reason]*atomic.Uint64
+	dropped                                map[string]*atomic.Uint64
 }
 
 // Why the receiver lost EMF data before it was parsed, counted as
@@ -180,16 +183,15 @@ func New(cfg Config) (*Receiver, error) {
 	}
 	c := cfg.Counters
 	r := &Receiver{cfg: cfg, conns: map[net.Conn]*tcpConn{},
-		accepted:     c.Counter("emf.accepted"),
-		lines:        c.Counter("emf.lines"),
-		refusedConns: c.Counter("emf.refused_connections"),
-		readErrs:     c.Counter("emf.read_errors"),
-		longDropped:  c.Counter("emf.dropped.long_line_memory"),
-		longMem:      queue.NewBudget(cfg.LongLineMemory),
-		rejected:     status.Family(c, "emf.rejected.", emfdoc.Reasons...),
-		dropped:      status.Family(c, "emf.dropped.", DropReasons...),
-		evicted:      c.Counter("emf.evicted_connections"),
-		idleClosed:   c.Counter("emf.idle_closed_connections"),
+		accepted:    c.Counter("emf.accepted"),
+		lines:       c.Counter("emf.lines"),
+		readErrs:    c.Counter("emf.read_errors"),
+		longDropped: c.Counter("emf.dropped.long_line_memory"),
+		longMem:     queue.NewBudget(cfg.LongLineMemory),
+		rejected:    status.Family(c, "emf.rejected.", emfdoc.Reasons...),
+		dropped:     status.Family(c, "emf.dropped.", DropReasons...),
+		evicted:     c.Counter("emf.evicted_connections"),
+		idleClosed:  c.Counter("emf.idle_closed_connections"),
 	}
 	r.parsers.New = func() any { return new(emfdoc.Parser) }
 	return r, nil
@@ -257,15 +259,22 @@ func (r *Receiver) Shutdown(ctx context.Context) error {
 	if !r.closing.CompareAndSwap(false, true) {
 		return nil
 	}
-	if r.ln != nil {
-		_ = r.ln.Close()
-	}
-	if r.udp != nil {
-		_ = r.udp.Drain()
-	}
 	deadline := time.Now().Add(r.cfg.CloseGrace)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
+	}
+	r.stopAt.Store(deadline.UnixNano())
+	if r.ln != nil {
+		// Connections the kernel already completed wait in the listen
+		// backlog; their clients have sent lines. The accept loop takes
+		// them in (and stops them like the others) until the backlog is
+		// empty for acceptDrain, then closes the listener.
+		if dl, ok := r.ln.(interface{ SetDeadline(time.Time) error }); !ok || dl.SetDeadline(time.Now().Add(acceptDrain)) != nil {
+			_ = r.ln.Close()
+		}
+	}
+	if r.udp != nil {
+		_ = r.udp.Drain()
 	}
 	r.mu.Lock()
 	for _, c := range r.conns {
@@ -320,6 +329,7 @@ func (r *Receiver) acceptLoop() {
 		c, err := r.ln.Accept()
 		if err != nil {
 			if r.closing.Load() || errors.Is(err, net.ErrClosed) {
+				_ = r.ln.Close()
 				return
 			}
 			r.readErrs.Add(1)
@@ -328,15 +338,14 @@ func (r *Receiver) acceptLoop() {
 		tc := &tcpConn{Conn: c, idle: r.cfg.IdleTimeout}
 		tc.last.Store(time.Now().UnixNano())
 		r.mu.Lock()
-		if r.closing.Load() {
-			r.mu.Unlock()
-			r.refusedConns.Add(1)
-			_ = c.Close()
-			continue
-		}
 		r.evictLocked()
 		r.conns[c] = tc
 		r.wg.Add(1)
+		if r.closing.Load() {
+			// Accepted from the backlog during Shutdown: read it to its
+			// last complete line like the connections already open.
+			tc.stop(time.Unix(0, r.stopAt.Load()))
+		}
 		r.mu.Unlock()
 		go r.serveConn(tc)
 	}
@@ -367,6 +376,10 @@ func (r *Receiver) evictLocked() {
 
 // maxLine is the longest line accepted: a 1 MB document and its newline.
 const maxLine = emfdoc.MaxDocumentBytes + 1
+
+// acceptDrain is how long Shutdown's accept loop waits for one more
+// connection from the listen backlog before it closes the listener.
+const acceptDrain = 20 * time.Millisecond
 
 func (r *Receiver) serveConn(c *tcpConn) {
 	defer r.wg.Done()
