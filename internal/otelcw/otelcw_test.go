@@ -19,7 +19,9 @@ func withStart(dp *metricspb.NumberDataPoint, start uint64) *metricspb.NumberDat
 	return dp
 }
 
-func attr(k string, v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: v} }
+func attr(k string, v *commonpb.AnyValue) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: v}
+}
 
 // TestRules has one case per translation rule (see the package doc).
 func TestRules(t *testing.T) {
