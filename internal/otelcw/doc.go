@@ -25,6 +25,8 @@
 //     (an open-ended first or last bucket without min or max is
 //     represented by its finite bound; exponential buckets' bounds are
 //     base^i and base^(i+1), negative ones mirrored, the zero bucket 0).
+//     When every value is in one bucket and the sum is known, their mean
+//     stands for them instead, which keeps the sum exact.
 //     With more than 150 non-empty buckets (cwmetric.MaxValuesPerDatum)
 //     the point becomes a statistic set of count, sum, min and max (the
 //     representatives of the outermost buckets stand in for a missing min

@@ -132,6 +132,11 @@ func (r *request) emitHistogram(res *Result, name, unit string, dims []cwmetric.
 			return
 		}
 	}
+	if len(h.vals) == 1 && h.hasSum && finite(h.sum/float64(h.count)) {
+		// Every value in one bucket: their mean lies in it too, and keeps
+		// the sum exact.
+		h.vals[0] = h.sum / float64(h.count)
+	}
 	if len(h.vals) <= cwmetric.MaxValuesPerDatum && len(h.vals) > 0 {
 		vals, counts := r.floatsN(len(h.vals)), r.floatsN(len(h.vals))
 		copy(vals, h.vals)
