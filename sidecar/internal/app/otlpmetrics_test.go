@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/app"
 )
 
 // meterExporter is what both OTLP metric exporters implement.
@@ -327,5 +329,76 @@ func TestOTLPMetricsBudgetFullAsksSDKToRetry(t *testing.T) {
 	}
 	if n != 10*rounds || sum != acknowledged || cs.Get("otlp.rejected.data_points") != 0 {
 		t.Fatalf("%d datums, sum %v for %d rounds acknowledged; counters %v", n, sum, rounds, cs.Snapshot())
+	}
+}
+
+// TestOTLPMetricsInLocalView: in local mode, metrics exported over
+// OTLP/HTTP by an exporter configured only with
+// OTEL_EXPORTER_OTLP_ENDPOINT show up in the local view's metrics, with
+// their counts and sums, under their Service dimension.
+func TestOTLPMetricsInLocalView(t *testing.T) {
+	t.Setenv("AWS_EMF_NAMESPACE", "LocalOTLP")
+	a, err := app.New(context.Background(), app.Options{Config: testConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, a)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+a.Addrs()["otlp_http"])
+	ctx := context.Background()
+	exp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithHTTPClient(otlpHTTPClient(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordAndExport(t, exp, "local-svc", true)
+	client := otlpHTTPClient(t)
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	want := map[string][2]float64{"orders": {2, 7}, "latency": {4, 70}, "temperature": {2, 44}}
+	for {
+		var res struct {
+			Series []struct {
+				Namespace, Name string
+				Unit            string
+				Dimensions      []struct{ Key, Value string }
+				Points          []struct {
+					N   int
+					Sum float64
+				}
+			}
+		}
+		resp, err := client.Get(a.Addrs()["ui"] + "api/metrics?namespace=LocalOTLP")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&res)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][2]float64{}
+		for _, s := range res.Series {
+			if len(s.Dimensions) != 2 || s.Dimensions[0] != (struct{ Key, Value string }{"Service", "local-svc"}) {
+				continue
+			}
+			for _, p := range s.Points {
+				g := got[s.Name]
+				got[s.Name] = [2]float64{g[0] + float64(p.N), g[1] + p.Sum}
+			}
+		}
+		ok := true
+		for k, w := range want {
+			ok = ok && got[k] == w
+		}
+		if ok {
+			return
+		}
+		select {
+		case <-wctx.Done():
+			t.Fatalf("metrics in the view %v, want %v; counters %v", got, want, a.Counters().Snapshot())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
