@@ -53,3 +53,27 @@ func TestLinear(t *testing.T) {
 	}
 	t.Logf("allocations %v at n=200, %v at n=800 (%.2fx)", a, b, b/a)
 }
+
+// BenchmarkTranslate: requests of 100 series of each kind (400 data
+// points, and the two hostile ones). Past the first round the cumulative
+// points are stale (the cost of a resend); the others are translated in
+// full.
+func BenchmarkTranslate(b *testing.B) {
+	tr := newTranslator(b, nil)
+	r1, r2 := mixed(100, t1), mixed(100, t2)
+	deliver := func([]cwmetric.Point) error { return nil }
+	if _, err := tr.Translate(r1, deliver); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		r := r2
+		if i%2 == 1 {
+			r = r1
+		}
+		if _, err := tr.Translate(r, deliver); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -93,3 +93,28 @@ func TestConsumePointsAllOrNone(t *testing.T) {
 		t.Fatalf("after shutdown: %v", err)
 	}
 }
+
+// ConsumePoints is linear in its points: allocations at n and 4n.
+func TestConsumePointsLinear(t *testing.T) {
+	e := newEnv(t, 256<<20, nil)
+	defer e.shutdown(t)
+	run := 0
+	measure := func(n int) float64 {
+		pts := make([]cwmetric.Point, n)
+		return testing.AllocsPerRun(2, func() {
+			run++
+			for i := range pts {
+				pts[i] = cwmetric.Point{Namespace: "ns", Name: "m", TimestampMs: docMs, Values: []float64{1, 2, 3}, Counts: []float64{1, 1, 2},
+					Dims: []cwmetric.Dim{{Name: "run", Value: string(rune('a' + run%26))}, {Name: "id", Value: string(rune(0x21+i%90)) + string(rune(0x21+i/90%90))}}}
+			}
+			if _, err := e.p.ConsumePoints(pts); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	a, b := measure(400), measure(1600)
+	if b > 4.6*a {
+		t.Fatalf("allocations %v at n=400, %v at n=1600: more than linear", a, b)
+	}
+	t.Logf("allocations %v at n=400, %v at n=1600 (%.2fx)", a, b, b/a)
+}
