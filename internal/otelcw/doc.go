@@ -31,7 +31,8 @@
 //     the point becomes a statistic set of count, sum, min and max (the
 //     representatives of the outermost buckets stand in for a missing min
 //     or max, the representatives' weighted sum for a missing sum). A
-//     point with count 0 gives nothing.
+//     point with count 0 gives nothing; one without buckets, the mean
+//     (sum/count) count times.
 //   - Histogram and exponential histogram, cumulative: bucket by bucket
 //     (exponential ones brought to the coarser scale first), with the
 //     same baseline and restart rules as counters; a restart is also
@@ -74,7 +75,8 @@
 // points flagged as having no recorded value (no_recorded_value) and
 // malformed histograms (bad_histogram: bucket counts that do not add up to
 // the count, bounds not increasing, an exponential scale outside -10..20,
-// more than Config.MaxBuckets buckets). Every refusal is counted in
+// a count with neither buckets nor a sum; more than Config.MaxBuckets
+// buckets is too_many_buckets). Every refusal is counted in
 // Result by reason and never stops the request's other points.
 //
 // Work is linear in the request: one pass over its points, attributes and

@@ -188,6 +188,7 @@ func (t *Translator) Translate(req *colmetricpb.ExportMetricsServiceRequest, del
 			}
 		}
 	}
+	defer r.release()
 	res.Points = len(r.points)
 	if len(r.points) > 0 {
 		if err := deliver(r.points); err != nil {
@@ -195,7 +196,6 @@ func (t *Translator) Translate(req *colmetricpb.ExportMetricsServiceRequest, del
 			return res, err
 		}
 	}
-	r.release()
 	return res, nil
 }
 

@@ -126,6 +126,10 @@ func (r *request) emitHistogram(res *Result, name, unit string, dims []cwmetric.
 	if h.count == 0 {
 		return
 	}
+	if len(h.vals) == 0 {
+		res.drop(BadHistogram, 1, fmt.Sprintf("histogram %q: neither buckets nor a sum", cut(name)))
+		return
+	}
 	for _, v := range h.vals {
 		if !finite(v) {
 			res.drop(NonFinite, 1, fmt.Sprintf("histogram %q: a bucket's value is %v", cut(name), v))
@@ -137,7 +141,7 @@ func (r *request) emitHistogram(res *Result, name, unit string, dims []cwmetric.
 		// the sum exact.
 		h.vals[0] = h.sum / float64(h.count)
 	}
-	if len(h.vals) <= cwmetric.MaxValuesPerDatum && len(h.vals) > 0 {
+	if len(h.vals) <= cwmetric.MaxValuesPerDatum {
 		vals, counts := r.floatsN(len(h.vals)), r.floatsN(len(h.vals))
 		copy(vals, h.vals)
 		copy(counts, h.counts)
@@ -151,7 +155,7 @@ func (r *request) emitHistogram(res *Result, name, unit string, dims []cwmetric.
 			st.Sum += v * h.counts[i]
 		}
 	}
-	if !h.exact && len(h.vals) > 0 {
+	if !h.exact {
 		st.Min, st.Max = h.vals[0], h.vals[len(h.vals)-1]
 	}
 	if !finite(st.Sum) {
