@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -117,4 +118,29 @@ func TestConsumePointsLinear(t *testing.T) {
 		t.Fatalf("allocations %v at n=400, %v at n=1600: more than linear", a, b)
 	}
 	t.Logf("allocations %v at n=400, %v at n=1600 (%.2fx)", a, b, b/a)
+}
+
+// A call whose aggregates could need more than half the pipeline's share
+// of the budget is never refused (a resend could not fit either): it is
+// taken point by point, and what does not fit is dropped, counted and
+// reported.
+func TestConsumePointsTooLargeForOneHold(t *testing.T) {
+	e := newEnv(t, 64<<10, nil)
+	var pts []cwmetric.Point
+	for i := range 400 {
+		pts = append(pts, cwmetric.Point{Namespace: "ns", Name: "m", TimestampMs: docMs,
+			Dims: []cwmetric.Dim{{Name: "id", Value: fmt.Sprint(i)}}, Values: []float64{1}})
+	}
+	dropped, err := e.p.ConsumePoints(pts)
+	if err != nil || dropped == 0 || dropped == len(pts) || uint64(dropped) != e.counters.Get("metrics.dropped.budget_full") {
+		t.Fatalf("dropped %d, err %v; counters %v", dropped, err, e.counters.Snapshot())
+	}
+	e.shutdown(t)
+	n := 0
+	for _, r := range e.fake.Metrics() {
+		n += len(r.MetricData)
+	}
+	if n+dropped != len(pts) {
+		t.Fatalf("%d delivered + %d dropped != %d", n, dropped, len(pts))
+	}
 }
