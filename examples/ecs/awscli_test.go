@@ -13,8 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
-	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/cfn"
 	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/shellwords"
+	"github.com/seed-c77c9410/sidelight/internal/cfn"
 	"github.com/seed-c77c9410/sidelight/middleware"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/cfn"
+	"github.com/seed-c77c9410/sidelight/internal/cfn"
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
 )
 
