@@ -225,7 +225,7 @@ func TestCanaryDeployment(t *testing.T) {
 		t.Errorf("listener rule forwards %+v; want production 100, alternate 0", tgs)
 	}
 	role := r.Resources["InfrastructureRole"].Properties
-	if *ac.RoleArn != "arn:aws:iam:us-east-1:123456789012:infrastructurerole/infrastructurerole" {
+	if *ac.RoleArn != "arn:aws:iam::123456789012:role/sidelight-InfrastructureRole-1A2B3C4D5E6F" {
 		t.Errorf("role %s", *ac.RoleArn)
 	}
 	var trust struct{ Statement []statement }

@@ -193,3 +193,39 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeProperties(t *testing.T) {
+	type inner struct{ Weight *int32 }
+	type input struct {
+		Name    *string
+		Count   int32
+		Ratio   *float64
+		Items   []inner
+		Labels  map[string]string
+		Enabled bool
+	}
+	ok := map[string]any{"Name": "a", "Count": "3", "Ratio": json.Number("0.5"), "Items": []any{map[string]any{"Weight": "100"}},
+		"Labels": map[string]any{"any-key": "v"}, "Enabled": true}
+	var in input
+	if err := DecodeProperties(ok, &in); err != nil {
+		t.Fatal(err)
+	}
+	if *in.Name != "a" || in.Count != 3 || *in.Ratio != 0.5 || *in.Items[0].Weight != 100 || in.Labels["any-key"] != "v" || !in.Enabled {
+		t.Fatalf("decoded %+v", in)
+	}
+	for name, bad := range map[string]map[string]any{
+		"case":          {"name": "a"},
+		"unknown":       {"Nom": "a"},
+		"nested case":   {"Items": []any{map[string]any{"weight": 1}}},
+		"wrong type":    {"Enabled": "yes"},
+		"not a number":  {"Count": "three"},
+		"string for it": {"Name": 7},
+	} {
+		if err := DecodeProperties(bad, &input{}); err == nil {
+			t.Errorf("%s: %v accepted", name, bad)
+		}
+	}
+	if err := DecodeProperties(ok, input{}); err == nil {
+		t.Error("a non-pointer accepted")
+	}
+}

@@ -34,6 +34,15 @@ const (
 // the middleware declares it.
 var VersionSet = []string{Service, Version}
 
+// LambdaService is the dimension the Lambda middleware writes its
+// per-invocation metrics (Duration, Errors, ...) under, as Powertools
+// does; LambdaVersionSet is their dimension set by version.
+const LambdaService = "service"
+
+// LambdaVersionSet is the dimension set of the Lambda middleware's
+// metrics by version.
+var LambdaVersionSet = []string{LambdaService, Version}
+
 // VersionEnv names the environment variable that switches the metrics by
 // version on ("true" or "1") when no option says otherwise.
 const VersionEnv = "SIDELIGHT_METRICS_BY_VERSION"
