@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -324,4 +325,44 @@ func runLambda(t *testing.T, service, namespace string) *emitted {
 		}
 	}
 	return e
+}
+
+// TestReadmeDeployCommand checks the README's deploy command against the
+// template: the file it names, and parameters that exist, covering every
+// one without a default.
+func TestReadmeDeployCommand(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, _ := resolve(t, values)
+	found := false
+	for _, line := range strings.Split(string(readme), "\n") {
+		if !strings.HasPrefix(line, "aws cloudformation deploy ") {
+			continue
+		}
+		found = true
+		fields := strings.Fields(line)
+		i := slices.Index(fields, "--template-file")
+		if i < 0 || fields[i+1] != "examples/lambda/deploy/template.json" {
+			t.Errorf("the command deploys %v", fields)
+		}
+		given := map[string]bool{}
+		j := slices.Index(fields, "--parameter-overrides")
+		for _, kv := range fields[j+1:] {
+			k, _, _ := strings.Cut(kv, "=")
+			if _, ok := tm.Parameters[k]; !ok {
+				t.Errorf("README passes %s, which the template does not have", k)
+			}
+			given[k] = true
+		}
+		for name, p := range tm.Parameters {
+			if p.Default == nil && !given[name] {
+				t.Errorf("README does not pass %s, which has no default", name)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no aws cloudformation deploy command in README.md")
+	}
 }
