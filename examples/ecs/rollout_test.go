@@ -10,9 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/seed-c77c9410/sidelight/internal/cfn"
 	"github.com/seed-c77c9410/sidelight/internal/deployversion"
 	"github.com/seed-c77c9410/sidelight/internal/redmetric"
 	"github.com/seed-c77c9410/sidelight/middleware"
@@ -189,6 +191,10 @@ func TestCanaryDeployment(t *testing.T) {
 	for i, alarm := range rollbackAlarms(t) {
 		if name := r.Resources[alarm].Properties["AlarmName"]; dc.Alarms.AlarmNames[i] == "" || name == nil {
 			t.Errorf("alarm %s has no name", alarm)
+		}
+		var put cloudwatch.PutMetricAlarmInput
+		if err := cfn.DecodeProperties(r.Resources[alarm].Properties, &put); err != nil {
+			t.Errorf("alarm %s does not decode strictly into PutMetricAlarmInput: %v", alarm, err)
 		}
 	}
 	if len(in.LoadBalancers) != 1 || in.LoadBalancers[0].AdvancedConfiguration == nil {
