@@ -27,6 +27,10 @@
 //     task metadata has no family or revision and the tag is neither
 //     absent nor "latest" (a tag that names no release).
 //
+// [Detect] goes through the sources in that order and stops at the
+// first that answers, so the ECS metadata endpoint is only asked when
+// nothing above it does.
+//
 // A version is at most [MaxLen] bytes of valid UTF-8 without control
 // characters; longer values are cut at a character boundary, and control
 // characters and invalid bytes become U+FFFD.
