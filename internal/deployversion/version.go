@@ -36,6 +36,11 @@ func (s Source) String() string {
 	return "none"
 }
 
+// AnnotationKey is the segment annotation that carries the version, named
+// like the metric dimension (redmetric.Version), so that a trace and a
+// metric point of the same version are found by the same word.
+const AnnotationKey = "Version"
+
 // MaxLen is the longest version kept, in bytes.
 const MaxLen = 256
 

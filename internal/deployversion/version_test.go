@@ -317,3 +317,12 @@ func checkClean(t *testing.T, v string) {
 		}
 	}
 }
+
+func TestAnnotationKeyIsAValidXRayKey(t *testing.T) {
+	// X-Ray annotation keys: letters, digits and underscores only.
+	for _, r := range AnnotationKey {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			t.Fatalf("annotation key %q: X-Ray drops keys with %q", AnnotationKey, r)
+		}
+	}
+}
