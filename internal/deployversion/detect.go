@@ -15,7 +15,7 @@ const ECSMetadataEnv = "ECS_CONTAINER_METADATA_URI_V4"
 // precedence of the package documentation: option (empty when no option
 // is set), then, read with getenv (os.Getenv when nil),
 // OTEL_RESOURCE_ATTRIBUTES, AWS_LAMBDA_FUNCTION_VERSION and the ECS task
-// metadata (fetched with client, http.DefaultClient when nil, within ctx).
+// metadata (fetched with client within ctx; see FetchECS for a nil client).
 // It stops at the first source that yields a version, so the metadata
 // endpoint is only asked when nothing above answers. Errors of the
 // sources it read are joined; a version found by a later source is still

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // ECS is what the ECS task metadata endpoint v4 says about the version
@@ -78,16 +79,21 @@ func ImageTag(image string) string {
 	return ""
 }
 
+// DefaultMetadataTimeout bounds each metadata request when FetchECS is
+// given no client.
+const DefaultMetadataTimeout = 2 * time.Second
+
 // maxMetadataBytes bounds each metadata response read.
 const maxMetadataBytes = 1 << 20
 
 // FetchECS GETs base+"/task" and base (the value of
-// ECS_CONTAINER_METADATA_URI_V4) with client (http.DefaultClient when
-// nil) and parses them. A failed container request still returns the
+// ECS_CONTAINER_METADATA_URI_V4) with client (when nil, a client that
+// gives up after DefaultMetadataTimeout, so that a silent endpoint cannot
+// hang the caller) and parses them. A failed container request still returns the
 // task definition; a failed task request is an error.
 func FetchECS(ctx context.Context, client *http.Client, base string) (ECS, error) {
 	if client == nil {
-		client = http.DefaultClient
+		client = &http.Client{Timeout: DefaultMetadataTimeout}
 	}
 	base = strings.TrimRight(base, "/")
 	task, err := getMetadata(ctx, client, base+"/task")

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -324,5 +325,25 @@ func TestAnnotationKeyIsAValidXRayKey(t *testing.T) {
 		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
 			t.Fatalf("annotation key %q: X-Ray drops keys with %q", AnnotationKey, r)
 		}
+	}
+}
+
+// TestFetchECSHonoursTheContext: an endpoint that never answers ends in
+// an error when the context does (without a deadline, the default
+// client's DefaultMetadataTimeout would end it).
+func TestFetchECSHonoursTheContext(t *testing.T) {
+	hold := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hold)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := FetchECS(ctx, nil, srv.URL); err == nil {
+		t.Fatal("no error from an endpoint that never answers")
 	}
 }
