@@ -177,6 +177,8 @@ func FuzzParse(f *testing.F) {
 		f.Add(raw)
 	}
 	f.Add([]byte(`{"Resources":{"A":{"Type":"A::B::C","Properties":{"X":{"Fn::Sub":"${A.B}${!x}${"}}}}}`))
+	f.Add([]byte(`{"Resources":{"A":{"Type":"AWS::Logs::LogGroup","Properties":{"LogGroupName":{"Fn::Select":["1",{"Fn::Split":["/",{"Ref":"A"}]}]}}}}}`))
+	f.Add([]byte(`{"Resources":{"A":{"Type":"AWS::Lambda::Alias","UpdatePolicy":{"CodeDeployLambdaAliasUpdate":{"ApplicationName":{"Ref":"A"}}},"Properties":{}}}}`))
 	s := loadSchemas(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tmpl, err := Parse(data)
