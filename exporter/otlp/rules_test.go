@@ -19,10 +19,17 @@ import (
 // encodeForTest encodes seg as the exporter does and decodes the result
 // with the generated OTLP types.
 func encodeForTest(t testing.TB, seg *xray.Segment, configured ...resourceAttr) (*resourcepb.Resource, []*tracepb.Span, error) {
+	res, spans, _, err := encodeBad(t, seg, configured...)
+	return res, spans, err
+}
+
+// encodeBad is encodeForTest that also says how many metadata values were
+// not JSON.
+func encodeBad(t testing.TB, seg *xray.Segment, configured ...resourceAttr) (*resourcepb.Resource, []*tracepb.Span, int, error) {
 	t.Helper()
 	var e encoder
 	if err := e.encode(seg, newResourceCache(configured)); err != nil {
-		return nil, nil, err
+		return nil, nil, e.badMD, err
 	}
 	res := &resourcepb.Resource{}
 	if err := proto.Unmarshal(e.res, res); err != nil {
@@ -35,7 +42,7 @@ func encodeForTest(t testing.TB, seg *xray.Segment, configured ...resourceAttr) 
 	if len(ss.Spans) != e.nspans {
 		t.Fatalf("%d spans decoded, encoder counted %d", len(ss.Spans), e.nspans)
 	}
-	return res, ss.Spans, nil
+	return res, ss.Spans, e.badMD, nil
 }
 
 // reference is the shared rule set: the X-Ray document read back by
@@ -55,7 +62,12 @@ func reference(t testing.TB, seg *xray.Segment) (*xrayotel.SegmentSpans, error) 
 func compareWithRules(t testing.TB, seg *xray.Segment) {
 	t.Helper()
 	want, werr := reference(t, seg)
-	res, spans, err := encodeForTest(t, seg)
+	res, spans, bad, err := encodeBad(t, seg)
+	if werr != nil && err == nil && bad > 0 {
+		// Deliberate: a metadata value that is not JSON spoils the whole
+		// X-Ray document; the exporter leaves out that value only.
+		return
+	}
 	if werr != nil || err != nil {
 		if (werr == nil) != (err == nil) {
 			t.Fatalf("rules error %v, exporter error %v", werr, err)
