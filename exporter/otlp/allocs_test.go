@@ -28,7 +28,11 @@ func TestExportSegmentAllocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	allocs := testing.AllocsPerRun(200, func() { x.ExportSegment(seg) })
-	if allocs > 0.1 {
+	limit := 0.1
+	if raceEnabled {
+		limit = 4 // an encoder and its buffers, when the pool dropped them
+	}
+	if allocs > limit {
 		t.Fatalf("ExportSegment allocates %.2f times per segment", allocs)
 	}
 	if err := x.Shutdown(context.Background()); err != nil {
