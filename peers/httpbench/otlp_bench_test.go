@@ -115,7 +115,7 @@ func BenchmarkRealisticSidelightUDP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := middleware.HTTP(middleware.WithEmitter(e), middleware.WithServiceName("bench"),
+	h := middleware.HTTP(udpOption(e), middleware.WithServiceName("bench"),
 		middleware.WithSamplingRules(benchRules(b)), middleware.WithoutMetrics())(app())
 	served := runRealistic(b, h)
 	if err := e.Shutdown(context.Background()); err != nil {
@@ -133,7 +133,7 @@ func BenchmarkRealisticSidelightOTLP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	opt, ok := withSegmentExporter(exp)
+	opt, ok := otlpOption(exp)
 	if !ok {
 		_ = exp.Shutdown(context.Background())
 		b.Skip("the middleware takes no segment exporter on this branch; run with -tags sidelightkit after the kit (h-kit) is merged")
