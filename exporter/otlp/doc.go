@@ -8,7 +8,8 @@
 // message structs, no allocation in steady state. The spans join a bounded
 // queue (spans and bytes); one background goroutine, started by the first
 // export, sends them in requests of up to 512 spans, as soon as 512 wait
-// or every second. Answers 429, 502, 503 and 504 and failed connections
+// or every second; when several batches wait, up to 8 requests are in
+// flight at once, on goroutines that end with the send. Answers 429, 502, 503 and 504 and failed connections
 // are retried with exponential backoff, honouring Retry-After; other
 // answers drop the batch. Nothing on the request path waits for the
 // network: a full queue drops the segment and counts it in [Stats].

@@ -37,7 +37,8 @@ func (s Stats) Dropped() uint64 {
 // sidecar, the ADOT collector, any OTLP/HTTP receiver) as OTLP/HTTP
 // protobuf. ExportSegment encodes on the caller's goroutine into a pooled
 // buffer and appends the spans to a bounded queue; one background
-// goroutine, started by the first export, sends them in batches. Create one
+// goroutine, started by the first export, owns the queue and sends it in
+// batches (when several batches wait, up to 8 requests at once). Create one
 // with New, share it, and call Shutdown when done; it is safe for
 // concurrent use.
 type Exporter struct {
@@ -92,7 +93,7 @@ func New(opts ...Option) (*Exporter, error) {
 	}
 	if x.client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 2
+		t.MaxIdleConnsPerHost = maxInFlight
 		x.client = &http.Client{Transport: t}
 		x.ownClient = true
 	}

@@ -419,3 +419,48 @@ func TestUnreachableCollectorRetriesThenDrops(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestBatchesSentConcurrently: when several batches wait, they are in
+// flight together, so the sender's throughput is not one batch per round
+// trip. The collector holds every request until four have arrived.
+func TestBatchesSentConcurrently(t *testing.T) {
+	const n = 4
+	var mu sync.Mutex
+	arrived := 0
+	all := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		arrived++
+		if arrived == n {
+			close(all)
+		}
+		mu.Unlock()
+		select {
+		case <-all:
+		case <-time.After(10 * time.Second):
+			http.Error(w, "requests were not concurrent", http.StatusBadRequest)
+		}
+	}))
+	defer srv.Close()
+	x, err := New(WithEnvironment(noEnv), WithEndpointURL(srv.URL+"/v1/traces"), WithMaxBatchSize(10), WithBatchTimeout(time.Hour), WithRetry(RetryConfig{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Queue every batch with no sender running, then send as the sender
+	// does.
+	x.started = true
+	for i := range n * 10 {
+		x.ExportSegment(segmentN(i))
+	}
+	if err := x.sendAll(); err != nil {
+		t.Fatal(err)
+	}
+	x.started = false
+	if err := x.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := x.Stats(); st.Exported != n*10 || st.Requests != n {
+		t.Fatalf("stats %+v", st)
+	}
+}

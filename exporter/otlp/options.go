@@ -40,7 +40,7 @@ const (
 	DefaultEndpoint     = "http://localhost:4318/v1/traces"
 	DefaultMaxBatchSize = 512
 	DefaultBatchTimeout = time.Second
-	DefaultQueueSize    = 2048
+	DefaultQueueSize    = 8192
 	DefaultQueueBytes   = 4 << 20
 	DefaultTimeout      = 10 * time.Second
 )
@@ -179,7 +179,7 @@ func WithBatchTimeout(d time.Duration) Option {
 }
 
 // WithQueueSize bounds how many spans, and how many encoded bytes, may
-// wait for the sender (default 2048 spans, 4 MiB). A segment that does not
+// wait for the sender (default 8192 spans, 4 MiB). A segment that does not
 // fit is dropped and counted in Stats.
 func WithQueueSize(spans, bytes int) Option {
 	return optionFunc(func(c *config) {

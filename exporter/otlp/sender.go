@@ -9,19 +9,32 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
+// maxInFlight is how many requests the sender has in flight at once when
+// more than one batch waits. A single request at a time makes the
+// sender's throughput one batch per round trip, and while the process's
+// own goroutines keep its CPUs busy (GOMAXPROCS 1 under load) a round trip
+// can last a scheduler time slice (10 ms).
+const maxInFlight = 8
+
 // sender is the state of the background goroutine.
 type sender struct {
 	spare   []byte // the queue buffer not in use
 	records []record
-	body    []byte
-	gz      *gzip.Writer
-	gzBuf   bytes.Buffer
-	resp    []byte
+	slots   [maxInFlight]slot
+}
+
+// slot is the state of one request in flight.
+type slot struct {
+	body  []byte
+	gz    *gzip.Writer
+	gzBuf bytes.Buffer
+	resp  []byte
 }
 
 // record is one exported segment as queued: its resource and its spans.
@@ -75,25 +88,58 @@ func (x *Exporter) sendAll() error {
 		}
 		s.records = append(s.records, record{res, spans, int(count)})
 	}
-	var err error
-	for lo := 0; lo < len(s.records); {
+	// Cut the records into batches of at most maxBatch spans (a segment
+	// is never split), and send up to maxInFlight of them at once.
+	var batches [maxInFlight][]batch
+	nb := 0
+	for lo := 0; lo < len(s.records); nb++ {
 		hi, n := lo, 0
 		for hi < len(s.records) && (hi == lo || n+s.records[hi].n <= x.cfg.maxBatch) {
 			n += s.records[hi].n
 			hi++
 		}
-		if e := x.send(s.records[lo:hi], n); e != nil {
-			err = e
-		}
+		w := nb % maxInFlight
+		batches[w] = append(batches[w], batch{s.records[lo:hi], n})
 		lo = hi
 	}
-	return err
+	var errs [maxInFlight]error
+	send := func(w int) {
+		for _, b := range batches[w] {
+			if e := x.send(&s.slots[w], b.recs, b.n); e != nil {
+				errs[w] = e
+			}
+		}
+	}
+	if nb == 1 {
+		send(0)
+		return errs[0]
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < min(nb, maxInFlight); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			send(w)
+		}()
+	}
+	send(0)
+	wg.Wait()
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+type batch struct {
+	recs []record
+	n    int
 }
 
 // send writes one ExportTraceServiceRequest holding recs, the spans of one
 // resource under one ResourceSpans, and posts it.
-func (x *Exporter) send(recs []record, n int) error {
-	s := &x.snd
+func (x *Exporter) send(s *slot, recs []record, n int) error {
 	b := s.body[:0]
 	for i := range recs {
 		if i > 0 && sameResourceBefore(recs, i) {
@@ -115,7 +161,7 @@ func (x *Exporter) send(recs []record, n int) error {
 		b = closeLen(b, rs)
 	}
 	s.body = b
-	return x.post(b, n)
+	return x.post(s, b, n)
 }
 
 func sameResourceBefore(recs []record, i int) bool {
@@ -130,8 +176,7 @@ func sameResourceBefore(recs []record, i int) bool {
 // errRetryable marks an answer worth sending again.
 var errRetryable = errors.New("retryable")
 
-func (x *Exporter) post(body []byte, n int) error {
-	s := &x.snd
+func (x *Exporter) post(s *slot, body []byte, n int) error {
 	payload := body
 	if x.cfg.compression == GzipCompression {
 		s.gzBuf.Reset()
@@ -149,7 +194,7 @@ func (x *Exporter) post(body []byte, n int) error {
 	interval := r.InitialInterval
 	for {
 		x.requests.Add(1)
-		rejected, after, err := x.postOnce(payload)
+		rejected, after, err := x.postOnce(s, payload)
 		if err == nil {
 			rejected = min(max(rejected, 0), n)
 			x.exported.Add(uint64(n - rejected))
@@ -187,7 +232,7 @@ func (x *Exporter) drop(n int, err error) error {
 // postOnce sends one request. It returns how many spans the collector
 // said it rejected, how long it asked to wait before a retry, and an
 // error wrapping errRetryable when the request may be sent again.
-func (x *Exporter) postOnce(payload []byte) (rejected int, retryAfter time.Duration, err error) {
+func (x *Exporter) postOnce(s *slot, payload []byte) (rejected int, retryAfter time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(x.ctx, x.cfg.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, x.cfg.endpoint, bytes.NewReader(payload))
@@ -209,7 +254,6 @@ func (x *Exporter) postOnce(payload []byte) (rejected int, retryAfter time.Durat
 		return 0, 0, fmt.Errorf("%w: %v", errRetryable, err)
 	}
 	defer resp.Body.Close()
-	s := &x.snd
 	s.resp, _ = readAtMost(s.resp[:0], resp.Body, 64<<10)
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
