@@ -165,11 +165,24 @@ func BenchmarkRealisticSidelightUDP(b *testing.B) {
 }
 
 // BenchmarkRealisticSidelightOTLP is the middleware with exporter/otlp
-// sending to an OTLP/HTTP receiver process.
+// sending to an OTLP/HTTP receiver process, its queue raised to 65536
+// spans (32 MiB): this loop never blocks, so at GOMAXPROCS 1 the sender
+// runs only when the scheduler preempts the loop (every 10 ms), and a
+// round trip to the receiver takes a few of those slices.
 func BenchmarkRealisticSidelightOTLP(b *testing.B) {
+	benchSidelightOTLP(b, otlp.WithQueueSize(1<<16, 32<<20))
+}
+
+// BenchmarkRealisticSidelightOTLPDefaults is the same with the exporter's
+// defaults (8192 spans, 4 MiB).
+func BenchmarkRealisticSidelightOTLPDefaults(b *testing.B) {
+	benchSidelightOTLP(b)
+}
+
+func benchSidelightOTLP(b *testing.B, opts ...otlp.Option) {
 	s := startSinkOf(b, "otlp")
-	exp, err := otlp.New(otlp.WithEndpointURL("http://"+s.addr+"/v1/traces"),
-		otlp.WithEnvironment(func(string) (string, bool) { return "", false }))
+	exp, err := otlp.New(append([]otlp.Option{otlp.WithEndpointURL("http://" + s.addr + "/v1/traces"),
+		otlp.WithEnvironment(func(string) (string, bool) { return "", false })}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
