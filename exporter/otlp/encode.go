@@ -527,11 +527,11 @@ func (e *encoder) appendNamespace(b []byte, group []metaEntry, defLo, defHi int)
 			return b
 		}
 	}
-	any := false
+	valid := false
 	for _, m := range group {
-		any = any || m.ok
+		valid = valid || m.ok
 	}
-	if !any {
+	if !valid {
 		return b
 	}
 	var kv, v, s int

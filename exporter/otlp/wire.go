@@ -161,6 +161,21 @@ func appendFixed64Field(b []byte, f protowire.Number, v uint64) []byte {
 // enclosing message) with the value in the named AnyValue case.
 
 func appendStringAttr(b []byte, f protowire.Number, key, v string) []byte {
+	if utf8.ValidString(key) && utf8.ValidString(v) {
+		// Sizes known up front: no length to patch afterwards.
+		val := 1 + protowire.SizeVarint(uint64(len(v))) + len(v)
+		kvLen := 1 + protowire.SizeVarint(uint64(len(key))) + len(key) + 1 + protowire.SizeVarint(uint64(val)) + val
+		b = protowire.AppendTag(b, f, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(kvLen))
+		b = append(b, tagKeyValueKey)
+		b = protowire.AppendVarint(b, uint64(len(key)))
+		b = append(b, key...)
+		b = append(b, tagKeyValueValue)
+		b = protowire.AppendVarint(b, uint64(val))
+		b = append(b, tagAnyString)
+		b = protowire.AppendVarint(b, uint64(len(v)))
+		return append(b, v...)
+	}
 	b, kv := openLen(b, f)
 	b = appendString(b, fKeyValueKey, key)
 	b, av := openLen(b, fKeyValueValue)
@@ -196,3 +211,10 @@ func appendBoolAttr(b []byte, f protowire.Number, key string, v bool) []byte {
 	b = closeLen(b, av)
 	return closeLen(b, kv)
 }
+
+// One-byte tags of the length-delimited fields appendStringAttr writes.
+var (
+	tagKeyValueKey   = byte(protowire.EncodeTag(fKeyValueKey, protowire.BytesType))
+	tagKeyValueValue = byte(protowire.EncodeTag(fKeyValueValue, protowire.BytesType))
+	tagAnyString     = byte(protowire.EncodeTag(fAnyString, protowire.BytesType))
+)
