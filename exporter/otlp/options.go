@@ -28,9 +28,9 @@ type RetryConfig struct {
 	MaxElapsedTime  time.Duration
 }
 
-// DefaultRetry is the retry policy unless WithRetry says otherwise (the
+// defaultRetry is the retry policy unless WithRetry says otherwise (the
 // OpenTelemetry SDK exporters' defaults).
-var DefaultRetry = RetryConfig{Enabled: true, InitialInterval: 5 * time.Second, MaxInterval: 30 * time.Second, MaxElapsedTime: time.Minute}
+var defaultRetry = RetryConfig{Enabled: true, InitialInterval: 5 * time.Second, MaxInterval: 30 * time.Second, MaxElapsedTime: time.Minute}
 
 // Defaults for batching.
 const (
@@ -153,7 +153,9 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
-// WithRetry sets the retry policy (default DefaultRetry).
+// WithRetry sets the retry policy. The default retries after 5 s,
+// doubling up to 30 s, for at most a minute (the OpenTelemetry SDK
+// exporters' defaults); the zero RetryConfig turns retries off.
 func WithRetry(r RetryConfig) Option {
 	return optionFunc(func(c *config) { c.retry = r })
 }
@@ -214,7 +216,7 @@ func defaultConfig() config {
 		endpoint:     DefaultEndpoint,
 		timeout:      DefaultTimeout,
 		logger:       slog.New(slog.DiscardHandler),
-		retry:        DefaultRetry,
+		retry:        defaultRetry,
 		maxBatch:     DefaultMaxBatchSize,
 		batchTimeout: DefaultBatchTimeout,
 		queueSize:    DefaultQueueSize,
