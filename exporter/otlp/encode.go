@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -36,6 +37,7 @@ type metaEntry struct {
 	nsOff, nsN int
 	kOff, kN   int
 	idx        int
+	nsFirst    int // where the namespace first appears, when that matters
 	node       int
 	ok         bool // the JSON parsed
 }
@@ -399,12 +401,14 @@ var defaultNS = []byte("default")
 func (e *encoder) appendMetadata(b []byte, md []xray.Metadata, segment bool) []byte {
 	e.meta = e.meta[:0]
 	e.json.reset()
+	badNS := false
 	for i := range md {
 		m := &md[i]
 		ns := m.Namespace
 		if ns == "" {
 			ns = "default"
 		}
+		badNS = badNS || !utf8.ValidString(ns)
 		ent := metaEntry{idx: i, nsOff: len(e.keys)}
 		e.keys = appendValidUTF8(e.keys, ns)
 		ent.nsN = len(e.keys) - ent.nsOff
@@ -413,8 +417,14 @@ func (e *encoder) appendMetadata(b []byte, md []xray.Metadata, segment bool) []b
 		ent.kN = len(e.keys) - ent.kOff
 		e.meta = append(e.meta, ent)
 	}
+	if badNS {
+		e.markNamespaceOrder(md)
+	}
 	slices.SortFunc(e.meta, func(x, y metaEntry) int {
 		if c := bytes.Compare(e.ns(&x), e.ns(&y)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.nsFirst, y.nsFirst); c != 0 {
 			return c
 		}
 		if c := bytes.Compare(e.mkey(&x), e.mkey(&y)); c != 0 {
@@ -425,13 +435,16 @@ func (e *encoder) appendMetadata(b []byte, md []xray.Metadata, segment bool) []b
 	w := 0
 	for i := range e.meta {
 		if i+1 < len(e.meta) && bytes.Equal(e.ns(&e.meta[i]), e.ns(&e.meta[i+1])) &&
-			bytes.Equal(e.mkey(&e.meta[i]), e.mkey(&e.meta[i+1])) {
+			e.meta[i].nsFirst == e.meta[i+1].nsFirst && bytes.Equal(e.mkey(&e.meta[i]), e.mkey(&e.meta[i+1])) {
 			continue
 		}
 		e.meta[w] = e.meta[i]
 		w++
 	}
 	e.meta = e.meta[:w]
+	if badNS {
+		e.keepLastNamespaces()
+	}
 	for i := range e.meta {
 		m := &e.meta[i]
 		raw := md[m.idx].JSON
@@ -458,6 +471,49 @@ func (e *encoder) appendMetadata(b []byte, md []xray.Metadata, segment bool) []b
 		lo = hi
 	}
 	return b
+}
+
+// markNamespaceOrder sets each entry's nsFirst to where its namespace
+// first appears in md, which is where the document writes it. It runs
+// only when a namespace is not UTF-8 (and so may read as another's name).
+func (e *encoder) markNamespaceOrder(md []xray.Metadata) {
+	first := make(map[string]int)
+	norm := func(ns string) string {
+		if ns == "" {
+			return "default"
+		}
+		return ns
+	}
+	for i := range md {
+		if _, ok := first[norm(md[i].Namespace)]; !ok {
+			first[norm(md[i].Namespace)] = i
+		}
+	}
+	for i := range e.meta {
+		e.meta[i].nsFirst = first[norm(md[e.meta[i].idx].Namespace)]
+	}
+}
+
+// keepLastNamespaces keeps, of namespaces whose names differ only in bytes
+// that are not UTF-8 (one key of the document's metadata object once
+// read), the one the document writes last, which replaces the others.
+func (e *encoder) keepLastNamespaces() {
+	w := 0
+	for lo := 0; lo < len(e.meta); {
+		hi := lo + 1
+		for hi < len(e.meta) && bytes.Equal(e.ns(&e.meta[hi]), e.ns(&e.meta[lo])) {
+			hi++
+		}
+		last := e.meta[hi-1].nsFirst
+		for i := lo; i < hi; i++ {
+			if e.meta[i].nsFirst == last {
+				e.meta[w] = e.meta[i]
+				w++
+			}
+		}
+		lo = hi
+	}
+	e.meta = e.meta[:w]
 }
 
 // nsRange returns the entries of namespace ns in the sorted e.meta.

@@ -290,3 +290,15 @@ func TestConfiguredResource(t *testing.T) {
 		t.Fatalf("independent subsegment resource %v", res)
 	}
 }
+
+func TestNamespacesThatReadAlike(t *testing.T) {
+	seg := serverSegment()
+	seg.Metadata = []xray.Metadata{
+		{Namespace: "n\xff", Key: "a", JSON: []byte(`1`)},
+		{Namespace: "n\xfe", Key: "b", JSON: []byte(`2`)},
+		{Namespace: "n\xff", Key: "c", JSON: []byte(`3`)},
+		{Namespace: "m\xff", Key: "k\xff", JSON: []byte(`4`)},
+		{Namespace: "m\xff", Key: "k\xfe", JSON: []byte(`5`)},
+	}
+	compareWithRules(t, seg)
+}
