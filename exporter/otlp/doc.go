@@ -74,8 +74,6 @@
 //     range) is left out and counted as BadMetadata; in an X-Ray document
 //     it would make the whole document malformed. An aws environment
 //     block that is not JSON is left out of the resource.
-//   - Two metadata namespaces whose names differ only in bytes that are
-//     not UTF-8 are merged into one; the document keeps only the last.
 //   - A nil subsegment is skipped; subsegments that contain themselves are
 //     refused as too deep (AppendDocument would not return).
 package otlp
