@@ -48,9 +48,14 @@ type Exporter struct {
 	ownClient bool
 	scope     []byte // the ScopeSpans.scope field
 
-	mu           sync.Mutex
-	pending      []byte // records: resource, spans, span count
+	mu sync.Mutex
+	// The queue: records (resource, spans, span count) appended to
+	// chunks of chunkSize bytes, so that a growing queue never copies
+	// what it holds. Chunks the sender has sent wait in free for reuse.
+	chunks       [][]byte
+	pendingBytes int
 	pendingSpans int
+	free         [][]byte
 	started      bool
 	closed       bool
 	isClosed     atomic.Bool
@@ -146,14 +151,16 @@ func (x *Exporter) ExportSegment(seg *xray.Segment) {
 		x.droppedClosed.Add(1)
 		return
 	}
-	if x.pendingSpans+n > x.cfg.queueSize || len(x.pending)+size > x.cfg.queueBytes {
+	if x.pendingSpans+n > x.cfg.queueSize || x.pendingBytes+size > x.cfg.queueBytes {
 		x.mu.Unlock()
 		x.droppedFull.Add(uint64(n))
 		return
 	}
-	b := protowire.AppendBytes(x.pending, enc.res)
+	b := x.chunkFor(size)
+	b = protowire.AppendBytes(b, enc.res)
 	b = protowire.AppendBytes(b, enc.spans)
-	x.pending = protowire.AppendVarint(b, uint64(n))
+	x.chunks[len(x.chunks)-1] = protowire.AppendVarint(b, uint64(n))
+	x.pendingBytes += size
 	x.pendingSpans += n
 	full := x.pendingSpans >= x.cfg.maxBatch
 	if !x.started {
@@ -173,6 +180,30 @@ func (x *Exporter) ExportSegment(seg *xray.Segment) {
 }
 
 const binaryVarintMax = 10
+
+// chunkSize is the size of the queue's chunks.
+const chunkSize = 64 << 10
+
+// chunkFor returns the last chunk of the queue, after starting a new one
+// when the last has no room for size bytes. x.mu is held.
+func (x *Exporter) chunkFor(size int) []byte {
+	if n := len(x.chunks); n > 0 && cap(x.chunks[n-1])-len(x.chunks[n-1]) >= size {
+		return x.chunks[n-1]
+	}
+	var c []byte
+	switch {
+	case size > chunkSize:
+		c = make([]byte, 0, size) // one large segment: a chunk of its own
+	case len(x.free) > 0:
+		c = x.free[len(x.free)-1]
+		x.free[len(x.free)-1] = nil
+		x.free = x.free[:len(x.free)-1]
+	default:
+		c = make([]byte, 0, chunkSize)
+	}
+	x.chunks = append(x.chunks, c)
+	return c
+}
 
 func putEncoder(e *encoder) {
 	if cap(e.spans)+cap(e.res)+cap(e.json.strs)+cap(e.keys) > maxPooledEncoder {

@@ -24,7 +24,7 @@ const maxInFlight = 8
 
 // sender is the state of the background goroutine.
 type sender struct {
-	spare   []byte // the queue buffer not in use
+	spare   [][]byte // the chunk list not in use
 	records []record
 	slots   [maxInFlight]slot
 }
@@ -67,26 +67,34 @@ func (x *Exporter) run() {
 func (x *Exporter) sendAll() error {
 	s := &x.snd
 	x.mu.Lock()
-	buf := x.pending
-	x.pending = s.spare[:0]
-	x.pendingSpans = 0
+	chunks := x.chunks
+	x.chunks = s.spare[:0]
+	x.pendingSpans, x.pendingBytes = 0, 0
 	x.mu.Unlock()
-	defer func() { s.spare = buf[:0] }()
-	if len(buf) == 0 {
+	defer x.recycle(chunks)
+	if len(chunks) == 0 {
 		return nil
 	}
 	s.records = s.records[:0]
-	for b := buf; len(b) > 0; {
-		res, n := protowire.ConsumeBytes(b)
-		b = b[n:]
-		spans, m := protowire.ConsumeBytes(b)
-		b = b[m:]
-		count, k := protowire.ConsumeVarint(b)
-		b = b[k:]
-		if n < 0 || m < 0 || k < 0 {
-			break // cannot happen: the queue holds what ExportSegment wrote
+	for _, b := range chunks {
+		for len(b) > 0 {
+			res, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				break // cannot happen: the queue holds what ExportSegment wrote
+			}
+			b = b[n:]
+			spans, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				break
+			}
+			b = b[m:]
+			count, k := protowire.ConsumeVarint(b)
+			if k < 0 {
+				break
+			}
+			b = b[k:]
+			s.records = append(s.records, record{res, spans, int(count)})
 		}
-		s.records = append(s.records, record{res, spans, int(count)})
 	}
 	// Cut the records into batches of at most maxBatch spans (a segment
 	// is never split), and send up to maxInFlight of them at once.
@@ -130,6 +138,20 @@ func (x *Exporter) sendAll() error {
 		}
 	}
 	return nil
+}
+
+// recycle keeps sent chunks for reuse, as many as the queue's byte bound
+// can fill, and the chunk list for the next swap.
+func (x *Exporter) recycle(chunks [][]byte) {
+	x.mu.Lock()
+	for i, c := range chunks {
+		if cap(c) == chunkSize && (len(x.free)+1)*chunkSize <= x.cfg.queueBytes+chunkSize {
+			x.free = append(x.free, c[:0])
+		}
+		chunks[i] = nil
+	}
+	x.mu.Unlock()
+	x.snd.spare = chunks[:0]
 }
 
 type batch struct {
