@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -73,6 +74,22 @@ type Exporter struct {
 	segments, spans, exported, requests, retries            atomic.Uint64
 	droppedFull, droppedClosed, droppedInvalid, droppedSend atomic.Uint64
 	rejected, badMetadata                                   atomic.Uint64
+	logAt                                                   atomic.Int64 // when a drop was last logged
+}
+
+// dropLogInterval is how often at most the request path logs a drop.
+const dropLogInterval = 10 * time.Second
+
+// logDrop logs a dropped segment, at most once per dropLogInterval; the
+// counts are in Stats.
+func (x *Exporter) logDrop(reason string, err error) {
+	now := time.Now().UnixNano()
+	last := x.logAt.Load()
+	if now-last < int64(dropLogInterval) || !x.logAt.CompareAndSwap(last, now) {
+		return
+	}
+	x.cfg.logger.Warn("otlp: segment dropped (further drops are counted in Stats, logged at most every 10 s)",
+		"reason", reason, "error", err)
 }
 
 // New returns an exporter configured by opts over the OpenTelemetry
@@ -140,6 +157,7 @@ func (x *Exporter) ExportSegment(seg *xray.Segment) {
 	}
 	if err != nil {
 		x.droppedInvalid.Add(1)
+		x.logDrop("cannot be translated", err)
 		return
 	}
 	n := enc.nspans
@@ -154,6 +172,7 @@ func (x *Exporter) ExportSegment(seg *xray.Segment) {
 	if x.pendingSpans+n > x.cfg.queueSize || x.pendingBytes+size > x.cfg.queueBytes {
 		x.mu.Unlock()
 		x.droppedFull.Add(uint64(n))
+		x.logDrop("queue full", nil)
 		return
 	}
 	b := x.chunkFor(size)

@@ -1,11 +1,14 @@
 package otlp
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -471,6 +474,21 @@ func TestBatchesSentConcurrently(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st := x.Stats(); st.Exported != n*10 || st.Requests != n {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestDropsLoggedOnce(t *testing.T) {
+	c := newCollector(t)
+	var logs bytes.Buffer
+	x := newTestExporter(t, c, WithQueueSize(1, 0), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	for i := range 5 {
+		x.ExportSegment(segmentN(i))
+	}
+	if got := strings.Count(logs.String(), "segment dropped"); got != 1 {
+		t.Fatalf("%d drop lines for 4 drops:\n%s", got, logs.String())
+	}
+	if st := x.Stats(); st.DroppedFull != 4 {
 		t.Fatalf("stats %+v", st)
 	}
 }
