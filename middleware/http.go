@@ -9,7 +9,6 @@ import (
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
 )
 
-
 // HTTP returns middleware that traces every request as an X-Ray segment.
 //
 // The segment is named by WithServiceName (or WithHostNaming), records the
