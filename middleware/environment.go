@@ -113,6 +113,10 @@ func (env *environment) shutdown(ctx context.Context) error {
 // wait blocks until the environment has been read; tests use it.
 func (env *environment) wait() { <-env.done }
 
+// metadataClient reads the metadata endpoints: never through a proxy, and
+// without keeping connections (and their goroutines) open afterwards.
+var metadataClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
 // ecsContainer is the part of the ECS task metadata v4 container response
 // that segments use.
 type ecsContainer struct {
@@ -126,7 +130,7 @@ func readECSMetadata(ctx context.Context, endpoint string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := metadataClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +177,7 @@ func readEC2Metadata(ctx context.Context, endpoint string) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", "60")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := metadataClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +191,7 @@ func readEC2Metadata(ctx context.Context, endpoint string) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("X-Aws-Ec2-Metadata-Token", string(token))
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = metadataClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
