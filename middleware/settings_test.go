@@ -196,7 +196,7 @@ func TestTracesExporterFromEnvironment(t *testing.T) {
 }
 
 func TestSamplerFromEnvironment(t *testing.T) {
-	low := trace.TraceID{8: 0x00, 15: 1}  // below any ratio above 0
+	low := trace.TraceID{8: 0x00, 15: 1}    // below any ratio above 0
 	high := trace.TraceID{8: 0xff, 9: 0xff} // above any ratio below 1
 	for _, tc := range []struct {
 		name    string
