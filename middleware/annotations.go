@@ -19,6 +19,10 @@ const (
 	// or function URL invocation carried an Access-Control-Allow-Origin
 	// header.
 	CORSAnnotation = "cors_headers"
+	// TenantAnnotation holds the tenant ID of an invocation of a
+	// tenant-isolated Lambda function (lambdacontext's TenantID); the
+	// invocation's EMF document carries it as the tenant_id property.
+	TenantAnnotation = "tenant_id"
 	// EventAnnotation names the kind of HTTP event (api-gateway-rest,
 	// api-gateway-http, alb, function-url).
 	EventAnnotation = "event_source"

@@ -50,9 +50,10 @@ const lambdaTraceKey = "x-amzn-trace-id"
 // a segment of its own: a trace header without a Parent, or with
 // Sampled=0, records nothing (the trace is still passed on, unsampled).
 // The subsegment is named "## " and the service name (WithServiceName; by
-// default the function name) and carries the ColdStart and Service
-// annotations, the HTTP request and response of HTTP events, and a fault
-// with the error or panic. Annotations, metadata ([AddAnnotation],
+// default the function name) and carries the cold_start and service
+// annotations (and tenant_id when the function is tenant-isolated), the
+// HTTP request and response of HTTP events, and a fault with the error or
+// panic. Annotations, metadata ([AddAnnotation],
 // [AddMetadata]) and metrics ([AddMetric]) work through the handler's
 // context, and [Transport] and [AWS] record outgoing calls under the
 // subsegment.
@@ -283,7 +284,8 @@ type invocation struct {
 	cold      bool
 	traced    bool // the invocation came with a valid trace header
 	requestID string
-	corsReq   any // the HTTP request, when it carries Origin (lambda_cors.go)
+	tenantID  string // of a tenant-isolated function
+	corsReq   any    // the HTTP request, when it carries Origin (lambda_cors.go)
 
 	mu       sync.Mutex
 	done     bool // telemetry sent, by the timeout report or by end
@@ -309,6 +311,7 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 	inv := &invocation{Context: ctx, w: w, start: now, cold: w.cold.CompareAndSwap(true, false), corsReq: corsReq}
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		inv.requestID = lc.AwsRequestID
+		inv.tenantID = lc.TenantID
 	}
 
 	raw, _ := ctx.Value(lambdaTraceKey).(string)
@@ -341,6 +344,9 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 		seg.Annotations = append(seg.Annotations,
 			xray.BoolAttr(ColdStartAnnotation, inv.cold),
 			xray.StringAttr(ServiceAnnotation, w.service))
+		if inv.tenantID != "" {
+			seg.Annotations = append(seg.Annotations, xray.StringAttr(TenantAnnotation, inv.tenantID))
+		}
 		if isHTTP {
 			setHTTPRequest(seg, &req)
 		}
@@ -495,6 +501,9 @@ func (inv *invocation) flushLocked(now time.Time, seg *xray.Segment, err error, 
 		_ = l.PutMetric(MetricTimeout, b2f(inv.timedOut), emf.Count)
 		if inv.requestID != "" {
 			_ = l.SetProperty("function_request_id", inv.requestID)
+		}
+		if inv.tenantID != "" {
+			_ = l.SetProperty("tenant_id", inv.tenantID)
 		}
 		if inv.traced {
 			_ = l.SetProperty("xray_trace_id", xray.FormatTraceID(inv.st.sc.TraceID()))

@@ -472,7 +472,7 @@ func TestLambdaConcurrentInvocationsKeepTheirOwnTrace(t *testing.T) {
 			parent := fmt.Sprintf("%016x", i+1)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: fmt.Sprint("r", i)})
+			ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: fmt.Sprint("r", i), TenantID: fmt.Sprint("t", i)})
 			//nolint:staticcheck
 			ctx = context.WithValue(ctx, "x-amzn-trace-id", "Root="+facadeTrace+";Parent="+parent+";Sampled=1")
 			if _, err := h(ctx, i); err != nil {
@@ -487,12 +487,15 @@ func TestLambdaConcurrentInvocationsKeepTheirOwnTrace(t *testing.T) {
 		if d.ParentID != want {
 			t.Errorf("invocation %v has parent %s, want %s", d.Annotations["n"], d.ParentID, want)
 		}
+		if tenant := fmt.Sprint("t", d.Annotations["n"]); d.Annotations["tenant_id"] != tenant {
+			t.Errorf("invocation %v has tenant %v, want %s", d.Annotations["n"], d.Annotations["tenant_id"], tenant)
+		}
 	}
 	emfDocs := f.emfDocs(t)
 	for i := range n {
 		inv := invocationDoc(t, emfDocs, fmt.Sprint("r", i))
-		if inv["Item"] != float64(i) {
-			t.Errorf("request r%d has Item %v", i, inv["Item"])
+		if inv["Item"] != float64(i) || inv["tenant_id"] != fmt.Sprint("t", i) {
+			t.Errorf("request r%d has Item %v, tenant_id %v", i, inv["Item"], inv["tenant_id"])
 		}
 	}
 	colds := 0
