@@ -12,12 +12,13 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/middleware/corscheck"
+	"github.com/seed-c77c9410/sidelight/middleware/sampling"
 )
 
 // Kit owns everything the middleware sends and starts: the trace exporter
 // (the X-Ray UDP emitter by default), the request metrics recorders, the
-// lookup of where the service runs (ECS or EC2 metadata), and the CORS
-// checker. Its HTTP, Transport, AWS and LambdaHandler methods build
+// lookup of where the service runs (ECS or EC2 metadata), the sampling
+// rules it fetches from the daemon, and the CORS checker. Its HTTP, Transport, AWS and LambdaHandler methods build
 // middleware that shares them; ForceFlush writes out what is pending and
 // Shutdown stops it all.
 //
@@ -34,6 +35,7 @@ type Kit struct {
 	cfg  *config
 
 	exporter xray.SegmentExporter // the kit's own; nil when traces are off
+	rules    *sampling.Rules      // the kit's own (fetched from the daemon); nil when given
 
 	mu     sync.Mutex
 	parts  []kitPart // metrics recorders and metadata lookups, as made
@@ -59,6 +61,7 @@ func New(opts ...Option) (*Kit, error) {
 	cfg.kit = k
 	if cfg.rules == nil {
 		cfg.rules = cfg.defaultRules()
+		k.rules = cfg.rules
 	}
 	if cfg.corsChecker == nil {
 		cfg.corsChecker, _ = corscheck.New() // no options: cannot fail
@@ -178,6 +181,9 @@ func (k *Kit) Shutdown(ctx context.Context) error {
 	var errs []error
 	for _, p := range parts {
 		errs = append(errs, p.shutdown(ctx))
+	}
+	if k.rules != nil {
+		errs = append(errs, k.rules.Shutdown(ctx))
 	}
 	if k.exporter != nil {
 		errs = append(errs, k.exporter.Shutdown(ctx))
