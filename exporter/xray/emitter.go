@@ -25,7 +25,7 @@ const MaxDatagramSize = 64000
 const maxBatch = 64
 
 // lingerTime is how long the sender waits for a batch to fill. It bounds the
-// delay a segment sees before it is sent (Flush does not wait for it).
+// delay a segment sees before it is sent (ForceFlush does not wait for it).
 const lingerTime = 500 * time.Microsecond
 
 // Stats counts what an Emitter did with the segments it was given.
