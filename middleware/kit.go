@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,6 +37,11 @@ type Kit struct {
 
 	exporter xray.SegmentExporter // the kit's own; nil when traces are off
 	rules    *sampling.Rules      // the kit's own (fetched from the daemon); nil when given
+
+	// warm is set by the first Lambda invocation the kit's wrappers serve:
+	// one cold start per kit, and so per execution environment for the
+	// default kit, however many wrappers or concurrent invocations.
+	warm atomic.Bool
 
 	mu     sync.Mutex
 	parts  []kitPart // metrics recorders and metadata lookups, as made
@@ -137,7 +143,7 @@ func (k *Kit) AWS(cfg *aws.Config, opts ...Option) {
 // (Kit has no Lambda method, since Go methods cannot take type
 // parameters: pass WithKit(k) to Lambda.)
 func (k *Kit) LambdaHandler(h lambda.Handler, opts ...Option) lambda.Handler {
-	return newLambdaHandler(h, k.config(opts), opts)
+	return newLambdaHandler(h, k.config(opts))
 }
 
 // Exporter returns the trace exporter the kit sends segments to (the one

@@ -155,3 +155,27 @@ func TestKitConcurrentShutdown(t *testing.T) {
 type echoHandler struct{}
 
 func (echoHandler) Invoke(_ context.Context, p []byte) ([]byte, error) { return p, nil }
+
+// The kit's Lambda wrappers send through its exporter and flush it before
+// the invocation returns.
+func TestKitLambda(t *testing.T) {
+	rec := xraytest.NewRecorder()
+	k, _ := New(WithSegmentExporter(rec), WithServiceName("orders"), WithoutMetrics())
+	defer k.Shutdown(context.Background())
+	//nolint:staticcheck // aws-lambda-go's own plain string key
+	ctx := context.WithValue(context.Background(), "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	if _, err := k.LambdaHandler(echoHandler{}).Invoke(ctx, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	typed := Lambda(func(context.Context, string) (string, error) { return "ok", nil }, WithKit(k), WithServiceName("typed"))
+	if _, err := typed(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	segs := rec.Segments()
+	if len(segs) != 2 || segs[0].Name != "## orders" || segs[1].Name != "## typed" || segs[0].ParentID != "53995c3f42cd8ad8" {
+		t.Fatalf("segments %+v", segs)
+	}
+	if segs[0].Annotations["cold_start"] != true || segs[1].Annotations["cold_start"] != false {
+		t.Errorf("one cold start per kit, whatever the wrapper: %v %v", segs[0].Annotations, segs[1].Annotations)
+	}
+}

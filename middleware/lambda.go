@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -141,7 +140,7 @@ func LambdaHandler(h lambda.Handler, opts ...Option) lambda.Handler {
 	return kitFrom(opts).LambdaHandler(h, opts...)
 }
 
-func newLambdaHandler(h lambda.Handler, cfg *config, _ []Option) lambda.Handler {
+func newLambdaHandler(h lambda.Handler, cfg *config) lambda.Handler {
 	return &lambdaHandler{w: newLambdaWrapper(cfg), next: h}
 }
 
@@ -182,16 +181,14 @@ func (l *lambdaHandler) Invoke(ctx context.Context, payload []byte) (out []byte,
 	return out, err
 }
 
-// lambdaWrapper is what Lambda and LambdaHandler share: configuration, the
-// cold start flag, and a free list of EMF loggers, one per invocation in
-// flight.
+// lambdaWrapper is what Lambda and LambdaHandler share: configuration and
+// a free list of EMF loggers, one per invocation in flight. The cold start
+// flag is the kit's.
 type lambdaWrapper struct {
 	cfg      *config
 	name     string // subsegment name
 	function string
 	service  string
-
-	cold atomic.Bool // set until the first invocation begins
 
 	sink    emf.Sink
 	coldLog *emf.Logger      // the ColdStart document
@@ -208,7 +205,6 @@ func newLambdaWrapper(cfg *config) *lambdaWrapper {
 	}
 	w.name = xray.SanitizeName("## " + cfg.serviceName)
 	w.service = first(cfg.getenv("POWERTOOLS_SERVICE_NAME"), cfg.getenv("AWS_EMF_SERVICE_NAME"), cfg.serviceName, "service_undefined")
-	w.cold.Store(true)
 	if !cfg.metrics.off {
 		w.setupEMF()
 	}
@@ -308,7 +304,7 @@ func (inv *invocation) handlerContext() context.Context { return inv.st }
 func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHTTP bool, corsReq any) *invocation {
 	cfg := w.cfg
 	now := cfg.now()
-	inv := &invocation{Context: ctx, w: w, start: now, cold: w.cold.CompareAndSwap(true, false), corsReq: corsReq}
+	inv := &invocation{Context: ctx, w: w, start: now, cold: w.cfg.kit.warm.CompareAndSwap(false, true), corsReq: corsReq}
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		inv.requestID = lc.AwsRequestID
 		inv.tenantID = lc.TenantID

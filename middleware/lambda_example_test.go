@@ -30,12 +30,14 @@ func ExampleLambda() {
 	emitter, _ := xray.NewEmitter(xray.WithDaemonAddress(daemon.Addr()))
 	defer emitter.Shutdown(context.Background())
 	metrics := emftest.NewSink() // in Lambda: standard output
+	// In a function, the default kit does: lambda.Start(middleware.Lambda(h)).
+	kit, _ := middleware.New(middleware.WithSegmentExporter(emitter), middleware.WithMetricsSink(metrics))
 
 	handler := middleware.Lambda(func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		middleware.AddAnnotation(ctx, "customer", "acme")
 		middleware.AddMetric(ctx, "OrdersPlaced", 1, emf.Count)
 		return events.APIGatewayProxyResponse{StatusCode: 201}, nil
-	}, middleware.WithSegmentExporter(emitter), middleware.WithServiceName("orders"), middleware.WithMetricsSink(metrics))
+	}, middleware.WithKit(kit), middleware.WithServiceName("orders"))
 	// In a function's main: lambda.Start(handler). Here, one invocation:
 	ctx, cancel := invocation()
 	defer cancel()

@@ -284,3 +284,19 @@ func neverRules() *sampling.Rules {
 	r, _ := sampling.Parse([]byte(`{"version":2,"default":{"fixed_target":0,"rate":0}}`))
 	return r
 }
+
+func FuzzSampler(f *testing.F) {
+	for _, s := range [][2]string{{"traceidratio", "0.5"}, {"parentbased_always_off", ""}, {"always_on", "x"}, {"parentbased_xray", ""}, {"traceidratio", "NaN"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, name, arg string) {
+		s, err := parseSampler(name, arg)
+		if err != nil && s.kind == samplerRatio && s.ratio != 1 {
+			t.Fatalf("%q %q: error %v but ratio %v", name, arg, err, s.ratio)
+		}
+		if s.ratio < 0 || s.ratio > 1 {
+			t.Fatalf("%q %q: ratio %v", name, arg, s.ratio)
+		}
+		s.root(xray.NewTraceID(time.Unix(0, 0)))
+	})
+}
