@@ -57,22 +57,16 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}
 
 	inventoryURL := make(chan string, 1)
-	shopMetrics, err := middleware.NewMetrics(middleware.MetricsConfig{Service: "shop", Namespace: "SidelightDemo", Sink: sink, Interval: 5 * time.Second})
+	kit, err := middleware.New(middleware.WithSegmentExporter(emitter), middleware.WithSamplingRules(everything),
+		middleware.WithMetricsSink(sink), middleware.WithMetricsNamespace("SidelightDemo"), middleware.WithMetricsInterval(5*time.Second))
 	if err != nil {
 		return 0, err
 	}
-	defer shopMetrics.Shutdown(context.Background())
-	invMetrics, err := middleware.NewMetrics(middleware.MetricsConfig{Service: "inventory", Namespace: "SidelightDemo", Sink: sink, Interval: 5 * time.Second})
-	if err != nil {
-		return 0, err
-	}
-	defer invMetrics.Shutdown(context.Background())
+	defer kit.Shutdown(context.Background())
 
-	client := &http.Client{Transport: middleware.Transport(nil, middleware.WithEmitter(emitter)), Timeout: 5 * time.Second}
-	shop := middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithServiceName("shop"),
-		middleware.WithSamplingRules(everything), middleware.WithMetrics(shopMetrics))(shopRoutes(client, inventoryURL))
-	inventory := middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithServiceName("inventory"),
-		middleware.WithSamplingRules(everything), middleware.WithMetrics(invMetrics))(inventoryRoutes())
+	client := &http.Client{Transport: kit.Transport(nil), Timeout: 5 * time.Second}
+	shop := kit.HTTP(middleware.WithServiceName("shop"))(shopRoutes(client, inventoryURL))
+	inventory := kit.HTTP(middleware.WithServiceName("inventory"))(inventoryRoutes())
 
 	var wg sync.WaitGroup
 	var stops []func()
@@ -112,7 +106,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		n++
 		select {
 		case <-ctx.Done():
-			_ = emitter.Flush(context.Background())
+			_ = kit.ForceFlush(context.Background())
 			return n, nil
 		case <-tick.C:
 		}
