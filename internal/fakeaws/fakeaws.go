@@ -117,6 +117,7 @@ func New(opts ...Option) *Server {
 		lastBody: map[string][]byte{},
 		rules:    []byte(`{"SamplingRuleRecords":[]}`),
 		targets:  []byte(`{"SamplingTargetDocuments":[],"LastRuleModification":0,"UnprocessedStatistics":[]}`),
+		otlp:     otlpState{retryAfter: 1},
 	}
 	for _, o := range opts {
 		o.apply(s)

@@ -91,7 +91,7 @@ type otlpState struct {
 	spans      int
 	records    int
 	reject     [numServices]int // items to report as rejected next
-	retryAfter int              // seconds in Retry-After of 429/503 answers
+	retryAfter int              // seconds in Retry-After of 429/503 answers (New sets 1)
 }
 
 // OTLPLogRequest is one accepted request to the OTLP logs endpoint with
@@ -147,8 +147,8 @@ func (s *Server) RejectOTLP(svc Service, n int) {
 	s.otlp.reject[svc] = n
 }
 
-// SetRetryAfter sets the Retry-After (whole seconds) of the OTLP
-// endpoints' 429 and 503 answers; the default is 1.
+// SetRetryAfter sets the Retry-After (whole seconds, 0 or more) of the
+// OTLP endpoints' 429 and 503 answers; the default is 1.
 func (s *Server) SetRetryAfter(seconds int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,9 +214,6 @@ func grpcCode(status int) int {
 func (s *Server) retryAfter() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.otlp.retryAfter <= 0 {
-		return "1"
-	}
 	return strconv.Itoa(s.otlp.retryAfter)
 }
 
