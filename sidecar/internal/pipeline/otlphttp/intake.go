@@ -66,7 +66,7 @@ func (s *splitter) inWindow(t uint64) bool {
 	if t == 0 {
 		return true
 	}
-	if s.lim.MaxPast > 0 && t < uint64(s.now.Add(-s.lim.MaxPast).UnixNano()) {
+	if lo := s.now.Add(-s.lim.MaxPast).UnixNano(); s.lim.MaxPast > 0 && lo > 0 && t < uint64(lo) {
 		return false
 	}
 	return s.lim.MaxFuture <= 0 || t <= uint64(s.now.Add(s.lim.MaxFuture).UnixNano())
