@@ -75,6 +75,8 @@ type App struct {
 	uiLn    net.Listener
 	uiDone  chan struct{}
 	started []component
+
+	otlpOut otlpExporters // -traces-exporter and -logs-exporter (otlpexport.go)
 }
 
 // New builds the sidecar. Nothing is bound until Start.
@@ -111,6 +113,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 			return nil, err
 		}
 		segConsumer, emfConsumer, segSink = cons.seg, cons.emf, pipelineSink{cons.seg}
+		segConsumer = a.otlpOut.udpConsumer(segConsumer)
 	}
 	a.udp, err = xrayudp.New(xrayudp.Config{Addr: c.XRayUDPAddr, ReadBuffer: c.UDPReadBuf, Consumer: segConsumer,
 		Counters: a.counters, Logger: o.Logger})
@@ -130,7 +133,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 			return nil, err
 		}
 		a.otlp, err = otlprecv.New(otlprecv.Config{HTTPAddr: c.OTLPHTTPAddr, GRPCAddr: c.OTLPGRPCAddr,
-			AllowHost: hostcheck.New(c.AllowedHosts).Allows, Consumer: cons, Counters: a.counters, Logger: o.Logger})
+			AllowHost: hostcheck.New(c.AllowedHosts).Allows, Consumer: a.otlpOut.route(cons), Counters: a.counters, Logger: o.Logger})
 		if err != nil {
 			return nil, err
 		}
@@ -198,6 +201,10 @@ func (a *App) buildAWS(ctx context.Context) (awsConsumers, error) {
 		}
 		a.pipelines = append(a.pipelines, mp)
 		out.emf = mp
+	}
+	emfLogs, _ := out.emf.(*logs.Pipeline)
+	if err := a.buildOTLPExporters(ctx, cfg, emfLogs); err != nil {
+		return awsConsumers{}, err
 	}
 	if c.XRayTCPAddr != "off" {
 		endpoint, err := xrayEndpoint(ctx, cfg)
