@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Config is the sidecar's configuration.
@@ -231,14 +233,14 @@ func parseHeaders(s string) (map[string]string, error) {
 	for _, kv := range items {
 		k, v, ok := strings.Cut(kv, "=")
 		k = strings.TrimSpace(k)
-		if !ok || k == "" || strings.ContainsAny(k, " \t\r\n:") {
-			return nil, fmt.Errorf("%q is not key=value", kv)
+		if !ok || !httpguts.ValidHeaderFieldName(k) {
+			return nil, fmt.Errorf("%q is not key=value with a valid header name", kv)
 		}
 		if uv, err := url.PathUnescape(strings.TrimSpace(v)); err == nil {
 			v = uv
 		}
-		if strings.ContainsAny(v, "\r\n") {
-			return nil, fmt.Errorf("header %q has a line break", k)
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return nil, fmt.Errorf("header %q: the value has control characters", k)
 		}
 		m[k] = v
 	}

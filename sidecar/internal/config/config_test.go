@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/config"
 )
 
@@ -93,4 +95,22 @@ func ExampleParse() {
 	c, err := config.Parse([]string{"-emf-to-logs"}, func(string) string { return "" }, io.Discard)
 	fmt.Println(c.EMFToLogs, c.LogGroup, err)
 	// Output: true /sidelight/emf <nil>
+}
+
+// FuzzHeaders: any -traces-headers value parses or fails with an error;
+// what parses has no line break in a name or value.
+func FuzzHeaders(f *testing.F) {
+	f.Add("X-Scope-OrgID=team-a, authorization=Basic%20abc")
+	f.Add("a=%0d%0aInjected: 1")
+	f.Fuzz(func(t *testing.T, v string) {
+		c, err := config.Parse([]string{"-traces-headers", v}, env(nil), io.Discard)
+		if err != nil {
+			return
+		}
+		for k, v := range c.TracesHeaders {
+			if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
+				t.Fatalf("header %q: %q", k, v)
+			}
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/internal/sender"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
@@ -72,10 +73,13 @@ var XRayLimits = Limits{
 	MaxPast: 14 * 24 * time.Hour, MaxFuture: 2 * time.Hour, MaxGap: 24 * time.Hour,
 }
 
-// CloudWatchLogsLimits bound requests to CloudWatch Logs' OTLP endpoint by
-// the PutLogEvents limits (1,048,576 bytes and 10,000 events per batch,
-// at most 24 hours apart; CloudWatch Logs API Reference, PutLogEvents),
-// which the endpoint writes through, with a margin for the OTLP framing.
+// CloudWatchLogsLimits bound requests to CloudWatch Logs' OTLP endpoint.
+// The "OTLP Endpoints" page has a table of the logs endpoint's limits we
+// could not read in full, so these are PutLogEvents' (1,048,576 bytes and
+// 10,000 events per batch, at most 24 hours apart, events at most 14 days
+// old and 2 hours ahead; CloudWatch Logs API Reference, PutLogEvents),
+// which the endpoint writes to a stream like, with a margin for the OTLP
+// framing: conservative, if not exact.
 var CloudWatchLogsLimits = Limits{MaxRequestBytes: 1_000_000, MaxItems: 10_000, MaxPast: 14 * 24 * time.Hour,
 	MaxFuture: 2 * time.Hour, MaxGap: 24 * time.Hour}
 
@@ -153,6 +157,11 @@ func (c Config) Validate() error {
 	}
 	if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("otlphttp: endpoint %q is not an http(s) URL", c.Endpoint))
+	}
+	for k, v := range c.Headers {
+		if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
+			errs = append(errs, fmt.Errorf("otlphttp: header %q: invalid name or value", k))
+		}
 	}
 	if c.Credentials != nil && (c.SigningName == "" || c.Region == "") {
 		errs = append(errs, errors.New("otlphttp: signing needs SigningName and Region"))

@@ -339,6 +339,7 @@ func TestConfigValidate(t *testing.T) {
 	for _, c := range []otlphttp.Config{
 		{},
 		{Name: "x", Endpoint: "ftp://x", Budget: queue.NewBudget(1), Counters: status.NewCounters()},
+		{Name: "x", Endpoint: "http://x", Budget: queue.NewBudget(1), Counters: status.NewCounters(), Headers: map[string]string{"a": "b\r\nc: d"}},
 		{Name: "x", Endpoint: "http://x", Budget: queue.NewBudget(1), Counters: status.NewCounters(),
 			Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
 	} {
