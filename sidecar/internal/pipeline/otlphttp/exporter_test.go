@@ -17,9 +17,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"go.uber.org/goleak"
@@ -346,5 +348,51 @@ func TestConfigValidate(t *testing.T) {
 		if _, err := otlphttp.New(c); err == nil {
 			t.Errorf("config %+v accepted", c)
 		}
+	}
+}
+
+// TestSignedMetricsToCloudWatch: metrics go whole to CloudWatch's OTLP
+// endpoint, signed for "monitoring"; the IAM action is
+// cloudwatch:PutMetricData.
+func TestSignedMetricsToCloudWatch(t *testing.T) {
+	fake := fakeaws.New()
+	defer fake.Close()
+	s := start(t, fake, func(c *otlphttp.Config) {
+		c.Name, c.Signal, c.Endpoint, c.SigningName, c.Limits = "metrics_otlp", otlphttp.Metrics, fake.URL()+"/v1/metrics", "monitoring", otlphttp.DefaultLimits
+	})
+	req := &colmetricpb.ExportMetricsServiceRequest{ResourceMetrics: []*metricpb.ResourceMetrics{{ScopeMetrics: []*metricpb.ScopeMetrics{{
+		Metrics: []*metricpb.Metric{{Name: "orders", Data: &metricpb.Metric_Sum{Sum: &metricpb.Sum{IsMonotonic: true,
+			AggregationTemporality: metricpb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA,
+			DataPoints:             []*metricpb.NumberDataPoint{{Value: &metricpb.NumberDataPoint_AsInt{AsInt: 3}, TimeUnixNano: 1}}}}}}}}}}}
+	if _, _, err := s.exp.QueueMetrics(req); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return s.count("metrics_otlp.sent") == 1 })
+	if got := fake.OTLPMetrics(); len(got) != 1 || !proto.Equal(got[0], req) || !slices.Equal(fake.Actions(), []string{"cloudwatch:PutMetricData"}) {
+		t.Fatalf("got %v, actions %v", got, fake.Actions())
+	}
+	if _, _, err := s.exp.QueueTraces(traces(1, time.Now())); err == nil {
+		t.Fatal("a metrics exporter took traces")
+	}
+}
+
+// BenchmarkQueueTraces512: intake (split, encode and queue) of an
+// SDK-sized request of 512 spans, without sending.
+func BenchmarkQueueTraces512(b *testing.B) {
+	exp, err := otlphttp.New(otlphttp.Config{Name: "bench", Signal: otlphttp.Traces, Endpoint: "http://127.0.0.1:1/v1/traces",
+		Limits: otlphttp.XRayLimits, Budget: queue.NewBudget(1 << 30), Counters: status.NewCounters()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := traces(512, time.Now())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := exp.QueueTraces(req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*512), "ns/span")
+	if err := exp.Shutdown(context.Background()); err != nil { // not started: drops what is queued
+		b.Fatal(err)
 	}
 }
