@@ -42,7 +42,7 @@ func TestSplitLinear(t *testing.T) {
 	allocs := func(n int) float64 {
 		spans := make([]*tracepb.Span, n)
 		for i := range spans {
-			spans[i] = &tracepb.Span{TraceId: make([]byte, 16), SpanId: make([]byte, 8), Name: "op", StartTimeUnixNano: 1}
+			spans[i] = &tracepb.Span{TraceId: []byte("0123456789abcdef"), SpanId: []byte("01234567"), Name: "op", StartTimeUnixNano: 1}
 		}
 		ss := &tracepb.ScopeSpans{Spans: spans}
 		return testing.AllocsPerRun(5, func() {

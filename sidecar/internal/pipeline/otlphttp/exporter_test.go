@@ -43,7 +43,7 @@ func str(k, v string) *commonpb.KeyValue {
 func traces(n int, at time.Time) *coltracepb.ExportTraceServiceRequest {
 	spans := make([]*tracepb.Span, n)
 	for i := range spans {
-		spans[i] = &tracepb.Span{TraceId: bytes.Repeat([]byte{byte(i >> 8), byte(i)}, 8), SpanId: []byte{1, 2, 3, 4, 5, 6, byte(i >> 8), byte(i)},
+		spans[i] = &tracepb.Span{TraceId: append([]byte{0x7f, byte(i >> 8), byte(i)}, bytes.Repeat([]byte{9}, 13)...), SpanId: []byte{1, 2, 3, 4, 5, 6, byte(i >> 8), byte(i)},
 			Name: fmt.Sprintf("op-%d", i), Kind: tracepb.Span_SPAN_KIND_SERVER,
 			StartTimeUnixNano: uint64(at.UnixNano()), EndTimeUnixNano: uint64(at.Add(time.Millisecond).UnixNano()),
 			Attributes: []*commonpb.KeyValue{str("http.request.method", "GET")}}
@@ -140,8 +140,8 @@ func TestSignedTracesReachXRay(t *testing.T) {
 }
 
 // TestSplitsToXRayLimits: 12,000 spans go in requests of at most 10,000;
-// a span over 200 KB, one 15 days old and a resource over 16 KB are left
-// out and reported as rejected, and the fake (which refuses any request
+// a span over 200 KB, one 15 days old, one with an all-zero trace ID and
+// a resource over 16 KB are left out and reported as rejected, and the fake (which refuses any request
 // breaking a limit) takes everything else.
 func TestSplitsToXRayLimits(t *testing.T) {
 	fake := fakeaws.New()
@@ -152,14 +152,15 @@ func TestSplitsToXRayLimits(t *testing.T) {
 	spans := req.ResourceSpans[0].ScopeSpans[0].Spans
 	spans[10].Attributes = append(spans[10].Attributes, str("big", strings.Repeat("x", 200_000)))
 	spans[20].StartTimeUnixNano = uint64(now.Add(-15 * 24 * time.Hour).UnixNano())
+	spans[30].TraceId = make([]byte, 16) // all zero: invalid
 	bigRes := traces(2, now).ResourceSpans[0]
 	bigRes.Resource.Attributes = append(bigRes.Resource.Attributes, str("huge", strings.Repeat("r", 16_000)))
 	req.ResourceSpans = append(req.ResourceSpans, bigRes)
 	rej, why, err := s.exp.QueueTraces(req)
-	if err != nil || rej != 4 || why == "" {
+	if err != nil || rej != 5 || why == "" {
 		t.Fatalf("rejected %d (%q), err %v", rej, why, err)
 	}
-	eventually(t, func() bool { return s.count("traces_otlp.sent") == 11_998 })
+	eventually(t, func() bool { return s.count("traces_otlp.sent") == 11_997 })
 	reqs := fake.OTLPTraces()
 	for _, r := range reqs {
 		n := 0
@@ -175,7 +176,7 @@ func TestSplitsToXRayLimits(t *testing.T) {
 	if len(reqs) < 2 || fake.Invalid() != 0 {
 		t.Fatalf("%d requests, %d refused", len(reqs), fake.Invalid())
 	}
-	if s.count("traces_otlp.dropped.limits") != 4 {
+	if s.count("traces_otlp.dropped.limits") != 5 {
 		t.Fatalf("counters %v", s.counters.Snapshot())
 	}
 }

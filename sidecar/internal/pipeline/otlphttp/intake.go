@@ -107,19 +107,13 @@ func (r *run) add(i, size int, t uint64) {
 	lim := r.s.lim
 	switch {
 	case lim.MaxItemBytes > 0 && size > lim.MaxItemBytes:
-		r.flush(i)
-		r.start = i + 1
-		r.s.reject(1, fmt.Sprintf("item of %d bytes exceeds the endpoint's %d", size, lim.MaxItemBytes))
+		r.drop(i, fmt.Sprintf("item of %d bytes exceeds the endpoint's %d", size, lim.MaxItemBytes))
 		return
 	case r.head+framed(size)+16 > lim.MaxRequestBytes:
-		r.flush(i)
-		r.start = i + 1
-		r.s.reject(1, fmt.Sprintf("item of %d bytes does not fit in a request of %d", size, lim.MaxRequestBytes))
+		r.drop(i, fmt.Sprintf("item of %d bytes does not fit in a request of %d", size, lim.MaxRequestBytes))
 		return
 	case !r.s.inWindow(t):
-		r.flush(i)
-		r.start = i + 1
-		r.s.reject(1, "time outside the endpoint's window (14 days ago to 2 hours ahead for X-Ray)")
+		r.drop(i, "time outside the endpoint's window (14 days ago to 2 hours ahead for X-Ray)")
 		return
 	}
 	gapTooWide := lim.MaxGap > 0 && t != 0 && r.n > 0 &&
@@ -138,6 +132,27 @@ func (r *run) add(i, size int, t uint64) {
 		}
 		r.maxT = max(r.maxT, t)
 	}
+}
+
+// drop leaves item i out for good, ending the part before it.
+func (r *run) drop(i int, why string) {
+	r.flush(i)
+	r.start = i + 1
+	r.s.reject(1, why)
+}
+
+// validID reports whether id has n bytes, not all zero (OTLP's rule for
+// trace and span IDs; an endpoint refuses a whole request for one bad ID).
+func validID(id []byte, n int) bool {
+	if len(id) != n {
+		return false
+	}
+	for _, b := range id {
+		if b != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // resourceScope checks the resource and scope limit; head is their size.
@@ -169,6 +184,10 @@ func (s *splitter) spans(res *resourcepb.Resource, schema string, ss *tracepb.Sc
 			{Scope: ss.GetScope(), SchemaUrl: ss.GetSchemaUrl(), Spans: spans[i:j]}}}
 	}}
 	for i, sp := range spans {
+		if !validID(sp.GetTraceId(), 16) || !validID(sp.GetSpanId(), 8) {
+			r.drop(i, "a span without a valid trace or span ID")
+			continue
+		}
 		t := sp.GetStartTimeUnixNano()
 		if s.inWindow(t) && !s.inWindow(sp.GetEndTimeUnixNano()) {
 			t = sp.GetEndTimeUnixNano() // checked by add
