@@ -89,7 +89,9 @@ func (r *run) flush(end int) {
 		r.start = end
 		return
 	}
-	b, err := proto.Marshal(r.build(r.start, end))
+	// add sized every item with proto.Size, which caches the sizes: the
+	// encoding reuses them instead of walking the items a second time.
+	b, err := proto.MarshalOptions{UseCachedSize: true}.Marshal(r.build(r.start, end))
 	if err != nil {
 		r.s.err = err
 		r.s.reject(r.n, "cannot encode: "+err.Error())
