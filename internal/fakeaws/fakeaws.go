@@ -342,11 +342,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		body, tooBig, err = gunzip(raw, maxBody)
 		if err != nil || tooBig {
 			s.recordInvalid()
-			if isOTLP(op) {
-				writeOTLPError(w, r, http.StatusBadRequest, "bad gzip body or more than 8 MiB uncompressed")
-				return
+			switch {
+			case isOTLP(op) && tooBig:
+				writeOTLPError(w, r, http.StatusRequestEntityTooLarge, "more than 8 MiB uncompressed")
+			case isOTLP(op):
+				writeOTLPError(w, r, http.StatusBadRequest, "bad gzip body")
+			default:
+				http.Error(w, "bad gzip body", http.StatusBadRequest)
 			}
-			http.Error(w, "bad gzip body", http.StatusBadRequest)
 			return
 		}
 	}

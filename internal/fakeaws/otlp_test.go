@@ -165,7 +165,12 @@ func TestOTLPTraceLimits(t *testing.T) {
 			}
 		})
 	}
-	resp, _ := post(t, s, "/v1/traces", "xray", []byte("x"), map[string]string{"Content-Type": "text/plain"})
+	bomb := gz(make([]byte, 9<<20)) // 9 MiB of zeros in about 9 KB
+	resp, _ := post(t, s, "/v1/traces", "xray", bomb, map[string]string{"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("gzip bomb: %d", resp.StatusCode)
+	}
+	resp, _ = post(t, s, "/v1/traces", "xray", []byte("x"), map[string]string{"Content-Type": "text/plain"})
 	if resp.StatusCode != http.StatusUnsupportedMediaType {
 		t.Fatalf("text/plain: %d", resp.StatusCode)
 	}
