@@ -155,8 +155,7 @@ func TestOTLPTraceLimits(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := s.SpanCount()
-			resp, body := post(t, s, "/v1/traces", "xray", gz(protoBody(t, tc.req)),
-				map[string]string{"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
+			resp, body := post(t, s, "/v1/traces", "xray", protoBody(t, tc.req), protoHdr)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
 			}
@@ -165,7 +164,8 @@ func TestOTLPTraceLimits(t *testing.T) {
 			}
 		})
 	}
-	bomb := gz(make([]byte, 9<<20)) // 9 MiB of zeros in about 9 KB
+	// A gzip bomb: 9 members of 1 MiB of zeros each, about 9 KB in all.
+	bomb := bytes.Repeat(gz(make([]byte, 1<<20)), 9)
 	resp, _ := post(t, s, "/v1/traces", "xray", bomb, map[string]string{"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("gzip bomb: %d", resp.StatusCode)
