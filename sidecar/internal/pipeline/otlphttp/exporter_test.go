@@ -139,16 +139,17 @@ func TestSignedTracesReachXRay(t *testing.T) {
 	}
 }
 
-// TestSplitsToXRayLimits: 12,000 spans go in requests of at most 10,000;
+// TestSplitsToXRayLimits: 1,200 spans go in requests of at most 500 (X-Ray's
+// limits, with MaxItems lowered from 10,000 to keep the test quick);
 // a span over 200 KB, one 15 days old, one with an all-zero trace ID and
 // a resource over 16 KB are left out and reported as rejected, and the fake (which refuses any request
 // breaking a limit) takes everything else.
 func TestSplitsToXRayLimits(t *testing.T) {
 	fake := fakeaws.New()
 	defer fake.Close()
-	s := start(t, fake, nil)
+	s := start(t, fake, func(c *otlphttp.Config) { c.Limits.MaxItems = 500 })
 	now := time.Now()
-	req := traces(12_000, now)
+	req := traces(1_200, now)
 	spans := req.ResourceSpans[0].ScopeSpans[0].Spans
 	spans[10].Attributes = append(spans[10].Attributes, str("big", strings.Repeat("x", 200_000)))
 	spans[20].StartTimeUnixNano = uint64(now.Add(-15 * 24 * time.Hour).UnixNano())
@@ -160,7 +161,7 @@ func TestSplitsToXRayLimits(t *testing.T) {
 	if err != nil || rej != 5 || why == "" {
 		t.Fatalf("rejected %d (%q), err %v", rej, why, err)
 	}
-	eventually(t, func() bool { return s.count("traces_otlp.sent") == 11_997 })
+	eventually(t, func() bool { return s.count("traces_otlp.sent") == 1_197 })
 	reqs := fake.OTLPTraces()
 	for _, r := range reqs {
 		n := 0
@@ -169,11 +170,11 @@ func TestSplitsToXRayLimits(t *testing.T) {
 				n += len(ss.Spans)
 			}
 		}
-		if n > 10_000 {
+		if n > 500 {
 			t.Fatalf("a request of %d spans", n)
 		}
 	}
-	if len(reqs) < 2 || fake.Invalid() != 0 {
+	if len(reqs) < 3 || fake.Invalid() != 0 {
 		t.Fatalf("%d requests, %d refused", len(reqs), fake.Invalid())
 	}
 	if s.count("traces_otlp.dropped.limits") != 5 {
