@@ -307,8 +307,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 // work in at the same moment and, concurrently, hand what their sockets
 // and connections already hold to the pipelines (each receiver's Shutdown
 // drains; a receiver added later must do the same); only when every
-// receiver is done do the pipelines drain, so that nothing read during
-// shutdown arrives after its pipeline stopped. Then the servers stop.
+// receiver is done do the pipelines drain (all at once, each within ctx),
+// so that nothing read during shutdown arrives after its pipeline
+// stopped. Then the servers stop.
 func (a *App) shutdownStarted(ctx context.Context) error {
 	var errs []error
 	var stopping []component
@@ -328,11 +329,16 @@ func (a *App) shutdownStarted(ctx context.Context) error {
 	}
 	wg.Wait()
 	errs = append(errs, rerrs...)
-	for _, p := range a.pipelines {
+	// The pipelines drain side by side: one whose backend is down must not
+	// spend the deadline of the others.
+	perrs := make([]error, len(a.pipelines))
+	for i, p := range a.pipelines {
 		if containsComp(a.started, p) {
-			errs = append(errs, p.Shutdown(ctx))
+			wg.Go(func() { perrs[i] = p.Shutdown(ctx) })
 		}
 	}
+	wg.Wait()
+	errs = append(errs, perrs...)
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
 	}

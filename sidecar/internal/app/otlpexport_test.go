@@ -461,3 +461,33 @@ func readOTLP(r *http.Request, m proto.Message) error {
 	}
 	return proto.Unmarshal(b, m)
 }
+
+// TestShutdownOutageSparesOtherSignal: X-Ray's OTLP endpoint hangs
+// through shutdown; the log records waiting in the PutLogEvents pipeline
+// are still delivered within the deadline (each pipeline drains on its
+// own, instead of the logs waiting for the traces' deadline to pass).
+func TestShutdownOutageSparesOtherSignal(t *testing.T) {
+	fake := fakeaws.New()
+	defer fake.Close()
+	fake.Hang(fakeaws.XRay, true)
+	c := testConfig()
+	c.TracesExporter = config.ExporterXRayOTLP
+	a := startAWS(t, fake, c, nil)
+	addr := a.Addrs()["otlp_http"]
+	if code := postOTLP(t, addr, "/v1/traces", spanRequest(10, 1)); code != http.StatusOK {
+		t.Fatalf("traces: %d", code)
+	}
+	if code := postOTLP(t, addr, "/v1/logs", logRequest(3, 10, 1)); code != http.StatusOK {
+		t.Fatalf("logs: %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := a.Shutdown(ctx); err == nil {
+		t.Fatal("shutdown met its deadline with X-Ray hanging")
+	}
+	cs := a.Counters()
+	if cs.Get("logs.events_sent") != 3 || cs.Get("traces_otlp.dropped.shutdown") != 10 {
+		t.Fatalf("counters %v", cs.Snapshot())
+	}
+	fake.Hang(fakeaws.XRay, false)
+}
