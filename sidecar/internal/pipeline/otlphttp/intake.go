@@ -118,7 +118,7 @@ func (r *run) add(i, size int, t uint64) {
 		r.drop(i, "time outside the endpoint's window (14 days ago to 2 hours ahead for X-Ray)")
 		return
 	}
-	gapTooWide := lim.MaxGap > 0 && t != 0 && r.n > 0 &&
+	gapTooWide := lim.MaxGap > 0 && t != 0 && r.minT != 0 &&
 		(time.Duration(max(r.maxT, t)-min(r.minT, t)) > lim.MaxGap)
 	if r.n > 0 && (r.head+r.bytes+framed(size) > min(partTargetBytes, lim.MaxRequestBytes) || r.n >= min(partTargetItems, lim.MaxItems) || gapTooWide) {
 		r.flush(i)
