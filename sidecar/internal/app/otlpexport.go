@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -104,6 +107,13 @@ func (a *App) buildOTLPExporters(ctx context.Context, cfg aws.Config, emfLogs *l
 				oc.Headers[k] = v
 			}
 			oc.Credentials, oc.SigningName, oc.Region, oc.Limits = cfg.Credentials, "logs", cfg.Region, otlphttp.CloudWatchLogsLimits
+			lg, err := newLogGroupExporters(oc, c.OTLPLogGroup, stream)
+			if err != nil {
+				return err
+			}
+			a.pipelines = append(a.pipelines, lg)
+			a.otlpOut.logs = lg.queue
+			return nil
 		}
 		exp, err := otlphttp.New(oc)
 		if err != nil {
@@ -230,4 +240,121 @@ func logsEndpoint(ctx context.Context, cfg aws.Config) (string, error) {
 		return "", fmt.Errorf("resolving the CloudWatch Logs endpoint for %q: %w", cfg.Region, err)
 	}
 	return ep.URI.String(), nil
+}
+
+// maxLogTargets bounds the log group and stream pairs that get an
+// exporter of their own; records for more go to the default pair.
+const maxLogTargets = 16
+
+// logGroupExporters sends OTLP logs to CloudWatch Logs' OTLP endpoint,
+// which takes the log group and stream of a request from its headers: one
+// exporter per pair, made when a resource first names its group in
+// aws.log.group.names (and stream in aws.log.stream.names), the default
+// pair for the others. The exporters share their counters (logs_otlp.*).
+type logGroupExporters struct {
+	cfg           otlphttp.Config
+	group, stream string
+
+	mu      sync.Mutex
+	exps    map[[2]string]*otlphttp.Exporter
+	started bool
+	stopped bool
+}
+
+func newLogGroupExporters(cfg otlphttp.Config, group, stream string) (*logGroupExporters, error) {
+	l := &logGroupExporters{cfg: cfg, group: group, stream: stream, exps: map[[2]string]*otlphttp.Exporter{}}
+	exp, err := l.newExporter(group, stream)
+	if err != nil {
+		return nil, err
+	}
+	l.exps[[2]string{group, stream}] = exp
+	return l, nil
+}
+
+func (l *logGroupExporters) newExporter(group, stream string) (*otlphttp.Exporter, error) {
+	cfg := l.cfg
+	cfg.Headers = maps.Clone(cfg.Headers)
+	cfg.Headers["x-aws-log-group"], cfg.Headers["x-aws-log-stream"] = group, stream
+	return otlphttp.New(cfg)
+}
+
+// Start starts the default pair's exporter.
+func (l *logGroupExporters) Start(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.started = true
+	return l.exps[[2]string{l.group, l.stream}].Start(ctx)
+}
+
+// Shutdown drains every exporter side by side within ctx.
+func (l *logGroupExporters) Shutdown(ctx context.Context) error {
+	l.mu.Lock()
+	l.stopped = true
+	exps := slices.Collect(maps.Values(l.exps))
+	l.mu.Unlock()
+	errs := make([]error, len(exps))
+	var wg sync.WaitGroup
+	for i, e := range exps {
+		wg.Go(func() { errs[i] = e.Shutdown(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// exporter returns the pair's exporter, starting one if needed.
+func (l *logGroupExporters) exporter(group, stream string) (*otlphttp.Exporter, error) {
+	group, stream = cmpOr(group, l.group), cmpOr(stream, l.stream)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return nil, otlphttp.ErrStopped
+	}
+	key := [2]string{group, stream}
+	if e, ok := l.exps[key]; ok {
+		return e, nil
+	}
+	if len(l.exps) >= maxLogTargets || !l.started {
+		return l.exps[[2]string{l.group, l.stream}], nil
+	}
+	e, err := l.newExporter(group, stream)
+	if err == nil {
+		err = e.Start(context.Background())
+	}
+	if err != nil {
+		return l.exps[[2]string{l.group, l.stream}], nil // an unusable name: the default pair
+	}
+	l.exps[key] = e
+	return e, nil
+}
+
+// queue queues each resource's records on its pair's exporter. A pair
+// refused for the budget refuses the request, but pairs queued before it
+// stay queued (the client's retry sends them again).
+func (l *logGroupExporters) queue(req *collogspb.ExportLogsServiceRequest) (int64, string, error) {
+	byExp := map[*otlphttp.Exporter]*collogspb.ExportLogsServiceRequest{}
+	var order []*otlphttp.Exporter
+	for _, rl := range req.GetResourceLogs() {
+		e, err := l.exporter(otlplogs.ResourceName(rl.GetResource(), "aws.log.group.names"), otlplogs.ResourceName(rl.GetResource(), "aws.log.stream.names"))
+		if err != nil {
+			return 0, "", receiverError(err)
+		}
+		sub, ok := byExp[e]
+		if !ok {
+			sub = &collogspb.ExportLogsServiceRequest{}
+			byExp[e] = sub
+			order = append(order, e)
+		}
+		sub.ResourceLogs = append(sub.ResourceLogs, rl)
+	}
+	var rejected int64
+	var why string
+	for _, e := range order {
+		rej, w, err := e.QueueLogs(byExp[e])
+		if err != nil {
+			return 0, "", receiverError(err)
+		}
+		rejected += rej
+		why = cmpOr(why, w)
+	}
+	return rejected, why, nil
 }

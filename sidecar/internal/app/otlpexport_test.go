@@ -312,7 +312,8 @@ func TestOTLPLogsToPutLogEvents(t *testing.T) {
 
 // TestOTLPLogsToCloudWatchOTLPEndpoint: with -logs-exporter logs-otlp the
 // records reach CloudWatch Logs' OTLP endpoint as sent, with the log
-// group and stream headers, signed for "logs".
+// group and stream headers (the resource's aws.log.group.names, or
+// -otlp-log-group), signed for "logs".
 func TestOTLPLogsToCloudWatchOTLPEndpoint(t *testing.T) {
 	fake := fakeaws.New()
 	defer fake.Close()
@@ -320,9 +321,20 @@ func TestOTLPLogsToCloudWatchOTLPEndpoint(t *testing.T) {
 	c.LogsExporter, c.OTLPLogGroup, c.LogStream = config.ExporterLogsOTLP, "/app/otlp", "task-3"
 	a := startAWS(t, fake, c, nil)
 	sendLogs(t, a.Addrs()["otlp_http"], resource.NewSchemaless(attribute.String("service.name", "payments")), 4, logSpan)
+	sendLogs(t, a.Addrs()["otlp_http"], resource.NewSchemaless(attribute.String("service.name", "audit"),
+		attribute.StringSlice("aws.log.group.names", []string{"/app/audit"})), 2, logSpan)
 	shutdown(t, a)
 	var recs []*logspb.LogRecord
+	audit := 0
 	for _, r := range fake.OTLPLogs() {
+		if r.LogGroup == "/app/audit" && r.LogStream == "task-3" {
+			for _, rl := range r.Request.ResourceLogs {
+				for _, sl := range rl.ScopeLogs {
+					audit += len(sl.LogRecords)
+				}
+			}
+			continue
+		}
 		if r.LogGroup != "/app/otlp" || r.LogStream != "task-3" {
 			t.Fatalf("sent to %s/%s", r.LogGroup, r.LogStream)
 		}
@@ -332,8 +344,8 @@ func TestOTLPLogsToCloudWatchOTLPEndpoint(t *testing.T) {
 			}
 		}
 	}
-	if len(recs) != 4 {
-		t.Fatalf("%d records; counters %v", len(recs), a.Counters().Snapshot())
+	if len(recs) != 4 || audit != 2 {
+		t.Fatalf("%d records in the default group, %d in the resource's; counters %v", len(recs), audit, a.Counters().Snapshot())
 	}
 	for i, r := range recs {
 		if r.Body.GetStringValue() != fmt.Sprintf("payment retried %d", i) || hex.EncodeToString(r.TraceId) != logSpan.TraceID().String() ||

@@ -33,7 +33,7 @@ func Events(req *collogspb.ExportLogsServiceRequest, now time.Time) []Batch {
 	var out []Batch
 	for _, rl := range req.GetResourceLogs() {
 		res := rl.GetResource()
-		b := Batch{Group: firstName(res, "aws.log.group.names"), Stream: firstName(res, "aws.log.stream.names")}
+		b := Batch{Group: ResourceName(res, "aws.log.group.names"), Stream: ResourceName(res, "aws.log.stream.names")}
 		var resJSON []byte
 		if len(res.GetAttributes()) > 0 {
 			resJSON = appendAttrs(nil, res.GetAttributes(), 0)
@@ -58,8 +58,9 @@ func Events(req *collogspb.ExportLogsServiceRequest, now time.Time) []Batch {
 	return out
 }
 
-// firstName is the first value of a string or string-array attribute.
-func firstName(res *resourcepb.Resource, key string) string {
+// ResourceName is the first value of res's string or string-array
+// attribute key ("" when there is none), as for aws.log.group.names.
+func ResourceName(res *resourcepb.Resource, key string) string {
 	for _, kv := range res.GetAttributes() {
 		if kv.GetKey() != key {
 			continue
