@@ -13,8 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
-	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/cfn"
 	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/shellwords"
+	"github.com/seed-c77c9410/sidelight/internal/cfn"
 	"github.com/seed-c77c9410/sidelight/middleware"
 )
 
@@ -324,14 +324,18 @@ func (a *awsChecker) checkSemantics(name string, opts map[string][]string, posit
 			return fmt.Errorf("namespace %s is not the stack's", one("--namespace"))
 		}
 	case "cloudwatch describe-alarms":
-		n := 0
+		n, all := 0, 0
 		for _, res := range a.deployed.Resources {
-			if nm, _ := res.Properties["AlarmName"].(string); res.Type == "AWS::CloudWatch::Alarm" && strings.HasPrefix(nm, one("--alarm-name-prefix")) {
+			if res.Type != "AWS::CloudWatch::Alarm" {
+				continue
+			}
+			all++
+			if nm, _ := res.Properties["AlarmName"].(string); strings.HasPrefix(nm, one("--alarm-name-prefix")) {
 				n++
 			}
 		}
-		if n != 2 {
-			return fmt.Errorf("the prefix matches %d of the stack's alarms, want both", n)
+		if n != all {
+			return fmt.Errorf("the prefix matches %d of the stack's %d alarms, want all", n, all)
 		}
 	case "logs tail":
 		if len(positional) != 1 || positional[0] != a.deployed.Resources["LogGroup"].Properties["LogGroupName"] {

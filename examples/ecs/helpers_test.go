@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/cfn"
+	"github.com/seed-c77c9410/sidelight/internal/cfn"
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
 )
 

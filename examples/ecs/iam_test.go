@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/cfn"
+	"github.com/seed-c77c9410/sidelight/internal/cfn"
 )
 
 type statement struct {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/cfn"
+	"github.com/seed-c77c9410/sidelight/internal/cfn"
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
 )
 

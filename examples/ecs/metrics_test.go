@@ -12,10 +12,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/cfn"
 	"github.com/seed-c77c9410/sidelight/exporter/emf/emftest"
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
+	"github.com/seed-c77c9410/sidelight/internal/cfn"
+	"github.com/seed-c77c9410/sidelight/internal/redmetric"
 	"github.com/seed-c77c9410/sidelight/middleware"
 )
 
@@ -338,6 +339,9 @@ func TestAlarmsAndDashboardReadEmittedMetrics(t *testing.T) {
 				t.Fatalf("only %d metric references found in the alarms and dashboard", len(refs))
 			}
 			for _, ref := range refs {
+				if _, byVersion := ref.dims[redmetric.Version]; byVersion && !versionDimensionWired {
+					continue // TestRollbackAlarmsSelectTheNewVersion checks these until then
+				}
 				if err := got.check(ref.ns, ref.metric, ref.dims); err != nil {
 					t.Errorf("%s: %v", ref.where, err)
 				}

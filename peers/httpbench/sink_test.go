@@ -28,8 +28,12 @@ type sink struct {
 }
 
 func TestMain(m *testing.M) {
-	if os.Getenv("HTTPBENCH_SINK") == "1" {
+	switch os.Getenv("HTTPBENCH_SINK") {
+	case "1":
 		runSink()
+		return
+	case "otlp":
+		runOTLPSink()
 		return
 	}
 	os.Exit(m.Run())
@@ -60,6 +64,12 @@ func runSink() {
 			count.Add(int64(n))
 		}
 	}()
+	answerCounts(&count)
+}
+
+// answerCounts answers each line on stdin with the count, once it has
+// not moved for 200 ms, until stdin closes.
+func answerCounts(count *atomic.Int64) {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		// Answer once no datagram has arrived for 200 ms.
@@ -90,12 +100,19 @@ func forceReadBuffer(conn *net.UDPConn, size int) {
 
 func startSink(tb testing.TB) *sink {
 	tb.Helper()
+	return startSinkOf(tb, "1")
+}
+
+// startSinkOf starts a sink process of a kind: "1" for UDP datagrams,
+// "otlp" for an OTLP/HTTP receiver that counts spans.
+func startSinkOf(tb testing.TB, kind string) *sink {
+	tb.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), "HTTPBENCH_SINK=1")
+	cmd.Env = append(os.Environ(), "HTTPBENCH_SINK="+kind)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		tb.Fatal(err)

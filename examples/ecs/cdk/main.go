@@ -27,6 +27,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/seed-c77c9410/sidelight/internal/redmetric"
 )
 
 // StackName is the stack's name, as in the tutorial.
@@ -73,7 +75,8 @@ func NewStack(scope constructs.Construct, id string) awscdk.Stack {
 		Synthesizer:        awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{}),
 		AnalyticsReporting: b(false),
 		Description: s("Sidelight ECS example: the orders service and the Sidelight sidecar in one Fargate task behind an " +
-			"Application Load Balancer, with a least-privilege task role, alarms on fault rate and p99 latency, and a RED dashboard."),
+			"Application Load Balancer, with a least-privilege task role, alarms on fault rate and p99 latency, a RED dashboard, and canary deployments " +
+			"(ECS's built-in CANARY strategy) that roll back on Sidelight's per-version fault rate and p99 latency."),
 	})
 	param := func(name string, p *awscdk.CfnParameterProps) awscdk.CfnParameter {
 		return awscdk.NewCfnParameter(stack, s(name), p)
@@ -97,6 +100,12 @@ func NewStack(scope constructs.Construct, id string) awscdk.Stack {
 		Description: s("Alarm when more than this percentage of requests fail with 5xx, in 3 of 5 minutes.")})
 	p99 := param("LatencyP99ThresholdMs", &awscdk.CfnParameterProps{Type: s("Number"), Default: s("1000"), MinValue: n(1),
 		Description: s("Alarm when the p99 latency exceeds this many milliseconds, in 3 of 5 minutes.")})
+	canaryPercent := param("CanaryPercent", &awscdk.CfnParameterProps{Type: s("Number"), Default: s("10"), MinValue: n(0.1), MaxValue: n(100),
+		Description: s("Percentage of production traffic a new revision gets during the canary phase (multiples of 0.1).")})
+	canaryBake := param("CanaryBakeTimeMinutes", &awscdk.CfnParameterProps{Type: s("Number"), Default: s("10"), MinValue: n(0), MaxValue: n(1440),
+		Description: s("Minutes the canary runs on that share of traffic, watched by the version alarms, before ECS shifts the rest.")})
+	bake := param("BakeTimeMinutes", &awscdk.CfnParameterProps{Type: s("Number"), Default: s("10"), MinValue: n(0), MaxValue: n(1440),
+		Description: s("Minutes both revisions stay up after all traffic has shifted, during which an alarm still rolls back at once.")})
 
 	cluster := awsecs.NewCfnCluster(stack, s("Cluster"), &awsecs.CfnClusterProps{
 		CapacityProviders: &[]any{"FARGATE"},
@@ -179,7 +188,7 @@ func NewStack(scope constructs.Construct, id string) awscdk.Stack {
 				Name: s("app"), Image: appImage.ValueAsString(), Essential: b(true), ReadonlyRootFilesystem: b(true),
 				PortMappings: []awsecs.CfnTaskDefinition_PortMappingProperty{appPort},
 				Environment: env(s("PORT"), s("8080"), s("OTEL_SERVICE_NAME"), serviceName.ValueAsString(), s("AWS_EMF_NAMESPACE"), namespace.ValueAsString(),
-					s("AWS_XRAY_DAEMON_ADDRESS"), s("127.0.0.1:2000"), s("AWS_EMF_AGENT_ENDPOINT"), s("tcp://127.0.0.1:25888")),
+					s("AWS_XRAY_DAEMON_ADDRESS"), s("127.0.0.1:2000"), s("AWS_EMF_AGENT_ENDPOINT"), s("tcp://127.0.0.1:25888"), s(redmetric.VersionEnv), s("true")),
 				DependsOn:        []awsecs.CfnTaskDefinition_ContainerDependencyProperty{{ContainerName: s(sidecar), Condition: s("HEALTHY")}},
 				StopTimeout:      n(30),
 				LogConfiguration: awslogsTo("app"),
@@ -199,24 +208,90 @@ func NewStack(scope constructs.Construct, id string) awscdk.Stack {
 	lb := awselasticloadbalancingv2.NewCfnLoadBalancer(stack, s("LoadBalancer"), &awselasticloadbalancingv2.CfnLoadBalancerProps{
 		Type: s("application"), Scheme: s("internet-facing"), Subnets: anyList(subnets.ValueAsList()), SecurityGroups: &[]any{lbSG.AttrGroupId()},
 	})
-	tg := awselasticloadbalancingv2.NewCfnTargetGroup(stack, s("TargetGroup"), &awselasticloadbalancingv2.CfnTargetGroupProps{
-		TargetType: s("ip"), Protocol: s("HTTP"), Port: n(8080), VpcId: vpcID.ValueAsString(),
-		HealthCheckPath: s("/healthz"), HealthCheckIntervalSeconds: n(10), HealthyThresholdCount: n(2),
-		Matcher:               &awselasticloadbalancingv2.CfnTargetGroup_MatcherProperty{HttpCode: s("200")},
-		TargetGroupAttributes: []awselasticloadbalancingv2.CfnTargetGroup_TargetGroupAttributeProperty{{Key: s("deregistration_delay.timeout_seconds"), Value: s("15")}},
-	})
+	// ECS moves the tasks of a deployment between two identical target
+	// groups.
+	targetGroup := func(id string) awselasticloadbalancingv2.CfnTargetGroup {
+		return awselasticloadbalancingv2.NewCfnTargetGroup(stack, s(id), &awselasticloadbalancingv2.CfnTargetGroupProps{
+			TargetType: s("ip"), Protocol: s("HTTP"), Port: n(8080), VpcId: vpcID.ValueAsString(),
+			HealthCheckPath: s("/healthz"), HealthCheckIntervalSeconds: n(10), HealthyThresholdCount: n(2),
+			Matcher:               &awselasticloadbalancingv2.CfnTargetGroup_MatcherProperty{HttpCode: s("200")},
+			TargetGroupAttributes: []awselasticloadbalancingv2.CfnTargetGroup_TargetGroupAttributeProperty{{Key: s("deregistration_delay.timeout_seconds"), Value: s("15")}},
+		})
+	}
+	tg, altTG := targetGroup("TargetGroup"), targetGroup("AlternateTargetGroup")
 	listener := awselasticloadbalancingv2.NewCfnListener(stack, s("Listener"), &awselasticloadbalancingv2.CfnListenerProps{
 		LoadBalancerArn: lb.Ref(), Port: n(80), Protocol: s("HTTP"),
 		DefaultActions: []awselasticloadbalancingv2.CfnListener_ActionProperty{{Type: s("forward"), TargetGroupArn: tg.Ref()}},
 	})
+	// The production listener rule whose weights ECS shifts during a
+	// deployment.
+	rule := awselasticloadbalancingv2.NewCfnListenerRule(stack, s("ListenerRule"), &awselasticloadbalancingv2.CfnListenerRuleProps{
+		ListenerArn: listener.Ref(), Priority: n(1),
+		Conditions: []awselasticloadbalancingv2.CfnListenerRule_RuleConditionProperty{{Field: s("path-pattern"),
+			PathPatternConfig: &awselasticloadbalancingv2.CfnListenerRule_PathPatternConfigProperty{Values: strs("/*")}}},
+		Actions: []awselasticloadbalancingv2.CfnListenerRule_ActionProperty{{Type: s("forward"),
+			ForwardConfig: &awselasticloadbalancingv2.CfnListenerRule_ForwardConfigProperty{TargetGroups: []awselasticloadbalancingv2.CfnListenerRule_TargetGroupTupleProperty{
+				{TargetGroupArn: tg.Ref(), Weight: n(100)}, {TargetGroupArn: altTG.Ref(), Weight: n(0)}}}}},
+	})
+	infraRole := awsiam.NewCfnRole(stack, s("InfrastructureRole"), &awsiam.CfnRoleProps{
+		Description: s("Lets ECS move traffic between the two target groups during a canary or blue/green deployment (the AWS managed policy for ECS load balancer infrastructure)."),
+		AssumeRolePolicyDocument: map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+			"Effect": "Allow", "Principal": map[string]any{"Service": "ecs.amazonaws.com"}, "Action": "sts:AssumeRole",
+			"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
+		}}},
+		ManagedPolicyArns: &[]any{awscdk.Fn_Sub(s("arn:${AWS::Partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"), nil)},
+	})
+
+	// The rollback alarms read the metrics of the revision being
+	// deployed: dimensions Service and Version, where Version is the task
+	// definition's family:revision (the end of its ARN), as the
+	// middleware reports it on ECS.
+	version := awscdk.Fn_Select(n(1), awscdk.Fn_Split(s("/"), taskDef.Ref(), nil))
+	versionDims := []awscloudwatch.CfnAlarm_DimensionProperty{
+		{Name: s(redmetric.Service), Value: serviceName.ValueAsString()}, {Name: s(redmetric.Version), Value: version}}
+	versionMetric := func(name string) *awscloudwatch.CfnAlarm_MetricStatProperty {
+		return &awscloudwatch.CfnAlarm_MetricStatProperty{Period: n(60), Stat: s("Sum"), Metric: &awscloudwatch.CfnAlarm_MetricProperty{
+			Namespace: namespace.ValueAsString(), MetricName: s(name), Dimensions: versionDims}}
+	}
+	versionFaults := awscloudwatch.NewCfnAlarm(stack, s("VersionFaultRateAlarm"), &awscloudwatch.CfnAlarmProps{
+		AlarmName: awscdk.Fn_Sub(s("${AWS::StackName}-${ServiceName}-version-fault-rate"), nil),
+		AlarmDescription: awscdk.Fn_Sub(s("Rollback alarm: more than ${FaultRateThresholdPercent}% of the requests served by the task definition revision being deployed "+
+			"answered 5xx in 2 of the last 3 minutes (Faults / Requests, dimensions Service and Version)."), nil),
+		Metrics: []awscloudwatch.CfnAlarm_MetricDataQueryProperty{
+			{Id: s("faults"), ReturnData: b(false), MetricStat: versionMetric(redmetric.MetricFaults)},
+			{Id: s("requests"), ReturnData: b(false), MetricStat: versionMetric(redmetric.MetricRequests)},
+			{Id: s("faultRate"), Label: s("Fault rate of the new revision (%)"), ReturnData: b(true), Expression: s("100 * faults / requests")},
+		},
+		ComparisonOperator: s("GreaterThanThreshold"), Threshold: faultRate.ValueAsNumber(),
+		EvaluationPeriods: n(3), DatapointsToAlarm: n(2), TreatMissingData: s("notBreaching"),
+	})
+	versionP99 := awscloudwatch.NewCfnAlarm(stack, s("VersionLatencyP99Alarm"), &awscloudwatch.CfnAlarmProps{
+		AlarmName: awscdk.Fn_Sub(s("${AWS::StackName}-${ServiceName}-version-latency-p99"), nil),
+		AlarmDescription: awscdk.Fn_Sub(s("Rollback alarm: p99 latency of the task definition revision being deployed above ${LatencyP99ThresholdMs} ms "+
+			"in 2 of the last 3 minutes (Latency, dimensions Service and Version)."), nil),
+		Namespace: namespace.ValueAsString(), MetricName: s(redmetric.MetricLatency), Dimensions: versionDims,
+		ExtendedStatistic: s("p99"), Period: n(60), Unit: s("Milliseconds"),
+		ComparisonOperator: s("GreaterThanThreshold"), Threshold: p99.ValueAsNumber(),
+		EvaluationPeriods: n(3), DatapointsToAlarm: n(2), TreatMissingData: s("notBreaching"),
+	})
+
 	service := awsecs.NewCfnService(stack, s("Service"), &awsecs.CfnServiceProps{
 		Cluster: cluster.Ref(), LaunchType: s("FARGATE"), DesiredCount: desired.ValueAsNumber(), TaskDefinition: taskDef.Ref(),
 		HealthCheckGracePeriodSeconds: n(30),
-		DeploymentConfiguration: &awsecs.CfnService_DeploymentConfigurationProperty{MinimumHealthyPercent: n(100), MaximumPercent: n(200),
+		DeploymentController:          &awsecs.CfnService_DeploymentControllerProperty{Type: s("ECS")},
+		DeploymentConfiguration: &awsecs.CfnService_DeploymentConfigurationProperty{
+			Strategy: s("CANARY"),
+			CanaryConfiguration: &awsecs.CfnService_CanaryConfigurationProperty{CanaryPercent: canaryPercent.ValueAsNumber(),
+				CanaryBakeTimeInMinutes: canaryBake.ValueAsNumber()},
+			BakeTimeInMinutes:     bake.ValueAsNumber(),
+			Alarms:                &awsecs.CfnService_DeploymentAlarmsProperty{AlarmNames: &[]*string{versionFaults.Ref(), versionP99.Ref()}, Enable: b(true), Rollback: b(true)},
+			MinimumHealthyPercent: n(100), MaximumPercent: n(200),
 			DeploymentCircuitBreaker: &awsecs.CfnService_DeploymentCircuitBreakerProperty{Enable: b(true), Rollback: b(true)}},
 		NetworkConfiguration: &awsecs.CfnService_NetworkConfigurationProperty{AwsvpcConfiguration: &awsecs.CfnService_AwsVpcConfigurationProperty{
 			AssignPublicIp: s("ENABLED"), Subnets: subnets.ValueAsList(), SecurityGroups: &[]*string{svcSG.AttrGroupId()}}},
-		LoadBalancers: []awsecs.CfnService_LoadBalancerProperty{{ContainerName: s("app"), ContainerPort: n(8080), TargetGroupArn: tg.Ref()}},
+		LoadBalancers: []awsecs.CfnService_LoadBalancerProperty{{ContainerName: s("app"), ContainerPort: n(8080), TargetGroupArn: tg.Ref(),
+			AdvancedConfiguration: &awsecs.CfnService_AdvancedConfigurationProperty{AlternateTargetGroupArn: altTG.Ref(),
+				ProductionListenerRule: rule.Ref(), RoleArn: infraRole.AttrArn()}}},
 	})
 	service.AddResourceDependency(listener, s("an ECS service with a load balancer needs its listener"))
 

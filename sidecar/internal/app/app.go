@@ -24,6 +24,7 @@ import (
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/ecsmeta"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/hostcheck"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/otlpmetrics"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/otlpsegments"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/logs"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/metrics"
@@ -89,6 +90,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	var segConsumer xrayudp.Consumer
 	var emfConsumer emfrecv.Consumer
 	var segSink otlpsegments.Sink
+	var metSink otlpmetrics.Sink // nil: OTLP metrics refused
 	var err error
 	if o.AWS == nil {
 		store, err := localview.New(localview.Config{PersistPath: c.PersistPath, AllowedHosts: c.AllowedHosts, Logger: o.Logger})
@@ -100,7 +102,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 			Dropped: a.counters.Counter("local.dropped"), Rejected: a.counters.Counter("local.rejected")})
 		a.pipelines = append(a.pipelines, inbox) // drained after the receivers stop, before the store closes
 		lc := localConsumer{inbox: inbox}
-		segConsumer, emfConsumer, segSink = lc, lc, lc
+		segConsumer, emfConsumer, segSink, metSink = lc, lc, lc, lc
 		if c.XRayTCPAddr != "off" {
 			a.proxy, err = samplingproxy.New(samplingproxy.Config{Addr: c.XRayTCPAddr, Local: true, AllowedHosts: c.AllowedHosts, Counters: a.counters, Logger: o.Logger})
 			if err != nil {
@@ -114,6 +116,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 		}
 		segConsumer, emfConsumer, segSink = cons.seg, cons.emf, pipelineSink{cons.seg}
 		segConsumer = a.otlpOut.udpConsumer(segConsumer)
+		if cons.metrics != nil {
+			metSink = pointSink{cons.metrics}
+		}
 	}
 	a.udp, err = xrayudp.New(xrayudp.Config{Addr: c.XRayUDPAddr, ReadBuffer: c.UDPReadBuf, Consumer: segConsumer,
 		Counters: a.counters, Logger: o.Logger})
@@ -128,7 +133,11 @@ func New(ctx context.Context, o Options) (*App, error) {
 		}
 	}
 	if c.OTLPHTTPAddr != "off" || c.OTLPGRPCAddr != "off" {
-		cons, err := otlpsegments.New(otlpsegments.Config{Sink: segSink, Counters: a.counters, Logger: o.Logger})
+		traces, err := otlpsegments.New(otlpsegments.Config{Sink: segSink, Counters: a.counters, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		cons, err := a.withMetrics(traces, metSink)
 		if err != nil {
 			return nil, err
 		}
@@ -146,8 +155,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 }
 
 type awsConsumers struct {
-	seg *segments.Pipeline
-	emf emfrecv.Consumer
+	seg     *segments.Pipeline
+	emf     emfrecv.Consumer
+	metrics *metrics.Pipeline // nil when EMF goes to CloudWatch Logs
 }
 
 func (a *App) buildAWS(ctx context.Context) (awsConsumers, error) {
@@ -200,7 +210,7 @@ func (a *App) buildAWS(ctx context.Context) (awsConsumers, error) {
 			return awsConsumers{}, err
 		}
 		a.pipelines = append(a.pipelines, mp)
-		out.emf = mp
+		out.emf, out.metrics = mp, mp
 	}
 	emfLogs, _ := out.emf.(*logs.Pipeline)
 	if err := a.buildOTLPExporters(ctx, cfg, emfLogs); err != nil {

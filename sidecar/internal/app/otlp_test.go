@@ -335,17 +335,16 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// TestOTLPMetricsRefusedClearly: the SDK's OTLP metrics exporter gets a
-// permanent error (400, not retried) that says metrics are not supported
-// and to send EMF; its data points are counted.
+// TestOTLPMetricsRefusedClearly: when EMF goes to CloudWatch Logs
+// (-emf-to-logs, no PutMetricData pipeline), the SDK's OTLP metrics
+// exporter gets a permanent error (400, not retried) that says metrics are
+// not supported and to send EMF; its data points are counted.
 func TestOTLPMetricsRefusedClearly(t *testing.T) {
-	a, err := app.New(context.Background(), app.Options{Config: testConfig()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	fake := fakeaws.New()
+	defer fake.Close()
+	c := testConfig()
+	c.EMFToLogs = true
+	a := startAWS(t, fake, c, nil)
 	defer shutdown(t, a)
 	ctx := context.Background()
 	exp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpoint(a.Addrs()["otlp_http"]), otlpmetrichttp.WithInsecure(),

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
+	"github.com/seed-c77c9410/sidelight/internal/cwmetric"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
 )
 
@@ -41,25 +42,124 @@ const (
 	maxFutureMs = 2*3600*1000 - 5*60*1000
 )
 
-// addPoint aggregates one point; the caller holds p.mu.
-func (p *Pipeline) addPoint(pt *emf.Point) {
-	p.points.Add(uint64(len(pt.Values)))
-	if bytes.HasPrefix(pt.Namespace, []byte("AWS/")) {
-		p.dropped["reserved_namespace"].Add(uint64(len(pt.Values)))
-		return
-	}
-	if pt.TimestampMs < p.nowMs-maxPastMs || pt.TimestampMs > p.nowMs+maxFutureMs {
-		p.dropped["timestamp_out_of_range"].Add(uint64(len(pt.Values)))
-		return
-	}
-	for _, v := range pt.Values {
-		if math.Abs(v) > maxAbs || math.IsNaN(v) {
-			p.dropped["out_of_range"].Add(uint64(len(pt.Values)))
-			return
+// addPoint aggregates one EMF point; the caller holds p.mu.
+func (p *Pipeline) addPoint(pt *emf.Point) { p.add(pt, nil, nil, nil) }
+
+// add aggregates one point: pt's values, each counts[i] times (once when
+// counts is nil), or, when stats is set, a statistic set (pt.Values is then
+// empty). Bytes for new aggregates and values come from *prepaid when it
+// is not nil (the caller held them for the whole request), else are held
+// now, and the point is dropped when they do not fit. It returns the drop
+// reason, or "". The caller holds p.mu.
+func (p *Pipeline) add(pt *emf.Point, counts []float64, stats *cwmetric.Stats, prepaid *int64) string {
+	samples := uint64(len(pt.Values))
+	if stats != nil {
+		samples = uint64(stats.Count)
+	} else if counts != nil {
+		samples = 0
+		for _, c := range counts {
+			samples += uint64(c)
 		}
 	}
+	p.points.Add(samples)
+	drop := func(reason string) string {
+		p.dropped[reason].Add(samples)
+		return reason
+	}
+	if bytes.HasPrefix(pt.Namespace, []byte("AWS/")) {
+		return drop("reserved_namespace")
+	}
+	if pt.TimestampMs < p.nowMs-maxPastMs || pt.TimestampMs > p.nowMs+maxFutureMs {
+		return drop("timestamp_out_of_range")
+	}
+	for _, v := range pt.Values {
+		if !inRange(v) {
+			return drop("out_of_range")
+		}
+	}
+	if stats != nil && !(inRange(stats.Sum) && inRange(stats.Min) && inRange(stats.Max) && stats.Count > 0 && inRange(stats.Count)) {
+		return drop("out_of_range")
+	}
+	key, problem := p.seriesKey(pt)
+	if problem != "" {
+		if p.dimLog.Allow(time.Now(), 10*time.Second) {
+			p.cfg.Logger.Warn("metric point dropped: CloudWatch would refuse its dimensions", "reason", problem,
+				"namespace", string(pt.Namespace), "metric", string(pt.Name))
+		}
+		return drop(problem)
+	}
+	hold := func(n int64) bool {
+		if prepaid != nil && *prepaid >= n {
+			*prepaid -= n
+			return true
+		}
+		return p.q.Hold(n)
+	}
+	s, ok := p.agg[string(key)]
+	if !ok {
+		size := int64(len(key)*2 + seriesOverhead)
+		if !hold(size) {
+			p.requestFlush()
+			return drop("budget_full")
+		}
+		s = p.newSeries(pt, p.bucketOf(pt), size)
+		p.agg[string(key)] = s
+	}
+	if stats != nil {
+		s.toStatSet(p)
+		s.n += stats.Count
+		s.sum += stats.Sum
+		s.min = min(s.min, stats.Min)
+		s.max = max(s.max, stats.Max)
+		return ""
+	}
+	for i, v := range pt.Values {
+		c := 1.0
+		if counts != nil {
+			c = counts[i]
+		}
+		s.n += c
+		s.sum += v * c
+		s.min = min(s.min, v)
+		s.max = max(s.max, v)
+		if s.counts == nil {
+			continue
+		}
+		if _, seen := s.counts[v]; !seen {
+			if len(s.counts) >= p.cfg.MaxDistinctValues || !hold(valueOverhead) {
+				// Too many distinct values: keep only the statistic set.
+				s.toStatSet(p)
+				continue
+			}
+			s.size += valueOverhead
+		}
+		s.counts[v] += c
+	}
+	return ""
+}
+
+func inRange(v float64) bool { return math.Abs(v) <= maxAbs }
+
+// toStatSet drops s's distinct values, keeping only the statistic set.
+func (s *series) toStatSet(p *Pipeline) {
+	if s.counts == nil {
+		return
+	}
+	p.q.Unhold(int64(len(s.counts)) * valueOverhead)
+	s.size -= int64(len(s.counts)) * valueOverhead
+	s.counts = nil
+	p.statSets.Add(1)
+}
+
+func (p *Pipeline) bucketOf(pt *emf.Point) int64 {
 	res := int64(pt.Resolution)
-	bucket := (pt.TimestampMs / 1000) / res * res
+	return (pt.TimestampMs / 1000) / res * res
+}
+
+// seriesKey builds pt's aggregate key in p.keyBuf (valid until the next
+// call), or names the dimension rule pt breaks. The caller holds p.mu.
+func (p *Pipeline) seriesKey(pt *emf.Point) ([]byte, string) {
+	res := int64(pt.Resolution)
 	key := p.keyBuf[:0]
 	key = append(key, pt.Namespace...)
 	key = append(key, 0)
@@ -67,7 +167,7 @@ func (p *Pipeline) addPoint(pt *emf.Point) {
 	key = append(key, 0)
 	key = append(key, pt.Unit...)
 	key = append(key, 0)
-	key = binary.BigEndian.AppendUint64(key, uint64(bucket))
+	key = binary.BigEndian.AppendUint64(key, uint64(p.bucketOf(pt)))
 	key = binary.BigEndian.AppendUint16(key, uint16(res))
 	// Dimensions in name order, so the same set in another order matches.
 	p.dimIdx = p.dimIdx[:0]
@@ -76,12 +176,7 @@ func (p *Pipeline) addPoint(pt *emf.Point) {
 	}
 	slices.SortFunc(p.dimIdx, func(a, b int) int { return bytes.Compare(pt.Dims[a].Name, pt.Dims[b].Name) })
 	if problem := dimensionProblem(pt.Dims, p.dimIdx); problem != "" {
-		p.dropped[problem].Add(uint64(len(pt.Values)))
-		if p.dimLog.Allow(time.Now(), 10*time.Second) {
-			p.cfg.Logger.Warn("EMF point dropped: CloudWatch would refuse its dimensions", "reason", problem,
-				"namespace", string(pt.Namespace), "metric", string(pt.Name))
-		}
-		return
+		return nil, problem
 	}
 	for _, i := range p.dimIdx {
 		key = append(key, pt.Dims[i].Name...)
@@ -90,38 +185,7 @@ func (p *Pipeline) addPoint(pt *emf.Point) {
 		key = append(key, 0)
 	}
 	p.keyBuf = key
-	s, ok := p.agg[string(key)]
-	if !ok {
-		size := int64(len(key)*2 + seriesOverhead)
-		if !p.q.Hold(size) {
-			p.dropped["budget_full"].Add(uint64(len(pt.Values)))
-			p.requestFlush()
-			return
-		}
-		s = p.newSeries(pt, bucket, size)
-		p.agg[string(key)] = s
-	}
-	for _, v := range pt.Values {
-		s.n++
-		s.sum += v
-		s.min = min(s.min, v)
-		s.max = max(s.max, v)
-		if s.counts == nil {
-			continue
-		}
-		if _, seen := s.counts[v]; !seen {
-			if len(s.counts) >= p.cfg.MaxDistinctValues || !p.q.Hold(valueOverhead) {
-				// Too many distinct values: keep only the statistic set.
-				p.q.Unhold(int64(len(s.counts)) * valueOverhead)
-				s.size -= int64(len(s.counts)) * valueOverhead
-				s.counts = nil
-				p.statSets.Add(1)
-				continue
-			}
-			s.size += valueOverhead
-		}
-		s.counts[v]++
-	}
+	return key, ""
 }
 
 func (p *Pipeline) newSeries(pt *emf.Point, bucket int64, size int64) *series {

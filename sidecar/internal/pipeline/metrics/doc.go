@@ -9,6 +9,13 @@
 // Contract:
 //   - ConsumeEMF is safe for concurrent use and does not block on the
 //     network; doc is only read during the call.
+//   - ConsumePoints takes points parsed elsewhere (OTLP metrics, package
+//     otelcw) onto the same aggregation, with counts per value and
+//     statistic sets. It takes all of a call's points or none: it holds
+//     the most their aggregates can need first and refuses with
+//     ErrBudgetFull when that does not fit (metrics.refused_budget_full),
+//     so that a client that can resend is told to, rather than its data
+//     being dropped.
 //   - Aggregates are flushed every FlushInterval (high resolution:
 //     HighResFlushInterval) into requests queued in the shared budget;
 //     throttling, 5xx, timeouts and connection errors are retried with

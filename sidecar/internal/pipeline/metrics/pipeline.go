@@ -106,11 +106,16 @@ type Pipeline struct {
 	agg    map[string]*series
 	keyBuf []byte
 	dimIdx []int
+	// ConsumePoints' buffers
+	textBuf  []byte
+	dimBuf   []emf.Dim
+	pointBuf emf.Point
 
 	q *queue.Queue[request]
 	s *sender.Sender[request]
 
 	docs, points, statSets, sentDatums, sentRequests, rejected, splits *atomic.Uint64
+	pointsIn, refusedFull                                              *atomic.Uint64
 	rejectedBy                                                         map[emf.Reason]*atomic.Uint64
 	dropped                                                            map[string]*atomic.Uint64
 	retried                                                            map[retry.Reason]*atomic.Uint64
@@ -139,6 +144,8 @@ func New(cfg Config) (*Pipeline, error) {
 		rejected:     c.Counter("metrics.rejected_documents"),
 		rejectedBy:   status.Family(c, "metrics.rejected.", emf.Reasons...),
 		splits:       c.Counter("metrics.split_requests"),
+		pointsIn:     c.Counter("metrics.points_taken"),
+		refusedFull:  c.Counter("metrics.refused_budget_full"),
 		dropped: status.Family(c, "metrics.dropped.", "budget_full", "shutdown", "out_of_range", "timestamp_out_of_range",
 			"reserved_namespace", string(retry.ClientError), badDimensionName, badDimensionValue, duplicateDim,
 			invalidDatum),

@@ -28,7 +28,7 @@ func loadSchemas(t testing.TB) *Schemas {
 }
 
 func TestExampleTemplate(t *testing.T) {
-	raw, err := os.ReadFile("../../template.json")
+	raw, err := os.ReadFile("../../examples/ecs/template.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,12 @@ func TestCheck(t *testing.T) {
 		{name: "dangling Ref", old: `{"Ref": "Name"}`, new: `{"Ref": "Nmae"}`, want: "Nmae"},
 		{name: "dangling Sub", old: `/ecs/${Name}`, new: `/ecs/${Nmae}`, want: "Nmae"},
 		{name: "dangling GetAtt", old: `["Logs", "Arn"]`, new: `["Log", "Arn"]`, want: "not a resource"},
-		{name: "unsupported function", old: `{"Ref": "Name"}`, new: `{"Fn::Select": [0, ["a"]]}`, want: "does not support Fn::Select"},
+		{name: "unsupported function", old: `{"Ref": "Name"}`, new: `{"Fn::If": ["c", "a", "b"]}`, want: "does not support Fn::If"},
+		{name: "Select out of range", old: `{"Ref": "Name"}`, new: `{"Fn::Select": [2, ["a", "b"]]}`, want: "index 2 of a list of 2"},
+		{name: "Select negative", old: `{"Ref": "Name"}`, new: `{"Fn::Select": [-1, ["a"]]}`, want: "non-negative"},
+		{name: "Select of no list", old: `{"Ref": "Name"}`, new: `{"Fn::Select": [0, "a"]}`, want: "must be a list"},
+		{name: "Split with empty delimiter", old: `{"Ref": "Name"}`, new: `{"Fn::Split": ["", "a"]}`, want: "non-empty"},
+		{name: "UpdatePolicy on a role", old: `"Type": "AWS::IAM::Role"`, new: `"Type": "AWS::IAM::Role", "UpdatePolicy": {"CodeDeployLambdaAliasUpdate": {"ApplicationName": "a", "DeploymentGroupName": "g"}}`, want: "only CodeDeployLambdaAliasUpdate"},
 		{name: "unknown section", old: `"Outputs"`, new: `"Output"`, want: "unknown name"},
 		{name: "case of a section", old: `"Resources"`, new: `"resources"`, want: "case-sensitive"},
 		{name: "case of an attribute", old: `"Properties": {"LogGroupName"`, new: `"properties": {"LogGroupName"`, want: "case-sensitive"},
@@ -138,6 +143,19 @@ func TestResolve(t *testing.T) {
 	if len(r.GetAtts) != 1 || r.GetAtts[0] != (GetAtt{Resource: "Logs", Attribute: "Arn", At: "Resources/Role/Properties/Description/Fn::Join/1/2/Fn::GetAtt"}) {
 		t.Errorf("GetAtts %+v", r.GetAtts)
 	}
+	// Fn::Split and Fn::Select: the family:revision of a task definition ARN.
+	sel, err := Parse([]byte(`{"Resources": {"TD": {"Type": "AWS::ECS::TaskDefinition", "Properties": {}},
+	  "L": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": {"Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "TD"}]}]}}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := sel.Resolve(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rs.Resources["L"].Properties["LogGroupName"]; got != "sidelight-ecs-td:1" {
+		t.Errorf("Fn::Select of Fn::Split gave %v", got)
+	}
 	if r.Outputs["Group"] == "" {
 		t.Error("output not resolved")
 	}
@@ -155,10 +173,12 @@ func TestUncheckedPatterns(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(base))
-	if raw, err := os.ReadFile("../../template.json"); err == nil {
+	if raw, err := os.ReadFile("../../examples/ecs/template.json"); err == nil {
 		f.Add(raw)
 	}
 	f.Add([]byte(`{"Resources":{"A":{"Type":"A::B::C","Properties":{"X":{"Fn::Sub":"${A.B}${!x}${"}}}}}`))
+	f.Add([]byte(`{"Resources":{"A":{"Type":"AWS::Logs::LogGroup","Properties":{"LogGroupName":{"Fn::Select":["1",{"Fn::Split":["/",{"Ref":"A"}]}]}}}}}`))
+	f.Add([]byte(`{"Resources":{"A":{"Type":"AWS::Lambda::Alias","UpdatePolicy":{"CodeDeployLambdaAliasUpdate":{"ApplicationName":{"Ref":"A"}}},"Properties":{}}}}`))
 	s := loadSchemas(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tmpl, err := Parse(data)
@@ -174,4 +194,40 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("resolved template does not encode: %v", err)
 		}
 	})
+}
+
+func TestDecodeProperties(t *testing.T) {
+	type inner struct{ Weight *int32 }
+	type input struct {
+		Name    *string
+		Count   int32
+		Ratio   *float64
+		Items   []inner
+		Labels  map[string]string
+		Enabled bool
+	}
+	ok := map[string]any{"Name": "a", "Count": "3", "Ratio": json.Number("0.5"), "Items": []any{map[string]any{"Weight": "100"}},
+		"Labels": map[string]any{"any-key": "v"}, "Enabled": true}
+	var in input
+	if err := DecodeProperties(ok, &in); err != nil {
+		t.Fatal(err)
+	}
+	if *in.Name != "a" || in.Count != 3 || *in.Ratio != 0.5 || *in.Items[0].Weight != 100 || in.Labels["any-key"] != "v" || !in.Enabled {
+		t.Fatalf("decoded %+v", in)
+	}
+	for name, bad := range map[string]map[string]any{
+		"case":          {"name": "a"},
+		"unknown":       {"Nom": "a"},
+		"nested case":   {"Items": []any{map[string]any{"weight": 1}}},
+		"wrong type":    {"Enabled": "yes"},
+		"not a number":  {"Count": "three"},
+		"string for it": {"Name": 7},
+	} {
+		if err := DecodeProperties(bad, &input{}); err == nil {
+			t.Errorf("%s: %v accepted", name, bad)
+		}
+	}
+	if err := DecodeProperties(ok, input{}); err == nil {
+		t.Error("a non-pointer accepted")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -24,6 +25,8 @@ type Resolved struct {
 type ResolvedResource struct {
 	Type       string
 	Properties map[string]any
+	// UpdatePolicy is the resolved UpdatePolicy attribute, nil when none.
+	UpdatePolicy map[string]any
 }
 
 // GetAtt is one use of Fn::GetAtt (or ${Resource.Attribute} in Fn::Sub).
@@ -98,7 +101,16 @@ func (t *Template) resolve(values map[string]string, placeholders bool) (*Resolv
 			}
 			props = m
 		}
-		r.Resources[name] = ResolvedResource{Type: res.Type, Properties: props}
+		var policy map[string]any
+		if res.UpdatePolicy != nil {
+			v, err := ev.eval(map[string]any(res.UpdatePolicy), "Resources/"+name+"/UpdatePolicy")
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			policy, _ = v.(map[string]any)
+		}
+		r.Resources[name] = ResolvedResource{Type: res.Type, Properties: props, UpdatePolicy: policy}
 	}
 	for _, name := range slices.Sorted(maps.Keys(t.Outputs)) {
 		o := t.Outputs[name]
@@ -267,6 +279,57 @@ func (e *evaluator) intrinsic(fn string, arg any, at string) (any, error) {
 			return nil, fmt.Errorf("cfn: %s: want a string or [string, {variables}]", at)
 		}
 		return e.sub(text, vars, at)
+	case "Fn::Split":
+		a, ok := arg.([]any)
+		if !ok || len(a) != 2 {
+			return nil, fmt.Errorf("cfn: %s: want [delimiter, string]", at)
+		}
+		delim, ok := a[0].(string)
+		if !ok || delim == "" {
+			return nil, fmt.Errorf("cfn: %s: the delimiter must be a non-empty string", at)
+		}
+		v, err := e.eval(a[1], at+"/1")
+		if err != nil {
+			return nil, err
+		}
+		str, err := scalarString(v)
+		if err != nil {
+			return nil, fmt.Errorf("cfn: %s/1: %w", at, err)
+		}
+		var out []any
+		for _, p := range strings.Split(str, delim) {
+			out = append(out, p)
+		}
+		return out, nil
+	case "Fn::Select":
+		a, ok := arg.([]any)
+		if !ok || len(a) != 2 {
+			return nil, fmt.Errorf("cfn: %s: want [index, [values]]", at)
+		}
+		iv, err := e.eval(a[0], at+"/0")
+		if err != nil {
+			return nil, err
+		}
+		is, err := scalarString(iv)
+		if err != nil {
+			return nil, fmt.Errorf("cfn: %s/0: %w", at, err)
+		}
+		i, err := strconv.Atoi(is)
+		if err != nil || i < 0 {
+			return nil, fmt.Errorf("cfn: %s: index %q is not a non-negative integer", at, is)
+		}
+		list, err := e.eval(a[1], at+"/1")
+		if err != nil {
+			return nil, err
+		}
+		items, ok := list.([]any)
+		if !ok {
+			return nil, fmt.Errorf("cfn: %s: the values must be a list", at)
+		}
+		if i >= len(items) {
+			return nil, fmt.Errorf("cfn: %s: index %d of a list of %d", at, i, len(items))
+		}
+		return items[i], nil
 	}
 	return nil, fmt.Errorf("cfn: %s: this checker does not support %s", at, fn)
 }
@@ -294,6 +357,9 @@ func (e *evaluator) getAtt(name, attr, at string) (any, error) {
 	}
 	e.r.GetAtts = append(e.r.GetAtts, GetAtt{Resource: name, Attribute: attr, At: at})
 	svc := strings.ToLower(strings.Split(res.Type, "::")[1])
+	if res.Type == "AWS::IAM::Role" && attr == "Arn" { // global: no region
+		return "arn:aws:iam::123456789012:role/sidelight-" + name + "-1A2B3C4D5E6F", nil
+	}
 	if strings.HasSuffix(attr, "Arn") {
 		return fmt.Sprintf("arn:aws:%s:us-east-1:123456789012:%s/%s", svc, strings.ToLower(name), strings.ToLower(name)), nil
 	}
@@ -306,6 +372,16 @@ func (e *evaluator) getAtt(name, attr, at string) (any, error) {
 	return strings.ToLower(name) + "-" + strings.ToLower(attr), nil
 }
 
+// Ref returns the stand-in the resolver gives Ref to the resource name,
+// and whether the template has that resource.
+func (t *Template) Ref(name string) (string, bool) {
+	res, ok := t.Resources[name]
+	if !ok {
+		return "", false
+	}
+	return physicalID(name, res.Type), true
+}
+
 // physicalID is a stand-in for what Ref returns for a resource.
 func physicalID(name, typ string) string {
 	lower := strings.ToLower(name)
@@ -314,6 +390,8 @@ func physicalID(name, typ string) string {
 		return "sg-0f1e2d3c4b5a69788"
 	case "AWS::ECS::TaskDefinition":
 		return "arn:aws:ecs:us-east-1:123456789012:task-definition/sidelight-ecs-" + lower + ":1"
+	case "AWS::ElasticLoadBalancingV2::ListenerRule":
+		return "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/sidelight-ecs/0123456789abcdef/" + lower
 	case "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancingV2::TargetGroup", "AWS::ElasticLoadBalancingV2::Listener":
 		return "arn:aws:elasticloadbalancing:us-east-1:123456789012:" + lower + "/app/sidelight-ecs/0123456789abcdef"
 	case "AWS::Logs::LogGroup":

@@ -45,7 +45,15 @@ type Resource struct {
 	DeletionPolicy      string         `json:"DeletionPolicy"`
 	UpdateReplacePolicy string         `json:"UpdateReplacePolicy"`
 	Metadata            map[string]any `json:"Metadata"`
+	// UpdatePolicy is checked only for CodeDeployLambdaAliasUpdate on an
+	// AWS::Lambda::Alias (the other policies are refused).
+	UpdatePolicy map[string]any `json:"UpdatePolicy"`
 }
+
+// codeDeployAliasUpdate lists the attributes of CodeDeployLambdaAliasUpdate
+// and whether each is required (AWS CloudFormation User Guide, "UpdatePolicy
+// attribute").
+var codeDeployAliasUpdate = map[string]bool{"ApplicationName": true, "DeploymentGroupName": true, "BeforeAllowTrafficHook": false, "AfterAllowTrafficHook": false}
 
 // Output is a template output.
 type Output struct {
@@ -122,6 +130,23 @@ func Parse(data []byte) (*Template, error) {
 		}
 		if _, ok := r.DependsOn.(json.Number); ok {
 			errs = append(errs, fmt.Errorf("cfn: resource %s: DependsOn must be a name or a list of names", name))
+		}
+		for policy, v := range r.UpdatePolicy {
+			m, ok := v.(map[string]any)
+			if policy != "CodeDeployLambdaAliasUpdate" || r.Type != "AWS::Lambda::Alias" || !ok {
+				errs = append(errs, fmt.Errorf("cfn: resource %s: UpdatePolicy %s is not supported here (only CodeDeployLambdaAliasUpdate, on an AWS::Lambda::Alias)", name, policy))
+				continue
+			}
+			for k := range m {
+				if _, known := codeDeployAliasUpdate[k]; !known {
+					errs = append(errs, fmt.Errorf("cfn: resource %s: UpdatePolicy/%s: unknown name %q (names are case-sensitive)", name, policy, k))
+				}
+			}
+			for k, required := range codeDeployAliasUpdate {
+				if _, set := m[k]; required && !set {
+					errs = append(errs, fmt.Errorf("cfn: resource %s: UpdatePolicy/%s needs %s", name, policy, k))
+				}
+			}
 		}
 		for _, p := range []struct{ attr, v string }{{"DeletionPolicy", r.DeletionPolicy}, {"UpdateReplacePolicy", r.UpdateReplacePolicy}} {
 			if p.v != "" && !slices.Contains([]string{"Delete", "Retain", "RetainExceptOnCreate", "Snapshot"}, p.v) {
@@ -233,7 +258,7 @@ func (p Parameter) value(v any) (any, error) {
 var (
 	sectionNames   = []string{"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Resources", "Outputs"}
 	parameterNames = []string{"Type", "Default", "Description", "AllowedValues", "AllowedPattern", "ConstraintDescription", "MinValue", "MaxValue", "MinLength", "MaxLength", "NoEcho"}
-	resourceNames  = []string{"Type", "Properties", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "Metadata"}
+	resourceNames  = []string{"Type", "Properties", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy", "Metadata"}
 	outputNames    = []string{"Description", "Value", "Export"}
 )
 

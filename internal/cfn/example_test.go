@@ -3,7 +3,7 @@ package cfn_test
 import (
 	"fmt"
 
-	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/cfn"
+	"github.com/seed-c77c9410/sidelight/internal/cfn"
 )
 
 func ExampleTemplate_Resolve() {

@@ -1,0 +1,12 @@
+// Package cfn checks the examples' CloudFormation templates (examples/ecs,
+// examples/lambda) the way the service would before creating anything:
+// the template's own structure (sections, parameters, references between
+// resources), then every resource's Properties against the CloudFormation
+// resource provider schema of its type, after the intrinsic functions the
+// templates use (Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split,
+// Fn::Select) are resolved with the parameter values of a deployment.
+//
+// It is deliberately small: it supports the intrinsic functions above and
+// refuses the others, so a template that passes here uses nothing this
+// checker cannot see through.
+package cfn
