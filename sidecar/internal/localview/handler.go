@@ -69,6 +69,14 @@ func (s *Store) Handler() http.Handler {
 		}
 		writeJSON(w, s.metrics(q))
 	})
+	mux.HandleFunc("GET /api/overview", func(w http.ResponseWriter, r *http.Request) {
+		q, err := parseOverviewQuery(r.URL.Query())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, s.overview(q))
+	})
 	mux.HandleFunc("GET /api/facets", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.facets())
 	})

@@ -128,6 +128,8 @@ type docInfo struct {
 	method, url string
 	userAgent   string
 	status      int
+	route       string    // the document's own "route" annotation
+	ov          *ovSeries // where the overview counts it, nil if it does not
 }
 
 const (
@@ -212,6 +214,7 @@ func (d *segDoc) info(raw []byte, recv int64) *docInfo {
 		start:       d.StartTime,
 		inProgress:  d.InProgress,
 		flags:       d.flags(),
+		route:       topRoute(d.Annotations),
 	}
 	if d.HTTP != nil {
 		var h httpBlock

@@ -87,7 +87,14 @@
     return body;
   }
 
+  // fmtMS shows a duration in milliseconds in the unit that suits it,
+  // down to microseconds.
   function fmtMS(ms) {
+    if (!(ms > 0)) return '0';
+    if (ms < 0.001) return (ms * 1e6).toFixed(0) + ' ns';
+    if (ms < 0.01) return (ms * 1000).toFixed(1) + ' µs';
+    if (ms < 1) return (ms * 1000).toFixed(0) + ' µs';
+    if (ms >= 60000) return (ms / 60000).toFixed(1) + ' min';
     if (ms >= 1000) return (ms / 1000).toFixed(2) + ' s';
     if (ms >= 10) return ms.toFixed(0) + ' ms';
     return ms.toFixed(1) + ' ms';
@@ -113,27 +120,30 @@
 
   // ---- routing ----------------------------------------------------------
 
+  // Pages in other files (overview.js, charts.js) register here: path ->
+  // function (params, gen).
+  const views = {};
+
   function route() {
-    const hash = location.hash || '#/traces';
+    const hash = location.hash || '#/overview';
     const [path, qs] = hash.slice(1).split('?');
     const params = new URLSearchParams(qs || '');
     generation++;
-    for (const id of ['nav-traces', 'nav-map', 'nav-metrics']) {
-      document.getElementById(id).classList.remove('active');
-    }
+    for (const a of document.querySelectorAll('header nav a')) a.classList.remove('active');
+    const nav = (id) => { const e = document.getElementById(id); if (e) e.classList.add('active'); };
     if (path.startsWith('/trace/')) {
-      document.getElementById('nav-traces').classList.add('active');
+      nav('nav-traces');
       return traceView(decodeURIComponent(path.slice('/trace/'.length)), generation);
     }
     if (path === '/map') {
-      document.getElementById('nav-map').classList.add('active');
+      nav('nav-map');
       return mapView(generation);
     }
-    if (path === '/metrics') {
-      document.getElementById('nav-metrics').classList.add('active');
-      return metricsView(params, generation);
+    if (views[path]) {
+      nav('nav-' + path.slice(1));
+      return views[path](params, generation);
     }
-    document.getElementById('nav-traces').classList.add('active');
+    nav('nav-traces');
     return listView(params, generation);
   }
 
@@ -168,7 +178,7 @@
 
   function fetchList(params) {
     const q = new URLSearchParams();
-    for (const k of ['q', 'since', 'sort', 'order', 'service', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
+    for (const k of ['q', 'since', 'until', 'sort', 'order', 'service', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
       if (params.get(k)) q.set(k, params.get(k));
     }
     const t0 = performance.now();
@@ -547,131 +557,48 @@
         h('td', { class: 'num' }, (e.error_rate * 100).toFixed(1) + '%'), h('td', { class: 'num' }, fmtMS(e.avg_ms)))))));
   }
 
-  // ---- metrics ----------------------------------------------------------
+  // ---- live refresh -----------------------------------------------------
 
-  async function metricsView(params, gen) {
-    const q = new URLSearchParams();
-    if (params.get('bucket')) q.set('bucket', params.get('bucket'));
-    let m;
-    try {
-      m = await api('/api/metrics?' + q.toString());
-    } catch (e) {
-      if (gen === generation) showError(e);
-      return;
-    }
-    if (gen !== generation) return;
-    clear(main);
-    main.appendChild(h('h2', null, 'Metrics'));
-    main.appendChild(h('p', { class: 'muted' }, m.series.length + ' series from EMF · ' + m.bucket_seconds + ' s buckets. ' +
-      'Latency metrics show p50, p90 and p99; counts show the sum per bucket. Click a point for its traces.'));
-    main.appendChild(metricsForm(params, m.series));
-    const ns = params.get('namespace') || '', metric = params.get('metric') || '', dimText = (params.get('dim') || '').toLowerCase();
-    const shown = m.series.filter((se) => (!ns || se.namespace === ns) && (!metric || se.name === metric) &&
-      (!dimText || se.dimensions.some((d) => (d.key + '=' + d.value).toLowerCase().includes(dimText))));
-    const linked = h('section', { id: 'point-traces', class: 'detail' });
-    const grid = h('div', { class: 'charts', id: 'charts' });
-    for (const se of shown) grid.appendChild(chart(se, m.bucket_seconds, linked));
-    if (!shown.length) grid.appendChild(h('p', { class: 'muted' }, m.series.length ? 'No series match.' : 'No EMF received yet.'));
-    main.append(grid, linked);
-  }
-
-  function metricsForm(params, series) {
-    const uniq = (xs) => [...new Set(xs)].sort();
-    const select = (name, label, values) => {
-      const el = h('select', { name: name, id: 'm-' + name }, h('option', { value: '' }, label), values.map((v) => h('option', { value: v }, v)));
-      el.value = params.get(name) || '';
-      return el;
-    };
-    const ns = select('namespace', 'all namespaces', uniq(series.map((se) => se.namespace)));
-    const metric = select('metric', 'all metrics', uniq(series.map((se) => se.name)));
-    const bucket = h('select', { name: 'bucket', id: 'm-bucket' }, [['', 'auto buckets'], ['1', '1 s'], ['10', '10 s'], ['60', '1 min'], ['300', '5 min'], ['3600', '1 h']]
-      .map(([v, l]) => h('option', { value: v }, l)));
-    bucket.value = params.get('bucket') || '';
-    const dim = h('input', { name: 'dim', id: 'm-dim', placeholder: 'dimension contains…', value: params.get('dim') || '' });
-    return h('form', {
-      class: 'filters', id: 'metric-filters',
-      onsubmit: (ev) => {
-        ev.preventDefault();
-        const q = new URLSearchParams();
-        for (const el of [ns, metric, bucket, dim]) if (el.value) q.set(el.name, el.value);
-        location.hash = '#/metrics' + (q.toString() ? '?' + q.toString() : '');
-      },
-    }, ns, metric, dim, bucket, h('button', { type: 'submit' }, 'Show'));
-  }
-
-  function chart(se, bucketSec, linked) {
-    const W = 420, H = 160, L = 52, R = 10, B = 22, T = 10;
-    const pts = se.points;
-    const latency = se.kind === 'latency';
-    const keys = latency ? ['p50', 'p90', 'p99'] : ['sum'];
-    const bucketMS = bucketSec * 1000;
-    let lo = Infinity, hi = -Infinity, ymax = 0;
-    for (const p of pts) {
-      lo = Math.min(lo, p.t);
-      hi = Math.max(hi, p.t + bucketMS);
-      for (const k of keys) ymax = Math.max(ymax, p[k]);
-    }
-    if (ymax <= 0) ymax = 1;
-    const xspan = Math.max(hi - lo, bucketMS);
-    const slot = (W - L - R) * bucketMS / xspan; // width of one bucket
-    const x = (t) => L + (t - lo) / xspan * (W - L - R) + slot / 2; // bucket centre
-    const y = (v) => H - B - v / ymax * (H - B - T);
-    const svg = s('svg', { class: 'chart', viewBox: '0 0 ' + W + ' ' + H, width: W, height: H });
-    svg.appendChild(s('line', { x1: L, y1: H - B, x2: W - R, y2: H - B, class: 'axis' }));
-    svg.appendChild(s('line', { x1: L, y1: T, x2: L, y2: H - B, class: 'axis' }));
-    svg.appendChild(s('text', { x: L - 6, y: T + 4, class: 'ylabel' }, fmtNum(ymax)));
-    svg.appendChild(s('text', { x: L - 6, y: H - B, class: 'ylabel' }, '0'));
-    svg.appendChild(s('text', { x: L, y: H - 6, class: 'xlabel' }, fmtTime(lo / 1000)));
-    svg.appendChild(s('text', { x: W - R, y: H - 6, class: 'xlabel end' }, fmtTime(hi / 1000)));
-    if (latency) {
-      keys.forEach((k, i) => {
-        svg.appendChild(s('polyline', { class: 'line l' + i, points: pts.map((p) => x(p.t).toFixed(1) + ',' + y(p[k]).toFixed(1)).join(' ') }));
-        for (const p of pts) svg.appendChild(s('circle', { cx: x(p.t), cy: y(p[k]), r: 2, class: 'dot l' + i }));
-      });
-    } else {
-      const bw = Math.max(2, Math.min(40, slot * 0.8));
-      for (const p of pts) svg.appendChild(s('rect', { x: x(p.t) - bw / 2, y: y(p.sum), width: bw, height: H - B - y(p.sum), class: 'barv' }));
-    }
-    // One target per bucket, at its highest value, that lists its traces.
-    for (const p of pts) {
-      svg.appendChild(s('circle', {
-        cx: x(p.t), cy: y(latency ? p.p99 : p.sum), r: p.trace_ids.length ? 5 : 4,
-        class: 'pt' + (p.trace_ids.length ? ' linked' : ''), tabindex: '0',
-        onclick: () => showPoint(se, p, linked),
-        onkeydown: (ev) => { if (ev.key === 'Enter') showPoint(se, p, linked); },
-      }, s('title', null, fmtTime(p.t / 1000) + ': ' + (latency
-        ? 'p50 ' + fmtNum(p.p50) + ', p90 ' + fmtNum(p.p90) + ', p99 ' + fmtNum(p.p99)
-        : 'sum ' + fmtNum(p.sum) + ' (' + fmtNum(p.sum / bucketSec) + '/s)') + ' · ' + p.n + ' values, ' + p.trace_ids.length + ' traces')));
-    }
-    const dims = se.dimensions.map((d) => d.key + '=' + d.value).join(', ');
-    return h('figure', { class: 'chart-card', 'data-metric': se.name },
-      h('figcaption', null, h('strong', null, se.name), se.unit ? ' (' + se.unit + ')' : '', ' ', h('span', { class: 'muted' }, se.namespace),
-        dims ? h('div', { class: 'dims' }, dims) : null,
-        latency ? h('div', { class: 'legend' }, h('span', { class: 'k l0' }, 'p50'), h('span', { class: 'k l1' }, 'p90'), h('span', { class: 'k l2' }, 'p99'))
-          : h('div', { class: 'legend muted' }, 'sum per ' + bucketSec + ' s')),
-      svg);
-  }
-
-  function showPoint(se, p, linked) {
-    clear(linked);
-    linked.appendChild(h('h3', null, se.name, ' at ', fmtTime(p.t / 1000)));
-    linked.appendChild(kvTable({ values: p.n, sum: fmtNum(p.sum), min: fmtNum(p.min), max: fmtNum(p.max), p50: fmtNum(p.p50), p90: fmtNum(p.p90), p99: fmtNum(p.p99) }));
-    linked.appendChild(p.trace_ids.length
-      ? h('ul', { class: 'linked-traces' }, p.trace_ids.map((id) => h('li', null, h('a', { href: '#/trace/' + encodeURIComponent(id), class: 'mono' }, id))))
-      : h('p', { class: 'muted' }, 'No trace IDs were carried with these values.'));
-  }
-
-  // Live mode reloads the current view every 5 s, except a single trace
-  // (which does not change once complete) and while a filter is being edited.
+  // Live mode is on unless paused: it reloads the current view every few
+  // seconds, except a single trace (which does not change once complete)
+  // and while a form field has the focus. A reload never starts while the
+  // previous one is still running.
+  const REFRESH_MS = 3000;
   const live = document.getElementById('live');
-  live.checked = sessionStorage.getItem('sidelight-live') === '1';
-  live.addEventListener('change', () => sessionStorage.setItem('sidelight-live', live.checked ? '1' : '0'));
+  let paused = sessionStorage.getItem('sidelight-paused') === '1';
+  function showLive() {
+    live.setAttribute('aria-pressed', paused ? 'false' : 'true');
+    live.classList.toggle('paused', paused);
+    live.textContent = paused ? '\u25B6 resume live' : '\u275A\u275A pause';
+    live.title = paused ? 'Live refresh is paused: click to reload every ' + REFRESH_MS / 1000 + ' s again'
+      : 'Live: the view reloads every ' + REFRESH_MS / 1000 + ' s. Click to pause.';
+    document.getElementById('live-state').textContent = paused ? 'paused' : 'live';
+    document.getElementById('live-state').className = paused ? 'live-state paused' : 'live-state on';
+  }
+  live.addEventListener('click', () => {
+    paused = !paused;
+    sessionStorage.setItem('sidelight-paused', paused ? '1' : '0');
+    showLive();
+  });
+  showLive();
+  let refreshing = null;
   setInterval(() => {
     const editing = document.activeElement && main.contains(document.activeElement) &&
-      ['INPUT', 'SELECT'].includes(document.activeElement.tagName);
-    if (live.checked && !editing && !(location.hash || '').startsWith('#/trace/')) route();
-  }, 5000);
+      ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement.tagName);
+    if (paused || editing || refreshing || (location.hash || '').startsWith('#/trace/')) return;
+    refreshing = Promise.resolve(route()).catch(() => {}).finally(() => { refreshing = null; });
+  }, REFRESH_MS);
+
+  // What the page files share.
+  window.Sidelight = {
+    main: main, views: views, h: h, s: s, api: api, clear: clear, clip: clip, text: text,
+    fmtMS: fmtMS, fmtTime: fmtTime, fmtNum: fmtNum, statusBadge: statusBadge, showError: showError,
+    kvTable: kvTable, refreshStats: refreshStats, current: () => generation,
+  };
 
   window.addEventListener('hashchange', route);
-  route();
+  // The other page files are deferred scripts too: they have registered
+  // their views by DOMContentLoaded.
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', route);
+  else setTimeout(route, 0);
 })();
