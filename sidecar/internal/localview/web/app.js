@@ -124,7 +124,11 @@
   // function (params, gen).
   const views = {};
 
-  function route() {
+  // route shows the page the address names. refresh is set by live
+  // refresh: pages with a form then keep it (and what the user set in
+  // it) and reload only their data.
+  function route(refresh) {
+    refresh = refresh === true;
     const hash = location.hash || '#/overview';
     const [path, qs] = hash.slice(1).split('?');
     const params = new URLSearchParams(qs || '');
@@ -141,10 +145,10 @@
     }
     if (views[path]) {
       nav('nav-' + path.slice(1));
-      return views[path](params, generation);
+      return views[path](params, generation, refresh);
     }
     nav('nav-traces');
-    return listView(params, generation);
+    return listView(params, generation, refresh);
   }
 
   async function refreshStats() {
@@ -160,7 +164,10 @@
 
   let facetsCache = null;
 
-  async function listView(params, gen) {
+  async function listView(params, gen, refresh) {
+    if (refresh && document.getElementById('filters') && document.getElementById('trace-list')) {
+      return showList(fetchList(params), gen);
+    }
     // The facets (for the filter menus) and the list load side by side.
     const facetsLoaded = api('/api/facets').then((f) => { facetsCache = f; return f; }, () => facetsCache);
     const listLoaded = fetchList(params);
@@ -582,18 +589,20 @@
   });
   showLive();
   let refreshing = null;
+  let ticks = 0;
   setInterval(() => {
+    document.body.dataset.liveTicks = String(++ticks); // for tests
     const editing = document.activeElement && main.contains(document.activeElement) &&
       ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement.tagName);
     if (paused || editing || refreshing || (location.hash || '').startsWith('#/trace/')) return;
-    refreshing = Promise.resolve(route()).catch(() => {}).finally(() => { refreshing = null; });
+    refreshing = Promise.resolve(route(true)).catch(() => {}).finally(() => { refreshing = null; });
   }, REFRESH_MS);
 
   // What the page files share.
   window.Sidelight = {
     main: main, views: views, h: h, s: s, api: api, clear: clear, clip: clip, text: text,
     fmtMS: fmtMS, fmtTime: fmtTime, fmtNum: fmtNum, statusBadge: statusBadge, showError: showError,
-    kvTable: kvTable, refreshStats: refreshStats, current: () => generation,
+    kvTable: kvTable, refreshStats: refreshStats, current: () => generation, rerender: () => route(),
   };
 
   window.addEventListener('hashchange', route);
