@@ -80,7 +80,8 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 func poll(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
 	if _, err := browsertest.Poll[chromedp.Void](ctx, expr, 30*time.Second); err != nil {
-		t.Fatalf("waiting for %s (%s): %v", what, expr, err)
+		page, _ := browsertest.Eval[string](ctx, `location.hash + '\n' + document.querySelector('main').innerText.slice(0, 2000)`)
+		t.Fatalf("waiting for %s (%s): %v\npage: %s", what, expr, err, page)
 	}
 }
 

@@ -120,7 +120,7 @@ func (s *Store) metrics(q metricsQuery) metricsResult {
 			keys[d.Key] = true
 		}
 	}
-	out.DimensionKeys = slices.Sorted(maps.Keys(keys))
+	out.DimensionKeys = append(out.DimensionKeys, slices.Sorted(maps.Keys(keys))...)
 	var vals []float64
 	if q.group == "" {
 		for _, se := range sel {

@@ -158,7 +158,7 @@ type overviewStats struct {
 
 type overviewRow struct {
 	Service string          `json:"service"`
-	Route   string          `json:"route,omitempty"` // "" on a service's row
+	Route   string          `json:"route"` // "" on a service's row and for requests without a route
 	Total   overviewStats   `json:"total"`
 	Columns []overviewStats `json:"columns"` // one per column of the shared axis
 	Routes  []*overviewRow  `json:"routes,omitempty"`
