@@ -178,7 +178,7 @@ func TestAPIServiceMap(t *testing.T) {
 	for _, e := range m.Edges {
 		edges[e.From+"->"+e.To] = e
 	}
-	if m.Traces != 4 || len(nodes) != 6 {
+	if m.Traces != 4 || len(nodes) != 7 {
 		t.Fatalf("map = %+v", m)
 	}
 	if n := nodes["catalog"]; n.Kind != "service" || n.Count != 2 || n.Throttles != 1 || n.ErrorRate != 0.5 {
@@ -193,12 +193,20 @@ func TestAPIServiceMap(t *testing.T) {
 	if n := nodes["postgres"]; n == nil || n.Kind != "remote" {
 		t.Errorf("postgres = %+v", n)
 	}
-	// The traced remote call to orders becomes one frontend→orders edge.
-	want := []string{"frontend->DynamoDB", "frontend->orders", "orders->postgres"}
+	if n := nodes["client"]; n == nil || n.Kind != "client" || n.Count != 4 {
+		t.Errorf("client = %+v", n)
+	}
+	// The traced remote call to orders becomes one frontend→orders edge;
+	// each root segment has an edge from the client.
+	want := []string{"frontend->DynamoDB", "frontend->orders", "orders->postgres", "client->health", "client->frontend"}
+	if e := edges["client->catalog"]; e == nil || e.Count != 2 {
+		t.Errorf("client->catalog = %+v", e)
+	}
+	want = append(want, "client->catalog")
 	if len(edges) != len(want) {
 		t.Errorf("edges = %v, want %v", keys(edges), want)
 	}
-	for _, k := range want {
+	for _, k := range want[:len(want)-1] {
 		if edges[k] == nil || edges[k].Count != 1 {
 			t.Errorf("edge %s = %+v", k, edges[k])
 		}

@@ -195,7 +195,7 @@ func TestBrowserFaultedTraceWaterfall(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/#/map")); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, ctx, "the service map", `document.querySelectorAll('#map-svg g.node').length === 5`)
+	poll(t, ctx, "the service map", `document.querySelectorAll('#map-svg .node').length === 6`)
 	edges := eval[[]string](t, ctx, `[...document.querySelectorAll('#map-edges tbody tr')].map(r => r.cells[0].textContent + '->' + r.cells[1].textContent)`)
 	if !slices.Contains(edges, "frontend->orders") || !slices.Contains(edges, "orders->postgres") {
 		t.Errorf("map edges = %v", edges)

@@ -195,3 +195,53 @@ func TestAPIOverview(t *testing.T) {
 		t.Errorf("bad since: status %d", resp.StatusCode)
 	}
 }
+
+// lambdaTrace is what the Lambda middleware sends for one invocation: an
+// independent subsegment under the function segment Lambda sends to X-Ray
+// itself (so never here), cold, calling DynamoDB, faulted by a timeout.
+func lambdaTrace(t testing.TB, g *ids, at time.Time) (traceID, segID string, b []byte) {
+	traceID, segID = g.traceID(at), g.id()
+	b = doc(t, map[string]any{"name": "checkout-fn", "id": segID, "trace_id": traceID, "parent_id": g.id(), "type": "subsegment",
+		"start_time": ts(at), "end_time": ts(at.Add(2900 * time.Millisecond)), "fault": true,
+		"annotations": map[string]any{"ColdStart": true, "Timeout": true, "Service": "checkout"},
+		"subsegments": []any{map[string]any{"name": "DynamoDB", "id": g.id(), "namespace": "aws",
+			"start_time": ts(at.Add(time.Millisecond)), "end_time": ts(at.Add(2800 * time.Millisecond))}}})
+	return traceID, segID, b
+}
+
+// A document whose parent never arrived is marked an orphan; on the map
+// it is a function node called by the client, with its downstream calls;
+// the list finds traces by a downstream call's name.
+func TestOrphanFunctionNode(t *testing.T) {
+	s := newStore(t, Config{Now: func() time.Time { return t0 }})
+	var g ids
+	tid, segID, b := lambdaTrace(t, &g, t0)
+	mustAdd(t, s, b)
+	_, ok := okTrace(t, &g, t0, "web", time.Millisecond)
+	mustAdd(t, s, ok)
+	d, found := s.detail(tid)
+	if !found || len(d.Segments) != 1 || !d.Segments[0].Orphan || d.Segments[0].ID != segID {
+		t.Fatalf("detail segments = %+v", d.Segments)
+	}
+	m := s.serviceMap()
+	kinds := map[string]string{}
+	for _, n := range m.Nodes {
+		kinds[n.Name] = n.Kind
+	}
+	edges := map[string]bool{}
+	for _, e := range m.Edges {
+		edges[e.From+"->"+e.To] = true
+	}
+	if kinds["checkout-fn"] != "function" || kinds["client"] != "client" || kinds["DynamoDB"] != "aws" {
+		t.Errorf("node kinds = %v", kinds)
+	}
+	for _, e := range []string{"client->checkout-fn", "checkout-fn->DynamoDB", "client->web"} {
+		if !edges[e] {
+			t.Errorf("no edge %s in %v", e, edges)
+		}
+	}
+	l := s.list(listQuery{call: "DynamoDB", limit: 10})
+	if l.Matched != 1 || l.Traces[0].ID != tid {
+		t.Errorf("call=DynamoDB matched %d: %+v", l.Matched, l.Traces)
+	}
+}

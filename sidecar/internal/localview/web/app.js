@@ -139,10 +139,6 @@
       nav('nav-traces');
       return traceView(decodeURIComponent(path.slice('/trace/'.length)), generation);
     }
-    if (path === '/map') {
-      nav('nav-map');
-      return mapView(generation);
-    }
     if (views[path]) {
       nav('nav-' + path.slice(1));
       return views[path](params, generation, refresh);
@@ -185,7 +181,7 @@
 
   function fetchList(params) {
     const q = new URLSearchParams();
-    for (const k of ['q', 'since', 'until', 'sort', 'order', 'service', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
+    for (const k of ['q', 'call', 'since', 'until', 'sort', 'order', 'service', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
       if (params.get(k)) q.set(k, params.get(k));
     }
     const t0 = performance.now();
@@ -359,6 +355,16 @@
     const wf = h('div', { id: 'waterfall', class: 'waterfall' });
     wf.appendChild(h('div', { class: 'wf-axis' }, h('span', { class: 'wf-label' }, 'Name'),
       h('span', { class: 'wf-track' }, axisTicks(span))));
+    // Documents whose parent never arrived, explained once above the rows.
+    const orphans = rows.filter((r) => r.n.orphan);
+    if (orphans.length) {
+      main.insertBefore(h('section', { id: 'orphans', class: 'notice' },
+        h('strong', null, orphans.length === 1 ? '1 orphan: ' : orphans.length + ' orphans: '),
+        orphans.map((r) => h('span', { class: 'mono' }, r.n.name, ' ')),
+        h('p', null, 'Their parent segment is not in this trace: it was never received. Under Lambda the parent is the function segment ' +
+          'that Lambda sends to X-Ray itself (never to this sidecar), and a function that timed out or crashed sends nothing after the ' +
+          'point it reached. They are shown at the top level, by their own times.')), null);
+    }
     for (const r of rows) {
       const n = r.n;
       const st = nodeStatus(n);
@@ -368,6 +374,8 @@
       bar.style.width = Math.max((end - n.start_time) / span * 100, 0.3).toFixed(3) + '%';
       const label = h('span', { class: 'wf-label' }, h('span', { class: 'wf-name' }, n.name),
         n.namespace ? h('span', { class: 'ns' }, n.namespace) : null,
+        n.orphan ? h('span', { class: 'tag orphan', title: 'parent ' + n.parent_id + ' is not in this trace' }, 'orphan') : null,
+        lambdaTag(n),
         n.cause ? h('span', { class: 'badge st-' + st }, '!') : null);
       label.style.paddingLeft = (r.depth * 14 + 4) + 'px';
       const row = h('div', {
@@ -398,14 +406,36 @@
     if (first) select(wf.querySelector('.wf-row[data-id="' + CSS.escape(first.n.id) + '"]') || wf.children[1], first.n);
   }
 
+  // axisTicks labels the waterfall's time axis (span in seconds) at a
+  // round step (1, 2 or 5 times a power of ten), in the unit of the step:
+  // µs for a 21 µs trace, never "0.0 ms" on every tick.
   function axisTicks(span) {
+    const raw = span / 5;
+    const pow = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 5, 10].map((m) => m * pow).find((x) => x >= raw) || 10 * pow;
+    const [unit, div] = step < 1e-3 ? ['µs', 1e-6] : step < 1 ? ['ms', 1e-3] : ['s', 1];
+    const digits = Math.max(0, -Math.floor(Math.log10(step / div) + 1e-9));
     const out = [];
-    for (let i = 0; i <= 4; i++) {
-      const tick = h('span', { class: 'tick' }, fmtMS(span * 1000 * i / 4));
-      tick.style.left = (i * 25) + '%';
+    for (let v = 0; v <= span * (1 + 1e-9); v += step) {
+      const tick = h('span', { class: 'tick' }, (v / div).toFixed(digits) + ' ' + unit);
+      tick.style.left = (v / span * 100).toFixed(3) + '%';
       out.push(tick);
+      if (out.length > 12) break;
     }
     return out;
+  }
+
+  // lambdaTag labels Lambda's initialization and cold starts: Lambda's
+  // own Initialization subsegment, and the Sidelight middleware's
+  // ColdStart annotation.
+  function lambdaTag(n) {
+    if (n.name === 'Initialization' || n.name === 'Init') {
+      return h('span', { class: 'tag init', title: 'Lambda ran the function\u2019s initialization code in a new execution environment' }, 'Lambda init');
+    }
+    if (isObject(n.annotations) && n.annotations.ColdStart === true) {
+      return h('span', { class: 'tag cold', title: 'First invocation in a new execution environment: Lambda initialized the function before this ran' }, 'cold start');
+    }
+    return null;
   }
 
   function nodeStatus(n) {
@@ -429,7 +459,10 @@
     const parts = [h('h3', null, n.name, ' ', statusBadge(nodeStatus(n))),
       kvTable(Object.assign({ id: n.id, start: fmtTime(n.start_time), duration: n.end_time ? fmtMS((n.end_time - n.start_time) * 1000) : 'in progress' },
         n.namespace ? { namespace: n.namespace } : {}, n.origin ? { origin: n.origin } : {},
-        n.parent_id ? { parent_id: n.parent_id } : {}, n.attached ? { sent: 'as its own document' } : {}), 'meta')];
+        n.parent_id ? { parent_id: n.parent_id + (n.orphan ? ' (not in this trace: never received)' : '') } : {},
+        n.attached ? { sent: 'as its own document' } : {},
+        isObject(n.annotations) && n.annotations.ColdStart === true ? { 'cold start': 'yes: Lambda initialized a new execution environment before this invocation' } : {},
+        isObject(n.annotations) && n.annotations.Timeout === true ? { timeout: 'the invocation was about to time out when this was sent' } : {}), 'meta')];
     if (isObject(n.http)) {
       const flat = {};
       for (const part of ['request', 'response']) {
@@ -490,78 +523,6 @@
     const path = f.path === undefined || typeof f.path === 'string' ? f.path || '' : invalid('path', f.path);
     const line = f.line === undefined ? '' : typeof f.line === 'number' ? ':' + f.line : [' ', invalid('line', f.line)];
     return h('li', null, h('span', { class: 'label' }, label), ' ', h('span', { class: 'muted' }, path, line));
-  }
-
-  // ---- service map ------------------------------------------------------
-
-  async function mapView(gen) {
-    let m;
-    try {
-      m = await api('/api/servicemap');
-    } catch (e) {
-      if (gen === generation) showError(e);
-      return;
-    }
-    if (gen !== generation) return;
-    clear(main);
-    main.appendChild(h('h2', null, 'Service map'));
-    main.appendChild(h('p', { class: 'muted' }, 'Built from ' + m.traces + ' traces.'));
-    if (!m.nodes.length) {
-      main.appendChild(h('p', null, 'No traces yet.'));
-      return;
-    }
-    // Layered layout: a node's column is its longest distance from a source.
-    const col = new Map(m.nodes.map((n) => [n.name, 0]));
-    for (let i = 0; i < m.nodes.length; i++) {
-      let changed = false;
-      for (const e of m.edges) {
-        if (e.from !== e.to && col.get(e.to) < col.get(e.from) + 1 && col.get(e.from) + 1 < m.nodes.length) {
-          col.set(e.to, col.get(e.from) + 1);
-          changed = true;
-        }
-      }
-      if (!changed) break;
-    }
-    const columns = [];
-    for (const n of m.nodes) {
-      const c = col.get(n.name);
-      (columns[c] = columns[c] || []).push(n);
-    }
-    const W = 220, H = 90, pos = new Map();
-    columns.forEach((nodes, c) => nodes.forEach((n, r) => pos.set(n.name, { x: 20 + c * W, y: 30 + r * H })));
-    const width = 40 + columns.length * W, height = 60 + Math.max(...columns.map((c) => (c || []).length)) * H;
-    const svg = s('svg', { id: 'map-svg', class: 'map', viewBox: '0 0 ' + width + ' ' + height, width: width, height: height });
-    svg.appendChild(s('defs', null, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '10', refY: '5', markerWidth: '6', markerHeight: '6', orient: 'auto' },
-      s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrow' }))));
-    for (const e of m.edges) {
-      const a = pos.get(e.from), b = pos.get(e.to);
-      if (!a || !b) continue;
-      const x1 = a.x + 160, y1 = a.y + 25, x2 = b.x, y2 = b.y + 25;
-      svg.appendChild(s('line', { x1: x1, y1: y1, x2: x2, y2: y2, class: 'edge' + (e.error_rate > 0 ? ' bad' : ''), 'marker-end': 'url(#arrow)' },
-        s('title', null, e.from + ' → ' + e.to + ': ' + e.count + ' calls, ' + (e.error_rate * 100).toFixed(1) + '% errors')));
-      svg.appendChild(s('text', { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 4, class: 'edge-label' }, e.count + (e.error_rate > 0 ? ' · ' + (e.error_rate * 100).toFixed(0) + '%' : '')));
-    }
-    for (const n of m.nodes) {
-      const p = pos.get(n.name);
-      const cls = n.fault_rate > 0 ? 'fault' : n.error_rate > 0 ? 'error' : 'ok';
-      svg.appendChild(s('g', { class: 'node st-' + cls + ' kind-' + (n.kind || 'service') },
-        s('title', null, n.name),
-        s('rect', { x: p.x, y: p.y, width: 160, height: 50, rx: n.kind === 'service' ? 8 : 2 }),
-        s('text', { x: p.x + 8, y: p.y + 20, class: 'node-name' }, n.name.length > 22 ? n.name.slice(0, 21) + '…' : n.name),
-        s('text', { x: p.x + 8, y: p.y + 38, class: 'node-stats' }, n.count + ' · ' + fmtMS(n.avg_ms) + ' · ' + (n.error_rate * 100).toFixed(0) + '% err')));
-    }
-    main.appendChild(h('div', { class: 'map-wrap' }, svg));
-    main.appendChild(h('h3', null, 'Nodes'));
-    main.appendChild(h('table', { class: 'list', id: 'map-nodes' },
-      h('thead', null, h('tr', null, ['Name', 'Kind', 'Count', 'Error rate', 'Fault rate', 'Avg'].map((x) => h('th', null, x)))),
-      h('tbody', null, m.nodes.map((n) => h('tr', null, h('td', null, h('a', { href: '#/traces?service=' + encodeURIComponent(n.name) }, n.name)), h('td', null, n.kind),
-        h('td', { class: 'num' }, String(n.count)), h('td', { class: 'num' }, (n.error_rate * 100).toFixed(1) + '%'),
-        h('td', { class: 'num' }, (n.fault_rate * 100).toFixed(1) + '%'), h('td', { class: 'num' }, fmtMS(n.avg_ms)))))));
-    main.appendChild(h('h3', null, 'Edges'));
-    main.appendChild(h('table', { class: 'list', id: 'map-edges' },
-      h('thead', null, h('tr', null, ['From', 'To', 'Calls', 'Error rate', 'Avg'].map((x) => h('th', null, x)))),
-      h('tbody', null, m.edges.map((e) => h('tr', null, h('td', null, e.from), h('td', null, e.to), h('td', { class: 'num' }, String(e.count)),
-        h('td', { class: 'num' }, (e.error_rate * 100).toFixed(1) + '%'), h('td', { class: 'num' }, fmtMS(e.avg_ms)))))));
   }
 
   // ---- live refresh -----------------------------------------------------
