@@ -174,7 +174,7 @@ type overviewResult struct {
 
 type ovAccum struct {
 	n, errors, throttles, faults int
-	hist                         map[uint8]int
+	hist                         *[ovMaxBin + 1]int32 // nil while empty
 }
 
 func (a *ovAccum) add(c *ovCell) {
@@ -183,17 +183,20 @@ func (a *ovAccum) add(c *ovCell) {
 	a.throttles += int(c.throttles)
 	a.faults += int(c.faults)
 	if a.hist == nil {
-		a.hist = make(map[uint8]int, len(c.hist))
+		a.hist = new([ovMaxBin + 1]int32)
 	}
 	for _, b := range c.hist {
-		a.hist[b.bin] += int(b.n)
+		a.hist[b.bin] += int32(b.n)
 	}
 }
 
 func (a *ovAccum) merge(b *ovAccum) {
 	a.n, a.errors, a.throttles, a.faults = a.n+b.n, a.errors+b.errors, a.throttles+b.throttles, a.faults+b.faults
+	if b.hist == nil {
+		return
+	}
 	if a.hist == nil {
-		a.hist = make(map[uint8]int, len(b.hist))
+		a.hist = new([ovMaxBin + 1]int32)
 	}
 	for k, v := range b.hist {
 		a.hist[k] += v
@@ -209,20 +212,19 @@ func (a *ovAccum) stats(seconds float64) overviewStats {
 	st.ErrorRate = float64(a.errors) / float64(a.n)
 	st.FaultRate = float64(a.faults) / float64(a.n)
 	st.ThrottleRate = float64(a.throttles) / float64(a.n)
-	bins := make([]uint8, 0, len(a.hist))
-	for b := range a.hist {
-		bins = append(bins, b)
-	}
-	slices.Sort(bins)
 	pct := func(p float64) float64 {
 		rank := max(int(math.Ceil(p/100*float64(a.n))), 1)
-		seen := 0
-		for _, b := range bins {
-			if seen += a.hist[b]; seen >= rank {
-				return binValue(b) * 1000
+		seen, last := 0, 0
+		for b, n := range a.hist {
+			if n == 0 {
+				continue
+			}
+			last = b
+			if seen += int(n); seen >= rank {
+				return binValue(uint8(b)) * 1000
 			}
 		}
-		return binValue(bins[len(bins)-1]) * 1000
+		return binValue(uint8(last)) * 1000
 	}
 	st.P50MS, st.P90MS, st.P99MS = pct(50), pct(90), pct(99)
 	return st
