@@ -23,11 +23,17 @@ import (
 // the process, when the test ends.
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	return browserSized(t, 1400, 1400)
+}
+
+// browserSized is browser with a window of w×h pixels.
+func browserSized(t *testing.T, w, h int) context.Context {
+	t.Helper()
 	path := browsertest.Path(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	actx, acancel := chromedp.NewExecAllocator(ctx, browsertest.Options(t,
 		chromedp.Flag("disable-extensions", true),
-		chromedp.WindowSize(1400, 1400),
+		chromedp.WindowSize(w, h),
 	)...)
 	bctx, bcancel := chromedp.NewContext(actx)
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {

@@ -279,6 +279,13 @@
     const range = h('select', { name: 'since', id: 'f-range', title: 'Time range' },
       [['', 'all time'], ['5m', 'last 5 min'], ['15m', 'last 15 min'], ['1h', 'last hour']].map(([v, l]) => h('option', { value: v }, l)));
     range.value = params.get('since') || '';
+    if (params.get('since') && range.value !== params.get('since')) {
+      // A range from a link (epoch seconds): keep it, named by its times.
+      const sec = Number(params.get('since')), until = Number(params.get('until'));
+      const label = isFinite(sec) ? fmtTime(sec).slice(0, 8) + (isFinite(until) && until ? '–' + fmtTime(until).slice(0, 8) : ' on') : params.get('since');
+      range.appendChild(h('option', { value: params.get('since') }, label));
+      range.value = params.get('since');
+    }
     const sort = h('select', { name: 'sort', id: 'f-sort', title: 'Order' },
       [['', 'newest first'], ['time:asc', 'oldest first'], ['duration', 'slowest first'], ['duration:asc', 'fastest first']].map(([v, l]) => h('option', { value: v }, l)));
     sort.value = (params.get('sort') || '') + (params.get('order') === 'asc' ? ':asc' : '');
@@ -301,6 +308,7 @@
         const q = new URLSearchParams();
         if (search.value.trim()) q.set('q', search.value.trim());
         if (range.value) q.set('since', range.value);
+        if (range.value && range.value === params.get('since') && params.get('until')) q.set('until', params.get('until'));
         if (sort.value) {
           const [by, order] = sort.value.split(':');
           q.set('sort', by);

@@ -109,7 +109,9 @@
       h('a', { href: tracesLink(q, since, until, slowest), title: title }, value));
     const share = (n, x, flag) => n ? num(flag, pct(x) + ' (' + n + ')', filter + ' AND ' + flag, false, n + ' ' + flag + ' of ' + t.requests)
       : h('td', { class: 'num zero' }, '0');
-    const slow = (ms) => filter + ' AND duration >= ' + (ms / 1000).toPrecision(3);
+    // A percentile is its histogram bin's upper bound (bins are 2^(1/8)
+    // apart): the link asks for traces from the bin's lower bound.
+    const slow = (ms) => filter + ' AND duration >= ' + Math.max(0, ms / 1000 * Math.pow(2, -1 / 8) * 0.999).toPrecision(3);
     return h('tr', { class: isRoute ? 'route-row' : 'service-row', 'data-service': r.service, 'data-route': isRoute ? route : null },
       h('td', { class: 'name' }, isRoute
         ? h('a', { href: tracesLink(filter, since, until), class: 'route-link' }, route === '' ? '(no route annotation)' : route)
