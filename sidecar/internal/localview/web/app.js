@@ -77,7 +77,9 @@
   }
 
   async function api(path) {
-    const r = await fetch(path, { headers: { Accept: 'application/json' } });
+    // A plain fetch, so that the overview request index.html preloads is
+    // the one this takes.
+    const r = await fetch(path);
     const body = await r.json();
     if (!r.ok) {
       const e = new Error(body && body.error ? body.error : r.statusText);

@@ -53,7 +53,8 @@
     for (const k of ['since', 'until']) if (params.get(k)) q.set(k, params.get(k));
     let o, st;
     try {
-      o = await api('/api/overview?' + q.toString());
+      // Without a range this is the request index.html preloads.
+      o = await api(q.toString() ? '/api/overview?' + q.toString() : '/api/overview');
       // Where to send data is only needed while there is none.
       if (!o.services.length) st = await api('/api/stats');
     } catch (e) {
@@ -61,6 +62,7 @@
       return;
     }
     if (gen !== SL.current()) return;
+    if (!performance.getEntriesByName('sidelight-overview-data').length) performance.mark('sidelight-overview-data');
     clear(main);
     main.appendChild(h('h2', null, 'Services'));
     if (!o.services.length) {
@@ -125,13 +127,15 @@
   }
 
   // timeline draws the row's requests per column (failed ones on top, in
-  // red) on the shared axis; each column links to its traces.
+  // red) on the shared axis; each column links to its traces. Few
+  // elements per column: a link and its bars, the details in its label.
   function timeline(o, r, filter) {
     const W = 240, H = 26;
     const cw = W / o.columns;
     let peak = 1;
     for (const c of r.columns) peak = Math.max(peak, c.requests);
     const svg = s('svg', { class: 'spark', viewBox: '0 0 ' + W + ' ' + H, width: W, height: H });
+    const frag = document.createDocumentFragment();
     r.columns.forEach((c, i) => {
       if (!c.requests) return;
       const t0 = o.start + i * o.column_seconds;
@@ -139,12 +143,26 @@
       const hAll = Math.max(1, c.requests / peak * (H - 2));
       const hBad = failed / peak * (H - 2);
       const x = i * cw + 0.5, w = Math.max(1, cw - 1);
-      svg.appendChild(s('a', { href: tracesLink(filter, t0, t0 + o.column_seconds), class: 'col' },
-        s('title', null, fmtTime(t0).slice(0, 8) + ': ' + c.requests + ' requests, ' + c.errors + ' errors, ' + c.faults + ' faults, p99 ' + fmtMS(c.p99_ms)),
-        s('rect', { x: x, y: H - hAll, width: w, height: hAll, class: 'ok' }),
-        hBad > 0 ? s('rect', { x: x, y: H - hAll, width: w, height: Math.max(1, hBad), class: 'bad' }) : null));
+      const a = document.createElementNS(SVGNS, 'a');
+      a.setAttribute('href', tracesLink(filter, t0, t0 + o.column_seconds));
+      a.setAttribute('class', 'col');
+      a.setAttribute('aria-label', c.requests + ' requests, ' + c.errors + ' errors, ' + c.faults + ' faults, p99 ' + fmtMS(c.p99_ms));
+      a.appendChild(bar(x, H - hAll, w, hAll, 'ok'));
+      if (hBad > 0) a.appendChild(bar(x, H - hAll, w, Math.max(1, hBad), 'bad'));
+      frag.appendChild(a);
     });
+    svg.appendChild(frag);
     return svg;
+  }
+  const SVGNS = 'http://www.w3.org/2000/svg';
+  function bar(x, y, w, hgt, cls) {
+    const r = document.createElementNS(SVGNS, 'rect');
+    r.setAttribute('x', x.toFixed(1));
+    r.setAttribute('y', y.toFixed(1));
+    r.setAttribute('width', w.toFixed(1));
+    r.setAttribute('height', hgt.toFixed(1));
+    r.setAttribute('class', cls);
+    return r;
   }
 
   SL.views['/overview'] = overviewView;
