@@ -311,6 +311,7 @@
         if (search.value.trim()) q.set('q', search.value.trim());
         if (range.value) q.set('since', range.value);
         if (range.value && range.value === params.get('since') && params.get('until')) q.set('until', params.get('until'));
+        if (params.get('call')) q.set('call', params.get('call')); // from a map node: kept until reset
         if (sort.value) {
           const [by, order] = sort.value.split(':');
           q.set('sort', by);
