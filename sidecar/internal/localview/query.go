@@ -27,6 +27,7 @@ type listQuery struct {
 	hasMaxMS   bool
 	hasMinMS   bool
 	annotation bool
+	call       string // a downstream (remote or aws) call of this name
 
 	// From the search box (q): a filter expression, or one trace's ID.
 	expr    *xrayfilter.Expr
@@ -77,7 +78,7 @@ const (
 )
 
 func parseListQuery(v url.Values) (listQuery, error) {
-	q := listQuery{service: v.Get("service"), limit: defaultLimit}
+	q := listQuery{service: v.Get("service"), call: v.Get("call"), limit: defaultLimit}
 	if st := v.Get("status"); st != "" {
 		f, ok := parseStatus(st)
 		if !ok {
@@ -172,6 +173,9 @@ func (q *listQuery) match(t *trace, ft *xrayfilter.Trace, since, until float64) 
 	if q.annotation && !t.hasAnnotation(q.annKey, q.annPair) {
 		return false
 	}
+	if q.call != "" && !t.hasCall(q.call) {
+		return false
+	}
 	d := t.durationMS()
 	if q.hasMinMS && d < q.minMS {
 		return false
@@ -200,6 +204,19 @@ func (t *trace) filterView(ft *xrayfilter.Trace) {
 			ft.ResponseTime = r.end - r.start
 		}
 	}
+}
+
+// hasCall reports whether a document of t calls a downstream node named
+// name, in time linear in t's calls.
+func (t *trace) hasCall(name string) bool {
+	for _, d := range t.docs {
+		for _, c := range d.calls {
+			if c.name == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (t *trace) hasAnnotation(key, pair string) bool {
@@ -360,7 +377,11 @@ func assemble(docs []*segDoc) []*segDoc {
 			continue
 		}
 		l, ok := byID[d.ParentID]
-		if !ok || l.owner == i {
+		if !ok {
+			d.Orphan = true
+			continue
+		}
+		if l.owner == i {
 			continue
 		}
 		// Would attaching i under l.owner close a loop?

@@ -40,6 +40,11 @@ type segDoc struct {
 	// Attached is set in API output on documents that arrived on their
 	// own and were attached under their parent by the store.
 	Attached bool `json:"attached,omitempty"`
+	// Orphan is set in API output on a document whose parent_id names a
+	// segment or subsegment the trace does not hold: the parent was never
+	// received (under Lambda, the function segment Lambda sends to X-Ray
+	// itself; or an invocation that timed out before its parent was sent).
+	Orphan bool `json:"orphan,omitempty"`
 }
 
 type httpBlock struct {
@@ -128,6 +133,9 @@ type docInfo struct {
 	method, url string
 	userAgent   string
 	status      int
+	route       string    // the document's own "route" annotation
+	origin      string    // the document's origin (AWS::Lambda::Function, …)
+	ov          *ovSeries // where the overview counts it, nil if it does not
 }
 
 const (
@@ -212,6 +220,8 @@ func (d *segDoc) info(raw []byte, recv int64) *docInfo {
 		start:       d.StartTime,
 		inProgress:  d.InProgress,
 		flags:       d.flags(),
+		route:       topRoute(d.Annotations),
+		origin:      truncate(d.Origin),
 	}
 	if d.HTTP != nil {
 		var h httpBlock
