@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"math"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/jsonscan"
@@ -132,14 +133,27 @@ type Parser struct {
 	points  int
 	volume  int // bytes of names and dimensions in the points so far
 	work    int // index probes plus bytes of values decoded (see the linear-time tests)
+
+	// Decode's buffers
+	docOffs []int32
+	idOffs  [][2]int32
+	order   []int32
 }
 
 var errStop = errors.New("stop")
+
+// parses counts Parse calls in this process.
+var parses atomic.Uint64
+
+// Parses returns how many documents Parse has been called on in this
+// process, so tests can check that each line is parsed once, at intake.
+func Parses() uint64 { return parses.Load() }
 
 // Parse checks doc and calls fn (which may be nil) for every point it
 // holds. It returns OK or the reason doc was refused; when refused, fn
 // has not been called.
 func (p *Parser) Parse(doc []byte, fn func(*Point)) (Meta, Reason) {
+	parses.Add(1)
 	var meta Meta
 	if len(doc) > MaxDocumentBytes {
 		return meta, TooLarge
