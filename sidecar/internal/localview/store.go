@@ -407,6 +407,12 @@ func (s *Store) addEMF(doc []byte, recv int64) error {
 	return s.storeEMF(p, bytes.Clone(doc), recv, err, reason)
 }
 
+// AddEMFDocument stores a copy of one EMF document the sidecar's EMF
+// receiver parsed (package emf), without parsing its line again.
+func (s *Store) AddEMFDocument(d *emf.Document) error {
+	return s.addEMFDocument(d.Clone(), s.cfg.Now().UnixNano())
+}
+
 // addEMFDocument stores a document the EMF receiver parsed; the store
 // takes d over.
 func (s *Store) addEMFDocument(d *emf.Document, recv int64) error {
