@@ -596,7 +596,11 @@ func hasControl(b []byte) bool {
 			return true
 		}
 	}
-	// U+2028 and U+2029 end lines for ECMAScript patterns.
+	// U+2028 and U+2029 end lines for ECMAScript patterns (both start
+	// with the byte 0xE2).
+	if bytes.IndexByte(b, 0xe2) < 0 {
+		return false
+	}
 	return bytes.Contains(b, []byte("\u2028")) || bytes.Contains(b, []byte("\u2029"))
 }
 
@@ -606,6 +610,16 @@ var units = []string{"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kiloby
 	"Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None"}
 
 func canonicalUnit(v []byte) (string, bool) {
+	if n := len(v); n >= 2 && v[0] == '"' && v[n-1] == '"' && bytes.IndexByte(v, '\\') < 0 {
+		// Without escapes the string is its bytes (the document is valid
+		// JSON): compare them directly.
+		for _, u := range units {
+			if string(v[1:n-1]) == u {
+				return u, true
+			}
+		}
+		return "", false
+	}
 	for _, u := range units {
 		if jsonscan.Equal(v, u) {
 			return u, true
