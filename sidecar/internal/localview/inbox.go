@@ -28,7 +28,7 @@ type InboxConfig struct {
 }
 
 // Inbox hands documents to a Store from loops that must not wait on it,
-// such as the sidecar's UDP read loop: AddSegment and AddEMF copy the
+// such as the sidecar's UDP read loop: AddSegment, AddEMF and AddEMFDocument copy the
 // document into a bounded queue and return at once; one goroutine, started
 // by Start, stores them. When the queue is full the document is dropped
 // and counted (Stats.InboxDropped), so a slow view never slows receiving.
