@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
 )
@@ -17,7 +18,16 @@ type localConsumer struct{ inbox *localview.Inbox }
 
 func (l localConsumer) ConsumeSegment(doc []byte, _ segment.Info) { l.inbox.AddSegment(doc) }
 
-func (l localConsumer) ConsumeEMF(doc []byte) { l.inbox.AddEMF(doc) }
+// ConsumeEMF gives the view a document the EMF receiver parsed: the view
+// keeps its points and never parses the line again.
+func (l localConsumer) ConsumeEMF(doc *emf.Document) { l.inbox.AddEMFDocument(doc) }
+
+// RejectedEMF shows the view the lines the EMF receiver refused, by reason.
+func (l localConsumer) RejectedEMF(reason emf.Reason) { l.inbox.RejectedEMF(reason) }
+
+// WantsTraceIDs: the view links metrics to traces, so the receiver
+// collects the trace IDs of each document while it parses it.
+func (localConsumer) WantsTraceIDs() bool { return true }
 
 // AddSegments gives the view the documents of one OTLP request; those the
 // inbox has no room for are dropped, counted (local.dropped) and reported

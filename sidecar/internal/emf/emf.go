@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"math"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/jsonscan"
@@ -132,14 +133,27 @@ type Parser struct {
 	points  int
 	volume  int // bytes of names and dimensions in the points so far
 	work    int // index probes plus bytes of values decoded (see the linear-time tests)
+
+	// Decode's buffers
+	docOffs []int32
+	idOffs  [][2]int32
+	order   []int32
 }
 
 var errStop = errors.New("stop")
+
+// parses counts Parse calls in this process.
+var parses atomic.Uint64
+
+// Parses returns how many documents Parse has been called on in this
+// process, so tests can check that each line is parsed once, at intake.
+func Parses() uint64 { return parses.Load() }
 
 // Parse checks doc and calls fn (which may be nil) for every point it
 // holds. It returns OK or the reason doc was refused; when refused, fn
 // has not been called.
 func (p *Parser) Parse(doc []byte, fn func(*Point)) (Meta, Reason) {
+	parses.Add(1)
 	var meta Meta
 	if len(doc) > MaxDocumentBytes {
 		return meta, TooLarge
@@ -582,7 +596,11 @@ func hasControl(b []byte) bool {
 			return true
 		}
 	}
-	// U+2028 and U+2029 end lines for ECMAScript patterns.
+	// U+2028 and U+2029 end lines for ECMAScript patterns (both start
+	// with the byte 0xE2).
+	if bytes.IndexByte(b, 0xe2) < 0 {
+		return false
+	}
 	return bytes.Contains(b, []byte("\u2028")) || bytes.Contains(b, []byte("\u2029"))
 }
 
@@ -592,6 +610,16 @@ var units = []string{"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kiloby
 	"Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None"}
 
 func canonicalUnit(v []byte) (string, bool) {
+	if n := len(v); n >= 2 && v[0] == '"' && v[n-1] == '"' && bytes.IndexByte(v, '\\') < 0 {
+		// Without escapes the string is its bytes (the document is valid
+		// JSON): compare them directly.
+		for _, u := range units {
+			if string(v[1:n-1]) == u {
+				return u, true
+			}
+		}
+		return "", false
+	}
 	for _, u := range units {
 		if jsonscan.Equal(v, u) {
 			return u, true

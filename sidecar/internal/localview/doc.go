@@ -3,8 +3,10 @@
 // runs without AWS, and the web view and JSON API that show them.
 //
 // The sidecar feeds it with [Store.AddSegment] (one segment or independent
-// subsegment document, without the daemon's header line) and [Store.AddEMF]
-// (one EMF document), through an [Inbox] from receive loops that must not
+// subsegment document, without the daemon's header line) and
+// [Store.AddEMFDocument] (one EMF document as the sidecar's EMF receiver
+// parsed it, never parsed again here; [Store.AddEMF] parses one with the
+// same strict parser), through an [Inbox] from receive loops that must not
 // wait, and mounts [Store.Handler] on a loopback listener. The
 // store keeps whole traces (every document sharing a trace_id), evicts the
 // oldest traces first when it is over its trace count or byte budget or when

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
 )
 
 func TestEMFReferenceSamples(t *testing.T) {
@@ -44,34 +45,79 @@ func TestEMFReferenceSamples(t *testing.T) {
 
 func TestEMFRejects(t *testing.T) {
 	const aws = `"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["d"]],"Metrics":[{"Name":"m"}]}]}`
-	cases := []struct{ name, doc, want string }{
-		{"not object", `[]`, "not a JSON object"},
-		{"not JSON", `{"_aws":`, "unexpected end"},
-		{"no _aws", `{"m":1}`, "no _aws"},
-		{"no timestamp", `{"_aws":{"CloudWatchMetrics":[]}}`, "Timestamp missing"},
-		{"bad timestamp", `{"_aws":{"Timestamp":"x","CloudWatchMetrics":[]}}`, "_aws"},
-		{"fraction timestamp", `{"_aws":{"Timestamp":1.5,"CloudWatchMetrics":[]}}`, "Timestamp"},
-		{"no directives", `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[]}}`, "empty"},
-		{"empty namespace", `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":" ","Metrics":[{"Name":"m"}]}]},"m":1}`, "namespace"},
-		{"metric missing", `{` + aws + `,"d":"x"}`, "not present"},
-		{"metric not number", `{` + aws + `,"d":"x","m":"1"}`, "not a number"},
-		{"metric array of strings", `{` + aws + `,"d":"x","m":["1"]}`, "array of numbers"},
-		{"too many values", `{` + aws + `,"d":"x","m":[` + strings.Repeat("1,", 100) + `1]}`, "101 values"},
-		{"empty values", `{` + aws + `,"d":"x","m":[]}`, "0 values"},
-		{"dimension missing", `{` + aws + `,"m":1}`, "dimension"},
-		{"dimension not string", `{` + aws + `,"d":5,"m":1}`, "dimension"},
+	cases := []struct {
+		name, doc string
+		want      emf.Reason
+	}{
+		{"not object", `[]`, emf.NotObject},
+		{"not JSON", `{"_aws":`, emf.NotJSON},
+		{"no _aws", `{"m":1}`, emf.NoAWS},
+		{"no timestamp", `{"_aws":{"CloudWatchMetrics":[]}}`, emf.BadTimestamp},
+		{"bad timestamp", `{"_aws":{"Timestamp":"x","CloudWatchMetrics":[]}}`, emf.BadTimestamp},
+		{"fraction timestamp", `{"_aws":{"Timestamp":1.5,"CloudWatchMetrics":[]}}`, emf.BadTimestamp},
+		{"no directives", `{"_aws":{"Timestamp":1}}`, emf.BadDirective},
+		{"empty namespace", `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":" ","Dimensions":[[]],"Metrics":[{"Name":"m"}]}]},"m":1}`, emf.BadName},
+		{"metric missing", `{` + aws + `,"d":"x"}`, emf.MissingMetric},
+		{"metric not number", `{` + aws + `,"d":"x","m":"1"}`, emf.BadMetricValue},
+		{"metric array of strings", `{` + aws + `,"d":"x","m":["1"]}`, emf.BadMetricValue},
+		{"too many values", `{` + aws + `,"d":"x","m":[` + strings.Repeat("1,", 100) + `1]}`, emf.BadMetricValue},
+		{"empty values", `{` + aws + `,"d":"x","m":[]}`, emf.BadMetricValue},
+		{"dimension missing", `{` + aws + `,"m":1}`, emf.MissingDimension},
+		{"dimension not string", `{` + aws + `,"d":5,"m":1}`, emf.MissingDimension},
 	}
 	s := newStore(t, Config{})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := s.AddEMF([]byte(c.doc))
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("err = %v, want one mentioning %q", err, c.want)
+			if err == nil || !strings.Contains(err.Error(), string(c.want)) {
+				t.Fatalf("err = %v, want one naming %q", err, c.want)
 			}
 		})
 	}
 	if st := s.Stats(); st.MetricDocs != 0 || st.MetricRejected != uint64(len(cases)) {
 		t.Errorf("stats = %+v", st)
+	}
+}
+
+// TestEMFStrictRules: documents local mode's own parser used to take but
+// the sidecar's parser (the one AWS mode uses) refuses. The view now
+// refuses them too, and shows each refusal counted by reason, instead of
+// showing metrics AWS mode would never send.
+func TestEMFStrictRules(t *testing.T) {
+	const (
+		pre  = `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n",`
+		post = `}]},"d":"x","m":1}`
+	)
+	cases := []struct {
+		name, doc string
+		want      emf.Reason
+	}{
+		{"no Dimensions member", pre + `"Metrics":[{"Name":"m"}]` + post, emf.BadDirective},
+		{"unknown unit", pre + `"Dimensions":[["d"]],"Metrics":[{"Name":"m","Unit":"Furlongs"}]` + post, emf.BadUnit},
+		{"storage resolution 5", pre + `"Dimensions":[["d"]],"Metrics":[{"Name":"m","StorageResolution":5}]` + post, emf.BadResolution},
+		{"non-ASCII namespace", strings.Replace(pre, `"n"`, `"nä"`, 1) + `"Dimensions":[["d"]],"Metrics":[{"Name":"m"}]` + post, emf.BadName},
+		{"escaped directive key", pre + `"Dimensions":[["d"]],"Metric\u0073":[{"Name":"m"}]` + post, emf.BadDirective},
+		{"dimension name of 251 bytes", pre + `"Dimensions":[["` + strings.Repeat("d", 251) + `"]],"Metrics":[{"Name":"m"}]` + post, emf.BadName},
+		{"control character in a dimension value", strings.Replace(pre+`"Dimensions":[["d"]],"Metrics":[{"Name":"m"}]`+post, `"d":"x"`, `"d":"x\u0001"`, 1), emf.MissingDimension},
+	}
+	s := newStore(t, Config{})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := s.AddEMF([]byte(c.doc)); err == nil || !strings.Contains(err.Error(), string(c.want)) {
+				t.Fatalf("err = %v, want one naming %q", err, c.want)
+			}
+		})
+	}
+	st := s.Stats()
+	if st.MetricDocs != 0 || st.MetricRejected != uint64(len(cases)) {
+		t.Errorf("stats = %+v", st)
+	}
+	want := map[string]uint64{}
+	for _, c := range cases {
+		want[string(c.want)]++
+	}
+	if fmt.Sprint(st.MetricRejectedReasons) != fmt.Sprint(want) {
+		t.Errorf("rejected by reason %v, want %v", st.MetricRejectedReasons, want)
 	}
 }
 
@@ -143,10 +189,10 @@ func TestTraceIDSpellings(t *testing.T) {
 	const id = "1-5759e988-bd862e3fe1be46a994272793"
 	for _, prop := range []string{`"TraceId":"` + id + `"`, `"traceId":"` + id + `"`, `"trace_id":"` + id + `"`,
 		`"AWSTraceHeader":"Root=` + id + `;Sampled=1"`, `"TraceIds":["x","` + id + `"]`, `"whatever":"` + strings.ToUpper(id[:2]) + id[2:] + `"`} {
-		root := `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Metrics":[{"Name":"m"}]}]},"m":1,` + prop + `}`
-		p, err := parseEMF([]byte(root))
-		if err != nil {
-			t.Fatal(err)
+		root := `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[{"Name":"m"}]}]},"m":1,` + prop + `}`
+		p, r := parseEMF([]byte(root))
+		if r != emf.OK {
+			t.Fatal(r)
 		}
 		if len(p.traceIDs) != 1 || p.traceIDs[0] != id {
 			t.Errorf("%s: trace IDs %v", prop, p.traceIDs)
@@ -202,65 +248,31 @@ func emfShape(sets, dimLen, metrics int, same bool, digits int) []byte {
 	return []byte(b.String())
 }
 
-// TestParseEMFLinear measures the bytes of root values local mode's
-// parser decodes at n and 4n for the shapes that made it quadratic (a
-// value decoded again at every reference) and checks the caps that bound
-// the points of one document.
-func TestParseEMFLinear(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		doc  func(n int) []byte
-		ok   bool
-	}{
-		{"one long metric value named by many definitions", func(n int) []byte { return emfShape(10, 0, n, true, n) }, true},
-		{"one long dimension value in many points", func(n int) []byte { return emfShape(2, 50*n, n, false, 1) }, true},
-		{"empty dimension sets times metrics", func(n int) []byte { return emfShape(100*n, 0, 100, true, 1) }, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			work := func(doc []byte) int {
-				w := 0
-				_, err := parseEMFCounting(doc, &w)
-				if (err == nil) != tc.ok {
-					t.Fatalf("%d bytes: err = %v", len(doc), err)
-				}
-				return w
-			}
-			small, large := tc.doc(20), tc.doc(80)
-			w1, w4 := work(small), work(large)
-			bytesRatio := float64(len(large)) / float64(len(small))
-			t.Logf("%d bytes: work %d; %d bytes: work %d (ratio %.2f for %.2fx the bytes)", len(small), w1, len(large), w4, float64(w4)/float64(w1), bytesRatio)
-			if float64(w4) > 1.2*bytesRatio*float64(max(w1, 1)) {
-				t.Fatalf("work grows faster than the document: %d then %d", w1, w4)
-			}
-		})
-	}
-}
-
 func TestEMFCaps(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		doc  []byte
-		want string
+		want emf.Reason
 	}{
-		{"31 dimension sets", emfShape(31, 1, 1, true, 1), "31 dimension sets"},
-		{"1020 points", emfShape(30, 1, 34, false, 1), "more than 1000 points"},
-		{"101 metrics", emfShape(1, 1, 101, false, 1), "more than 100 metrics"},
+		{"31 dimension sets", emfShape(31, 1, 1, true, 1), emf.TooManyDimensionSets},
+		{"1020 points", emfShape(30, 1, 34, false, 1), emf.TooManyPoints},
+		{"101 metrics", emfShape(1, 1, 101, false, 1), emf.TooManyMetrics},
 		{"30 MB of dimensions", []byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[` +
-			strings.Repeat(`["d"],`, 29) + `["d"]],"Metrics":[` + strings.Repeat(`{"Name":"m"},`, 32) + `{"Name":"m"}]}]},"d":"` +
-			strings.Repeat("v", 100_000) + `","m":1}`), "more than 2097152 bytes"},
+			strings.Repeat(`[`+strings.Repeat(`"d",`, 29)+`"d"],`, 29) + `[` + strings.Repeat(`"d",`, 29) + `"d"]],"Metrics":[` +
+			strings.Repeat(`{"Name":"m"},`, 32) + `{"Name":"m"}]}]},"d":"` + strings.Repeat("v", 1000) + `","m":1}`), emf.TooVoluminous},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := parseEMF(tc.doc); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want one mentioning %q", err, tc.want)
+			if _, r := parseEMF(tc.doc); r != tc.want {
+				t.Fatalf("reason %q, want %q", r, tc.want)
 			}
 		})
 	}
 	// 990 points within the caps; the 30 sets are the same, so 33 series.
-	if p, err := parseEMF(emfShape(30, 1, 33, false, 1)); err != nil || len(p.points) != 33 {
-		t.Fatalf("990 points: %v", err)
+	if p, r := parseEMF(emfShape(30, 1, 33, false, 1)); r != emf.OK || len(p.points) != 33 {
+		t.Fatalf("990 points: %v", r)
 	}
 	// A 60 KB datagram of empty dimension sets and 100 metric definitions.
-	if _, err := parseEMF(emfShape(20_000, 0, 100, true, 1)); err == nil {
+	if _, r := parseEMF(emfShape(20_000, 0, 100, true, 1)); r == emf.OK {
 		t.Fatal("60 KB datagram of 2 million points accepted")
 	}
 }
@@ -271,8 +283,8 @@ func BenchmarkParseEMFLongValue1MB(b *testing.B) {
 	doc := emfShape(10, 0, 100, true, 10_000)
 	b.SetBytes(int64(len(doc)))
 	for b.Loop() {
-		if _, err := parseEMF(doc); err != nil {
-			b.Fatal(err)
+		if _, r := parseEMF(doc); r != emf.OK {
+			b.Fatal(r)
 		}
 	}
 }
@@ -285,7 +297,7 @@ func BenchmarkParseEMFDatagram60KB(b *testing.B) {
 	points := 0
 	for b.Loop() {
 		points = 0
-		if _, err := parseEMF(doc); err == nil {
+		if _, r := parseEMF(doc); r == emf.OK {
 			points = 20_000 * 100
 		}
 	}
@@ -299,16 +311,16 @@ func FuzzParseEMF(f *testing.F) {
 	f.Add(emfShape(2, 0, 3, true, 2))
 	f.Add([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["d","e"],["e","d"]],"Metrics":[{"Name":"m"}]}]},"d":"x","e":"y","m":[1,2]}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		p, err := parseEMF(doc)
-		if err != nil {
+		p, r := parseEMF(doc)
+		if r != emf.OK {
 			return
 		}
-		if len(p.points) > maxPointsPerDoc {
+		if len(p.points) > emf.MaxPoints {
 			t.Fatalf("%d points", len(p.points))
 		}
 		keys := map[string]bool{}
 		for _, pt := range p.points {
-			if keys[pt.key] || len(pt.values) == 0 || len(pt.dims) > maxDimsPerSet {
+			if keys[pt.key] || len(pt.values) == 0 || len(pt.dims) > emf.MaxDimensions {
 				t.Fatalf("point %+v", pt)
 			}
 			keys[pt.key] = true

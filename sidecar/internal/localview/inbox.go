@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
 )
 
 // Defaults for InboxConfig's zero fields.
@@ -26,7 +28,7 @@ type InboxConfig struct {
 }
 
 // Inbox hands documents to a Store from loops that must not wait on it,
-// such as the sidecar's UDP read loop: AddSegment and AddEMF copy the
+// such as the sidecar's UDP read loop: AddSegment, AddEMF and AddEMFDocument copy the
 // document into a bounded queue and return at once; one goroutine, started
 // by Start, stores them. When the queue is full the document is dropped
 // and counted (Stats.InboxDropped), so a slow view never slows receiving.
@@ -48,8 +50,9 @@ type Inbox struct {
 }
 
 type inboxDoc struct {
-	doc []byte
-	emf bool
+	doc    []byte
+	emf    bool
+	parsed *emf.Document // an EMF document the receiver parsed (doc is nil)
 }
 
 // NewInbox returns an inbox for s. It starts nothing.
@@ -73,8 +76,31 @@ func (in *Inbox) AddSegment(doc []byte) bool { return in.offer(doc, false) }
 // down.
 func (in *Inbox) AddEMF(doc []byte) bool { return in.offer(doc, true) }
 
+// AddEMFDocument queues a copy of one EMF document the sidecar's EMF
+// receiver parsed (its points, trace IDs and line), for the store to keep
+// without parsing it again. It reports false when the document was dropped
+// because the inbox is full or shut down.
+func (in *Inbox) AddEMFDocument(d *emf.Document) bool {
+	return in.offerItem(int64(len(d.Raw)), func() inboxDoc { return inboxDoc{parsed: d.Clone()} })
+}
+
+// RejectedEMF counts an EMF line the sidecar's receiver refused, by the
+// parser's reason, so that the view shows it (Stats.MetricRejected and
+// MetricRejectedReasons) as it shows documents it refuses itself. It never
+// waits.
+func (in *Inbox) RejectedEMF(reason emf.Reason) {
+	in.s.rejectedEMF(reason)
+	if in.cfg.Rejected != nil {
+		in.cfg.Rejected.Add(1)
+	}
+}
+
 func (in *Inbox) offer(doc []byte, emf bool) bool {
-	n := int64(len(doc))
+	return in.offerItem(int64(len(doc)), func() inboxDoc { return inboxDoc{doc: append([]byte(nil), doc...), emf: emf} })
+}
+
+// offerItem queues item(), which holds n bytes, when there is room.
+func (in *Inbox) offerItem(n int64, item func() inboxDoc) bool {
 	if in.bytes.Add(n) > in.cfg.MaxBytes {
 		in.bytes.Add(-n)
 		in.drop()
@@ -84,7 +110,7 @@ func (in *Inbox) offer(doc []byte, emf bool) bool {
 	defer in.mu.RUnlock()
 	if !in.closed {
 		select {
-		case in.queue <- inboxDoc{doc: append([]byte(nil), doc...), emf: emf}:
+		case in.queue <- item():
 			return true
 		default:
 		}
@@ -117,11 +143,16 @@ func (in *Inbox) Start(context.Context) error {
 func (in *Inbox) run() {
 	defer close(in.done)
 	for d := range in.queue {
-		in.bytes.Add(-int64(len(d.doc)))
 		var err error
-		if d.emf {
+		switch {
+		case d.parsed != nil:
+			in.bytes.Add(-int64(len(d.parsed.Raw)))
+			err = in.s.addEMFDocument(d.parsed, in.s.cfg.Now().UnixNano())
+		case d.emf:
+			in.bytes.Add(-int64(len(d.doc)))
 			err = in.s.AddEMF(d.doc)
-		} else {
+		default:
+			in.bytes.Add(-int64(len(d.doc)))
 			err = in.s.AddSegment(d.doc)
 		}
 		if err != nil && in.cfg.Rejected != nil {

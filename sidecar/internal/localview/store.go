@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
 )
 
 // Store keeps recent traces and metrics in memory, within the bounds of its
@@ -28,6 +31,9 @@ type Store struct {
 	work    uint64 // steps taken keeping trace summaries (tests count them)
 
 	inboxDropped atomic.Uint64 // documents an Inbox dropped: it was full
+
+	emfRejectedBy  map[string]uint64 // EMF documents the store refused, by reason
+	intakeRejected [32]atomic.Uint64 // EMF documents refused at intake, by index in emf.Reasons
 }
 
 type counters struct {
@@ -398,10 +404,61 @@ func (s *Store) AddEMF(doc []byte) error {
 }
 
 func (s *Store) addEMF(doc []byte, recv int64) error {
-	p, raw, err := decodeEMF(doc)
+	var p *emfParsed
+	var err error
+	reason := emf.TooLarge
+	if len(doc) <= MaxDocBytes {
+		p, reason = parseEMF(doc)
+	}
+	if reason != emf.OK {
+		err = emfError(reason)
+	}
+	return s.storeEMF(p, bytes.Clone(doc), recv, err, reason)
+}
+
+// AddEMFDocument stores a copy of one EMF document the sidecar's EMF
+// receiver parsed (package emf), without parsing its line again.
+func (s *Store) AddEMFDocument(d *emf.Document) error {
+	return s.addEMFDocument(d.Clone(), s.cfg.Now().UnixNano())
+}
+
+// addEMFDocument stores a document the EMF receiver parsed; the store
+// takes d over.
+func (s *Store) addEMFDocument(d *emf.Document, recv int64) error {
+	return s.storeEMF(fromDocument(d), d.Raw, recv, nil, emf.OK)
+}
+
+// rejectedEMF counts an EMF document refused before it reached the store
+// (by the sidecar's receiver), by the parser's reason, without waiting for
+// the store's lock.
+func (s *Store) rejectedEMF(reason emf.Reason) {
+	if i := slices.Index(emf.Reasons, reason); i >= 0 && i < len(s.intakeRejected) {
+		s.intakeRejected[i].Add(1)
+	}
+}
+
+func (s *Store) rejectEMFLocked(reason emf.Reason) {
+	s.counter.emfRejected++
+	if s.emfRejectedBy == nil {
+		s.emfRejectedBy = map[string]uint64{}
+	}
+	s.emfRejectedBy[string(reason)]++
+}
+
+// storeEMF stores the parsed document p, whose line is raw, or counts it
+// refused when err is set (reason says why).
+func (s *Store) storeEMF(p *emfParsed, raw []byte, recv int64, err error, reason emf.Reason) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ok, err := s.admitLocked(err, raw, recv, "EMF document", &s.counter.emfRejected); !ok {
+	if err != nil {
+		s.rejectEMFLocked(reason)
+		return err
+	}
+	var ignored uint64
+	if ok, err := s.admitLocked(nil, raw, recv, "EMF document", &ignored); !ok {
+		if ignored > 0 {
+			s.rejectEMFLocked(emf.TooLarge)
+		}
 		return err
 	}
 	s.counter.emfDocs++
@@ -439,10 +496,6 @@ func (s *Store) addEMF(doc []byte, recv int64) error {
 	return nil
 }
 
-func decodeEMF(doc []byte) (*emfParsed, []byte, error) {
-	return decode(doc, "EMF document", parseEMF)
-}
-
 // Stats are the store's counts, as /api/stats returns them.
 type Stats struct {
 	Traces           int     `json:"traces"`
@@ -464,6 +517,11 @@ type Stats struct {
 	InboxDropped     uint64  `json:"inbox_dropped"`
 	RetentionSeconds float64 `json:"retention_seconds"`
 	Inputs           []Input `json:"inputs"`
+
+	// MetricRejectedReasons counts the refused EMF documents by the
+	// parser's reason (package emf), whether the sidecar's receiver or the
+	// store refused them.
+	MetricRejectedReasons map[string]uint64 `json:"metric_docs_rejected_reasons,omitempty"`
 }
 
 // Stats returns the store's current counts.
@@ -471,7 +529,7 @@ func (s *Store) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	c := s.counter
-	return Stats{
+	st := Stats{
 		Traces: len(s.order), MetricDocs: len(s.emf), Series: len(s.series), Bytes: s.bytes,
 		MaxTraces: s.cfg.MaxTraces, MaxBytes: s.cfg.MaxBytes,
 		Segments: c.segments, SegmentsRejected: c.segmentsRejected, SegmentsStale: c.segmentsStale,
@@ -481,6 +539,17 @@ func (s *Store) Stats() Stats {
 		RetentionSeconds: s.cfg.Retention.Seconds(),
 		Inputs:           s.cfg.Inputs,
 	}
+	st.MetricRejectedReasons = maps.Clone(s.emfRejectedBy)
+	for i := range emf.Reasons[:min(len(emf.Reasons), len(s.intakeRejected))] {
+		if n := s.intakeRejected[i].Load(); n > 0 {
+			if st.MetricRejectedReasons == nil {
+				st.MetricRejectedReasons = map[string]uint64{}
+			}
+			st.MetricRejectedReasons[string(emf.Reasons[i])] += n
+			st.MetricRejected += n
+		}
+	}
+	return st
 }
 
 // Close persists the store when it has a PersistPath and refuses further

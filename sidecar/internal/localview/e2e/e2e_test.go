@@ -28,6 +28,7 @@ import (
 	"github.com/seed-c77c9410/sidelight/internal/browsertest"
 	"github.com/seed-c77c9410/sidelight/middleware"
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
+	emfdoc "github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
 	emfrecv "github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/emf"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"
@@ -56,10 +57,13 @@ func (f *feed) ConsumeSegment(doc []byte, _ segment.Info) {
 	f.segs <- struct{}{}
 }
 
-func (f *feed) ConsumeEMF(doc []byte) {
-	if err := f.store.AddEMF(doc); err != nil {
+// WantsTraceIDs: the view links metrics to traces.
+func (f *feed) WantsTraceIDs() bool { return true }
+
+func (f *feed) ConsumeEMF(doc *emfdoc.Document) {
+	if err := f.store.AddEMFDocument(doc); err != nil {
 		f.rejected.Add(1)
-		f.firstRejection.CompareAndSwap(nil, err.Error()+": "+string(doc))
+		f.firstRejection.CompareAndSwap(nil, err.Error()+": "+string(doc.Raw))
 		return
 	}
 	f.emfs <- struct{}{}

@@ -1,4 +1,6 @@
-// Package logs forwards raw EMF documents to CloudWatch Logs with
+// Package logs forwards EMF documents, as the EMF receiver parsed them
+// (emf.Document: it sends the line, doc.Raw, and takes the timestamp, log
+// group and stream from the parse instead of parsing again), to CloudWatch Logs with
 // PutLogEvents, the way the CloudWatch agent does, so CloudWatch extracts
 // the metrics itself (and the documents stay queryable in Logs Insights).
 // The log group and stream come from the document's _aws.LogGroupName and

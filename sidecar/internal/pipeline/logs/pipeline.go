@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/jsonscan"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/internal/sender"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
@@ -89,8 +88,7 @@ type batch struct {
 
 // Pipeline forwards EMF documents to CloudWatch Logs.
 type Pipeline struct {
-	cfg     Config
-	parsers sync.Pool
+	cfg Config
 
 	mu      sync.Mutex
 	pending map[target]*pending
@@ -99,9 +97,9 @@ type Pipeline struct {
 	q *queue.Queue[batch]
 	s *sender.Sender[batch]
 
-	docs, sent, requests, rejected, created *atomic.Uint64
-	dropped                                 map[string]*atomic.Uint64
-	retried                                 map[retry.Reason]*atomic.Uint64
+	docs, sent, requests, created *atomic.Uint64
+	dropped                       map[string]*atomic.Uint64
+	retried                       map[retry.Reason]*atomic.Uint64
 
 	logEvery retry.Every // permanent-failure log lines, at most one per 10s
 }
@@ -117,12 +115,10 @@ func New(cfg Config) (*Pipeline, error) {
 		docs:     c.Counter("logs.events_received"),
 		sent:     c.Counter("logs.events_sent"),
 		requests: c.Counter("logs.requests_sent"),
-		rejected: c.Counter("logs.rejected_documents"),
 		created:  c.Counter("logs.streams_created"),
 		dropped:  status.Family(c, "logs.dropped.", "budget_full", "shutdown", "too_large", "rejected_by_logs", string(retry.ClientError)),
 		retried:  status.Family(c, "logs.retried.", retry.Reasons...),
 	}
-	p.parsers.New = func() any { return new(emf.Parser) }
 	p.q = queue.New(cfg.Budget, func(e queue.Entry[batch]) { p.dropped["budget_full"].Add(uint64(len(e.Value.events))) })
 	p.s = sender.New(p.q, sender.Config[batch]{
 		Name:    "logs",
@@ -136,28 +132,15 @@ func New(cfg Config) (*Pipeline, error) {
 	return p, nil
 }
 
-// ConsumeEMF queues one EMF document as a log event.
-func (p *Pipeline) ConsumeEMF(doc []byte) {
+// ConsumeEMF queues one EMF document, parsed at intake, as a log event:
+// its line (doc.Raw) at its timestamp, to its log group and stream.
+func (p *Pipeline) ConsumeEMF(d *emf.Document) {
 	if p.s.Stopped() {
 		p.dropped["shutdown"].Add(1)
 		return
 	}
-	parser := p.parsers.Get().(*emf.Parser)
-	meta, r := parser.Parse(doc, nil)
-	tg := target{group: p.cfg.DefaultLogGroup, stream: p.cfg.DefaultLogStream}
-	if r == emf.OK {
-		if s, ok := jsonscan.String(meta.LogGroupName); ok && s != "" {
-			tg.group = s
-		}
-		if s, ok := jsonscan.String(meta.LogStreamName); ok && s != "" {
-			tg.stream = s
-		}
-	}
-	p.parsers.Put(parser)
-	if r != emf.OK {
-		p.rejected.Add(1)
-		return
-	}
+	doc := d.Raw
+	tg := target{group: cmp.Or(d.LogGroup, p.cfg.DefaultLogGroup), stream: cmp.Or(d.LogStream, p.cfg.DefaultLogStream)}
 	size := len(doc) + EventOverhead
 	if size > MaxBatchBytes {
 		p.dropped["too_large"].Add(1)
@@ -168,7 +151,7 @@ func (p *Pipeline) ConsumeEMF(doc []byte) {
 		p.dropped["budget_full"].Add(1)
 		return
 	}
-	p.add(tg, event{ts: meta.TimestampMs, msg: string(doc)}, size)
+	p.add(tg, event{ts: d.TimestampMs, msg: string(doc)}, size)
 }
 
 // add puts one event, whose size is already held in the budget, in its

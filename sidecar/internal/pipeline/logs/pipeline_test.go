@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/logs"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
@@ -74,9 +75,8 @@ func TestForwardsEveryDocument(t *testing.T) {
 		} else {
 			want[string(doc)] = "/ecs/checkout|task-1"
 		}
-		p.ConsumeEMF(doc)
+		p.ConsumeEMF(parsed(t, doc))
 	}
-	p.ConsumeEMF([]byte(`not emf`))
 	shutdown(t, p)
 	got := 0
 	for _, r := range fake.LogRequests() {
@@ -90,7 +90,7 @@ func TestForwardsEveryDocument(t *testing.T) {
 	if got != 12500 || counters.Get("logs.events_sent") != 12500 || fake.Invalid() != 0 {
 		t.Fatalf("%d events delivered; counters %v; invalid %d", got, counters.Snapshot(), fake.Invalid())
 	}
-	if fake.Requests("PutLogEvents") < 5 || counters.Get("logs.streams_created") < 2 || counters.Get("logs.rejected_documents") != 1 {
+	if fake.Requests("PutLogEvents") < 5 || counters.Get("logs.streams_created") < 2 || counters.Get("logs.events_received") != 12500 {
 		t.Fatalf("requests %d, counters %v", fake.Requests("PutLogEvents"), counters.Snapshot())
 	}
 }
@@ -102,7 +102,7 @@ func TestHangingLogsShutdownDeadline(t *testing.T) {
 	fake.Hang(fakeaws.Logs, true)
 	prod := emftest.NewProducer("ns", 2)
 	for i := range 100 {
-		p.ConsumeEMF(prod.Doc(i))
+		p.ConsumeEMF(parsed(t, prod.Doc(i)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -112,6 +112,17 @@ func TestHangingLogsShutdownDeadline(t *testing.T) {
 	if counters.Get("logs.dropped.shutdown") != 100 {
 		t.Fatalf("counters %v", counters.Snapshot())
 	}
+}
+
+// parsed is line as the EMF receiver hands it on.
+func parsed(t testing.TB, line []byte) *emf.Document {
+	t.Helper()
+	var p emf.Parser
+	d := new(emf.Document)
+	if r := p.Decode(line, d, false); r != emf.OK {
+		t.Fatalf("line refused (%s): %.200s", r, line)
+	}
+	return d
 }
 
 func ExampleNew() {

@@ -1,5 +1,7 @@
-// Package metrics is the sidecar's EMF-to-CloudWatch pipeline. It parses
-// EMF documents, aggregates their values per namespace, metric, unit,
+// Package metrics is the sidecar's EMF-to-CloudWatch pipeline. It takes
+// EMF documents as the EMF receiver parsed them (emf.Document: points in
+// the cwmetric model; it never parses a line itself) and OTLP points
+// (ConsumePoints), aggregates their values per namespace, metric, unit,
 // dimension set and resolution interval (60 s buckets for standard
 // metrics, 1 s for high-resolution ones), and sends the aggregates with
 // PutMetricData as Values/Counts (at most 150 distinct values per datum,
@@ -8,7 +10,8 @@
 //
 // Contract:
 //   - ConsumeEMF is safe for concurrent use and does not block on the
-//     network; doc is only read during the call.
+//     network; doc is only read during the call. Documents are refused
+//     (and counted, emf.rejected.<reason>) once, by the receiver.
 //   - ConsumePoints takes points parsed elsewhere (OTLP metrics, package
 //     otelcw) onto the same aggregation, with counts per value and
 //     statistic sets. It takes all of a call's points or none: it holds
@@ -31,8 +34,7 @@
 //     only, not blank, no control characters, names not starting with
 //     ":", no name twice in a set) are dropped at intake and counted
 //     (metrics.dropped.bad_dimension_name, bad_dimension_value,
-//     duplicate_dimension); refused documents are counted by reason
-//     (metrics.rejected.<reason>).
+//     duplicate_dimension).
 //   - A request CloudWatch still refuses as invalid (400
 //     InvalidParameterValue and the like) is split in halves, recursively,
 //     so its good datums are delivered: each refused datum is dropped and

@@ -98,8 +98,7 @@ type request struct {
 
 // Pipeline aggregates EMF metrics and sends them to CloudWatch.
 type Pipeline struct {
-	cfg     Config
-	parsers sync.Pool
+	cfg Config
 
 	mu     sync.Mutex
 	nowMs  int64 // the clock, read once per document under mu
@@ -114,16 +113,14 @@ type Pipeline struct {
 	q *queue.Queue[request]
 	s *sender.Sender[request]
 
-	docs, points, statSets, sentDatums, sentRequests, rejected, splits *atomic.Uint64
-	pointsIn, refusedFull                                              *atomic.Uint64
-	rejectedBy                                                         map[emf.Reason]*atomic.Uint64
-	dropped                                                            map[string]*atomic.Uint64
-	retried                                                            map[retry.Reason]*atomic.Uint64
+	docs, points, statSets, sentDatums, sentRequests, splits *atomic.Uint64
+	pointsIn, refusedFull                                    *atomic.Uint64
+	dropped                                                  map[string]*atomic.Uint64
+	retried                                                  map[retry.Reason]*atomic.Uint64
 
 	flushNow chan struct{}
 	logEvery retry.Every // permanent-failure log lines, at most one per 10s
 	dimLog   retry.Every // dimension drops, likewise
-	docLog   retry.Every // refused documents, likewise
 }
 
 // New checks cfg and returns an unstarted Pipeline.
@@ -141,8 +138,6 @@ func New(cfg Config) (*Pipeline, error) {
 		statSets:     c.Counter("metrics.statistic_sets"),
 		sentDatums:   c.Counter("metrics.datums_sent"),
 		sentRequests: c.Counter("metrics.requests_sent"),
-		rejected:     c.Counter("metrics.rejected_documents"),
-		rejectedBy:   status.Family(c, "metrics.rejected.", emf.Reasons...),
 		splits:       c.Counter("metrics.split_requests"),
 		pointsIn:     c.Counter("metrics.points_taken"),
 		refusedFull:  c.Counter("metrics.refused_budget_full"),
@@ -152,7 +147,6 @@ func New(cfg Config) (*Pipeline, error) {
 		retried:  status.Family(c, "metrics.retried.", retry.Reasons...),
 		flushNow: make(chan struct{}, 1),
 	}
-	p.parsers.New = func() any { return new(emf.Parser) }
 	p.q = queue.New(cfg.Budget, func(e queue.Entry[request]) { p.dropped["budget_full"].Add(uint64(e.Value.datums)) })
 	p.s = sender.New(p.q, sender.Config[request]{
 		Name:    "metrics",
@@ -166,25 +160,22 @@ func New(cfg Config) (*Pipeline, error) {
 	return p, nil
 }
 
-// ConsumeEMF parses one EMF document and aggregates its metrics.
-func (p *Pipeline) ConsumeEMF(doc []byte) {
+// ConsumeEMF aggregates the points of one EMF document, parsed at intake
+// (it does not parse the line again). Points CloudWatch would refuse are
+// dropped and counted; so are all of them, as metrics.dropped.shutdown,
+// once Shutdown has begun.
+func (p *Pipeline) ConsumeEMF(doc *emf.Document) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// Checked under p.mu: seal takes p.mu after intake stopped, so points
+	// taken here are flushed by it.
 	if p.s.Stopped() {
 		p.dropped["shutdown"].Add(1)
 		return
 	}
-	parser := p.parsers.Get().(*emf.Parser)
-	defer p.parsers.Put(parser)
-	p.mu.Lock()
 	p.nowMs = p.cfg.Now().UnixMilli()
-	_, r := parser.Parse(doc, p.addPoint)
-	p.mu.Unlock()
-	if r != emf.OK {
-		p.rejected.Add(1)
-		p.rejectedBy[r].Add(1)
-		if p.docLog.Allow(time.Now(), 10*time.Second) {
-			p.cfg.Logger.Warn("EMF document refused", "reason", string(r), "bytes", len(doc))
-		}
-		return
+	for i := range doc.Points {
+		p.add(p.emfPoint(&doc.Points[i]), nil, nil, nil)
 	}
 	p.docs.Add(1)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/metrics"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
@@ -94,7 +95,7 @@ func TestAggregatesOfficialFormat(t *testing.T) {
 				t.Fatalf("producer wrote an invalid document: %v\n%s", err, doc)
 			}
 		}
-		e.p.ConsumeEMF(doc)
+		e.p.ConsumeEMF(parsed(t, doc))
 	}
 	e.shutdown(t)
 	checkDelivered(t, e, prod.Want)
@@ -121,11 +122,11 @@ func TestFaultsThenRecovery(t *testing.T) {
 	e.fake.Fail(fakeaws.CloudWatch, 2, fakeaws.Fault503)
 	prod := emftest.NewProducer("ns", 2)
 	for i := range 3000 {
-		e.p.ConsumeEMF(prod.Doc(i))
+		e.p.ConsumeEMF(parsed(t, prod.Doc(i)))
 	}
 	e.p.Flush()
 	for i := 3000; i < 6000; i++ {
-		e.p.ConsumeEMF(prod.Doc(i))
+		e.p.ConsumeEMF(parsed(t, prod.Doc(i)))
 	}
 	e.shutdown(t)
 	checkDelivered(t, e, prod.Want)
@@ -140,11 +141,11 @@ func TestManyDistinctValuesBecomeStatisticSet(t *testing.T) {
 		return fmt.Appendf(nil, `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[{"Name":"m"}]}]},"m":%d}`, v)
 	}
 	for v := range 200 { // 200 distinct: two datums of values
-		e.p.ConsumeEMF(doc(v))
+		e.p.ConsumeEMF(parsed(t, doc(v)))
 	}
 	e.p.Flush()
 	for v := range 1000 { // 1000 distinct: statistic set
-		e.p.ConsumeEMF(doc(v))
+		e.p.ConsumeEMF(parsed(t, doc(v)))
 	}
 	e.shutdown(t)
 	got, stats := emftest.Received(e.fake.Metrics())
@@ -161,13 +162,12 @@ func TestExtraDimensionsAndRange(t *testing.T) {
 	e := newEnv(t, 16<<20, func(c *metrics.Config) {
 		c.ExtraDimensions = []metrics.Dimension{{Name: "ClusterName", Value: "prod"}, {Name: "Svc", Value: "ignored"}}
 	})
-	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`))
-	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1e300}`))
-	e.p.ConsumeEMF([]byte(`{"not":"emf"}`))
+	e.p.ConsumeEMF(parsed(t, []byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`)))
+	e.p.ConsumeEMF(parsed(t, []byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1e300}`)))
 	// Three weeks old and three hours ahead: CloudWatch would refuse them.
-	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1698185600000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`))
-	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1700012600000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`))
-	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"AWS/EC2","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`))
+	e.p.ConsumeEMF(parsed(t, []byte(`{"_aws":{"Timestamp":1698185600000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`)))
+	e.p.ConsumeEMF(parsed(t, []byte(`{"_aws":{"Timestamp":1700012600000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`)))
+	e.p.ConsumeEMF(parsed(t, []byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"AWS/EC2","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`)))
 	e.shutdown(t)
 	got, _ := emftest.Received(e.fake.Metrics())
 	want := emftest.Totals{}
@@ -175,7 +175,7 @@ func TestExtraDimensionsAndRange(t *testing.T) {
 	if d := emftest.Diff(want, got); d != "" {
 		t.Fatal(d)
 	}
-	if e.counters.Get("metrics.dropped.out_of_range") != 1 || e.counters.Get("metrics.rejected_documents") != 1 ||
+	if e.counters.Get("metrics.dropped.out_of_range") != 1 || e.counters.Get("metrics.documents") != 5 ||
 		e.counters.Get("metrics.dropped.timestamp_out_of_range") != 2 || e.counters.Get("metrics.dropped.reserved_namespace") != 1 {
 		t.Fatalf("counters %v", e.counters.Snapshot())
 	}
@@ -188,7 +188,7 @@ func TestSplitsLargeFlush(t *testing.T) {
 	want := emftest.Totals{}
 	long := strings.Repeat("v", 200)
 	for i := range 5000 {
-		e.p.ConsumeEMF(fmt.Appendf(nil, `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["A","B"]],"Metrics":[{"Name":"m"}]}]},"A":"%d","B":"%s","m":[1,2,3,4,5,6,7,8,9,10]}`, i, long))
+		e.p.ConsumeEMF(parsed(t, fmt.Appendf(nil, `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["A","B"]],"Metrics":[{"Name":"m"}]}]},"A":"%d","B":"%s","m":[1,2,3,4,5,6,7,8,9,10]}`, i, long)))
 		for v := 1; v <= 10; v++ {
 			want.Add(emftest.ID("n", "m", "None", 60, map[string]string{"A": fmt.Sprint(i), "B": long}), float64(v), 1)
 		}
@@ -209,7 +209,7 @@ func TestHangBoundedAndShutdownDeadline(t *testing.T) {
 	e.fake.Hang(fakeaws.CloudWatch, true)
 	for round := range 20 {
 		for i := range 100 {
-			e.p.ConsumeEMF(fmt.Appendf(nil, `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["A"]],"Metrics":[{"Name":"m"}]}]},"A":"%d-%d","m":1}`, round, i))
+			e.p.ConsumeEMF(parsed(t, fmt.Appendf(nil, `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["A"]],"Metrics":[{"Name":"m"}]}]},"A":"%d-%d","m":1}`, round, i)))
 		}
 		e.p.Flush()
 		if e.budget.Used() > budget {
@@ -254,7 +254,7 @@ func TestBadDimensionsDroppedAtIntake(t *testing.T) {
 	e := newEnv(t, 16<<20, nil)
 	var ids []int
 	for i := range 200 {
-		e.p.ConsumeEMF(seriesDoc(i))
+		e.p.ConsumeEMF(parsed(t, seriesDoc(i)))
 		ids = append(ids, i)
 	}
 	for _, doc := range []string{
@@ -265,7 +265,7 @@ func TestBadDimensionsDroppedAtIntake(t *testing.T) {
 		// One good set (A=200) and one bad one in the same document.
 		`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["A"],["A","user"]],"Metrics":[{"Name":"m"}]}]},"A":"200","user":"Zoë","m":1}`,
 	} {
-		e.p.ConsumeEMF([]byte(doc))
+		e.p.ConsumeEMF(parsed(t, []byte(doc)))
 	}
 	ids = append(ids, 200)
 	e.shutdown(t)
@@ -277,19 +277,6 @@ func TestBadDimensionsDroppedAtIntake(t *testing.T) {
 		if got := e.counters.Get(name); got != want {
 			t.Errorf("%s = %d, want %d; counters %v", name, got, want, e.counters.Snapshot())
 		}
-	}
-}
-
-// TestRejectedByReason: refused documents are counted by reason.
-func TestRejectedByReason(t *testing.T) {
-	e := newEnv(t, 16<<20, nil)
-	sets := `[]` + strings.Repeat(`,[]`, 30)
-	e.p.ConsumeEMF([]byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[` + sets + `],"Metrics":[{"Name":"m"}]}]},"m":1}`))
-	e.p.ConsumeEMF([]byte(`{"not":"emf"}`))
-	e.shutdown(t)
-	if e.counters.Get("metrics.rejected.too_many_dimension_sets") != 1 || e.counters.Get("metrics.rejected.no_aws") != 1 ||
-		e.counters.Get("metrics.rejected_documents") != 2 {
-		t.Fatalf("counters %v", e.counters.Snapshot())
 	}
 }
 
@@ -305,7 +292,7 @@ func TestRefusedDatumsIsolated(t *testing.T) {
 	})
 	var ids []int
 	for i := range 1000 {
-		e.p.ConsumeEMF(seriesDoc(i))
+		e.p.ConsumeEMF(parsed(t, seriesDoc(i)))
 		if !refused[fmt.Sprint(i)] {
 			ids = append(ids, i)
 		}
@@ -335,7 +322,7 @@ func TestBisectionKeepsEveryGoodDatum(t *testing.T) {
 		return len(d.Dimensions) > 0 && strings.HasSuffix(d.Dimensions[0].Value, "7")
 	})
 	for i := range 1000 {
-		e.p.ConsumeEMF(seriesDoc(i))
+		e.p.ConsumeEMF(parsed(t, seriesDoc(i)))
 	}
 	e.shutdown(t)
 	got, _ := emftest.Received(e.fake.Metrics())
@@ -367,14 +354,25 @@ func BenchmarkConsumeEMF(b *testing.B) {
 		b.Fatal(err)
 	}
 	prod := emftest.NewProducer("ns", 3)
-	docs := make([][]byte, 64)
+	docs := make([]*emf.Document, 64)
 	for i := range docs {
-		docs[i] = prod.Doc(i)
+		docs[i] = parsed(b, prod.Doc(i))
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		p.ConsumeEMF(docs[i%len(docs)])
 	}
+}
+
+// parsed is line as the EMF receiver hands it on.
+func parsed(t testing.TB, line []byte) *emf.Document {
+	t.Helper()
+	var p emf.Parser
+	d := new(emf.Document)
+	if r := p.Decode(line, d, false); r != emf.OK {
+		t.Fatalf("line refused (%s): %.200s", r, line)
+	}
+	return d
 }
 
 func ExampleNew() {

@@ -1,8 +1,11 @@
 // Package emf receives CloudWatch Embedded Metric Format documents the way
 // the CloudWatch agent does (port 25888 by default): newline-delimited
 // JSON over TCP, and over UDP (one or more lines per datagram). Each line
-// is checked with the sidecar's EMF parser; valid documents go to a
-// Consumer, the rest are counted as emf.rejected.<reason>.
+// is parsed here, once, by the sidecar's strict EMF parser (package emf):
+// accepted documents go to the Consumer as an emf.Document (the line, its
+// metadata and its points as cwmetric points), which nothing downstream
+// parses again; refused lines are counted as emf.rejected.<reason> (and
+// reported to a Consumer that is a RejectionObserver).
 //
 // Memory is bounded: a 64 KB read buffer per connection (at most
 // MaxConns connections) plus LongLineMemory shared by lines longer than

@@ -91,6 +91,14 @@ type Receiver struct {
 	evicted, idleClosed                    *atomic.Uint64
 	rejected                               map[emfdoc.Reason]*atomic.Uint64
 	dropped                                map[string]*atomic.Uint64
+	observer                               RejectionObserver // nil when the consumer is not one
+	traceIDs                               bool              // collect trace IDs for the consumer
+}
+
+// decoder is a parser and the document it fills, reused line after line.
+type decoder struct {
+	p   emfdoc.Parser
+	doc emfdoc.Document
 }
 
 // Why the receiver lost EMF data before it was parsed, counted as
@@ -193,7 +201,11 @@ func New(cfg Config) (*Receiver, error) {
 		evicted:     c.Counter("emf.evicted_connections"),
 		idleClosed:  c.Counter("emf.idle_closed_connections"),
 	}
-	r.parsers.New = func() any { return new(emfdoc.Parser) }
+	r.observer, _ = cfg.Consumer.(RejectionObserver)
+	if f, ok := cfg.Consumer.(TraceIDFinder); ok {
+		r.traceIDs = f.WantsTraceIDs()
+	}
+	r.parsers.New = func() any { return new(decoder) }
 	return r, nil
 }
 
@@ -410,7 +422,7 @@ func (r *Receiver) serveConn(c *tcpConn) {
 			case skip == noMemory:
 			case skip == tooLarge || len(long)+len(chunk) > maxLine:
 				r.lines.Add(1)
-				r.rejected[emfdoc.TooLarge].Add(1)
+				r.reject(emfdoc.TooLarge)
 			case long != nil:
 				r.line(bytes.TrimRight(append(long, chunk...), "\r\n"))
 			default:
@@ -453,7 +465,7 @@ func (r *Receiver) serveConn(c *tcpConn) {
 				r.readErrs.Add(1)
 			}
 			if partial {
-				r.rejected[emfdoc.NotJSON].Add(1) // connection ended mid-line
+				r.reject(emfdoc.NotJSON) // connection ended mid-line
 			}
 			return
 		}
@@ -467,7 +479,7 @@ func (r *Receiver) udpLoop() {
 	for {
 		err := br.Read(func(pkt []byte, truncated bool) {
 			if truncated {
-				r.rejected[emfdoc.TooLarge].Add(1)
+				r.reject(emfdoc.TooLarge)
 				return
 			}
 			for len(pkt) > 0 {
@@ -490,19 +502,28 @@ func (r *Receiver) udpLoop() {
 	}
 }
 
-// line checks one line and hands it on. Blank lines are ignored.
-func (r *Receiver) line(doc []byte) {
-	if len(bytes.TrimSpace(doc)) == 0 {
+// line parses one line, the only time it is parsed, and hands the
+// document on. Blank lines are ignored.
+func (r *Receiver) line(line []byte) {
+	if len(bytes.TrimSpace(line)) == 0 {
 		return
 	}
 	r.lines.Add(1)
-	p := r.parsers.Get().(*emfdoc.Parser)
-	_, reason := p.Parse(doc, nil)
-	r.parsers.Put(p)
-	if reason != emfdoc.OK {
-		r.rejected[reason].Add(1)
+	d := r.parsers.Get().(*decoder)
+	defer r.parsers.Put(d)
+	if reason := d.p.Decode(line, &d.doc, r.traceIDs); reason != emfdoc.OK {
+		r.reject(reason)
 		return
 	}
 	r.accepted.Add(1)
-	r.cfg.Consumer.ConsumeEMF(doc)
+	r.cfg.Consumer.ConsumeEMF(&d.doc)
+	d.doc.Raw = nil
+}
+
+// reject counts a refused line, and tells the consumer when it asked.
+func (r *Receiver) reject(reason emfdoc.Reason) {
+	r.rejected[reason].Add(1)
+	if r.observer != nil {
+		r.observer.RejectedEMF(reason)
+	}
 }

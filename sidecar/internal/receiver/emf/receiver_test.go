@@ -28,9 +28,9 @@ type collector struct {
 	ch   chan struct{}
 }
 
-func (c *collector) ConsumeEMF(doc []byte) {
+func (c *collector) ConsumeEMF(doc *emfdoc.Document) {
 	c.mu.Lock()
-	c.docs = append(c.docs, string(doc))
+	c.docs = append(c.docs, string(doc.Raw))
 	c.mu.Unlock()
 	select {
 	case c.ch <- struct{}{}:
