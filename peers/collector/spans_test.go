@@ -103,7 +103,9 @@ func testSpans() ([]sdktrace.ReadOnlySpan, *sdkresource.Resource) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithIDGenerator(gen), sdktrace.WithResource(res))
 	tr := tp.Tracer("sidelight.peers/collector")
 	t0 := time.Now().Add(-2 * time.Second).Truncate(time.Millisecond)
-	at := func(ms int) trace.SpanStartEventOption { return trace.WithTimestamp(t0.Add(time.Duration(ms) * time.Millisecond)) }
+	at := func(ms int) trace.SpanStartEventOption {
+		return trace.WithTimestamp(t0.Add(time.Duration(ms) * time.Millisecond))
+	}
 	end := func(s trace.Span, ms int) { s.End(trace.WithTimestamp(t0.Add(time.Duration(ms) * time.Millisecond))) }
 
 	// The server span, current HTTP conventions, two annotations by name.
