@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -67,6 +66,7 @@ type Consumer struct {
 	untranslated map[string]*atomic.Uint64
 	dataPoints   *atomic.Uint64
 	logRecords   *atomic.Uint64
+	free         chan *scratch // see getScratch
 }
 
 var _ otlp.Consumer = (*Consumer)(nil)
@@ -91,6 +91,7 @@ func New(cfg Config) (*Consumer, error) {
 		untranslated: status.Family(cfg.Counters, "otlp.untranslated.", Reasons...),
 		dataPoints:   cfg.Counters.Counter("otlp.unsupported.data_points"),
 		logRecords:   cfg.Counters.Counter("otlp.unsupported.log_records"),
+		free:         make(chan *scratch, freeScratch),
 	}, nil
 }
 
@@ -121,27 +122,43 @@ type scratch struct {
 	infos []segment.Info
 }
 
-// maxPooledBytes bounds the buffer kept for the next request: the rare
-// very large request does not pin its buffer.
-const maxPooledBytes = 4 << 20
+// Reused scratch space: at most freeScratch buffers are kept between
+// requests, none larger than maxScratchBytes (a 512-span request, the
+// OpenTelemetry SDKs' default batch, needs 0.2–1 MB), so what the sidecar
+// holds idle stays small and known; a request that finds none free, or
+// outgrows the bound, uses its own buffer.
+const (
+	freeScratch     = 4
+	maxScratchBytes = 1 << 20
+)
 
-var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+func (c *Consumer) getScratch() *scratch {
+	select {
+	case s := <-c.free:
+		return s
+	default:
+		return new(scratch)
+	}
+}
 
-func putScratch(s *scratch) {
-	if cap(s.buf) > maxPooledBytes {
+func (c *Consumer) putScratch(s *scratch) {
+	if cap(s.buf) > maxScratchBytes {
 		return
 	}
 	clear(s.docs)
 	clear(s.infos)
 	s.buf, s.ends, s.docs, s.infos = s.buf[:0], s.ends[:0], s.docs[:0], s.infos[:0]
-	scratchPool.Put(s)
+	select {
+	case c.free <- s:
+	default:
+	}
 }
 
 // ConsumeTraces translates every span, checks each document as the UDP
 // receiver does, and hands the good ones to the Sink together.
 func (c *Consumer) ConsumeTraces(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (int64, string, error) {
-	s := scratchPool.Get().(*scratch)
-	defer putScratch(s)
+	s := c.getScratch()
+	defer c.putScratch(s)
 	buf, ends := s.buf, s.ends
 	var rejected, total int64
 	var first error
