@@ -425,8 +425,9 @@ func measure(o options, b *bodies, name, bin string) (result, error) {
 
 // send posts o.n/o.batch requests (rounded up) at o.rate spans per second from
 // start, with at most o.senders in flight. A refused request (429 or 503)
-// is retried after a pause, up to 20 times; refused counts the refusals,
-// failed the requests given up on.
+// is retried after its Retry-After (else 1 s), as the OpenTelemetry SDKs'
+// exporters do, up to 20 times; refused counts the refusals, failed the
+// requests given up on.
 func send(o options, b *bodies, url string, start time.Time) (refused, failed int) {
 	tr := &http.Transport{MaxIdleConnsPerHost: o.senders, MaxConnsPerHost: o.senders}
 	defer tr.CloseIdleConnections()
@@ -441,6 +442,7 @@ func send(o options, b *bodies, url string, start time.Time) (refused, failed in
 			for seq := range work {
 				body := b.body(seq)
 				for try := 0; ; try++ {
+					wait := time.Second
 					resp, err := client.Post(url, "application/x-protobuf", bytes.NewReader(body))
 					if err == nil {
 						_, _ = io.Copy(io.Discard, resp.Body)
@@ -449,12 +451,15 @@ func send(o options, b *bodies, url string, start time.Time) (refused, failed in
 							break
 						}
 						nRefused.Add(1)
+						if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+							wait = time.Duration(s) * time.Second
+						}
 					}
 					if try == 20 {
 						nFailed.Add(1)
 						break
 					}
-					time.Sleep(100 * time.Millisecond) // the OTLP exporters' first backoff is of this order
+					time.Sleep(wait) // as the OpenTelemetry SDKs' exporters do: Retry-After, else a pause
 				}
 			}
 		}()
