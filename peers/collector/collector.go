@@ -42,7 +42,7 @@ type Config struct {
 	OTLPHTTPAddr      string   // host:port of the OTLP/HTTP receiver
 	XRayEndpoint      string   // the X-Ray endpoint (fakeaws URL)
 	IndexedAttributes []string // the exporter's indexed_attributes
-	BatchSize         int      // batch/traces send_batch_size (default 50, as ADOT ships it for ECS)
+	BatchSize         int      // batch/traces send_batch_size (default 50, as in the ADOT collector's test configurations)
 	BatchTimeout      time.Duration
 }
 

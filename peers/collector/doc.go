@@ -1,7 +1,7 @@
 // Package collector is the OpenTelemetry Collector that Sidelight's sidecar
 // is measured against: built in-process from the Collector's published
 // components (the OTLP receiver, the batch processor and the contrib
-// awsxrayexporter), configured the way AWS's ADOT collector ships for ECS
+// awsxrayexporter), configured as the ADOT collector's test configurations
 // (batch/traces: 1 s or 50 spans), and pointed at internal/fakeaws.
 //
 // Tests here send the same OTLP spans through the sidecar and through this
