@@ -43,6 +43,8 @@ type Kit struct {
 	// default kit, however many wrappers or concurrent invocations.
 	warm atomic.Bool
 
+	versions *versionSet // the versions the metrics by version carry
+
 	mu     sync.Mutex
 	parts  []kitPart // metrics recorders and metadata lookups, as made
 	closed bool
@@ -62,7 +64,7 @@ type kitPart interface {
 // OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_EXPORTER=otlp without an exporter,
 // an unusable AWS_XRAY_DAEMON_ADDRESS, and the like.
 func New(opts ...Option) (*Kit, error) {
-	k := &Kit{opts: opts}
+	k := &Kit{opts: opts, versions: newVersionSet()}
 	cfg := newConfig(opts)
 	cfg.kit = k
 	if cfg.rules == nil {
@@ -185,6 +187,13 @@ func (k *Kit) Shutdown(ctx context.Context) error {
 	k.parts = nil
 	k.mu.Unlock()
 	var errs []error
+	// Metadata reads first: the metrics written at shutdown carry the
+	// version they read.
+	for _, p := range parts {
+		if env, ok := p.(*environment); ok {
+			errs = append(errs, env.flush(ctx))
+		}
+	}
 	for _, p := range parts {
 		errs = append(errs, p.shutdown(ctx))
 	}

@@ -26,7 +26,7 @@ import (
 // their metrics against what the middleware writes under [Service];
 // TestVersionDimensionWiring fails once the middleware starts writing
 // them, so that this flag is flipped and the full check runs.
-const versionDimensionWired = false
+const versionDimensionWired = true
 
 // rollbackAlarms returns the logical names of the alarms the service's
 // deployment configuration rolls back on, read from the unresolved
@@ -95,7 +95,7 @@ func TestRollbackAlarmsSelectTheNewVersion(t *testing.T) {
 				t.Errorf("the app container does not set %s=true: no metric carries the version", redmetric.VersionEnv)
 			}
 			wantVersion := versionOfTaskDefinition(t, r.Resources["Service"].Properties["TaskDefinition"].(string))
-			got := runMiddleware(t, env, middleware.MetricNames{})
+			got := runMiddleware(t, r, env, middleware.MetricNames{})
 			known := []string{redmetric.MetricFaults, redmetric.MetricRequests, redmetric.MetricLatency}
 			bake, _ := strconv.Atoi(fmt.Sprint(r.Parameters["CanaryBakeTimeMinutes"]))
 			for _, alarm := range rollbackAlarms(t) {
@@ -117,8 +117,7 @@ func TestRollbackAlarmsSelectTheNewVersion(t *testing.T) {
 					if ref.dims[redmetric.Version] != wantVersion {
 						t.Errorf("%s: Version %q; the app reports %q", ref.where, ref.dims[redmetric.Version], wantVersion)
 					}
-					service := map[string]string{redmetric.Service: ref.dims[redmetric.Service]}
-					if err := got.check(ref.ns, ref.metric, service); err != nil {
+					if err := got.check(ref.ns, ref.metric, ref.dims); err != nil {
 						t.Errorf("%s: the middleware does not write this metric: %v", ref.where, err)
 					}
 				}
@@ -152,7 +151,7 @@ func first(p map[string]any, key string, _ []metricRef) any {
 // writes the version dimension set exactly when the flag says so.
 func TestVersionDimensionWiring(t *testing.T) {
 	r := resolve(t, with(deployValues))
-	got := runMiddleware(t, containerEnv(t, r, "app"), middleware.MetricNames{})
+	got := runMiddleware(t, r, containerEnv(t, r, "app"), middleware.MetricNames{})
 	set := strings.Join(slices.Sorted(slices.Values(redmetric.VersionSet)), ",")
 	_, emitted := got.sets[key(containerEnv(t, r, "app")["AWS_EMF_NAMESPACE"], redmetric.MetricFaults)][set]
 	if emitted != versionDimensionWired {
