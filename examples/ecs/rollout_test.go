@@ -21,11 +21,10 @@ import (
 )
 
 // versionDimensionWired says whether the middleware writes the metrics by
-// version ([Service, Version], switched on by redmetric.VersionEnv). Until
-// it does, the rollback alarms are checked against redmetric's names and
-// their metrics against what the middleware writes under [Service];
-// TestVersionDimensionWiring fails once the middleware starts writing
-// them, so that this flag is flipped and the full check runs.
+// version ([Service, Version], switched on by redmetric.VersionEnv). It
+// does: the rollback alarms are checked against the series the middleware
+// writes for the version the task definition gives the app, and
+// TestVersionDimensionWiring fails if it stops.
 const versionDimensionWired = true
 
 // rollbackAlarms returns the logical names of the alarms the service's
@@ -77,8 +76,9 @@ func versionOfTaskDefinition(t *testing.T, arn string) string {
 
 // TestRollbackAlarmsSelectTheNewVersion checks the canary's rollback
 // alarms against what the middleware writes: each reads a metric the
-// middleware names (redmetric's names, which it emits today under
-// [Service], so a rename fails here), under exactly the dimension set of
+// middleware names (redmetric's names, so a rename fails here), and the
+// middleware, run as the task definition runs the app, writes it under
+// exactly the dimension set of
 // the metrics by version, with the service name the app runs under and
 // the version the app will report (the task definition's family:revision
 // as deployversion formats it); the app has the metrics by version on;
