@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
@@ -293,4 +295,69 @@ func TestVersionSwitchFromEnvironment(t *testing.T) {
 	if c.metrics.byVersion || len(c.problems) != 1 {
 		t.Errorf("yes: on %v, problems %v", c.metrics.byVersion, c.problems)
 	}
+}
+
+// TestECSVersionReadOnce: the version comes from the one container
+// metadata request the environment lookup makes for the segments' origin
+// anyway; the task endpoint is never asked.
+func TestECSVersionReadOnce(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	body, _ := json.Marshal(map[string]any{"DockerId": "abc", "Image": "repo/orders:9",
+		"Labels": map[string]string{"com.amazonaws.ecs.task-definition-family": "orders", "com.amazonaws.ecs.task-definition-version": "4"}})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		w.Write(body)
+	}))
+	defer srv.Close()
+	rec := xraytest.NewRecorder()
+	k, err := New(env{"ECS_CONTAINER_METADATA_URI_V4": srv.URL + "/v4/abc", redmetric.VersionEnv: "true"}.opt(),
+		WithSegmentExporter(rec), WithSamplingRules(always(t)), WithMetricsSink(emftest.NewSink()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := k.HTTP()(http.NotFoundHandler())
+	for range 3 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}
+	if err := k.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(paths, []string{"/v4/abc"}) {
+		t.Fatalf("metadata asked for %v; want the container answer once", paths)
+	}
+	if st := k.VersionStats(); !slices.Equal(st.Versions, []string{"orders:4"}) {
+		t.Fatalf("versions %v", st.Versions)
+	}
+}
+
+// FuzzECSContainerVersion: whatever the container metadata answer holds,
+// the version is clean (deployversion's rules) and its dimension value
+// printable ASCII.
+func FuzzECSContainerVersion(f *testing.F) {
+	f.Add([]byte(`{"Image":"r:5000/o:v2@sha256:0","Labels":{"com.amazonaws.ecs.task-definition-family":"o","com.amazonaws.ecs.task-definition-version":"3"}}`))
+	f.Add([]byte(`{"Image":"o:latest","Labels":{"com.amazonaws.ecs.task-definition-family":"\u00e9\u0000"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var c ecsContainer
+		if json.Unmarshal(b, &c) != nil {
+			return
+		}
+		v := c.version()
+		if len(v.Value) > deployversion.MaxLen || !utf8.ValidString(v.Value) {
+			t.Fatalf("version %q", v.Value)
+		}
+		d := dimensionValue(v.Value)
+		for i := 0; i < len(d); i++ {
+			if d[i] < 0x20 || d[i] > 0x7e {
+				t.Fatalf("dimension value %q", d)
+			}
+		}
+		if v.Known() && strings.TrimSpace(d) == "" {
+			t.Fatalf("blank dimension value for %q", v.Value)
+		}
+	})
 }
