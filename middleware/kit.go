@@ -155,7 +155,9 @@ func (k *Kit) LambdaHandler(h lambda.Handler, opts ...Option) lambda.Handler {
 func (k *Kit) Exporter() xray.SegmentExporter { return k.cfg.exporter }
 
 // ForceFlush writes the metrics recorded so far and waits until the
-// segments ended so far are sent, or ctx ends.
+// segments ended so far are sent, or ctx ends. A metadata read in
+// progress is waited for first, so that the metrics carry the version it
+// finds.
 func (k *Kit) ForceFlush(ctx context.Context) error {
 	k.mu.Lock()
 	parts := k.parts[:len(k.parts):len(k.parts)]
