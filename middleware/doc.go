@@ -53,7 +53,7 @@
 //     in that order:
 //     the service name ([WithServiceName]).
 //   - OTEL_RESOURCE_ATTRIBUTES: key=value pairs, values percent-decoded;
-//     service.version is written on segments ([WithServiceVersion]). One
+//     service.version is the running version ([WithServiceVersion]). One
 //     malformed pair discards the variable (reported by New and logged).
 //   - OTEL_TRACES_EXPORTER: "xray" (the default) or "none". "otlp" needs
 //     the exporter of package exporter/otlp given with WithSegmentExporter,
@@ -71,6 +71,26 @@
 //     namespace ([WithMetricsNamespace]).
 //   - ECS_CONTAINER_METADATA_URI_V4, AWS_EC2_METADATA_SERVICE_ENDPOINT:
 //     where the service runs ([WithECSMetadata], [WithEC2Metadata]).
+//   - SIDELIGHT_METRICS_BY_VERSION=true (or 1): the request metrics of
+//     HTTP and the invocation metrics of Lambda carry the dimension set
+//     [Service, Version] as well ([WithMetricsByVersion]).
+//
+// # Version
+//
+// The kit resolves the running version once, the first source that
+// answers winning: [WithServiceVersion], service.version in
+// OTEL_RESOURCE_ATTRIBUTES, AWS_LAMBDA_FUNCTION_VERSION, then the task
+// definition family:revision (else a release-naming image tag) in the
+// ECS task metadata, read in the background with the container's details
+// (so segments and metrics carry it once that read has answered). Every
+// segment carries it as service.version and as the Version annotation,
+// named like the metric dimension; a Lambda invocation made through an
+// alias also carries the alias annotation. With
+// SIDELIGHT_METRICS_BY_VERSION or [WithMetricsByVersion], metrics carry
+// [Service, Version] too, for rollback alarms on the new version alone;
+// a kit writes series for at most three versions, a new one retiring the
+// least recently seen ([Kit.VersionStats]; the first retirement is
+// logged). With the switch off nothing is added per request.
 //
 // OTEL_EXPORTER_OTLP_* are read by the OTLP exporter, not here.
 //
@@ -79,8 +99,9 @@
 // Metric names and dimensions are PascalCase, as CloudWatch's own (Latency,
 // ColdStart; Service, Route, FunctionName), and HTTP and Lambda metrics of
 // one service share the Service dimension. Annotations are snake_case
-// (route, cold_start, service, timeout, event_source, cors_*), so one X-Ray
-// filter expression style finds them all.
+// (route, cold_start, service, timeout, event_source, alias, cors_*), so one
+// X-Ray filter expression style finds them all; Version, named like the
+// metric dimension it matches, is the exception.
 //
 // # OpenTelemetry
 //

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/internal/deployversion"
 	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
 )
 
@@ -26,11 +27,14 @@ type environment struct {
 	origin string
 	read   func(ctx context.Context) ([]byte, error) // nil: nothing to read
 	block  atomic.Pointer[[]byte]
+	// ecs is the version the ECS task metadata reports, once read.
+	ecs atomic.Pointer[deployversion.Version]
 
-	once   sync.Once
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	once    sync.Once
+	started atomic.Bool // a read was started
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 func newEnvironment(cfg *config) *environment {
@@ -40,7 +44,10 @@ func newEnvironment(cfg *config) *environment {
 	case cfg.ecs && cfg.ecsEndpoint != "":
 		env.origin = "AWS::ECS::Container"
 		env.read = func(ctx context.Context) ([]byte, error) {
-			block, err := readECSMetadata(ctx, cfg.ecsEndpoint)
+			block, v, err := readECSMetadata(ctx, cfg.ecsEndpoint)
+			if v.Known() {
+				env.ecs.Store(&v)
+			}
 			if err != nil {
 				cfg.logger.Warn("sidelight: ECS task metadata unavailable; segments carry no container details", "error", err)
 				hostname, _ := os.Hostname()
@@ -69,6 +76,7 @@ func newEnvironment(cfg *config) *environment {
 // start reads the metadata in the background, once.
 func (env *environment) start() {
 	env.once.Do(func() {
+		env.started.Store(true)
 		go func() {
 			defer close(env.done)
 			ctx, cancel := context.WithTimeout(env.ctx, 2*time.Second)
@@ -91,7 +99,28 @@ func (env *environment) fill(seg *xray.Segment) {
 	env.start()
 }
 
-func (env *environment) flush(context.Context) error { return nil }
+// version returns the version the ECS task metadata reports, once read;
+// the zero Version before, and off ECS.
+func (env *environment) version() deployversion.Version {
+	if v := env.ecs.Load(); v != nil {
+		return *v
+	}
+	return deployversion.Version{}
+}
+
+// flush waits for a read in progress, so that the metrics flushed next
+// carry the version it finds.
+func (env *environment) flush(ctx context.Context) error {
+	if !env.started.Load() {
+		return nil
+	}
+	select {
+	case <-env.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // shutdown stops a read in progress and waits for it; afterwards no read
 // starts.
@@ -118,32 +147,55 @@ func (env *environment) wait() { <-env.done }
 var metadataClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 // ecsContainer is the part of the ECS task metadata v4 container response
-// that segments use.
+// that segments use: the container's details for the origin, and the task
+// definition family and revision (the labels ECS puts on every container)
+// and the image for the version.
 type ecsContainer struct {
-	DockerID     string `json:"DockerId"`
-	Name         string `json:"Name"`
-	ContainerARN string `json:"ContainerARN"`
+	DockerID     string            `json:"DockerId"`
+	Name         string            `json:"Name"`
+	ContainerARN string            `json:"ContainerARN"`
+	Image        string            `json:"Image"`
+	Labels       map[string]string `json:"Labels"`
 }
 
-func readECSMetadata(ctx context.Context, endpoint string) ([]byte, error) {
+// version is what deployversion makes of the container's labels and image.
+func (c *ecsContainer) version() deployversion.Version {
+	var e deployversion.ECS
+	fam, rev := c.Labels["com.amazonaws.ecs.task-definition-family"], c.Labels["com.amazonaws.ecs.task-definition-version"]
+	if fam != "" && rev != "" {
+		e.TaskDefinition = fam + ":" + rev
+	}
+	e.ImageTag = deployversion.ImageTag(c.Image)
+	return e.Version()
+}
+
+func readECSMetadata(ctx context.Context, endpoint string) ([]byte, deployversion.Version, error) {
+	block, c, err := readECSContainer(ctx, endpoint)
+	if err != nil {
+		return nil, deployversion.Version{}, err
+	}
+	return block, c.version(), nil
+}
+
+func readECSContainer(ctx context.Context, endpoint string) ([]byte, *ecsContainer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(endpoint, "/"), nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resp, err := metadataClient.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("ECS task metadata: HTTP %d", resp.StatusCode)
+		return nil, nil, fmt.Errorf("ECS task metadata: HTTP %d", resp.StatusCode)
 	}
 	var c ecsContainer
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&c); err != nil {
-		return nil, fmt.Errorf("ECS task metadata: %w", err)
+		return nil, nil, fmt.Errorf("ECS task metadata: %w", err)
 	}
 	hostname, _ := os.Hostname()
-	return appendECSBlock(nil, hostname, c.DockerID, c.ContainerARN), nil
+	return appendECSBlock(nil, hostname, c.DockerID, c.ContainerARN), &c, nil
 }
 
 func appendECSBlock(dst []byte, container, id, arn string) []byte {

@@ -34,11 +34,11 @@ func HTTP(opts ...Option) func(http.Handler) http.Handler {
 }
 
 func newHTTP(cfg *config) func(http.Handler) http.Handler {
+	env := newEnvironment(cfg)
 	var metrics *httpMetrics
 	if !cfg.metrics.off {
-		metrics = newHTTPMetrics(cfg)
+		metrics = newHTTPMetrics(cfg, env)
 	}
-	env := newEnvironment(cfg)
 	return func(next http.Handler) http.Handler {
 		return &handler{cfg: cfg, env: env, metrics: metrics, next: next}
 	}
@@ -69,7 +69,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sampled {
 		seg := getSegment()
 		seg.Name = h.segmentName(r)
-		seg.ServiceVersion = cfg.serviceVersion
+		if v := segmentVersion(cfg, h.env); v != "" {
+			seg.ServiceVersion = v
+			seg.Annotations = append(seg.Annotations, xray.StringAttr(VersionAnnotation, v))
+		}
 		seg.TraceID = traceID
 		seg.ID = st.sc.SpanID()
 		seg.ParentID = incoming.ParentID
@@ -80,6 +83,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		seg.HTTP.ClientIP, seg.HTTP.XForwardedFor = clientIP(r)
 		h.env.fill(seg)
 		st.seg = seg
+	}
+	if h.metrics != nil && cfg.metrics.byVersion && !cfg.version.Known() {
+		h.env.start() // the version comes from the ECS task metadata, if anywhere
 	}
 	st.respTrace[0] = responseHeader(traceID, incoming, continued, sampled)
 	w.Header()[xray.HeaderName] = st.respTrace[:]

@@ -43,6 +43,8 @@ type Kit struct {
 	// default kit, however many wrappers or concurrent invocations.
 	warm atomic.Bool
 
+	versions *versionSet // the versions the metrics by version carry
+
 	mu     sync.Mutex
 	parts  []kitPart // metrics recorders and metadata lookups, as made
 	closed bool
@@ -62,7 +64,7 @@ type kitPart interface {
 // OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_EXPORTER=otlp without an exporter,
 // an unusable AWS_XRAY_DAEMON_ADDRESS, and the like.
 func New(opts ...Option) (*Kit, error) {
-	k := &Kit{opts: opts}
+	k := &Kit{opts: opts, versions: newVersionSet()}
 	cfg := newConfig(opts)
 	cfg.kit = k
 	if cfg.rules == nil {
@@ -153,7 +155,9 @@ func (k *Kit) LambdaHandler(h lambda.Handler, opts ...Option) lambda.Handler {
 func (k *Kit) Exporter() xray.SegmentExporter { return k.cfg.exporter }
 
 // ForceFlush writes the metrics recorded so far and waits until the
-// segments ended so far are sent, or ctx ends.
+// segments ended so far are sent, or ctx ends. A metadata read in
+// progress is waited for first, so that the metrics carry the version it
+// finds.
 func (k *Kit) ForceFlush(ctx context.Context) error {
 	k.mu.Lock()
 	parts := k.parts[:len(k.parts):len(k.parts)]
@@ -185,6 +189,13 @@ func (k *Kit) Shutdown(ctx context.Context) error {
 	k.parts = nil
 	k.mu.Unlock()
 	var errs []error
+	// Metadata reads first: the metrics written at shutdown carry the
+	// version they read.
+	for _, p := range parts {
+		if env, ok := p.(*environment); ok {
+			errs = append(errs, env.flush(ctx))
+		}
+	}
 	for _, p := range parts {
 		errs = append(errs, p.shutdown(ctx))
 	}

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/internal/deployversion"
 	"github.com/seed-c77c9410/sidelight/internal/redmetric"
 	"github.com/seed-c77c9410/sidelight/middleware/internal/lambdaevent"
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
@@ -194,6 +196,25 @@ type lambdaWrapper struct {
 	coldLog *emf.Logger      // the ColdStart document
 	loggers chan *emf.Logger // free per-invocation loggers
 	emfOpts []emf.Option
+
+	// alias caches the alias of the last invoked function ARN seen, so
+	// that invocations through one ARN parse it once.
+	alias atomic.Pointer[[2]string] // {ARN, alias}
+}
+
+// aliasOf returns the alias an invocation came through: the qualifier of
+// its invoked function ARN when it names an alias, else "".
+func (w *lambdaWrapper) aliasOf(ctx context.Context) string {
+	lc, ok := lambdacontext.FromContext(ctx)
+	if !ok || lc.InvokedFunctionArn == "" {
+		return ""
+	}
+	if c := w.alias.Load(); c != nil && c[0] == lc.InvokedFunctionArn {
+		return c[1]
+	}
+	a := deployversion.AliasFromARN(lc.InvokedFunctionArn)
+	w.alias.Store(&[2]string{lc.InvokedFunctionArn, a})
+	return a
 }
 
 const maxFreeLoggers = 64
@@ -342,6 +363,13 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 			xray.StringAttr(ServiceAnnotation, w.service))
 		if inv.tenantID != "" {
 			seg.Annotations = append(seg.Annotations, xray.StringAttr(TenantAnnotation, inv.tenantID))
+		}
+		if v := segmentVersion(cfg, nil); v != "" {
+			seg.ServiceVersion = v
+			seg.Annotations = append(seg.Annotations, xray.StringAttr(VersionAnnotation, v))
+		}
+		if a := w.aliasOf(ctx); a != "" {
+			seg.Annotations = append(seg.Annotations, xray.StringAttr(AliasAnnotation, a))
 		}
 		if isHTTP {
 			setHTTPRequest(seg, &req)
@@ -495,6 +523,11 @@ func (inv *invocation) flushLocked(now time.Time, seg *xray.Segment, err error, 
 		_ = l.PutMetric(MetricErrors, failed, emf.Count)
 		_ = l.PutMetric(MetricColdStart, b2f(inv.cold), emf.Count)
 		_ = l.PutMetric(MetricTimeout, b2f(inv.timedOut), emf.Count)
+		if v := metricVersion(w.cfg, nil); v != "" {
+			// [Service] and [Service, Version].
+			_ = l.PutDimensions()
+			_ = l.PutDimensions(emf.Dimension{Name: redmetric.Version, Value: v})
+		}
 		if inv.requestID != "" {
 			_ = l.SetProperty("function_request_id", inv.requestID)
 		}

@@ -67,6 +67,7 @@ func withMetricsMaxRoutes(n int) Option {
 // goroutines start, owned by the kit.
 type httpMetrics struct {
 	cfg *config
+	env *environment // for the version the ECS task metadata reports
 
 	once  sync.Once
 	rec   *red.Recorder // nil until the first request, and when it failed
@@ -77,8 +78,8 @@ type httpMetrics struct {
 	ended bool
 }
 
-func newHTTPMetrics(cfg *config) *httpMetrics {
-	m := &httpMetrics{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+func newHTTPMetrics(cfg *config, env *environment) *httpMetrics {
+	m := &httpMetrics{cfg: cfg, env: env, stop: make(chan struct{}), done: make(chan struct{})}
 	cfg.kit.add(m)
 	return m
 }
@@ -92,10 +93,14 @@ func (m *httpMetrics) start() {
 		return
 	}
 	c, ms := m.cfg, &m.cfg.metrics
-	rec, err := red.New(red.Config{
+	rc := red.Config{
 		Namespace: ms.namespace, Service: c.serviceName, Sink: ms.sink, Interval: ms.interval,
 		MaxRoutes: ms.maxRoutes, Names: ms.names, Logger: c.logger,
-	})
+	}
+	if ms.byVersion {
+		rc.Version = func() string { return metricVersion(c, m.env) }
+	}
+	rec, err := red.New(rc)
 	if err != nil {
 		c.logger.Error("sidelight: request metrics are off", "error", err)
 		return

@@ -8,6 +8,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/internal/deployversion"
 	"github.com/seed-c77c9410/sidelight/middleware/corscheck"
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
 )
@@ -36,23 +37,27 @@ type config struct {
 	disabled    bool   // OTEL_SDK_DISABLED=true
 	inLambda    bool   // AWS_LAMBDA_FUNCTION_NAME is set
 
-	serviceName    string
-	serviceVersion string
-	hostPattern    string // dynamic naming when not empty
-	rules          *sampling.Rules
-	sampler        sampler // OTEL_TRACES_SAMPLER, unless WithSamplingRules
-	logger         *slog.Logger
-	routeFunc      func(*http.Request) string
-	ecs            bool
-	ecsEndpoint    string
-	ec2            bool
-	ec2Endpoint    string
-	now            func() time.Time
-	metrics        metricsSettings
-	cors           bool
-	corsChecker    *corscheck.Checker
-	headerOrder    []TraceHeader // nil means defaultTraceHeaderOrder
-	timeoutMargin  time.Duration // Lambda
+	serviceName       string
+	serviceVersion    string // WithServiceVersion, else service.version in OTEL_RESOURCE_ATTRIBUTES
+	serviceVersionSet bool   // WithServiceVersion was given
+	// version is the running version from every source but the ECS task
+	// metadata (which the environment lookup reads: version.go).
+	version       deployversion.Version
+	hostPattern   string // dynamic naming when not empty
+	rules         *sampling.Rules
+	sampler       sampler // OTEL_TRACES_SAMPLER, unless WithSamplingRules
+	logger        *slog.Logger
+	routeFunc     func(*http.Request) string
+	ecs           bool
+	ecsEndpoint   string
+	ec2           bool
+	ec2Endpoint   string
+	now           func() time.Time
+	metrics       metricsSettings
+	cors          bool
+	corsChecker   *corscheck.Checker
+	headerOrder   []TraceHeader // nil means defaultTraceHeaderOrder
+	timeoutMargin time.Duration // Lambda
 
 	// Settings of the environment that could not be honoured, logged
 	// once the logger is known and returned by New.
@@ -68,6 +73,7 @@ type metricsSettings struct {
 	interval  time.Duration
 	names     MetricNames
 	maxRoutes int
+	byVersion bool // WithMetricsByVersion, else SIDELIGHT_METRICS_BY_VERSION
 }
 
 // WithSegmentExporter sets where finished segments go: an
@@ -92,11 +98,14 @@ func WithServiceName(name string) Option {
 	return optionFunc(func(c *config) { c.serviceName = name })
 }
 
-// WithServiceVersion sets the version of the service that segments carry
-// (their service.version). The default is service.version in
-// OTEL_RESOURCE_ATTRIBUTES.
+// WithServiceVersion sets the running version of the service: segments
+// carry it (their service.version and the Version annotation) and, with
+// WithMetricsByVersion, the request metrics' Version dimension. Without
+// it the version is service.version in OTEL_RESOURCE_ATTRIBUTES, else
+// AWS_LAMBDA_FUNCTION_VERSION, else the task definition family:revision
+// (or the image tag) the ECS task metadata reports.
 func WithServiceVersion(version string) Option {
-	return optionFunc(func(c *config) { c.serviceVersion = version })
+	return optionFunc(func(c *config) { c.serviceVersion, c.serviceVersionSet = version, true })
 }
 
 // WithHostNaming names each segment after the request's Host when it
@@ -190,6 +199,7 @@ func newConfig(opts []Option) *config {
 		o.apply(c)
 	}
 	c.serviceName = xray.SanitizeName(c.serviceName)
+	c.version = c.detectVersion()
 	if c.disabled && !c.metrics.set {
 		c.metrics.off = true
 	}

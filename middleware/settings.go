@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/internal/redmetric"
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
 )
 
@@ -52,6 +53,13 @@ func (c *config) readEnvironment() {
 		c.ec2Endpoint = "http://169.254.169.254"
 	}
 	c.headerOrder = traceHeaderOrderFromEnv(env("OTEL_PROPAGATORS"))
+	switch v := strings.ToLower(strings.TrimSpace(env(redmetric.VersionEnv))); v {
+	case "true", "1":
+		c.metrics.byVersion = true
+	case "", "false", "0":
+	default:
+		c.problems = append(c.problems, fmt.Errorf("%s=%q is neither true nor false: taken as false", redmetric.VersionEnv, v))
+	}
 }
 
 func first(vals ...string) string {

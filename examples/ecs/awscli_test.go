@@ -45,7 +45,7 @@ var standIns = map[string]string{
 func newAWSChecker(t *testing.T) *awsChecker {
 	r := resolve(t, with(deployValues))
 	return &awsChecker{t: t, vars: map[string]string{}, repos: map[string]bool{}, images: map[string]bool{}, pushed: map[string]bool{},
-		tmp: t.TempDir(), written: map[string]string{}, emitted: runMiddleware(t, containerEnv(t, r, "app"), middleware.MetricNames{})}
+		tmp: t.TempDir(), written: map[string]string{}, emitted: runMiddleware(t, r, containerEnv(t, r, "app"), middleware.MetricNames{})}
 }
 
 func (a *awsChecker) lookup(name string) (string, bool) {

@@ -21,12 +21,11 @@ import (
 )
 
 // versionDimensionWired says whether the middleware writes the metrics by
-// version ([Service, Version], switched on by redmetric.VersionEnv). Until
-// it does, the rollback alarms are checked against redmetric's names and
-// their metrics against what the middleware writes under [Service];
-// TestVersionDimensionWiring fails once the middleware starts writing
-// them, so that this flag is flipped and the full check runs.
-const versionDimensionWired = false
+// version ([Service, Version], switched on by redmetric.VersionEnv). It
+// does: the rollback alarms are checked against the series the middleware
+// writes for the version the task definition gives the app, and
+// TestVersionDimensionWiring fails if it stops.
+const versionDimensionWired = true
 
 // rollbackAlarms returns the logical names of the alarms the service's
 // deployment configuration rolls back on, read from the unresolved
@@ -77,8 +76,9 @@ func versionOfTaskDefinition(t *testing.T, arn string) string {
 
 // TestRollbackAlarmsSelectTheNewVersion checks the canary's rollback
 // alarms against what the middleware writes: each reads a metric the
-// middleware names (redmetric's names, which it emits today under
-// [Service], so a rename fails here), under exactly the dimension set of
+// middleware names (redmetric's names, so a rename fails here), and the
+// middleware, run as the task definition runs the app, writes it under
+// exactly the dimension set of
 // the metrics by version, with the service name the app runs under and
 // the version the app will report (the task definition's family:revision
 // as deployversion formats it); the app has the metrics by version on;
@@ -95,7 +95,7 @@ func TestRollbackAlarmsSelectTheNewVersion(t *testing.T) {
 				t.Errorf("the app container does not set %s=true: no metric carries the version", redmetric.VersionEnv)
 			}
 			wantVersion := versionOfTaskDefinition(t, r.Resources["Service"].Properties["TaskDefinition"].(string))
-			got := runMiddleware(t, env, middleware.MetricNames{})
+			got := runMiddleware(t, r, env, middleware.MetricNames{})
 			known := []string{redmetric.MetricFaults, redmetric.MetricRequests, redmetric.MetricLatency}
 			bake, _ := strconv.Atoi(fmt.Sprint(r.Parameters["CanaryBakeTimeMinutes"]))
 			for _, alarm := range rollbackAlarms(t) {
@@ -117,8 +117,7 @@ func TestRollbackAlarmsSelectTheNewVersion(t *testing.T) {
 					if ref.dims[redmetric.Version] != wantVersion {
 						t.Errorf("%s: Version %q; the app reports %q", ref.where, ref.dims[redmetric.Version], wantVersion)
 					}
-					service := map[string]string{redmetric.Service: ref.dims[redmetric.Service]}
-					if err := got.check(ref.ns, ref.metric, service); err != nil {
+					if err := got.check(ref.ns, ref.metric, ref.dims); err != nil {
 						t.Errorf("%s: the middleware does not write this metric: %v", ref.where, err)
 					}
 				}
@@ -152,7 +151,7 @@ func first(p map[string]any, key string, _ []metricRef) any {
 // writes the version dimension set exactly when the flag says so.
 func TestVersionDimensionWiring(t *testing.T) {
 	r := resolve(t, with(deployValues))
-	got := runMiddleware(t, containerEnv(t, r, "app"), middleware.MetricNames{})
+	got := runMiddleware(t, r, containerEnv(t, r, "app"), middleware.MetricNames{})
 	set := strings.Join(slices.Sorted(slices.Values(redmetric.VersionSet)), ",")
 	_, emitted := got.sets[key(containerEnv(t, r, "app")["AWS_EMF_NAMESPACE"], redmetric.MetricFaults)][set]
 	if emitted != versionDimensionWired {

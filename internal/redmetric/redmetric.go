@@ -35,9 +35,10 @@ const (
 var VersionSet = []string{Service, Version}
 
 // LambdaService is the dimension the Lambda middleware writes its
-// per-invocation metrics (Duration, Errors, ...) under, as Powertools
-// does; LambdaVersionSet is their dimension set by version.
-const LambdaService = "service"
+// per-invocation metrics (Duration, Errors, ...) under: the same Service
+// as the HTTP metrics, so that one service has one dimension name;
+// LambdaVersionSet is their dimension set by version.
+const LambdaService = Service
 
 // LambdaVersionSet is the dimension set of the Lambda middleware's
 // metrics by version.

@@ -28,8 +28,8 @@ import (
 )
 
 // versionDimensionWired says whether the Lambda middleware writes its
-// metrics by version ([service, Version]); see TestVersionDimensionWiring.
-const versionDimensionWired = false
+// metrics by version ([Service, Version]); see TestVersionDimensionWiring.
+const versionDimensionWired = true
 
 var values = map[string]string{"CodeS3Bucket": "my-artifacts", "CodeS3Key": "shop/1f3b5c7.zip"}
 
@@ -147,6 +147,10 @@ func TestCanaryDeploymentRollsBackOnVersionAlarms(t *testing.T) {
 				return ""
 			}).Version()
 
+			// The function runs as the template configures it, as the
+			// version the alias points at.
+			t.Setenv(redmetric.VersionEnv, vars[redmetric.VersionEnv].(string))
+			t.Setenv(deployversion.LambdaVersionEnv, published)
 			emitted := runLambda(t, vars["POWERTOOLS_SERVICE_NAME"].(string), vars["AWS_EMF_NAMESPACE"].(string))
 			for _, alarm := range []string{"VersionErrorRateAlarm", "VersionDurationP99Alarm"} {
 				for _, ref := range metricsOf(t, alarm, r.Resources[alarm].Properties) {
@@ -179,7 +183,7 @@ func TestCanaryDeploymentRollsBackOnVersionAlarms(t *testing.T) {
 }
 
 // TestVersionDimensionWiring fails once the Lambda middleware writes
-// [service, Version] while versionDimensionWired is false, or the
+// [Service, Version] while versionDimensionWired is false, or the
 // reverse.
 func TestVersionDimensionWiring(t *testing.T) {
 	t.Setenv(redmetric.VersionEnv, "true")
@@ -302,7 +306,7 @@ func runLambda(t *testing.T, service, namespace string) *emitted {
 			return "", errors.New("boom")
 		}
 		return "ok", nil
-	}, middleware.WithEmitter(emitter), middleware.WithEMFSink(sink))
+	}, middleware.WithSegmentExporter(emitter), middleware.WithMetricsSink(sink))
 	for _, fail := range []bool{false, true} {
 		h(context.Background(), fail)
 	}

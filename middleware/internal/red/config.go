@@ -33,6 +33,11 @@ type Config struct {
 	Names Names
 	// Disabled turns Observe into a no-op and starts nothing.
 	Disabled bool
+	// Version, when set, is asked at each series' flush for the value of
+	// the Version dimension: a non-empty value adds the dimension set
+	// [Service, Version] (redmetric.VersionSet) to the series' documents.
+	// It costs nothing per request.
+	Version func() string
 	// Logger receives flush errors (default: discarded).
 	Logger *slog.Logger
 

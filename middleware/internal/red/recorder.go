@@ -88,7 +88,8 @@ type Recorder struct {
 	full                atomic.Bool // MaxRoutes reached
 
 	flushMu  sync.Mutex
-	snap     series // Flush's copy of one series
+	snap     series             // Flush's copy of one series
+	sets     [3][]emf.Dimension // Flush's dimension sets
 	scratch  []float64
 	stop     chan struct{}
 	done     chan struct{}
@@ -354,10 +355,17 @@ func (r *Recorder) write(ctx context.Context, routeValue, method, class string) 
 	l, d, n := r.logger, &r.snap, r.cfg.Names
 	l.Reset()
 	svc := emf.Dimension{Name: redmetric.Service, Value: r.cfg.Service}
-	err := l.SetDimensions(
-		[]emf.Dimension{svc, {Name: redmetric.Route, Value: routeValue}, {Name: redmetric.Method, Value: method}, {Name: redmetric.StatusClass, Value: class}},
-		[]emf.Dimension{svc},
-	)
+	r.sets[0] = append(r.sets[0][:0], svc, emf.Dimension{Name: redmetric.Route, Value: routeValue},
+		emf.Dimension{Name: redmetric.Method, Value: method}, emf.Dimension{Name: redmetric.StatusClass, Value: class})
+	r.sets[1] = append(r.sets[1][:0], svc)
+	sets := r.sets[:2]
+	if r.cfg.Version != nil {
+		if v := r.cfg.Version(); v != "" {
+			r.sets[2] = append(r.sets[2][:0], svc, emf.Dimension{Name: redmetric.Version, Value: v})
+			sets = r.sets[:3]
+		}
+	}
+	err := l.SetDimensions(sets...)
 	if err != nil {
 		return err
 	}
