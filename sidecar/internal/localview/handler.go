@@ -72,6 +72,17 @@ func (s *Store) Handler() http.Handler {
 	mux.HandleFunc("GET /api/facets", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.facets())
 	})
+	mux.HandleFunc("GET /api/compare", func(w http.ResponseWriter, r *http.Request) {
+		q, err := parseCompareQuery(r.URL.Query())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, s.compare(q))
+	})
+	mux.HandleFunc("GET /api/deployments", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, s.deploymentList(r.URL.Query().Get("service")))
+	})
 	mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.Stats())
 	})

@@ -128,6 +128,8 @@ type docInfo struct {
 	method, url string
 	userAgent   string
 	status      int
+	version     string // the segment's serving version (versions.go)
+	route       string // the request's route (versions.go)
 }
 
 const (
@@ -226,6 +228,7 @@ func (d *segDoc) info(raw []byte, recv int64) *docInfo {
 		di.calls = append(di.calls, call{id: d.ID, name: d.Name, namespace: d.Namespace, flags: d.flags(), dur: d.duration()})
 	}
 	di.walk(d, true)
+	di.version, di.route = d.versionAndRoute(di)
 	return di
 }
 
