@@ -455,3 +455,22 @@ func FuzzCompareQuery(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkCompareTenThousand(b *testing.B) {
+	s := newStore(b, Config{MaxTraces: 10_000})
+	var g ids
+	start := time.Now().Add(-20 * time.Minute)
+	for i := range 10_000 {
+		d := fastSegment(&g, request{service: "big", version: []string{"v1", "v2"}[i%2], route: fmt.Sprintf("GET /r%02d", (i/2)%50),
+			at: start.Add(time.Duration(i) * 100 * time.Millisecond), ms: float64(1 + i%13), status: 200})
+		mustAdd(b, s, d)
+	}
+	q, err := parseCompareQuery(url.Values{"service": {"big"}, "baseline": {"v1"}, "candidate": {"v2"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.compare(q)
+	}
+}

@@ -118,7 +118,7 @@
     const [path, qs] = hash.slice(1).split('?');
     const params = new URLSearchParams(qs || '');
     generation++;
-    for (const id of ['nav-traces', 'nav-map', 'nav-metrics']) {
+    for (const id of ['nav-traces', 'nav-map', 'nav-metrics', 'nav-compare']) {
       document.getElementById(id).classList.remove('active');
     }
     if (path.startsWith('/trace/')) {
@@ -128,6 +128,11 @@
     if (path === '/map') {
       document.getElementById('nav-map').classList.add('active');
       return mapView(generation);
+    }
+    if (path === '/compare' && window.sidelightCompare) { // compare.js
+      document.getElementById('nav-compare').classList.add('active');
+      const gen = generation;
+      return window.sidelightCompare(main, params, () => gen === generation);
     }
     if (path === '/metrics') {
       document.getElementById('nav-metrics').classList.add('active');
@@ -168,7 +173,7 @@
 
   function fetchList(params) {
     const q = new URLSearchParams();
-    for (const k of ['q', 'since', 'sort', 'order', 'service', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
+    for (const k of ['q', 'since', 'until', 'sort', 'order', 'service', 'version', 'route', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
       if (params.get(k)) q.set(k, params.get(k));
     }
     const t0 = performance.now();
