@@ -46,7 +46,7 @@
     const p2 = (n) => (n < 10 ? '0' : '') + n;
     return p2(d.getHours()) + ':' + p2(d.getMinutes()) + ':' + p2(d.getSeconds());
   }
-  function fmtP(p) { return p < 0.0001 ? '< 0.0001' : p.toFixed(4); }
+  function fmtP(p) { return p < 0.0001 ? 'p < 0.0001' : 'p = ' + p.toFixed(4); }
 
   const sideKeys = ['', '_since', '_until'];
 
@@ -205,13 +205,13 @@
       ' requests per side on a route (alpha ' + res.config.alpha + ', each test at alpha/3). Rates are over the time between each side\'s first and last request.'));
     const head1 = h('tr', null, h('th', { rowspan: 2 }, 'Route'), h('th', { rowspan: 2 }, 'Verdict'),
       h('th', { colspan: 7, class: 'grp base' }, 'Baseline · ' + bl), h('th', { colspan: 7, class: 'grp cand' }, 'Candidate · ' + cl));
-    const cols = ['Requests', 'Errors', 'Faults', 'p50', 'p90', 'p99', ''];
+    const cols = ['Rate (n)', 'Errors', 'Faults', 'p50', 'p90', 'p99', ''];
     const head2 = h('tr', null, cols.map((c) => h('th', { class: 'num base' }, c)), cols.map((c) => h('th', { class: 'num cand' }, c)));
     const body = h('tbody');
     for (const r of res.routes) {
       const why = [];
       for (const [name, t] of [['latency', r.latency], ['faults', r.faults], ['errors', r.errors]]) {
-        if (t && t.worse) why.push(name + ' p=' + fmtP(t.p));
+        if (t && t.worse) why.push(name + ' ' + fmtP(t.p));
       }
       const cells = (sum, rate, other, side, label) => [
         h('td', { class: 'num', 'data-k': 'rate' }, fmtRate(rate), h('span', { class: 'muted' }, ' (' + sum.requests + ')')),
