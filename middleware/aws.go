@@ -27,8 +27,13 @@ import (
 //	cfg, _ := config.LoadDefaultConfig(ctx)
 //	middleware.AWS(&cfg)
 //	db := dynamodb.NewFromConfig(cfg)
+//
+// It uses the default kit, or the one WithKit names; see [Kit.AWS].
 func AWS(cfg *aws.Config, opts ...Option) {
-	c := newConfigNoEmitter(opts)
+	kitFrom(opts).AWS(cfg, opts...)
+}
+
+func instrumentAWS(cfg *aws.Config, c *config) {
 	cfg.APIOptions = append(cfg.APIOptions, func(stack *smithymiddleware.Stack) error {
 		if err := stack.Initialize.Add(&awsInitialize{cfg: c}, smithymiddleware.After); err != nil {
 			return err
@@ -53,7 +58,7 @@ func (m *awsInitialize) HandleInitialize(ctx context.Context, in smithymiddlewar
 		return next.HandleInitialize(ctx, in)
 	}
 	st, _ := stateFrom(ctx)
-	sub := xray.GetSegment()
+	sub := getSegment()
 	sub.ID = xray.NewSpanID()
 	sub.Name = awsmiddleware.GetServiceID(ctx)
 	sub.Namespace = "aws"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/internal/redmetric"
 	"github.com/seed-c77c9410/sidelight/middleware/corscheck"
 )
 
@@ -49,8 +50,8 @@ func (h *handler) corsVerdict(seg *xray.Segment, r *http.Request, rw *responseWr
 			}
 		})
 	}
-	if v.Outcome == corscheck.Blocked && h.cfg.metrics.recorder != nil {
-		h.cfg.metrics.recorder.cors.add(route, string(v.Code))
+	if v.Outcome == corscheck.Blocked && h.metrics != nil && h.metrics.recorder() != nil {
+		h.metrics.cors.add(route, string(v.Code))
 	}
 }
 
@@ -97,7 +98,7 @@ func (c *corsCounts) flush(ctx context.Context) error {
 	var errs []error
 	for k, n := range counts {
 		err := c.logger.SetDimensions([]emf.Dimension{
-			{Name: "Service", Value: c.service},
+			{Name: redmetric.Service, Value: c.service},
 			{Name: corscheck.DimensionRoute, Value: k[0]},
 			{Name: corscheck.DimensionReason, Value: k[1]},
 		})

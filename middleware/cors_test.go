@@ -13,10 +13,7 @@ import (
 func TestHTTPRecordsCORSVerdicts(t *testing.T) {
 	f := newFixture(t)
 	sink := emftest.NewSink()
-	m, err := NewMetrics(MetricsConfig{Service: "api", Namespace: "Shop", Sink: sink})
-	if err != nil {
-		t.Fatal(err)
-	}
+	metricOpts := []Option{WithServiceName("api"), WithMetricsSink(sink), WithMetricsNamespace("Shop")}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
@@ -26,7 +23,7 @@ func TestHTTPRecordsCORSVerdicts(t *testing.T) {
 		// The error path forgets the CORS headers: the browser blocks it.
 		http.Error(w, "db down", http.StatusInternalServerError)
 	})
-	h := HTTP(f.opts(t, WithMetrics(m))...)(mux)
+	h := HTTP(append(f.opts(t), metricOpts...)...)(mux)
 	for _, p := range []string{"/ok", "/broken", "/broken"} {
 		req := httptest.NewRequest("GET", "http://api.example.com"+p, nil)
 		req.Header.Set("Origin", "http://app.example.com")
@@ -34,7 +31,7 @@ func TestHTTPRecordsCORSVerdicts(t *testing.T) {
 	}
 	// No Origin: no verdict at all.
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://api.example.com/broken", nil))
-	if err := m.Shutdown(context.Background()); err != nil {
+	if err := f.kit.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	segs := f.wait(t, 4)

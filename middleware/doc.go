@@ -11,21 +11,86 @@
 // calls as subsegments and pass the trace on in both X-Amzn-Trace-Id and
 // traceparent (with any tracestate that came in). The same middleware writes
 // request metrics (rate, errors, duration) in CloudWatch Embedded Metric
-// Format ([NewMetrics], [WithMetrics]) and, for every request that carries
-// Origin, the CORS verdict a browser would reach (package corscheck).
+// Format and, for every request that carries Origin, the CORS verdict a
+// browser would reach (package corscheck).
 //
 // [Lambda] wraps an AWS Lambda handler for lambda.Start: each invocation
 // becomes a subsegment of Lambda's own segment, with cold starts, faults,
 // an early report when the invocation is about to time out, and metrics
 // per invocation ([AddMetric]), all flushed before the handler returns.
 //
+// # The kit
+//
+// A [Kit] owns what the middleware sends and starts: the trace exporter,
+// the metrics recorders, the lookup of ECS or EC2 metadata, and the CORS
+// checker. Make one per service with [New], build middleware with its
+// methods, and shut it down when the service stops:
+//
+//	kit, err := middleware.New(middleware.WithServiceName("orders"))
+//	defer kit.Shutdown(ctx)
+//	http.ListenAndServe(":8080", kit.HTTP()(mux))
+//
+// A kit starts no goroutine until there is something to send, and
+// [Kit.Shutdown] sends what is pending and leaves none. The package-level
+// functions are conveniences over the default kit ([Default]), made on
+// first use; [WithKit] points them at another (Lambda, being generic, is
+// only a package-level function).
+//
+// Finished segments go to an xray.SegmentExporter: by default the X-Ray
+// UDP emitter the kit makes for AWS_XRAY_DAEMON_ADDRESS;
+// [WithSegmentExporter] gives another, such as the OTLP/HTTP exporter of
+// package exporter/otlp, or xraytest.NewRecorder in your own tests.
+//
+// # Settings
+//
+// Defaults come from the variables the AWS and OpenTelemetry SDKs read,
+// and options override them:
+//
+//   - AWS_XRAY_DAEMON_ADDRESS: where the X-Ray emitter sends, and where the
+//     X-Ray sampling rules are fetched from.
+//   - AWS_XRAY_TRACING_NAME, OTEL_SERVICE_NAME, service.name in
+//     OTEL_RESOURCE_ATTRIBUTES, AWS_EMF_SERVICE_NAME, AWS_LAMBDA_FUNCTION_NAME,
+//     in that order:
+//     the service name ([WithServiceName]).
+//   - OTEL_RESOURCE_ATTRIBUTES: key=value pairs, values percent-decoded;
+//     service.version is written on segments ([WithServiceVersion]). One
+//     malformed pair discards the variable (reported by New and logged).
+//   - OTEL_TRACES_EXPORTER: "xray" (the default) or "none". "otlp" needs
+//     the exporter of package exporter/otlp given with WithSegmentExporter,
+//     which this package does not link: without it the kit logs an error
+//     and sends no traces.
+//   - OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG: always_on,
+//     always_off, traceidratio and their parentbased_ forms. Unset (or
+//     "xray"), X-Ray sampling rules decide ([WithSamplingRules]), following
+//     the incoming Sampled decision.
+//   - OTEL_SDK_DISABLED=true: no traces and no metrics, unless an option
+//     asks for them.
+//   - OTEL_PROPAGATORS: which incoming trace header wins
+//     ([WithTraceHeaderOrder]).
+//   - AWS_EMF_NAMESPACE, POWERTOOLS_METRICS_NAMESPACE: the metrics
+//     namespace ([WithMetricsNamespace]).
+//   - ECS_CONTAINER_METADATA_URI_V4, AWS_EC2_METADATA_SERVICE_ENDPOINT:
+//     where the service runs ([WithECSMetadata], [WithEC2Metadata]).
+//
+// OTEL_EXPORTER_OTLP_* are read by the OTLP exporter, not here.
+//
+// # Names
+//
+// Metric names and dimensions are PascalCase, as CloudWatch's own (Latency,
+// ColdStart; Service, Route, FunctionName), and HTTP and Lambda metrics of
+// one service share the Service dimension. Annotations are snake_case
+// (route, cold_start, service, timeout, event_source, cors_*), so one X-Ray
+// filter expression style finds them all.
+//
+// # OpenTelemetry
+//
 // The request context also carries an OpenTelemetry span context with the
 // same trace and segment IDs, so spans that handlers start with the
 // OpenTelemetry API (with an SDK tracer provider that uses
-// xray.NewSpanProcessor) become subsegments of the request's segment, and
-// the OpenTelemetry X-Ray and W3C TraceContext propagators see the trace
-// too, whichever header it came in (a W3C trace ID is the same 128 bits as
-// the X-Ray one: 5759e988bd862e3fe1be46a994272793 is
-// 1-5759e988-bd862e3fe1be46a994272793). The span context carries the
+// xray.NewSpanProcessor(kit.Exporter())) become subsegments of the
+// request's segment, and the OpenTelemetry X-Ray and W3C TraceContext
+// propagators see the trace too, whichever header it came in (a W3C trace
+// ID is the same 128 bits as the X-Ray one: 5759e988bd862e3fe1be46a994272793
+// is 1-5759e988-bd862e3fe1be46a994272793). The span context carries the
 // incoming tracestate.
 package middleware

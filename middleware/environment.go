@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,62 +17,105 @@ import (
 )
 
 // environment describes where the service runs, for the origin and aws
-// blocks of its segments. It is read once, in the background, so that
-// starting a service never waits on a metadata endpoint.
+// blocks of its segments. It is read once, in the background, starting
+// with the first traced request, so that starting a service never waits
+// on a metadata endpoint and a service that traces nothing reads nothing.
+// The kit that made it cancels the read and waits for it at Shutdown.
 type environment struct {
+	cfg    *config
 	origin string
+	read   func(ctx context.Context) ([]byte, error) // nil: nothing to read
 	block  atomic.Pointer[[]byte]
+
+	once   sync.Once
+	ctx    context.Context
+	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func startEnvironment(cfg *config) *environment {
-	env := &environment{done: make(chan struct{})}
+func newEnvironment(cfg *config) *environment {
+	env := &environment{cfg: cfg, done: make(chan struct{})}
+	env.ctx, env.cancel = context.WithCancel(context.Background())
 	switch {
 	case cfg.ecs && cfg.ecsEndpoint != "":
+		env.origin = "AWS::ECS::Container"
+		env.read = func(ctx context.Context) ([]byte, error) {
+			block, err := readECSMetadata(ctx, cfg.ecsEndpoint)
+			if err != nil {
+				cfg.logger.Warn("sidelight: ECS task metadata unavailable; segments carry no container details", "error", err)
+				hostname, _ := os.Hostname()
+				block = appendECSBlock(nil, hostname, "", "")
+			}
+			return block, nil
+		}
 	case cfg.ec2:
 		env.origin = "AWS::EC2::Instance"
-		go func() {
-			defer close(env.done)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
+		env.read = func(ctx context.Context) ([]byte, error) {
 			block, err := readEC2Metadata(ctx, cfg.ec2Endpoint)
 			if err != nil {
 				cfg.logger.Warn("sidelight: EC2 instance metadata unavailable; segments carry no origin", "error", err)
-				return
 			}
-			env.block.Store(&block)
-		}()
-		return env
+			return block, err
+		}
 	default:
 		close(env.done)
+		env.once.Do(func() {})
 		return env
 	}
-	env.origin = "AWS::ECS::Container"
-	go func() {
-		defer close(env.done)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		block, err := readECSMetadata(ctx, cfg.ecsEndpoint)
-		if err != nil {
-			cfg.logger.Warn("sidelight: ECS task metadata unavailable; segments carry no container details", "error", err)
-			hostname, _ := os.Hostname()
-			block = appendECSBlock(nil, hostname, "", "")
-		}
-		env.block.Store(&block)
-	}()
+	cfg.kit.add(env)
 	return env
 }
 
-// fill sets the segment's origin and aws environment block, once known.
+// start reads the metadata in the background, once.
+func (env *environment) start() {
+	env.once.Do(func() {
+		go func() {
+			defer close(env.done)
+			ctx, cancel := context.WithTimeout(env.ctx, 2*time.Second)
+			defer cancel()
+			if block, err := env.read(ctx); err == nil {
+				env.block.Store(&block)
+			}
+		}()
+	})
+}
+
+// fill sets the segment's origin and aws environment block, once known;
+// the first call starts reading them.
 func (env *environment) fill(seg *xray.Segment) {
 	if b := env.block.Load(); b != nil {
 		seg.Origin = env.origin
 		seg.AWS.Environment = *b
+		return
+	}
+	env.start()
+}
+
+func (env *environment) flush(context.Context) error { return nil }
+
+// shutdown stops a read in progress and waits for it; afterwards no read
+// starts.
+func (env *environment) shutdown(ctx context.Context) error {
+	started := true
+	env.once.Do(func() { started = false; close(env.done) })
+	env.cancel()
+	if !started {
+		return nil
+	}
+	select {
+	case <-env.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
 // wait blocks until the environment has been read; tests use it.
 func (env *environment) wait() { <-env.done }
+
+// metadataClient reads the metadata endpoints: never through a proxy, and
+// without keeping connections (and their goroutines) open afterwards.
+var metadataClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 // ecsContainer is the part of the ECS task metadata v4 container response
 // that segments use.
@@ -86,7 +130,7 @@ func readECSMetadata(ctx context.Context, endpoint string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := metadataClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +177,7 @@ func readEC2Metadata(ctx context.Context, endpoint string) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", "60")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := metadataClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +191,7 @@ func readEC2Metadata(ctx context.Context, endpoint string) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("X-Aws-Ec2-Metadata-Token", string(token))
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = metadataClient.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -24,8 +24,9 @@ func TestECSOrigin(t *testing.T) {
 	defer meta.Close()
 	t.Setenv("ECS_CONTAINER_METADATA_URI_V4", meta.URL+"/v4/abc")
 	f := newFixture(t)
-	cfg := newConfig(f.opts(t))
-	env := startEnvironment(cfg)
+	cfg := f.kit.config(f.opts(t))
+	env := newEnvironment(cfg)
+	env.start()
 	env.wait()
 	h := &handler{cfg: cfg, env: env, next: http.NotFoundHandler()}
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
@@ -45,8 +46,9 @@ func TestECSOrigin(t *testing.T) {
 func TestECSMetadataUnavailable(t *testing.T) {
 	t.Setenv("ECS_CONTAINER_METADATA_URI_V4", "http://127.0.0.1:1/v4/none")
 	f := newFixture(t)
-	cfg := newConfig(f.opts(t))
-	env := startEnvironment(cfg)
+	cfg := f.kit.config(f.opts(t))
+	env := newEnvironment(cfg)
+	env.start()
 	env.wait()
 	h := &handler{cfg: cfg, env: env, next: http.NotFoundHandler()}
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
@@ -77,8 +79,9 @@ func TestEC2Origin(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.URL)
 	t.Setenv("ECS_CONTAINER_METADATA_URI_V4", "")
 	f := newFixture(t)
-	cfg := newConfig(f.opts(t, WithEC2Metadata(true)))
-	env := startEnvironment(cfg)
+	cfg := f.kit.config(f.opts(t, WithEC2Metadata(true)))
+	env := newEnvironment(cfg)
+	env.start()
 	env.wait()
 	h := &handler{cfg: cfg, env: env, next: http.NotFoundHandler()}
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
@@ -92,8 +95,9 @@ func TestEC2Origin(t *testing.T) {
 func TestEC2MetadataOffByDefault(t *testing.T) {
 	t.Setenv("ECS_CONTAINER_METADATA_URI_V4", "")
 	f := newFixture(t)
-	cfg := newConfig(f.opts(t))
-	env := startEnvironment(cfg)
+	cfg := f.kit.config(f.opts(t))
+	env := newEnvironment(cfg)
+	env.start()
 	env.wait()
 	h := &handler{cfg: cfg, env: env, next: http.NotFoundHandler()}
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))

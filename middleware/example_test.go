@@ -17,6 +17,37 @@ import (
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
 )
 
+func ExampleNew() {
+	// One kit per service: it owns the trace exporter (here an in-memory
+	// recorder; by default the X-Ray emitter for AWS_XRAY_DAEMON_ADDRESS)
+	// and the metrics, and stops them at Shutdown.
+	rec := xraytest.NewRecorder()
+	kit, err := middleware.New(
+		middleware.WithServiceName("users"),
+		middleware.WithSegmentExporter(rec),
+		middleware.WithoutMetrics(), // see ExampleWithMetricsSink
+	)
+	if err != nil {
+		fmt.Println(err)
+	}
+	defer kit.Shutdown(context.Background())
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {
+		middleware.AddAnnotation(r.Context(), "tenant", "acme")
+		io.WriteString(w, "hello")
+	})
+	handler := kit.HTTP()(mux)
+
+	req := httptest.NewRequest("GET", "/users/42", nil)
+	req.Header.Set("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
+	handler.ServeHTTP(httptest.NewRecorder(), req)
+
+	seg := rec.Segments()[0]
+	fmt.Println(seg.Name, seg.HTTP.Response.Status, seg.Annotations["route"], seg.Annotations["tenant"])
+	// Output: users 200 GET /users/{id} acme
+}
+
 func ExampleHTTP() {
 	daemon, _ := xraytest.NewDaemon() // stands in for the X-Ray daemon or the sidecar
 	defer daemon.Close()
@@ -26,25 +57,25 @@ func ExampleHTTP() {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {
-		middleware.AddAnnotation(r.Context(), "tenant", "acme")
 		io.WriteString(w, "hello")
 	})
+	// The package-level functions use the default kit; options apply over it.
 	handler := middleware.HTTP(
-		middleware.WithEmitter(emitter),
+		middleware.WithSegmentExporter(emitter),
 		middleware.WithServiceName("users"),
 		middleware.WithSamplingRules(everything),
-		middleware.WithoutMetrics(), // see ExampleWithMetrics
+		middleware.WithoutMetrics(),
 	)(mux)
 
 	handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/users/42", nil))
 
-	emitter.Flush(context.Background())
+	emitter.ForceFlush(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	docs, _ := daemon.WaitFor(ctx, 1)
 	seg := docs[0]
-	fmt.Println(seg.Name, seg.HTTP.Response.Status, seg.Annotations["route"], seg.Annotations["tenant"])
-	// Output: users 200 GET /users/{id} acme
+	fmt.Println(seg.Name, seg.HTTP.Response.Status, seg.Annotations["route"])
+	// Output: users 200 GET /users/{id}
 }
 
 func ExampleTransport() {
@@ -72,9 +103,9 @@ func ExampleAddAnnotation() {
 }
 
 func ExampleTraceID() {
-	emitter, _ := xray.NewEmitter()
-	defer emitter.Shutdown(context.Background())
-	h := middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithoutMetrics())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	kit, _ := middleware.New(middleware.WithSegmentExporter(xraytest.NewRecorder()), middleware.WithoutMetrics())
+	defer kit.Shutdown(context.Background())
+	h := kit.HTTP()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := middleware.TraceID(r.Context())
 		fmt.Println(id)
 	}))
@@ -84,32 +115,31 @@ func ExampleTraceID() {
 	// Output: 1-5759e988-bd862e3fe1be46a994272793
 }
 
-func ExampleWithMetrics() {
-	emitter, _ := xray.NewEmitter()
-	defer emitter.Shutdown(context.Background())
-	sink := emftest.NewSink() // in production: leave Sink empty, or emf.NewWriterSink(os.Stdout)
-	metrics, err := middleware.NewMetrics(middleware.MetricsConfig{Service: "users", Namespace: "Shop", Sink: sink})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+func ExampleWithMetricsSink() {
+	sink := emftest.NewSink() // in production: leave it out (stdout, or the agent on ECS and EC2)
+	kit, _ := middleware.New(
+		middleware.WithServiceName("users"),
+		middleware.WithSegmentExporter(xraytest.NewRecorder()),
+		middleware.WithMetricsSink(sink),
+		middleware.WithMetricsNamespace("Shop"),
+	)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {})
-	h := middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithMetrics(metrics))(mux)
+	h := kit.HTTP()(mux)
 	for range 3 {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/users/42", nil))
 	}
-	metrics.Shutdown(context.Background()) // writes the last interval
+	kit.Shutdown(context.Background()) // writes the last interval
 	requests, _ := sink.Values("Requests")
 	fmt.Println(requests)
 	// Output: [3]
 }
 
 func ExampleAWS() {
-	emitter, _ := xray.NewEmitter() // or leave WithEmitter out to share the default one
-	defer emitter.Shutdown(context.Background())
+	kit, _ := middleware.New()
+	defer kit.Shutdown(context.Background())
 	cfg := aws.Config{Region: "eu-west-1"} // usually from config.LoadDefaultConfig
-	middleware.AWS(&cfg, middleware.WithEmitter(emitter))
+	kit.AWS(&cfg)
 	// Clients made from cfg now record each call as an "aws" subsegment of
 	// the current request's segment: dynamodb.NewFromConfig(cfg), …
 	fmt.Println(len(cfg.APIOptions))
@@ -117,9 +147,9 @@ func ExampleAWS() {
 }
 
 func ExampleAddMetadata() {
-	emitter, _ := xray.NewEmitter()
-	defer emitter.Shutdown(context.Background())
-	h := middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithoutMetrics())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	kit, _ := middleware.New(middleware.WithSegmentExporter(xraytest.NewRecorder()), middleware.WithoutMetrics())
+	defer kit.Shutdown(context.Background())
+	h := kit.HTTP()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Any JSON value; not indexed, shown on the trace.
 		err := middleware.AddMetadata(r.Context(), "basket", map[string]int{"items": 3})
 		fmt.Println(err)

@@ -54,9 +54,9 @@ func TestForwardedHeaderIsBounded(t *testing.T) {
 				BaseEndpoint: aws.String(awsSrv.URL),
 				Retryer:      func() aws.Retryer { return retry.AddWithMaxAttempts(retry.NewStandard(), 1) },
 			}
-			AWS(&cfg, WithEmitter(f.emitter))
+			AWS(&cfg, WithSegmentExporter(f.emitter))
 			db := dynamodb.NewFromConfig(cfg)
-			client := &http.Client{Transport: Transport(nil, WithEmitter(f.emitter))}
+			client := &http.Client{Transport: Transport(nil, WithSegmentExporter(f.emitter))}
 
 			h := HTTP(f.opts(t)...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				req, _ := http.NewRequestWithContext(r.Context(), "GET", plain.URL, nil)

@@ -18,10 +18,12 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// fixture is a daemon stand-in and an emitter sending to it.
+// fixture is a daemon stand-in, an emitter sending to it, and a kit that
+// the middleware of f.opts is built from, shut down when the test ends.
 type fixture struct {
 	daemon  *xraytest.Daemon
 	emitter *xray.Emitter
+	kit     *Kit
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -34,11 +36,16 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	k, err := New(WithSegmentExporter(e))
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
+		_ = k.Shutdown(context.Background())
 		_ = e.Shutdown(context.Background())
 		_ = d.Close()
 	})
-	return &fixture{daemon: d, emitter: e}
+	return &fixture{daemon: d, emitter: e, kit: k}
 }
 
 // always samples every request.
@@ -61,7 +68,7 @@ func never(t *testing.T) *sampling.Rules {
 }
 
 func (f *fixture) opts(t *testing.T, more ...Option) []Option {
-	return append([]Option{WithEmitter(f.emitter), WithServiceName("orders"), WithSamplingRules(always(t)), WithoutMetrics()}, more...)
+	return append([]Option{WithKit(f.kit), WithSegmentExporter(f.emitter), WithServiceName("orders"), WithSamplingRules(always(t)), WithoutMetrics()}, more...)
 }
 
 // wait flushes the emitter and returns n documents, each checked against
@@ -70,7 +77,7 @@ func (f *fixture) wait(t *testing.T, n int) []xraytest.Segment {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := f.emitter.Flush(ctx); err != nil {
+	if err := f.emitter.ForceFlush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	docs, err := f.daemon.WaitFor(ctx, n)

@@ -9,9 +9,6 @@ import (
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
 )
 
-// RouteAnnotation is the annotation that holds the request's route pattern.
-const RouteAnnotation = "route"
-
 // HTTP returns middleware that traces every request as an X-Ray segment.
 //
 // The segment is named by WithServiceName (or WithHostNaming), records the
@@ -30,19 +27,28 @@ const RouteAnnotation = "route"
 // xray.BoundTracestate, in the request's span context (one that
 // OpenTelemetry's trace.ParseTraceState rejects is dropped). The response
 // carries an X-Amzn-Trace-Id naming the trace, as the X-Ray SDK writes it.
+//
+// It uses the default kit, or the one WithKit names; see [Kit.HTTP].
 func HTTP(opts ...Option) func(http.Handler) http.Handler {
-	cfg := newConfig(opts)
-	cfg.metrics.resolve(cfg)
-	env := startEnvironment(cfg)
+	return kitFrom(opts).HTTP(opts...)
+}
+
+func newHTTP(cfg *config) func(http.Handler) http.Handler {
+	var metrics *httpMetrics
+	if !cfg.metrics.off {
+		metrics = newHTTPMetrics(cfg)
+	}
+	env := newEnvironment(cfg)
 	return func(next http.Handler) http.Handler {
-		return &handler{cfg: cfg, env: env, next: next}
+		return &handler{cfg: cfg, env: env, metrics: metrics, next: next}
 	}
 }
 
 type handler struct {
-	cfg  *config
-	env  *environment
-	next http.Handler
+	cfg     *config
+	env     *environment
+	metrics *httpMetrics // nil when off
+	next    http.Handler
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -54,23 +60,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !continued {
 		traceID = xray.NewTraceID(start)
 	}
-	var sampled bool
-	switch incoming.Sampled {
-	case xray.Sampled:
-		sampled = true
-	case xray.NotSampled:
-		sampled = false
-	default:
-		sampled = cfg.rules.Sample(sampling.Request{Host: r.Host, Method: r.Method, Path: r.URL.Path, ServiceName: cfg.serviceName}, start)
-	}
-	sampled = sampled && cfg.emitter != nil
+	sampled := cfg.exporter != nil &&
+		cfg.decide(incoming.Sampled, traceID, sampling.Request{Host: r.Host, Method: r.Method, Path: r.URL.Path, ServiceName: cfg.serviceName}, start)
 
 	st := newState(r.Context(), cfg, traceID, xray.NewSpanID(), sampled, incoming)
 	st.start = start
 	st.sc = withTracestate(st.sc, tracestate)
 	if sampled {
-		seg := xray.GetSegment()
+		seg := getSegment()
 		seg.Name = h.segmentName(r)
+		seg.ServiceVersion = cfg.serviceVersion
 		seg.TraceID = traceID
 		seg.ID = st.sc.SpanID()
 		seg.ParentID = incoming.ParentID
@@ -126,9 +125,12 @@ func (h *handler) end(st *state, r *http.Request, rw *responseWriter, panicked a
 		if route != "" {
 			seg.Annotations = append(seg.Annotations, xray.StringAttr(RouteAnnotation, route))
 		}
-		h.cfg.emitter.Emit(seg)
+		h.cfg.exporter.ExportSegment(seg)
+		putSegment(seg)
 	}
-	h.cfg.metrics.observe(route, r.Method, status, end.Sub(st.start), st)
+	if h.metrics != nil {
+		h.metrics.observe(route, r.Method, status, end.Sub(st.start), st)
+	}
 }
 
 func (h *handler) route(r *http.Request) string {

@@ -176,7 +176,7 @@ func TestHTTPIncomingHeader(t *testing.T) {
 				t.Errorf("response header %q, want %q", got, want)
 			}
 			if tt.wantDocs == 0 {
-				_ = f.emitter.Flush(context.Background())
+				_ = f.emitter.ForceFlush(context.Background())
 				if docs, _ := f.daemon.Documents(); len(docs) != 0 {
 					t.Fatalf("unsampled request sent %d documents", len(docs))
 				}
@@ -197,7 +197,7 @@ func TestHTTPUnsampledStillPropagates(t *testing.T) {
 		outgoing = r.Header.Get("X-Amzn-Trace-Id")
 	}))
 	defer downstream.Close()
-	client := &http.Client{Transport: Transport(nil, WithEmitter(f.emitter))}
+	client := &http.Client{Transport: Transport(nil, WithSegmentExporter(f.emitter))}
 	h := HTTP(f.opts(t, WithSamplingRules(never(t)))...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := AddAnnotation(r.Context(), "k", "v"); err != nil {
 			t.Errorf("annotation on unsampled request: %v", err)
@@ -219,7 +219,7 @@ func TestHTTPUnsampledStillPropagates(t *testing.T) {
 	if !strings.HasPrefix(rec.Header().Get("X-Amzn-Trace-Id"), "Root="+xray.FormatTraceID(hdr.TraceID)) {
 		t.Errorf("response header %q and downstream header %q name different traces", rec.Header().Get("X-Amzn-Trace-Id"), outgoing)
 	}
-	_ = f.emitter.Flush(context.Background())
+	_ = f.emitter.ForceFlush(context.Background())
 	if docs, _ := f.daemon.Documents(); len(docs) != 0 {
 		t.Fatalf("unsampled request sent %d documents", len(docs))
 	}

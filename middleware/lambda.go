@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -16,27 +15,14 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
+	"github.com/seed-c77c9410/sidelight/internal/redmetric"
 	"github.com/seed-c77c9410/sidelight/middleware/internal/lambdaevent"
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
 )
 
-// Annotations and metric names the Lambda middleware writes.
-const (
-	// ColdStartAnnotation is true on the first invocation a process serves.
-	ColdStartAnnotation = "ColdStart"
-	// ServiceAnnotation names the service, as Powertools writes it.
-	ServiceAnnotation = "Service"
-	// TimeoutAnnotation is true on a subsegment sent because the
-	// invocation was about to time out.
-	TimeoutAnnotation = "Timeout"
-	// CORSAnnotation says whether the HTTP response of an API Gateway, ALB
-	// or function URL invocation carried an Access-Control-Allow-Origin
-	// header.
-	CORSAnnotation = "cors_headers"
-	// EventAnnotation names the kind of HTTP event (api-gateway-rest,
-	// api-gateway-http, alb, function-url).
-	EventAnnotation = "event_source"
-)
+// FunctionNameDimension is the dimension of the ColdStart document that
+// names the function, spelt as in the AWS/Lambda namespace.
+const FunctionNameDimension = "FunctionName"
 
 // Metric names of the per-invocation EMF document.
 const (
@@ -63,9 +49,10 @@ const lambdaTraceKey = "x-amzn-trace-id"
 // a segment of its own: a trace header without a Parent, or with
 // Sampled=0, records nothing (the trace is still passed on, unsampled).
 // The subsegment is named "## " and the service name (WithServiceName; by
-// default the function name) and carries the ColdStart and Service
-// annotations, the HTTP request and response of HTTP events, and a fault
-// with the error or panic. Annotations, metadata ([AddAnnotation],
+// default the function name) and carries the cold_start and service
+// annotations (and tenant_id when the function is tenant-isolated), the
+// HTTP request and response of HTTP events, and a fault with the error or
+// panic. Annotations, metadata ([AddAnnotation],
 // [AddMetadata]) and metrics ([AddMetric]) work through the handler's
 // context, and [Transport] and [AWS] record outgoing calls under the
 // subsegment.
@@ -80,10 +67,11 @@ const lambdaTraceKey = "x-amzn-trace-id"
 // is why a browser reports a failing function as a CORS error. See
 // [WithCORSChecker] and [WithoutCORSVerdicts].
 //
-// One EMF document per invocation goes to standard output with Duration,
-// Errors, ColdStart, Timeout and the handler's own metrics (dimension
-// "service"), plus a ColdStart document with dimensions function_name and
-// service on a cold start, as Powertools writes them.
+// One EMF document per invocation goes to standard output (or
+// WithMetricsSink) with Duration, Errors, ColdStart, Timeout and the
+// handler's own metrics (dimension Service, as in HTTP's metrics), plus a
+// ColdStart document with dimensions FunctionName and Service on a cold
+// start. WithoutMetrics switches them off.
 //
 // Everything is flushed before the wrapper returns, since Lambda freezes
 // the process afterwards. A returned error is returned unchanged; a panic
@@ -91,8 +79,10 @@ const lambdaTraceKey = "x-amzn-trace-id"
 // invocation is still running WithTimeoutMargin before its deadline, the
 // middleware sends a faulted subsegment and a Timeout metric at once, so
 // that the timeout is visible even though Lambda then stops the function.
+//
+// Lambda uses the default kit, or the one WithKit names.
 func Lambda[In, Out any](h func(context.Context, In) (Out, error), opts ...Option) func(context.Context, In) (Out, error) {
-	w := newLambdaWrapper(opts)
+	w := newLambdaWrapper(kitFrom(opts).config(opts))
 	// Events are read through a pointer, which spares copying a large
 	// event struct into an interface, unless they are pointers already.
 	inPtr := reflect.TypeFor[In]().Kind() == reflect.Pointer
@@ -143,8 +133,15 @@ func Lambda[In, Out any](h func(context.Context, In) (Out, error), opts ...Optio
 // returns raw JSON:
 //
 //	lambda.StartHandler(middleware.LambdaHandler(h))
+//
+// It uses the default kit, or the one WithKit names; see
+// [Kit.LambdaHandler].
 func LambdaHandler(h lambda.Handler, opts ...Option) lambda.Handler {
-	return &lambdaHandler{w: newLambdaWrapper(opts), next: h}
+	return kitFrom(opts).LambdaHandler(h, opts...)
+}
+
+func newLambdaHandler(h lambda.Handler, cfg *config) lambda.Handler {
+	return &lambdaHandler{w: newLambdaWrapper(cfg), next: h}
 }
 
 type lambdaHandler struct {
@@ -184,17 +181,14 @@ func (l *lambdaHandler) Invoke(ctx context.Context, payload []byte) (out []byte,
 	return out, err
 }
 
-// lambdaWrapper is what Lambda and LambdaHandler share: configuration, the
-// cold start flag, and a free list of EMF loggers, one per invocation in
-// flight.
+// lambdaWrapper is what Lambda and LambdaHandler share: configuration and
+// a free list of EMF loggers, one per invocation in flight. The cold start
+// flag is the kit's.
 type lambdaWrapper struct {
 	cfg      *config
-	lc       lambdaConfig
 	name     string // subsegment name
 	function string
 	service  string
-
-	cold atomic.Bool // set until the first invocation begins
 
 	sink    emf.Sink
 	coldLog *emf.Logger      // the ColdStart document
@@ -204,55 +198,38 @@ type lambdaWrapper struct {
 
 const maxFreeLoggers = 64
 
-func newLambdaWrapper(opts []Option) *lambdaWrapper {
-	lc := defaultLambdaConfig()
-	for _, o := range opts {
-		if lo, ok := o.(lambdaOption); ok {
-			lo.applyLambda(&lc)
-		}
-	}
-	cfg := newConfig(opts)
-	w := &lambdaWrapper{cfg: cfg, lc: lc, function: lambdacontext.FunctionName}
+func newLambdaWrapper(cfg *config) *lambdaWrapper {
+	w := &lambdaWrapper{cfg: cfg, function: lambdacontext.FunctionName}
 	if w.function == "" {
-		w.function = os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
+		w.function = cfg.getenv("AWS_LAMBDA_FUNCTION_NAME")
 	}
 	w.name = xray.SanitizeName("## " + cfg.serviceName)
-	w.service = first(os.Getenv("POWERTOOLS_SERVICE_NAME"), os.Getenv("AWS_EMF_SERVICE_NAME"), cfg.serviceName, "service_undefined")
-	w.cold.Store(true)
-	if !lc.emfOff {
+	w.service = first(cfg.getenv("POWERTOOLS_SERVICE_NAME"), cfg.getenv("AWS_EMF_SERVICE_NAME"), cfg.serviceName, "service_undefined")
+	if !cfg.metrics.off {
 		w.setupEMF()
 	}
 	return w
 }
 
-func first(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 func (w *lambdaWrapper) setupEMF() {
-	w.sink = w.lc.emfSink
+	w.sink = w.cfg.metrics.sink
 	if w.sink == nil {
 		w.sink = emf.NewWriterSink(os.Stdout)
 	}
 	base := []emf.Option{emf.WithSink(w.sink), emf.WithEnvironment(emf.Lambda), emf.WithLogger(w.cfg.logger)}
-	if w.lc.emfNamespace != "" {
-		base = append(base, emf.WithNamespace(w.lc.emfNamespace))
+	if ns := w.cfg.metrics.namespace; ns != "" {
+		base = append(base, emf.WithNamespace(ns))
 	}
 	function := first(w.function, w.service)
 	coldLog, err := emf.New(append(base[:len(base):len(base)],
-		emf.WithDefaultDimensions(emf.Dimension{Name: "function_name", Value: function}, emf.Dimension{Name: "service", Value: w.service}))...)
+		emf.WithDefaultDimensions(emf.Dimension{Name: FunctionNameDimension, Value: function}, emf.Dimension{Name: redmetric.Service, Value: w.service}))...)
 	if err != nil {
 		w.cfg.logger.Error("sidelight: Lambda metrics are off", "error", err)
 		w.sink = nil
 		return
 	}
 	w.coldLog = coldLog
-	w.emfOpts = append(base, emf.WithDefaultDimensions(emf.Dimension{Name: "service", Value: w.service}))
+	w.emfOpts = append(base, emf.WithDefaultDimensions(emf.Dimension{Name: redmetric.Service, Value: w.service}))
 	w.loggers = make(chan *emf.Logger, maxFreeLoggers)
 	if l, err := emf.New(w.emfOpts...); err == nil {
 		w.loggers <- l
@@ -290,7 +267,7 @@ func (w *lambdaWrapper) putLogger(l *emf.Logger) {
 // block and CORS verdict): only when segments can be sent or CORS verdicts
 // counted.
 func (w *lambdaWrapper) needEvent() bool {
-	return w.cfg.emitter != nil || (w.cfg.cors && w.sink != nil)
+	return w.cfg.exporter != nil || (w.cfg.cors && w.sink != nil)
 }
 
 // invocation is the state of one invocation. It is the context of the
@@ -303,7 +280,8 @@ type invocation struct {
 	cold      bool
 	traced    bool // the invocation came with a valid trace header
 	requestID string
-	corsReq   any // the HTTP request, when it carries Origin (lambda_cors.go)
+	tenantID  string // of a tenant-isolated function
+	corsReq   any    // the HTTP request, when it carries Origin (lambda_cors.go)
 
 	mu       sync.Mutex
 	done     bool // telemetry sent, by the timeout report or by end
@@ -326,9 +304,10 @@ func (inv *invocation) handlerContext() context.Context { return inv.st }
 func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHTTP bool, corsReq any) *invocation {
 	cfg := w.cfg
 	now := cfg.now()
-	inv := &invocation{Context: ctx, w: w, start: now, cold: w.cold.CompareAndSwap(true, false), corsReq: corsReq}
+	inv := &invocation{Context: ctx, w: w, start: now, cold: w.cfg.kit.warm.CompareAndSwap(false, true), corsReq: corsReq}
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		inv.requestID = lc.AwsRequestID
+		inv.tenantID = lc.TenantID
 	}
 
 	raw, _ := ctx.Value(lambdaTraceKey).(string)
@@ -342,24 +321,16 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 		traceID = xray.NewTraceID(now)
 	}
 	inv.traced = err == nil
-	var sampled bool
-	switch hdr.Sampled {
-	case xray.Sampled:
-		sampled = true
-	case xray.NotSampled:
-		sampled = false
-	default:
-		sampled = err == nil && cfg.rules.Sample(sampling.Request{Method: req.Method, ServiceName: cfg.serviceName}, now)
-	}
 	// Without the parent's ID a subsegment has nowhere to go: the
 	// middleware never makes a segment of its own.
-	sampled = sampled && hdr.ParentID.IsValid() && cfg.emitter != nil
+	sampled := err == nil && hdr.ParentID.IsValid() && cfg.exporter != nil &&
+		cfg.decide(hdr.Sampled, traceID, sampling.Request{Method: req.Method, ServiceName: cfg.serviceName}, now)
 
 	st := newState(inv, cfg, traceID, xray.NewSpanID(), sampled, hdr)
 	st.start = now
 	inv.st = st
 	if sampled {
-		seg := xray.GetSegment()
+		seg := getSegment()
 		seg.Name = w.name
 		seg.TraceID = traceID
 		seg.ID = st.sc.SpanID()
@@ -369,6 +340,9 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 		seg.Annotations = append(seg.Annotations,
 			xray.BoolAttr(ColdStartAnnotation, inv.cold),
 			xray.StringAttr(ServiceAnnotation, w.service))
+		if inv.tenantID != "" {
+			seg.Annotations = append(seg.Annotations, xray.StringAttr(TenantAnnotation, inv.tenantID))
+		}
 		if isHTTP {
 			setHTTPRequest(seg, &req)
 		}
@@ -376,7 +350,7 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 	}
 	inv.metrics = w.getLogger()
 
-	if m := w.lc.margin; m > 0 {
+	if m := w.cfg.timeoutMargin; m > 0 {
 		if deadline, ok := ctx.Deadline(); ok {
 			left := time.Until(deadline)
 			wait := left - m
@@ -470,8 +444,8 @@ func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveRes
 	if inv.done {
 		// The timeout report went out; subsegments the handler finished
 		// since then were sent on their own: deliver them too.
-		if w.cfg.emitter != nil {
-			inv.flushEmitter()
+		if w.cfg.exporter != nil {
+			inv.flushExporter()
 		}
 		return
 	}
@@ -524,6 +498,9 @@ func (inv *invocation) flushLocked(now time.Time, seg *xray.Segment, err error, 
 		if inv.requestID != "" {
 			_ = l.SetProperty("function_request_id", inv.requestID)
 		}
+		if inv.tenantID != "" {
+			_ = l.SetProperty("tenant_id", inv.tenantID)
+		}
 		if inv.traced {
 			_ = l.SetProperty("xray_trace_id", xray.FormatTraceID(inv.st.sc.TraceID()))
 		}
@@ -539,21 +516,22 @@ func (inv *invocation) flushLocked(now time.Time, seg *xray.Segment, err error, 
 		w.putLogger(l)
 	}
 	if seg != nil {
-		w.cfg.emitter.Emit(seg)
+		w.cfg.exporter.ExportSegment(seg)
+		putSegment(seg)
 	}
-	if w.cfg.emitter != nil {
-		if ferr := w.cfg.emitter.Flush(ctx); ferr != nil {
+	if w.cfg.exporter != nil {
+		if ferr := w.cfg.exporter.ForceFlush(ctx); ferr != nil {
 			w.cfg.logger.Warn("sidelight: segments not flushed before the invocation ended", "error", ferr)
 		}
 	}
 }
 
-// flushEmitter waits, for at most 100 ms, until the segments emitted so far
-// are written.
-func (inv *invocation) flushEmitter() {
+// flushExporter waits, for at most 100 ms, until the segments exported so
+// far are sent.
+func (inv *invocation) flushExporter() {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(inv.Context), 100*time.Millisecond)
 	defer cancel()
-	if err := inv.w.cfg.emitter.Flush(ctx); err != nil {
+	if err := inv.w.cfg.exporter.ForceFlush(ctx); err != nil {
 		inv.w.cfg.logger.Warn("sidelight: segments not flushed before the invocation ended", "error", err)
 	}
 }
@@ -575,7 +553,7 @@ var ErrNoInvocation = fmt.Errorf("sidelight: no Lambda invocation in this contex
 var ErrInvocationEnded = fmt.Errorf("sidelight: the invocation's metrics were already written")
 
 // AddMetric adds a value to a metric of the invocation ctx belongs to; it
-// is written in the invocation's EMF document with the "service"
+// is written in the invocation's EMF document with the Service
 // dimension. Units are the CloudWatch units of package emf. Invalid names,
 // units and values are refused with the emf package's errors; a metric
 // keeps the unit it was first given.

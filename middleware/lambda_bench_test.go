@@ -68,13 +68,13 @@ func BenchmarkLambda(b *testing.B) {
 			}
 		}
 	}
-	opts := []Option{WithEmitter(emitter), WithServiceName("orders"), WithEMFSink(emf.NewWriterSink(devnull)), WithTimeoutMargin(time.Second)}
+	opts := []Option{WithSegmentExporter(emitter), WithServiceName("orders"), WithMetricsSink(emf.NewWriterSink(devnull)), WithTimeoutMargin(time.Second)}
 	b.Run("bare", func(b *testing.B) { run(b, app, facadeHeader) })
 	b.Run("traced", func(b *testing.B) { run(b, Lambda(app, opts...), facadeHeader) })
 	b.Run("not-sampled", func(b *testing.B) {
 		run(b, Lambda(app, opts...), "Root="+facadeTrace+";Parent="+facadeParent+";Sampled=0")
 	})
-	b.Run("traced-no-emf", func(b *testing.B) { run(b, Lambda(app, append(opts, WithoutEMF())...), facadeHeader) })
+	b.Run("traced-no-emf", func(b *testing.B) { run(b, Lambda(app, append(opts, WithoutMetrics())...), facadeHeader) })
 	if st := emitter.Stats(); st.Segments == 0 || st.Dropped() != 0 {
 		b.Fatalf("emitter stats %+v: want segments sent and none dropped", st)
 	}
@@ -94,7 +94,7 @@ func BenchmarkLambdaSetup(b *testing.B) {
 		defer emitter.Shutdown(context.Background())
 		b.ReportAllocs()
 		for b.Loop() {
-			_ = Lambda(app, WithEmitter(emitter), WithEMFSink(sink))
+			_ = Lambda(app, WithSegmentExporter(emitter), WithMetricsSink(sink))
 		}
 	})
 	b.Run("own-emitter", func(b *testing.B) {
@@ -104,7 +104,7 @@ func BenchmarkLambdaSetup(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			_ = Lambda(app, WithEmitter(emitter), WithEMFSink(sink))
+			_ = Lambda(app, WithSegmentExporter(emitter), WithMetricsSink(sink))
 			b.StopTimer()
 			_ = emitter.Shutdown(context.Background())
 			b.StartTimer()

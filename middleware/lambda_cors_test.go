@@ -163,8 +163,8 @@ func TestLambdaCORSVerdicts(t *testing.T) {
 				t.Errorf("cors_code property %q, want %q", c, tc.code)
 			}
 			dims := inv["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)["Dimensions"].([]any)
-			if len(dims) != 1 || len(dims[0].([]any)) != 1 || dims[0].([]any)[0] != "service" {
-				t.Errorf("dimensions %v, want [[service]]", dims)
+			if len(dims) != 1 || len(dims[0].([]any)) != 1 || dims[0].([]any)[0] != "Service" {
+				t.Errorf("dimensions %v, want [[Service]]", dims)
 			}
 		})
 	}
@@ -193,7 +193,7 @@ func TestLambdaCORSTimeout(t *testing.T) {
 	doc := docs[0]
 	close(release)
 	<-done
-	if doc.Annotations["Timeout"] != true || doc.Annotations["cors_verdict"] != "blocked" || doc.Annotations["cors_code"] != "missing-allow-origin" {
+	if doc.Annotations["timeout"] != true || doc.Annotations["cors_verdict"] != "blocked" || doc.Annotations["cors_code"] != "missing-allow-origin" {
 		t.Errorf("timeout report: %s", doc.Raw)
 	}
 	if inv := invocationDoc(t, f.emfDocs(t), "req-"+t.Name()); inv["CORSBlocked"] != 1.0 || inv["Timeout"] != 1.0 {
@@ -235,7 +235,7 @@ func TestLambdaCORSNoOriginAllocatesNothingMore(t *testing.T) {
 	run := func(opts ...Option) float64 {
 		h := Lambda(func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 			return events.APIGatewayProxyResponse{StatusCode: 200}, nil
-		}, append(f.opts(t, WithEMFSink(discardSink{})), opts...)...)
+		}, append(f.opts(t, WithMetricsSink(discardSink{})), opts...)...)
 		ctx := invokeCtx(t, "", time.Hour)
 		return testing.AllocsPerRun(100, func() { _, _ = h(ctx, ev) })
 	}
@@ -284,7 +284,7 @@ func BenchmarkLambdaCORS(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			ev := corsRESTEvent(c.origin)
 			ev.Headers["X-Amzn-Trace-Id"] = unsampled
-			h := Lambda(c.h, append([]Option{WithEmitter(emitter), WithServiceName("orders"), WithoutMetrics(), WithEMFSink(discardSink{})}, c.opts...)...)
+			h := Lambda(c.h, append([]Option{WithSegmentExporter(emitter), WithServiceName("orders"), WithoutMetrics(), WithMetricsSink(discardSink{})}, c.opts...)...)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
@@ -319,3 +319,6 @@ func FuzzLambdaCORSRaw(f *testing.F) {
 		}
 	})
 }
+
+// defaultCORSChecker is the checker a kit makes when none is given.
+var defaultCORSChecker, _ = corscheck.New()

@@ -30,12 +30,14 @@ func ExampleLambda() {
 	emitter, _ := xray.NewEmitter(xray.WithDaemonAddress(daemon.Addr()))
 	defer emitter.Shutdown(context.Background())
 	metrics := emftest.NewSink() // in Lambda: standard output
+	// In a function, the default kit does: lambda.Start(middleware.Lambda(h)).
+	kit, _ := middleware.New(middleware.WithSegmentExporter(emitter), middleware.WithMetricsSink(metrics))
 
 	handler := middleware.Lambda(func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		middleware.AddAnnotation(ctx, "customer", "acme")
 		middleware.AddMetric(ctx, "OrdersPlaced", 1, emf.Count)
 		return events.APIGatewayProxyResponse{StatusCode: 201}, nil
-	}, middleware.WithEmitter(emitter), middleware.WithServiceName("orders"), middleware.WithEMFSink(metrics))
+	}, middleware.WithKit(kit), middleware.WithServiceName("orders"))
 	// In a function's main: lambda.Start(handler). Here, one invocation:
 	ctx, cancel := invocation()
 	defer cancel()
@@ -45,7 +47,7 @@ func ExampleLambda() {
 	docs, _ := daemon.WaitFor(ctx, 1)
 	sub := docs[0]
 	fmt.Println(sub.Type, sub.Name, "parent", sub.ParentID, "status", sub.HTTP.Response.Status)
-	fmt.Println("cold start:", sub.Annotations["ColdStart"], "customer:", sub.Annotations["customer"])
+	fmt.Println("cold start:", sub.Annotations["cold_start"], "customer:", sub.Annotations["customer"])
 	placed, _ := metrics.Values("OrdersPlaced")
 	cold, _ := metrics.Values("ColdStart")
 	fmt.Println("OrdersPlaced", placed, "ColdStart", cold)
@@ -70,7 +72,7 @@ func ExampleLambdaHandler() {
 	emitter, done := quietEmitter()
 	defer done()
 	metrics := emftest.NewSink()
-	var h lambda.Handler = middleware.LambdaHandler(echo{}, middleware.WithEMFSink(metrics), middleware.WithEmitter(emitter))
+	var h lambda.Handler = middleware.LambdaHandler(echo{}, middleware.WithMetricsSink(metrics), middleware.WithSegmentExporter(emitter))
 	// In a function's main: lambda.StartHandler(h).
 	ctx, cancel := invocation()
 	defer cancel()
@@ -89,7 +91,7 @@ func ExampleAddMetric() {
 			middleware.AddMetric(ctx, "ItemsProcessed", 1, emf.Count)
 		}
 		return len(items), middleware.AddMetric(ctx, "BatchBytes", 2048, emf.Bytes)
-	}, middleware.WithEMFSink(metrics), middleware.WithEmitter(emitter))
+	}, middleware.WithMetricsSink(metrics), middleware.WithSegmentExporter(emitter))
 	ctx, cancel := invocation()
 	defer cancel()
 	handler(ctx, []string{"a", "b", "c"})
@@ -112,8 +114,8 @@ func ExampleWithTimeoutMargin() {
 	handler := middleware.Lambda(func(ctx context.Context, _ string) (string, error) {
 		<-release // stuck on something that ignores ctx
 		return "too late", nil
-	}, middleware.WithEmitter(emitter), middleware.WithServiceName("slow"),
-		middleware.WithEMFSink(emftest.NewSink()),
+	}, middleware.WithSegmentExporter(emitter), middleware.WithServiceName("slow"),
+		middleware.WithMetricsSink(emftest.NewSink()),
 		middleware.WithTimeoutMargin(250*time.Millisecond))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond) // Lambda's deadline
@@ -129,7 +131,7 @@ func ExampleWithTimeoutMargin() {
 	docs, _ := daemon.WaitFor(wait, 1)
 	close(release)
 	<-returned
-	fmt.Println(docs[0].Fault, docs[0].Annotations["Timeout"], docs[0].Cause.Exceptions[0].Type)
+	fmt.Println(docs[0].Fault, docs[0].Annotations["timeout"], docs[0].Cause.Exceptions[0].Type)
 	// Output: true true sidelight.Timeout
 }
 
@@ -145,7 +147,7 @@ func ExampleLambda_corsVerdict() {
 
 	handler := middleware.Lambda(func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		return events.APIGatewayProxyResponse{}, fmt.Errorf("cart %s not found", ev.PathParameters["id"])
-	}, middleware.WithEmitter(emitter), middleware.WithServiceName("carts"), middleware.WithEMFSink(metrics))
+	}, middleware.WithSegmentExporter(emitter), middleware.WithServiceName("carts"), middleware.WithMetricsSink(metrics))
 	ctx, cancel := invocation()
 	defer cancel()
 	handler(ctx, events.APIGatewayProxyRequest{

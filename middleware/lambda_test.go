@@ -71,7 +71,7 @@ func newLambdaFixture(t *testing.T) *lambdaFixture {
 }
 
 func (f *lambdaFixture) opts(t *testing.T, more ...Option) []Option {
-	return f.fixture.opts(t, append([]Option{WithEMFSink(f.sink), WithEMFNamespace("Shop")}, more...)...)
+	return f.fixture.opts(t, append([]Option{WithMetricsSink(f.sink), WithMetricsNamespace("Shop")}, more...)...)
 }
 
 // emfDocs returns the EMF documents written so far, each checked against
@@ -159,7 +159,7 @@ func TestLambdaSuccessUnderFacade(t *testing.T) {
 		doc.HTTP.Request.ClientIP != "203.0.113.9" || doc.HTTP.Response.Status != 201 {
 		t.Errorf("http block: %s", doc.Raw)
 	}
-	for k, want := range map[string]any{"ColdStart": true, "Service": "orders", "order": 42.0, "cors_headers": true, "event_source": "api-gateway-rest"} {
+	for k, want := range map[string]any{"cold_start": true, "service": "orders", "order": 42.0, "cors_headers": true, "event_source": "api-gateway-rest"} {
 		if doc.Annotations[k] != want {
 			t.Errorf("annotation %s = %v, want %v", k, doc.Annotations[k], want)
 		}
@@ -177,7 +177,7 @@ func TestLambdaSuccessUnderFacade(t *testing.T) {
 		t.Fatalf("want the ColdStart and the invocation documents, got %d", len(docs))
 	}
 	cold := docs[0]
-	if cold["ColdStart"] != 1.0 || cold["function_name"] == nil || cold["service"] != "orders" {
+	if cold["ColdStart"] != 1.0 || cold["FunctionName"] == nil || cold["Service"] != "orders" {
 		t.Errorf("cold start document: %v", cold)
 	}
 	inv := invocationDoc(t, docs, "req-"+t.Name())
@@ -342,7 +342,7 @@ func TestLambdaTimeoutReportedBeforeDeadline(t *testing.T) {
 		t.Fatalf("schema: %v\n%s", err, doc.Raw)
 	}
 	checkSubsegment(t, doc, facadeTrace, facadeParent)
-	if !doc.Fault || doc.Annotations["Timeout"] != true || doc.Cause == nil || doc.Cause.Exceptions[0].Type != "sidelight.Timeout" ||
+	if !doc.Fault || doc.Annotations["timeout"] != true || doc.Cause == nil || doc.Cause.Exceptions[0].Type != "sidelight.Timeout" ||
 		!strings.Contains(doc.Cause.Exceptions[0].Message, "about to time out") {
 		t.Errorf("timeout subsegment: %s", doc.Raw)
 	}
@@ -400,7 +400,7 @@ func TestLambdaWithoutTraceSendsNoSegment(t *testing.T) {
 			if _, err := h(invokeCtx(t, header, time.Minute), "x"); err != nil {
 				t.Fatal(err)
 			}
-			if err := f.emitter.Flush(context.Background()); err != nil {
+			if err := f.emitter.ForceFlush(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			if docs, _ := f.daemon.Documents(); len(docs) != 0 {
@@ -472,7 +472,7 @@ func TestLambdaConcurrentInvocationsKeepTheirOwnTrace(t *testing.T) {
 			parent := fmt.Sprintf("%016x", i+1)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: fmt.Sprint("r", i)})
+			ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: fmt.Sprint("r", i), TenantID: fmt.Sprint("t", i)})
 			//nolint:staticcheck
 			ctx = context.WithValue(ctx, "x-amzn-trace-id", "Root="+facadeTrace+";Parent="+parent+";Sampled=1")
 			if _, err := h(ctx, i); err != nil {
@@ -487,17 +487,20 @@ func TestLambdaConcurrentInvocationsKeepTheirOwnTrace(t *testing.T) {
 		if d.ParentID != want {
 			t.Errorf("invocation %v has parent %s, want %s", d.Annotations["n"], d.ParentID, want)
 		}
+		if tenant := fmt.Sprint("t", d.Annotations["n"]); d.Annotations["tenant_id"] != tenant {
+			t.Errorf("invocation %v has tenant %v, want %s", d.Annotations["n"], d.Annotations["tenant_id"], tenant)
+		}
 	}
 	emfDocs := f.emfDocs(t)
 	for i := range n {
 		inv := invocationDoc(t, emfDocs, fmt.Sprint("r", i))
-		if inv["Item"] != float64(i) {
-			t.Errorf("request r%d has Item %v", i, inv["Item"])
+		if inv["Item"] != float64(i) || inv["tenant_id"] != fmt.Sprint("t", i) {
+			t.Errorf("request r%d has Item %v, tenant_id %v", i, inv["Item"], inv["tenant_id"])
 		}
 	}
 	colds := 0
 	for _, d := range docs {
-		if d.Annotations["ColdStart"] == true {
+		if d.Annotations["cold_start"] == true {
 			colds++
 		}
 	}
@@ -531,7 +534,7 @@ func TestAddMetricOutsideAnInvocation(t *testing.T) {
 	f.wait(t, 1)
 	off := Lambda(func(ctx context.Context, _ string) (string, error) {
 		return "", AddMetric(ctx, "X", 1, emf.Count)
-	}, f.opts(t, WithoutEMF())...)
+	}, f.opts(t, WithoutMetrics())...)
 	f.sink.Reset()
 	if _, err := off(invokeCtx(t, "", time.Minute), ""); err != nil {
 		t.Fatal(err)
@@ -587,7 +590,7 @@ func TestLambdaTimeoutMarginOff(t *testing.T) {
 	}
 	// The handler returned after its deadline: the wrapper still flushed.
 	doc := f.wait(t, 1)[0]
-	if doc.Annotations["Timeout"] != nil || !doc.Fault || doc.Cause.Exceptions[0].Type != "context.deadlineExceededError" {
+	if doc.Annotations["timeout"] != nil || !doc.Fault || doc.Cause.Exceptions[0].Type != "context.deadlineExceededError" {
 		t.Errorf("subsegment: %s", doc.Raw)
 	}
 	if inv := invocationDoc(t, f.emfDocs(t), "req-"+t.Name()); inv["Timeout"] != 0.0 || inv["Errors"] != 1.0 {
@@ -601,7 +604,7 @@ func TestLambdaInvalidNamespaceTurnsMetricsOffAndSaysSo(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&logged, nil))
 	h := Lambda(func(ctx context.Context, _ string) (string, error) {
 		return "ok", AddMetric(ctx, "X", 1, emf.Count)
-	}, f.opts(t, WithEMFNamespace(strings.Repeat("n", 300)), WithLogger(logger))...)
+	}, f.opts(t, WithMetricsNamespace(strings.Repeat("n", 300)), WithLogger(logger))...)
 	if out, err := h(invokeCtx(t, facadeHeader, time.Minute), ""); err != nil || out != "ok" {
 		t.Fatalf("handler: %q %v", out, err)
 	}

@@ -3,7 +3,6 @@ package middleware
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -13,88 +12,119 @@ import (
 	"github.com/seed-c77c9410/sidelight/middleware/internal/red"
 )
 
-// Metrics records request rate, errors and duration (RED) for the HTTP
-// middleware and writes them as CloudWatch Embedded Metric Format
-// documents: Latency (ms), Requests, ClientErrors (4xx), Faults (5xx) and
-// Throttles (429) per Service, Route, Method and StatusClass, with the trace
-// IDs of the slowest and of a failed request as properties, so a metric
-// points at a trace. Requests are aggregated in memory and written every
-// interval (10 s by default) and on Flush and Shutdown; recording a request
-// does not allocate.
-//
-// Cardinality is bounded: unknown methods are recorded as OTHER, requests
-// no route matched as "unmatched", and routes beyond the cap as "overflow".
-type Metrics struct {
-	rec  *red.Recorder
-	cors *corsCounts
-
-	stop     chan struct{}
-	done     chan struct{}
-	shutdown sync.Once
-}
-
-// MetricNames renames the metrics; an empty name keeps the default and "-"
-// switches that metric off.
+// MetricNames renames the HTTP request metrics (WithMetricNames); an empty
+// name keeps the default and "-" switches that metric off.
 type MetricNames = red.Names
 
-// MetricsConfig configures NewMetrics. Only Service is required.
-type MetricsConfig struct {
-	// Service is the value of the Service dimension.
-	Service string
-	// Namespace is the CloudWatch namespace (default AWS_EMF_NAMESPACE,
-	// then POWERTOOLS_METRICS_NAMESPACE, then "aws-embedded-metrics").
-	Namespace string
-	// Sink receives the documents; the default follows the environment as
-	// emf.New does (stdout in Lambda and locally, the CloudWatch agent or
-	// the Sidelight sidecar on ECS and EC2).
-	Sink emf.Sink
-	// Interval between writes (default 10 s).
-	Interval time.Duration
-	// MaxRoutes caps distinct routes (default 100).
-	MaxRoutes int
-	// Names renames or switches off metrics.
-	Names MetricNames
-	// Logger receives write errors (default: discarded).
-	Logger *slog.Logger
+// WithoutMetrics switches metrics off: the request metrics of HTTP and
+// the per-invocation metrics of Lambda (AddMetric then does nothing). The
+// other metrics options switch them on again, the last option given
+// winning.
+func WithoutMetrics() Option {
+	return optionFunc(func(c *config) { c.metrics.off, c.metrics.set = true, true })
 }
 
-// NewMetrics starts a metrics recorder. Share one per service and call
-// Shutdown when the service stops, so the last interval is written.
-func NewMetrics(c MetricsConfig) (*Metrics, error) {
+// WithMetricsSink sends the EMF documents of HTTP and Lambda metrics to s.
+// The caller owns s (Kit.Shutdown flushes the metrics into it but does not
+// shut it down). By default Lambda writes to standard output, which Lambda
+// forwards to CloudWatch Logs, and HTTP follows the environment as emf.New
+// does (stdout locally, the CloudWatch agent or the Sidelight sidecar on
+// ECS and EC2).
+func WithMetricsSink(s emf.Sink) Option {
+	return optionFunc(func(c *config) { c.metrics.sink, c.metrics.set, c.metrics.off = s, true, false })
+}
+
+// WithMetricsNamespace sets the CloudWatch namespace of HTTP and Lambda
+// metrics. The default is AWS_EMF_NAMESPACE, else
+// POWERTOOLS_METRICS_NAMESPACE, else emf.DefaultNamespace.
+func WithMetricsNamespace(ns string) Option {
+	return optionFunc(func(c *config) { c.metrics.namespace, c.metrics.set, c.metrics.off = ns, true, false })
+}
+
+// WithMetricsInterval sets how often HTTP writes the request metrics it
+// aggregated (default 10 s). Lambda writes one document per invocation.
+func WithMetricsInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.metrics.interval, c.metrics.set, c.metrics.off = d, true, false })
+}
+
+// WithMetricNames renames or switches off HTTP request metrics.
+func WithMetricNames(n MetricNames) Option {
+	return optionFunc(func(c *config) { c.metrics.names, c.metrics.set, c.metrics.off = n, true, false })
+}
+
+// withMetricsMaxRoutes caps distinct routes (tests).
+func withMetricsMaxRoutes(n int) Option {
+	return optionFunc(func(c *config) { c.metrics.maxRoutes = n })
+}
+
+// httpMetrics records request rate, errors and duration (RED) for one HTTP
+// middleware and writes them as CloudWatch Embedded Metric Format
+// documents: Latency (ms), Requests, ClientErrors (4xx), Faults (5xx) and
+// Throttles (429) per Service, Route, Method and StatusClass, with the
+// trace IDs of the slowest and of a failed request as properties, and
+// CORSBlocked per Service, Route and Reason. Nothing is made or started
+// until the first request is recorded: then the recorder and its writer
+// goroutines start, owned by the kit.
+type httpMetrics struct {
+	cfg *config
+
+	once  sync.Once
+	rec   *red.Recorder // nil until the first request, and when it failed
+	cors  *corsCounts
+	stop  chan struct{}
+	done  chan struct{}
+	mu    sync.Mutex // orders start and shutdown
+	ended bool
+}
+
+func newHTTPMetrics(cfg *config) *httpMetrics {
+	m := &httpMetrics{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	cfg.kit.add(m)
+	return m
+}
+
+// start makes the recorder and starts writing; it runs once, with the
+// first request.
+func (m *httpMetrics) start() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ended {
+		return
+	}
+	c, ms := m.cfg, &m.cfg.metrics
 	rec, err := red.New(red.Config{
-		Namespace: c.Namespace, Service: c.Service, Sink: c.Sink, Interval: c.Interval,
-		MaxRoutes: c.MaxRoutes, Names: c.Names, Logger: c.Logger,
+		Namespace: ms.namespace, Service: c.serviceName, Sink: ms.sink, Interval: ms.interval,
+		MaxRoutes: ms.maxRoutes, Names: ms.names, Logger: c.logger,
 	})
 	if err != nil {
-		return nil, err
+		c.logger.Error("sidelight: request metrics are off", "error", err)
+		return
 	}
-	opts := []emf.Option{emf.WithServiceName(c.Service)}
-	if c.Namespace != "" {
-		opts = append(opts, emf.WithNamespace(c.Namespace))
+	opts := []emf.Option{emf.WithServiceName(c.serviceName), emf.WithLogger(c.logger)}
+	if ms.namespace != "" {
+		opts = append(opts, emf.WithNamespace(ms.namespace))
 	}
-	if c.Sink != nil {
-		opts = append(opts, emf.WithSink(c.Sink))
-	}
-	if c.Logger != nil {
-		opts = append(opts, emf.WithLogger(c.Logger))
+	if ms.sink != nil {
+		opts = append(opts, emf.WithSink(ms.sink))
 	}
 	l, err := emf.New(opts...)
 	if err != nil {
 		_ = rec.Shutdown(context.Background())
-		return nil, err
+		c.logger.Error("sidelight: request metrics are off", "error", err)
+		return
 	}
-	interval := c.Interval
+	interval := ms.interval
 	if interval <= 0 {
 		interval = red.DefaultInterval
 	}
-	m := &Metrics{rec: rec, cors: newCORSCounts(c.Service, l, c.MaxRoutes), stop: make(chan struct{}), done: make(chan struct{})}
+	m.cors = newCORSCounts(c.serviceName, l, ms.maxRoutes)
+	m.rec = rec
 	go m.run(interval)
-	return m, nil
 }
 
 // run writes the CORS counts every interval; the RED recorder keeps its
 // own schedule.
-func (m *Metrics) run(interval time.Duration) {
+func (m *httpMetrics) run(interval time.Duration) {
 	defer close(m.done)
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -108,62 +138,52 @@ func (m *Metrics) run(interval time.Duration) {
 	}
 }
 
-// Flush writes what has been recorded so far.
-func (m *Metrics) Flush(ctx context.Context) error {
+func (m *httpMetrics) started() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rec != nil
+}
+
+func (m *httpMetrics) flush(ctx context.Context) error {
+	if !m.started() {
+		return nil
+	}
 	return errors.Join(m.rec.Flush(ctx), m.cors.flush(ctx))
 }
 
-// Shutdown writes what is left and stops the recorder.
-func (m *Metrics) Shutdown(ctx context.Context) error {
-	var err error
-	m.shutdown.Do(func() {
-		close(m.stop)
-		<-m.done
-		err = errors.Join(m.cors.flush(ctx), m.cors.logger.Shutdown(ctx), m.rec.Shutdown(ctx))
-	})
-	return err
-}
-
-// WithMetrics sends the HTTP middleware's request metrics to m. Without
-// it, HTTP starts a recorder of its own for the service name, with the
-// default sink and interval; pass your own to flush it at shutdown.
-func WithMetrics(m *Metrics) Option {
-	return optionFunc(func(c *config) { c.metrics = metricsConfig{recorder: m, set: true} })
-}
-
-// WithoutMetrics switches request metrics off.
-func WithoutMetrics() Option {
-	return optionFunc(func(c *config) { c.metrics = metricsConfig{set: true} })
-}
-
-type metricsConfig struct {
-	recorder *Metrics
-	set      bool // WithMetrics or WithoutMetrics was given
-}
-
-func defaultMetricsConfig() metricsConfig { return metricsConfig{} }
-
-// resolve starts the default recorder when none was chosen.
-func (m *metricsConfig) resolve(cfg *config) {
-	if m.set {
-		return
+func (m *httpMetrics) shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ended {
+		return nil
 	}
-	m.set = true
-	rec, err := NewMetrics(MetricsConfig{Service: cfg.serviceName, Logger: cfg.logger})
-	if err != nil {
-		cfg.logger.Error("sidelight: request metrics are off", "error", err)
-		return
+	m.ended = true
+	if m.rec == nil {
+		return nil
 	}
-	m.recorder = rec
+	close(m.stop)
+	<-m.done
+	return errors.Join(m.cors.flush(ctx), m.cors.logger.Shutdown(ctx), m.rec.Shutdown(ctx))
 }
 
-func (m *metricsConfig) observe(route, method string, status int, d time.Duration, st *state) {
-	if m.recorder == nil {
+// recorder returns the recorder, starting it with the first request; nil
+// when metrics could not start or the kit was shut down.
+func (m *httpMetrics) recorder() *red.Recorder {
+	m.once.Do(m.start)
+	if m.rec == nil {
+		return nil
+	}
+	return m.rec
+}
+
+func (m *httpMetrics) observe(route, method string, status int, d time.Duration, st *state) {
+	rec := m.recorder()
+	if rec == nil {
 		return
 	}
 	var traceID trace.TraceID // zero: the request was not sampled
 	if st.sc.IsSampled() {
 		traceID = st.sc.TraceID()
 	}
-	m.recorder.rec.Observe(route, method, status, d, traceID)
+	rec.Observe(route, method, status, d, traceID)
 }

@@ -13,10 +13,7 @@ import (
 func TestHTTPMetrics(t *testing.T) {
 	f := newFixture(t)
 	sink := emftest.NewSink()
-	m, err := NewMetrics(MetricsConfig{Service: "orders", Namespace: "Shop", Sink: sink, MaxRoutes: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	metricOpts := []Option{WithServiceName("orders"), WithMetricsSink(sink), WithMetricsNamespace("Shop"), withMetricsMaxRoutes(2)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) {
 		switch r.PathValue("id") {
@@ -30,13 +27,13 @@ func TestHTTPMetrics(t *testing.T) {
 	})
 	mux.HandleFunc("GET /a", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("GET /b", func(w http.ResponseWriter, r *http.Request) {})
-	h := HTTP(f.opts(t, WithMetrics(m))...)(mux)
+	h := HTTP(append(f.opts(t), metricOpts...)...)(mux)
 	for _, p := range []string{"/orders/1", "/orders/2", "/orders/missing", "/orders/busy", "/orders/broken", "/nowhere", "/a", "/b"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", p, nil))
 	}
 	req := httptest.NewRequest("BREW", "/orders/1", nil)
 	h.ServeHTTP(httptest.NewRecorder(), req)
-	if err := m.Shutdown(context.Background()); err != nil {
+	if err := f.kit.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	segs := f.wait(t, 9)

@@ -4,17 +4,18 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
-	"sync"
 	"time"
 
+	"github.com/seed-c77c9410/sidelight/exporter/emf"
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/middleware/corscheck"
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
 )
 
-// Option configures the middleware. The same options serve HTTP, Transport,
-// AWS and Lambda; each ignores those that do not concern it.
+// Option configures a Kit, or one piece of middleware built from it. The
+// same options serve New, HTTP, Transport, AWS and Lambda; each ignores
+// those that do not concern it. Options given to a Kit method or a
+// package-level function apply over the kit's own.
 type Option interface {
 	apply(*config)
 }
@@ -24,35 +25,78 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	emitter     *xray.Emitter
-	serviceName string
-	hostPattern string // dynamic naming when not empty
-	rules       *sampling.Rules
-	logger      *slog.Logger
-	routeFunc   func(*http.Request) string
-	ecs         bool
-	ecsEndpoint string
-	ec2         bool
-	ec2Endpoint string
-	now         func() time.Time
-	metrics     metricsConfig
-	cors        bool
-	corsChecker *corscheck.Checker
-	headerOrder []TraceHeader // nil means defaultTraceHeaderOrder
+	kit *Kit
+
+	getenv func(string) string
+
+	exporter    xray.SegmentExporter
+	exporterSet bool   // WithSegmentExporter was given
+	tracesEnv   string // OTEL_TRACES_EXPORTER
+	daemonAddr  string // AWS_XRAY_DAEMON_ADDRESS
+	disabled    bool   // OTEL_SDK_DISABLED=true
+	inLambda    bool   // AWS_LAMBDA_FUNCTION_NAME is set
+
+	serviceName    string
+	serviceVersion string
+	hostPattern    string // dynamic naming when not empty
+	rules          *sampling.Rules
+	sampler        sampler // OTEL_TRACES_SAMPLER, unless WithSamplingRules
+	logger         *slog.Logger
+	routeFunc      func(*http.Request) string
+	ecs            bool
+	ecsEndpoint    string
+	ec2            bool
+	ec2Endpoint    string
+	now            func() time.Time
+	metrics        metricsSettings
+	cors           bool
+	corsChecker    *corscheck.Checker
+	headerOrder    []TraceHeader // nil means defaultTraceHeaderOrder
+	timeoutMargin  time.Duration // Lambda
+
+	// Settings of the environment that could not be honoured, logged
+	// once the logger is known and returned by New.
+	problems []error
 }
 
-// WithEmitter sets where segments go. By default the middleware shares one
-// emitter per process, created on first use from AWS_XRAY_DAEMON_ADDRESS;
-// pass your own to control its queue and to flush it on shutdown.
-func WithEmitter(e *xray.Emitter) Option {
-	return optionFunc(func(c *config) { c.emitter = e })
+// metricsSettings are the metrics options, for HTTP and Lambda alike.
+type metricsSettings struct {
+	off       bool
+	set       bool // a metrics option was given
+	sink      emf.Sink
+	namespace string
+	interval  time.Duration
+	names     MetricNames
+	maxRoutes int
+}
+
+// WithSegmentExporter sets where finished segments go: an
+// xray.SegmentExporter such as the X-Ray UDP emitter (xray.NewEmitter),
+// the OTLP exporter of package exporter/otlp, or xraytest.NewRecorder in
+// tests. It overrides OTEL_TRACES_EXPORTER. The caller owns e: Kit.Shutdown
+// flushes it but does not shut it down. nil turns traces off (the trace is
+// still passed on, unsampled).
+//
+// Without it, the kit makes and owns an X-Ray emitter for
+// AWS_XRAY_DAEMON_ADDRESS, unless OTEL_TRACES_EXPORTER is "none".
+func WithSegmentExporter(e xray.SegmentExporter) Option {
+	return optionFunc(func(c *config) { c.exporter, c.exporterSet = e, true })
 }
 
 // WithServiceName sets the segment name: the name of this service in the
-// X-Ray trace map. The default is AWS_XRAY_TRACING_NAME, else
-// OTEL_SERVICE_NAME, else the program's file name.
+// X-Ray trace map, and the Service dimension of its metrics. The default
+// is AWS_XRAY_TRACING_NAME, else OTEL_SERVICE_NAME, else service.name in
+// OTEL_RESOURCE_ATTRIBUTES, else AWS_EMF_SERVICE_NAME, else
+// AWS_LAMBDA_FUNCTION_NAME, else the program's file name.
 func WithServiceName(name string) Option {
 	return optionFunc(func(c *config) { c.serviceName = name })
+}
+
+// WithServiceVersion sets the version of the service that segments carry
+// (their service.version). The default is service.version in
+// OTEL_RESOURCE_ATTRIBUTES.
+func WithServiceVersion(version string) Option {
+	return optionFunc(func(c *config) { c.serviceVersion = version })
 }
 
 // WithHostNaming names each segment after the request's Host when it
@@ -64,24 +108,27 @@ func WithHostNaming(pattern string) Option {
 	return optionFunc(func(c *config) { c.hostPattern = pattern })
 }
 
-// WithSamplingRules sets which requests are traced. By default the rules
-// come from the X-Ray daemon's sampling API on the TCP address of
-// AWS_XRAY_DAEMON_ADDRESS (see sampling.Daemon): the Sidelight sidecar
-// forwards X-Ray's rules in AWS and traces every request in local mode.
-// Until the daemon answers, if it never does, and in Lambda, the default
-// traces one request a second and 5 % of the rest. Requests whose trace
-// header carries a decision (Sampled=1 or 0) follow it.
+// WithSamplingRules sets which requests are traced, overriding
+// OTEL_TRACES_SAMPLER. By default the rules come from the X-Ray daemon's
+// sampling API on the TCP address of AWS_XRAY_DAEMON_ADDRESS (see
+// sampling.Daemon): the Sidelight sidecar forwards X-Ray's rules in AWS and
+// traces every request in local mode. Until the daemon answers, if it never
+// does, and in Lambda, the default traces one request a second and 5 % of
+// the rest. Requests whose trace header carries a decision (Sampled=1 or 0)
+// follow it.
 func WithSamplingRules(r *sampling.Rules) Option {
 	return optionFunc(func(c *config) {
 		if r != nil {
 			c.rules = r
+			c.sampler = sampler{}
 		}
 	})
 }
 
-// WithLogger sets where the middleware reports problems (a malformed
-// configuration, an emitter that could not start). It logs nothing per
-// request. The default discards.
+// WithLogger sets where the kit reports problems (a setting it cannot
+// honour, an exporter that could not start, metrics that could not be
+// written). It logs nothing per request. The default discards; the
+// default kit logs to slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) {
 		if l != nil {
@@ -118,83 +165,36 @@ func withClock(now func() time.Time) Option {
 	return optionFunc(func(c *config) { c.now = now })
 }
 
-var defaultCORSChecker, _ = corscheck.New()
+// withGetenv replaces os.Getenv, so that tests give each case its own
+// environment.
+type withGetenv func(string) string
 
-var defaultEmitterOnce = sync.OnceValues(func() (*xray.Emitter, error) { return xray.NewEmitter() })
+func (withGetenv) apply(*config) {}
 
-// newConfig applies opts over the defaults and, when no emitter was
-// given, resolves the process-wide default one.
+// newConfig reads the environment, then applies opts over it.
 func newConfig(opts []Option) *config {
-	c := newConfigNoEmitter(opts)
-	if c.emitter == nil {
-		c.emitter = c.defaultEmitter()
-	}
-	return c
-}
-
-// newConfigNoEmitter is newConfig for the outgoing-call instrumentation
-// (Transport, AWS): their subsegments usually go into the request's own
-// segment, so the default emitter is only resolved, by emitterFor, when
-// one has to be sent on its own.
-func newConfigNoEmitter(opts []Option) *config {
 	c := &config{
-		serviceName: defaultServiceName(),
-		logger:      slog.New(slog.DiscardHandler),
-		now:         time.Now,
-		cors:        true,
-		corsChecker: defaultCORSChecker,
+		getenv:        os.Getenv,
+		logger:        slog.New(slog.DiscardHandler),
+		now:           time.Now,
+		cors:          true,
+		timeoutMargin: DefaultTimeoutMargin,
 	}
-	c.ecsEndpoint = os.Getenv("ECS_CONTAINER_METADATA_URI_V4")
-	c.ecs = c.ecsEndpoint != ""
-	c.ec2Endpoint = os.Getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-	if c.ec2Endpoint == "" {
-		c.ec2Endpoint = "http://169.254.169.254"
+	for _, o := range opts {
+		if g, ok := o.(withGetenv); ok {
+			c.getenv = g
+		}
 	}
-	c.metrics = defaultMetricsConfig()
-	c.headerOrder = traceHeaderOrderFromEnv(os.Getenv("OTEL_PROPAGATORS"))
+	c.readEnvironment()
 	for _, o := range opts {
 		o.apply(c)
 	}
 	c.serviceName = xray.SanitizeName(c.serviceName)
-	if c.rules == nil {
-		c.rules = defaultRules()
+	if c.disabled && !c.metrics.set {
+		c.metrics.off = true
+	}
+	for _, err := range c.problems {
+		c.logger.Error("sidelight: setting ignored", "error", err)
 	}
 	return c
-}
-
-// defaultRules are the process's sampling rules when none are given: the
-// daemon's, fetched in the background, with the X-Ray SDKs' default until
-// it answers. In Lambda the service decides upstream and no daemon serves
-// the sampling API, so the SDKs' default alone.
-var defaultRules = sync.OnceValue(func() *sampling.Rules {
-	if os.Getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
-		return sampling.Default()
-	}
-	addr, err := xray.ParseDaemonAddress(os.Getenv("AWS_XRAY_DAEMON_ADDRESS"))
-	if err != nil {
-		return sampling.Default() // the emitter reports the bad address
-	}
-	return sampling.Daemon(addr.TCP, sampling.Default())
-})
-
-// defaultEmitter returns the process-wide emitter, created on first use,
-// or nil (logged) when it cannot be created.
-func (c *config) defaultEmitter() *xray.Emitter {
-	e, err := defaultEmitterOnce()
-	if err != nil {
-		c.logger.Error("sidelight: no X-Ray emitter; requests are not traced", "error", err)
-	}
-	return e
-}
-
-func defaultServiceName() string {
-	for _, k := range []string{"AWS_XRAY_TRACING_NAME", "OTEL_SERVICE_NAME", "AWS_EMF_SERVICE_NAME", "AWS_LAMBDA_FUNCTION_NAME"} {
-		if v := os.Getenv(k); v != "" {
-			return v
-		}
-	}
-	if exe, err := os.Executable(); err == nil {
-		return filepath.Base(exe)
-	}
-	return "service"
 }

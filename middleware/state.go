@@ -101,11 +101,10 @@ func (s *state) addSubsegment(sub *xray.Segment) {
 	sub.Independent = true
 	sub.TraceID = s.sc.TraceID()
 	sub.ParentID = s.sc.SpanID()
-	if s.cfg.emitter != nil {
-		s.cfg.emitter.Emit(sub)
-	} else {
-		xray.PutSegment(sub)
+	if s.cfg.exporter != nil {
+		s.cfg.exporter.ExportSegment(sub)
 	}
+	putSegment(sub)
 }
 
 // The trace.Span methods. The segment ends when the middleware says so;

@@ -20,11 +20,19 @@ import (
 // current span context (the one the request came with), if any. Both replace any the caller set. A nil base means
 // http.DefaultTransport. Requests whose context carries no trace pass
 // through untouched.
+//
+// It uses the default kit, or the one WithKit names; see [Kit.Transport].
+// A subsegment whose request segment has been sent already goes to the
+// exporter of the middleware that made that segment.
 func Transport(base http.RoundTripper, opts ...Option) http.RoundTripper {
+	return kitFrom(opts).Transport(base, opts...)
+}
+
+func newTransport(base http.RoundTripper, cfg *config) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &transport{base: base, cfg: newConfigNoEmitter(opts)}
+	return &transport{base: base, cfg: cfg}
 }
 
 type transport struct {
@@ -44,7 +52,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var sub *xray.Segment
 	if sampled {
 		out.xray.Sampled = xray.Sampled
-		sub = xray.GetSegment()
+		sub = getSegment()
 		sub.ID = xray.NewSpanID()
 		out.xray.ParentID = sub.ID
 		sub.Name = hostOnly(req.URL.Host)
@@ -103,16 +111,12 @@ func attach(ctx context.Context, st *state, sc trace.SpanContext, sub *xray.Segm
 	sub.Independent = true
 	sub.TraceID = sc.TraceID()
 	sub.ParentID = sc.SpanID()
-	e := cfg.emitter
-	if st != nil && st.cfg.emitter != nil {
-		e = st.cfg.emitter
+	e := cfg.exporter
+	if st != nil && st.cfg.exporter != nil {
+		e = st.cfg.exporter
 	}
-	if e == nil {
-		e = cfg.defaultEmitter()
+	if e != nil {
+		e.ExportSegment(sub)
 	}
-	if e == nil {
-		xray.PutSegment(sub)
-		return
-	}
-	e.Emit(sub)
+	putSegment(sub)
 }

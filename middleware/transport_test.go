@@ -29,7 +29,7 @@ func TestTransportContinuesTraceDownstream(t *testing.T) {
 		w.WriteHeader(http.StatusTooManyRequests)
 	})))
 	defer callee.Close()
-	client := &http.Client{Transport: Transport(nil, WithEmitter(f.emitter))}
+	client := &http.Client{Transport: Transport(nil, WithSegmentExporter(f.emitter))}
 	caller := httptest.NewServer(HTTP(f.opts(t)...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, _ := http.NewRequestWithContext(r.Context(), "POST", callee.URL+"/charge?card=secret", strings.NewReader("{}"))
 		resp, err := client.Do(req)
@@ -81,7 +81,7 @@ func TestTransportContinuesTraceDownstream(t *testing.T) {
 
 func TestTransportRecordsFailures(t *testing.T) {
 	f := newFixture(t)
-	client := &http.Client{Transport: Transport(nil, WithEmitter(f.emitter))}
+	client := &http.Client{Transport: Transport(nil, WithSegmentExporter(f.emitter))}
 	h := HTTP(f.opts(t)...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, _ := http.NewRequestWithContext(r.Context(), "GET", "http://127.0.0.1:1/unreachable", nil)
 		if _, err := client.Do(req); err == nil {
@@ -101,7 +101,7 @@ func TestTransportWithoutTracePassesThrough(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Get("X-Amzn-Trace-Id") }))
 	defer srv.Close()
 	f := newFixture(t)
-	resp, err := (&http.Client{Transport: Transport(nil, WithEmitter(f.emitter))}).Get(srv.URL)
+	resp, err := (&http.Client{Transport: Transport(nil, WithSegmentExporter(f.emitter))}).Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestAWSCallsBecomeSubsegments(t *testing.T) {
 		BaseEndpoint: aws.String(srv.URL),
 		Retryer:      func() aws.Retryer { return retry.AddWithMaxAttempts(retry.NewStandard(), 1) },
 	}
-	AWS(&cfg, WithEmitter(f.emitter))
+	AWS(&cfg, WithSegmentExporter(f.emitter))
 	db := dynamodb.NewFromConfig(cfg)
 	queue := sqs.NewFromConfig(cfg)
 
@@ -204,11 +204,11 @@ func TestAWSOutsideRequestIsUntraced(t *testing.T) {
 	srv := httptest.NewServer(backend)
 	defer srv.Close()
 	cfg := aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}, BaseEndpoint: aws.String(srv.URL)}
-	AWS(&cfg, WithEmitter(f.emitter))
+	AWS(&cfg, WithSegmentExporter(f.emitter))
 	if _, err := dynamodb.NewFromConfig(cfg).GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String("t"), Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "1"}}}); err != nil {
 		t.Fatal(err)
 	}
-	_ = f.emitter.Flush(context.Background())
+	_ = f.emitter.ForceFlush(context.Background())
 	if docs, _ := f.daemon.Documents(); len(docs) != 0 || backend.headers[0] != "" {
 		t.Fatalf("untraced call sent %d documents, header %q", len(docs), backend.headers[0])
 	}

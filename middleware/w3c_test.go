@@ -75,7 +75,7 @@ func TestHTTPReadsTraceparent(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			down := newCapture(t)
-			client := &http.Client{Transport: Transport(nil, WithEmitter(f.emitter))}
+			client := &http.Client{Transport: Transport(nil, WithSegmentExporter(f.emitter))}
 			var seen trace.SpanContext
 			opts := f.opts(t)
 			if tt.order != nil {
@@ -134,7 +134,7 @@ func TestHTTPReadsTraceparent(t *testing.T) {
 			}
 
 			if !tt.sampled {
-				_ = f.emitter.Flush(context.Background())
+				_ = f.emitter.ForceFlush(context.Background())
 				if docs, _ := f.daemon.Documents(); len(docs) != 0 {
 					t.Fatalf("unsampled request sent %d documents", len(docs))
 				}
@@ -157,7 +157,7 @@ func TestHTTPReadsTraceparent(t *testing.T) {
 func TestOutgoingHeadersReadByOpenTelemetryPropagators(t *testing.T) {
 	f := newFixture(t)
 	down := newCapture(t)
-	client := &http.Client{Transport: Transport(nil, WithEmitter(f.emitter))}
+	client := &http.Client{Transport: Transport(nil, WithSegmentExporter(f.emitter))}
 	h := HTTP(f.opts(t)...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, _ := http.NewRequestWithContext(r.Context(), "GET", down.srv.URL, nil)
 		resp, err := client.Do(req)
@@ -197,7 +197,7 @@ func TestOutgoingHeadersReadByOpenTelemetryPropagators(t *testing.T) {
 // Parsing both trace headers of a realistic request: no allocation.
 func TestIncomingTraceDoesNotAllocate(t *testing.T) {
 	t.Setenv("OTEL_PROPAGATORS", "")
-	cfg := newConfigNoEmitter(nil)
+	cfg := newConfig(nil)
 	h := realisticTraceHeaders()
 	n := testing.AllocsPerRun(100, func() {
 		if _, _, ok := cfg.incomingTrace(h); !ok {
@@ -214,7 +214,7 @@ func TestIncomingTraceDoesNotAllocate(t *testing.T) {
 //
 //	go test -run '^$' -bench IncomingTrace -benchmem ./middleware
 func BenchmarkIncomingTrace(b *testing.B) {
-	cfg := newConfigNoEmitter(nil)
+	cfg := newConfig(nil)
 	h := realisticTraceHeaders()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -232,11 +232,11 @@ func realisticTraceHeaders() http.Header {
 
 func TestWithTraceHeaderOrderIgnoresUnknown(t *testing.T) {
 	t.Setenv("OTEL_PROPAGATORS", "")
-	c := newConfigNoEmitter([]Option{WithTraceHeaderOrder(TraceHeader(9), W3CHeader, W3CHeader)})
+	c := newConfig([]Option{WithTraceHeaderOrder(TraceHeader(9), W3CHeader, W3CHeader)})
 	if len(c.headerOrder) != 1 || c.headerOrder[0] != W3CHeader {
 		t.Errorf("order %v, want [tracecontext]", c.headerOrder)
 	}
-	c = newConfigNoEmitter([]Option{WithTraceHeaderOrder()})
+	c = newConfig([]Option{WithTraceHeaderOrder()})
 	if c.headerOrder != nil {
 		t.Errorf("empty order gave %v, want the default", c.headerOrder)
 	}
@@ -264,10 +264,10 @@ func TestTraceHeaderOrderFromEnv(t *testing.T) {
 		}
 	}
 	t.Setenv("OTEL_PROPAGATORS", "xray,tracecontext")
-	if c := newConfigNoEmitter(nil); len(c.headerOrder) != 2 || c.headerOrder[0] != W3CHeader {
+	if c := newConfig(nil); len(c.headerOrder) != 2 || c.headerOrder[0] != W3CHeader {
 		t.Errorf("config order %v under OTEL_PROPAGATORS=xray,tracecontext", c.headerOrder)
 	}
-	if c := newConfigNoEmitter([]Option{WithTraceHeaderOrder(XRayHeader)}); len(c.headerOrder) != 1 || c.headerOrder[0] != XRayHeader {
+	if c := newConfig([]Option{WithTraceHeaderOrder(XRayHeader)}); len(c.headerOrder) != 1 || c.headerOrder[0] != XRayHeader {
 		t.Errorf("the option must win over OTEL_PROPAGATORS: %v", c.headerOrder)
 	}
 }
@@ -277,7 +277,7 @@ func TestTraceHeaderOrderFromEnv(t *testing.T) {
 // counted in bytes allocated at n and 4n.
 func TestIncomingTraceLinear(t *testing.T) {
 	t.Setenv("OTEL_PROPAGATORS", "")
-	cfg := newConfigNoEmitter(nil)
+	cfg := newConfig(nil)
 	work := func(lines int) (uint64, int) {
 		h := realisticTraceHeaders()
 		for i := range lines {
@@ -311,8 +311,8 @@ func FuzzIncomingTrace(f *testing.F) {
 	f.Add("Root="+xrayTrace+";Parent="+xrayParent+";Sampled=1", "00-"+w3cTrace+"-"+w3cParent+"-01", testState, false)
 	f.Add("Root="+otherXRay, "00-"+w3cTrace+"-"+w3cParent+"-00", "a=1,,b=2", true)
 	f.Add("", "cc-"+w3cTrace+"-"+w3cParent+"-01-x", "", false)
-	cfgX := newConfigNoEmitter(nil)
-	cfgW := newConfigNoEmitter([]Option{WithTraceHeaderOrder(W3CHeader, XRayHeader)})
+	cfgX := newConfig(nil)
+	cfgW := newConfig([]Option{WithTraceHeaderOrder(W3CHeader, XRayHeader)})
 	f.Fuzz(func(t *testing.T, xh, tp, ts string, w3cFirst bool) {
 		h := http.Header{}
 		h.Set("X-Amzn-Trace-Id", xh)

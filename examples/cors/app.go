@@ -34,7 +34,7 @@ type app struct {
 
 	emitter *xray.Emitter
 	sink    *emf.AgentSink
-	metrics *middleware.Metrics
+	kit     *middleware.Kit // owns the request metrics
 	servers []*http.Server
 	serving sync.WaitGroup
 	client  *http.Client // the gateway's, traced
@@ -77,14 +77,15 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err error
 	if a.sink, err = emf.NewAgentSink(cfg.emfEndpoint, emf.WithAgentLogger(log)); err != nil {
 		return nil, err
 	}
-	if a.metrics, err = middleware.NewMetrics(middleware.MetricsConfig{
-		Service: apiService, Namespace: cfg.namespace, Sink: a.sink, Interval: cfg.interval, Logger: log,
-	}); err != nil {
-		return nil, err
-	}
 	// Every request is traced: this is a demonstration, not production.
 	rules, err := sampling.Parse([]byte(`{"version":2,"default":{"fixed_target":0,"rate":1}}`))
 	if err != nil {
+		return nil, err
+	}
+	if a.kit, err = middleware.New(
+		middleware.WithSegmentExporter(a.emitter), middleware.WithSamplingRules(rules), middleware.WithLogger(log),
+		middleware.WithMetricsSink(a.sink), middleware.WithMetricsNamespace(cfg.namespace), middleware.WithMetricsInterval(cfg.interval),
+	); err != nil {
 		return nil, err
 	}
 	// The page reads X-Request-Id (scenario 9): ask for a warning when a
@@ -93,21 +94,18 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err error
 	if err != nil {
 		return nil, err
 	}
-	common := []middleware.Option{
-		middleware.WithEmitter(a.emitter), middleware.WithSamplingRules(rules), middleware.WithLogger(log),
-	}
 	traced := func(service string, extra ...middleware.Option) func(http.Handler) http.Handler {
-		return middleware.HTTP(append(append([]middleware.Option{middleware.WithServiceName(service)}, common...), extra...)...)
+		return a.kit.HTTP(append([]middleware.Option{middleware.WithServiceName(service)}, extra...)...)
 	}
 
-	a.client = &http.Client{Transport: middleware.Transport(nil, common...), Timeout: 5 * time.Second}
+	a.client = &http.Client{Transport: a.kit.Transport(nil), Timeout: 5 * time.Second}
 	api := corsscenarios.New(corsscenarios.Config{
 		AllowedOrigins: []string{a.pageURL, cfg.otherOrigin},
 		Upstream:       a.client,
 		UpstreamURL:    a.ordersURL,
 	})
 	handlers := []http.Handler{
-		traced(apiService, middleware.WithMetrics(a.metrics), middleware.WithCORSChecker(checker))(api),
+		traced(apiService, middleware.WithCORSChecker(checker))(api),
 		traced(pageService, middleware.WithoutMetrics())(pageRoutes(corsscenarios.NewPage(corsscenarios.PageConfig{API: a.apiURL, TraceView: cfg.view}))),
 		traced(ordersService, middleware.WithoutMetrics())(orders()),
 	}
@@ -167,8 +165,8 @@ func (a *app) Shutdown(ctx context.Context) error {
 
 func (a *app) closeTelemetry(ctx context.Context) error {
 	var errs []error
-	if a.metrics != nil {
-		errs = append(errs, a.metrics.Shutdown(ctx))
+	if a.kit != nil {
+		errs = append(errs, a.kit.Shutdown(ctx))
 	}
 	if a.sink != nil {
 		errs = append(errs, a.sink.Shutdown(ctx))

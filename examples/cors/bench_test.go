@@ -42,11 +42,11 @@ func BenchmarkAPI(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer emitter.Shutdown(context.Background())
-	metrics, err := middleware.NewMetrics(middleware.MetricsConfig{Service: apiService, Namespace: "Bench", Sink: emftest.NewSink()})
+	kit, err := middleware.New(middleware.WithSegmentExporter(emitter), middleware.WithMetricsSink(emftest.NewSink()), middleware.WithMetricsNamespace("Bench"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer metrics.Shutdown(context.Background())
+	defer kit.Shutdown(context.Background())
 	rules, err := sampling.Parse([]byte(`{"version":2,"default":{"fixed_target":0,"rate":1}}`))
 	if err != nil {
 		b.Fatal(err)
@@ -57,7 +57,7 @@ func BenchmarkAPI(b *testing.B) {
 	}
 	const origin = "http://127.0.0.1:8091"
 	api := corsscenarios.New(corsscenarios.Config{AllowedOrigins: []string{origin}})
-	base := []middleware.Option{middleware.WithEmitter(emitter), middleware.WithSamplingRules(rules), middleware.WithMetrics(metrics), middleware.WithServiceName(apiService)}
+	base := []middleware.Option{middleware.WithKit(kit), middleware.WithSamplingRules(rules), middleware.WithServiceName(apiService)}
 	handlers := map[string]http.Handler{
 		"verdicts":    middleware.HTTP(append(base, middleware.WithCORSChecker(checker))...)(api),
 		"no-verdicts": middleware.HTTP(append(base, middleware.WithoutCORSVerdicts())...)(api),

@@ -201,7 +201,7 @@ func (f *fixture) segments(t *testing.T, a *app) []xraytest.Segment {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := a.emitter.Flush(ctx); err != nil {
+	if err := a.emitter.ForceFlush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	st := a.emitter.Stats()

@@ -115,7 +115,8 @@ func runMiddleware(t *testing.T, env map[string]string, names middleware.MetricN
 	}
 	defer emitter.Shutdown(context.Background())
 	sink := emftest.NewSink()
-	m, err := middleware.NewMetrics(middleware.MetricsConfig{Service: env["OTEL_SERVICE_NAME"], Namespace: env["AWS_EMF_NAMESPACE"], Sink: sink, Names: names})
+	kit, err := middleware.New(middleware.WithSegmentExporter(emitter), middleware.WithServiceName(env["OTEL_SERVICE_NAME"]),
+		middleware.WithMetricsSink(sink), middleware.WithMetricsNamespace(env["AWS_EMF_NAMESPACE"]), middleware.WithMetricNames(names))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,11 +131,11 @@ func runMiddleware(t *testing.T, env map[string]string, names middleware.MetricN
 			w.WriteHeader(404)
 		}
 	})
-	h := middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithServiceName(env["OTEL_SERVICE_NAME"]), middleware.WithMetrics(m))(mux)
+	h := kit.HTTP()(mux)
 	for _, p := range []string{"/orders/1", "/orders/boom", "/orders/busy", "/orders/missing", "/nowhere"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", p, nil))
 	}
-	if err := m.Shutdown(context.Background()); err != nil {
+	if err := kit.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	docs, err := sink.Decoded()

@@ -114,7 +114,7 @@ func (g *gateway) record(r *http.Request, hdr xray.Header, start, end time.Time,
 	if g.emitter == nil {
 		return
 	}
-	seg := xray.GetSegment()
+	seg := &xray.Segment{}
 	seg.Name = g.stage
 	seg.TraceID = hdr.TraceID
 	seg.ID = hdr.ParentID
@@ -126,7 +126,7 @@ func (g *gateway) record(r *http.Request, hdr xray.Header, start, end time.Time,
 	seg.HTTP.ClientIP, _, _ = net.SplitHostPort(r.RemoteAddr)
 	seg.HTTP.ContentLength = -1
 	seg.SetHTTPStatus(status)
-	g.emitter.Emit(seg)
+	g.emitter.ExportSegment(seg)
 }
 
 // proxyEvent is the REST API (payload 1.0) event of r.

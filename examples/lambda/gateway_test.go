@@ -219,7 +219,7 @@ func TestGatewayServeHTTP(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if err := em.Flush(ctx); err != nil {
+			if err := em.ForceFlush(ctx); err != nil {
 				t.Fatal(err)
 			}
 			docs, err := d.WaitFor(ctx, 1)

@@ -200,7 +200,7 @@ func start(ctx context.Context, c config, stdout io.Writer) (a *app, err error) 
 	}
 
 	a.inv = &inventory{slowDelay: c.slow}
-	invHandler := middleware.HTTP(middleware.WithEmitter(a.emitter), middleware.WithServiceName("inventory"), middleware.WithoutMetrics())(a.inv.handler())
+	invHandler := middleware.HTTP(middleware.WithSegmentExporter(a.emitter), middleware.WithServiceName("inventory"), middleware.WithoutMetrics())(a.inv.handler())
 	a.serve(invL, invHandler)
 	a.serve(pageL, pageHandler("http://"+a.apiAddr, c.view))
 

@@ -46,11 +46,11 @@ func TestScenarios(t *testing.T) {
 		r := e.call(t, "GET", "/coldstart/broken")
 		wantCORS(t, r, 200)
 		sub := e.functionSubsegment(t, r.trace)
-		if sub.Annotations["ColdStart"] != true || sub.Annotations["scenario"] != "coldstart" || sub.Fault {
+		if sub.Annotations["cold_start"] != true || sub.Annotations["scenario"] != "coldstart" || sub.Fault {
 			t.Errorf("subsegment: %s", sub.Raw)
 		}
 		doc := e.emf.invocationDoc(t, r.trace)
-		if doc["ColdStart"] != 1.0 || doc["service"] != "shop" {
+		if doc["ColdStart"] != 1.0 || doc["Service"] != "shop" {
 			t.Errorf("invocation metrics: %v", doc)
 		}
 		// Four settings read one after the other, 300 ms each.
@@ -58,14 +58,14 @@ func TestScenarios(t *testing.T) {
 			t.Errorf("InitDuration %v ms, want at least 1200", doc["InitDuration"])
 		}
 		e.emf.docs.Wait(t, "the ColdStart document of shop-slowinit", func(s string) bool {
-			return strings.Contains(s, `"function_name":"shop-slowinit"`) && strings.Contains(s, `"ColdStart":1`)
+			return strings.Contains(s, `"FunctionName":"shop-slowinit"`) && strings.Contains(s, `"ColdStart":1`)
 		})
 		if rep := e.report(t, r.trace); !strings.Contains(rep, "\tInit Duration: ") {
 			t.Errorf("cold REPORT without Init Duration: %q", rep)
 		}
 
 		warm := e.call(t, "GET", "/coldstart/broken")
-		if sub := e.functionSubsegment(t, warm.trace); sub.Annotations["ColdStart"] != false {
+		if sub := e.functionSubsegment(t, warm.trace); sub.Annotations["cold_start"] != false {
 			t.Errorf("second invocation: %v", sub.Annotations)
 		}
 		if doc := e.emf.invocationDoc(t, warm.trace); doc["ColdStart"] != 0.0 || doc["InitDuration"] != nil {
@@ -77,7 +77,7 @@ func TestScenarios(t *testing.T) {
 
 		fixed := e.call(t, "GET", "/coldstart/fixed")
 		wantCORS(t, fixed, 200)
-		if sub := e.functionSubsegment(t, fixed.trace); sub.Annotations["ColdStart"] != true {
+		if sub := e.functionSubsegment(t, fixed.trace); sub.Annotations["cold_start"] != true {
 			t.Errorf("first call to shop: %v", sub.Annotations)
 		}
 		if doc := e.emf.invocationDoc(t, fixed.trace); doc["InitDuration"] == nil {
@@ -89,7 +89,7 @@ func TestScenarios(t *testing.T) {
 		r := e.call(t, "GET", "/timeout/broken")
 		wantGateway502(t, r)
 		sub := e.functionSubsegment(t, r.trace)
-		if !sub.Fault || sub.Annotations["Timeout"] != true || sub.Cause == nil || sub.Cause.Exceptions[0].Type != "sidelight.Timeout" {
+		if !sub.Fault || sub.Annotations["timeout"] != true || sub.Cause == nil || sub.Cause.Exceptions[0].Type != "sidelight.Timeout" {
 			t.Errorf("timeout report: %s", sub.Raw)
 		}
 		if sub.Annotations["cors_verdict"] != "blocked" || sub.Annotations["cors_code"] != "missing-allow-origin" {
@@ -118,7 +118,7 @@ func TestScenarios(t *testing.T) {
 		fixed := e.call(t, "GET", "/timeout/fixed")
 		wantCORS(t, fixed, 504)
 		sub = e.functionSubsegment(t, fixed.trace)
-		if sub.Annotations["Timeout"] != nil || sub.Cause == nil || !strings.Contains(sub.Cause.Exceptions[0].Message, "deadline exceeded") {
+		if sub.Annotations["timeout"] != nil || sub.Cause == nil || !strings.Contains(sub.Cause.Exceptions[0].Message, "deadline exceeded") {
 			t.Errorf("fixed: %s", sub.Raw)
 		}
 		call, ok := sub.Find("127.0.0.1")
@@ -150,7 +150,7 @@ func TestScenarios(t *testing.T) {
 		wantCORS(t, fixed, 400)
 		sub = e.functionSubsegment(t, fixed.trace)
 		// The process restarted after the panic.
-		if sub.Fault || sub.Annotations["invalid_order"] != true || sub.Annotations["ColdStart"] != true {
+		if sub.Fault || sub.Annotations["invalid_order"] != true || sub.Annotations["cold_start"] != true {
 			t.Errorf("fixed: %s", sub.Raw)
 		}
 	})

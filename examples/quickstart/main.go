@@ -69,19 +69,26 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	client := &http.Client{Transport: middleware.Transport(nil, middleware.WithEmitter(emitter)), Timeout: 5 * time.Second}
+	// One kit for the service: it sends segments through the emitter and
+	// owns the request metrics; Shutdown writes out what is left.
+	kit, err := middleware.New(
+		middleware.WithSegmentExporter(emitter),
+		middleware.WithServiceName("quickstart"),
+		middleware.WithSamplingRules(rules),
+		middleware.WithLogger(slog.Default()),
+	)
+	if err != nil {
+		return err
+	}
+	defer kit.Shutdown(context.Background())
+	client := &http.Client{Transport: kit.Transport(nil), Timeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
 	srv := &http.Server{
-		Handler: middleware.HTTP(
-			middleware.WithEmitter(emitter),
-			middleware.WithServiceName("quickstart"),
-			middleware.WithSamplingRules(rules),
-			middleware.WithLogger(slog.Default()),
-		)(routes(client, base)),
+		Handler:           kit.HTTP()(routes(client, base)),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	go srv.Serve(ln)
@@ -105,7 +112,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		case <-tick.C:
 		}
 	}
-	if err := emitter.Flush(ctx); err != nil {
+	if err := kit.ForceFlush(ctx); err != nil {
 		return err
 	}
 	if *daemon == "" {

@@ -20,15 +20,7 @@ import (
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 )
 
-// segmentExporter is xray.SegmentExporter as the kit (branch h-kit)
-// declares it; once it is merged, assert against xray.SegmentExporter.
-type segmentExporter interface {
-	ExportSegment(seg *xray.Segment)
-	ForceFlush(ctx context.Context) error
-	Shutdown(ctx context.Context) error
-}
-
-var _ segmentExporter = (*Exporter)(nil)
+var _ xray.SegmentExporter = (*Exporter)(nil)
 
 // collector is an OTLP/HTTP receiver for tests: it decodes every request
 // with the generated OTLP types and answers with the statuses queued in

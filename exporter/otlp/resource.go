@@ -27,6 +27,7 @@ type resourceEntry struct {
 	independent bool
 	name        string
 	origin      string
+	version     string
 	env         []byte
 	// keys lists the attribute keys the document gave, in order.
 	keys []string
@@ -55,19 +56,19 @@ func newResourceCache(configured []resourceAttr) *resourceCache {
 // sanitized segment name.
 func (c *resourceCache) lookup(seg *xray.Segment, name string) *resourceEntry {
 	env := seg.AWS.Environment
-	origin := seg.Origin
+	origin, version := seg.Origin, seg.ServiceVersion
 	if seg.Independent {
-		name, origin, env = "", "", nil
+		name, origin, version, env = "", "", "", nil
 	}
 	for i := range c.slots {
 		if e := c.slots[i].Load(); e != nil && e.independent == seg.Independent && e.name == name &&
-			e.origin == origin && sameBytes(e.env, env) {
+			e.origin == origin && e.version == version && sameBytes(e.env, env) {
 			return e
 		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.build(seg.Independent, name, origin, env, !awsEmpty(&seg.AWS))
+	e := c.build(seg.Independent, name, origin, version, env, !awsEmpty(&seg.AWS))
 	c.slots[c.next.Add(1)%resourceSlots].Store(e)
 	return e
 }
@@ -82,11 +83,11 @@ func sameBytes(a, b []byte) bool {
 // build works the resource out with the shared translation itself: it
 // writes a document holding only what the resource depends on and reads
 // it back with xrayotel. This runs once per distinct resource.
-func (c *resourceCache) build(independent bool, name, origin string, env []byte, hasAWS bool) *resourceEntry {
-	e := &resourceEntry{independent: independent, name: name, origin: origin, env: slices.Clone(env)}
+func (c *resourceCache) build(independent bool, name, origin, version string, env []byte, hasAWS bool) *resourceEntry {
+	e := &resourceEntry{independent: independent, name: name, origin: origin, version: version, env: slices.Clone(env)}
 	if !independent {
 		for _, withEnv := range []bool{true, false} {
-			doc := c.resourceDocument(name, origin, env, hasAWS && withEnv)
+			doc := c.resourceDocument(name, origin, version, env, hasAWS && withEnv)
 			ss, err := c.tr.SegmentToSpans(doc)
 			if err != nil {
 				continue // an environment block that is not JSON is left out
@@ -108,9 +109,10 @@ func (c *resourceCache) build(independent bool, name, origin string, env []byte,
 	return e
 }
 
-func (c *resourceCache) resourceDocument(name, origin string, env []byte, withAWS bool) []byte {
+func (c *resourceCache) resourceDocument(name, origin, version string, env []byte, withAWS bool) []byte {
 	var s xray.Segment
 	s.Name = name
+	s.ServiceVersion = version
 	s.ID = [8]byte{0, 0, 0, 0, 0, 0, 0, 1}
 	s.TraceID = [16]byte{0x60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}
 	s.Origin = origin

@@ -200,8 +200,9 @@ func TestSameRulesAsXRayOTel(t *testing.T) {
 			s.HTTP.UserAgent = "ua\xff\xfe"
 			s.ResourceARN = "arn:aws:lambda:eu-west-1:1:function:f"
 		},
-		"odd name":   func(s *xray.Segment) { s.Name = "bad<name>{}" + strings.Repeat("n", 300) },
-		"empty name": func(s *xray.Segment) { s.Name = "" },
+		"service version": func(s *xray.Segment) { s.ServiceVersion = "1.2.3" },
+		"odd name":        func(s *xray.Segment) { s.Name = "bad<name>{}" + strings.Repeat("n", 300) },
+		"empty name":      func(s *xray.Segment) { s.Name = "" },
 		"subsegments": func(s *xray.Segment) {
 			ddb := &xray.Segment{Name: "DynamoDB", ID: spanB, Namespace: "aws", Start: t0, End: t0.Add(time.Millisecond),
 				AWS: xray.AWS{Operation: "GetItem", Region: "eu-west-1", RequestID: "R1", TableName: "users", Retries: 1}}

@@ -25,18 +25,18 @@ const MaxDatagramSize = 64000
 const maxBatch = 64
 
 // lingerTime is how long the sender waits for a batch to fill. It bounds the
-// delay a segment sees before it is sent (Flush does not wait for it).
+// delay a segment sees before it is sent (ForceFlush does not wait for it).
 const lingerTime = 500 * time.Microsecond
 
 // Stats counts what an Emitter did with the segments it was given.
 type Stats struct {
-	Segments      uint64 // segments accepted by Emit
+	Segments      uint64 // segments accepted by ExportSegment
 	Datagrams     uint64 // datagrams written to the socket
 	Direct        uint64 // datagrams the caller sent itself because the queue was full
 	Split         uint64 // segments sent as several documents because they were too large
 	Trimmed       uint64 // documents whose metadata or stack was left out to fit a datagram
 	DroppedFull   uint64 // datagrams dropped because the queue was full (WithDropWhenFull)
-	DroppedClosed uint64 // segments given to Emit after Shutdown
+	DroppedClosed uint64 // segments given to ExportSegment after Shutdown
 	DroppedLarge  uint64 // documents that did not fit a datagram even when trimmed
 	SendErrors    uint64 // datagrams the socket refused
 }
@@ -50,14 +50,16 @@ type batchWriter interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
-// Emitter sends segments to the X-Ray daemon over UDP. Emit encodes the
-// segment on the caller's goroutine into pooled buffers and queues the
-// datagrams for one background sender, which writes them in batches (one
-// sendmmsg system call for up to 64 datagrams). Emit never waits for the
-// sender: when the bounded queue is full, the caller sends its datagram
-// itself (one non-blocking UDP write), or with WithDropWhenFull drops it and
-// counts the drop. Create one
-// with NewEmitter and share it; it is safe for concurrent use.
+// Emitter is the [SegmentExporter] that sends segments to the X-Ray daemon
+// over UDP. ExportSegment encodes the segment on the caller's goroutine
+// into pooled buffers and queues the datagrams for one background sender,
+// which writes them in batches (one sendmmsg system call for up to 64
+// datagrams). ExportSegment never waits for the sender: when the bounded
+// queue is full, the caller sends its datagram itself (one non-blocking
+// UDP write), or with WithDropWhenFull drops it and counts the drop. The
+// sender starts with the first segment, so an emitter that is never given
+// one runs no goroutine. Create one with NewEmitter and share it; it is
+// safe for concurrent use.
 type Emitter struct {
 	cfg      config
 	conn     *net.UDPConn
@@ -70,6 +72,8 @@ type Emitter struct {
 	done     chan struct{}
 	closed   atomic.Bool
 	once     sync.Once
+	start    sync.Once   // starts the sender with the first segment
+	started  atomic.Bool // the sender runs (or ran)
 
 	// Owned by the sender goroutine.
 	msgs    []ipv4.Message
@@ -81,10 +85,11 @@ type Emitter struct {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
-// NewEmitter connects a UDP socket to the daemon and starts the sender. The
-// address comes from WithDaemonAddress, else AWS_XRAY_DAEMON_ADDRESS, else
-// 127.0.0.1:2000. Nothing needs to listen there yet: datagrams sent while
-// no daemon listens are counted as send errors.
+// NewEmitter connects a UDP socket to the daemon; the sender goroutine
+// starts with the first segment. The address comes from WithDaemonAddress,
+// else AWS_XRAY_DAEMON_ADDRESS, else 127.0.0.1:2000. Nothing needs to
+// listen there yet: datagrams sent while no daemon listens are counted as
+// send errors.
 func NewEmitter(opts ...Option) (*Emitter, error) {
 	cfg := newConfig(opts)
 	addr, err := ParseDaemonAddress(cfg.address)
@@ -127,22 +132,26 @@ func NewEmitter(opts ...Option) (*Emitter, error) {
 	if !cfg.noGSO {
 		e.gso = newGSOWriter(conn)
 	}
-	go e.run()
 	return e, nil
 }
 
-// Emit encodes s, queues it to be sent, and returns s (with its
-// subsegments) to the pool: the caller must not touch s afterwards. Emit
-// never waits on a lock or the queue.
-func (e *Emitter) Emit(s *Segment) {
+// ExportSegment encodes s and its subsegments into datagrams and queues
+// them to be sent. It reads s only during the call: the caller may reuse s
+// once it returns. It never waits on a lock or the queue. After Shutdown
+// it drops s and counts it in Stats.DroppedClosed.
+func (e *Emitter) ExportSegment(s *Segment) {
 	if e.closed.Load() {
 		e.droppedClosed.Add(1)
-		PutSegment(s)
 		return
+	}
+	if !e.started.Load() {
+		e.start.Do(func() {
+			e.started.Store(true)
+			go e.run()
+		})
 	}
 	e.segments.Add(1)
 	e.encode(s)
-	PutSegment(s)
 }
 
 func (e *Emitter) enqueue(b *[]byte) {
@@ -188,10 +197,12 @@ func (e *Emitter) encode(s *Segment) {
 		s.Subsegments = nil
 		e.encode(s)
 		for _, sub := range subs {
-			sub.Independent = true
-			sub.TraceID = s.TraceID
-			sub.ParentID = s.ID
+			// Sent on its own, the subsegment names its trace and parent;
+			// the caller's segment is left as it was.
+			ind, tid, pid := sub.Independent, sub.TraceID, sub.ParentID
+			sub.Independent, sub.TraceID, sub.ParentID = true, s.TraceID, s.ID
 			e.encode(sub)
+			sub.Independent, sub.TraceID, sub.ParentID = ind, tid, pid
 		}
 		s.Subsegments = subs
 		return
@@ -227,9 +238,12 @@ func hasStack(c *Cause) bool {
 	return false
 }
 
-// Flush waits until every segment emitted before the call has been written
-// to the socket, or ctx ends.
-func (e *Emitter) Flush(ctx context.Context) error {
+// ForceFlush waits until every segment exported before the call has been
+// written to the socket, or ctx ends.
+func (e *Emitter) ForceFlush(ctx context.Context) error {
+	if !e.started.Load() {
+		return nil // nothing was ever queued
+	}
 	ack := make(chan struct{})
 	select {
 	case e.flushes <- ack:
@@ -253,6 +267,13 @@ func (e *Emitter) Shutdown(ctx context.Context) error {
 	var err error
 	e.once.Do(func() {
 		e.closed.Store(true)
+		// No sender starts after this; one that did is stopped below.
+		e.start.Do(func() {})
+		if !e.started.Load() {
+			_ = e.conn.Close()
+			_ = e.overflow.Close()
+			return
+		}
 		close(e.stop)
 		select {
 		case <-e.done:
@@ -405,20 +426,19 @@ func (e *Emitter) mayLog() bool {
 
 var segmentPool = sync.Pool{New: func() any { return new(Segment) }}
 
-// GetSegment returns a cleared Segment from a pool. Emit returns it to the
-// pool after sending; PutSegment returns one that will not be emitted.
-func GetSegment() *Segment {
+// getSegment returns a cleared Segment from the package's pool (the span
+// processor's); putSegment gives it back.
+func getSegment() *Segment {
 	return segmentPool.Get().(*Segment)
 }
 
-// PutSegment clears s and its subsegments and returns them to the pool. The
-// caller must not use them afterwards.
-func PutSegment(s *Segment) {
+// putSegment clears s and its subsegments and returns them to the pool.
+func putSegment(s *Segment) {
 	if s == nil {
 		return
 	}
 	for _, sub := range s.Subsegments {
-		PutSegment(sub)
+		putSegment(sub)
 	}
 	if cap(s.Annotations) > 64 || cap(s.Metadata) > 64 || cap(s.Subsegments) > 64 {
 		return // let unusually large segments go to the garbage collector

@@ -69,12 +69,12 @@ func TestEmitterDeliversEverySegment(t *testing.T) {
 	e := newTestEmitter(t, conn)
 	const n = 2000
 	for i := 0; i < n; i++ {
-		s := GetSegment()
+		s := getSegment()
 		s.Name, s.TraceID, s.ID, s.Start, s.End = "svc", testTrace, NewSpanID(), t0, t0.Add(time.Millisecond)
 		s.Annotations = append(s.Annotations, NumberAttr("i", float64(i)))
-		e.Emit(s)
+		e.ExportSegment(s)
 	}
-	if err := e.Flush(context.Background()); err != nil {
+	if err := e.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	docs := receive(t, conn, n)
@@ -100,18 +100,18 @@ func TestEmitterDeliversEverySegment(t *testing.T) {
 func TestEmitterSplitsLargeDocuments(t *testing.T) {
 	conn := listen(t)
 	e := newTestEmitter(t, conn)
-	parent := GetSegment()
+	parent := getSegment()
 	parent.Name, parent.TraceID, parent.ID, parent.Start, parent.End = "big", testTrace, testID, t0, t0.Add(time.Second)
 	big := []byte(`"` + strings.Repeat("x", 20000) + `"`)
 	const subs = 6 // about 120 kB in all
 	for i := 0; i < subs; i++ {
-		sub := GetSegment()
+		sub := getSegment()
 		sub.Name, sub.ID, sub.Start, sub.End = "part", NewSpanID(), t0, t0.Add(time.Millisecond)
 		sub.Metadata = append(sub.Metadata, Metadata{Key: "blob", JSON: big})
 		parent.Subsegments = append(parent.Subsegments, sub)
 	}
-	e.Emit(parent)
-	if err := e.Flush(context.Background()); err != nil {
+	e.ExportSegment(parent)
+	if err := e.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	docs := receive(t, conn, subs+1)
@@ -152,11 +152,11 @@ func TestEmitterSplitsLargeDocuments(t *testing.T) {
 func TestEmitterTrimsWhatCannotBeSplit(t *testing.T) {
 	conn := listen(t)
 	e := newTestEmitter(t, conn)
-	s := GetSegment()
+	s := getSegment()
 	s.Name, s.TraceID, s.ID, s.Start, s.End = "huge", testTrace, testID, t0, t0.Add(time.Second)
 	s.Metadata = append(s.Metadata, Metadata{Key: "blob", JSON: []byte(`"` + strings.Repeat("y", 80000) + `"`)})
-	e.Emit(s)
-	_ = e.Flush(context.Background())
+	e.ExportSegment(s)
+	_ = e.ForceFlush(context.Background())
 	docs := receive(t, conn, 1)
 	if bytes.Contains(docs[0], []byte("yyyy")) {
 		t.Fatal("oversize metadata was sent")
@@ -171,11 +171,11 @@ func TestEmitterCountsDropsWhenFull(t *testing.T) {
 	e := newTestEmitter(t, conn, WithQueueSize(1), WithDropWhenFull())
 	const n = 5000
 	for i := 0; i < n; i++ {
-		s := GetSegment()
+		s := getSegment()
 		s.Name, s.TraceID, s.ID, s.Start, s.End = "svc", testTrace, NewSpanID(), t0, t0
-		e.Emit(s)
+		e.ExportSegment(s)
 	}
-	_ = e.Flush(context.Background())
+	_ = e.ForceFlush(context.Background())
 	st := e.Stats()
 	if st.Segments != n || st.Datagrams+st.DroppedFull != n {
 		t.Fatalf("stats %+v", st)
@@ -188,11 +188,11 @@ func TestEmitterSendsDirectlyWhenFull(t *testing.T) {
 	e := newTestEmitter(t, conn, WithQueueSize(1))
 	const n = 3000
 	for i := 0; i < n; i++ {
-		s := GetSegment()
+		s := getSegment()
 		s.Name, s.TraceID, s.ID, s.Start, s.End = "svc", testTrace, NewSpanID(), t0, t0
-		e.Emit(s)
+		e.ExportSegment(s)
 	}
-	_ = e.Flush(context.Background())
+	_ = e.ForceFlush(context.Background())
 	st := e.Stats()
 	if st.Segments != n || st.Datagrams != n || st.Dropped() != 0 || st.Direct == 0 {
 		t.Fatalf("stats %+v", st)
@@ -209,10 +209,10 @@ func TestEmitterWithoutDaemonCountsErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 50; i++ {
-		s := GetSegment()
+		s := getSegment()
 		s.Name, s.TraceID, s.ID, s.Start, s.End = "svc", testTrace, NewSpanID(), t0, t0
-		e.Emit(s)
-		_ = e.Flush(context.Background())
+		e.ExportSegment(s)
+		_ = e.ForceFlush(context.Background())
 	}
 	if err := e.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestEmitterWithoutDaemonCountsErrors(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	// After shutdown, Emit drops and counts instead of panicking.
-	e.Emit(GetSegment())
+	e.ExportSegment(getSegment())
 	if e.Stats().DroppedClosed != 1 {
 		t.Fatal("emit after shutdown not counted")
 	}
@@ -235,9 +235,9 @@ func TestShutdownSendsQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 100; i++ {
-		s := GetSegment()
+		s := getSegment()
 		s.Name, s.TraceID, s.ID, s.Start, s.End = "svc", testTrace, NewSpanID(), t0, t0
-		e.Emit(s)
+		e.ExportSegment(s)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -277,13 +277,13 @@ func TestEmitterMixedSizes(t *testing.T) {
 		e := newTestEmitter(t, conn, opts...)
 		const n = 500
 		for i := 0; i < n; i++ {
-			s := GetSegment()
+			s := getSegment()
 			s.Name, s.TraceID, s.ID, s.Start, s.End = "svc", testTrace, NewSpanID(), t0, t0
 			s.Annotations = append(s.Annotations, NumberAttr("i", float64(i)))
 			s.Metadata = append(s.Metadata, Metadata{Key: "pad", JSON: AppendJSONString(nil, strings.Repeat("p", (i*7919)%20000))})
-			e.Emit(s)
+			e.ExportSegment(s)
 		}
-		if err := e.Flush(context.Background()); err != nil {
+		if err := e.ForceFlush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		seen := map[int]bool{}

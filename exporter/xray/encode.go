@@ -77,6 +77,11 @@ func appendSegment(dst []byte, s *Segment, top bool) []byte {
 		dst = append(dst, `,"origin":`...)
 		dst = jsonenc.AppendString(dst, s.Origin)
 	}
+	if s.ServiceVersion != "" && top && !s.Independent {
+		dst = append(dst, `,"service":{"version":`...)
+		dst = jsonenc.AppendString(dst, jsonenc.CutRunes(s.ServiceVersion, maxHTTPFieldLength))
+		dst = append(dst, '}')
+	}
 	if s.User != "" {
 		dst = append(dst, `,"user":`...)
 		dst = jsonenc.AppendString(dst, jsonenc.CutRunes(s.User, maxHTTPFieldLength))

@@ -44,15 +44,15 @@ func ExampleNewEmitter() {
 	}
 	defer e.Shutdown(context.Background())
 
-	seg := xray.GetSegment()
+	seg := new(xray.Segment)
 	seg.Name = "billing"
 	seg.TraceID = xray.NewTraceID(time.Now())
 	seg.ID = xray.NewSpanID()
 	seg.Start = time.Now()
 	seg.End = seg.Start.Add(3 * time.Millisecond)
-	e.Emit(seg) // never waits; seg belongs to the emitter now
+	e.ExportSegment(seg) // never waits; seg belongs to the emitter now
 
-	_ = e.Flush(context.Background())
+	_ = e.ForceFlush(context.Background())
 	docs, _ := d.WaitFor(context.Background(), 1)
 	fmt.Println(docs[0].Name, e.Stats().Datagrams)
 	// Output: billing 1

@@ -40,7 +40,7 @@ func WithQueueSize(n int) Option {
 	})
 }
 
-// WithDropWhenFull makes Emit drop (and count) a datagram when the queue
+// WithDropWhenFull makes ExportSegment drop (and count) a datagram when the queue
 // is full, instead of sending it from the caller's goroutine. Use it where
 // the request path must not spend even one system call on telemetry.
 func WithDropWhenFull() Option {

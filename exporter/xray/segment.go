@@ -30,9 +30,12 @@ type Segment struct {
 	Throttle bool // throttled (429)
 	Fault    bool // a server error (5xx) or a failure
 
-	Origin      string // e.g. AWS::ECS::Container, AWS::EC2::Instance
-	User        string
-	ResourceARN string
+	Origin string // e.g. AWS::ECS::Container, AWS::EC2::Instance
+	// ServiceVersion is the version of the application (the "service"
+	// block), written on segments, not on subsegments.
+	ServiceVersion string
+	User           string
+	ResourceARN    string
 
 	HTTP HTTP
 	AWS  AWS

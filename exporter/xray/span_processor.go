@@ -24,8 +24,8 @@ import (
 // subsegments; http.request.method, url.full and http.response.status_code
 // fill the http block; other attributes are metadata, except those named in
 // indexed, which are annotations.
-func NewSpanProcessor(e *Emitter, indexed ...string) sdktrace.SpanProcessor {
-	p := &spanProcessor{emitter: e}
+func NewSpanProcessor(e SegmentExporter, indexed ...string) sdktrace.SpanProcessor {
+	p := &spanProcessor{exporter: e}
 	if len(indexed) > 0 {
 		p.indexed = make(map[attribute.Key]bool, len(indexed))
 		for _, k := range indexed {
@@ -36,8 +36,8 @@ func NewSpanProcessor(e *Emitter, indexed ...string) sdktrace.SpanProcessor {
 }
 
 type spanProcessor struct {
-	emitter *Emitter
-	indexed map[attribute.Key]bool
+	exporter SegmentExporter
+	indexed  map[attribute.Key]bool
 }
 
 var _ sdktrace.SpanProcessor = (*spanProcessor)(nil)
@@ -49,13 +49,16 @@ func (p *spanProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if !sc.IsSampled() {
 		return
 	}
-	seg := GetSegment()
+	seg := getSegment()
 	SpanToSegment(s, seg, p.indexed)
-	p.emitter.Emit(seg)
+	p.exporter.ExportSegment(seg)
+	putSegment(seg)
 }
 
-func (p *spanProcessor) Shutdown(ctx context.Context) error   { return p.emitter.Flush(ctx) }
-func (p *spanProcessor) ForceFlush(ctx context.Context) error { return p.emitter.Flush(ctx) }
+// Shutdown flushes the exporter but does not shut it down: the exporter
+// is shared with the middleware, whose owner shuts it down.
+func (p *spanProcessor) Shutdown(ctx context.Context) error   { return p.exporter.ForceFlush(ctx) }
+func (p *spanProcessor) ForceFlush(ctx context.Context) error { return p.exporter.ForceFlush(ctx) }
 
 // SpanToSegment fills seg from an ended OpenTelemetry span; see
 // NewSpanProcessor for the mapping. Attributes whose keys are in indexed

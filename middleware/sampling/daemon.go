@@ -3,12 +3,14 @@ package sampling
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -27,6 +29,11 @@ const (
 type daemonRules struct {
 	url      string
 	client   *http.Client
+	ctx      context.Context // cancelled by Shutdown
+	cancel   context.CancelFunc
+	mu       sync.Mutex // orders starting a fetch and Shutdown
+	closed   bool
+	wg       sync.WaitGroup
 	current  atomic.Pointer[Rules] // nil until the daemon has answered
 	next     atomic.Int64          // unix nanoseconds of the next fetch
 	inFlight atomic.Bool
@@ -52,7 +59,9 @@ func Daemon(addr string, fallback *Rules) *Rules {
 	if fallback == nil {
 		fallback = Default()
 	}
-	d := &daemonRules{url: "http://" + addr + "/GetSamplingRules", client: &http.Client{Timeout: daemonTimeout}}
+	d := &daemonRules{url: "http://" + addr + "/GetSamplingRules",
+		client: &http.Client{Timeout: daemonTimeout, Transport: &http.Transport{DisableKeepAlives: true}}}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
 	// The first fetch starts with the first request sampled (next is zero),
 	// so building the rules starts no goroutine and touches no network.
 	return &Rules{rules: fallback.rules, def: fallback.def, daemon: d}
@@ -71,7 +80,14 @@ func (d *daemonRules) refresh(now time.Time) {
 		return
 	}
 	d.next.Store(now.Add(daemonRetry).UnixNano()) // until this fetch says otherwise
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return // inFlight stays set: no fetch starts again
+	}
+	d.wg.Add(1)
 	go func() {
+		defer d.wg.Done()
 		defer d.inFlight.Store(false)
 		d.fetches.Add(1)
 		rs, answered, err := d.fetch()
@@ -90,7 +106,12 @@ func (d *daemonRules) refresh(now time.Time) {
 // fetch asks the daemon for its rules; answered reports whether it
 // answered at all.
 func (d *daemonRules) fetch() (rs *Rules, answered bool, err error) {
-	resp, err := d.client.Post(d.url, "application/json", bytes.NewReader([]byte(`{}`)))
+	req, err := http.NewRequestWithContext(d.ctx, http.MethodPost, d.url, bytes.NewReader([]byte(`{}`)))
+	if err != nil {
+		return nil, false, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := d.client.Do(req)
 	if err != nil {
 		return nil, false, err
 	}
@@ -106,6 +127,23 @@ func (d *daemonRules) fetch() (rs *Rules, answered bool, err error) {
 	}
 	rs, err = ParseSamplingRules(body)
 	return rs, true, err
+}
+
+// shutdown stops fetching: a fetch in flight is cancelled and waited for,
+// and none starts afterwards.
+func (d *daemonRules) shutdown(ctx context.Context) error {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.cancel()
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // ParseSamplingRules reads the body of an X-Ray GetSamplingRules response

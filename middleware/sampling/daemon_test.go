@@ -1,12 +1,16 @@
 package sampling
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // What the Sidelight sidecar answers in local mode, and a response of
@@ -181,4 +185,37 @@ func TestDaemonRefusedWaits(t *testing.T) {
 	}
 	rs.Sample(req, time.Now().Add(6*time.Minute))
 	wait(2)
+}
+
+// Shutdown cancels a fetch in flight, waits for it, and no fetch starts
+// afterwards; the fallback keeps deciding.
+func TestDaemonShutdownStopsFetching(t *testing.T) {
+	var calls atomic.Int32
+	arrived := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		_, _ = io.ReadAll(r.Body) // then the server notices the client leaving
+		arrived <- struct{}{}
+		<-r.Context().Done() // a daemon that never answers
+	}))
+	defer srv.Close()
+	before := goleak.IgnoreCurrent()
+	rs := Daemon(strings.TrimPrefix(srv.URL, "http://"), nil)
+	rs.Sample(Request{Method: "GET", Path: "/"}, time.Now())
+	<-arrived
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rs.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := goleak.Find(before); err != nil {
+		t.Fatalf("after Shutdown: %v", err)
+	}
+	rs.Sample(Request{Method: "GET", Path: "/"}, time.Now().Add(time.Hour))
+	if err := goleak.Find(before); err != nil || calls.Load() != 1 {
+		t.Fatalf("a fetch started after Shutdown (%d calls): %v", calls.Load(), err)
+	}
+	if err := Default().Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown of fixed rules: %v", err)
+	}
 }

@@ -1,6 +1,7 @@
 package sampling
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,6 +131,17 @@ func (r *rule) check(name string) error {
 	}
 	r.target, r.rate = *r.FixedTarget, *r.Rate
 	return nil
+}
+
+// Shutdown stops the background fetches of rules made by Daemon: a fetch
+// in flight is cancelled and waited for (or until ctx ends), and the rules
+// fetched so far keep deciding. For other rules it does nothing. The
+// middleware's Kit shuts down the rules it made.
+func (rs *Rules) Shutdown(ctx context.Context) error {
+	if rs.daemon == nil {
+		return nil
+	}
+	return rs.daemon.shutdown(ctx)
 }
 
 // Sample reports whether req should be traced, using the first rule that

@@ -102,20 +102,14 @@ func benchSidelight(b *testing.B, withMetrics bool) {
 		b.Fatal(err)
 	}
 	rules, _ := sidelightsampling.Parse([]byte(`{"version":2,"default":{"fixed_target":0,"rate":1}}`))
-	opts := []middleware.Option{middleware.WithEmitter(e), middleware.WithServiceName("bench"), middleware.WithSamplingRules(rules), middleware.WithoutMetrics()}
-	var metrics *middleware.Metrics
+	opts := []middleware.Option{middleware.WithSegmentExporter(e), middleware.WithServiceName("bench"), middleware.WithSamplingRules(rules), middleware.WithoutMetrics()}
 	if withMetrics {
-		metrics, err = middleware.NewMetrics(middleware.MetricsConfig{Service: "bench", Sink: emf.NewWriterSink(io.Discard)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		opts = append(opts, middleware.WithMetrics(metrics))
+		opts = append(opts, middleware.WithMetricsSink(emf.NewWriterSink(io.Discard)))
 	}
-	h := middleware.HTTP(opts...)(app())
+	kit, _ := middleware.New(opts...)
+	h := kit.HTTP()(app())
 	served := run(b, h)
-	if metrics != nil {
-		_ = metrics.Shutdown(context.Background())
-	}
+	_ = kit.Shutdown(context.Background())
 	if err := e.Shutdown(context.Background()); err != nil {
 		b.Fatal(err)
 	}

@@ -21,14 +21,15 @@ func BenchmarkEmitterOnly(b *testing.B) {
 	var n int64
 	b.ReportAllocs()
 	cpu0 := processCPU()
+	seg := new(xray.Segment) // ExportSegment reads it during the call only
 	for b.Loop() {
-		seg := xray.GetSegment()
+		seg.Reset()
 		seg.Name, seg.TraceID, seg.ID, seg.Start, seg.End = "bench", trace, xray.NewSpanID(), start, start.Add(time.Millisecond)
 		seg.HTTP.Method, seg.HTTP.URL, seg.HTTP.UserAgent, seg.HTTP.ClientIP = "GET", "http://api.example.com/users/42", "bench/1.0", "192.0.2.1"
 		seg.SetHTTPStatus(200)
 		seg.HTTP.ContentLength = 11
 		seg.Annotations = append(seg.Annotations, xray.StringAttr("route", "GET /users/{id}"))
-		e.Emit(seg)
+		e.ExportSegment(seg)
 		n++
 	}
 	_ = e.Shutdown(context.Background())

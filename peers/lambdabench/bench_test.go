@@ -138,8 +138,8 @@ func BenchmarkInvocation(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer emitter.Shutdown(context.Background())
-		h := middleware.Lambda(app, middleware.WithEmitter(emitter), middleware.WithServiceName("orders"),
-			middleware.WithEMFSink(emf.NewWriterSink(devnull)))
+		h := middleware.Lambda(app, middleware.WithSegmentExporter(emitter), middleware.WithServiceName("orders"),
+			middleware.WithMetricsSink(emf.NewWriterSink(devnull)))
 		run(b, h, true)
 	})
 
@@ -149,7 +149,7 @@ func BenchmarkInvocation(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer emitter.Shutdown(context.Background())
-		h := middleware.Lambda(app, middleware.WithEmitter(emitter), middleware.WithServiceName("orders"), middleware.WithoutEMF())
+		h := middleware.Lambda(app, middleware.WithSegmentExporter(emitter), middleware.WithServiceName("orders"), middleware.WithoutMetrics())
 		run(b, h, true)
 	})
 

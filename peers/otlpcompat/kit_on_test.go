@@ -1,5 +1,3 @@
-//go:build sidelightkit
-
 package otlpcompat
 
 import (

@@ -98,14 +98,14 @@ func (w *world) sidelightService(name, next string) *httptest.Server {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	client := &http.Client{Transport: middleware.Transport(nil, middleware.WithEmitter(w.emitter))}
+	client := &http.Client{Transport: middleware.Transport(nil, middleware.WithSegmentExporter(w.emitter))}
 	w.clients = append(w.clients, client)
 	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if next != "" {
 			callOn(w.t, r.Context(), client, next)
 		}
 	})
-	return w.server(middleware.HTTP(middleware.WithEmitter(w.emitter), middleware.WithServiceName(name),
+	return w.server(middleware.HTTP(middleware.WithSegmentExporter(w.emitter), middleware.WithServiceName(name),
 		middleware.WithSamplingRules(rules), middleware.WithoutMetrics())(h))
 }
 
@@ -156,7 +156,7 @@ func (w *world) waitSegments(n int) map[string]xraytest.Segment {
 	defer cancel()
 	var docs []xraytest.Segment
 	for {
-		if err := w.emitter.Flush(ctx); err != nil {
+		if err := w.emitter.ForceFlush(ctx); err != nil {
 			w.t.Fatal(err)
 		}
 		var err error

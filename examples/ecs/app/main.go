@@ -166,19 +166,19 @@ func newService(cfg config, logger *slog.Logger) (*service, error) {
 		_ = emitter.Shutdown(context.Background())
 		return nil, err
 	}
-	metrics, err := middleware.NewMetrics(middleware.MetricsConfig{
-		Service: cfg.Service, Namespace: cfg.Namespace, Sink: sink, Interval: cfg.Interval, Logger: logger,
-	})
+	kit, err := middleware.New(
+		middleware.WithSegmentExporter(emitter),
+		middleware.WithServiceName(cfg.Service),
+		middleware.WithMetricsSink(sink),
+		middleware.WithMetricsNamespace(cfg.Namespace),
+		middleware.WithMetricsInterval(cfg.Interval),
+		middleware.WithLogger(logger),
+	)
 	if err != nil {
 		_ = errors.Join(emitter.Shutdown(context.Background()), sink.Shutdown(context.Background()))
 		return nil, err
 	}
-	traced := middleware.HTTP(
-		middleware.WithEmitter(emitter),
-		middleware.WithServiceName(cfg.Service),
-		middleware.WithMetrics(metrics),
-		middleware.WithLogger(logger),
-	)(routes(newStore()))
+	traced := kit.HTTP()(routes(newStore()))
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
@@ -186,8 +186,8 @@ func newService(cfg config, logger *slog.Logger) (*service, error) {
 	return &service{
 		handler: root,
 		shutdown: func(ctx context.Context) error {
-			// Metrics first: their last write goes through the sink.
-			return errors.Join(metrics.Shutdown(ctx), sink.Shutdown(ctx), emitter.Shutdown(ctx))
+			// The kit first: its last metrics go through the sink.
+			return errors.Join(kit.Shutdown(ctx), sink.Shutdown(ctx), emitter.Shutdown(ctx))
 		},
 	}, nil
 }

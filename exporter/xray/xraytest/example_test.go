@@ -21,13 +21,13 @@ func Example() {
 	}
 	defer e.Shutdown(context.Background())
 
-	seg := xray.GetSegment()
+	seg := new(xray.Segment)
 	seg.Name = "checkout"
 	seg.TraceID = xray.NewTraceID(time.Now())
 	seg.ID = xray.NewSpanID()
 	seg.Start = time.Now()
 	seg.End = seg.Start.Add(time.Millisecond)
-	e.Emit(seg)
+	e.ExportSegment(seg)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -1,6 +1,18 @@
-// Package xraytest is a stand-in X-Ray daemon for tests: it listens on a
-// loopback UDP port, checks the daemon protocol header on every datagram,
-// and keeps the segment documents it receives, decoded for assertions.
+// Package xraytest helps test code that sends X-Ray segments, with the
+// finished segments decoded for assertions ([Segment]).
+//
+// [Recorder] is an in-memory xray.SegmentExporter: give it to the
+// middleware (middleware.WithSegmentExporter) in your own tests and assert
+// on the segments your handlers produced, with no socket and no goroutine.
+//
+//	rec := xraytest.NewRecorder()
+//	kit, _ := middleware.New(middleware.WithSegmentExporter(rec))
+//	… run the code under test …
+//	segs := rec.Segments()
+//
+// [Daemon] is a stand-in X-Ray daemon: it listens on a loopback UDP port,
+// checks the daemon protocol header on every datagram, and keeps the
+// documents it receives, for tests of the UDP path itself.
 //
 //	d, _ := xraytest.NewDaemon()
 //	defer d.Close()
@@ -95,13 +107,19 @@ func (s *Segment) Find(name string) (*Segment, bool) {
 // Daemon receives segment documents on a loopback UDP port.
 type Daemon struct {
 	conn *net.UDPConn
+	store
+	done chan struct{}
+}
 
+// store keeps decoded documents and wakes those waiting for them.
+type store struct {
 	mu      sync.Mutex
 	docs    []Segment
 	errs    []error
 	changed chan struct{}
-	done    chan struct{}
 }
+
+func (st *store) init() { st.changed = make(chan struct{}) }
 
 // Header is the line every daemon datagram starts with.
 const Header = "{\"format\": \"json\", \"version\": 1}\n"
@@ -113,7 +131,8 @@ func NewDaemon() (*Daemon, error) {
 		return nil, err
 	}
 	_ = conn.SetReadBuffer(8 << 20)
-	d := &Daemon{conn: conn, changed: make(chan struct{}), done: make(chan struct{})}
+	d := &Daemon{conn: conn, done: make(chan struct{})}
+	d.init()
 	go d.read()
 	return d, nil
 }
@@ -145,6 +164,10 @@ func (d *Daemon) add(datagram []byte) {
 	// The emitter may pad documents with trailing spaces (see
 	// xray.WithoutSegmentationOffload); they are not part of the document.
 	seg.Raw = bytes.TrimRight(doc, " ")
+	d.add1(seg, err)
+}
+
+func (d *store) add1(seg Segment, err error) {
 	d.mu.Lock()
 	if err != nil {
 		d.errs = append(d.errs, err)
@@ -158,14 +181,14 @@ func (d *Daemon) add(datagram []byte) {
 
 // Documents returns the documents received so far, and an error if any
 // datagram was malformed.
-func (d *Daemon) Documents() ([]Segment, error) {
+func (d *store) Documents() ([]Segment, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]Segment(nil), d.docs...), errors.Join(d.errs...)
 }
 
 // WaitFor waits until at least n documents have arrived, or ctx ends.
-func (d *Daemon) WaitFor(ctx context.Context, n int) ([]Segment, error) {
+func (d *store) WaitFor(ctx context.Context, n int) ([]Segment, error) {
 	for {
 		d.mu.Lock()
 		if len(d.docs) >= n || len(d.errs) > 0 {
@@ -185,7 +208,7 @@ func (d *Daemon) WaitFor(ctx context.Context, n int) ([]Segment, error) {
 }
 
 // Reset forgets the documents received so far.
-func (d *Daemon) Reset() {
+func (d *store) Reset() {
 	d.mu.Lock()
 	d.docs, d.errs = nil, nil
 	d.mu.Unlock()

@@ -79,7 +79,7 @@ func TestEmulatorInvocations(t *testing.T) {
 		if doc.TraceID != traceFor(1) || doc.Name != "## orders-fn" || doc.Fault || doc.Error {
 			t.Errorf("subsegment: %s", doc.Raw)
 		}
-		if annotation(doc, "ColdStart") != true || annotation(doc, "Service") != "orders" || annotation(doc, "order") != 42.0 || annotation(doc, "cors_headers") != true {
+		if annotation(doc, "cold_start") != true || annotation(doc, "service") != "orders" || annotation(doc, "order") != 42.0 || annotation(doc, "cors_headers") != true {
 			t.Errorf("annotations: %v", doc.Annotations)
 		}
 		if doc.HTTP.Request.URL != "https://k3x9.execute-api.eu-west-1.amazonaws.com/prod/ok" || doc.HTTP.Response.Status != 200 {
@@ -92,12 +92,12 @@ func TestEmulatorInvocations(t *testing.T) {
 		if h, _ := downstreamHeader.Load().(string); !strings.Contains(h, "Root="+traceFor(1)) || !strings.Contains(h, "Parent="+call.ID) {
 			t.Errorf("downstream got header %q, want the trace with the call's subsegment as parent %s", h, call.ID)
 		}
-		cold := e.Stdout.WaitEMF(t, "the ColdStart document", func(d map[string]any) bool { _, ok := d["function_name"]; return ok })
-		if cold["function_name"] != "orders-fn" || cold["service"] != "orders" || cold["ColdStart"] != 1.0 {
+		cold := e.Stdout.WaitEMF(t, "the ColdStart document", func(d map[string]any) bool { _, ok := d["FunctionName"]; return ok })
+		if cold["FunctionName"] != "orders-fn" || cold["Service"] != "orders" || cold["ColdStart"] != 1.0 {
 			t.Errorf("ColdStart document: %v", cold)
 		}
 		inv := invocationEMF(t, e.Stdout, 1)
-		if inv["Orders"] != 1.0 || inv["Errors"] != 0.0 || inv["ColdStart"] != 1.0 || inv["Timeout"] != 0.0 || inv["service"] != "orders" {
+		if inv["Orders"] != 1.0 || inv["Errors"] != 0.0 || inv["ColdStart"] != 1.0 || inv["Timeout"] != 0.0 || inv["Service"] != "orders" {
 			t.Errorf("invocation document: %v", inv)
 		}
 		for _, d := range []map[string]any{cold, inv} {
@@ -116,7 +116,7 @@ func TestEmulatorInvocations(t *testing.T) {
 		if ex := doc.Cause.Exceptions; ex[0].Type != "*fmt.wrapError" || ex[1].Type != "*main.OrderError" || ex[1].Message != "order 7 not found" {
 			t.Errorf("exceptions: %+v", ex)
 		}
-		if annotation(doc, "ColdStart") != false {
+		if annotation(doc, "cold_start") != false {
 			t.Errorf("second invocation marked cold: %v", doc.Annotations)
 		}
 		if inv := invocationEMF(t, e.Stdout, 2); inv["Errors"] != 1.0 || inv["ColdStart"] != 0.0 {
@@ -145,7 +145,7 @@ func TestEmulatorInvocations(t *testing.T) {
 		}
 		// aws-lambda-go exits after a panic; the next invocation starts a
 		// new process, which is a cold start again.
-		if doc := invoke(t, e, "/ok", 5, 200, ""); annotation(doc, "ColdStart") != true {
+		if doc := invoke(t, e, "/ok", 5, 200, ""); annotation(doc, "cold_start") != true {
 			t.Errorf("invocation after the runtime restarted is not cold: %v", doc.Annotations)
 		}
 	})
@@ -153,7 +153,7 @@ func TestEmulatorInvocations(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		// AWS_LAMBDA_FUNCTION_TIMEOUT=2: the handler sleeps for a minute.
 		doc := invoke(t, e, "/sleep", 6, 0, "Task timed out after 2.00 seconds")
-		if !doc.Fault || annotation(doc, "Timeout") != true || doc.Cause == nil || doc.Cause.Exceptions[0].Type != "sidelight.Timeout" ||
+		if !doc.Fault || annotation(doc, "timeout") != true || doc.Cause == nil || doc.Cause.Exceptions[0].Type != "sidelight.Timeout" ||
 			!strings.Contains(doc.Cause.Exceptions[0].Message, "before the deadline") {
 			t.Errorf("timeout subsegment: %s", doc.Raw)
 		}

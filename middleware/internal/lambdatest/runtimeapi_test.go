@@ -26,6 +26,7 @@ type runtimeAPI struct {
 
 type apiInvocation struct {
 	id, traceHeader, payload string
+	tenant                   string // Lambda-Runtime-Aws-Tenant-Id, when set
 	timeout                  time.Duration
 }
 
@@ -48,6 +49,9 @@ func newRuntimeAPI(t testing.TB) *runtimeAPI {
 			h.Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:eu-west-1:123456789012:function:orders-fn")
 			if inv.traceHeader != "" {
 				h.Set("Lambda-Runtime-Trace-Id", inv.traceHeader)
+			}
+			if inv.tenant != "" {
+				h.Set("Lambda-Runtime-Aws-Tenant-Id", inv.tenant)
 			}
 			_, _ = io.WriteString(w, inv.payload)
 		case <-r.Context().Done():
@@ -158,12 +162,13 @@ func TestRuntimeAPITraceHeaderFromTheInvokeLoop(t *testing.T) {
 	}
 }
 
-// TestRuntimeAPIConcurrentInvocations runs four invocations at once in one
-// process (AWS_LAMBDA_MAX_CONCURRENCY), where aws-lambda-go leaves
-// _X_AMZN_TRACE_ID unset: each must keep its own trace, for its
-// subsegment, its downstream call and its metrics.
+// TestRuntimeAPIConcurrentInvocations runs eight invocations at once in
+// one process (AWS_LAMBDA_MAX_CONCURRENCY, as Lambda Managed Instances
+// do), where aws-lambda-go leaves _X_AMZN_TRACE_ID unset: each must keep
+// its own trace and tenant, for its subsegment, its downstream call and
+// its metrics, and the process counts one cold start.
 func TestRuntimeAPIConcurrentInvocations(t *testing.T) {
-	const n = 4
+	const n = 8
 	var mu sync.Mutex
 	seen := map[string]string{} // trace root → header the downstream got
 	arrived := 0
@@ -175,7 +180,7 @@ func TestRuntimeAPIConcurrentInvocations(t *testing.T) {
 		seen[root] = h
 		arrived++
 		if arrived == n {
-			close(release) // all four invocations are in flight together
+			close(release) // all n invocations are in flight together
 		}
 		mu.Unlock()
 		select {
@@ -193,6 +198,7 @@ func TestRuntimeAPIConcurrentInvocations(t *testing.T) {
 			id:          fmt.Sprint("c", i),
 			traceHeader: "Root=" + traceFor(30+i) + ";Parent=" + parentFor(30+i) + ";Sampled=1",
 			payload:     apiEvent("/ok", 90+i), // the event's own header must lose
+			tenant:      fmt.Sprint("tenant-", i),
 			timeout:     time.Minute,
 		}
 	}
@@ -222,10 +228,13 @@ func TestRuntimeAPIConcurrentInvocations(t *testing.T) {
 		if !strings.Contains(h, "Parent="+call.ID) {
 			t.Errorf("invocation %d: downstream header %q, want parent %s", i, h, call.ID)
 		}
-		if doc.Annotations["ColdStart"] == true {
+		if doc.Annotations["cold_start"] == true {
 			colds++
 		}
-		if inv := invocationEMF(t, fn.Stdout, 30+i); inv["function_request_id"] != fmt.Sprint("c", i) {
+		if doc.Annotations["tenant_id"] != fmt.Sprint("tenant-", i) {
+			t.Errorf("invocation %d: tenant annotation %v", i, doc.Annotations["tenant_id"])
+		}
+		if inv := invocationEMF(t, fn.Stdout, 30+i); inv["function_request_id"] != fmt.Sprint("c", i) || inv["tenant_id"] != fmt.Sprint("tenant-", i) {
 			t.Errorf("invocation %d: EMF %v", i, inv)
 		}
 	}

@@ -26,20 +26,20 @@ func TestOwnEmitterThroughSidecar(t *testing.T) {
 	want := map[string]bool{}
 	start := time.Unix(1700000000, 0)
 	for i := range 300 {
-		s := xray.GetSegment()
+		s := new(xray.Segment)
 		s.Name = "checkout"
 		s.TraceID = xray.NewTraceID(start)
 		s.ID = xray.NewSpanID()
 		s.Start, s.End = start, start.Add(time.Duration(i)*time.Millisecond)
 		s.HTTP.Method, s.HTTP.URL = "GET", fmt.Sprintf("http://checkout.local/cart/%d", i)
 		s.SetHTTPStatus(200 + i%3*100)
-		sub := xray.GetSegment()
+		sub := new(xray.Segment)
 		sub.Name, sub.Namespace = "DynamoDB", "aws"
 		sub.ID = xray.NewSpanID()
 		sub.Start, sub.End = start, start.Add(time.Millisecond)
 		s.Subsegments = append(s.Subsegments, sub)
 		want[s.ID.String()] = true
-		em.Emit(s)
+		em.ExportSegment(s)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

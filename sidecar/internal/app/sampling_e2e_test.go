@@ -67,7 +67,7 @@ func TestLocalModeTracesEverything(t *testing.T) {
 	const batch = 24
 	for k := range 5 {
 		service := fmt.Sprintf("orders%d", k)
-		srv := httptest.NewServer(middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithServiceName(service), middleware.WithoutMetrics())(mux))
+		srv := httptest.NewServer(middleware.HTTP(middleware.WithSegmentExporter(emitter), middleware.WithServiceName(service), middleware.WithoutMetrics())(mux))
 		for i := range batch {
 			id := []string{"1", "boom", "404"}[i%3]
 			resp, err := http.Get(srv.URL + "/orders/" + id)
@@ -77,7 +77,7 @@ func TestLocalModeTracesEverything(t *testing.T) {
 			resp.Body.Close()
 		}
 		srv.Close()
-		if err := emitter.Flush(context.Background()); err != nil {
+		if err := emitter.ForceFlush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(3 * time.Second)

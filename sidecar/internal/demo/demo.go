@@ -19,7 +19,6 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
-	"github.com/seed-c77c9410/sidelight/internal/deployversion"
 	"github.com/seed-c77c9410/sidelight/middleware"
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
 )
@@ -37,8 +36,8 @@ type Config struct {
 	// requests, then v1 and v2 taking turns. v2 is worse: it fails half
 	// of the checkouts v1 completes (twice v1's fault rate on GET
 	// /checkout) and is slower on GET /products/{id} for 30% of requests
-	// (a slower p90 and p99). Each segment carries its version in the
-	// Version annotation (deployversion.AnnotationKey).
+	// (a slower p90 and p99). Each segment carries its version as
+	// service.version (middleware.WithServiceVersion).
 	Rollout      bool
 	RolloutAfter int // default 60
 }
@@ -87,21 +86,20 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}
 
 	inventoryURL := make(chan string, 2)
-	shopMetrics, err := middleware.NewMetrics(middleware.MetricsConfig{Service: "shop", Namespace: "SidelightDemo", Sink: sink, Interval: 5 * time.Second})
+	kit, err := middleware.New(middleware.WithSegmentExporter(emitter), middleware.WithSamplingRules(everything),
+		middleware.WithMetricsSink(sink), middleware.WithMetricsNamespace("SidelightDemo"), middleware.WithMetricsInterval(5*time.Second))
 	if err != nil {
 		return 0, err
 	}
-	defer shopMetrics.Shutdown(context.Background())
-	invMetrics, err := middleware.NewMetrics(middleware.MetricsConfig{Service: "inventory", Namespace: "SidelightDemo", Sink: sink, Interval: 5 * time.Second})
-	if err != nil {
-		return 0, err
-	}
-	defer invMetrics.Shutdown(context.Background())
+	defer kit.Shutdown(context.Background())
 
-	client := &http.Client{Transport: middleware.Transport(nil, middleware.WithEmitter(emitter)), Timeout: 5 * time.Second}
+	client := &http.Client{Transport: kit.Transport(nil), Timeout: 5 * time.Second}
 	shopStack := func(b behaviour) http.Handler {
-		return middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithServiceName("shop"),
-			middleware.WithSamplingRules(everything), middleware.WithMetrics(shopMetrics))(shopRoutes(client, inventoryURL, b))
+		opts := []middleware.Option{middleware.WithServiceName("shop")}
+		if b.version != "" {
+			opts = append(opts, middleware.WithServiceVersion(b.version))
+		}
+		return kit.HTTP(opts...)(shopRoutes(client, inventoryURL, b))
 	}
 	var shop, shopV2 http.Handler
 	if cfg.Rollout {
@@ -110,8 +108,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	} else {
 		shop = shopStack(behaviour{})
 	}
-	inventory := middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithServiceName("inventory"),
-		middleware.WithSamplingRules(everything), middleware.WithMetrics(invMetrics))(inventoryRoutes())
+	inventory := kit.HTTP(middleware.WithServiceName("inventory"))(inventoryRoutes())
 
 	var wg sync.WaitGroup
 	var stops []func()
@@ -168,7 +165,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		n++
 		select {
 		case <-ctx.Done():
-			_ = emitter.Flush(context.Background())
+			_ = kit.ForceFlush(context.Background())
 			return n, nil
 		case <-tick.C:
 		}
@@ -237,13 +234,7 @@ func shopRoutes(client *http.Client, inventoryURL <-chan string, b behaviour) ht
 		// A rate limiter in front of search.
 		w.WriteHeader(http.StatusTooManyRequests)
 	})
-	if b.version == "" {
-		return mux
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		middleware.AddAnnotation(r.Context(), deployversion.AnnotationKey, b.version)
-		mux.ServeHTTP(w, r)
-	})
+	return mux
 }
 
 func inventoryRoutes() http.Handler {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
-	"github.com/seed-c77c9410/sidelight/internal/deployversion"
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
 )
@@ -90,7 +89,13 @@ func TestDemoRolloutShipsTwoVersions(t *testing.T) {
 		if seg.Name != "shop" {
 			continue
 		}
-		v, _ := seg.Annotations[deployversion.AnnotationKey].(string)
+		var top struct {
+			Service struct{ Version string } `json:"service"`
+		}
+		if err := json.Unmarshal(seg.Raw, &top); err != nil {
+			t.Fatal(err)
+		}
+		v := top.Service.Version
 		versions[v]++
 		if v == RolloutCandidate && (firstV2 == 0 || seg.StartTime < firstV2) {
 			firstV2 = seg.StartTime

@@ -531,16 +531,17 @@ func emitSegments(ctx context.Context, o Options, addr string, start time.Time) 
 	base := time.Now()
 	route := []xray.Annotation{xray.StringAttr("route", "/cart/{id}")}
 	const batch = 64
+	seg := new(xray.Segment) // ExportSegment reads it during the call only
 	for sent := 0; sent < o.Segments; {
 		n := min(batch, o.Segments-sent)
 		for range n {
-			seg := xray.GetSegment() // Emit takes it back
+			seg.Reset()
 			seg.Name = "checkout"
 			seg.TraceID, seg.ID = xray.NewTraceID(base), xray.NewSpanID()
 			seg.Start, seg.End = base, base.Add(333*time.Millisecond)
 			seg.HTTP = xray.HTTP{Method: "GET", URL: "http://checkout.local/cart/42", ClientIP: "10.0.0.8", Status: 200, ContentLength: 512}
 			seg.Annotations = append(seg.Annotations, route...)
-			em.Emit(seg)
+			em.ExportSegment(seg)
 		}
 		sent += n
 		if due := start.Add(time.Duration(float64(sent) / float64(o.Rate) * float64(time.Second))); time.Until(due) > 0 {

@@ -138,7 +138,8 @@ func (s *Store) metrics(q metricsQuery) metricsResult {
 // gathers documents of every status class, so a trace the store holds is
 // linked only when a segment of it agrees with the document's Service,
 // Method and StatusClass dimensions (the middleware's names, from
-// internal/redmetric). A trace not (yet) in the store is kept: it cannot
+// internal/redmetric), when the document is the HTTP middleware's (it has
+// a Route). A trace not (yet) in the store is kept: it cannot
 // be checked. The caller holds s.mu.
 func (s *Store) traceOfSeriesLocked(id string, dims []dim) bool {
 	t := s.traces[id]
@@ -146,8 +147,11 @@ func (s *Store) traceOfSeriesLocked(id string, dims []dim) bool {
 		return true
 	}
 	var service, method, class string
+	var route bool
 	for _, d := range dims {
 		switch d.Key {
+		case redmetric.Route:
+			route = true
 		case redmetric.Service:
 			service = d.Value
 		case redmetric.Method:
@@ -160,7 +164,10 @@ func (s *Store) traceOfSeriesLocked(id string, dims []dim) bool {
 		return (method == "" || method == "OTHER" || d.method == "" || strings.EqualFold(d.method, method)) &&
 			(class == "" || d.status == 0 || fmt.Sprintf("%dxx", d.status/100) == class)
 	}
-	if service == "" || t.root.name == service {
+	// Only the HTTP middleware's documents (they have a Route) name traces
+	// of other requests; a Lambda invocation's document (Service without
+	// Route) names its own invocation's trace.
+	if service == "" || !route || t.root.name == service {
 		return agrees(t.root)
 	}
 	if t.serviceDocs[service] == 0 {

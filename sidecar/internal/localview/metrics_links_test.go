@@ -87,3 +87,38 @@ func TestMetricPointLinksItsOwnTraces(t *testing.T) {
 }
 
 func sorted(s ...string) []string { slices.Sort(s); return s }
+
+// A Lambda invocation's document (dimension Service, no Route) links to its
+// own trace (xray_trace_id), whose segments are the gateway's stage and the
+// function's independent subsegment, none named after the service.
+func TestMetricPointLinksLambdaInvocation(t *testing.T) {
+	s := newStore(t, Config{Now: func() time.Time { return t0 }})
+	var g ids
+	tid, stage := g.traceID(t0), g.id()
+	mustAdd(t, s, doc(t, map[string]any{"name": "shop-api/local", "id": stage, "trace_id": tid, "start_time": ts(t0),
+		"end_time": ts(t0.Add(time.Millisecond))}))
+	mustAdd(t, s, doc(t, map[string]any{"name": "## shop-fn", "id": g.id(), "trace_id": tid, "parent_id": stage, "type": "subsegment",
+		"start_time": ts(t0), "end_time": ts(t0.Add(time.Millisecond))}))
+	b, err := json.Marshal(map[string]any{
+		"_aws": map[string]any{"Timestamp": t0.UnixMilli(), "CloudWatchMetrics": []any{map[string]any{
+			"Namespace": "SidelightExamples", "Dimensions": []any{[]any{"Service"}},
+			"Metrics": []any{map[string]any{"Name": "CORSBlocked", "Unit": "Count"}},
+		}}},
+		"Service": "shop", "CORSBlocked": 1, "xray_trace_id": tid, "function_request_id": "r-1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddEMF(b); err != nil {
+		t.Fatal(err)
+	}
+	var linked []string
+	for _, se := range s.metrics(metricsQuery{}).Series {
+		for _, p := range se.Points {
+			linked = append(linked, p.TraceIDs...)
+		}
+	}
+	if fmt.Sprint(linked) != fmt.Sprint([]string{tid}) {
+		t.Errorf("links %v, want [%s]", linked, tid)
+	}
+}

@@ -77,7 +77,7 @@ func TestMiddlewareAndSidecarECSFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := middleware.HTTP(middleware.WithEmitter(em), middleware.WithServiceName("checkout"), middleware.WithSamplingRules(rules), middleware.WithoutMetrics())(
+	h := middleware.HTTP(middleware.WithSegmentExporter(em), middleware.WithServiceName("checkout"), middleware.WithSamplingRules(rules), middleware.WithoutMetrics())(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -95,7 +95,7 @@ func TestMiddlewareAndSidecarECSFields(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if err := em.Flush(ctx); err != nil {
+		if err := em.ForceFlush(ctx); err != nil {
 			t.Fatal(err)
 		}
 		select {

@@ -120,7 +120,7 @@ func newPipeline(t *testing.T) (*pipeline, func(ok, broken int) string) {
 		}
 		io.WriteString(w, "12")
 	})
-	inventory := httptest.NewServer(middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithServiceName("inventory"),
+	inventory := httptest.NewServer(middleware.HTTP(middleware.WithSegmentExporter(emitter), middleware.WithServiceName("inventory"),
 		middleware.WithSamplingRules(all), middleware.WithoutMetrics())(invMux))
 	t.Cleanup(inventory.Close)
 
@@ -129,12 +129,13 @@ func newPipeline(t *testing.T) (*pipeline, func(ok, broken int) string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sink.Shutdown(ctx) })
-	metrics, err := middleware.NewMetrics(middleware.MetricsConfig{Service: "shop", Namespace: "Shop", Sink: sink, Interval: time.Hour})
+	kit, err := middleware.New(middleware.WithSegmentExporter(emitter), middleware.WithSamplingRules(all),
+		middleware.WithMetricsSink(sink), middleware.WithMetricsNamespace("Shop"), middleware.WithMetricsInterval(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { metrics.Shutdown(ctx) })
-	client := &http.Client{Transport: middleware.Transport(nil, middleware.WithEmitter(emitter))}
+	t.Cleanup(func() { kit.Shutdown(ctx) })
+	client := &http.Client{Transport: kit.Transport(nil)}
 	shopMux := http.NewServeMux()
 	shopMux.HandleFunc("GET /buy/{sku}", func(w http.ResponseWriter, r *http.Request) {
 		middleware.AddAnnotation(r.Context(), "sku", r.PathValue("sku"))
@@ -152,8 +153,7 @@ func newPipeline(t *testing.T) (*pipeline, func(ok, broken int) string) {
 		}
 		io.WriteString(w, "bought")
 	})
-	shop := httptest.NewServer(middleware.HTTP(middleware.WithEmitter(emitter), middleware.WithServiceName("shop"),
-		middleware.WithSamplingRules(all), middleware.WithMetrics(metrics))(shopMux))
+	shop := httptest.NewServer(kit.HTTP(middleware.WithServiceName("shop"))(shopMux))
 	t.Cleanup(shop.Close)
 	view := httptest.NewServer(store.Handler())
 	t.Cleanup(view.Close)
@@ -183,10 +183,10 @@ func newPipeline(t *testing.T) (*pipeline, func(ok, broken int) string) {
 		}
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		if err := emitter.Flush(wctx); err != nil {
+		if err := emitter.ForceFlush(wctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := metrics.Shutdown(wctx); err != nil {
+		if err := kit.ForceFlush(wctx); err != nil {
 			t.Fatal(err)
 		}
 		if err := sink.Flush(wctx); err != nil {

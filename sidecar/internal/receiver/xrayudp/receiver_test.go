@@ -189,7 +189,7 @@ func TestEmitterRuns(t *testing.T) {
 			Start: now, End: now.Add(time.Millisecond),
 		}
 		want[s.ID.String()] = true
-		em.Emit(s)
+		em.ExportSegment(s)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
