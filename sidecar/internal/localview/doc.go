@@ -41,10 +41,28 @@
 // seconds or RFC 3339. sort=time|duration orders by start time or
 // duration, newest or longest first unless order=asc.
 //
+// Each segment's version is its Version annotation
+// (deployversion.AnnotationKey), else its service.version; its route is
+// its "route" annotation, else its method and URL path (versions.go has
+// the details). The store records when each version of a service first
+// appears in the traffic: at most [MaxDeployments] markers, the earliest
+// dropped and counted when a new one arrives on a full list; markers
+// outlive the traces they came from. The compare page (#/compare) and
+// /api/compare judge a rollout with package compare: the segments of one
+// service, split into a baseline and a candidate by version, by a window
+// on their start, or both, compared route by route in one pass over the
+// store; the answer has each route's verdict, rates and percentiles, the
+// overall verdict, the method and the minimum sample size, and a
+// pipeline step can call it.
+//
 // JSON API (all GET):
 //
 //	/api/traces?q=&since=&until=&sort=time|duration&order=asc|desc
 //	           &service=&status=ok|error|fault|throttle&annotation=key[=value]&min_ms=&max_ms=&limit=
+//	           &version=&route=   a segment of service with that version and route
+//	/api/compare?service=&baseline=&candidate=&baseline_since=&baseline_until=
+//	           &candidate_since=&candidate_until=&min_requests=&alpha=
+//	/api/deployments?service=   deployment markers: first and last seen per version
 //	/api/traces/{id}      one trace as a tree of segments and subsegments
 //	/api/servicemap       nodes, edges, counts and error rates
 //	/api/metrics?namespace=&metric=&bucket=   EMF series in time buckets with percentiles
