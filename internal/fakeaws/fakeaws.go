@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Service names one of the faked APIs.
@@ -67,6 +69,8 @@ type Server struct {
 	requests  map[string]int
 	actions   map[string]bool // "xray:PutTraceSegments" of signed requests
 	unsigned  int
+	badSig    int
+	lastSig   string // why the last badly signed request was refused
 	segments  []string
 	metrics   []MetricRequest
 	logs      []LogRequest
@@ -79,6 +83,7 @@ type Server struct {
 	noRetain  bool
 	segCount  int
 	refuse    func(MetricDatum) bool // extra PutMetricData rule, see RefuseMetrics
+	otlp      otlpState
 }
 
 // Option configures a Server.
@@ -112,6 +117,7 @@ func New(opts ...Option) *Server {
 		lastBody: map[string][]byte{},
 		rules:    []byte(`{"SamplingRuleRecords":[]}`),
 		targets:  []byte(`{"SamplingTargetDocuments":[],"LastRuleModification":0,"UnprocessedStatistics":[]}`),
+		otlp:     otlpState{retryAfter: 1},
 	}
 	for _, o := range opts {
 		o.apply(s)
@@ -148,10 +154,10 @@ func (s *Server) Env() map[string]string {
 		"AWS_ENDPOINT_URL_XRAY":            s.srv.URL,
 		"AWS_ENDPOINT_URL_CLOUDWATCH":      s.srv.URL,
 		"AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": s.srv.URL,
-		"AWS_ACCESS_KEY_ID":                "AKIDFAKEAWSTEST",
-		"AWS_SECRET_ACCESS_KEY":            "fakeaws-secret",
+		"AWS_ACCESS_KEY_ID":                AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":            SecretAccessKey,
 		"AWS_SESSION_TOKEN":                "",
-		"AWS_REGION":                       "us-east-1",
+		"AWS_REGION":                       Region,
 		"AWS_PROFILE":                      "",
 		"AWS_CONFIG_FILE":                  "/dev/null",
 		"AWS_SHARED_CREDENTIALS_FILE":      "/dev/null",
@@ -232,6 +238,24 @@ func (s *Server) Unsigned() int {
 	return s.unsigned
 }
 
+// BadSignatures reports how many requests carried a SigV4 signature that
+// did not match the one the fake recomputed from the request and its
+// credentials (wrong key, scope, clock, tampered body or signed header).
+// They were answered 403 and not recorded.
+func (s *Server) BadSignatures() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.badSig
+}
+
+// LastSignatureError says why the last badly signed request was refused
+// ("" if none was).
+func (s *Server) LastSignatureError() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastSig
+}
+
 // LastBody returns the last raw (decompressed) request body of op.
 func (s *Server) LastBody(op string) []byte {
 	s.mu.Lock()
@@ -282,7 +306,7 @@ func (s *Server) begin(svc Service, op string, body []byte) (Fault, chan struct{
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests[op]++
-	s.actions[svc.String()+":"+op] = true
+	s.actions[iamAction(svc, op)] = true
 	s.lastBody[op] = body
 	var f Fault
 	if q := s.faults[svc]; len(q) > 0 {
@@ -299,33 +323,35 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "only POST", http.StatusMethodNotAllowed)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil || len(body) > maxBody {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(raw) > maxBody {
 		http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
 		return
-	}
-	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err == nil {
-			body, err = io.ReadAll(io.LimitReader(zr, maxBody))
-		}
-		if err != nil {
-			http.Error(w, "bad gzip body", http.StatusBadRequest)
-			return
-		}
 	}
 	svc, op := route(r)
 	if op == "" {
 		http.Error(w, "fakeaws: unknown operation "+r.URL.Path, http.StatusNotFound)
 		return
 	}
-	if !signed(r, svc) {
-		s.mu.Lock()
-		s.unsigned++
-		s.notifyLocked()
-		s.mu.Unlock()
-		writeError(w, svc, http.StatusForbidden, "MissingAuthenticationToken", "request is not SigV4-signed")
+	if !s.checkSignature(w, r, raw, svc, op) {
 		return
+	}
+	body := raw
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		var tooBig bool
+		body, tooBig, err = gunzip(raw, maxBody)
+		if err != nil || tooBig {
+			s.recordInvalid()
+			switch {
+			case isOTLP(op) && tooBig:
+				writeOTLPError(w, r, http.StatusRequestEntityTooLarge, "more than 8 MiB uncompressed")
+			case isOTLP(op):
+				writeOTLPError(w, r, http.StatusBadRequest, "bad gzip body")
+			default:
+				http.Error(w, "bad gzip body", http.StatusBadRequest)
+			}
+			return
+		}
 	}
 	fault, hang := s.begin(svc, op, body)
 	if hang != nil {
@@ -343,6 +369,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Err() != nil {
 			return
 		}
+	}
+	if fault != 0 && isOTLP(op) {
+		s.otlpFault(w, r, fault)
+		return
 	}
 	switch fault {
 	case Fault500:
@@ -377,7 +407,57 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.putMetricData(w, body)
 	case "PutLogEvents", "CreateLogGroup", "CreateLogStream":
 		s.logsOp(w, op, body)
+	case opOTLPTraces:
+		s.otlpTraces(w, r, body)
+	case opOTLPMetrics:
+		s.otlpMetrics(w, r, body)
+	case opOTLPLogs:
+		s.otlpLogs(w, r, body)
 	}
+}
+
+// checkSignature verifies r's SigV4 signature; when it fails it counts
+// the request, answers 403 and returns false.
+func (s *Server) checkSignature(w http.ResponseWriter, r *http.Request, raw []byte, svc Service, op string) bool {
+	err := verifySigV4(r, raw, signingName(svc), map[string]string{AccessKeyID: SecretAccessKey}, time.Now())
+	if err == nil {
+		return true
+	}
+	code, msg := "MissingAuthenticationTokenException", err.Error()
+	var se *sigError
+	s.mu.Lock()
+	if errors.As(err, &se) {
+		s.badSig++
+		s.lastSig = se.Error()
+		code, msg = se.code, se.msg
+	} else {
+		s.unsigned++
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+	if isOTLP(op) {
+		writeOTLPError(w, r, http.StatusForbidden, code+": "+msg)
+		return false
+	}
+	writeError(w, svc, http.StatusForbidden, code, msg)
+	return false
+}
+
+// gunzip decompresses b, reading at most limit bytes of output; tooBig
+// reports that there was more.
+func gunzip(b []byte, limit int) (out []byte, tooBig bool, err error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, false, err
+	}
+	out, err = io.ReadAll(io.LimitReader(zr, int64(limit)+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if len(out) > limit {
+		return nil, true, nil
+	}
+	return out, false, nil
 }
 
 func route(r *http.Request) (Service, string) {
@@ -390,6 +470,12 @@ func route(r *http.Request) (Service, string) {
 		return XRay, "GetSamplingTargets"
 	case "/service/GraniteServiceVersion20100801/operation/PutMetricData":
 		return CloudWatch, "PutMetricData"
+	case "/v1/traces":
+		return XRay, opOTLPTraces
+	case "/v1/metrics":
+		return CloudWatch, opOTLPMetrics
+	case "/v1/logs":
+		return Logs, opOTLPLogs
 	case "/":
 		if t, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "Logs_20140328."); ok {
 			switch t {
@@ -399,19 +485,6 @@ func route(r *http.Request) (Service, string) {
 		}
 	}
 	return 0, ""
-}
-
-// signed checks the SigV4 headers are present and name the right service.
-func signed(r *http.Request, svc Service) bool {
-	auth := r.Header.Get("Authorization")
-	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=") || r.Header.Get("X-Amz-Date") == "" {
-		return false
-	}
-	if !strings.Contains(auth, "SignedHeaders=") || !strings.Contains(auth, "Signature=") {
-		return false
-	}
-	want := map[Service]string{XRay: "/xray/aws4_request", CloudWatch: "/monitoring/aws4_request", Logs: "/logs/aws4_request"}[svc]
-	return strings.Contains(auth, want)
 }
 
 func internalCode(svc Service) string {

@@ -3,6 +3,7 @@ package sidecarcompat
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,16 +22,16 @@ import (
 )
 
 // startSidecar builds the sidecar from the main module and runs it in AWS
-// mode against fake, returning its X-Ray UDP address.
-func startSidecar(t *testing.T, fake *fakeaws.Server) (string, *exec.Cmd) {
+// mode against fake, with extra flags, returning its X-Ray UDP address.
+func startSidecar(t *testing.T, fake *fakeaws.Server, extra ...string) (string, *exec.Cmd) {
 	t.Helper()
-	info, cmd := startSidecarInfo(t, fake)
+	info, cmd := startSidecarInfo(t, fake, extra...)
 	return info["addr_xray_udp"], cmd
 }
 
 // startSidecarInfo is startSidecar returning every address the sidecar
 // logged at start (addr_xray_udp, addr_xray_tcp, ...).
-func startSidecarInfo(t *testing.T, fake *fakeaws.Server) (map[string]string, *exec.Cmd) {
+func startSidecarInfo(t *testing.T, fake *fakeaws.Server, extra ...string) (map[string]string, *exec.Cmd) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "sidecar")
 	build := exec.Command("go", "build", "-o", bin, "./sidecar")
@@ -42,6 +43,7 @@ func startSidecarInfo(t *testing.T, fake *fakeaws.Server) (map[string]string, *e
 	cmd := exec.Command(bin, "-xray-udp-addr", "127.0.0.1:0", "-xray-tcp-addr", "127.0.0.1:0",
 		"-emf-tcp-addr", "off", "-emf-udp-addr", "off", "-status-addr", "127.0.0.1:0", "-ui-addr", "127.0.0.1:0",
 		"-otlp-http-addr", "off", "-otlp-grpc-addr", "off")
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	for k, v := range fake.Env() {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -180,6 +182,82 @@ func TestXRaySDKEmitterThroughSidecar(t *testing.T) {
 	}
 	if fake.Unsigned() != 0 {
 		t.Fatalf("%d unsigned requests reached X-Ray", fake.Unsigned())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sidecar exit: %v", err)
+	}
+}
+
+// TestXRaySDKToXRayOTLPEndpoint: with -traces-exporter xray-otlp, the
+// segments aws-xray-sdk-go sends over UDP reach X-Ray's OTLP endpoint as
+// spans (signed; the fake recomputes the signatures): every trace, its
+// segment a SERVER span named by the service and its subsegment a child
+// span, and nothing through PutTraceSegments.
+func TestXRaySDKToXRayOTLPEndpoint(t *testing.T) {
+	fake := fakeaws.New()
+	defer fake.Close()
+	udp, cmd := startSidecar(t, fake, "-traces-exporter", "xray-otlp")
+	strategy, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version":2,"default":{"fixed_target":0,"rate":1},"rules":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := awsxray.Configure(awsxray.Config{DaemonAddr: udp, SamplingStrategy: strategy, ServiceVersion: "1.2.3"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	want := map[string]string{} // hex trace ID -> segment ID
+	for i := 0; i < n; i++ {
+		ctx, seg := awsxray.BeginSegment(context.Background(), "sdk-app")
+		_ = seg.AddAnnotation("order", i)
+		_, sub := awsxray.BeginSubsegment(ctx, "db-query")
+		sub.Close(nil)
+		seg.Close(nil)
+		want[strings.ReplaceAll(strings.TrimPrefix(seg.TraceID, "1-"), "-", "")] = seg.ID
+	}
+	type span struct{ name, kind, parent string }
+	got := func() map[string][]span {
+		m := map[string][]span{}
+		for _, r := range fake.OTLPTraces() {
+			for _, rs := range r.ResourceSpans {
+				for _, ss := range rs.ScopeSpans {
+					for _, sp := range ss.Spans {
+						id := hex.EncodeToString(sp.TraceId)
+						m[id] = append(m[id], span{sp.Name, sp.Kind.String(), hex.EncodeToString(sp.ParentSpanId)})
+					}
+				}
+			}
+		}
+		return m
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	complete := func() bool {
+		g := got()
+		for id := range want {
+			if len(g[id]) < 2 {
+				return false
+			}
+		}
+		return true
+	}
+	if err := fake.WaitFor(ctx, complete); err != nil {
+		t.Fatalf("not every trace arrived as spans: %v (%d traces)", err, len(got()))
+	}
+	for id, segID := range want {
+		var server, child bool
+		for _, sp := range got()[id] {
+			server = server || (sp.name == "sdk-app" && sp.kind == "SPAN_KIND_SERVER")
+			child = child || (sp.name == "db-query" && sp.parent == segID)
+		}
+		if !server || !child {
+			t.Fatalf("trace %s arrived as %+v", id, got()[id])
+		}
+	}
+	if fake.SegmentCount() != 0 || fake.BadSignatures() != 0 || fake.Unsigned() != 0 || fake.Invalid() != 0 {
+		t.Fatalf("%d segments, %d badly signed, %d unsigned, %d invalid", fake.SegmentCount(), fake.BadSignatures(), fake.Unsigned(), fake.Invalid())
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

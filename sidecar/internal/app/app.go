@@ -76,6 +76,8 @@ type App struct {
 	uiLn    net.Listener
 	uiDone  chan struct{}
 	started []component
+
+	otlpOut otlpExporters // -traces-exporter and -logs-exporter (otlpexport.go)
 }
 
 // New builds the sidecar. Nothing is bound until Start.
@@ -113,6 +115,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 			return nil, err
 		}
 		segConsumer, emfConsumer, segSink = cons.seg, cons.emf, pipelineSink{cons.seg}
+		segConsumer = a.otlpOut.udpConsumer(segConsumer)
 		if cons.metrics != nil {
 			metSink = pointSink{cons.metrics}
 		}
@@ -139,7 +142,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 			return nil, err
 		}
 		a.otlp, err = otlprecv.New(otlprecv.Config{HTTPAddr: c.OTLPHTTPAddr, GRPCAddr: c.OTLPGRPCAddr,
-			AllowHost: hostcheck.New(c.AllowedHosts).Allows, Consumer: cons, Counters: a.counters, Logger: o.Logger})
+			AllowHost: hostcheck.New(c.AllowedHosts).Allows, Consumer: a.otlpOut.route(cons), Counters: a.counters, Logger: o.Logger})
 		if err != nil {
 			return nil, err
 		}
@@ -208,6 +211,10 @@ func (a *App) buildAWS(ctx context.Context) (awsConsumers, error) {
 		}
 		a.pipelines = append(a.pipelines, mp)
 		out.emf, out.metrics = mp, mp
+	}
+	emfLogs, _ := out.emf.(*logs.Pipeline)
+	if err := a.buildOTLPExporters(ctx, cfg, emfLogs); err != nil {
+		return awsConsumers{}, err
 	}
 	if c.XRayTCPAddr != "off" {
 		endpoint, err := xrayEndpoint(ctx, cfg)
@@ -310,8 +317,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 // work in at the same moment and, concurrently, hand what their sockets
 // and connections already hold to the pipelines (each receiver's Shutdown
 // drains; a receiver added later must do the same); only when every
-// receiver is done do the pipelines drain, so that nothing read during
-// shutdown arrives after its pipeline stopped. Then the servers stop.
+// receiver is done do the pipelines drain (all at once, each within ctx),
+// so that nothing read during shutdown arrives after its pipeline
+// stopped. Then the servers stop.
 func (a *App) shutdownStarted(ctx context.Context) error {
 	var errs []error
 	var stopping []component
@@ -331,11 +339,16 @@ func (a *App) shutdownStarted(ctx context.Context) error {
 	}
 	wg.Wait()
 	errs = append(errs, rerrs...)
-	for _, p := range a.pipelines {
+	// The pipelines drain side by side: one whose backend is down must not
+	// spend the deadline of the others.
+	perrs := make([]error, len(a.pipelines))
+	for i, p := range a.pipelines {
 		if containsComp(a.started, p) {
-			errs = append(errs, p.Shutdown(ctx))
+			wg.Go(func() { perrs[i] = p.Shutdown(ctx) })
 		}
 	}
+	wg.Wait()
+	errs = append(errs, perrs...)
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
 	}

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Config is the sidecar's configuration.
@@ -40,7 +43,25 @@ type Config struct {
 	PersistEvery time.Duration // local mode: how often it persists, besides at shutdown
 	CPUProfile   string        // write a CPU profile here until shutdown (diagnostics)
 	XRayWorkers  int           // concurrent PutTraceSegments requests
+
+	// Exporters for what OTLP and X-Ray UDP bring (AWS mode).
+	TracesExporter string            // "xray" (PutTraceSegments), "xray-otlp" or "otlp"
+	TracesEndpoint string            // URL for "otlp"; overrides X-Ray's for "xray-otlp"
+	TracesHeaders  map[string]string // extra headers of OTLP trace requests
+	LogsExporter   string            // OTLP logs: "logs" (PutLogEvents), "logs-otlp" or "otlp"
+	LogsEndpoint   string            // URL for "otlp"; overrides CloudWatch Logs' for "logs-otlp"
+	LogsHeaders    map[string]string // extra headers of OTLP log requests
+	OTLPLogGroup   string            // log group of OTLP logs whose resource names none (aws.log.group.names)
 }
+
+// Exporter names.
+const (
+	ExporterXRay     = "xray"      // traces: PutTraceSegments
+	ExporterXRayOTLP = "xray-otlp" // traces: X-Ray's OTLP endpoint, SigV4
+	ExporterLogs     = "logs"      // OTLP logs: PutLogEvents
+	ExporterLogsOTLP = "logs-otlp" // OTLP logs: CloudWatch Logs' OTLP endpoint, SigV4
+	ExporterOTLP     = "otlp"      // any OTLP/HTTP endpoint, unsigned, with headers
+)
 
 // Default returns the defaults.
 func Default() Config {
@@ -50,6 +71,7 @@ func Default() Config {
 		OTLPHTTPAddr: "127.0.0.1:4318", OTLPGRPCAddr: "127.0.0.1:4317",
 		StatusAddr: "127.0.0.1:2021", UIAddr: "127.0.0.1:2772",
 		MemoryBudget: 16 << 20, UDPReadBuf: 8 << 20, Shutdown: 25 * time.Second,
+		TracesExporter: ExporterXRay, LogsExporter: ExporterLogs, OTLPLogGroup: "/sidelight/otlp",
 		LogGroup: "/sidelight/emf", XRayWorkers: 4, MetricsFlush: 60 * time.Second, ECSSegments: true, LogLevel: "info",
 	}
 }
@@ -61,7 +83,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs := flag.NewFlagSet("sidecar", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var budgetMiB int64 = c.MemoryBudget >> 20
-	var dims, allowedHosts string
+	var dims, allowedHosts, tracesHeaders, logsHeaders string
 	fs.StringVar(&c.XRayUDPAddr, "xray-udp-addr", c.XRayUDPAddr, "UDP address for X-Ray segments (daemon protocol)")
 	fs.StringVar(&c.XRayTCPAddr, "xray-tcp-addr", c.XRayTCPAddr, `TCP address of the X-Ray sampling proxy ("off" to disable)`)
 	fs.StringVar(&c.EMFTCPAddr, "emf-tcp-addr", c.EMFTCPAddr, `TCP address for EMF lines ("off" to disable)`)
@@ -89,6 +111,13 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&c.PersistPath, "persist", "", "local mode: file that keeps the view's data across restarts")
 	fs.DurationVar(&c.PersistEvery, "persist-every", c.PersistEvery, "local mode with -persist: how often to write the file (it is also written at shutdown)")
 	fs.IntVar(&c.XRayWorkers, "xray-workers", c.XRayWorkers, "concurrent PutTraceSegments requests")
+	fs.StringVar(&c.TracesExporter, "traces-exporter", c.TracesExporter, `where traces go: "xray" (PutTraceSegments), "xray-otlp" (X-Ray's OTLP endpoint, SigV4; needs Transaction Search) or "otlp" (-traces-endpoint, unsigned)`)
+	fs.StringVar(&c.TracesEndpoint, "traces-endpoint", "", `OTLP/HTTP URL for -traces-exporter otlp (such as http://collector:4318/v1/traces); for xray-otlp the default is https://xray.<region>.amazonaws.com/v1/traces, or AWS_ENDPOINT_URL_XRAY + /v1/traces`)
+	fs.StringVar(&tracesHeaders, "traces-headers", "", `comma-separated key=value headers for OTLP trace requests`)
+	fs.StringVar(&c.LogsExporter, "logs-exporter", c.LogsExporter, `where OTLP logs go: "logs" (PutLogEvents), "logs-otlp" (CloudWatch Logs' OTLP endpoint, SigV4) or "otlp" (-logs-endpoint, unsigned)`)
+	fs.StringVar(&c.LogsEndpoint, "logs-endpoint", "", `OTLP/HTTP URL for -logs-exporter otlp; for logs-otlp the default is https://logs.<region>.amazonaws.com/v1/logs, or AWS_ENDPOINT_URL_CLOUDWATCH_LOGS + /v1/logs`)
+	fs.StringVar(&logsHeaders, "logs-headers", "", `comma-separated key=value headers for OTLP log requests`)
+	fs.StringVar(&c.OTLPLogGroup, "otlp-log-group", c.OTLPLogGroup, "log group for OTLP logs whose resource has no aws.log.group.names (stream: -log-stream)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until shutdown (diagnostics)")
 
 	// Environment first, then the command line on top.
@@ -119,6 +148,13 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	}
 	c.ECSDims = splitList(dims)
 	c.AllowedHosts = splitList(allowedHosts)
+	var err error
+	if c.TracesHeaders, err = parseHeaders(tracesHeaders); err != nil {
+		return c, fmt.Errorf("-traces-headers: %w", err)
+	}
+	if c.LogsHeaders, err = parseHeaders(logsHeaders); err != nil {
+		return c, fmt.Errorf("-logs-headers: %w", err)
+	}
 	return c, c.Validate()
 }
 
@@ -157,12 +193,63 @@ func (c Config) Validate() error {
 	if c.Shutdown <= 0 || c.MetricsFlush < time.Second {
 		errs = append(errs, fmt.Errorf("-shutdown-timeout must be positive and -metrics-flush at least 1s"))
 	}
+	switch c.TracesExporter {
+	case ExporterXRay, ExporterXRayOTLP:
+	case ExporterOTLP:
+		if c.TracesEndpoint == "" {
+			errs = append(errs, errors.New("-traces-exporter otlp needs -traces-endpoint"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("-traces-exporter %q: want xray, xray-otlp or otlp", c.TracesExporter))
+	}
+	switch c.LogsExporter {
+	case ExporterLogs, ExporterLogsOTLP:
+	case ExporterOTLP:
+		if c.LogsEndpoint == "" {
+			errs = append(errs, errors.New("-logs-exporter otlp needs -logs-endpoint"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("-logs-exporter %q: want logs, logs-otlp or otlp", c.LogsExporter))
+	}
+	for name, u := range map[string]string{"traces-endpoint": c.TracesEndpoint, "logs-endpoint": c.LogsEndpoint} {
+		if u == "" {
+			continue
+		}
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			errs = append(errs, fmt.Errorf("-%s %q: want an http(s) URL", name, u))
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("-log-level %q: want debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// parseHeaders reads "k=v,k2=v2" (the OTEL_EXPORTER_OTLP_HEADERS form;
+// values may be percent-encoded).
+func parseHeaders(s string) (map[string]string, error) {
+	items := splitList(s)
+	if len(items) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(items))
+	for _, kv := range items {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || !httpguts.ValidHeaderFieldName(k) {
+			return nil, fmt.Errorf("%q is not key=value with a valid header name", kv)
+		}
+		if uv, err := url.PathUnescape(strings.TrimSpace(v)); err == nil {
+			v = uv
+		}
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return nil, fmt.Errorf("header %q: the value has control characters", k)
+		}
+		m[k] = v
+	}
+	return m, nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/config"
 )
 
@@ -54,6 +56,24 @@ func TestTable(t *testing.T) {
 		{"bad env", nil, map[string]string{"SIDELIGHT_UDP_RCVBUF": "lots"}, nil, "SIDELIGHT_UDP_RCVBUF"},
 		{"bad level", []string{"-log-level", "loud"}, nil, nil, "log-level"},
 		{"stray args", []string{"extra"}, nil, nil, "unexpected"},
+		{"exporters default", nil, nil, func(c config.Config) bool {
+			return c.TracesExporter == "xray" && c.LogsExporter == "logs" && c.OTLPLogGroup == "/sidelight/otlp"
+		}, ""},
+		{"traces to X-Ray's OTLP endpoint", nil, map[string]string{"SIDELIGHT_TRACES_EXPORTER": "xray-otlp"},
+			func(c config.Config) bool { return c.TracesExporter == "xray-otlp" && c.TracesEndpoint == "" }, ""},
+		{"traces to a collector", []string{"-traces-exporter", "otlp", "-traces-endpoint", "http://tempo:4318/v1/traces",
+			"-traces-headers", "X-Scope-OrgID=team-a, authorization=Basic%20abc"}, nil,
+			func(c config.Config) bool {
+				return c.TracesEndpoint == "http://tempo:4318/v1/traces" && c.TracesHeaders["X-Scope-OrgID"] == "team-a" &&
+					c.TracesHeaders["authorization"] == "Basic abc"
+			}, ""},
+		{"otlp exporter needs an endpoint", []string{"-traces-exporter", "otlp"}, nil, nil, "needs -traces-endpoint"},
+		{"unknown traces exporter", []string{"-traces-exporter", "jaeger"}, nil, nil, "want xray, xray-otlp or otlp"},
+		{"unknown logs exporter", []string{"-logs-exporter", "stdout"}, nil, nil, "want logs, logs-otlp or otlp"},
+		{"bad endpoint", []string{"-logs-exporter", "otlp", "-logs-endpoint", "collector:4318"}, nil, nil, "want an http(s) URL"},
+		{"bad header", []string{"-logs-headers", "novalue"}, nil, nil, "-logs-headers"},
+		{"logs to CloudWatch's OTLP endpoint", []string{"-logs-exporter", "logs-otlp", "-otlp-log-group", "app"}, nil,
+			func(c config.Config) bool { return c.LogsExporter == "logs-otlp" && c.OTLPLogGroup == "app" }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := config.Parse(tc.args, env(tc.env), io.Discard)
@@ -77,4 +97,22 @@ func ExampleParse() {
 	c, err := config.Parse([]string{"-emf-to-logs"}, func(string) string { return "" }, io.Discard)
 	fmt.Println(c.EMFToLogs, c.LogGroup, err)
 	// Output: true /sidelight/emf <nil>
+}
+
+// FuzzHeaders: any -traces-headers value parses or fails with an error;
+// what parses has no line break in a name or value.
+func FuzzHeaders(f *testing.F) {
+	f.Add("X-Scope-OrgID=team-a, authorization=Basic%20abc")
+	f.Add("a=%0d%0aInjected: 1")
+	f.Fuzz(func(t *testing.T, v string) {
+		c, err := config.Parse([]string{"-traces-headers", v}, env(nil), io.Discard)
+		if err != nil {
+			return
+		}
+		for k, v := range c.TracesHeaders {
+			if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
+				t.Fatalf("header %q: %q", k, v)
+			}
+		}
+	})
 }

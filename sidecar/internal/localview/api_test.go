@@ -178,7 +178,7 @@ func TestAPIServiceMap(t *testing.T) {
 	for _, e := range m.Edges {
 		edges[e.From+"->"+e.To] = e
 	}
-	if m.Traces != 4 || len(nodes) != 6 {
+	if m.Traces != 4 || len(nodes) != 7 {
 		t.Fatalf("map = %+v", m)
 	}
 	if n := nodes["catalog"]; n.Kind != "service" || n.Count != 2 || n.Throttles != 1 || n.ErrorRate != 0.5 {
@@ -193,12 +193,20 @@ func TestAPIServiceMap(t *testing.T) {
 	if n := nodes["postgres"]; n == nil || n.Kind != "remote" {
 		t.Errorf("postgres = %+v", n)
 	}
-	// The traced remote call to orders becomes one frontend→orders edge.
-	want := []string{"frontend->DynamoDB", "frontend->orders", "orders->postgres"}
+	if n := nodes["client"]; n == nil || n.Kind != "client" || n.Count != 4 {
+		t.Errorf("client = %+v", n)
+	}
+	// The traced remote call to orders becomes one frontend→orders edge;
+	// each root segment has an edge from the client.
+	want := []string{"frontend->DynamoDB", "frontend->orders", "orders->postgres", "client->health", "client->frontend"}
+	if e := edges["client->catalog"]; e == nil || e.Count != 2 {
+		t.Errorf("client->catalog = %+v", e)
+	}
+	want = append(want, "client->catalog")
 	if len(edges) != len(want) {
 		t.Errorf("edges = %v, want %v", keys(edges), want)
 	}
-	for _, k := range want {
+	for _, k := range want[:len(want)-1] {
 		if edges[k] == nil || edges[k].Count != 1 {
 			t.Errorf("edge %s = %+v", k, edges[k])
 		}
@@ -300,7 +308,8 @@ func TestHostCheckAndHeaders(t *testing.T) {
 
 func TestStaticFiles(t *testing.T) {
 	f := newAPIFixture(t)
-	for path, ctype := range map[string]string{"/": "text/html", "/static/app.js": "text/javascript", "/static/style.css": "text/css"} {
+	for path, ctype := range map[string]string{"/": "text/html", "/static/app.js": "text/javascript", "/static/style.css": "text/css",
+		"/static/view.js": "text/javascript", "/static/overview.js": "text/javascript"} {
 		resp := f.get(t, path, nil)
 		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
 			t.Errorf("%s: %d %q, want 200 %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), ctype)
@@ -314,16 +323,23 @@ func TestStaticFiles(t *testing.T) {
 	if strings.Contains(string(b), "<script>") || strings.Contains(string(b), "onclick=") || strings.Contains(string(b), "onload=") {
 		t.Error("index.html has inline script")
 	}
-	raw, _ := webFS.ReadFile("web/app.js")
-	var code strings.Builder
-	for _, line := range strings.Split(string(raw), "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(line), "//") {
-			code.WriteString(line + "\n")
+	// Every page file is in the bundle the page loads, and none builds
+	// markup from strings.
+	for _, name := range viewScripts {
+		raw, _ := webFS.ReadFile("web/" + name)
+		if len(raw) == 0 || !strings.Contains(string(viewBundle), string(raw)) {
+			t.Errorf("%s is missing or not in view.js", name)
 		}
-	}
-	for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"} {
-		if strings.Contains(code.String(), bad) {
-			t.Errorf("app.js uses %s", bad)
+		var code strings.Builder
+		for _, line := range strings.Split(string(raw), "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(line), "//") {
+				code.WriteString(line + "\n")
+			}
+		}
+		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"} {
+			if strings.Contains(code.String(), bad) {
+				t.Errorf("%s uses %s", name, bad)
+			}
 		}
 	}
 }

@@ -51,7 +51,7 @@ func TestBrowserMalformedDocuments(t *testing.T) {
 	)
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/#/traces")); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, ctx, "the list", `document.querySelectorAll('#trace-list tr.trace-row').length === 1`)
@@ -102,7 +102,7 @@ func TestBrowserStatusBadgeColours(t *testing.T) {
 	}
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/#/traces")); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, ctx, "the list", `document.querySelectorAll('#trace-list tr.trace-row').length === 4`)

@@ -23,11 +23,17 @@ import (
 // the process, when the test ends.
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	return browserSized(t, 1400, 1400)
+}
+
+// browserSized is browser with a window of w×h pixels.
+func browserSized(t *testing.T, w, h int) context.Context {
+	t.Helper()
 	path := browsertest.Path(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	actx, acancel := chromedp.NewExecAllocator(ctx, browsertest.Options(t,
 		chromedp.Flag("disable-extensions", true),
-		chromedp.WindowSize(1400, 1400),
+		chromedp.WindowSize(w, h),
 	)...)
 	bctx, bcancel := chromedp.NewContext(actx)
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
@@ -80,7 +86,8 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 func poll(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
 	if _, err := browsertest.Poll[chromedp.Void](ctx, expr, 30*time.Second); err != nil {
-		t.Fatalf("waiting for %s (%s): %v", what, expr, err)
+		page, _ := browsertest.Eval[string](ctx, `location.hash + '\n' + document.querySelector('main').innerText.slice(0, 2000)`)
+		t.Fatalf("waiting for %s (%s): %v\npage: %s", what, expr, err, page)
 	}
 }
 
@@ -125,7 +132,7 @@ func TestBrowserFaultedTraceWaterfall(t *testing.T) {
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/#/traces")); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, ctx, "the full list", `document.querySelectorAll('#trace-list tr.trace-row').length === 36`)
@@ -194,7 +201,7 @@ func TestBrowserFaultedTraceWaterfall(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/#/map")); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, ctx, "the service map", `document.querySelectorAll('#map-svg g.node').length === 5`)
+	poll(t, ctx, "the service map", `document.querySelectorAll('#map-svg .node').length === 6`)
 	edges := eval[[]string](t, ctx, `[...document.querySelectorAll('#map-edges tbody tr')].map(r => r.cells[0].textContent + '->' + r.cells[1].textContent)`)
 	if !slices.Contains(edges, "frontend->orders") || !slices.Contains(edges, "orders->postgres") {
 		t.Errorf("map edges = %v", edges)
@@ -206,12 +213,12 @@ func TestBrowserFaultedTraceWaterfall(t *testing.T) {
 	poll(t, ctx, "the charts", `document.querySelectorAll('#charts figure').length === 2`)
 	// Clicking the latency point lists the trace it came from.
 	click(t, ctx, `#charts figure[data-metric="Latency"] circle.pt.linked`)
-	poll(t, ctx, "linked traces", `document.querySelectorAll('#point-traces ul.linked-traces a').length === 1`)
-	if got := eval[string](t, ctx, `document.querySelector('#point-traces ul.linked-traces a').textContent`); got != sc.traceID {
+	poll(t, ctx, "linked traces", `document.querySelectorAll('#charts .point-traces ul.linked-traces a').length === 1`)
+	if got := eval[string](t, ctx, `document.querySelector('#charts .point-traces ul.linked-traces a').textContent`); got != sc.traceID {
 		t.Errorf("linked trace = %q, want %q", got, sc.traceID)
 	}
 	screenshot(t, ctx, "localview-metrics.png")
-	click(t, ctx, `#point-traces ul.linked-traces a`)
+	click(t, ctx, `#charts .point-traces ul.linked-traces a`)
 	poll(t, ctx, "the linked trace's waterfall", `document.querySelectorAll('#waterfall .wf-row').length === 6`)
 
 	// The metrics form narrows the charts.
@@ -287,7 +294,7 @@ func TestBrowserEscapesHostileTelemetry(t *testing.T) {
 			t.Errorf("%s: %d elements came from telemetry markup", view, n)
 		}
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/#/traces")); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, ctx, "the list", `document.querySelectorAll('#trace-list tr.trace-row').length === 1`)
@@ -329,7 +336,7 @@ func TestBrowserEscapesHostileTelemetry(t *testing.T) {
 		check(view)
 	}
 	click(t, ctx, `#charts circle.pt`)
-	poll(t, ctx, "point details", `document.querySelectorAll('#point-traces a').length === 1`)
+	poll(t, ctx, "point details", `document.querySelectorAll('#charts .point-traces a').length === 1`)
 	check("metric point")
 
 	// Hostile text in the address itself (a link someone was sent).
@@ -366,7 +373,7 @@ func TestBrowserCSPBlocksInjectedScript(t *testing.T) {
 	s := newStore(t, Config{})
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/#/traces")); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, ctx, "the page", `document.getElementById('trace-list') !== null`)
@@ -379,6 +386,9 @@ func TestBrowserCSPBlocksInjectedScript(t *testing.T) {
 	}
 }
 
+// Live refresh is on by default: a trace that arrives later shows up
+// without a reload. The pause button stops it: the refresh timer keeps
+// ticking (counted on the page) but the list is not reloaded.
 func TestBrowserLiveRefresh(t *testing.T) {
 	ctx := browser(t)
 	s := newStore(t, Config{})
@@ -387,13 +397,31 @@ func TestBrowserLiveRefresh(t *testing.T) {
 	mustAdd(t, s, d)
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.Click(chromedp.ID("live"))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/#/traces")); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, ctx, "the first trace", `document.querySelectorAll('#trace-list tr.trace-row').length === 1`)
-	// A trace that arrives later shows up without a reload (the view
-	// refreshes every 5 s).
+	if st := eval[string](t, ctx, `document.getElementById('live-state').textContent + ' ' + document.getElementById('live').getAttribute('aria-pressed')`); st != "live true" {
+		t.Errorf("live state on first load = %q, want live", st)
+	}
 	id, d := okTrace(t, &g, time.Now(), "second", time.Millisecond)
 	mustAdd(t, s, d)
 	poll(t, ctx, "the second trace", `document.querySelector('#trace-list tr.trace-row').dataset.traceId === '`+id+`'`)
+
+	click(t, ctx, "#live")
+	poll(t, ctx, "the paused state", `document.getElementById('live-state').textContent === 'paused'`)
+	renders := eval[int](t, ctx, `Number(document.getElementById('trace-list').dataset.renders)`)
+	ticks := eval[int](t, ctx, `Number(document.body.dataset.liveTicks || 0)`)
+	_, d = okTrace(t, &g, time.Now(), "third", time.Millisecond)
+	mustAdd(t, s, d)
+	poll(t, ctx, "two timer ticks", `Number(document.body.dataset.liveTicks || 0) >= `+fmt.Sprint(ticks+2))
+	if n := eval[int](t, ctx, `Number(document.getElementById('trace-list').dataset.renders)`); n != renders {
+		t.Errorf("paused list re-rendered: %d renders, was %d", n, renders)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('#trace-list tr.trace-row').length`); n != 2 {
+		t.Errorf("paused list shows %d rows, want 2", n)
+	}
+	// Resuming shows it.
+	click(t, ctx, "#live")
+	poll(t, ctx, "the third trace after resuming", `document.querySelectorAll('#trace-list tr.trace-row').length === 3`)
 }

@@ -191,7 +191,7 @@ func (a *sideAcc) add(d *docInfo) {
 	}
 	a.last = max(a.last, d.start)
 	a.n++
-	_ = a.side.Add(d.route, (d.end-d.start)*1000, requestStatus(d)) // refusals are counted by the side
+	_ = a.side.Add(d.cmpRoute, (d.end-d.start)*1000, requestStatus(d)) // refusals are counted by the side
 }
 
 func (a *sideAcc) result(sq sideQuery) sideResult {
@@ -271,7 +271,7 @@ func (s *Store) compare(q compareQuery) compareResult {
 func (t *trace) hasSegment(service, version, route string) bool {
 	for _, d := range t.docs {
 		if d.independent || service != "" && d.name != service ||
-			version != "" && d.version != version || route != "" && d.route != route {
+			version != "" && d.version != version || route != "" && d.cmpRoute != route {
 			continue
 		}
 		return true

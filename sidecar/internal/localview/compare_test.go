@@ -323,8 +323,8 @@ func TestSegmentVersionAndRoute(t *testing.T) {
 		{"independent subsegment", map[string]any{"type": "subsegment", "parent_id": g.id(), "annotations": map[string]any{"Version": "v9"}}, "", ""},
 	} {
 		di := seg(tc.m)
-		if di.version != tc.version || di.route != tc.route {
-			t.Errorf("%s: version %q route %q, want %q %q", tc.name, di.version, di.route, tc.version, tc.route)
+		if di.version != tc.version || di.cmpRoute != tc.route {
+			t.Errorf("%s: version %q route %q, want %q %q", tc.name, di.version, di.cmpRoute, tc.version, tc.route)
 		}
 		if len(di.version) > deployversion.MaxLen {
 			t.Errorf("%s: version of %d bytes", tc.name, len(di.version))

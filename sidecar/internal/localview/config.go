@@ -57,6 +57,23 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (time.Now when nil). Tests inject their own.
 	Now func() time.Time
+	// Inputs say where the store's documents come from, for the page to
+	// tell a user with no data yet what to send where (DefaultInputs, the
+	// sidecar's default addresses, when nil).
+	Inputs []Input
+}
+
+// Input is one place that feeds the store, as the page shows it.
+type Input struct {
+	Signal  string `json:"signal"`        // what arrives there: "X-Ray segments"
+	Address string `json:"address"`       // where: "udp://127.0.0.1:2000"
+	Env     string `json:"env,omitempty"` // how an SDK is pointed at it: "AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000"
+}
+
+// DefaultInputs are the sidecar's default receiving addresses.
+var DefaultInputs = []Input{
+	{Signal: "X-Ray segments", Address: "udp://127.0.0.1:2000", Env: "AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000"},
+	{Signal: "EMF metrics", Address: "tcp://127.0.0.1:25888", Env: "AWS_EMF_AGENT_ENDPOINT=tcp://127.0.0.1:25888"},
 }
 
 // Validate reports a Config that cannot be used.
@@ -101,6 +118,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Inputs == nil {
+		c.Inputs = DefaultInputs
 	}
 	if c.Now == nil {
 		c.Now = time.Now

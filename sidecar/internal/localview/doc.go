@@ -41,31 +41,45 @@
 // seconds or RFC 3339. sort=time|duration orders by start time or
 // duration, newest or longest first unless order=asc.
 //
+// The landing page is the overview: per service (segment name) and per
+// route (the segment's "route" annotation), request rate, error, fault
+// and throttle shares and p50/p90/p99 latency, on one time axis, each
+// figure a link to a search for its traces. The store keeps it up to date
+// as segments arrive and leave, in cells per (service, route, 10 s) with
+// a log-scale latency histogram (bins 9 % apart; a percentile is its
+// bin's upper bound), at most 1,000 (service, route) pairs (further ones
+// share one "(other)" row).
+//
+// The page reloads its data every 3 s (live) until paused; a page with a
+// form keeps it as the user left it. With no data yet a page says what to
+// send where (Config.Inputs).
+//
 // Each segment's version is its Version annotation
-// (deployversion.AnnotationKey), else its service.version; its route is
-// its "route" annotation, else its method and URL path (versions.go has
-// the details). The store records when each version of a service first
-// appears in the traffic: at most [MaxDeployments] markers, the earliest
-// dropped and counted when a new one arrives on a full list; markers
-// outlive the traces they came from. The compare page (#/compare) and
-// /api/compare judge a rollout with package compare: the segments of one
-// service, split into a baseline and a candidate by version, by a window
-// on their start, or both, compared route by route in one pass over the
-// store; the answer has each route's verdict, rates and percentiles, the
-// overall verdict, the method and the minimum sample size, and a
-// pipeline step can call it.
+// (deployversion.AnnotationKey), else its service.version (versions.go
+// has the details). The store records when each version of a service
+// first appears in the traffic: at most [MaxDeployments] markers, the
+// earliest dropped and counted when a new one arrives on a full list;
+// markers outlive the traces they came from. The compare page (#/compare)
+// and /api/compare judge a rollout with package compare: the segments of
+// one service, split into a baseline and a candidate by version, by a
+// window on their start, or both, compared route by route (the "route"
+// annotation, else method and URL path) in one pass over the store; the
+// answer has each route's verdict, rates and percentiles, the overall
+// verdict, the method and the minimum sample size, for a pipeline step.
 //
 // JSON API (all GET):
 //
+//	/api/overview?since=&until=   per service and route: totals and one column per time step
 //	/api/traces?q=&since=&until=&sort=time|duration&order=asc|desc
-//	           &service=&status=ok|error|fault|throttle&annotation=key[=value]&min_ms=&max_ms=&limit=
+//	           &service=&call=&status=ok|error|fault|throttle&annotation=key[=value]&min_ms=&max_ms=&limit=
 //	           &version=&route=   a segment of service with that version and route
 //	/api/compare?service=&baseline=&candidate=&baseline_since=&baseline_until=
 //	           &candidate_since=&candidate_until=&min_requests=&alpha=
 //	/api/deployments?service=   deployment markers: first and last seen per version
-//	/api/traces/{id}      one trace as a tree of segments and subsegments
-//	/api/servicemap       nodes, edges, counts and error rates
-//	/api/metrics?namespace=&metric=&bucket=   EMF series in time buckets with percentiles
+//	/api/traces/{id}      one trace as a tree of segments and subsegments (orphan: parent never received)
+//	/api/servicemap       nodes (client, service, function, remote, aws), edges, counts and error rates
+//	/api/metrics?namespace=&metric=&bucket=&group=   EMF series in time buckets with percentiles;
+//	                      group=DIMENSION or * sums each document's values once per group
 //	/api/facets           services and annotation keys present, for filters
 //	/api/stats            counts of stored, rejected and evicted documents
 package localview

@@ -62,7 +62,16 @@ func FuzzAddSegment(f *testing.F) {
 		if !ok {
 			t.Fatal("accepted trace has no detail")
 		}
-		for _, v := range []any{l, d, s.serviceMap(), s.facets(), s.metrics(metricsQuery{})} {
+		// The overview counts the document once, however often it came.
+		o := s.overview(overviewQuery{})
+		n := 0
+		for _, sr := range o.Services {
+			n += sr.Total.Requests
+		}
+		if n > 1 {
+			t.Fatalf("overview counts %d requests for one document", n)
+		}
+		for _, v := range []any{l, d, s.serviceMap(), s.facets(), s.metrics(metricsQuery{}), o} {
 			if _, err := json.Marshal(v); err != nil {
 				t.Fatalf("view does not encode: %v", err)
 			}
@@ -92,7 +101,7 @@ func FuzzAddEMF(f *testing.F) {
 			}
 			return
 		}
-		for _, q := range []metricsQuery{{}, {bucketMS: 1000}} {
+		for _, q := range []metricsQuery{{}, {bucketMS: 1000}, {group: "*"}, {group: "Service"}} {
 			if _, err := json.Marshal(s.metrics(q)); err != nil {
 				t.Fatalf("metrics do not encode: %v", err)
 			}
@@ -112,7 +121,11 @@ func FuzzAPIQuery(f *testing.F) {
 		"q=Root%3D1-581cf771-a006649127e371903a2de979", "q=edge(%22a%22)", "q=%28%28%28", "since=1e308&until=2026-12-07T16:00:00Z"} {
 		f.Add("/api/traces", q)
 		f.Add("/api/metrics", q)
+		f.Add("/api/overview", q)
 	}
+	f.Add("/api/metrics", "group=Service&bucket=10")
+	f.Add("/api/metrics", "group=*")
+	f.Add("/api/traces", "call=DynamoDB")
 	f.Add("/api/traces/1-581cf771-a006649127e371903a2de979", "")
 	f.Add("/api/traces/%2e%2e%2f", "")
 	var g ids

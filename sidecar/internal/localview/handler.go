@@ -13,6 +13,21 @@ import (
 //go:embed web
 var webFS embed.FS
 
+// viewScripts are the page's script files, in the order they run: app.js
+// first (shared helpers and routing), then one file per page.
+var viewScripts = []string{"app.js", "overview.js", "charts.js", "map.js", "compare.js"}
+
+// viewBundle is viewScripts in one response (/static/view.js), so the
+// first paint waits for one script request, not four.
+var viewBundle = func() []byte {
+	var b []byte
+	for _, name := range viewScripts {
+		f, _ := webFS.ReadFile("web/" + name) // embedded: present (TestStaticFiles)
+		b = append(append(b, f...), '\n')
+	}
+	return b
+}()
+
 // contentSecurityPolicy allows the page's own script, style and API and
 // nothing else: no inline script or style, no framing, no forms.
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
@@ -27,6 +42,11 @@ func (s *Store) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		http.ServeFileFS(w, r, webFS, "web/index.html")
+	})
+	mux.HandleFunc("GET /static/view.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(viewBundle)
 	})
 	files := http.FileServerFS(webFS)
 	mux.HandleFunc("GET /static/{file}", func(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +88,14 @@ func (s *Store) Handler() http.Handler {
 			return
 		}
 		writeJSON(w, s.metrics(q))
+	})
+	mux.HandleFunc("GET /api/overview", func(w http.ResponseWriter, r *http.Request) {
+		q, err := parseOverviewQuery(r.URL.Query())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, s.overview(q))
 	})
 	mux.HandleFunc("GET /api/facets", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.facets())

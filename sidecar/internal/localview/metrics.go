@@ -1,7 +1,9 @@
 package localview
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"slices"
@@ -14,10 +16,23 @@ import (
 type metricsQuery struct {
 	namespace, metric string
 	bucketMS          int64 // 0 picks one from the data's span
+	// group merges series: "" keeps each series, "*" sums all series of a
+	// metric into one, a dimension name makes one series per value of that
+	// dimension in the documents.
+	group string
 }
 
+// groupAll is the group value that sums all series of a metric.
+const groupAll = "*"
+
+// groupNone is the value of a group dimension a document does not carry.
+const groupNone = "(none)"
+
 func parseMetricsQuery(v url.Values) (metricsQuery, error) {
-	q := metricsQuery{namespace: v.Get("namespace"), metric: v.Get("metric")}
+	q := metricsQuery{namespace: v.Get("namespace"), metric: v.Get("metric"), group: v.Get("group")}
+	if len(q.group) > maxNameLen {
+		return q, fmt.Errorf("group %q is too long", truncate(q.group))
+	}
 	if b := v.Get("bucket"); b != "" {
 		sec, err := strconv.ParseFloat(b, 64)
 		if err != nil || !(sec >= 1 && sec <= 86400) {
@@ -51,6 +66,10 @@ type metricPoint struct {
 
 type metricsResult struct {
 	BucketSeconds float64        `json:"bucket_seconds"`
+	Start         int64          `json:"start"` // the shared time axis, unix milliseconds
+	End           int64          `json:"end"`
+	Group         string         `json:"group,omitempty"`
+	DimensionKeys []string       `json:"dimension_keys"` // what series can be grouped by
 	Series        []metricSeries `json:"series"`
 }
 
@@ -91,44 +110,109 @@ func (s *Store) metrics(q metricsQuery) metricsResult {
 		}
 	}
 	slices.SortFunc(sel, func(a, b *series) int { return strings.Compare(a.key, b.key) })
-	out := metricsResult{BucketSeconds: float64(bucket) / 1000, Series: make([]metricSeries, 0, len(sel))}
-	var vals []float64
+	out := metricsResult{BucketSeconds: float64(bucket) / 1000, Group: q.group, Series: make([]metricSeries, 0, len(sel)), DimensionKeys: []string{}}
+	if len(sel) > 0 {
+		out.Start, out.End = lo-lo%bucket, hi-hi%bucket+bucket
+	}
+	keys := map[string]bool{}
 	for _, se := range sel {
-		ms := metricSeries{Namespace: se.namespace, Name: se.name, Unit: se.unit, Kind: "count", Dimensions: se.dims}
-		if isTimeUnit(se.unit) {
-			ms.Kind = "latency"
+		for _, d := range se.dims {
+			keys[d.Key] = true
 		}
-		if ms.Dimensions == nil {
-			ms.Dimensions = []dim{}
+	}
+	out.DimensionKeys = append(out.DimensionKeys, slices.Sorted(maps.Keys(keys))...)
+	var vals []float64
+	if q.group == "" {
+		for _, se := range sel {
+			ms := metricSeries{Namespace: se.namespace, Name: se.name, Unit: se.unit, Dimensions: se.dims}
+			ms.Points, vals = s.bucketLocked(slices.Clone(se.points), bucket, vals)
+			out.Series = append(out.Series, ms.withKind())
 		}
-		// Points arrive roughly in time order; bucket them through a sorted copy.
-		pts := slices.Clone(se.points)
-		slices.SortStableFunc(pts, func(a, b point) int { return cmpInt(a.ts, b.ts) })
-		for i := 0; i < len(pts); {
-			start := pts[i].ts - pts[i].ts%bucket
-			mp := metricPoint{T: start, Min: math.Inf(1), Max: math.Inf(-1), TraceIDs: []string{}}
-			vals = vals[:0]
-			for ; i < len(pts) && pts[i].ts-pts[i].ts%bucket == start; i++ {
-				for _, v := range pts[i].values {
-					vals = append(vals, v)
-					mp.Sum += v
-					mp.Min, mp.Max = min(mp.Min, v), max(mp.Max, v)
-				}
-				for _, id := range pts[i].traceIDs {
-					if len(mp.TraceIDs) < maxTraceIDsPerPoint && !slices.Contains(mp.TraceIDs, id) && s.traceOfSeriesLocked(id, pts[i].docDims) {
-						mp.TraceIDs = append(mp.TraceIDs, id)
+		return out
+	}
+	// Grouped: a document's values count once per group, whichever of its
+	// dimension sets (series) they came through.
+	type gkey struct{ namespace, name, unit, value string }
+	groups := map[gkey][]point{}
+	seen := map[gkey]map[uint64]bool{}
+	var order []gkey
+	for _, se := range sel {
+		for _, p := range se.points {
+			k := gkey{se.namespace, se.name, se.unit, ""}
+			if q.group != groupAll {
+				k.value = groupNone
+				for _, d := range p.docDims {
+					if d.Key == q.group {
+						k.value = d.Value
 					}
 				}
 			}
-			mp.N = len(vals)
-			slices.Sort(vals)
-			mp.P50, mp.P90, mp.P99 = percentile(vals, 50), percentile(vals, 90), percentile(vals, 99)
-			mp.Sum, mp.Min, mp.Max = finite(mp.Sum), finite(mp.Min), finite(mp.Max)
-			ms.Points = append(ms.Points, mp)
+			if seen[k] == nil {
+				seen[k] = map[uint64]bool{}
+				order = append(order, k)
+			}
+			if seen[k][p.doc] {
+				continue
+			}
+			seen[k][p.doc] = true
+			groups[k] = append(groups[k], p)
 		}
-		out.Series = append(out.Series, ms)
+	}
+	slices.SortFunc(order, func(a, b gkey) int {
+		return cmp.Or(strings.Compare(a.namespace, b.namespace), strings.Compare(a.name, b.name), strings.Compare(a.unit, b.unit), strings.Compare(a.value, b.value))
+	})
+	for _, k := range order {
+		ms := metricSeries{Namespace: k.namespace, Name: k.name, Unit: k.unit, Dimensions: []dim{}}
+		if q.group != groupAll {
+			ms.Dimensions = []dim{{Key: q.group, Value: k.value}}
+		}
+		ms.Points, vals = s.bucketLocked(groups[k], bucket, vals)
+		out.Series = append(out.Series, ms.withKind())
 	}
 	return out
+}
+
+func (ms metricSeries) withKind() metricSeries {
+	ms.Kind = "count"
+	if isTimeUnit(ms.Unit) {
+		ms.Kind = "latency"
+	}
+	if ms.Dimensions == nil {
+		ms.Dimensions = []dim{}
+	}
+	return ms
+}
+
+// bucketLocked sums pts (which it sorts) into buckets of bucket
+// milliseconds; vals is scratch space, returned for reuse. The caller
+// holds s.mu.
+func (s *Store) bucketLocked(pts []point, bucket int64, vals []float64) ([]metricPoint, []float64) {
+	var out []metricPoint
+	// Points arrive roughly in time order; bucket them sorted.
+	slices.SortStableFunc(pts, func(a, b point) int { return cmpInt(a.ts, b.ts) })
+	for i := 0; i < len(pts); {
+		start := pts[i].ts - pts[i].ts%bucket
+		mp := metricPoint{T: start, Min: math.Inf(1), Max: math.Inf(-1), TraceIDs: []string{}}
+		vals = vals[:0]
+		for ; i < len(pts) && pts[i].ts-pts[i].ts%bucket == start; i++ {
+			for _, v := range pts[i].values {
+				vals = append(vals, v)
+				mp.Sum += v
+				mp.Min, mp.Max = min(mp.Min, v), max(mp.Max, v)
+			}
+			for _, id := range pts[i].traceIDs {
+				if len(mp.TraceIDs) < maxTraceIDsPerPoint && !slices.Contains(mp.TraceIDs, id) && s.traceOfSeriesLocked(id, pts[i].docDims) {
+					mp.TraceIDs = append(mp.TraceIDs, id)
+				}
+			}
+		}
+		mp.N = len(vals)
+		slices.Sort(vals)
+		mp.P50, mp.P90, mp.P99 = percentile(vals, 50), percentile(vals, 90), percentile(vals, 99)
+		mp.Sum, mp.Min, mp.Max = finite(mp.Sum), finite(mp.Min), finite(mp.Max)
+		out = append(out, mp)
+	}
+	return out, vals
 }
 
 // traceOfSeriesLocked reports whether a trace named by an EMF document

@@ -122,3 +122,62 @@ func TestMetricPointLinksLambdaInvocation(t *testing.T) {
 		t.Errorf("links %v, want [%s]", linked, tid)
 	}
 }
+
+// Grouping sums each document's values once, whichever of its dimension
+// sets they came through: the middleware writes every value to
+// [Service, Route, Method, StatusClass] and to [Service], and a sum over
+// both would double every count. Grouped points keep their trace links.
+func TestMetricsGroupBy(t *testing.T) {
+	s := newStore(t, Config{Now: func() time.Time { return t0 }})
+	var g ids
+	boom := g.traceID(t0)
+	mustAdd(t, s, doc(t, map[string]any{"name": "orders", "id": g.id(), "trace_id": boom, "start_time": ts(t0),
+		"end_time": ts(t0.Add(time.Millisecond)), "fault": true,
+		"http": map[string]any{"request": map[string]any{"method": "GET"}, "response": map[string]any{"status": 500}}}))
+	for _, d := range [][]byte{
+		redDoc(t, t0, "orders", "GET", "2xx", 20, 0, "", ""),
+		redDoc(t, t0, "orders", "GET", "5xx", 2, 2, boom, boom),
+		redDoc(t, t0, "billing", "POST", "2xx", 5, 0, "", ""),
+	} {
+		if err := s.AddEMF(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sums := func(group string) map[string]float64 {
+		out := map[string]float64{}
+		for _, se := range s.metrics(metricsQuery{group: group}).Series {
+			key := se.Name
+			for _, d := range se.Dimensions {
+				key += "/" + d.Key + "=" + d.Value
+			}
+			for _, p := range se.Points {
+				if se.Kind == "latency" {
+					out[key] += float64(p.N)
+				} else {
+					out[key] += p.Sum
+				}
+				if se.Name == "Faults" && len(p.TraceIDs) > 0 {
+					out[key+" linked"] = float64(len(p.TraceIDs))
+				}
+			}
+		}
+		return out
+	}
+	for group, want := range map[string]map[string]float64{
+		"Service": {"Requests/Service=orders": 22, "Requests/Service=billing": 5, "Faults/Service=orders": 2,
+			"Faults/Service=orders linked": 1, "Latency/Service=orders": 4},
+		"*":           {"Requests": 27, "Faults": 2, "Latency": 6},
+		"StatusClass": {"Requests/StatusClass=2xx": 25, "Requests/StatusClass=5xx": 2},
+		"Nope":        {"Requests/Nope=(none)": 27},
+	} {
+		got := sums(group)
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("group %q: %s = %v, want %v (all: %v)", group, k, got[k], w, got)
+			}
+		}
+	}
+	if keys := s.metrics(metricsQuery{}).DimensionKeys; fmt.Sprint(keys) != "[Method Route Service StatusClass]" {
+		t.Errorf("dimension keys = %v", keys)
+	}
+}

@@ -187,7 +187,7 @@ func TestBrowser10kTraces(t *testing.T) {
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/#/traces")); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, ctx, "the first page", `document.querySelectorAll('#trace-list tr.trace-row').length === 100`)

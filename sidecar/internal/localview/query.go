@@ -27,6 +27,7 @@ type listQuery struct {
 	hasMaxMS   bool
 	hasMinMS   bool
 	annotation bool
+	call       string // a downstream (remote or aws) call of this name
 	// A segment of service (any when empty) with this version and route
 	// (the compare page's links; versions.go).
 	version, route string
@@ -80,7 +81,7 @@ const (
 )
 
 func parseListQuery(v url.Values) (listQuery, error) {
-	q := listQuery{service: v.Get("service"), limit: defaultLimit, version: v.Get("version"), route: v.Get("route")}
+	q := listQuery{service: v.Get("service"), call: v.Get("call"), limit: defaultLimit, version: v.Get("version"), route: v.Get("route")}
 	if st := v.Get("status"); st != "" {
 		f, ok := parseStatus(st)
 		if !ok {
@@ -175,6 +176,9 @@ func (q *listQuery) match(t *trace, ft *xrayfilter.Trace, since, until float64) 
 	if q.annotation && !t.hasAnnotation(q.annKey, q.annPair) {
 		return false
 	}
+	if q.call != "" && !t.hasCall(q.call) {
+		return false
+	}
 	if (q.version != "" || q.route != "") && !t.hasSegment(q.service, q.version, q.route) {
 		return false
 	}
@@ -206,6 +210,19 @@ func (t *trace) filterView(ft *xrayfilter.Trace) {
 			ft.ResponseTime = r.end - r.start
 		}
 	}
+}
+
+// hasCall reports whether a document of t calls a downstream node named
+// name, in time linear in t's calls.
+func (t *trace) hasCall(name string) bool {
+	for _, d := range t.docs {
+		for _, c := range d.calls {
+			if c.name == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (t *trace) hasAnnotation(key, pair string) bool {
@@ -368,7 +385,11 @@ func assemble(docs []*segDoc) []*segDoc {
 			continue
 		}
 		l, ok := byID[d.ParentID]
-		if !ok || l.owner == i {
+		if !ok {
+			d.Orphan = true
+			continue
+		}
+		if l.owner == i {
 			continue
 		}
 		// Would attaching i under l.owner close a loop?

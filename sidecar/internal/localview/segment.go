@@ -40,6 +40,11 @@ type segDoc struct {
 	// Attached is set in API output on documents that arrived on their
 	// own and were attached under their parent by the store.
 	Attached bool `json:"attached,omitempty"`
+	// Orphan is set in API output on a document whose parent_id names a
+	// segment or subsegment the trace does not hold: the parent was never
+	// received (under Lambda, the function segment Lambda sends to X-Ray
+	// itself; or an invocation that timed out before its parent was sent).
+	Orphan bool `json:"orphan,omitempty"`
 }
 
 type httpBlock struct {
@@ -128,8 +133,11 @@ type docInfo struct {
 	method, url string
 	userAgent   string
 	status      int
-	version     string // the segment's serving version (versions.go)
-	route       string // the request's route (versions.go)
+	version     string    // the segment's serving version (versions.go)
+	cmpRoute    string    // the request's route for the compare page (versions.go)
+	route       string    // the document's own "route" annotation
+	origin      string    // the document's origin (AWS::Lambda::Function, …)
+	ov          *ovSeries // where the overview counts it, nil if it does not
 }
 
 const (
@@ -214,6 +222,8 @@ func (d *segDoc) info(raw []byte, recv int64) *docInfo {
 		start:       d.StartTime,
 		inProgress:  d.InProgress,
 		flags:       d.flags(),
+		route:       topRoute(d.Annotations),
+		origin:      truncate(d.Origin),
 	}
 	if d.HTTP != nil {
 		var h httpBlock
@@ -228,7 +238,7 @@ func (d *segDoc) info(raw []byte, recv int64) *docInfo {
 		di.calls = append(di.calls, call{id: d.ID, name: d.Name, namespace: d.Namespace, flags: d.flags(), dur: d.duration()})
 	}
 	di.walk(d, true)
-	di.version, di.route = d.versionAndRoute(di)
+	di.version, di.cmpRoute = d.versionAndRoute(di)
 	return di
 }
 

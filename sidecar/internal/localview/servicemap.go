@@ -7,7 +7,7 @@ import (
 
 type mapNode struct {
 	Name      string  `json:"name"`
-	Kind      string  `json:"kind"` // service, remote or aws
+	Kind      string  `json:"kind"` // client, service, function, remote or aws
 	Count     int     `json:"count"`
 	Errors    int     `json:"errors"`
 	Throttles int     `json:"throttles"`
@@ -103,14 +103,37 @@ func (s *Store) serviceMap() serviceMap {
 			return ""
 		}
 		for _, d := range t.docs {
+			p := owner[d.parentID]
+			if p == d {
+				p = nil
+			}
 			if !d.independent {
 				statOf(nodes, d.name).add(d.flags, d.duration())
-				kinds[d.name] = "service"
-				if p := owner[d.parentID]; d.parentID != "" && p != nil && p != d {
+				if kinds[d.name] == "" || kinds[d.name] == "service" {
+					kinds[d.name] = kindOf(d)
+				}
+				if p != nil {
 					if from := serviceOf(p); from != "" {
 						statOf(edges, edgeKey{from, d.name}).add(d.flags, d.duration())
 					}
+				} else {
+					// A root: called by a client outside the traces (or, with
+					// a parent_id, by a caller whose segment never arrived).
+					statOf(edges, edgeKey{clientNode, d.name}).add(d.flags, d.duration())
+					statOf(nodes, clientNode).add(0, 0)
+					kinds[clientNode] = "client"
 				}
+			} else if p == nil {
+				// An independent subsegment whose parent never arrived: the
+				// Lambda middleware's, under the function segment Lambda
+				// sends to X-Ray itself. It stands for its function.
+				statOf(nodes, d.name).add(d.flags, d.duration())
+				if kinds[d.name] == "" {
+					kinds[d.name] = "function"
+				}
+				statOf(edges, edgeKey{clientNode, d.name}).add(d.flags, d.duration())
+				statOf(nodes, clientNode).add(0, 0)
+				kinds[clientNode] = "client"
 			}
 			from := ""
 			for _, c := range d.calls {
@@ -119,7 +142,10 @@ func (s *Store) serviceMap() serviceMap {
 				}
 				if from == "" {
 					if from = serviceOf(d); from == "" {
-						break
+						if p != nil {
+							break
+						}
+						from = d.name // the orphan's function node
 					}
 				}
 				statOf(nodes, c.name).add(c.flags, c.dur)
@@ -153,6 +179,18 @@ func (s *Store) serviceMap() serviceMap {
 		return strings.Compare(a.To, b.To)
 	})
 	return out
+}
+
+// clientNode is the map's node for callers outside the traces.
+const clientNode = "client"
+
+// kindOf is a segment's node kind: function for a Lambda function,
+// service otherwise.
+func kindOf(d *docInfo) string {
+	if strings.HasPrefix(d.origin, "AWS::Lambda") {
+		return "function"
+	}
+	return "service"
 }
 
 func statOf[K comparable](m map[K]*mapStats, k K) *mapStats {

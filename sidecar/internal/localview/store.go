@@ -22,6 +22,7 @@ type Store struct {
 	bytes   int64    // stored documents, segments and EMF
 	emf     []*emfDoc
 	series  map[string]*series
+	ov      map[ovKey]*ovSeries // the overview's cells (overview.go)
 	closed  bool
 	counter counters
 	work    uint64      // steps taken keeping trace summaries (tests count them)
@@ -77,7 +78,8 @@ type point struct {
 	ts       int64 // unix milliseconds
 	values   []float64
 	traceIDs []string
-	docDims  []dim // every dimension of the point's document, shared by its points
+	docDims  []dim  // every dimension of the point's document, shared by its points
+	doc      uint64 // the document's number in arrival order, shared by its points
 }
 
 // New returns a store. When cfg.PersistPath names an existing file, the
@@ -90,6 +92,7 @@ func New(cfg Config) (*Store, error) {
 		cfg:    cfg.withDefaults(),
 		traces: make(map[string]*trace),
 		series: make(map[string]*series),
+		ov:     make(map[ovKey]*ovSeries),
 	}
 	if s.cfg.PersistPath != "" {
 		if err := s.load(); err != nil {
@@ -141,6 +144,8 @@ func (s *Store) addSegment(doc []byte, recv int64) error {
 		s.bytes -= int64(len(old.raw))
 		t.docs[i] = di
 		s.work += t.replace(old, di)
+		s.ovRemove(old)
+		s.ovAdd(di)
 	} else {
 		if len(t.docs) >= MaxDocsPerTrace {
 			s.counter.segmentsRejected++
@@ -150,6 +155,7 @@ func (s *Store) addSegment(doc []byte, recv int64) error {
 		t.docs = append(t.docs, di)
 		s.work += t.add(di)
 		s.deploys.see(di)
+		s.ovAdd(di)
 	}
 	t.bytes += int64(len(raw))
 	s.bytes += int64(len(raw))
@@ -365,6 +371,9 @@ func (s *Store) dropTrace() {
 	s.order = s.order[1:]
 	delete(s.traces, t.id)
 	s.bytes -= t.bytes
+	for _, d := range t.docs {
+		s.ovRemove(d)
+	}
 }
 
 func (s *Store) dropEMF() {
@@ -423,7 +432,7 @@ func (s *Store) addEMF(doc []byte, recv int64) error {
 			// does not make the document's traces examples of this metric.
 			ids = nil
 		}
-		se.points = append(se.points, point{ts: p.ts, values: pt.values, traceIDs: ids, docDims: docDims})
+		se.points = append(se.points, point{ts: p.ts, values: pt.values, traceIDs: ids, docDims: docDims, doc: s.counter.emfDocs})
 		d.series = append(d.series, se)
 	}
 	s.emf = append(s.emf, d)
@@ -456,6 +465,7 @@ type Stats struct {
 	Loaded           uint64  `json:"loaded"`
 	InboxDropped     uint64  `json:"inbox_dropped"`
 	RetentionSeconds float64 `json:"retention_seconds"`
+	Inputs           []Input `json:"inputs"`
 }
 
 // Stats returns the store's current counts.
@@ -471,6 +481,7 @@ func (s *Store) Stats() Stats {
 		TracesEvicted: c.tracesEvicted, MetricEvicted: c.emfEvicted, Expired: c.expired, Loaded: c.loaded,
 		InboxDropped:     s.inboxDropped.Load(),
 		RetentionSeconds: s.cfg.Retention.Seconds(),
+		Inputs:           s.cfg.Inputs,
 	}
 }
 

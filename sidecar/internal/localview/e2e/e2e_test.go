@@ -326,7 +326,7 @@ func TestMiddlewareThroughSidecarInChromium(t *testing.T) {
 	p, drive := newPipeline(t)
 	brokenID := drive(20, 1)
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(p.view.URL+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(p.view.URL+"/#/traces")); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, ctx, "the list", `document.querySelectorAll('#trace-list tr.trace-row').length === 21`)

@@ -77,7 +77,9 @@
   }
 
   async function api(path) {
-    const r = await fetch(path, { headers: { Accept: 'application/json' } });
+    // A plain fetch, so that the overview request index.html preloads is
+    // the one this takes.
+    const r = await fetch(path);
     const body = await r.json();
     if (!r.ok) {
       const e = new Error(body && body.error ? body.error : r.statusText);
@@ -87,7 +89,14 @@
     return body;
   }
 
+  // fmtMS shows a duration in milliseconds in the unit that suits it,
+  // down to microseconds.
   function fmtMS(ms) {
+    if (!(ms > 0)) return '0';
+    if (ms < 0.001) return (ms * 1e6).toFixed(0) + ' ns';
+    if (ms < 0.01) return (ms * 1000).toFixed(1) + ' µs';
+    if (ms < 1) return (ms * 1000).toFixed(0) + ' µs';
+    if (ms >= 60000) return (ms / 60000).toFixed(1) + ' min';
     if (ms >= 1000) return (ms / 1000).toFixed(2) + ' s';
     if (ms >= 10) return ms.toFixed(0) + ' ms';
     return ms.toFixed(1) + ' ms';
@@ -113,33 +122,31 @@
 
   // ---- routing ----------------------------------------------------------
 
-  function route() {
-    const hash = location.hash || '#/traces';
+  // Pages in other files (overview.js, charts.js) register here: path ->
+  // function (params, gen).
+  const views = {};
+
+  // route shows the page the address names. refresh is set by live
+  // refresh: pages with a form then keep it (and what the user set in
+  // it) and reload only their data.
+  function route(refresh) {
+    refresh = refresh === true;
+    const hash = location.hash || '#/overview';
     const [path, qs] = hash.slice(1).split('?');
     const params = new URLSearchParams(qs || '');
     generation++;
-    for (const id of ['nav-traces', 'nav-map', 'nav-metrics', 'nav-compare']) {
-      document.getElementById(id).classList.remove('active');
-    }
+    for (const a of document.querySelectorAll('header nav a')) a.classList.remove('active');
+    const nav = (id) => { const e = document.getElementById(id); if (e) e.classList.add('active'); };
     if (path.startsWith('/trace/')) {
-      document.getElementById('nav-traces').classList.add('active');
+      nav('nav-traces');
       return traceView(decodeURIComponent(path.slice('/trace/'.length)), generation);
     }
-    if (path === '/map') {
-      document.getElementById('nav-map').classList.add('active');
-      return mapView(generation);
+    if (views[path]) {
+      nav('nav-' + path.slice(1));
+      return views[path](params, generation, refresh);
     }
-    if (path === '/compare' && window.sidelightCompare) { // compare.js
-      document.getElementById('nav-compare').classList.add('active');
-      const gen = generation;
-      return window.sidelightCompare(main, params, () => gen === generation);
-    }
-    if (path === '/metrics') {
-      document.getElementById('nav-metrics').classList.add('active');
-      return metricsView(params, generation);
-    }
-    document.getElementById('nav-traces').classList.add('active');
-    return listView(params, generation);
+    nav('nav-traces');
+    return listView(params, generation, refresh);
   }
 
   async function refreshStats() {
@@ -155,7 +162,10 @@
 
   let facetsCache = null;
 
-  async function listView(params, gen) {
+  async function listView(params, gen, refresh) {
+    if (refresh && document.getElementById('filters') && document.getElementById('trace-list')) {
+      return showList(fetchList(params), gen);
+    }
     // The facets (for the filter menus) and the list load side by side.
     const facetsLoaded = api('/api/facets').then((f) => { facetsCache = f; return f; }, () => facetsCache);
     const listLoaded = fetchList(params);
@@ -173,7 +183,7 @@
 
   function fetchList(params) {
     const q = new URLSearchParams();
-    for (const k of ['q', 'since', 'until', 'sort', 'order', 'service', 'version', 'route', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
+    for (const k of ['q', 'call', 'since', 'until', 'sort', 'order', 'service', 'version', 'route', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
       if (params.get(k)) q.set(k, params.get(k));
     }
     const t0 = performance.now();
@@ -271,6 +281,13 @@
     const range = h('select', { name: 'since', id: 'f-range', title: 'Time range' },
       [['', 'all time'], ['5m', 'last 5 min'], ['15m', 'last 15 min'], ['1h', 'last hour']].map(([v, l]) => h('option', { value: v }, l)));
     range.value = params.get('since') || '';
+    if (params.get('since') && range.value !== params.get('since')) {
+      // A range from a link (epoch seconds): keep it, named by its times.
+      const sec = Number(params.get('since')), until = Number(params.get('until'));
+      const label = isFinite(sec) ? fmtTime(sec).slice(0, 8) + (isFinite(until) && until ? '–' + fmtTime(until).slice(0, 8) : ' on') : params.get('since');
+      range.appendChild(h('option', { value: params.get('since') }, label));
+      range.value = params.get('since');
+    }
     const sort = h('select', { name: 'sort', id: 'f-sort', title: 'Order' },
       [['', 'newest first'], ['time:asc', 'oldest first'], ['duration', 'slowest first'], ['duration:asc', 'fastest first']].map(([v, l]) => h('option', { value: v }, l)));
     sort.value = (params.get('sort') || '') + (params.get('order') === 'asc' ? ':asc' : '');
@@ -293,6 +310,8 @@
         const q = new URLSearchParams();
         if (search.value.trim()) q.set('q', search.value.trim());
         if (range.value) q.set('since', range.value);
+        if (range.value && range.value === params.get('since') && params.get('until')) q.set('until', params.get('until'));
+        if (params.get('call')) q.set('call', params.get('call')); // from a map node: kept until reset
         if (sort.value) {
           const [by, order] = sort.value.split(':');
           q.set('sort', by);
@@ -347,6 +366,16 @@
     const wf = h('div', { id: 'waterfall', class: 'waterfall' });
     wf.appendChild(h('div', { class: 'wf-axis' }, h('span', { class: 'wf-label' }, 'Name'),
       h('span', { class: 'wf-track' }, axisTicks(span))));
+    // Documents whose parent never arrived, explained once above the rows.
+    const orphans = rows.filter((r) => r.n.orphan);
+    if (orphans.length) {
+      main.insertBefore(h('section', { id: 'orphans', class: 'notice' },
+        h('strong', null, orphans.length === 1 ? '1 orphan: ' : orphans.length + ' orphans: '),
+        orphans.map((r) => h('span', { class: 'mono' }, r.n.name, ' ')),
+        h('p', null, 'Their parent segment is not in this trace: it was never received. Under Lambda the parent is the function segment ' +
+          'that Lambda sends to X-Ray itself (never to this sidecar), and a function that timed out or crashed sends nothing after the ' +
+          'point it reached. They are shown at the top level, by their own times.')), null);
+    }
     for (const r of rows) {
       const n = r.n;
       const st = nodeStatus(n);
@@ -356,6 +385,8 @@
       bar.style.width = Math.max((end - n.start_time) / span * 100, 0.3).toFixed(3) + '%';
       const label = h('span', { class: 'wf-label' }, h('span', { class: 'wf-name' }, n.name),
         n.namespace ? h('span', { class: 'ns' }, n.namespace) : null,
+        n.orphan ? h('span', { class: 'tag orphan', title: 'parent ' + n.parent_id + ' is not in this trace' }, 'orphan') : null,
+        lambdaTag(n),
         n.cause ? h('span', { class: 'badge st-' + st }, '!') : null);
       label.style.paddingLeft = (r.depth * 14 + 4) + 'px';
       const row = h('div', {
@@ -386,14 +417,36 @@
     if (first) select(wf.querySelector('.wf-row[data-id="' + CSS.escape(first.n.id) + '"]') || wf.children[1], first.n);
   }
 
+  // axisTicks labels the waterfall's time axis (span in seconds) at a
+  // round step (1, 2 or 5 times a power of ten), in the unit of the step:
+  // µs for a 21 µs trace, never "0.0 ms" on every tick.
   function axisTicks(span) {
+    const raw = span / 5;
+    const pow = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 5, 10].map((m) => m * pow).find((x) => x >= raw) || 10 * pow;
+    const [unit, div] = step < 1e-3 ? ['µs', 1e-6] : step < 1 ? ['ms', 1e-3] : ['s', 1];
+    const digits = Math.max(0, -Math.floor(Math.log10(step / div) + 1e-9));
     const out = [];
-    for (let i = 0; i <= 4; i++) {
-      const tick = h('span', { class: 'tick' }, fmtMS(span * 1000 * i / 4));
-      tick.style.left = (i * 25) + '%';
+    for (let v = 0; v <= span * (1 + 1e-9); v += step) {
+      const tick = h('span', { class: 'tick' }, (v / div).toFixed(digits) + ' ' + unit);
+      tick.style.left = (v / span * 100).toFixed(3) + '%';
       out.push(tick);
+      if (out.length > 12) break;
     }
     return out;
+  }
+
+  // lambdaTag labels Lambda's initialization and cold starts: Lambda's
+  // own Initialization subsegment, and the Sidelight middleware's
+  // ColdStart annotation.
+  function lambdaTag(n) {
+    if (n.name === 'Initialization' || n.name === 'Init') {
+      return h('span', { class: 'tag init', title: 'Lambda ran the function\u2019s initialization code in a new execution environment' }, 'Lambda init');
+    }
+    if (isObject(n.annotations) && n.annotations.ColdStart === true) {
+      return h('span', { class: 'tag cold', title: 'First invocation in a new execution environment: Lambda initialized the function before this ran' }, 'cold start');
+    }
+    return null;
   }
 
   function nodeStatus(n) {
@@ -417,7 +470,10 @@
     const parts = [h('h3', null, n.name, ' ', statusBadge(nodeStatus(n))),
       kvTable(Object.assign({ id: n.id, start: fmtTime(n.start_time), duration: n.end_time ? fmtMS((n.end_time - n.start_time) * 1000) : 'in progress' },
         n.namespace ? { namespace: n.namespace } : {}, n.origin ? { origin: n.origin } : {},
-        n.parent_id ? { parent_id: n.parent_id } : {}, n.attached ? { sent: 'as its own document' } : {}), 'meta')];
+        n.parent_id ? { parent_id: n.parent_id + (n.orphan ? ' (not in this trace: never received)' : '') } : {},
+        n.attached ? { sent: 'as its own document' } : {},
+        isObject(n.annotations) && n.annotations.ColdStart === true ? { 'cold start': 'yes: Lambda initialized a new execution environment before this invocation' } : {},
+        isObject(n.annotations) && n.annotations.Timeout === true ? { timeout: 'the invocation was about to time out when this was sent' } : {}), 'meta')];
     if (isObject(n.http)) {
       const flat = {};
       for (const part of ['request', 'response']) {
@@ -480,203 +536,50 @@
     return h('li', null, h('span', { class: 'label' }, label), ' ', h('span', { class: 'muted' }, path, line));
   }
 
-  // ---- service map ------------------------------------------------------
+  // ---- live refresh -----------------------------------------------------
 
-  async function mapView(gen) {
-    let m;
-    try {
-      m = await api('/api/servicemap');
-    } catch (e) {
-      if (gen === generation) showError(e);
-      return;
-    }
-    if (gen !== generation) return;
-    clear(main);
-    main.appendChild(h('h2', null, 'Service map'));
-    main.appendChild(h('p', { class: 'muted' }, 'Built from ' + m.traces + ' traces.'));
-    if (!m.nodes.length) {
-      main.appendChild(h('p', null, 'No traces yet.'));
-      return;
-    }
-    // Layered layout: a node's column is its longest distance from a source.
-    const col = new Map(m.nodes.map((n) => [n.name, 0]));
-    for (let i = 0; i < m.nodes.length; i++) {
-      let changed = false;
-      for (const e of m.edges) {
-        if (e.from !== e.to && col.get(e.to) < col.get(e.from) + 1 && col.get(e.from) + 1 < m.nodes.length) {
-          col.set(e.to, col.get(e.from) + 1);
-          changed = true;
-        }
-      }
-      if (!changed) break;
-    }
-    const columns = [];
-    for (const n of m.nodes) {
-      const c = col.get(n.name);
-      (columns[c] = columns[c] || []).push(n);
-    }
-    const W = 220, H = 90, pos = new Map();
-    columns.forEach((nodes, c) => nodes.forEach((n, r) => pos.set(n.name, { x: 20 + c * W, y: 30 + r * H })));
-    const width = 40 + columns.length * W, height = 60 + Math.max(...columns.map((c) => (c || []).length)) * H;
-    const svg = s('svg', { id: 'map-svg', class: 'map', viewBox: '0 0 ' + width + ' ' + height, width: width, height: height });
-    svg.appendChild(s('defs', null, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '10', refY: '5', markerWidth: '6', markerHeight: '6', orient: 'auto' },
-      s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrow' }))));
-    for (const e of m.edges) {
-      const a = pos.get(e.from), b = pos.get(e.to);
-      if (!a || !b) continue;
-      const x1 = a.x + 160, y1 = a.y + 25, x2 = b.x, y2 = b.y + 25;
-      svg.appendChild(s('line', { x1: x1, y1: y1, x2: x2, y2: y2, class: 'edge' + (e.error_rate > 0 ? ' bad' : ''), 'marker-end': 'url(#arrow)' },
-        s('title', null, e.from + ' → ' + e.to + ': ' + e.count + ' calls, ' + (e.error_rate * 100).toFixed(1) + '% errors')));
-      svg.appendChild(s('text', { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 4, class: 'edge-label' }, e.count + (e.error_rate > 0 ? ' · ' + (e.error_rate * 100).toFixed(0) + '%' : '')));
-    }
-    for (const n of m.nodes) {
-      const p = pos.get(n.name);
-      const cls = n.fault_rate > 0 ? 'fault' : n.error_rate > 0 ? 'error' : 'ok';
-      svg.appendChild(s('g', { class: 'node st-' + cls + ' kind-' + (n.kind || 'service') },
-        s('title', null, n.name),
-        s('rect', { x: p.x, y: p.y, width: 160, height: 50, rx: n.kind === 'service' ? 8 : 2 }),
-        s('text', { x: p.x + 8, y: p.y + 20, class: 'node-name' }, n.name.length > 22 ? n.name.slice(0, 21) + '…' : n.name),
-        s('text', { x: p.x + 8, y: p.y + 38, class: 'node-stats' }, n.count + ' · ' + fmtMS(n.avg_ms) + ' · ' + (n.error_rate * 100).toFixed(0) + '% err')));
-    }
-    main.appendChild(h('div', { class: 'map-wrap' }, svg));
-    main.appendChild(h('h3', null, 'Nodes'));
-    main.appendChild(h('table', { class: 'list', id: 'map-nodes' },
-      h('thead', null, h('tr', null, ['Name', 'Kind', 'Count', 'Error rate', 'Fault rate', 'Avg'].map((x) => h('th', null, x)))),
-      h('tbody', null, m.nodes.map((n) => h('tr', null, h('td', null, h('a', { href: '#/traces?service=' + encodeURIComponent(n.name) }, n.name)), h('td', null, n.kind),
-        h('td', { class: 'num' }, String(n.count)), h('td', { class: 'num' }, (n.error_rate * 100).toFixed(1) + '%'),
-        h('td', { class: 'num' }, (n.fault_rate * 100).toFixed(1) + '%'), h('td', { class: 'num' }, fmtMS(n.avg_ms)))))));
-    main.appendChild(h('h3', null, 'Edges'));
-    main.appendChild(h('table', { class: 'list', id: 'map-edges' },
-      h('thead', null, h('tr', null, ['From', 'To', 'Calls', 'Error rate', 'Avg'].map((x) => h('th', null, x)))),
-      h('tbody', null, m.edges.map((e) => h('tr', null, h('td', null, e.from), h('td', null, e.to), h('td', { class: 'num' }, String(e.count)),
-        h('td', { class: 'num' }, (e.error_rate * 100).toFixed(1) + '%'), h('td', { class: 'num' }, fmtMS(e.avg_ms)))))));
-  }
-
-  // ---- metrics ----------------------------------------------------------
-
-  async function metricsView(params, gen) {
-    const q = new URLSearchParams();
-    if (params.get('bucket')) q.set('bucket', params.get('bucket'));
-    let m;
-    try {
-      m = await api('/api/metrics?' + q.toString());
-    } catch (e) {
-      if (gen === generation) showError(e);
-      return;
-    }
-    if (gen !== generation) return;
-    clear(main);
-    main.appendChild(h('h2', null, 'Metrics'));
-    main.appendChild(h('p', { class: 'muted' }, m.series.length + ' series from EMF · ' + m.bucket_seconds + ' s buckets. ' +
-      'Latency metrics show p50, p90 and p99; counts show the sum per bucket. Click a point for its traces.'));
-    main.appendChild(metricsForm(params, m.series));
-    const ns = params.get('namespace') || '', metric = params.get('metric') || '', dimText = (params.get('dim') || '').toLowerCase();
-    const shown = m.series.filter((se) => (!ns || se.namespace === ns) && (!metric || se.name === metric) &&
-      (!dimText || se.dimensions.some((d) => (d.key + '=' + d.value).toLowerCase().includes(dimText))));
-    const linked = h('section', { id: 'point-traces', class: 'detail' });
-    const grid = h('div', { class: 'charts', id: 'charts' });
-    for (const se of shown) grid.appendChild(chart(se, m.bucket_seconds, linked));
-    if (!shown.length) grid.appendChild(h('p', { class: 'muted' }, m.series.length ? 'No series match.' : 'No EMF received yet.'));
-    main.append(grid, linked);
-  }
-
-  function metricsForm(params, series) {
-    const uniq = (xs) => [...new Set(xs)].sort();
-    const select = (name, label, values) => {
-      const el = h('select', { name: name, id: 'm-' + name }, h('option', { value: '' }, label), values.map((v) => h('option', { value: v }, v)));
-      el.value = params.get(name) || '';
-      return el;
-    };
-    const ns = select('namespace', 'all namespaces', uniq(series.map((se) => se.namespace)));
-    const metric = select('metric', 'all metrics', uniq(series.map((se) => se.name)));
-    const bucket = h('select', { name: 'bucket', id: 'm-bucket' }, [['', 'auto buckets'], ['1', '1 s'], ['10', '10 s'], ['60', '1 min'], ['300', '5 min'], ['3600', '1 h']]
-      .map(([v, l]) => h('option', { value: v }, l)));
-    bucket.value = params.get('bucket') || '';
-    const dim = h('input', { name: 'dim', id: 'm-dim', placeholder: 'dimension contains…', value: params.get('dim') || '' });
-    return h('form', {
-      class: 'filters', id: 'metric-filters',
-      onsubmit: (ev) => {
-        ev.preventDefault();
-        const q = new URLSearchParams();
-        for (const el of [ns, metric, bucket, dim]) if (el.value) q.set(el.name, el.value);
-        location.hash = '#/metrics' + (q.toString() ? '?' + q.toString() : '');
-      },
-    }, ns, metric, dim, bucket, h('button', { type: 'submit' }, 'Show'));
-  }
-
-  function chart(se, bucketSec, linked) {
-    const W = 420, H = 160, L = 52, R = 10, B = 22, T = 10;
-    const pts = se.points;
-    const latency = se.kind === 'latency';
-    const keys = latency ? ['p50', 'p90', 'p99'] : ['sum'];
-    const bucketMS = bucketSec * 1000;
-    let lo = Infinity, hi = -Infinity, ymax = 0;
-    for (const p of pts) {
-      lo = Math.min(lo, p.t);
-      hi = Math.max(hi, p.t + bucketMS);
-      for (const k of keys) ymax = Math.max(ymax, p[k]);
-    }
-    if (ymax <= 0) ymax = 1;
-    const xspan = Math.max(hi - lo, bucketMS);
-    const slot = (W - L - R) * bucketMS / xspan; // width of one bucket
-    const x = (t) => L + (t - lo) / xspan * (W - L - R) + slot / 2; // bucket centre
-    const y = (v) => H - B - v / ymax * (H - B - T);
-    const svg = s('svg', { class: 'chart', viewBox: '0 0 ' + W + ' ' + H, width: W, height: H });
-    svg.appendChild(s('line', { x1: L, y1: H - B, x2: W - R, y2: H - B, class: 'axis' }));
-    svg.appendChild(s('line', { x1: L, y1: T, x2: L, y2: H - B, class: 'axis' }));
-    svg.appendChild(s('text', { x: L - 6, y: T + 4, class: 'ylabel' }, fmtNum(ymax)));
-    svg.appendChild(s('text', { x: L - 6, y: H - B, class: 'ylabel' }, '0'));
-    svg.appendChild(s('text', { x: L, y: H - 6, class: 'xlabel' }, fmtTime(lo / 1000)));
-    svg.appendChild(s('text', { x: W - R, y: H - 6, class: 'xlabel end' }, fmtTime(hi / 1000)));
-    if (latency) {
-      keys.forEach((k, i) => {
-        svg.appendChild(s('polyline', { class: 'line l' + i, points: pts.map((p) => x(p.t).toFixed(1) + ',' + y(p[k]).toFixed(1)).join(' ') }));
-        for (const p of pts) svg.appendChild(s('circle', { cx: x(p.t), cy: y(p[k]), r: 2, class: 'dot l' + i }));
-      });
-    } else {
-      const bw = Math.max(2, Math.min(40, slot * 0.8));
-      for (const p of pts) svg.appendChild(s('rect', { x: x(p.t) - bw / 2, y: y(p.sum), width: bw, height: H - B - y(p.sum), class: 'barv' }));
-    }
-    // One target per bucket, at its highest value, that lists its traces.
-    for (const p of pts) {
-      svg.appendChild(s('circle', {
-        cx: x(p.t), cy: y(latency ? p.p99 : p.sum), r: p.trace_ids.length ? 5 : 4,
-        class: 'pt' + (p.trace_ids.length ? ' linked' : ''), tabindex: '0',
-        onclick: () => showPoint(se, p, linked),
-        onkeydown: (ev) => { if (ev.key === 'Enter') showPoint(se, p, linked); },
-      }, s('title', null, fmtTime(p.t / 1000) + ': ' + (latency
-        ? 'p50 ' + fmtNum(p.p50) + ', p90 ' + fmtNum(p.p90) + ', p99 ' + fmtNum(p.p99)
-        : 'sum ' + fmtNum(p.sum) + ' (' + fmtNum(p.sum / bucketSec) + '/s)') + ' · ' + p.n + ' values, ' + p.trace_ids.length + ' traces')));
-    }
-    const dims = se.dimensions.map((d) => d.key + '=' + d.value).join(', ');
-    return h('figure', { class: 'chart-card', 'data-metric': se.name },
-      h('figcaption', null, h('strong', null, se.name), se.unit ? ' (' + se.unit + ')' : '', ' ', h('span', { class: 'muted' }, se.namespace),
-        dims ? h('div', { class: 'dims' }, dims) : null,
-        latency ? h('div', { class: 'legend' }, h('span', { class: 'k l0' }, 'p50'), h('span', { class: 'k l1' }, 'p90'), h('span', { class: 'k l2' }, 'p99'))
-          : h('div', { class: 'legend muted' }, 'sum per ' + bucketSec + ' s')),
-      svg);
-  }
-
-  function showPoint(se, p, linked) {
-    clear(linked);
-    linked.appendChild(h('h3', null, se.name, ' at ', fmtTime(p.t / 1000)));
-    linked.appendChild(kvTable({ values: p.n, sum: fmtNum(p.sum), min: fmtNum(p.min), max: fmtNum(p.max), p50: fmtNum(p.p50), p90: fmtNum(p.p90), p99: fmtNum(p.p99) }));
-    linked.appendChild(p.trace_ids.length
-      ? h('ul', { class: 'linked-traces' }, p.trace_ids.map((id) => h('li', null, h('a', { href: '#/trace/' + encodeURIComponent(id), class: 'mono' }, id))))
-      : h('p', { class: 'muted' }, 'No trace IDs were carried with these values.'));
-  }
-
-  // Live mode reloads the current view every 5 s, except a single trace
-  // (which does not change once complete) and while a filter is being edited.
+  // Live mode is on unless paused: it reloads the current view every few
+  // seconds, except a single trace (which does not change once complete)
+  // and while a form field has the focus. A reload never starts while the
+  // previous one is still running.
+  const REFRESH_MS = 3000;
   const live = document.getElementById('live');
-  live.checked = sessionStorage.getItem('sidelight-live') === '1';
-  live.addEventListener('change', () => sessionStorage.setItem('sidelight-live', live.checked ? '1' : '0'));
+  let paused = sessionStorage.getItem('sidelight-paused') === '1';
+  function showLive() {
+    live.setAttribute('aria-pressed', paused ? 'false' : 'true');
+    live.classList.toggle('paused', paused);
+    live.textContent = paused ? '\u25B6 resume live' : '\u275A\u275A pause';
+    live.title = paused ? 'Live refresh is paused: click to reload every ' + REFRESH_MS / 1000 + ' s again'
+      : 'Live: the view reloads every ' + REFRESH_MS / 1000 + ' s. Click to pause.';
+    document.getElementById('live-state').textContent = paused ? 'paused' : 'live';
+    document.getElementById('live-state').className = paused ? 'live-state paused' : 'live-state on';
+  }
+  live.addEventListener('click', () => {
+    paused = !paused;
+    sessionStorage.setItem('sidelight-paused', paused ? '1' : '0');
+    showLive();
+  });
+  showLive();
+  let refreshing = null;
+  let ticks = 0;
   setInterval(() => {
+    document.body.dataset.liveTicks = String(++ticks); // for tests
     const editing = document.activeElement && main.contains(document.activeElement) &&
-      ['INPUT', 'SELECT'].includes(document.activeElement.tagName);
-    if (live.checked && !editing && !(location.hash || '').startsWith('#/trace/')) route();
-  }, 5000);
+      ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement.tagName);
+    if (paused || editing || refreshing || (location.hash || '').startsWith('#/trace/')) return;
+    refreshing = Promise.resolve(route(true)).catch(() => {}).finally(() => { refreshing = null; });
+  }, REFRESH_MS);
+
+  // What the page files share.
+  window.Sidelight = {
+    main: main, views: views, h: h, s: s, api: api, clear: clear, clip: clip, text: text,
+    fmtMS: fmtMS, fmtTime: fmtTime, fmtNum: fmtNum, statusBadge: statusBadge, showError: showError,
+    kvTable: kvTable, refreshStats: refreshStats, current: () => generation, rerender: () => route(),
+  };
 
   window.addEventListener('hashchange', route);
-  route();
+  // The other page files are deferred scripts too: they have registered
+  // their views by DOMContentLoaded.
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', route);
+  else setTimeout(route, 0);
 })();

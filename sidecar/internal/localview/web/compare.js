@@ -52,7 +52,7 @@
 
   // show renders the page into main; current() turns false once the user
   // has left it (a late answer is then dropped).
-  async function show(main, params, current) {
+  async function show(main, params, current, refresh) {
     let deps;
     try {
       deps = await api('/api/deployments');
@@ -80,12 +80,23 @@
         q.set('candidate', newest.version);
       }
     }
-    clear(main);
-    const form = compareForm(q, byService);
-    const status = h('p', { id: 'cmp-status', class: 'muted' });
-    const out = h('div', { id: 'cmp-result' });
-    main.append(h('h2', { class: 'cmp-title' }, 'Compare versions'), form, status, out);
-    main.appendChild(deploymentList(q.get('service'), byService.get(q.get('service')) || [], deps));
+    // A live refresh keeps the form as the user left it and replaces the
+    // result and the deployments in place once the new answer is in.
+    const keep = refresh && document.getElementById('cmp-result');
+    let status, out;
+    if (keep) {
+      status = document.getElementById('cmp-status');
+      out = document.getElementById('cmp-result');
+      const old = document.getElementById('cmp-deploys');
+      old.replaceWith(deploymentList(q.get('service'), byService.get(q.get('service')) || [], deps));
+    } else {
+      clear(main);
+      const form = compareForm(q, byService);
+      status = h('p', { id: 'cmp-status', class: 'muted' });
+      out = h('div', { id: 'cmp-result' });
+      main.append(h('h2', { class: 'cmp-title' }, 'Compare versions'), form, status, out);
+      main.appendChild(deploymentList(q.get('service'), byService.get(q.get('service')) || [], deps));
+    }
     const ready = q.get('service') && ['baseline', 'candidate'].some((s) => sideKeys.some((k) => q.get(s + k)));
     if (!ready) {
       status.textContent = deps.deployments.length
@@ -96,7 +107,7 @@
     const aq = new URLSearchParams();
     for (const k of ['service', 'min_requests', 'alpha']) if (q.get(k)) aq.set(k, q.get(k));
     for (const s of ['baseline', 'candidate']) for (const k of sideKeys) if (q.get(s + k)) aq.set(s + k, q.get(s + k));
-    status.textContent = 'Comparing…';
+    if (!keep) status.textContent = 'Comparing…';
     const t0 = performance.now();
     let res;
     try {
@@ -235,5 +246,8 @@
     out.appendChild(table);
   }
 
-  window.sidelightCompare = show;
+  // app.js routes #/compare here (the page's scripts are one bundle,
+  // handler.go's viewScripts).
+  const SL = window.Sidelight;
+  SL.views['/compare'] = (params, gen, refresh) => show(SL.main, params, () => gen === SL.current(), refresh);
 })();

@@ -168,7 +168,13 @@ func (p *Pipeline) ConsumeEMF(doc []byte) {
 		p.dropped["budget_full"].Add(1)
 		return
 	}
-	ev := event{ts: meta.TimestampMs, msg: string(doc)}
+	p.add(tg, event{ts: meta.TimestampMs, msg: string(doc)}, size)
+}
+
+// add puts one event, whose size is already held in the budget, in its
+// target's pending batch, sealing the batch first when the event would
+// not fit.
+func (p *Pipeline) add(tg target, ev event, size int) {
 	var sealed *pending
 	var sealedTarget target
 	p.mu.Lock()
@@ -192,6 +198,52 @@ func (p *Pipeline) ConsumeEMF(doc []byte) {
 	if sealed != nil {
 		p.seal(sealedTarget, sealed)
 	}
+}
+
+// Event is one log event for QueueEvents.
+type Event struct {
+	TimestampMs int64
+	Message     string
+}
+
+// Errors of QueueEvents.
+var (
+	// ErrBudgetFull: the events do not fit in the memory budget; none
+	// was queued.
+	ErrBudgetFull = errors.New("logs: memory budget full")
+	// ErrStopped: Shutdown has begun; none was queued.
+	ErrStopped = errors.New("logs: pipeline stopping")
+)
+
+// QueueEvents queues events for group and stream (the defaults when
+// empty) all together or not at all, for a sender that can be told to
+// retry (OTLP): when the budget cannot hold them it queues nothing and
+// returns ErrBudgetFull. An event over PutLogEvents' size limit is left
+// out and counted in tooLarge. The messages are kept (not copied).
+func (p *Pipeline) QueueEvents(group, stream string, events []Event) (tooLarge int, err error) {
+	if p.s.Stopped() {
+		return 0, ErrStopped
+	}
+	tg := target{group: cmp.Or(group, p.cfg.DefaultLogGroup), stream: cmp.Or(stream, p.cfg.DefaultLogStream)}
+	total := 0
+	for _, e := range events {
+		if size := len(e.Message) + EventOverhead; size <= MaxBatchBytes {
+			total += size
+		} else {
+			tooLarge++
+		}
+	}
+	if !p.q.Hold(int64(total)) {
+		return 0, ErrBudgetFull
+	}
+	p.docs.Add(uint64(len(events) - tooLarge))
+	p.dropped["too_large"].Add(uint64(tooLarge))
+	for _, e := range events {
+		if size := len(e.Message) + EventOverhead; size <= MaxBatchBytes {
+			p.add(tg, event{ts: e.TimestampMs, msg: e.Message}, size)
+		}
+	}
+	return tooLarge, nil
 }
 
 // seal turns pending events into sorted batches (splitting at 24 hours)

@@ -119,3 +119,30 @@ func ExampleNew() {
 	fmt.Println(err != nil)
 	// Output: true
 }
+
+// TestQueueEventsAllOrNone: QueueEvents delivers to the named group and
+// stream (or the defaults), leaves out an event over the size limit,
+// refuses a set that does not fit in the budget whole, and refuses after
+// Shutdown.
+func TestQueueEventsAllOrNone(t *testing.T) {
+	fake := fakeaws.New()
+	defer fake.Close()
+	p, counters := newPipeline(t, fake, func(c *logs.Config) { c.Budget = queue.NewBudget(1 << 20) })
+	big := string(make([]byte, logs.MaxBatchBytes))
+	tooLarge, err := p.QueueEvents("app", "", []logs.Event{{TimestampMs: 2, Message: "b"}, {TimestampMs: 1, Message: "a"}, {TimestampMs: 3, Message: big}})
+	if err != nil || tooLarge != 1 {
+		t.Fatal(tooLarge, err)
+	}
+	if _, err := p.QueueEvents("", "", []logs.Event{{TimestampMs: 1, Message: big[:600_000]}, {TimestampMs: 1, Message: big[:600_000]}}); err != logs.ErrBudgetFull {
+		t.Fatalf("over the budget: %v", err)
+	}
+	shutdown(t, p)
+	got := fake.LogRequests()
+	if len(got) != 1 || got[0].LogGroupName != "app" || got[0].LogStreamName != "task-1" || len(got[0].LogEvents) != 2 ||
+		got[0].LogEvents[0].Message != "a" || counters.Counter("logs.dropped.too_large").Load() != 1 {
+		t.Fatalf("got %+v, counters %v", got, counters.Snapshot())
+	}
+	if _, err := p.QueueEvents("", "", []logs.Event{{Message: "late"}}); err != logs.ErrStopped {
+		t.Fatalf("after shutdown: %v", err)
+	}
+}

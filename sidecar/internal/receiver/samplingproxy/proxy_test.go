@@ -25,7 +25,7 @@ func start(t *testing.T, fake *fakeaws.Server) (*samplingproxy.Proxy, *status.Co
 	t.Helper()
 	counters := status.NewCounters()
 	p, err := samplingproxy.New(samplingproxy.Config{Addr: "127.0.0.1:0", Endpoint: fake.URL(), Region: "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""), Counters: counters, Timeout: 300 * time.Millisecond})
+		Credentials: credentials.NewStaticCredentialsProvider(fakeaws.AccessKeyID, fakeaws.SecretAccessKey, ""), Counters: counters, Timeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,6 +130,19 @@ func (s *Sender[T]) Retry(es []queue.Entry[T]) {
 	retry.Sleep(s.cfg.Backoff.Delay(int(n)), s.hardStop)
 }
 
+// RetryAfter is Retry for an answer that said when to come back (an HTTP
+// Retry-After): it waits the longer of the backoff and after, but no more
+// than MaxRetryAfter, and less if Shutdown gives up meanwhile.
+func (s *Sender[T]) RetryAfter(es []queue.Entry[T], after time.Duration) {
+	s.q.PushFront(es)
+	n := s.failures.Add(1)
+	retry.Sleep(max(s.cfg.Backoff.Delay(int(n)), min(after, MaxRetryAfter)), s.hardStop)
+}
+
+// MaxRetryAfter caps the wait RetryAfter honours, so that one answer
+// asking for an hour cannot stall a pipeline for that long.
+const MaxRetryAfter = time.Minute
+
 // Shutdown stops intake (Stopped reports true), stops the Flusher, calls
 // Seal, and lets the workers send everything queued, retries included.
 // It returns when the queue is empty or ctx ends; in that case it cancels

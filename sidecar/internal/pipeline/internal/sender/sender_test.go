@@ -238,3 +238,41 @@ func TestShutdownDeadline(t *testing.T) {
 		t.Fatalf("second Shutdown: %v, Left called %d times", err2, leftCalls)
 	}
 }
+
+// TestRetryAfterCutShortByShutdown: RetryAfter puts the batch back in
+// order, and a wait as long as MaxRetryAfter ends when Shutdown gives up,
+// handing the batch to Left.
+func TestRetryAfterCutShortByShutdown(t *testing.T) {
+	b := queue.NewBudget(1 << 20)
+	q := queue.New[int](b, nil)
+	var s *sender.Sender[int]
+	var left []int
+	tried := make(chan struct{}, 10)
+	s = sender.New(q, sender.Config[int]{Name: "test", Workers: 1, BatchSize: 3, RequestTimeout: time.Second,
+		Backoff: retry.Backoff{Base: time.Millisecond, Max: time.Millisecond},
+		NewSend: func() func([]queue.Entry[int]) {
+			return func(batch []queue.Entry[int]) {
+				tried <- struct{}{}
+				s.RetryAfter(batch, time.Hour) // capped at MaxRetryAfter
+			}
+		},
+		Left: func(es []queue.Entry[int]) {
+			for _, e := range es {
+				left = append(left, e.Value)
+			}
+		},
+	})
+	push(t, q, 0, 3)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	<-tried
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); err == nil {
+		t.Fatal("Shutdown waited out the Retry-After")
+	}
+	if fmt.Sprint(left) != "[0 1 2]" || len(tried) != 0 || b.Used() != 0 {
+		t.Fatalf("left %v, %d more tries, %d bytes still reserved", left, len(tried), b.Used())
+	}
+}
