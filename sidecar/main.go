@@ -113,7 +113,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Demo services are sending traces and metrics; they show in the view within seconds.")
 		go func() {
 			defer close(demoDone)
-			if _, err := demo.Run(ctx, demo.Config{XRayAddr: addrs["xray_udp"], EMFEndpoint: "tcp://" + addrs["emf_tcp"], Logger: log}); err != nil {
+			if _, err := demo.Run(ctx, demo.Config{XRayAddr: addrs["xray_udp"], EMFEndpoint: "tcp://" + addrs["emf_tcp"], Logger: log, Rollout: cfg.DemoRollout}); err != nil {
 				log.Error("demo stopped", "err", err)
 			}
 		}()

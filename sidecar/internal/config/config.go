@@ -27,6 +27,7 @@ type Config struct {
 	AllowedHosts []string // every HTTP listener (view, status, sampling proxy, OTLP/HTTP): Host names served besides localhost ("*" for any)
 	Local        bool     // force local mode
 	Demo         bool     // also run demo services that send telemetry here
+	DemoRollout  bool     // the demo ships a worse version v2 beside v1 (implies Demo)
 	Region       string
 	MemoryBudget int64 // bytes, shared by every queue
 	UDPReadBuf   int
@@ -95,6 +96,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&allowedHosts, "allowed-hosts", "", `comma-separated Host names (an IP, a container name) the HTTP listeners (sampling proxy, OTLP/HTTP, status, web view) answer besides localhost, or "*" for any; needs -allow-remote`)
 	fs.BoolVar(&c.Local, "local", false, "local mode: keep telemetry in memory and serve the web view instead of sending to AWS")
 	fs.BoolVar(&c.Demo, "demo", false, "also run two demo services that send traces and metrics to this sidecar (implies -local)")
+	fs.BoolVar(&c.DemoRollout, "demo-rollout", false, "like -demo, and the shop service rolls out a worse version v2 beside v1 (more faults on /checkout, slower p99 on /products), for the compare page")
 	fs.StringVar(&c.Region, "region", "", "AWS region (default: the SDK's chain, AWS_REGION)")
 	fs.Int64Var(&budgetMiB, "memory-budget-mib", budgetMiB, "memory for queued telemetry, in MiB, shared by all pipelines")
 	fs.IntVar(&c.UDPReadBuf, "udp-rcvbuf", c.UDPReadBuf, "requested UDP receive buffer in bytes")
@@ -138,6 +140,9 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	c.MemoryBudget = budgetMiB << 20
+	if c.DemoRollout {
+		c.Demo = true
+	}
 	if c.Demo {
 		c.Local = true // the demo never sends to AWS
 	}

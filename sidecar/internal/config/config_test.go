@@ -51,6 +51,8 @@ func TestTable(t *testing.T) {
 			func(c config.Config) bool { return fmt.Sprint(c.AllowedHosts) == "[*]" }, ""},
 		{"ui hosts need allow-remote", []string{"-allowed-hosts", "sidecar"}, nil, nil, "needs -allow-remote"},
 		{"ui host with port", []string{"-allow-remote", "-allowed-hosts", "sidecar:2772"}, nil, nil, "without ports"},
+		{"demo rollout", []string{"-demo-rollout"}, nil, func(c config.Config) bool { return c.DemoRollout && c.Demo && c.Local }, ""},
+		{"demo rollout from env", nil, map[string]string{"SIDELIGHT_DEMO_ROLLOUT": "true"}, func(c config.Config) bool { return c.DemoRollout && c.Demo }, ""},
 		{"bad env", nil, map[string]string{"SIDELIGHT_UDP_RCVBUF": "lots"}, nil, "SIDELIGHT_UDP_RCVBUF"},
 		{"bad level", []string{"-log-level", "loud"}, nil, nil, "log-level"},
 		{"stray args", []string{"extra"}, nil, nil, "unexpected"},

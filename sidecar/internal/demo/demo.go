@@ -28,8 +28,31 @@ import (
 type Config struct {
 	XRayAddr    string        // the sidecar's X-Ray UDP address
 	EMFEndpoint string        // the sidecar's EMF endpoint, e.g. tcp://127.0.0.1:25888
-	Interval    time.Duration // between requests (default 300 ms)
+	Interval    time.Duration // between requests (default 300 ms; 100 ms with Rollout)
 	Logger      *slog.Logger
+
+	// Rollout runs the shop service as two versions side by side, as a
+	// canary deployment does: v1 alone for the first RolloutAfter
+	// requests, then v1 and v2 taking turns. v2 is worse: it fails half
+	// of the checkouts v1 completes (twice v1's fault rate on GET
+	// /checkout) and is slower on GET /products/{id} for 30% of requests
+	// (a slower p90 and p99). Each segment carries its version as
+	// service.version (middleware.WithServiceVersion).
+	Rollout      bool
+	RolloutAfter int // default 60
+}
+
+// Versions of the shop service in a rollout.
+const (
+	RolloutBaseline  = "v1"
+	RolloutCandidate = "v2"
+)
+
+// behaviour is how one version of the shop service behaves.
+type behaviour struct {
+	version          string
+	checkoutFailRate float64 // share of otherwise good checkouts that fail with 500
+	slowShare        float64 // share of product lookups delayed by 40 to 80 ms
 }
 
 // Run serves the demo services on loopback and sends requests to them
@@ -37,6 +60,12 @@ type Config struct {
 func Run(ctx context.Context, cfg Config) (int, error) {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 300 * time.Millisecond
+		if cfg.Rollout {
+			cfg.Interval = 100 * time.Millisecond
+		}
+	}
+	if cfg.RolloutAfter <= 0 {
+		cfg.RolloutAfter = 60
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -56,7 +85,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		return 0, err
 	}
 
-	inventoryURL := make(chan string, 1)
+	inventoryURL := make(chan string, 2)
 	kit, err := middleware.New(middleware.WithSegmentExporter(emitter), middleware.WithSamplingRules(everything),
 		middleware.WithMetricsSink(sink), middleware.WithMetricsNamespace("SidelightDemo"), middleware.WithMetricsInterval(5*time.Second))
 	if err != nil {
@@ -65,7 +94,20 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	defer kit.Shutdown(context.Background())
 
 	client := &http.Client{Transport: kit.Transport(nil), Timeout: 5 * time.Second}
-	shop := kit.HTTP(middleware.WithServiceName("shop"))(shopRoutes(client, inventoryURL))
+	shopStack := func(b behaviour) http.Handler {
+		opts := []middleware.Option{middleware.WithServiceName("shop")}
+		if b.version != "" {
+			opts = append(opts, middleware.WithServiceVersion(b.version))
+		}
+		return kit.HTTP(opts...)(shopRoutes(client, inventoryURL, b))
+	}
+	var shop, shopV2 http.Handler
+	if cfg.Rollout {
+		shop = shopStack(behaviour{version: RolloutBaseline})
+		shopV2 = shopStack(behaviour{version: RolloutCandidate, checkoutFailRate: 0.5, slowShare: 0.3})
+	} else {
+		shop = shopStack(behaviour{})
+	}
 	inventory := kit.HTTP(middleware.WithServiceName("inventory"))(inventoryRoutes())
 
 	var wg sync.WaitGroup
@@ -81,12 +123,22 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		return 0, err
 	}
 	stops = append(stops, stopShop)
+	shopV2Addr := ""
+	if shopV2 != nil {
+		addr, stopV2, err := serve(shopV2, &wg)
+		if err != nil {
+			return 0, err
+		}
+		stops = append(stops, stopV2)
+		shopV2Addr = addr
+	}
 	invAddr, stopInv, err := serve(inventory, &wg)
 	if err != nil {
 		return 0, err
 	}
 	stops = append(stops, stopInv)
 	inventoryURL <- "http://" + invAddr
+	inventoryURL <- "http://" + invAddr // each shop version reads it once
 
 	cfg.Logger.Info("demo services running", "shop", "http://"+shopAddr, "inventory", "http://"+invAddr)
 	paths := []string{"/products/42", "/checkout", "/products/7", "/checkout?card=declined", "/products/unknown", "/search?q=lamp", "/checkout"}
@@ -94,7 +146,14 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	defer tick.Stop()
 	n := 0
 	for {
-		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+shopAddr+paths[n%len(paths)], nil)
+		target := shopAddr
+		if shopV2Addr != "" && n >= cfg.RolloutAfter && n%2 == 1 {
+			target = shopV2Addr
+			if n == cfg.RolloutAfter+1 {
+				cfg.Logger.Info("demo rollout: shop v2 now takes half of the requests", "v2", "http://"+shopV2Addr)
+			}
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+target+paths[n%len(paths)], nil)
 		if n%5 == 4 {
 			// A browser on another origin: the verdict shows in the view.
 			req.Header.Set("Origin", "http://localhost:3000")
@@ -127,7 +186,7 @@ func serve(h http.Handler, wg *sync.WaitGroup) (string, func(), error) {
 	return ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
-func shopRoutes(client *http.Client, inventoryURL <-chan string) http.Handler {
+func shopRoutes(client *http.Client, inventoryURL <-chan string, b behaviour) http.Handler {
 	var inv string
 	var once sync.Once
 	base := func() string {
@@ -136,6 +195,9 @@ func shopRoutes(client *http.Client, inventoryURL <-chan string) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /products/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if b.slowShare > 0 && rand.Float64() < b.slowShare {
+			time.Sleep(time.Duration(40+rand.IntN(40)) * time.Millisecond) // v2's slow path
+		}
 		resp, err := get(r.Context(), client, base()+"/stock/"+r.PathValue("id"))
 		if err != nil {
 			middleware.RecordError(r.Context(), err)
@@ -154,6 +216,11 @@ func shopRoutes(client *http.Client, inventoryURL <-chan string) http.Handler {
 		if r.URL.Query().Get("card") == "declined" {
 			middleware.RecordError(r.Context(), errors.New("payment declined by the card issuer"))
 			http.Error(w, "payment failed", http.StatusInternalServerError)
+			return
+		}
+		if b.checkoutFailRate > 0 && rand.Float64() < b.checkoutFailRate {
+			middleware.RecordError(r.Context(), errors.New("v2: order store timeout"))
+			http.Error(w, "checkout failed", http.StatusInternalServerError)
 			return
 		}
 		if _, err := get(r.Context(), client, base()+"/reserve"); err != nil {

@@ -56,11 +56,28 @@
 // form keeps it as the user left it. With no data yet a page says what to
 // send where (Config.Inputs).
 //
+// Each segment's version is its Version annotation
+// (deployversion.AnnotationKey), else its service.version (versions.go
+// has the details). The store records when each version of a service
+// first appears in the traffic: at most [MaxDeployments] markers, the
+// earliest dropped and counted when a new one arrives on a full list;
+// markers outlive the traces they came from. The compare page (#/compare)
+// and /api/compare judge a rollout with package compare: the segments of
+// one service, split into a baseline and a candidate by version, by a
+// window on their start, or both, compared route by route (the "route"
+// annotation, else method and URL path) in one pass over the store; the
+// answer has each route's verdict, rates and percentiles, the overall
+// verdict, the method and the minimum sample size, for a pipeline step.
+//
 // JSON API (all GET):
 //
 //	/api/overview?since=&until=   per service and route: totals and one column per time step
 //	/api/traces?q=&since=&until=&sort=time|duration&order=asc|desc
 //	           &service=&call=&status=ok|error|fault|throttle&annotation=key[=value]&min_ms=&max_ms=&limit=
+//	           &version=&route=   a segment of service with that version and route
+//	/api/compare?service=&baseline=&candidate=&baseline_since=&baseline_until=
+//	           &candidate_since=&candidate_until=&min_requests=&alpha=
+//	/api/deployments?service=   deployment markers: first and last seen per version
 //	/api/traces/{id}      one trace as a tree of segments and subsegments (orphan: parent never received)
 //	/api/servicemap       nodes (client, service, function, remote, aws), edges, counts and error rates
 //	/api/metrics?namespace=&metric=&bucket=&group=   EMF series in time buckets with percentiles;

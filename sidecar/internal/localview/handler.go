@@ -15,7 +15,7 @@ var webFS embed.FS
 
 // viewScripts are the page's script files, in the order they run: app.js
 // first (shared helpers and routing), then one file per page.
-var viewScripts = []string{"app.js", "overview.js", "charts.js", "map.js"}
+var viewScripts = []string{"app.js", "overview.js", "charts.js", "map.js", "compare.js"}
 
 // viewBundle is viewScripts in one response (/static/view.js), so the
 // first paint waits for one script request, not four.
@@ -99,6 +99,17 @@ func (s *Store) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /api/facets", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.facets())
+	})
+	mux.HandleFunc("GET /api/compare", func(w http.ResponseWriter, r *http.Request) {
+		q, err := parseCompareQuery(r.URL.Query())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, s.compare(q))
+	})
+	mux.HandleFunc("GET /api/deployments", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, s.deploymentList(r.URL.Query().Get("service")))
 	})
 	mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.Stats())

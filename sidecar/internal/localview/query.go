@@ -28,6 +28,9 @@ type listQuery struct {
 	hasMinMS   bool
 	annotation bool
 	call       string // a downstream (remote or aws) call of this name
+	// A segment of service (any when empty) with this version and route
+	// (the compare page's links; versions.go).
+	version, route string
 
 	// From the search box (q): a filter expression, or one trace's ID.
 	expr    *xrayfilter.Expr
@@ -78,7 +81,7 @@ const (
 )
 
 func parseListQuery(v url.Values) (listQuery, error) {
-	q := listQuery{service: v.Get("service"), call: v.Get("call"), limit: defaultLimit}
+	q := listQuery{service: v.Get("service"), call: v.Get("call"), limit: defaultLimit, version: v.Get("version"), route: v.Get("route")}
 	if st := v.Get("status"); st != "" {
 		f, ok := parseStatus(st)
 		if !ok {
@@ -176,6 +179,9 @@ func (q *listQuery) match(t *trace, ft *xrayfilter.Trace, since, until float64) 
 	if q.call != "" && !t.hasCall(q.call) {
 		return false
 	}
+	if (q.version != "" || q.route != "") && !t.hasSegment(q.service, q.version, q.route) {
+		return false
+	}
 	d := t.durationMS()
 	if q.hasMinMS && d < q.minMS {
 		return false
@@ -237,6 +243,7 @@ type traceSummary struct {
 	Method      string   `json:"method,omitempty"`
 	URL         string   `json:"url,omitempty"`
 	HTTPStatus  int      `json:"http_status,omitempty"`
+	Version     string   `json:"version,omitempty"` // the root segment's (versions.go)
 	Annotations []string `json:"annotations"`
 	Documents   int      `json:"documents"`
 }
@@ -264,6 +271,7 @@ func (t *trace) summary() traceSummary {
 	}
 	if r := t.root; r != nil {
 		ts.Service, ts.Method, ts.URL, ts.HTTPStatus = r.name, r.method, r.url, r.status
+		ts.Version = r.version
 	}
 	return ts
 }

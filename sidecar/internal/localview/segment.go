@@ -133,6 +133,8 @@ type docInfo struct {
 	method, url string
 	userAgent   string
 	status      int
+	version     string    // the segment's serving version (versions.go)
+	cmpRoute    string    // the request's route for the compare page (versions.go)
 	route       string    // the document's own "route" annotation
 	origin      string    // the document's origin (AWS::Lambda::Function, …)
 	ov          *ovSeries // where the overview counts it, nil if it does not
@@ -236,6 +238,7 @@ func (d *segDoc) info(raw []byte, recv int64) *docInfo {
 		di.calls = append(di.calls, call{id: d.ID, name: d.Name, namespace: d.Namespace, flags: d.flags(), dur: d.duration()})
 	}
 	di.walk(d, true)
+	di.version, di.cmpRoute = d.versionAndRoute(di)
 	return di
 }
 

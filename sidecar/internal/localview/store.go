@@ -28,7 +28,8 @@ type Store struct {
 	ov      map[ovKey]*ovSeries // the overview's cells (overview.go)
 	closed  bool
 	counter counters
-	work    uint64 // steps taken keeping trace summaries (tests count them)
+	work    uint64      // steps taken keeping trace summaries (tests count them)
+	deploys deployments // versions of each service seen (versions.go)
 
 	inboxDropped atomic.Uint64 // documents an Inbox dropped: it was full
 
@@ -159,6 +160,7 @@ func (s *Store) addSegment(doc []byte, recv int64) error {
 		t.byID[di.id] = len(t.docs)
 		t.docs = append(t.docs, di)
 		s.work += t.add(di)
+		s.deploys.see(di)
 		s.ovAdd(di)
 	}
 	t.bytes += int64(len(raw))

@@ -183,7 +183,7 @@
 
   function fetchList(params) {
     const q = new URLSearchParams();
-    for (const k of ['q', 'call', 'since', 'until', 'sort', 'order', 'service', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
+    for (const k of ['q', 'call', 'since', 'until', 'sort', 'order', 'service', 'version', 'route', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
       if (params.get(k)) q.set(k, params.get(k));
     }
     const t0 = performance.now();
