@@ -78,6 +78,7 @@ func TestCheck(t *testing.T) {
 		{name: "Fn::If without the condition", old: `{"Ref": "Name"}`, new: `{"Fn::If": ["c", "a", "b"]}`, want: `condition "c" is not in Conditions`},
 		{name: "resource Condition not in Conditions", old: `"Type": "AWS::IAM::Role"`, new: `"Type": "AWS::IAM::Role", "Condition": "x"`, want: `Condition "x" is not in Conditions`},
 		{name: "condition cycle", old: `"Resources": {`, new: `"Conditions": {"A": {"Condition": "B"}, "B": {"Fn::Not": [{"Condition": "A"}]}}, "Resources": {`, want: "refers to itself"},
+		{name: "condition cycle through Fn::If", old: `"Resources": {`, new: `"Conditions": {"A": {"Fn::Equals": [{"Fn::If": ["A", "x", "y"]}, "x"]}}, "Resources": {`, want: "refers to itself"},
 		{name: "condition not a condition function", old: `"Resources": {`, new: `"Conditions": {"A": {"Ref": "Name"}}, "Resources": {`, want: "not a condition function"},
 		{name: "Select out of range", old: `{"Ref": "Name"}`, new: `{"Fn::Select": [2, ["a", "b"]]}`, want: "index 2 of a list of 2"},
 		{name: "Select negative", old: `{"Ref": "Name"}`, new: `{"Fn::Select": [-1, ["a"]]}`, want: "non-negative"},
@@ -231,6 +232,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"Resources":{"A":{"Type":"A::B::C","Properties":{"X":{"Fn::Sub":"${A.B}${!x}${"}}}}}`))
 	f.Add([]byte(`{"Resources":{"A":{"Type":"AWS::Logs::LogGroup","Properties":{"LogGroupName":{"Fn::Select":["1",{"Fn::Split":["/",{"Ref":"A"}]}]}}}}}`))
 	f.Add([]byte(`{"Resources":{"A":{"Type":"AWS::Lambda::Alias","UpdatePolicy":{"CodeDeployLambdaAliasUpdate":{"ApplicationName":{"Ref":"A"}}},"Properties":{}}}}`))
+	f.Add([]byte(`{"Conditions":{"A":{"Fn::Or":[{"Condition":"B"},{"Fn::Equals":[{"Fn::If":["B","x",{"Ref":"AWS::NoValue"}]},"x"]}]},"B":{"Fn::Not":[{"Fn::Equals":["a","b"]}]}},"Resources":{"R":{"Type":"AWS::Logs::LogGroup","Condition":"A","Properties":{"RetentionInDays":{"Fn::If":["A",14,{"Ref":"AWS::NoValue"}]}}}}}`))
 	s := loadSchemas(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tmpl, err := Parse(data)

@@ -87,7 +87,7 @@ func (t *Template) resolve(values map[string]string, placeholders bool) (*Resolv
 	}
 	ev := evaluator{t: t, r: r}
 	for _, name := range slices.Sorted(maps.Keys(t.Conditions)) {
-		if _, err := ev.condition(name, "Conditions", nil); err != nil {
+		if _, err := ev.condition(name, "Conditions"); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -169,6 +169,9 @@ func placeholder(p Parameter) any {
 type evaluator struct {
 	t *Template
 	r *Resolved
+	// evaluating holds the conditions being evaluated, to catch cycles
+	// (also through Fn::If inside Fn::Equals).
+	evaluating map[string]bool
 }
 
 // noValue is what Ref AWS::NoValue yields: the property or list element
@@ -177,8 +180,8 @@ type noValueType struct{}
 
 var noValue = noValueType{}
 
-// condition evaluates the named condition once; visiting catches cycles.
-func (e *evaluator) condition(name, at string, visiting []string) (bool, error) {
+// condition evaluates the named condition once.
+func (e *evaluator) condition(name, at string) (bool, error) {
 	if v, ok := e.r.Conditions[name]; ok {
 		return v, nil
 	}
@@ -186,10 +189,15 @@ func (e *evaluator) condition(name, at string, visiting []string) (bool, error) 
 	if !ok {
 		return false, fmt.Errorf("cfn: %s: condition %q is not in Conditions", at, name)
 	}
-	if slices.Contains(visiting, name) {
+	if e.evaluating[name] {
 		return false, fmt.Errorf("cfn: %s: condition %s refers to itself", at, name)
 	}
-	v, err := e.condExpr(expr, "Conditions/"+name, append(visiting, name))
+	if e.evaluating == nil {
+		e.evaluating = map[string]bool{}
+	}
+	e.evaluating[name] = true
+	v, err := e.condExpr(expr, "Conditions/"+name)
+	delete(e.evaluating, name)
 	if err != nil {
 		return false, err
 	}
@@ -198,7 +206,7 @@ func (e *evaluator) condition(name, at string, visiting []string) (bool, error) 
 }
 
 // condExpr evaluates a condition function.
-func (e *evaluator) condExpr(expr any, at string, visiting []string) (bool, error) {
+func (e *evaluator) condExpr(expr any, at string) (bool, error) {
 	m, ok := expr.(map[string]any)
 	if !ok || len(m) != 1 {
 		return false, fmt.Errorf("cfn: %s: a condition is one of Fn::Equals, Fn::Not, Fn::And, Fn::Or or Condition", at)
@@ -211,7 +219,7 @@ func (e *evaluator) condExpr(expr any, at string, visiting []string) (bool, erro
 			if !ok {
 				return false, fmt.Errorf("cfn: %s: want a condition name", at)
 			}
-			return e.condition(name, at, visiting)
+			return e.condition(name, at)
 		case "Fn::Equals":
 			args, ok := arg.([]any)
 			if !ok || len(args) != 2 {
@@ -235,7 +243,7 @@ func (e *evaluator) condExpr(expr any, at string, visiting []string) (bool, erro
 			}
 			all, any := true, false
 			for i, a := range args {
-				v, err := e.condExpr(a, fmt.Sprintf("%s/%d", at, i), visiting)
+				v, err := e.condExpr(a, fmt.Sprintf("%s/%d", at, i))
 				if err != nil {
 					return false, err
 				}
@@ -314,7 +322,7 @@ func (e *evaluator) intrinsic(fn string, arg any, at string) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("cfn: %s: want a condition name first", at)
 		}
-		c, err := e.condition(name, at, nil)
+		c, err := e.condition(name, at)
 		if err != nil {
 			return nil, err
 		}
