@@ -65,7 +65,7 @@ func roleStatements(t *testing.T, r *cfn.Resolved, role string) []statement {
 // TestTaskRoleIsLeastPrivilege checks the shape of the roles: no wildcard
 // actions, PutMetricData only in the middleware's namespace, trust only
 // for ECS tasks of this account, container logs only to the stack's log
-// group. Which actions the task role holds is derived from the sidecar
+// group, OTLP logs only to the stack's OTLP log group. Which actions the task role holds is derived from the sidecar
 // itself in TestTaskRoleGrantsWhatTheSidecarCalls.
 func TestTaskRoleIsLeastPrivilege(t *testing.T) {
 	r := resolve(t, with(deployValues, "MetricsNamespace", "Shop/Prod"))
@@ -80,6 +80,11 @@ func TestTaskRoleIsLeastPrivilege(t *testing.T) {
 		for _, a := range strList(s.Action) {
 			if strings.Contains(a, "*") {
 				t.Errorf("wildcard action %q", a)
+			}
+			// OTLP logs go to the stack's OTLP log group only (the
+			// resolver's stand-in for OtlpLogGroup.Arn).
+			if res := strList(s.Resource); strings.HasPrefix(a, "logs:") && !slices.Equal(res, []string{"arn:aws:logs:us-east-1:123456789012:otlploggroup/otlploggroup"}) {
+				t.Errorf("task role: %s on %v; want the OTLP log group's ARN only", a, res)
 			}
 			if a == "cloudwatch:PutMetricData" {
 				cond, _ := s.Condition["StringEquals"].(map[string]any)

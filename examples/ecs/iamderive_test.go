@@ -17,17 +17,47 @@ import (
 )
 
 // TestTaskRoleGrantsWhatTheSidecarCalls derives the task role's actions
-// from the sidecar itself: the built sidecar runs with the container's
-// environment and command from template.json, against fakeaws (which
-// checks SigV4 and names each call's IAM action), and is fed what an app
-// sends it: a segment over UDP, an EMF document over TCP, and the two
-// calls an X-Ray SDK's sampler makes to the sampling proxy. After it
-// drains on SIGTERM, the actions it called must be exactly those the role
-// allows: a missing one is refused in AWS, an extra one is not needed.
+// from the sidecar itself, for each traces exporter the template offers:
+// the built sidecar runs with the container's environment and command
+// from template.json resolved with that TracesExporter, against fakeaws
+// (which checks SigV4 and names each call's IAM action), and is fed what
+// an app sends it: a segment over UDP, an EMF document over TCP, the two
+// calls an X-Ray SDK's sampler makes to the sampling proxy, and a span and
+// a log record over OTLP/HTTP. After it drains on SIGTERM, the actions it
+// called must be exactly those the role allows: a missing one is refused
+// in AWS, an extra one is not needed.
 func TestTaskRoleGrantsWhatTheSidecarCalls(t *testing.T) {
-	r := resolve(t, with(deployValues, "MetricsNamespace", "Shop/Prod"))
-	called := sidecarActions(t, r, nil)
+	for exporter, want := range map[string]string{"xray": "xray:PutTraceSegments", "xray-otlp": "xray:PutSpans"} {
+		t.Run(exporter, func(t *testing.T) {
+			r := resolve(t, with(deployValues, "MetricsNamespace", "Shop/Prod", "TracesExporter", exporter))
+			if got := containerEnv(t, r, sidecarName)["SIDELIGHT_TRACES_EXPORTER"]; got != exporter {
+				t.Fatalf("TracesExporter %s sets SIDELIGHT_TRACES_EXPORTER=%q", exporter, got)
+			}
+			called := sidecarActions(t, r, nil)
+			if !slices.Contains(called, want) {
+				t.Errorf("with TracesExporter %s the sidecar called %v, not %s", exporter, called, want)
+			}
+			allowed := allowedActions(t, r)
+			for _, a := range called {
+				if !slices.Contains(allowed, a) {
+					t.Errorf("the sidecar calls %s, which the task role does not allow: in AWS that call is refused", a)
+				}
+			}
+			for _, a := range allowed {
+				if !slices.Contains(called, a) {
+					t.Errorf("the task role allows %s, which the sidecar as configured never calls", a)
+				}
+			}
+			if len(called) < 5 {
+				t.Errorf("the sidecar called only %v: the test did not drive every receiver", called)
+			}
+		})
+	}
+}
 
+// allowedActions lists the actions the task role allows, sorted.
+func allowedActions(t *testing.T, r *cfn.Resolved) []string {
+	t.Helper()
 	var allowed []string
 	for _, s := range roleStatements(t, r, "TaskRole") {
 		if s.Effect == "Allow" {
@@ -35,27 +65,15 @@ func TestTaskRoleGrantsWhatTheSidecarCalls(t *testing.T) {
 		}
 	}
 	slices.Sort(allowed)
-	allowed = slices.Compact(allowed)
-	for _, a := range called {
-		if !slices.Contains(allowed, a) {
-			t.Errorf("the sidecar calls %s, which the task role does not allow: in AWS that call is refused", a)
-		}
-	}
-	for _, a := range allowed {
-		if !slices.Contains(called, a) {
-			t.Errorf("the task role allows %s, which the sidecar as configured never calls", a)
-		}
-	}
-	if len(called) < 3 {
-		t.Errorf("the sidecar called only %v: the test did not drive every receiver", called)
-	}
+	return slices.Compact(allowed)
 }
 
 // sidecarActions runs the sidecar as the template's task definition
 // configures it and returns the IAM actions of the AWS calls it made.
 func sidecarActions(t *testing.T, r *cfn.Resolved, override map[string]string) []string {
 	t.Helper()
-	fake := fakeaws.New()
+	// Log streams must be created before PutLogEvents, as in AWS.
+	fake := fakeaws.New(fakeaws.WithLogStreamsRequired())
 	t.Cleanup(fake.Close)
 	env := containerEnv(t, r, sidecarName)
 	appEnv := containerEnv(t, r, "app")
@@ -132,12 +150,41 @@ func sidecarActions(t *testing.T, r *cfn.Resolved, override map[string]string) [
 		}
 	}
 
+	// A span and a log record over OTLP/HTTP, as an OTel SDK sends them to
+	// OTEL_EXPORTER_OTLP_ENDPOINT (the app container's value names the
+	// port; the test uses the sidecar's free one).
+	endpoint := appEnv["OTEL_EXPORTER_OTLP_ENDPOINT"]
+	if endpoint != "http://127.0.0.1:4318" {
+		t.Errorf("the app container's OTEL_EXPORTER_OTLP_ENDPOINT is %q; want the sidecar's OTLP/HTTP port on the task's loopback", endpoint)
+	}
+	otlpBase := "http://" + addr("addr_otlp_http")
+	nano := now.UnixNano()
+	for path, body := range map[string]string{
+		"/v1/traces": fmt.Sprintf(`{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"orders"}}]},"scopeSpans":[{"spans":[{"traceId":"%08x5759e988bd862e3fe1be46a9","spanId":"80de5b6f19ff9a0a","name":"GET /orders","kind":2,"startTimeUnixNano":"%d","endTimeUnixNano":"%d"}]}]}]}`, now.Unix(), nano, nano+1e6),
+		"/v1/logs":   fmt.Sprintf(`{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"orders"}}]},"scopeLogs":[{"logRecords":[{"timeUnixNano":"%d","severityText":"INFO","body":{"stringValue":"order placed"}}]}]}]}`, nano),
+	} {
+		resp, err := http.Post(otlpBase+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("OTLP %s: status %d: %s", path, resp.StatusCode, b)
+		}
+	}
+
 	// Wait until the telemetry reached the fake, then drain as ECS stops a
 	// task, so that whatever is sent at shutdown is counted too.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := fake.WaitFor(ctx, func() bool {
-		return fake.SegmentCount() > 0 && len(fake.Metrics())+len(fake.LogRequests()) > 0
+		traces := fake.SegmentCount() >= 2 || fake.SpanCount() >= 2
+		var otlpLog bool
+		for _, r := range fake.LogRequests() {
+			otlpLog = otlpLog || r.LogGroupName == env["SIDELIGHT_OTLP_LOG_GROUP"]
+		}
+		return traces && otlpLog && len(fake.Metrics())+len(fake.LogRequests()) > 0
 	}); err != nil {
 		t.Fatalf("the sidecar did not forward the telemetry: %v\n%s", err, sidecar.log())
 	}

@@ -189,7 +189,7 @@ func TestTaskDefinitionIsStrict(t *testing.T) {
 // TestTaskDefinitionMatchesTemplate checks that taskdef.json and the
 // template's AWS::ECS::TaskDefinition describe the same containers: the
 // template's ContainerDefinitions also decode strictly into the SDK's
-// types, and only the images and log group/region (deployment specific)
+// types, and only the images and log groups/region (deployment specific)
 // may differ.
 func TestTaskDefinitionMatchesTemplate(t *testing.T) {
 	in := readTaskDef(t)
@@ -206,6 +206,16 @@ func TestTaskDefinitionMatchesTemplate(t *testing.T) {
 		out := make([]types.ContainerDefinition, len(defs))
 		for i, d := range defs {
 			d.Image = nil
+			// The OTLP log group is named after the stack, like the
+			// containers' log group.
+			var env []types.KeyValuePair
+			for _, kv := range d.Environment {
+				if kv.Name != nil && *kv.Name == "SIDELIGHT_OTLP_LOG_GROUP" {
+					kv = types.KeyValuePair{Name: kv.Name}
+				}
+				env = append(env, kv)
+			}
+			d.Environment = env
 			if d.LogConfiguration != nil {
 				lc := *d.LogConfiguration
 				lc.Options = map[string]string{"awslogs-stream-prefix": lc.Options["awslogs-stream-prefix"]}

@@ -74,7 +74,12 @@ func TestCheck(t *testing.T) {
 		{name: "dangling Ref", old: `{"Ref": "Name"}`, new: `{"Ref": "Nmae"}`, want: "Nmae"},
 		{name: "dangling Sub", old: `/ecs/${Name}`, new: `/ecs/${Nmae}`, want: "Nmae"},
 		{name: "dangling GetAtt", old: `["Logs", "Arn"]`, new: `["Log", "Arn"]`, want: "not a resource"},
-		{name: "unsupported function", old: `{"Ref": "Name"}`, new: `{"Fn::If": ["c", "a", "b"]}`, want: "does not support Fn::If"},
+		{name: "unsupported function", old: `{"Ref": "Name"}`, new: `{"Fn::FindInMap": ["m", "a", "b"]}`, want: "does not support Fn::FindInMap"},
+		{name: "Fn::If without the condition", old: `{"Ref": "Name"}`, new: `{"Fn::If": ["c", "a", "b"]}`, want: `condition "c" is not in Conditions`},
+		{name: "resource Condition not in Conditions", old: `"Type": "AWS::IAM::Role"`, new: `"Type": "AWS::IAM::Role", "Condition": "x"`, want: `Condition "x" is not in Conditions`},
+		{name: "condition cycle", old: `"Resources": {`, new: `"Conditions": {"A": {"Condition": "B"}, "B": {"Fn::Not": [{"Condition": "A"}]}}, "Resources": {`, want: "refers to itself"},
+		{name: "condition cycle through Fn::If", old: `"Resources": {`, new: `"Conditions": {"A": {"Fn::Equals": [{"Fn::If": ["A", "x", "y"]}, "x"]}}, "Resources": {`, want: "refers to itself"},
+		{name: "condition not a condition function", old: `"Resources": {`, new: `"Conditions": {"A": {"Ref": "Name"}}, "Resources": {`, want: "not a condition function"},
 		{name: "Select out of range", old: `{"Ref": "Name"}`, new: `{"Fn::Select": [2, ["a", "b"]]}`, want: "index 2 of a list of 2"},
 		{name: "Select negative", old: `{"Ref": "Name"}`, new: `{"Fn::Select": [-1, ["a"]]}`, want: "non-negative"},
 		{name: "Select of no list", old: `{"Ref": "Name"}`, new: `{"Fn::Select": [0, "a"]}`, want: "must be a list"},
@@ -85,7 +90,7 @@ func TestCheck(t *testing.T) {
 		{name: "case of an attribute", old: `"Properties": {"LogGroupName"`, new: `"properties": {"LogGroupName"`, want: "case-sensitive"},
 		{name: "Properties not an object", old: `"Properties": {"AssumeRolePolicyDocument": {"Statement": []},
        "Description": {"Fn::Join": ["-", ["role", {"Ref": "Name"}, {"Fn::GetAtt": ["Logs", "Arn"]}]]}}`, new: `"Properties": {"Ref": "Name"}`, want: "must be an object"},
-		{name: "unknown resource attribute", old: `"Type": "AWS::IAM::Role"`, new: `"Type": "AWS::IAM::Role", "Condition": "x"`, want: "unknown name"},
+		{name: "unknown resource attribute", old: `"Type": "AWS::IAM::Role"`, new: `"Type": "AWS::IAM::Role", "CreationPolicy": {}`, want: "unknown name"},
 		{name: "bad parameter value", values: map[string]string{"Name": "Orders"}, want: "does not match"},
 		{name: "parameter out of range", values: map[string]string{"Count": "6"}, want: "out of range"},
 		{name: "parameter not in template", values: map[string]string{"Nom": "x"}, want: "not in the template"},
@@ -161,6 +166,54 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// TestConditions: a resource whose Condition is false is left out, Fn::If
+// picks its branch by the condition, and Ref AWS::NoValue removes the
+// property or list element holding it.
+func TestConditions(t *testing.T) {
+	tmpl, err := Parse([]byte(`{
+  "Parameters": {"Mode": {"Type": "String", "Default": "a", "AllowedValues": ["a", "b"]}},
+  "Conditions": {"IsB": {"Fn::Equals": [{"Ref": "Mode"}, "b"]}, "IsA": {"Fn::Not": [{"Condition": "IsB"}]},
+                 "Both": {"Fn::And": [{"Condition": "IsA"}, {"Condition": "IsB"}]}, "Either": {"Fn::Or": [{"Condition": "IsA"}, {"Condition": "IsB"}]}},
+  "Resources": {
+    "OnlyB": {"Type": "AWS::Logs::LogGroup", "Condition": "IsB", "Properties": {}},
+    "L": {"Type": "AWS::Logs::LogGroup", "Properties": {
+      "LogGroupName": {"Fn::If": ["IsB", "group-b", "group-a"]},
+      "RetentionInDays": {"Fn::If": ["IsB", 14, {"Ref": "AWS::NoValue"}]},
+      "Tags": [{"Key": "k", "Value": "v"}, {"Fn::If": ["IsB", {"Key": "b", "Value": "1"}, {"Ref": "AWS::NoValue"}]}]}}
+  }
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for mode, want := range map[string]struct {
+		group      string
+		onlyB      bool
+		tags       int
+		both, eith bool
+	}{"a": {"group-a", false, 1, false, true}, "b": {"group-b", true, 2, false, true}} {
+		r, err := tmpl.Resolve(map[string]string{"Mode": mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := r.Resources["L"].Properties
+		if p["LogGroupName"] != want.group {
+			t.Errorf("Mode %s: LogGroupName %v, want %s", mode, p["LogGroupName"], want.group)
+		}
+		if _, set := p["RetentionInDays"]; set != want.onlyB {
+			t.Errorf("Mode %s: RetentionInDays set %v, want %v", mode, set, want.onlyB)
+		}
+		if tags, _ := p["Tags"].([]any); len(tags) != want.tags {
+			t.Errorf("Mode %s: Tags %v, want %d", mode, p["Tags"], want.tags)
+		}
+		if _, ok := r.Resources["OnlyB"]; ok != want.onlyB {
+			t.Errorf("Mode %s: resource OnlyB present %v, want %v", mode, ok, want.onlyB)
+		}
+		if r.Conditions["Both"] != want.both || r.Conditions["Either"] != want.eith {
+			t.Errorf("Mode %s: conditions %v", mode, r.Conditions)
+		}
+	}
+}
+
 func TestUncheckedPatterns(t *testing.T) {
 	// Only AWS::Lambda::Function's S3Bucket pattern needs look-behind; the
 	// ECS example uses no such property. A new one would show here.
@@ -179,6 +232,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"Resources":{"A":{"Type":"A::B::C","Properties":{"X":{"Fn::Sub":"${A.B}${!x}${"}}}}}`))
 	f.Add([]byte(`{"Resources":{"A":{"Type":"AWS::Logs::LogGroup","Properties":{"LogGroupName":{"Fn::Select":["1",{"Fn::Split":["/",{"Ref":"A"}]}]}}}}}`))
 	f.Add([]byte(`{"Resources":{"A":{"Type":"AWS::Lambda::Alias","UpdatePolicy":{"CodeDeployLambdaAliasUpdate":{"ApplicationName":{"Ref":"A"}}},"Properties":{}}}}`))
+	f.Add([]byte(`{"Conditions":{"A":{"Fn::Or":[{"Condition":"B"},{"Fn::Equals":[{"Fn::If":["B","x",{"Ref":"AWS::NoValue"}]},"x"]}]},"B":{"Fn::Not":[{"Fn::Equals":["a","b"]}]}},"Resources":{"R":{"Type":"AWS::Logs::LogGroup","Condition":"A","Properties":{"RetentionInDays":{"Fn::If":["A",14,{"Ref":"AWS::NoValue"}]}}}}}`))
 	s := loadSchemas(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tmpl, err := Parse(data)

@@ -15,6 +15,7 @@ import (
 // do not exist yet are stand-ins shaped like the real ones.
 type Resolved struct {
 	Parameters map[string]any // value of every parameter, as Ref yields it
+	Conditions map[string]bool
 	Resources  map[string]ResolvedResource
 	Outputs    map[string]any
 	// GetAtts lists every attribute the template reads.
@@ -54,7 +55,7 @@ func (t *Template) Resolve(values map[string]string) (*Resolved, error) {
 }
 
 func (t *Template) resolve(values map[string]string, placeholders bool) (*Resolved, error) {
-	r := &Resolved{Parameters: map[string]any{}, Resources: map[string]ResolvedResource{}, Outputs: map[string]any{}}
+	r := &Resolved{Parameters: map[string]any{}, Conditions: map[string]bool{}, Resources: map[string]ResolvedResource{}, Outputs: map[string]any{}}
 	var errs []error
 	for k := range values {
 		if _, ok := t.Parameters[k]; !ok {
@@ -85,8 +86,19 @@ func (t *Template) resolve(values map[string]string, placeholders bool) (*Resolv
 		return nil, err
 	}
 	ev := evaluator{t: t, r: r}
+	for _, name := range slices.Sorted(maps.Keys(t.Conditions)) {
+		if _, err := ev.condition(name, "Conditions"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	for _, name := range slices.Sorted(maps.Keys(t.Resources)) {
 		res := t.Resources[name]
+		if res.Condition != "" && !r.Conditions[res.Condition] {
+			continue
+		}
 		props := map[string]any{}
 		if res.Properties != nil {
 			v, err := ev.eval(map[string]any(res.Properties), "Resources/"+name+"/Properties")
@@ -157,6 +169,97 @@ func placeholder(p Parameter) any {
 type evaluator struct {
 	t *Template
 	r *Resolved
+	// evaluating holds the conditions being evaluated, to catch cycles
+	// (also through Fn::If inside Fn::Equals).
+	evaluating map[string]bool
+}
+
+// noValue is what Ref AWS::NoValue yields: the property or list element
+// holding it is left out.
+type noValueType struct{}
+
+var noValue = noValueType{}
+
+// condition evaluates the named condition once.
+func (e *evaluator) condition(name, at string) (bool, error) {
+	if v, ok := e.r.Conditions[name]; ok {
+		return v, nil
+	}
+	expr, ok := e.t.Conditions[name]
+	if !ok {
+		return false, fmt.Errorf("cfn: %s: condition %q is not in Conditions", at, name)
+	}
+	if e.evaluating[name] {
+		return false, fmt.Errorf("cfn: %s: condition %s refers to itself", at, name)
+	}
+	if e.evaluating == nil {
+		e.evaluating = map[string]bool{}
+	}
+	e.evaluating[name] = true
+	v, err := e.condExpr(expr, "Conditions/"+name)
+	delete(e.evaluating, name)
+	if err != nil {
+		return false, err
+	}
+	e.r.Conditions[name] = v
+	return v, nil
+}
+
+// condExpr evaluates a condition function.
+func (e *evaluator) condExpr(expr any, at string) (bool, error) {
+	m, ok := expr.(map[string]any)
+	if !ok || len(m) != 1 {
+		return false, fmt.Errorf("cfn: %s: a condition is one of Fn::Equals, Fn::Not, Fn::And, Fn::Or or Condition", at)
+	}
+	for fn, arg := range m {
+		at := at + "/" + fn
+		switch fn {
+		case "Condition":
+			name, ok := arg.(string)
+			if !ok {
+				return false, fmt.Errorf("cfn: %s: want a condition name", at)
+			}
+			return e.condition(name, at)
+		case "Fn::Equals":
+			args, ok := arg.([]any)
+			if !ok || len(args) != 2 {
+				return false, fmt.Errorf("cfn: %s: want two values", at)
+			}
+			var vals [2]string
+			for i, a := range args {
+				v, err := e.eval(a, at)
+				if err != nil {
+					return false, err
+				}
+				if vals[i], err = scalarString(v); err != nil {
+					return false, fmt.Errorf("cfn: %s: %w", at, err)
+				}
+			}
+			return vals[0] == vals[1], nil
+		case "Fn::Not", "Fn::And", "Fn::Or":
+			args, ok := arg.([]any)
+			if !ok || len(args) == 0 || (fn == "Fn::Not" && len(args) != 1) || len(args) > 10 {
+				return false, fmt.Errorf("cfn: %s: wrong number of conditions", at)
+			}
+			all, any := true, false
+			for i, a := range args {
+				v, err := e.condExpr(a, fmt.Sprintf("%s/%d", at, i))
+				if err != nil {
+					return false, err
+				}
+				all, any = all && v, any || v
+			}
+			switch fn {
+			case "Fn::Not":
+				return !all, nil
+			case "Fn::And":
+				return all, nil
+			}
+			return any, nil
+		}
+		return false, fmt.Errorf("cfn: %s: %s is not a condition function", at, fn)
+	}
+	return false, nil
 }
 
 func (e *evaluator) eval(v any, at string) (any, error) {
@@ -178,6 +281,9 @@ func (e *evaluator) eval(v any, at string) (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			if r == noValue {
+				continue
+			}
 			out[k] = r
 		}
 		return out, nil
@@ -187,6 +293,9 @@ func (e *evaluator) eval(v any, at string) (any, error) {
 			r, err := e.eval(val, fmt.Sprintf("%s/%d", at, i))
 			if err != nil {
 				return nil, err
+			}
+			if r == noValue {
+				continue
 			}
 			out = append(out, r)
 		}
@@ -204,6 +313,33 @@ func (e *evaluator) intrinsic(fn string, arg any, at string) (any, error) {
 			return nil, fmt.Errorf("cfn: %s: want a logical name, got %v", at, arg)
 		}
 		return e.ref(name, at)
+	case "Fn::If":
+		args, ok := arg.([]any)
+		if !ok || len(args) != 3 {
+			return nil, fmt.Errorf("cfn: %s: want [condition, value if true, value if false]", at)
+		}
+		name, ok := args[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("cfn: %s: want a condition name first", at)
+		}
+		c, err := e.condition(name, at)
+		if err != nil {
+			return nil, err
+		}
+		// Both branches are evaluated so that a dangling reference in
+		// the one not taken is found too.
+		yes, err := e.eval(args[1], at+"/1")
+		if err != nil {
+			return nil, err
+		}
+		no, err := e.eval(args[2], at+"/2")
+		if err != nil {
+			return nil, err
+		}
+		if c {
+			return yes, nil
+		}
+		return no, nil
 	case "Fn::GetAtt":
 		var parts []string
 		switch a := arg.(type) {
@@ -335,6 +471,9 @@ func (e *evaluator) intrinsic(fn string, arg any, at string) (any, error) {
 }
 
 func (e *evaluator) ref(name, at string) (any, error) {
+	if name == "AWS::NoValue" {
+		return noValue, nil
+	}
 	if v, ok := pseudo[name]; ok {
 		return v, nil
 	}

@@ -18,8 +18,11 @@ type Template struct {
 	Description              string               `json:"Description"`
 	Metadata                 map[string]any       `json:"Metadata"`
 	Parameters               map[string]Parameter `json:"Parameters"`
-	Resources                map[string]Resource  `json:"Resources"`
-	Outputs                  map[string]Output    `json:"Outputs"`
+	// Conditions are evaluated with Fn::Equals, Fn::Not, Fn::And, Fn::Or
+	// and Condition; a resource's Condition and Fn::If read them.
+	Conditions map[string]any      `json:"Conditions"`
+	Resources  map[string]Resource `json:"Resources"`
+	Outputs    map[string]Output   `json:"Outputs"`
 }
 
 // Parameter is a template parameter.
@@ -39,7 +42,10 @@ type Parameter struct {
 
 // Resource is a template resource.
 type Resource struct {
-	Type                string         `json:"Type"`
+	Type string `json:"Type"`
+	// Condition names a condition; when it is false the resource is not
+	// created (Resolve leaves it out).
+	Condition           string         `json:"Condition"`
 	Properties          map[string]any `json:"Properties"`
 	DependsOn           any            `json:"DependsOn"`
 	DeletionPolicy      string         `json:"DeletionPolicy"`
@@ -99,6 +105,11 @@ func Parse(data []byte) (*Template, error) {
 		return nil, errors.New("cfn: a template needs at least one resource")
 	}
 	var errs []error
+	for name := range t.Conditions {
+		if !logicalID.MatchString(name) {
+			errs = append(errs, fmt.Errorf("cfn: condition name %q is not alphanumeric", name))
+		}
+	}
 	for name, p := range t.Parameters {
 		if !logicalID.MatchString(name) {
 			errs = append(errs, fmt.Errorf("cfn: parameter name %q is not alphanumeric", name))
@@ -122,6 +133,9 @@ func Parse(data []byte) (*Template, error) {
 		}
 		if strings.Count(r.Type, "::") != 2 {
 			errs = append(errs, fmt.Errorf("cfn: resource %s: type %q is not Service::Provider::Resource", name, r.Type))
+		}
+		if _, ok := t.Conditions[r.Condition]; r.Condition != "" && !ok {
+			errs = append(errs, fmt.Errorf("cfn: resource %s: Condition %q is not in Conditions", name, r.Condition))
 		}
 		for _, dep := range dependsOn(r.DependsOn) {
 			if _, ok := t.Resources[dep]; !ok || dep == name {
@@ -256,9 +270,9 @@ func (p Parameter) value(v any) (any, error) {
 
 // Exact names of the template's sections and of their entries' attributes.
 var (
-	sectionNames   = []string{"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Resources", "Outputs"}
+	sectionNames   = []string{"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Conditions", "Resources", "Outputs"}
 	parameterNames = []string{"Type", "Default", "Description", "AllowedValues", "AllowedPattern", "ConstraintDescription", "MinValue", "MaxValue", "MinLength", "MaxLength", "NoEcho"}
-	resourceNames  = []string{"Type", "Properties", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy", "Metadata"}
+	resourceNames  = []string{"Type", "Condition", "Properties", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy", "Metadata"}
 	outputNames    = []string{"Description", "Value", "Export"}
 )
 

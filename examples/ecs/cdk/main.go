@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsxray"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -92,6 +93,14 @@ func NewStack(scope constructs.Construct, id string) awscdk.Stack {
 		Description: s("Segment name in X-Ray and value of the Service metric dimension.")})
 	namespace := param("MetricsNamespace", &awscdk.CfnParameterProps{Type: s("String"), Default: s("Sidelight/Examples"), AllowedPattern: s("[A-Za-z0-9_./#:-]{1,255}"),
 		Description: s("CloudWatch namespace of the RED metrics; the task role may write only to it.")})
+	tracesExporter := param("TracesExporter", &awscdk.CfnParameterProps{Type: s("String"), Default: s("xray"), AllowedValues: strs("xray", "xray-otlp"),
+		Description: s("How the sidecar sends traces to X-Ray: xray calls PutTraceSegments; xray-otlp posts OTLP to X-Ray's OTLP endpoint " +
+			"(needs Transaction Search on in the account and region). The task role gets only that exporter's action.")})
+	enableSearch := param("EnableTransactionSearch", &awscdk.CfnParameterProps{Type: s("String"), Default: s("false"), AllowedValues: strs("false", "true"),
+		Description: s("true creates the account's Transaction Search configuration (spans to the aws/spans log group) and the CloudWatch Logs " +
+			"resource policy it needs. It is one per account and region: leave false where it is already on.")})
+	indexing := param("TransactionSearchIndexingPercentage", &awscdk.CfnParameterProps{Type: s("Number"), Default: s("1"), MinValue: n(0), MaxValue: n(100),
+		Description: s("With EnableTransactionSearch, the percentage of spans X-Ray indexes as trace summaries (1 is free).")})
 	desired := param("DesiredCount", &awscdk.CfnParameterProps{Type: s("Number"), Default: s("2"), MinValue: n(1), MaxValue: n(10),
 		Description: s("Number of tasks.")})
 	allowed := param("AllowedCidr", &awscdk.CfnParameterProps{Type: s("String"), Default: s("0.0.0.0/0"), AllowedPattern: s(`[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}`),
@@ -107,6 +116,11 @@ func NewStack(scope constructs.Construct, id string) awscdk.Stack {
 	bake := param("BakeTimeMinutes", &awscdk.CfnParameterProps{Type: s("Number"), Default: s("10"), MinValue: n(0), MaxValue: n(1440),
 		Description: s("Minutes both revisions stay up after all traffic has shifted, during which an alarm still rolls back at once.")})
 
+	tracesAsOTLP := awscdk.NewCfnCondition(stack, s("TracesAsOTLP"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionEquals(tracesExporter.ValueAsString(), s("xray-otlp"))})
+	transactionSearch := awscdk.NewCfnCondition(stack, s("TransactionSearch"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionEquals(enableSearch.ValueAsString(), s("true"))})
+
 	cluster := awsecs.NewCfnCluster(stack, s("Cluster"), &awsecs.CfnClusterProps{
 		CapacityProviders: &[]any{"FARGATE"},
 		ClusterSettings:   []awsecs.CfnCluster_ClusterSettingsProperty{{Name: s("containerInsights"), Value: s("disabled")}},
@@ -115,6 +129,10 @@ func NewStack(scope constructs.Construct, id string) awscdk.Stack {
 		LogGroupName: awscdk.Fn_Sub(s("/ecs/${AWS::StackName}"), nil), RetentionInDays: n(14),
 	})
 	logGroup.ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
+	otlpLogGroup := awslogs.NewCfnLogGroup(stack, s("OtlpLogGroup"), &awslogs.CfnLogGroupProps{
+		LogGroupName: awscdk.Fn_Sub(s("/ecs/${AWS::StackName}/otlp"), nil), RetentionInDays: n(14),
+	})
+	otlpLogGroup.ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
 
 	trust := map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
 		"Effect": "Allow", "Principal": map[string]any{"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole",
@@ -137,16 +155,41 @@ func NewStack(scope constructs.Construct, id string) awscdk.Stack {
 		)}},
 	})
 	taskRole := awsiam.NewCfnRole(stack, s("TaskRole"), &awsiam.CfnRoleProps{
-		Description: s("What the Sidelight sidecar calls: X-Ray PutTraceSegments, X-Ray GetSamplingRules and GetSamplingTargets " +
-			"for the SDKs that ask its sampling proxy, and CloudWatch PutMetricData in one namespace. The orders service itself calls no AWS API."),
+		Description: s("What the Sidelight sidecar calls: X-Ray PutTraceSegments (TracesExporter xray) or X-Ray's OTLP endpoint, action PutSpans (xray-otlp); " +
+			"X-Ray GetSamplingRules and GetSamplingTargets for the SDKs that ask its sampling proxy; CloudWatch PutMetricData in one namespace; " +
+			"and CloudWatch Logs for the apps' OTLP logs, in one log group. The orders service itself calls no AWS API."),
 		AssumeRolePolicyDocument: trust,
 		Policies: []awsiam.CfnRole_PolicyProperty{{PolicyName: s("sidelight-sidecar"), PolicyDocument: policy(
-			map[string]any{"Sid": "SendTraces", "Action": []string{"xray:PutTraceSegments"}, "Resource": "*"},
+			map[string]any{"Sid": "SendTraces", "Resource": "*",
+				// A plain Fn::If: jsii passes the policy document as JSON, which
+				// Fn_ConditionIf's token does not survive.
+				"Action": map[string]any{"Fn::If": []any{*tracesAsOTLP.LogicalId(), []string{"xray:PutSpans"}, []string{"xray:PutTraceSegments"}}}},
 			map[string]any{"Sid": "ProxySampling", "Action": []string{"xray:GetSamplingRules", "xray:GetSamplingTargets"}, "Resource": "*"},
 			map[string]any{"Sid": "SendMetrics", "Action": []string{"cloudwatch:PutMetricData"}, "Resource": "*",
 				"Condition": map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": namespace.ValueAsString()}}},
+			map[string]any{"Sid": "SendOtlpLogs", "Action": []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+				"Resource": awscdk.Fn_Sub(s("${OtlpLogGroup.Arn}"), nil)},
 		)}},
 	})
+
+	// Transaction Search, as AWS's "Using Transaction Search with AWS
+	// CloudFormation" describes it: X-Ray may write spans to aws/spans
+	// (and Application Signals data), then the account's configuration.
+	searchPolicy := awslogs.NewCfnResourcePolicy(stack, s("TransactionSearchLogsPolicy"), &awslogs.CfnResourcePolicyProps{
+		PolicyName: awscdk.Fn_Sub(s("${AWS::StackName}-transaction-search"), nil),
+		PolicyDocument: awscdk.Fn_Sub(s(`{"Version":"2012-10-17","Statement":[{"Sid":"TransactionSearchXRayAccess","Effect":"Allow",`+
+			`"Principal":{"Service":"xray.amazonaws.com"},"Action":"logs:PutLogEvents","Resource":[`+
+			`"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:aws/spans:*",`+
+			`"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/application-signals/data:*"],`+
+			`"Condition":{"ArnLike":{"aws:SourceArn":"arn:${AWS::Partition}:xray:${AWS::Region}:${AWS::AccountId}:*"},`+
+			`"StringEquals":{"aws:SourceAccount":"${AWS::AccountId}"}}}]}`), nil),
+	})
+	searchPolicy.CfnOptions().SetCondition(transactionSearch)
+	searchConfig := awsxray.NewCfnTransactionSearchConfig(stack, s("TransactionSearchConfig"), &awsxray.CfnTransactionSearchConfigProps{
+		IndexingPercentage: indexing.ValueAsNumber(),
+	})
+	searchConfig.CfnOptions().SetCondition(transactionSearch)
+	searchConfig.AddDependency(searchPolicy)
 
 	awslogsTo := func(prefix string) *awsecs.CfnTaskDefinition_LogConfigurationProperty {
 		return &awsecs.CfnTaskDefinition_LogConfigurationProperty{LogDriver: s("awslogs"), Options: map[string]any{
@@ -179,7 +222,8 @@ func NewStack(scope constructs.Construct, id string) awscdk.Stack {
 					port("xray-udp", 2000, "udp"), port("xray-sampling", 2000, "tcp"), port("emf-tcp", 25888, "tcp"), port("emf-udp", 25888, "udp"),
 				},
 				Environment: env(s("AWS_REGION"), awscdk.Aws_REGION(), s("SIDELIGHT_SHUTDOWN_TIMEOUT"), s("20s"), s("SIDELIGHT_MEMORY_BUDGET_MIB"), s("32"),
-					s("SIDELIGHT_METRICS_FLUSH"), s("60s"), s("SIDELIGHT_LOG_LEVEL"), s("info")),
+					s("SIDELIGHT_METRICS_FLUSH"), s("60s"), s("SIDELIGHT_LOG_LEVEL"), s("info"),
+					s("SIDELIGHT_TRACES_EXPORTER"), tracesExporter.ValueAsString(), s("SIDELIGHT_OTLP_LOG_GROUP"), otlpLogGroup.Ref()),
 				HealthCheck:      &awsecs.CfnTaskDefinition_HealthCheckProperty{Command: strs("CMD", "/sidecar", "health"), Interval: n(10), Timeout: n(5), Retries: n(3), StartPeriod: n(10)},
 				StopTimeout:      n(30),
 				LogConfiguration: awslogsTo("sidecar"),
@@ -188,7 +232,8 @@ func NewStack(scope constructs.Construct, id string) awscdk.Stack {
 				Name: s("app"), Image: appImage.ValueAsString(), Essential: b(true), ReadonlyRootFilesystem: b(true),
 				PortMappings: []awsecs.CfnTaskDefinition_PortMappingProperty{appPort},
 				Environment: env(s("PORT"), s("8080"), s("OTEL_SERVICE_NAME"), serviceName.ValueAsString(), s("AWS_EMF_NAMESPACE"), namespace.ValueAsString(),
-					s("AWS_XRAY_DAEMON_ADDRESS"), s("127.0.0.1:2000"), s("AWS_EMF_AGENT_ENDPOINT"), s("tcp://127.0.0.1:25888"), s(redmetric.VersionEnv), s("true")),
+					s("AWS_XRAY_DAEMON_ADDRESS"), s("127.0.0.1:2000"), s("AWS_EMF_AGENT_ENDPOINT"), s("tcp://127.0.0.1:25888"),
+					s("OTEL_EXPORTER_OTLP_ENDPOINT"), s("http://127.0.0.1:4318"), s(redmetric.VersionEnv), s("true")),
 				DependsOn:        []awsecs.CfnTaskDefinition_ContainerDependencyProperty{{ContainerName: s(sidecar), Condition: s("HEALTHY")}},
 				StopTimeout:      n(30),
 				LogConfiguration: awslogsTo("app"),

@@ -38,8 +38,22 @@ func TestSynthesizesTheTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	values := map[string]string{"VpcId": "vpc-0123456789abcdef0", "SubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba9876543210",
+	base := map[string]string{"VpcId": "vpc-0123456789abcdef0", "SubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba9876543210",
 		"AppImage": "registry/orders:v1", "SidecarImage": "registry/sidecar:v1", "ServiceName": "checkout", "MetricsNamespace": "Shop/Prod"}
+	// With the defaults, and with every condition flipped.
+	flipped := map[string]string{"TracesExporter": "xray-otlp", "EnableTransactionSearch": "true", "TransactionSearchIndexingPercentage": "5"}
+	for k, v := range base {
+		flipped[k] = v
+	}
+	for _, values := range []map[string]string{base, flipped} {
+		compareSynth(t, schemas, values, synth, ours)
+	}
+}
+
+// compareSynth compares the synthesized template with template.json, both
+// resolved with values.
+func compareSynth(t *testing.T, schemas *cfn.Schemas, values map[string]string, synth, ours []byte) {
+	t.Helper()
 	resolve := func(name string, raw []byte) (*cfn.Template, *cfn.Resolved) {
 		tm, err := cfn.Parse(raw)
 		if err != nil {
@@ -65,6 +79,9 @@ func TestSynthesizesTheTemplate(t *testing.T) {
 	if synthT.Description != oursT.Description {
 		t.Errorf("Description differs:\n%s\n%s", synthT.Description, oursT.Description)
 	}
+	if !reflect.DeepEqual(norm(t, synthT.Conditions), norm(t, oursT.Conditions)) {
+		t.Errorf("conditions differ:\n%s\n%s", js(synthT.Conditions), js(oursT.Conditions))
+	}
 	if !reflect.DeepEqual(norm(t, synthT.Parameters), norm(t, oursT.Parameters)) {
 		t.Errorf("parameters differ:\n%s\n%s", js(synthT.Parameters), js(oursT.Parameters))
 	}
@@ -78,7 +95,7 @@ func TestSynthesizesTheTemplate(t *testing.T) {
 			t.Errorf("%s differs:\nCDK:           %s\ntemplate.json: %s", name, js(got), js(want))
 		}
 		if gt, wt := synthT.Resources[name], oursT.Resources[name]; !reflect.DeepEqual(dependsOn(gt.DependsOn), dependsOn(wt.DependsOn)) ||
-			gt.DeletionPolicy != wt.DeletionPolicy || gt.UpdateReplacePolicy != wt.UpdateReplacePolicy {
+			gt.DeletionPolicy != wt.DeletionPolicy || gt.UpdateReplacePolicy != wt.UpdateReplacePolicy || gt.Condition != wt.Condition {
 			t.Errorf("%s: DependsOn or policies differ: %+v vs %+v", name, gt, wt)
 		}
 	}
