@@ -34,7 +34,7 @@ import (
 	otlprecv "github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/otlp"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/samplingproxy"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
 
@@ -443,7 +443,7 @@ func (a *App) info() map[string]any {
 // traffic, which cannot be told to resend, does).
 type pipelineSink struct{ p *segments.Pipeline }
 
-func (s pipelineSink) AddSegments(docs [][]byte, infos []segment.Info) (int, error) {
+func (s pipelineSink) AddSegments(docs [][]byte, infos []xraydoc.Info) (int, error) {
 	switch err := s.p.QueueSegments(docs, infos); {
 	case errors.Is(err, segments.ErrBudgetFull):
 		return 0, fmt.Errorf("%w: %w", otlprecv.ErrBudgetFull, err)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 )
 
 // localConsumer feeds the local view instead of AWS, through an inbox: the
@@ -16,7 +16,7 @@ import (
 // are dropped and counted (local.dropped).
 type localConsumer struct{ inbox *localview.Inbox }
 
-func (l localConsumer) ConsumeSegment(doc []byte, _ segment.Info) { l.inbox.AddSegment(doc) }
+func (l localConsumer) ConsumeSegment(doc []byte, _ xraydoc.Info) { l.inbox.AddSegment(doc) }
 
 // ConsumeEMF gives the view a document the EMF receiver parsed: the view
 // keeps its points and never parses the line again.
@@ -33,7 +33,7 @@ func (localConsumer) WantsTraceIDs() bool { return true }
 // inbox has no room for are dropped, counted (local.dropped) and reported
 // to the client as rejected: a local view favours the newest data over
 // making SDKs resend.
-func (l localConsumer) AddSegments(docs [][]byte, _ []segment.Info) (dropped int, err error) {
+func (l localConsumer) AddSegments(docs [][]byte, _ []xraydoc.Info) (dropped int, err error) {
 	for _, d := range docs {
 		if !l.inbox.AddSegment(d) {
 			dropped++

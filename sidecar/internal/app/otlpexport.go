@@ -24,7 +24,7 @@ import (
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/otlphttp"
 	otlprecv "github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/otlp"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 )
 
 // otlpExporters are the exporters -traces-exporter and -logs-exporter
@@ -216,7 +216,7 @@ type segmentSpans struct {
 	bad *atomic.Uint64
 }
 
-func (s segmentSpans) ConsumeSegment(doc []byte, _ segment.Info) {
+func (s segmentSpans) ConsumeSegment(doc []byte, _ xraydoc.Info) {
 	ss, err := s.tr.SegmentToSpans(doc)
 	if err != nil {
 		s.bad.Add(1)

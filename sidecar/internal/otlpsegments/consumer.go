@@ -15,19 +15,19 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/internal/xrayotel"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/otlp"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
 
 // Sink takes the X-Ray documents of one OTLP request.
 type Sink interface {
-	// AddSegments takes docs, where infos[i] is segment.Check's result
+	// AddSegments takes docs, where infos[i] is xraydoc.Check's result
 	// for docs[i]; both are only valid during the call. It returns how
 	// many documents it dropped for good (they are reported to the client
 	// as rejected), or an error that refuses them all, with none kept:
 	// one wrapping otlp.ErrBudgetFull or otlp.ErrShuttingDown. It must
 	// not block on the network.
-	AddSegments(docs [][]byte, infos []segment.Info) (dropped int, err error)
+	AddSegments(docs [][]byte, infos []xraydoc.Info) (dropped int, err error)
 }
 
 // Reasons a span is not delivered, counted as otlp.untranslated.<reason>.
@@ -36,7 +36,7 @@ const (
 	ReasonSpanID   = "bad_span_id"   // xrayotel.ErrSpanID
 	ReasonParentID = "bad_parent_id" // xrayotel.ErrParentID
 	ReasonTooLarge = "too_large"     // xrayotel.ErrTooLarge
-	ReasonCheck    = "check_failed"  // the document failed segment.Check
+	ReasonCheck    = "check_failed"  // the document failed xraydoc.Check
 	ReasonOther    = "other"         // any other translation error
 )
 
@@ -119,7 +119,7 @@ type scratch struct {
 	buf   []byte
 	ends  []int
 	docs  [][]byte
-	infos []segment.Info
+	infos []xraydoc.Info
 }
 
 // Reused scratch space: at most freeScratch buffers are kept between
@@ -187,8 +187,8 @@ func (c *Consumer) ConsumeTraces(_ context.Context, req *coltracepb.ExportTraceS
 	for _, end := range ends {
 		doc := buf[start:end:end]
 		start = end
-		info, r := segment.Check(doc)
-		if r != segment.OK {
+		info, r := xraydoc.Check(doc)
+		if r != xraydoc.OK {
 			// The translation writes what the check wants; this guards
 			// against the two drifting apart.
 			c.untranslated[ReasonCheck].Add(1)

@@ -21,7 +21,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/otlpsegments"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/otlp"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
 
@@ -35,7 +35,7 @@ type sink struct {
 	calls int
 }
 
-func (s *sink) AddSegments(docs [][]byte, infos []segment.Info) (int, error) {
+func (s *sink) AddSegments(docs [][]byte, infos []xraydoc.Info) (int, error) {
 	s.calls++
 	if s.err != nil {
 		return 0, s.err
@@ -180,7 +180,7 @@ func TestNewNeedsSinkAndCounters(t *testing.T) {
 // nothing of the request behind.
 type countSink struct{ n int }
 
-func (s *countSink) AddSegments(docs [][]byte, _ []segment.Info) (int, error) {
+func (s *countSink) AddSegments(docs [][]byte, _ []xraydoc.Info) (int, error) {
 	s.n += len(docs)
 	return 0, nil
 }

@@ -1,6 +1,6 @@
 // Package otlpsegments is the sidecar's OTLP consumer: it turns the spans
 // of each OTLP trace export request into X-Ray segment documents (package
-// xrayotel) and hands them, checked like UDP datagrams (segment.Check), to
+// xrayotel) and hands them, checked like UDP datagrams (xraydoc.Check), to
 // the same path X-Ray daemon traffic takes: the segments pipeline in AWS
 // mode, the local view in local mode. Counters, the memory budget and
 // the ECS metadata merge therefore apply to both alike.
@@ -9,7 +9,7 @@
 // receiver/otlp):
 //
 //   - Spans that cannot be translated (bad IDs, too large) or whose
-//     document fails segment.Check are rejected for good, counted as
+//     document fails xraydoc.Check are rejected for good, counted as
 //     otlp.untranslated.<reason>, and reported as partial success with
 //     the first error; the request's other spans are delivered.
 //   - The documents of one request are handed to the Sink together. A

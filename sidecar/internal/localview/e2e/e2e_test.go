@@ -32,7 +32,7 @@ import (
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
 	emfrecv "github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/emf"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
 
@@ -48,7 +48,7 @@ type feed struct {
 	firstRejection atomic.Value
 }
 
-func (f *feed) ConsumeSegment(doc []byte, _ segment.Info) {
+func (f *feed) ConsumeSegment(doc []byte, _ xraydoc.Info) {
 	if err := f.store.AddSegment(doc); err != nil {
 		f.rejected.Add(1)
 		f.firstRejection.CompareAndSwap(nil, err.Error()+": "+string(doc))

@@ -11,7 +11,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/segments"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
 
@@ -25,8 +25,8 @@ func TestBudgetCoversQueuedHeap(t *testing.T) {
 	for _, pad := range []int{0, 150, 1700} {
 		d := fmt.Appendf(nil, `{"trace_id":"1-6553f100-000000000000000000000000","id":"0000000000000000","name":"checkout","start_time":1700000000.123,"end_time":1700000000.456,"http":{"request":{"method":"GET","url":"http://checkout.local/cart/42","client_ip":"10.0.0.8"},"response":{"status":200,"content_length":512}},"annotations":{"route":"/cart/{id}%s"}}`, strings.Repeat("x", pad))
 		t.Run(fmt.Sprint(len(d)), func(t *testing.T) {
-			info, r := segment.Check(d)
-			if r != segment.OK {
+			info, r := xraydoc.Check(d)
+			if r != xraydoc.OK {
 				t.Fatal(r)
 			}
 			b := queue.NewBudget(8 << 20)

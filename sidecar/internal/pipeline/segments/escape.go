@@ -13,7 +13,7 @@ const (
 
 // escapes maps each byte to what appendDocString does with it: 0 copies
 // it, a letter writes a backslash and the letter, escHigh and escOther are
-// above. In a document that passed segment.Check only quotes, backslashes
+// above. In a document that passed xraydoc.Check only quotes, backslashes
 // and the whitespace bytes tab, newline and carriage return need escaping.
 var escapes = func() (t [256]byte) {
 	for c := range 0x20 {
@@ -26,7 +26,7 @@ var escapes = func() (t [256]byte) {
 	return t
 }()
 
-// appendDocString appends doc, a document that passed segment.Check, as a
+// appendDocString appends doc, a document that passed xraydoc.Check, as a
 // JSON string literal, the same string jsonenc.AppendString would encode
 // (U+2028 and U+2029 are left raw: the request body is not JavaScript).
 // It writes into room reserved up front, byte by byte: documents full of

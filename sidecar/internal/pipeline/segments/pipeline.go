@@ -18,7 +18,7 @@ import (
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/internal/sender"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
 
@@ -127,9 +127,9 @@ func New(cfg Config) (*Pipeline, error) {
 // uncounted.
 func entrySize(n int) int64 { return int64(n + n/8 + 96) }
 
-// ConsumeSegment queues one document that passed segment.Check (info is
+// ConsumeSegment queues one document that passed xraydoc.Check (info is
 // its result). doc is copied; it is only read during the call.
-func (p *Pipeline) ConsumeSegment(doc []byte, info segment.Info) {
+func (p *Pipeline) ConsumeSegment(doc []byte, info xraydoc.Info) {
 	p.received.Add(1)
 	p.bytesIn.Add(uint64(len(doc)))
 	if p.s.Stopped() {
@@ -140,7 +140,7 @@ func (p *Pipeline) ConsumeSegment(doc []byte, info segment.Info) {
 	copy(it.id[:], info.ID)
 	if len(p.cfg.ECS) > 0 {
 		bp := p.bufPool.Get().(*[]byte)
-		*bp = segment.AppendWithECS((*bp)[:0], doc, info, p.cfg.ECS)
+		*bp = xraydoc.AppendWithECS((*bp)[:0], doc, info, p.cfg.ECS)
 		it.doc = string(*bp)
 		p.bufPool.Put(bp)
 	} else {
@@ -160,14 +160,14 @@ var (
 	ErrStopped = errors.New("segments: pipeline stopping")
 )
 
-// QueueSegments queues documents that passed segment.Check (infos[i] is
+// QueueSegments queues documents that passed xraydoc.Check (infos[i] is
 // the result for docs[i]) all together or not at all. Like ConsumeSegment
 // it copies them and adds the ECS metadata; unlike it, it never drops
 // queued segments to make room: when the budget cannot hold them it
 // queues nothing and returns ErrBudgetFull, for a sender that can be told
 // to retry later (OTLP). After Shutdown began it returns ErrStopped. Only
 // queued documents are counted as received.
-func (p *Pipeline) QueueSegments(docs [][]byte, infos []segment.Info) error {
+func (p *Pipeline) QueueSegments(docs [][]byte, infos []xraydoc.Info) error {
 	if len(docs) != len(infos) {
 		return fmt.Errorf("segments: %d documents and %d infos", len(docs), len(infos))
 	}
@@ -181,7 +181,7 @@ func (p *Pipeline) QueueSegments(docs [][]byte, infos []segment.Info) error {
 		copy(it.id[:], infos[i].ID)
 		if len(p.cfg.ECS) > 0 {
 			bp := p.bufPool.Get().(*[]byte)
-			*bp = segment.AppendWithECS((*bp)[:0], doc, infos[i], p.cfg.ECS)
+			*bp = xraydoc.AppendWithECS((*bp)[:0], doc, infos[i], p.cfg.ECS)
 			it.doc = string(*bp)
 			p.bufPool.Put(bp)
 		} else {

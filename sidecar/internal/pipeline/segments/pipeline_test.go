@@ -19,7 +19,7 @@ import (
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/segments"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
 
@@ -66,8 +66,8 @@ func (e *env) push(t *testing.T, from, to int) {
 	t.Helper()
 	for i := from; i < to; i++ {
 		d := doc(i)
-		info, r := segment.Check(d)
-		if r != segment.OK {
+		info, r := xraydoc.Check(d)
+		if r != xraydoc.OK {
 			t.Fatal(r)
 		}
 		e.p.ConsumeSegment(d, info)
@@ -234,7 +234,7 @@ func TestShutdownDeadlineWithHangingBackend(t *testing.T) {
 	if got := e.counters.Get("segments.dropped.shutdown"); got != 120 {
 		t.Fatalf("dropped.shutdown = %d, want 120", got)
 	}
-	e.p.ConsumeSegment(doc(1), segment.Info{})
+	e.p.ConsumeSegment(doc(1), xraydoc.Info{})
 	if e.counters.Get("segments.dropped.shutdown") != 121 {
 		t.Fatal("segment after shutdown not counted")
 	}
@@ -287,7 +287,7 @@ func BenchmarkConsume(b *testing.B) {
 		b.Fatal(err)
 	}
 	d := doc(1)
-	info, _ := segment.Check(d)
+	info, _ := xraydoc.Check(d)
 	b.ReportAllocs()
 	for b.Loop() {
 		p.ConsumeSegment(d, info)
@@ -322,7 +322,7 @@ func BenchmarkConsumeAndSend(b *testing.B) {
 		b.Fatal(err)
 	}
 	d := doc(1)
-	info, _ := segment.Check(d)
+	info, _ := xraydoc.Check(d)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	b.ReportAllocs()
@@ -356,13 +356,13 @@ func TestQueueSegmentsAllOrNone(t *testing.T) {
 	const budget = 20 * (160 + 160/8 + 96) // room for about 20 segments
 	e := newEnv(t, budget, func(c *segments.Config) { c.RequestTimeout = time.Hour; c.Workers = 1; c.BatchSize = 5 })
 	e.fake.Hang(fakeaws.XRay, true)
-	group := func(from, to int) ([][]byte, []segment.Info) {
+	group := func(from, to int) ([][]byte, []xraydoc.Info) {
 		var docs [][]byte
-		var infos []segment.Info
+		var infos []xraydoc.Info
 		for i := from; i < to; i++ {
 			d := doc(i)
-			info, r := segment.Check(d)
-			if r != segment.OK {
+			info, r := xraydoc.Check(d)
+			if r != xraydoc.OK {
 				t.Fatal(r)
 			}
 			docs, infos = append(docs, d), append(infos, info)

@@ -13,7 +13,7 @@ import (
 // PutTraceSegments body serializer with one that appends the documents
 // into a single buffer (the SDK escapes byte by byte into a bytes.Buffer,
 // which was the largest single cost per segment in the load test). It is
-// meant for documents that passed segment.Check (see appendDocString);
+// meant for documents that passed xraydoc.Check (see appendDocString);
 // anything else is still encoded correctly, only more slowly. The
 // request is otherwise the SDK's: same path, headers, SigV4 signing and
 // response handling. Other operations keep the SDK serializer.

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/udpsock"
 )
@@ -50,7 +50,7 @@ type Receiver struct {
 	done     chan struct{}
 	closing  atomic.Bool
 	stopped  sync.Once
-	rejected map[segment.Reason]*atomic.Uint64
+	rejected map[xraydoc.Reason]*atomic.Uint64
 	accepted *atomic.Uint64
 	readErrs *atomic.Uint64
 	reads    *atomic.Uint64
@@ -91,7 +91,7 @@ func New(cfg Config) (*Receiver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Receiver{cfg: cfg, done: make(chan struct{}), rejected: status.Family(cfg.Counters, "segments.rejected.", segment.Reasons...)}
+	r := &Receiver{cfg: cfg, done: make(chan struct{}), rejected: status.Family(cfg.Counters, "segments.rejected.", xraydoc.Reasons...)}
 	r.accepted = cfg.Counters.Counter("segments.accepted")
 	r.readErrs = cfg.Counters.Counter("segments.udp_read_errors")
 	r.reads = cfg.Counters.Counter("segments.udp_reads")
@@ -195,14 +195,14 @@ func (r *Receiver) loop() {
 
 func (r *Receiver) handle(pkt []byte, truncated bool) {
 	if truncated {
-		r.rejected[segment.TooLarge].Add(1)
+		r.rejected[xraydoc.TooLarge].Add(1)
 		return
 	}
-	doc, reason := segment.SplitDatagram(pkt)
-	if reason == segment.OK {
-		var info segment.Info
-		info, reason = segment.Check(doc)
-		if reason == segment.OK {
+	doc, reason := xraydoc.SplitDatagram(pkt)
+	if reason == xraydoc.OK {
+		var info xraydoc.Info
+		info, reason = xraydoc.Check(doc)
+		if reason == xraydoc.OK {
 			r.accepted.Add(1)
 			r.cfg.Consumer.ConsumeSegment(doc, info)
 			return

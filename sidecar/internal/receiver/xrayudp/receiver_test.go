@@ -14,7 +14,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
 
@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type chanConsumer chan string
 
-func (c chanConsumer) ConsumeSegment(doc []byte, _ segment.Info) { c <- string(doc) }
+func (c chanConsumer) ConsumeSegment(doc []byte, _ xraydoc.Info) { c <- string(doc) }
 
 const header = `{"format": "json", "version": 1}` + "\n"
 
@@ -62,21 +62,21 @@ func TestHostileDatagrams(t *testing.T) {
 	if r.ReadBufferSize() <= 0 {
 		t.Fatal("no effective buffer size")
 	}
-	bad := map[string]segment.Reason{
-		"":                   segment.Empty,
-		"\n\n":               segment.Empty,
-		doc(0):               segment.BadHeader,
-		header + doc(0)[:50]: segment.NotJSON,
-		header + "[1,2]":     segment.NotObject,
-		header + strings.Repeat("[", 5000) + strings.Repeat("]", 5000): segment.NotJSON,
-		header + `{"id":"x"}`:   segment.BadTraceID,
-		header + "\x00\xff\xfe": segment.NotJSON,
+	bad := map[string]xraydoc.Reason{
+		"":                   xraydoc.Empty,
+		"\n\n":               xraydoc.Empty,
+		doc(0):               xraydoc.BadHeader,
+		header + doc(0)[:50]: xraydoc.NotJSON,
+		header + "[1,2]":     xraydoc.NotObject,
+		header + strings.Repeat("[", 5000) + strings.Repeat("]", 5000): xraydoc.NotJSON,
+		header + `{"id":"x"}`:   xraydoc.BadTraceID,
+		header + "\x00\xff\xfe": xraydoc.NotJSON,
 	}
 	// The largest datagram UDP over IPv4 carries (65,507 bytes), cut from
 	// a longer document: it arrives whole and is rejected as not JSON.
-	big := header + `{"a":"` + strings.Repeat("x", segment.MaxDocument) + `"}`
+	big := header + `{"a":"` + strings.Repeat("x", xraydoc.MaxDocument) + `"}`
 	big = big[:65507]
-	want := map[segment.Reason]uint64{}
+	want := map[xraydoc.Reason]uint64{}
 	for pkt, reason := range bad {
 		if _, err := out.Write([]byte(pkt)); err != nil {
 			t.Fatal(err)
@@ -86,7 +86,7 @@ func TestHostileDatagrams(t *testing.T) {
 	if _, err := out.Write([]byte(big)); err != nil {
 		t.Fatal(err)
 	}
-	want[segment.NotJSON]++
+	want[xraydoc.NotJSON]++
 	if _, err := out.Write([]byte(header + doc(1))); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func ExampleNew() {
 
 type consumerFunc func([]byte)
 
-func (f consumerFunc) ConsumeSegment(doc []byte, _ segment.Info) { f(doc) }
+func (f consumerFunc) ConsumeSegment(doc []byte, _ xraydoc.Info) { f(doc) }
 
 // TestEmitterRuns sends segments of mixed sizes through Sidelight's own
 // emitter, which hands runs of datagrams to the kernel in one call

@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
 
 type countConsumer struct{ n atomic.Int64 }
 
-func (c *countConsumer) ConsumeSegment([]byte, segment.Info) { c.n.Add(1) }
+func (c *countConsumer) ConsumeSegment([]byte, xraydoc.Info) { c.n.Add(1) }
 
 // TestShutdownDeliversQueuedDatagrams sends a burst and shuts the
 // receiver down right after the last datagram, twenty times: every

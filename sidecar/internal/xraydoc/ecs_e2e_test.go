@@ -1,4 +1,4 @@
-package segment_test
+package xraydoc_test
 
 import (
 	"context"

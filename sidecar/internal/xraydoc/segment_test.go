@@ -1,4 +1,4 @@
-package segment_test
+package xraydoc_test
 
 import (
 	"encoding/json"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/segment"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 )
 
 const good = `{"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1498082657.37518,"end_time":1498082695.4042,"name":"test.elasticbeanstalk.com"}`
@@ -16,26 +16,26 @@ func TestCheckTable(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		doc  string
-		want segment.Reason
+		want xraydoc.Reason
 	}{
-		{"good", good, segment.OK},
-		{"in progress", `{"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"in_progress":true,"name":"n"}`, segment.OK},
-		{"subsegment", `{"type":"subsegment","parent_id":"6226467e3f845503","trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"end_time":2,"name":"n"}`, segment.OK},
-		{"subsegment without parent", `{"type":"subsegment","trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"end_time":2,"name":"n"}`, segment.BadParentID},
-		{"bad type", `{"type":"x","trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"end_time":2,"name":"n"}`, segment.BadTypeFields},
-		{"truncated", good[:60], segment.NotJSON},
-		{"array", `[1]`, segment.NotObject},
-		{"no trace", strings.Replace(good, `"trace_id"`, `"trace"`, 1), segment.BadTraceID},
-		{"short trace", strings.Replace(good, `ad72e26896b3f9d3a27054bb`, `ad72e2`, 1), segment.BadTraceID},
-		{"bad id", strings.Replace(good, `6226467e3f845502`, `6226467e3f84550z`, 1), segment.BadID},
-		{"no name", strings.Replace(good, `"name"`, `"nom"`, 1), segment.NoName},
-		{"empty name", strings.Replace(good, `"test.elasticbeanstalk.com"`, `""`, 1), segment.NoName},
-		{"string start", strings.Replace(good, `1498082657.37518`, `"1"`, 1), segment.BadStartTime},
-		{"no end", strings.Replace(good, `"end_time"`, `"end"`, 1), segment.NoEnd},
-		{"too large", `{"x":"` + strings.Repeat("a", segment.MaxDocument) + `"}`, segment.TooLarge},
+		{"good", good, xraydoc.OK},
+		{"in progress", `{"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"in_progress":true,"name":"n"}`, xraydoc.OK},
+		{"subsegment", `{"type":"subsegment","parent_id":"6226467e3f845503","trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"end_time":2,"name":"n"}`, xraydoc.OK},
+		{"subsegment without parent", `{"type":"subsegment","trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"end_time":2,"name":"n"}`, xraydoc.BadParentID},
+		{"bad type", `{"type":"x","trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"end_time":2,"name":"n"}`, xraydoc.BadTypeFields},
+		{"truncated", good[:60], xraydoc.NotJSON},
+		{"array", `[1]`, xraydoc.NotObject},
+		{"no trace", strings.Replace(good, `"trace_id"`, `"trace"`, 1), xraydoc.BadTraceID},
+		{"short trace", strings.Replace(good, `ad72e26896b3f9d3a27054bb`, `ad72e2`, 1), xraydoc.BadTraceID},
+		{"bad id", strings.Replace(good, `6226467e3f845502`, `6226467e3f84550z`, 1), xraydoc.BadID},
+		{"no name", strings.Replace(good, `"name"`, `"nom"`, 1), xraydoc.NoName},
+		{"empty name", strings.Replace(good, `"test.elasticbeanstalk.com"`, `""`, 1), xraydoc.NoName},
+		{"string start", strings.Replace(good, `1498082657.37518`, `"1"`, 1), xraydoc.BadStartTime},
+		{"no end", strings.Replace(good, `"end_time"`, `"end"`, 1), xraydoc.NoEnd},
+		{"too large", `{"x":"` + strings.Repeat("a", xraydoc.MaxDocument) + `"}`, xraydoc.TooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, got := segment.Check([]byte(tc.doc)); got != tc.want {
+			if _, got := xraydoc.Check([]byte(tc.doc)); got != tc.want {
 				t.Fatalf("Check = %q, want %q", got, tc.want)
 			}
 		})
@@ -45,20 +45,20 @@ func TestCheckTable(t *testing.T) {
 func TestSplitDatagram(t *testing.T) {
 	for _, tc := range []struct {
 		pkt  string
-		want segment.Reason
+		want xraydoc.Reason
 	}{
-		{`{"format": "json", "version": 1}` + "\n" + good, segment.OK},
-		{`{"version":1,"format":"json"}` + "\n" + good, segment.OK},
-		{`{"format": "json", "version": 2}` + "\n" + good, segment.BadHeader},
-		{good, segment.BadHeader},
-		{`{"format": "json", "version": 1}` + "\n", segment.Empty},
-		{"", segment.Empty},
+		{`{"format": "json", "version": 1}` + "\n" + good, xraydoc.OK},
+		{`{"version":1,"format":"json"}` + "\n" + good, xraydoc.OK},
+		{`{"format": "json", "version": 2}` + "\n" + good, xraydoc.BadHeader},
+		{good, xraydoc.BadHeader},
+		{`{"format": "json", "version": 1}` + "\n", xraydoc.Empty},
+		{"", xraydoc.Empty},
 	} {
-		doc, r := segment.SplitDatagram([]byte(tc.pkt))
+		doc, r := xraydoc.SplitDatagram([]byte(tc.pkt))
 		if r != tc.want {
 			t.Errorf("SplitDatagram(%.40q) = %q, want %q", tc.pkt, r, tc.want)
 		}
-		if r == segment.OK && string(doc) != good {
+		if r == xraydoc.OK && string(doc) != good {
 			t.Errorf("doc = %q", doc)
 		}
 	}
@@ -69,11 +69,11 @@ func TestReferenceSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, r := segment.SplitDatagram(pkt)
-	if r != segment.OK {
+	doc, r := xraydoc.SplitDatagram(pkt)
+	if r != xraydoc.OK {
 		t.Fatalf("reference datagram: %q", r)
 	}
-	if _, r := segment.Check(doc); r != segment.OK {
+	if _, r := xraydoc.Check(doc); r != xraydoc.OK {
 		t.Fatalf("reference document: %q", r)
 	}
 }
@@ -93,11 +93,11 @@ func TestAppendWithECS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			doc := []byte(tc.doc)
-			info, r := segment.Check(doc)
-			if r != segment.OK {
+			info, r := xraydoc.Check(doc)
+			if r != xraydoc.OK {
 				t.Fatal(r)
 			}
-			out := segment.AppendWithECS(nil, doc, info, ecs)
+			out := xraydoc.AppendWithECS(nil, doc, info, ecs)
 			if err := schematest.Segment(out); err != nil && !strings.Contains(tc.name, "not an object") {
 				t.Fatalf("%s: %v", out, err)
 			}
@@ -127,28 +127,28 @@ func FuzzDatagram(f *testing.F) {
 	f.Add([]byte(`{"format": "json", "version": 1}` + "\n" + `{"aws":{"ecs":{"container":"x","clu\u0073ter":"y"}},"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"in_progress":true,"name":"n"}`))
 	f.Add([]byte(`{"format": "json", "version": 1}` + "\n" + `{"aws":{"ecs":{},"ecs":{"a":1}},"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"in_progress":true,"name":"n"}`))
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		doc, r := segment.SplitDatagram(pkt)
-		if r != segment.OK {
+		doc, r := xraydoc.SplitDatagram(pkt)
+		if r != xraydoc.OK {
 			return
 		}
-		info, r := segment.Check(doc)
-		if r != segment.OK {
+		info, r := xraydoc.Check(doc)
+		if r != xraydoc.OK {
 			return
 		}
 		if !json.Valid(doc) {
 			t.Fatalf("accepted invalid JSON %q", doc)
 		}
-		out := segment.AppendWithECS(nil, doc, info, []byte(`"cluster":"c","task_arn":"t"`))
+		out := xraydoc.AppendWithECS(nil, doc, info, []byte(`"cluster":"c","task_arn":"t"`))
 		if !json.Valid(out) {
 			t.Fatalf("ECS splice broke %q into %q", doc, out)
 		}
 		// What AppendWithECS writes passes Check again, and merging twice
 		// adds nothing more.
-		info2, r := segment.Check(out)
-		if r != segment.OK {
+		info2, r := xraydoc.Check(out)
+		if r != xraydoc.OK {
 			t.Fatalf("merged document %q rejected: %v", out, r)
 		}
-		if again := segment.AppendWithECS(nil, out, info2, []byte(`"cluster":"c","task_arn":"t"`)); string(again) != string(out) {
+		if again := xraydoc.AppendWithECS(nil, out, info2, []byte(`"cluster":"c","task_arn":"t"`)); string(again) != string(out) {
 			t.Fatalf("second merge changed %q into %q", out, again)
 		}
 	})
@@ -158,13 +158,13 @@ func BenchmarkCheck(b *testing.B) {
 	pkt := []byte(`{"format": "json", "version": 1}` + "\n" + good)
 	b.ReportAllocs()
 	for b.Loop() {
-		doc, _ := segment.SplitDatagram(pkt)
-		segment.Check(doc)
+		doc, _ := xraydoc.SplitDatagram(pkt)
+		xraydoc.Check(doc)
 	}
 }
 
 func ExampleCheck() {
-	_, r := segment.Check([]byte(`{"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"name":"n"}`))
+	_, r := xraydoc.Check([]byte(`{"trace_id":"1-594aed87-ad72e26896b3f9d3a27054bb","id":"6226467e3f845502","start_time":1,"name":"n"}`))
 	fmt.Println(r)
 	// Output: no_end_time
 }
