@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 )
@@ -20,10 +20,10 @@ func (l localConsumer) ConsumeSegment(doc []byte, _ xraydoc.Info) { l.inbox.AddS
 
 // ConsumeEMF gives the view a document the EMF receiver parsed: the view
 // keeps its points and never parses the line again.
-func (l localConsumer) ConsumeEMF(doc *emf.Document) { l.inbox.AddEMFDocument(doc) }
+func (l localConsumer) ConsumeEMF(doc *emfdoc.Document) { l.inbox.AddEMFDocument(doc) }
 
 // RejectedEMF shows the view the lines the EMF receiver refused, by reason.
-func (l localConsumer) RejectedEMF(reason emf.Reason) { l.inbox.RejectedEMF(reason) }
+func (l localConsumer) RejectedEMF(reason emfdoc.Reason) { l.inbox.RejectedEMF(reason) }
 
 // WantsTraceIDs: the view links metrics to traces, so the receiver
 // collects the trace IDs of each document while it parses it.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/app"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
 )
 
@@ -27,10 +27,10 @@ func TestEMFParsedOnce(t *testing.T) {
 	// Lines the receiver refuses; local mode's own parser took the first.
 	bad := []struct {
 		line   string
-		reason emf.Reason
+		reason emfdoc.Reason
 	}{
-		{`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[{"Name":"m","Unit":"Furlongs"}]}]},"m":1}`, emf.BadUnit},
-		{`not json`, emf.NotJSON},
+		{`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[{"Name":"m","Unit":"Furlongs"}]}]},"m":1}`, emfdoc.BadUnit},
+		{`not json`, emfdoc.NotJSON},
 	}
 	for _, mode := range []string{"metrics", "logs", "local"} {
 		t.Run(mode, func(t *testing.T) {
@@ -53,7 +53,7 @@ func TestEMFParsedOnce(t *testing.T) {
 			}
 			prod := emftest.NewProducer("ns", 7)
 			prod.TimestampMs = time.Now().UnixMilli()
-			before := emf.Parses()
+			before := emfdoc.Parses()
 			tcp, err := net.Dial("tcp", a.Addrs()["emf_tcp"])
 			if err != nil {
 				t.Fatal(err)
@@ -100,7 +100,7 @@ func TestEMFParsedOnce(t *testing.T) {
 			}
 			shutdown(t, a)
 			lines := uint64(good + len(bad))
-			if got := emf.Parses() - before; got != lines {
+			if got := emfdoc.Parses() - before; got != lines {
 				t.Errorf("%d EMF lines parsed %d times (%.2f per line), want once each", lines, got, float64(got)/float64(lines))
 			}
 			if n := a.Counters().Get("emf.accepted"); n != good {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 )
 
 // EMF reaches the view parsed: the sidecar's EMF receiver parses each line
@@ -42,25 +42,25 @@ type emfParsed struct {
 }
 
 // parsers parse the documents Store.AddEMF is given as bytes.
-var parsers = sync.Pool{New: func() any { return new(emf.Parser) }}
+var parsers = sync.Pool{New: func() any { return new(emfdoc.Parser) }}
 
 // parseEMF parses one EMF document with the sidecar's strict parser; the
 // result owns its memory.
-func parseEMF(doc []byte) (*emfParsed, emf.Reason) {
-	p := parsers.Get().(*emf.Parser)
+func parseEMF(doc []byte) (*emfParsed, emfdoc.Reason) {
+	p := parsers.Get().(*emfdoc.Parser)
 	defer parsers.Put(p)
-	var d emf.Document
-	if r := p.Decode(doc, &d, true); r != emf.OK {
+	var d emfdoc.Document
+	if r := p.Decode(doc, &d, true); r != emfdoc.OK {
 		return nil, r
 	}
-	return fromDocument(&d), emf.OK
+	return fromDocument(&d), emfdoc.OK
 }
 
 // fromDocument is what the store keeps of a parsed document: its points
 // with their dimensions in name order (the same set in another order is
 // the same series), each series once, and its trace IDs. It copies
 // nothing: the caller hands d over (the values are shared).
-func fromDocument(d *emf.Document) *emfParsed {
+func fromDocument(d *emfdoc.Document) *emfParsed {
 	p := &emfParsed{ts: d.TimestampMs, traceIDs: d.TraceIDs, points: make([]emfPoint, 0, len(d.Points))}
 	seen := make(map[string]bool, len(d.Points))
 	for i := range d.Points {
@@ -85,7 +85,7 @@ func fromDocument(d *emf.Document) *emfParsed {
 }
 
 // emfError is the error Store.AddEMF returns for a refused document.
-func emfError(r emf.Reason) error {
+func emfError(r emfdoc.Reason) error {
 	return fmt.Errorf("localview: bad EMF document: %s", cmp.Or(string(r), "refused"))
 }
 

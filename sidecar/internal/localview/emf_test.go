@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 )
 
 func TestEMFReferenceSamples(t *testing.T) {
@@ -47,23 +47,23 @@ func TestEMFRejects(t *testing.T) {
 	const aws = `"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["d"]],"Metrics":[{"Name":"m"}]}]}`
 	cases := []struct {
 		name, doc string
-		want      emf.Reason
+		want      emfdoc.Reason
 	}{
-		{"not object", `[]`, emf.NotObject},
-		{"not JSON", `{"_aws":`, emf.NotJSON},
-		{"no _aws", `{"m":1}`, emf.NoAWS},
-		{"no timestamp", `{"_aws":{"CloudWatchMetrics":[]}}`, emf.BadTimestamp},
-		{"bad timestamp", `{"_aws":{"Timestamp":"x","CloudWatchMetrics":[]}}`, emf.BadTimestamp},
-		{"fraction timestamp", `{"_aws":{"Timestamp":1.5,"CloudWatchMetrics":[]}}`, emf.BadTimestamp},
-		{"no directives", `{"_aws":{"Timestamp":1}}`, emf.BadDirective},
-		{"empty namespace", `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":" ","Dimensions":[[]],"Metrics":[{"Name":"m"}]}]},"m":1}`, emf.BadName},
-		{"metric missing", `{` + aws + `,"d":"x"}`, emf.MissingMetric},
-		{"metric not number", `{` + aws + `,"d":"x","m":"1"}`, emf.BadMetricValue},
-		{"metric array of strings", `{` + aws + `,"d":"x","m":["1"]}`, emf.BadMetricValue},
-		{"too many values", `{` + aws + `,"d":"x","m":[` + strings.Repeat("1,", 100) + `1]}`, emf.BadMetricValue},
-		{"empty values", `{` + aws + `,"d":"x","m":[]}`, emf.BadMetricValue},
-		{"dimension missing", `{` + aws + `,"m":1}`, emf.MissingDimension},
-		{"dimension not string", `{` + aws + `,"d":5,"m":1}`, emf.MissingDimension},
+		{"not object", `[]`, emfdoc.NotObject},
+		{"not JSON", `{"_aws":`, emfdoc.NotJSON},
+		{"no _aws", `{"m":1}`, emfdoc.NoAWS},
+		{"no timestamp", `{"_aws":{"CloudWatchMetrics":[]}}`, emfdoc.BadTimestamp},
+		{"bad timestamp", `{"_aws":{"Timestamp":"x","CloudWatchMetrics":[]}}`, emfdoc.BadTimestamp},
+		{"fraction timestamp", `{"_aws":{"Timestamp":1.5,"CloudWatchMetrics":[]}}`, emfdoc.BadTimestamp},
+		{"no directives", `{"_aws":{"Timestamp":1}}`, emfdoc.BadDirective},
+		{"empty namespace", `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":" ","Dimensions":[[]],"Metrics":[{"Name":"m"}]}]},"m":1}`, emfdoc.BadName},
+		{"metric missing", `{` + aws + `,"d":"x"}`, emfdoc.MissingMetric},
+		{"metric not number", `{` + aws + `,"d":"x","m":"1"}`, emfdoc.BadMetricValue},
+		{"metric array of strings", `{` + aws + `,"d":"x","m":["1"]}`, emfdoc.BadMetricValue},
+		{"too many values", `{` + aws + `,"d":"x","m":[` + strings.Repeat("1,", 100) + `1]}`, emfdoc.BadMetricValue},
+		{"empty values", `{` + aws + `,"d":"x","m":[]}`, emfdoc.BadMetricValue},
+		{"dimension missing", `{` + aws + `,"m":1}`, emfdoc.MissingDimension},
+		{"dimension not string", `{` + aws + `,"d":5,"m":1}`, emfdoc.MissingDimension},
 	}
 	s := newStore(t, Config{})
 	for _, c := range cases {
@@ -90,15 +90,15 @@ func TestEMFStrictRules(t *testing.T) {
 	)
 	cases := []struct {
 		name, doc string
-		want      emf.Reason
+		want      emfdoc.Reason
 	}{
-		{"no Dimensions member", pre + `"Metrics":[{"Name":"m"}]` + post, emf.BadDirective},
-		{"unknown unit", pre + `"Dimensions":[["d"]],"Metrics":[{"Name":"m","Unit":"Furlongs"}]` + post, emf.BadUnit},
-		{"storage resolution 5", pre + `"Dimensions":[["d"]],"Metrics":[{"Name":"m","StorageResolution":5}]` + post, emf.BadResolution},
-		{"non-ASCII namespace", strings.Replace(pre, `"n"`, `"nä"`, 1) + `"Dimensions":[["d"]],"Metrics":[{"Name":"m"}]` + post, emf.BadName},
-		{"escaped directive key", pre + `"Dimensions":[["d"]],"Metric\u0073":[{"Name":"m"}]` + post, emf.BadDirective},
-		{"dimension name of 251 bytes", pre + `"Dimensions":[["` + strings.Repeat("d", 251) + `"]],"Metrics":[{"Name":"m"}]` + post, emf.BadName},
-		{"control character in a dimension value", strings.Replace(pre+`"Dimensions":[["d"]],"Metrics":[{"Name":"m"}]`+post, `"d":"x"`, `"d":"x\u0001"`, 1), emf.MissingDimension},
+		{"no Dimensions member", pre + `"Metrics":[{"Name":"m"}]` + post, emfdoc.BadDirective},
+		{"unknown unit", pre + `"Dimensions":[["d"]],"Metrics":[{"Name":"m","Unit":"Furlongs"}]` + post, emfdoc.BadUnit},
+		{"storage resolution 5", pre + `"Dimensions":[["d"]],"Metrics":[{"Name":"m","StorageResolution":5}]` + post, emfdoc.BadResolution},
+		{"non-ASCII namespace", strings.Replace(pre, `"n"`, `"nä"`, 1) + `"Dimensions":[["d"]],"Metrics":[{"Name":"m"}]` + post, emfdoc.BadName},
+		{"escaped directive key", pre + `"Dimensions":[["d"]],"Metric\u0073":[{"Name":"m"}]` + post, emfdoc.BadDirective},
+		{"dimension name of 251 bytes", pre + `"Dimensions":[["` + strings.Repeat("d", 251) + `"]],"Metrics":[{"Name":"m"}]` + post, emfdoc.BadName},
+		{"control character in a dimension value", strings.Replace(pre+`"Dimensions":[["d"]],"Metrics":[{"Name":"m"}]`+post, `"d":"x"`, `"d":"x\u0001"`, 1), emfdoc.MissingDimension},
 	}
 	s := newStore(t, Config{})
 	for _, c := range cases {
@@ -191,7 +191,7 @@ func TestTraceIDSpellings(t *testing.T) {
 		`"AWSTraceHeader":"Root=` + id + `;Sampled=1"`, `"TraceIds":["x","` + id + `"]`, `"whatever":"` + strings.ToUpper(id[:2]) + id[2:] + `"`} {
 		root := `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[{"Name":"m"}]}]},"m":1,` + prop + `}`
 		p, r := parseEMF([]byte(root))
-		if r != emf.OK {
+		if r != emfdoc.OK {
 			t.Fatal(r)
 		}
 		if len(p.traceIDs) != 1 || p.traceIDs[0] != id {
@@ -252,14 +252,14 @@ func TestEMFCaps(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		doc  []byte
-		want emf.Reason
+		want emfdoc.Reason
 	}{
-		{"31 dimension sets", emfShape(31, 1, 1, true, 1), emf.TooManyDimensionSets},
-		{"1020 points", emfShape(30, 1, 34, false, 1), emf.TooManyPoints},
-		{"101 metrics", emfShape(1, 1, 101, false, 1), emf.TooManyMetrics},
+		{"31 dimension sets", emfShape(31, 1, 1, true, 1), emfdoc.TooManyDimensionSets},
+		{"1020 points", emfShape(30, 1, 34, false, 1), emfdoc.TooManyPoints},
+		{"101 metrics", emfShape(1, 1, 101, false, 1), emfdoc.TooManyMetrics},
 		{"30 MB of dimensions", []byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[` +
 			strings.Repeat(`[`+strings.Repeat(`"d",`, 29)+`"d"],`, 29) + `[` + strings.Repeat(`"d",`, 29) + `"d"]],"Metrics":[` +
-			strings.Repeat(`{"Name":"m"},`, 32) + `{"Name":"m"}]}]},"d":"` + strings.Repeat("v", 1000) + `","m":1}`), emf.TooVoluminous},
+			strings.Repeat(`{"Name":"m"},`, 32) + `{"Name":"m"}]}]},"d":"` + strings.Repeat("v", 1000) + `","m":1}`), emfdoc.TooVoluminous},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, r := parseEMF(tc.doc); r != tc.want {
@@ -268,11 +268,11 @@ func TestEMFCaps(t *testing.T) {
 		})
 	}
 	// 990 points within the caps; the 30 sets are the same, so 33 series.
-	if p, r := parseEMF(emfShape(30, 1, 33, false, 1)); r != emf.OK || len(p.points) != 33 {
+	if p, r := parseEMF(emfShape(30, 1, 33, false, 1)); r != emfdoc.OK || len(p.points) != 33 {
 		t.Fatalf("990 points: %v", r)
 	}
 	// A 60 KB datagram of empty dimension sets and 100 metric definitions.
-	if _, r := parseEMF(emfShape(20_000, 0, 100, true, 1)); r == emf.OK {
+	if _, r := parseEMF(emfShape(20_000, 0, 100, true, 1)); r == emfdoc.OK {
 		t.Fatal("60 KB datagram of 2 million points accepted")
 	}
 }
@@ -283,7 +283,7 @@ func BenchmarkParseEMFLongValue1MB(b *testing.B) {
 	doc := emfShape(10, 0, 100, true, 10_000)
 	b.SetBytes(int64(len(doc)))
 	for b.Loop() {
-		if _, r := parseEMF(doc); r != emf.OK {
+		if _, r := parseEMF(doc); r != emfdoc.OK {
 			b.Fatal(r)
 		}
 	}
@@ -297,7 +297,7 @@ func BenchmarkParseEMFDatagram60KB(b *testing.B) {
 	points := 0
 	for b.Loop() {
 		points = 0
-		if _, r := parseEMF(doc); r == emf.OK {
+		if _, r := parseEMF(doc); r == emfdoc.OK {
 			points = 20_000 * 100
 		}
 	}
@@ -312,15 +312,15 @@ func FuzzParseEMF(f *testing.F) {
 	f.Add([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["d","e"],["e","d"]],"Metrics":[{"Name":"m"}]}]},"d":"x","e":"y","m":[1,2]}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		p, r := parseEMF(doc)
-		if r != emf.OK {
+		if r != emfdoc.OK {
 			return
 		}
-		if len(p.points) > emf.MaxPoints {
+		if len(p.points) > emfdoc.MaxPoints {
 			t.Fatalf("%d points", len(p.points))
 		}
 		keys := map[string]bool{}
 		for _, pt := range p.points {
-			if keys[pt.key] || len(pt.values) == 0 || len(pt.dims) > emf.MaxDimensions {
+			if keys[pt.key] || len(pt.values) == 0 || len(pt.dims) > emfdoc.MaxDimensions {
 				t.Fatalf("point %+v", pt)
 			}
 			keys[pt.key] = true

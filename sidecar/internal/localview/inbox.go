@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 )
 
 // Defaults for InboxConfig's zero fields.
@@ -52,7 +52,7 @@ type Inbox struct {
 type inboxDoc struct {
 	doc    []byte
 	emf    bool
-	parsed *emf.Document // an EMF document the receiver parsed (doc is nil)
+	parsed *emfdoc.Document // an EMF document the receiver parsed (doc is nil)
 }
 
 // NewInbox returns an inbox for s. It starts nothing.
@@ -80,7 +80,7 @@ func (in *Inbox) AddEMF(doc []byte) bool { return in.offer(doc, true) }
 // receiver parsed (its points, trace IDs and line), for the store to keep
 // without parsing it again. It reports false when the document was dropped
 // because the inbox is full or shut down.
-func (in *Inbox) AddEMFDocument(d *emf.Document) bool {
+func (in *Inbox) AddEMFDocument(d *emfdoc.Document) bool {
 	return in.offerItem(int64(len(d.Raw)), func() inboxDoc { return inboxDoc{parsed: d.Clone()} })
 }
 
@@ -88,7 +88,7 @@ func (in *Inbox) AddEMFDocument(d *emf.Document) bool {
 // parser's reason, so that the view shows it (Stats.MetricRejected and
 // MetricRejectedReasons) as it shows documents it refuses itself. It never
 // waits.
-func (in *Inbox) RejectedEMF(reason emf.Reason) {
+func (in *Inbox) RejectedEMF(reason emfdoc.Reason) {
 	in.s.rejectedEMF(reason)
 	if in.cfg.Rejected != nil {
 		in.cfg.Rejected.Add(1)

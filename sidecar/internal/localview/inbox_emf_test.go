@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 )
 
 // TestInboxTakesParsedEMF: a document the receiver parsed is stored
@@ -23,11 +23,11 @@ func TestInboxTakesParsedEMF(t *testing.T) {
 	var g ids
 	a, b := g.traceID(t0), g.traceID(t0)
 	lines := [][]byte{emfJSON(t, t0, "/a", []float64{12, 40}, 1, a), emfJSON(t, t0.Add(time.Second), "/b", []float64{7}, 0, a, b)}
-	var p emf.Parser
-	var d emf.Document
-	before := emf.Parses()
+	var p emfdoc.Parser
+	var d emfdoc.Document
+	before := emfdoc.Parses()
 	for _, l := range lines {
-		if r := p.Decode(l, &d, true); r != emf.OK {
+		if r := p.Decode(l, &d, true); r != emfdoc.OK {
 			t.Fatal(r)
 		}
 		if !in.AddEMFDocument(&d) {
@@ -37,11 +37,11 @@ func TestInboxTakesParsedEMF(t *testing.T) {
 			d.Points[i].Values[0] = -1
 		}
 	}
-	parsed := emf.Parses() - before
+	parsed := emfdoc.Parses() - before
 	s.mu.Lock() // a busy view: refusals are counted without waiting
-	in.RejectedEMF(emf.BadUnit)
-	in.RejectedEMF(emf.BadUnit)
-	in.RejectedEMF(emf.NotJSON)
+	in.RejectedEMF(emfdoc.BadUnit)
+	in.RejectedEMF(emfdoc.BadUnit)
+	in.RejectedEMF(emfdoc.NotJSON)
 	s.mu.Unlock()
 	if err := in.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestInboxTakesParsedEMF(t *testing.T) {
 	if err := in.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if after := emf.Parses() - before; after != parsed || parsed != uint64(len(lines)) {
+	if after := emfdoc.Parses() - before; after != parsed || parsed != uint64(len(lines)) {
 		t.Errorf("%d lines parsed %d times, and %d times by the view", len(lines), parsed, after-parsed)
 	}
 	for _, l := range lines {

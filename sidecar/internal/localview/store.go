@@ -11,7 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 )
 
 // Store keeps recent traces and metrics in memory, within the bounds of its
@@ -408,11 +408,11 @@ func (s *Store) AddEMF(doc []byte) error {
 func (s *Store) addEMF(doc []byte, recv int64) error {
 	var p *emfParsed
 	var err error
-	reason := emf.TooLarge
+	reason := emfdoc.TooLarge
 	if len(doc) <= MaxDocBytes {
 		p, reason = parseEMF(doc)
 	}
-	if reason != emf.OK {
+	if reason != emfdoc.OK {
 		err = emfError(reason)
 	}
 	return s.storeEMF(p, bytes.Clone(doc), recv, err, reason)
@@ -420,26 +420,26 @@ func (s *Store) addEMF(doc []byte, recv int64) error {
 
 // AddEMFDocument stores a copy of one EMF document the sidecar's EMF
 // receiver parsed (package emf), without parsing its line again.
-func (s *Store) AddEMFDocument(d *emf.Document) error {
+func (s *Store) AddEMFDocument(d *emfdoc.Document) error {
 	return s.addEMFDocument(d.Clone(), s.cfg.Now().UnixNano())
 }
 
 // addEMFDocument stores a document the EMF receiver parsed; the store
 // takes d over.
-func (s *Store) addEMFDocument(d *emf.Document, recv int64) error {
-	return s.storeEMF(fromDocument(d), d.Raw, recv, nil, emf.OK)
+func (s *Store) addEMFDocument(d *emfdoc.Document, recv int64) error {
+	return s.storeEMF(fromDocument(d), d.Raw, recv, nil, emfdoc.OK)
 }
 
 // rejectedEMF counts an EMF document refused before it reached the store
 // (by the sidecar's receiver), by the parser's reason, without waiting for
 // the store's lock.
-func (s *Store) rejectedEMF(reason emf.Reason) {
-	if i := slices.Index(emf.Reasons, reason); i >= 0 && i < len(s.intakeRejected) {
+func (s *Store) rejectedEMF(reason emfdoc.Reason) {
+	if i := slices.Index(emfdoc.Reasons, reason); i >= 0 && i < len(s.intakeRejected) {
 		s.intakeRejected[i].Add(1)
 	}
 }
 
-func (s *Store) rejectEMFLocked(reason emf.Reason) {
+func (s *Store) rejectEMFLocked(reason emfdoc.Reason) {
 	s.counter.emfRejected++
 	if s.emfRejectedBy == nil {
 		s.emfRejectedBy = map[string]uint64{}
@@ -449,7 +449,7 @@ func (s *Store) rejectEMFLocked(reason emf.Reason) {
 
 // storeEMF stores the parsed document p, whose line is raw, or counts it
 // refused when err is set (reason says why).
-func (s *Store) storeEMF(p *emfParsed, raw []byte, recv int64, err error, reason emf.Reason) error {
+func (s *Store) storeEMF(p *emfParsed, raw []byte, recv int64, err error, reason emfdoc.Reason) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -459,7 +459,7 @@ func (s *Store) storeEMF(p *emfParsed, raw []byte, recv int64, err error, reason
 	var ignored uint64
 	if ok, err := s.admitLocked(nil, raw, recv, "EMF document", &ignored); !ok {
 		if ignored > 0 {
-			s.rejectEMFLocked(emf.TooLarge)
+			s.rejectEMFLocked(emfdoc.TooLarge)
 		}
 		return err
 	}
@@ -542,12 +542,12 @@ func (s *Store) Stats() Stats {
 		Inputs:           s.cfg.Inputs,
 	}
 	st.MetricRejectedReasons = maps.Clone(s.emfRejectedBy)
-	for i := range emf.Reasons[:min(len(emf.Reasons), len(s.intakeRejected))] {
+	for i := range emfdoc.Reasons[:min(len(emfdoc.Reasons), len(s.intakeRejected))] {
 		if n := s.intakeRejected[i].Load(); n > 0 {
 			if st.MetricRejectedReasons == nil {
 				st.MetricRejectedReasons = map[string]uint64{}
 			}
-			st.MetricRejectedReasons[string(emf.Reasons[i])] += n
+			st.MetricRejectedReasons[string(emfdoc.Reasons[i])] += n
 			st.MetricRejected += n
 		}
 	}

@@ -28,7 +28,7 @@ import (
 	"github.com/seed-c77c9410/sidelight/internal/browsertest"
 	"github.com/seed-c77c9410/sidelight/middleware"
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
-	emfdoc "github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
 	emfrecv "github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/emf"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"

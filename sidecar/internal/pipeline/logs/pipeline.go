@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/internal/sender"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
@@ -134,7 +134,7 @@ func New(cfg Config) (*Pipeline, error) {
 
 // ConsumeEMF queues one EMF document, parsed at intake, as a log event:
 // its line (doc.Raw) at its timestamp, to its log group and stream.
-func (p *Pipeline) ConsumeEMF(d *emf.Document) {
+func (p *Pipeline) ConsumeEMF(d *emfdoc.Document) {
 	if p.s.Stopped() {
 		p.dropped["shutdown"].Add(1)
 		return

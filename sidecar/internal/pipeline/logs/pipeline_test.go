@@ -12,7 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/logs"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
@@ -115,11 +115,11 @@ func TestHangingLogsShutdownDeadline(t *testing.T) {
 }
 
 // parsed is line as the EMF receiver hands it on.
-func parsed(t testing.TB, line []byte) *emf.Document {
+func parsed(t testing.TB, line []byte) *emfdoc.Document {
 	t.Helper()
-	var p emf.Parser
-	d := new(emf.Document)
-	if r := p.Decode(line, d, false); r != emf.OK {
+	var p emfdoc.Parser
+	d := new(emfdoc.Document)
+	if r := p.Decode(line, d, false); r != emfdoc.OK {
 		t.Fatalf("line refused (%s): %.200s", r, line)
 	}
 	return d

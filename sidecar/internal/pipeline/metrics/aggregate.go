@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/seed-c77c9410/sidelight/internal/cwmetric"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 )
 
 // maxAbs is CloudWatch's value range, ±2^360.
@@ -43,7 +43,7 @@ const (
 )
 
 // addPoint aggregates one EMF point; the caller holds p.mu.
-func (p *Pipeline) addPoint(pt *emf.Point) { p.add(pt, nil, nil, nil) }
+func (p *Pipeline) addPoint(pt *emfdoc.Point) { p.add(pt, nil, nil, nil) }
 
 // add aggregates one point: pt's values, each counts[i] times (once when
 // counts is nil), or, when stats is set, a statistic set (pt.Values is then
@@ -51,7 +51,7 @@ func (p *Pipeline) addPoint(pt *emf.Point) { p.add(pt, nil, nil, nil) }
 // is not nil (the caller held them for the whole request), else are held
 // now, and the point is dropped when they do not fit. It returns the drop
 // reason, or "". The caller holds p.mu.
-func (p *Pipeline) add(pt *emf.Point, counts []float64, stats *cwmetric.Stats, prepaid *int64) string {
+func (p *Pipeline) add(pt *emfdoc.Point, counts []float64, stats *cwmetric.Stats, prepaid *int64) string {
 	samples := uint64(len(pt.Values))
 	if stats != nil {
 		samples = uint64(stats.Count)
@@ -151,14 +151,14 @@ func (s *series) toStatSet(p *Pipeline) {
 	p.statSets.Add(1)
 }
 
-func (p *Pipeline) bucketOf(pt *emf.Point) int64 {
+func (p *Pipeline) bucketOf(pt *emfdoc.Point) int64 {
 	res := int64(pt.Resolution)
 	return (pt.TimestampMs / 1000) / res * res
 }
 
 // seriesKey builds pt's aggregate key in p.keyBuf (valid until the next
 // call), or names the dimension rule pt breaks. The caller holds p.mu.
-func (p *Pipeline) seriesKey(pt *emf.Point) ([]byte, string) {
+func (p *Pipeline) seriesKey(pt *emfdoc.Point) ([]byte, string) {
 	res := int64(pt.Resolution)
 	key := p.keyBuf[:0]
 	key = append(key, pt.Namespace...)
@@ -188,7 +188,7 @@ func (p *Pipeline) seriesKey(pt *emf.Point) ([]byte, string) {
 	return key, ""
 }
 
-func (p *Pipeline) newSeries(pt *emf.Point, bucket int64, size int64) *series {
+func (p *Pipeline) newSeries(pt *emfdoc.Point, bucket int64, size int64) *series {
 	s := &series{ns: string(pt.Namespace), counts: map[float64]float64{}, min: math.Inf(1), max: math.Inf(-1), size: size}
 	ts := time.Unix(bucket, 0).UTC()
 	s.datum = types.MetricDatum{
@@ -201,7 +201,7 @@ func (p *Pipeline) newSeries(pt *emf.Point, bucket int64, size int64) *series {
 		s.datum.Dimensions = append(s.datum.Dimensions, types.Dimension{Name: aws.String(string(d.Name)), Value: aws.String(string(d.Value))})
 	}
 	for _, extra := range p.cfg.ExtraDimensions {
-		if len(s.datum.Dimensions) >= emf.MaxDimensions || hasDim(s.datum.Dimensions, extra.Name) {
+		if len(s.datum.Dimensions) >= emfdoc.MaxDimensions || hasDim(s.datum.Dimensions, extra.Name) {
 			continue
 		}
 		s.datum.Dimensions = append(s.datum.Dimensions, types.Dimension{Name: aws.String(extra.Name), Value: aws.String(extra.Value)})

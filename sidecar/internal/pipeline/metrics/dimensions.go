@@ -4,7 +4,7 @@ import (
 	"bytes"
 
 	"github.com/seed-c77c9410/sidelight/internal/cwmetric"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 )
 
 // Reasons a point is dropped at intake because CloudWatch would refuse its
@@ -21,7 +21,7 @@ func validDimensionValue(b []byte) bool { return cwmetric.ValidDimensionValue(b)
 
 // dimensionProblem names the first rule dims break, or "". sorted lists
 // the indexes of dims in name order, so duplicates are neighbours.
-func dimensionProblem(dims []emf.Dim, sorted []int) string {
+func dimensionProblem(dims []emfdoc.Dim, sorted []int) string {
 	for i, d := range dims {
 		if !validDimensionName(d.Name) {
 			return badDimensionName

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 )
 
 // ruleOK restates the Dimension rules of the CloudWatch API reference
@@ -19,18 +19,18 @@ func ruleOK(s string, maxLen int, name bool) bool {
 
 func TestDimensionRules(t *testing.T) {
 	for _, tc := range []struct {
-		dims []emf.Dim
+		dims []emfdoc.Dim
 		want string
 	}{
-		{[]emf.Dim{{Name: []byte("Svc"), Value: []byte("api")}, {Name: []byte("Op"), Value: []byte("a b")}}, ""},
-		{[]emf.Dim{{Name: []byte("user"), Value: []byte("José")}}, badDimensionValue},
-		{[]emf.Dim{{Name: []byte("user"), Value: []byte("   ")}}, badDimensionValue},
-		{[]emf.Dim{{Name: []byte("user"), Value: []byte("a\tb")}}, badDimensionValue},
-		{[]emf.Dim{{Name: []byte("user"), Value: []byte(strings.Repeat("v", 1025))}}, badDimensionValue},
-		{[]emf.Dim{{Name: []byte(":user"), Value: []byte("x")}}, badDimensionName},
-		{[]emf.Dim{{Name: []byte(""), Value: []byte("x")}}, badDimensionName},
-		{[]emf.Dim{{Name: []byte("ü"), Value: []byte("x")}}, badDimensionName},
-		{[]emf.Dim{{Name: []byte("B"), Value: []byte("x")}, {Name: []byte("A"), Value: []byte("y")}, {Name: []byte("B"), Value: []byte("z")}}, duplicateDim},
+		{[]emfdoc.Dim{{Name: []byte("Svc"), Value: []byte("api")}, {Name: []byte("Op"), Value: []byte("a b")}}, ""},
+		{[]emfdoc.Dim{{Name: []byte("user"), Value: []byte("José")}}, badDimensionValue},
+		{[]emfdoc.Dim{{Name: []byte("user"), Value: []byte("   ")}}, badDimensionValue},
+		{[]emfdoc.Dim{{Name: []byte("user"), Value: []byte("a\tb")}}, badDimensionValue},
+		{[]emfdoc.Dim{{Name: []byte("user"), Value: []byte(strings.Repeat("v", 1025))}}, badDimensionValue},
+		{[]emfdoc.Dim{{Name: []byte(":user"), Value: []byte("x")}}, badDimensionName},
+		{[]emfdoc.Dim{{Name: []byte(""), Value: []byte("x")}}, badDimensionName},
+		{[]emfdoc.Dim{{Name: []byte("ü"), Value: []byte("x")}}, badDimensionName},
+		{[]emfdoc.Dim{{Name: []byte("B"), Value: []byte("x")}, {Name: []byte("A"), Value: []byte("y")}, {Name: []byte("B"), Value: []byte("z")}}, duplicateDim},
 	} {
 		sorted := []int{}
 		for i := range tc.dims {
@@ -51,7 +51,7 @@ func FuzzDimensionRules(f *testing.F) {
 	f.Add(":a", " ")
 	f.Add("a\x7f", "José")
 	f.Fuzz(func(t *testing.T, name, value string) {
-		got := dimensionProblem([]emf.Dim{{Name: []byte(name), Value: []byte(value)}}, []int{0}) == ""
+		got := dimensionProblem([]emfdoc.Dim{{Name: []byte(name), Value: []byte(value)}}, []int{0}) == ""
 		want := ruleOK(name, 255, true) && ruleOK(value, 1024, false)
 		if got != want {
 			t.Fatalf("%q=%q: accepted %v, rules say %v", name, value, got, want)

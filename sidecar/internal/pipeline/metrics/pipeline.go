@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/internal/sender"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
@@ -80,8 +80,8 @@ func (c Config) Validate() error {
 	if c.MaxDistinctValues < 1 {
 		errs = append(errs, errors.New("metrics: MaxDistinctValues must be positive"))
 	}
-	if len(c.ExtraDimensions) > emf.MaxDimensions {
-		errs = append(errs, fmt.Errorf("metrics: %d extra dimensions (at most %d)", len(c.ExtraDimensions), emf.MaxDimensions))
+	if len(c.ExtraDimensions) > emfdoc.MaxDimensions {
+		errs = append(errs, fmt.Errorf("metrics: %d extra dimensions (at most %d)", len(c.ExtraDimensions), emfdoc.MaxDimensions))
 	}
 	for _, d := range c.ExtraDimensions {
 		if !validDimensionName([]byte(d.Name)) || !validDimensionValue([]byte(d.Value)) {
@@ -107,8 +107,8 @@ type Pipeline struct {
 	dimIdx []int
 	// ConsumePoints' buffers
 	textBuf  []byte
-	dimBuf   []emf.Dim
-	pointBuf emf.Point
+	dimBuf   []emfdoc.Dim
+	pointBuf emfdoc.Point
 
 	q *queue.Queue[request]
 	s *sender.Sender[request]
@@ -164,7 +164,7 @@ func New(cfg Config) (*Pipeline, error) {
 // (it does not parse the line again). Points CloudWatch would refuse are
 // dropped and counted; so are all of them, as metrics.dropped.shutdown,
 // once Shutdown has begun.
-func (p *Pipeline) ConsumeEMF(doc *emf.Document) {
+func (p *Pipeline) ConsumeEMF(doc *emfdoc.Document) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	// Checked under p.mu: seal takes p.mu after intake stopped, so points

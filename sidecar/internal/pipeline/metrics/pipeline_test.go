@@ -14,7 +14,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/metrics"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
@@ -354,7 +354,7 @@ func BenchmarkConsumeEMF(b *testing.B) {
 		b.Fatal(err)
 	}
 	prod := emftest.NewProducer("ns", 3)
-	docs := make([]*emf.Document, 64)
+	docs := make([]*emfdoc.Document, 64)
 	for i := range docs {
 		docs[i] = parsed(b, prod.Doc(i))
 	}
@@ -365,11 +365,11 @@ func BenchmarkConsumeEMF(b *testing.B) {
 }
 
 // parsed is line as the EMF receiver hands it on.
-func parsed(t testing.TB, line []byte) *emf.Document {
+func parsed(t testing.TB, line []byte) *emfdoc.Document {
 	t.Helper()
-	var p emf.Parser
-	d := new(emf.Document)
-	if r := p.Decode(line, d, false); r != emf.OK {
+	var p emfdoc.Parser
+	d := new(emfdoc.Document)
+	if r := p.Decode(line, d, false); r != emfdoc.OK {
 		t.Fatalf("line refused (%s): %.200s", r, line)
 	}
 	return d

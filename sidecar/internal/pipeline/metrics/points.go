@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"github.com/seed-c77c9410/sidelight/internal/cwmetric"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 )
 
 // Errors of ConsumePoints: the points were not taken, and none of them
@@ -95,7 +95,7 @@ func (p *Pipeline) need(pts []cwmetric.Point) int64 {
 
 // emfPoint views pt as the aggregation takes it, in buffers reused from
 // call to call (valid until the next one). The caller holds p.mu.
-func (p *Pipeline) emfPoint(pt *cwmetric.Point) *emf.Point {
+func (p *Pipeline) emfPoint(pt *cwmetric.Point) *emfdoc.Point {
 	b := p.textBuf[:0]
 	b = append(b, pt.Namespace...)
 	b = append(b, pt.Name...)
@@ -111,10 +111,10 @@ func (p *Pipeline) emfPoint(pt *cwmetric.Point) *emf.Point {
 	}
 	p.dimBuf = p.dimBuf[:0]
 	out := &p.pointBuf
-	*out = emf.Point{Namespace: cut(pt.Namespace), Name: cut(pt.Name), Unit: pt.Unit, Resolution: pt.Resolution,
+	*out = emfdoc.Point{Namespace: cut(pt.Namespace), Name: cut(pt.Name), Unit: pt.Unit, Resolution: pt.Resolution,
 		Values: pt.Values, TimestampMs: pt.TimestampMs}
 	for _, d := range pt.Dims {
-		p.dimBuf = append(p.dimBuf, emf.Dim{Name: cut(d.Name), Value: cut(d.Value)})
+		p.dimBuf = append(p.dimBuf, emfdoc.Dim{Name: cut(d.Name), Value: cut(d.Value)})
 	}
 	out.Dims = p.dimBuf
 	if out.Resolution != 1 {

@@ -1,7 +1,7 @@
 package emf
 
 import (
-	emfdoc "github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
 )
 

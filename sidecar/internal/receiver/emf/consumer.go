@@ -1,6 +1,6 @@
 package emf
 
-import emfdoc "github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+import "github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 
 // Consumer takes the EMF documents the receiver accepted, each parsed
 // once, here (see emf.Document): the consumer aggregates doc.Points, or

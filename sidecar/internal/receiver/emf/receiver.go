@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	emfdoc "github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/udpsock"

@@ -14,7 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	emfdoc "github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/emf"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"

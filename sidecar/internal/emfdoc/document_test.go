@@ -1,4 +1,4 @@
-package emf_test
+package emfdoc_test
 
 import (
 	"fmt"
@@ -7,13 +7,13 @@ import (
 	"testing"
 
 	"github.com/seed-c77c9410/sidelight/internal/cwmetric"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 )
 
 // pointsOf is what Parse hands its callback, as cwmetric points.
-func pointsOf(p *emf.Parser, doc []byte) (emf.Meta, []cwmetric.Point, emf.Reason) {
+func pointsOf(p *emfdoc.Parser, doc []byte) (emfdoc.Meta, []cwmetric.Point, emfdoc.Reason) {
 	var out []cwmetric.Point
-	meta, r := p.Parse(doc, func(pt *emf.Point) {
+	meta, r := p.Parse(doc, func(pt *emfdoc.Point) {
 		c := cwmetric.Point{Namespace: string(pt.Namespace), Name: string(pt.Name), Unit: pt.Unit, Resolution: pt.Resolution,
 			TimestampMs: pt.TimestampMs, Values: append([]float64(nil), pt.Values...)}
 		for _, d := range pt.Dims {
@@ -30,9 +30,9 @@ func TestDecode(t *testing.T) {
 		`{"Namespace":"ns","Dimensions":[["Svc","Op"],[]],"Metrics":[{"Name":"Lat","Unit":"Milliseconds"},{"Name":"N","StorageResolution":1}]}]},` +
 		`"Svc":"api","Op":"get","Lat":[1,2],"N":3,"TraceId":"` + strings.ToUpper(id[:2]) + id[2:] + `","xray":["Root=` + id + `;Sampled=1","x"],` +
 		`"z":"Root=1-5759e988-bd862e3fe1be46a994272794"}`
-	var p emf.Parser
-	var d emf.Document
-	if r := p.Decode([]byte(doc), &d, true); r != emf.OK {
+	var p emfdoc.Parser
+	var d emfdoc.Document
+	if r := p.Decode([]byte(doc), &d, true); r != emfdoc.OK {
 		t.Fatal(r)
 	}
 	want := []string{
@@ -56,13 +56,13 @@ func TestDecode(t *testing.T) {
 		t.Errorf("trace IDs %v", d.TraceIDs)
 	}
 	c := d.Clone()
-	if r := p.Decode([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"o","Dimensions":[["Svc"]],"Metrics":[{"Name":"Lat"}]}]},"Svc":"b","Lat":[9,9]}`), &d, false); r != emf.OK {
+	if r := p.Decode([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"o","Dimensions":[["Svc"]],"Metrics":[{"Name":"Lat"}]}]},"Svc":"b","Lat":[9,9]}`), &d, false); r != emfdoc.OK {
 		t.Fatal(r)
 	}
 	if c.Points[0].Values[0] != 1 || c.Points[0].Dims[0].Value != "api" || string(c.Raw) != doc || len(d.TraceIDs) != 0 {
 		t.Errorf("the clone changed with the next decode: %+v", c.Points[0])
 	}
-	if r := p.Decode([]byte(`{"m":1}`), &d, true); r != emf.NoAWS || d.Raw != nil {
+	if r := p.Decode([]byte(`{"m":1}`), &d, true); r != emfdoc.NoAWS || d.Raw != nil {
 		t.Errorf("refused document: %q, raw %q", r, d.Raw)
 	}
 }
@@ -70,8 +70,8 @@ func TestDecode(t *testing.T) {
 // TestDecodeAllocations: a document costs one allocation (its strings)
 // once the buffers have grown.
 func TestDecodeAllocations(t *testing.T) {
-	var p emf.Parser
-	var d emf.Document
+	var p emfdoc.Parser
+	var d emfdoc.Document
 	doc := []byte(base)
 	if n := testing.AllocsPerRun(100, func() { p.Decode(doc, &d, true) }); n != 1 {
 		t.Errorf("%v allocations per document, want 1", n)
@@ -84,17 +84,17 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(base), true)
 	f.Add([]byte(`{"_aws":{"Timestamp":1,"LogGroupName":"g","CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["d","e"],["e"]],"Metrics":[{"Name":"m"}]}]},"d":"x","e":"y","m":1,"d":"z","t":"Root=1-5759e988-bd862e3fe1be46a994272793"}`), true)
 	f.Add(expandingDatagram(200), false)
-	var p, q emf.Parser
-	var d emf.Document
+	var p, q emfdoc.Parser
+	var d emfdoc.Document
 	f.Fuzz(func(t *testing.T, doc []byte, ids bool) {
 		meta, want, r := pointsOf(&q, doc)
 		if got := p.Decode(doc, &d, ids); got != r {
 			t.Fatalf("Decode %q, Parse %q", got, r)
 		}
-		if r != emf.OK {
+		if r != emfdoc.OK {
 			return
 		}
-		if d.TimestampMs != meta.TimestampMs || len(d.Points) != len(want) || len(d.TraceIDs) > emf.MaxTraceIDs || (!ids && len(d.TraceIDs) > 0) {
+		if d.TimestampMs != meta.TimestampMs || len(d.Points) != len(want) || len(d.TraceIDs) > emfdoc.MaxTraceIDs || (!ids && len(d.TraceIDs) > 0) {
 			t.Fatalf("document %+v, want %d points at %d", d, len(want), meta.TimestampMs)
 		}
 		c := d.Clone()

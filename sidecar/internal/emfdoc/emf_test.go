@@ -1,4 +1,4 @@
-package emf_test
+package emfdoc_test
 
 import (
 	"fmt"
@@ -6,13 +6,13 @@ import (
 	"testing"
 
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 )
 
-func points(t testing.TB, doc string) ([]string, emf.Reason) {
-	var p emf.Parser
+func points(t testing.TB, doc string) ([]string, emfdoc.Reason) {
+	var p emfdoc.Parser
 	var out []string
-	_, r := p.Parse([]byte(doc), func(pt *emf.Point) {
+	_, r := p.Parse([]byte(doc), func(pt *emfdoc.Point) {
 		var dims []string
 		for _, d := range pt.Dims {
 			dims = append(dims, string(d.Name)+"="+string(d.Value))
@@ -32,7 +32,7 @@ func TestReferenceSamples(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, r := points(t, string(doc))
-		if r != emf.OK || fmt.Sprint(got) != fmt.Sprint(want) {
+		if r != emfdoc.OK || fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s: %q %q", name, got, r)
 		}
 	}
@@ -41,7 +41,7 @@ func TestReferenceSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, r := points(t, string(doc))
-	if r != emf.OK || len(got) != 16 { // 8 metrics x 2 dimension sets
+	if r != emfdoc.OK || len(got) != 16 { // 8 metrics x 2 dimension sets
 		t.Fatalf("example 3: %d points, %q", len(got), r)
 	}
 	if got[8] != "LambdaInsights/memory_utilization [function_name=cpu-intensive version=Blue] Percent 60 [24] @1605034324256" {
@@ -54,46 +54,46 @@ const base = `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespac
 func TestSpecTable(t *testing.T) {
 	for _, tc := range []struct {
 		name, doc string
-		want      emf.Reason
+		want      emfdoc.Reason
 	}{
-		{"ok", base, emf.OK},
-		{"high resolution", strings.Replace(base, `"Unit":"Milliseconds"`, `"Unit":"Milliseconds","StorageResolution":1`, 1), emf.OK},
-		{"no dimensions in set", strings.Replace(base, `[["Svc"]]`, `[[]]`, 1), emf.OK},
-		{"truncated", base[:40], emf.NotJSON},
-		{"array", `[]`, emf.NotObject},
-		{"no _aws", `{"a":1}`, emf.NoAWS},
-		{"string timestamp", strings.Replace(base, `1700000000000`, `"1"`, 1), emf.BadTimestamp},
-		{"fraction timestamp", strings.Replace(base, `1700000000000`, `1.5`, 1), emf.BadTimestamp},
-		{"no dimension sets", strings.Replace(base, `[["Svc"]]`, `[]`, 1), emf.BadDirective},
-		{"directive not object", strings.Replace(base, `[{"Namespace"`, `[1,{"Namespace"`, 1), emf.BadDirective},
-		{"empty namespace", strings.Replace(base, `"ns"`, `""`, 1), emf.BadName},
-		{"long namespace", strings.Replace(base, `"ns"`, `"`+strings.Repeat("n", 256)+`"`, 1), emf.BadName},
-		{"bad unit", strings.Replace(base, `Milliseconds`, `ms`, 1), emf.BadUnit},
-		{"bad resolution", strings.Replace(base, `"Unit":"Milliseconds"`, `"StorageResolution":5`, 1), emf.BadResolution},
-		{"missing dimension", strings.Replace(base, `"Svc":"api"`, `"Other":"api"`, 1), emf.MissingDimension},
-		{"numeric dimension", strings.Replace(base, `"Svc":"api"`, `"Svc":3`, 1), emf.MissingDimension},
-		{"missing metric", strings.Replace(base, `"Lat":[1,2,2]`, `"X":1`, 1), emf.MissingMetric},
-		{"string metric", strings.Replace(base, `[1,2,2]`, `"1"`, 1), emf.BadMetricValue},
-		{"empty values", strings.Replace(base, `[1,2,2]`, `[]`, 1), emf.BadMetricValue},
-		{"101 values", strings.Replace(base, `[1,2,2]`, `[`+strings.Repeat("1,", 100)+`1]`, 1), emf.BadMetricValue},
-		{"31 dimensions", strings.Replace(base, `[["Svc"]]`, `[[`+strings.Repeat(`"Svc",`, 30)+`"Svc"]]`, 1), emf.BadDirective},
-		{"31 dimension sets", strings.Replace(base, `[["Svc"]]`, `[`+strings.Repeat(`["Svc"],`, 30)+`["Svc"]]`, 1), emf.TooManyDimensionSets},
-		{"30 dimension sets", strings.Replace(base, `[["Svc"]]`, `[`+strings.Repeat(`["Svc"],`, 29)+`["Svc"]]`, 1), emf.OK},
-		{"namespace starting with a colon", strings.Replace(base, `"ns"`, `":ns"`, 1), emf.BadName},
-		{"non-ASCII namespace", strings.Replace(base, `"ns"`, `"Jos\u00e9"`, 1), emf.BadName},
-		{"escaped root key", strings.Replace(base, `"Svc":"api"`, `"S\u0076c":"api"`, 1), emf.OK},
-		{"later duplicate root member wins", strings.Replace(base, `"Svc":"api"`, `"Svc":3,"Svc":"api"`, 1), emf.OK},
-		{"too large", `{"_aws":{},"x":"` + strings.Repeat("x", emf.MaxDocumentBytes) + `"}`, emf.TooLarge},
+		{"ok", base, emfdoc.OK},
+		{"high resolution", strings.Replace(base, `"Unit":"Milliseconds"`, `"Unit":"Milliseconds","StorageResolution":1`, 1), emfdoc.OK},
+		{"no dimensions in set", strings.Replace(base, `[["Svc"]]`, `[[]]`, 1), emfdoc.OK},
+		{"truncated", base[:40], emfdoc.NotJSON},
+		{"array", `[]`, emfdoc.NotObject},
+		{"no _aws", `{"a":1}`, emfdoc.NoAWS},
+		{"string timestamp", strings.Replace(base, `1700000000000`, `"1"`, 1), emfdoc.BadTimestamp},
+		{"fraction timestamp", strings.Replace(base, `1700000000000`, `1.5`, 1), emfdoc.BadTimestamp},
+		{"no dimension sets", strings.Replace(base, `[["Svc"]]`, `[]`, 1), emfdoc.BadDirective},
+		{"directive not object", strings.Replace(base, `[{"Namespace"`, `[1,{"Namespace"`, 1), emfdoc.BadDirective},
+		{"empty namespace", strings.Replace(base, `"ns"`, `""`, 1), emfdoc.BadName},
+		{"long namespace", strings.Replace(base, `"ns"`, `"`+strings.Repeat("n", 256)+`"`, 1), emfdoc.BadName},
+		{"bad unit", strings.Replace(base, `Milliseconds`, `ms`, 1), emfdoc.BadUnit},
+		{"bad resolution", strings.Replace(base, `"Unit":"Milliseconds"`, `"StorageResolution":5`, 1), emfdoc.BadResolution},
+		{"missing dimension", strings.Replace(base, `"Svc":"api"`, `"Other":"api"`, 1), emfdoc.MissingDimension},
+		{"numeric dimension", strings.Replace(base, `"Svc":"api"`, `"Svc":3`, 1), emfdoc.MissingDimension},
+		{"missing metric", strings.Replace(base, `"Lat":[1,2,2]`, `"X":1`, 1), emfdoc.MissingMetric},
+		{"string metric", strings.Replace(base, `[1,2,2]`, `"1"`, 1), emfdoc.BadMetricValue},
+		{"empty values", strings.Replace(base, `[1,2,2]`, `[]`, 1), emfdoc.BadMetricValue},
+		{"101 values", strings.Replace(base, `[1,2,2]`, `[`+strings.Repeat("1,", 100)+`1]`, 1), emfdoc.BadMetricValue},
+		{"31 dimensions", strings.Replace(base, `[["Svc"]]`, `[[`+strings.Repeat(`"Svc",`, 30)+`"Svc"]]`, 1), emfdoc.BadDirective},
+		{"31 dimension sets", strings.Replace(base, `[["Svc"]]`, `[`+strings.Repeat(`["Svc"],`, 30)+`["Svc"]]`, 1), emfdoc.TooManyDimensionSets},
+		{"30 dimension sets", strings.Replace(base, `[["Svc"]]`, `[`+strings.Repeat(`["Svc"],`, 29)+`["Svc"]]`, 1), emfdoc.OK},
+		{"namespace starting with a colon", strings.Replace(base, `"ns"`, `":ns"`, 1), emfdoc.BadName},
+		{"non-ASCII namespace", strings.Replace(base, `"ns"`, `"Jos\u00e9"`, 1), emfdoc.BadName},
+		{"escaped root key", strings.Replace(base, `"Svc":"api"`, `"S\u0076c":"api"`, 1), emfdoc.OK},
+		{"later duplicate root member wins", strings.Replace(base, `"Svc":"api"`, `"Svc":3,"Svc":"api"`, 1), emfdoc.OK},
+		{"too large", `{"_aws":{},"x":"` + strings.Repeat("x", emfdoc.MaxDocumentBytes) + `"}`, emfdoc.TooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, r := points(t, tc.doc)
 			if r != tc.want {
 				t.Fatalf("reason %q, want %q", r, tc.want)
 			}
-			if r != emf.OK && got != nil {
+			if r != emfdoc.OK && got != nil {
 				t.Fatal("points emitted for a refused document")
 			}
-			if r == emf.OK {
+			if r == emfdoc.OK {
 				if err := schematest.EMF([]byte(tc.doc)); err != nil {
 					t.Fatalf("accepted but schema says %v", err)
 				}
@@ -109,7 +109,7 @@ func TestTooManyMetrics(t *testing.T) {
 		vals = append(vals, fmt.Sprintf(`"m%d":%d`, i, i))
 	}
 	doc := `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[` + strings.Join(defs, ",") + `]}]},` + strings.Join(vals, ",") + `}`
-	if _, r := points(t, doc); r != emf.TooManyMetrics {
+	if _, r := points(t, doc); r != emfdoc.TooManyMetrics {
 		t.Fatalf("101 metrics: %q", r)
 	}
 }
@@ -124,10 +124,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[],[],[]],"Metrics":[{"Name":"m"},{"Name":"m"}]}]},"m":[1,2]}`))
 	f.Add([]byte(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["d","e"],["e"]],"Metrics":[{"Name":"m"}]},{"Namespace":"n","Dimensions":[["d"]],"Metrics":[{"Name":"m"}]}]},"d":"x","e":"y","m":1,"d":"z"}`))
 	f.Add(expandingDatagram(2000))
-	var p emf.Parser
+	var p emfdoc.Parser
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		n, volume := 0, 0
-		_, r := p.Parse(doc, func(pt *emf.Point) {
+		_, r := p.Parse(doc, func(pt *emfdoc.Point) {
 			n++
 			if len(pt.Values) == 0 || len(pt.Name) == 0 {
 				t.Fatalf("empty point %+v", pt)
@@ -137,10 +137,10 @@ func FuzzParse(f *testing.F) {
 				volume += len(d.Name) + len(d.Value)
 			}
 		})
-		if n > emf.MaxPoints || volume > emf.MaxVolume {
+		if n > emfdoc.MaxPoints || volume > emfdoc.MaxVolume {
 			t.Fatalf("%d points carrying %d bytes", n, volume)
 		}
-		if r != emf.OK {
+		if r != emfdoc.OK {
 			if n != 0 {
 				t.Fatal("points emitted for a refused document")
 			}
@@ -154,16 +154,16 @@ func FuzzParse(f *testing.F) {
 
 func BenchmarkParse(b *testing.B) {
 	doc := []byte(base)
-	var p emf.Parser
+	var p emfdoc.Parser
 	b.ReportAllocs()
 	for b.Loop() {
-		p.Parse(doc, func(*emf.Point) {})
+		p.Parse(doc, func(*emfdoc.Point) {})
 	}
 }
 
 func ExampleParser() {
-	var p emf.Parser
-	p.Parse([]byte(base), func(pt *emf.Point) {
+	var p emfdoc.Parser
+	p.Parse([]byte(base), func(pt *emfdoc.Point) {
 		fmt.Printf("%s %s %s=%s %v %s\n", pt.Namespace, pt.Name, pt.Dims[0].Name, pt.Dims[0].Value, pt.Values, pt.Unit)
 	})
 	// Output: ns Lat Svc=api [1 2 2] Milliseconds

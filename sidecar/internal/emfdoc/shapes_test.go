@@ -1,4 +1,4 @@
-package emf_test
+package emfdoc_test
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emf"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 )
 
 // manyRefsLine builds a document of about size bytes that the
@@ -68,19 +68,19 @@ func expandingDatagram(size int) []byte {
 	return b.Bytes()
 }
 
-func countPoints(doc []byte) (points int, r emf.Reason) {
-	var p emf.Parser
-	_, r = p.Parse(doc, func(*emf.Point) { points++ })
+func countPoints(doc []byte) (points int, r emfdoc.Reason) {
+	var p emfdoc.Parser
+	_, r = p.Parse(doc, func(*emfdoc.Point) { points++ })
 	return points, r
 }
 
 // BenchmarkParseManyRefs1MB parses the 1 MB line of manyRefsLine.
 func BenchmarkParseManyRefs1MB(b *testing.B) {
 	doc := manyRefsLine(1_000_000)
-	var p emf.Parser
+	var p emfdoc.Parser
 	b.SetBytes(int64(len(doc)))
 	for b.Loop() {
-		p.Parse(doc, func(*emf.Point) {})
+		p.Parse(doc, func(*emfdoc.Point) {})
 	}
 }
 
@@ -88,11 +88,11 @@ func BenchmarkParseManyRefs1MB(b *testing.B) {
 // expandingDatagram and reports the points it yields.
 func BenchmarkParseExpandingDatagram60KB(b *testing.B) {
 	doc := expandingDatagram(60_000)
-	var p emf.Parser
+	var p emfdoc.Parser
 	points := 0
 	for b.Loop() {
 		points = 0
-		p.Parse(doc, func(*emf.Point) { points++ })
+		p.Parse(doc, func(*emfdoc.Point) { points++ })
 	}
 	b.ReportMetric(float64(points), "points/doc")
 }
@@ -134,16 +134,16 @@ func TestParseLinear(t *testing.T) {
 		name string
 		doc  func(n int) []byte
 		n    int
-		want emf.Reason
+		want emfdoc.Reason
 	}{
-		{"many references to many members", manyRefsLine, 50_000, emf.OK},
-		{"one long value named by many definitions", func(n int) []byte { return repeatedValueDoc(n/100, n/100) }, 2_000, emf.OK},
-		{"empty dimension sets times 100 metrics", expandingDatagram, 15_000, emf.TooManyPoints},
+		{"many references to many members", manyRefsLine, 50_000, emfdoc.OK},
+		{"one long value named by many definitions", func(n int) []byte { return repeatedValueDoc(n/100, n/100) }, 2_000, emfdoc.OK},
+		{"empty dimension sets times 100 metrics", expandingDatagram, 15_000, emfdoc.TooManyPoints},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var p emf.Parser
+			var p emfdoc.Parser
 			work := func(doc []byte) int {
-				if _, r := p.Parse(doc, func(*emf.Point) {}); r != tc.want {
+				if _, r := p.Parse(doc, func(*emfdoc.Point) {}); r != tc.want {
 					t.Fatalf("%d bytes: reason %q, want %q", len(doc), r, tc.want)
 				}
 				return p.Work()
@@ -164,14 +164,14 @@ func TestParseLinear(t *testing.T) {
 // refused, and no accepted document yields more than MaxPoints points.
 func TestDatagramPointsBounded(t *testing.T) {
 	n, r := countPoints(expandingDatagram(60_000))
-	if r != emf.TooManyPoints || n != 0 {
+	if r != emfdoc.TooManyPoints || n != 0 {
 		t.Fatalf("60 KB datagram: %d points, reason %q", n, r)
 	}
 	// 30 sets of 33 metrics: 990 points, accepted; 34 metrics: 1020, refused.
 	for _, tc := range []struct {
 		metrics int
-		want    emf.Reason
-	}{{33, emf.OK}, {34, emf.TooManyPoints}} {
+		want    emfdoc.Reason
+	}{{33, emfdoc.OK}, {34, emfdoc.TooManyPoints}} {
 		var b bytes.Buffer
 		b.WriteString(`{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]`)
 		for range 29 {
@@ -190,7 +190,7 @@ func TestDatagramPointsBounded(t *testing.T) {
 		}
 		b.WriteString(`}`)
 		n, r := countPoints(b.Bytes())
-		if r != tc.want || (r == emf.OK && n != 30*tc.metrics) || (r != emf.OK && n != 0) {
+		if r != tc.want || (r == emfdoc.OK && n != 30*tc.metrics) || (r != emfdoc.OK && n != 0) {
 			t.Fatalf("%d metrics x 30 sets: %d points, reason %q", tc.metrics, n, r)
 		}
 	}
@@ -237,10 +237,10 @@ func wideDoc(dims, valueLen, metrics int) []byte {
 // points of 9 dimensions of 100 bytes pass.
 func TestVolumeBounded(t *testing.T) {
 	big := wideDoc(30, 1000, 33)
-	if n, r := countPoints(big); r != emf.TooVoluminous || n != 0 {
+	if n, r := countPoints(big); r != emfdoc.TooVoluminous || n != 0 {
 		t.Fatalf("%d bytes: %d points, reason %q", len(big), n, r)
 	}
-	if n, r := countPoints(wideDoc(9, 100, 33)); r != emf.OK || n != 990 {
+	if n, r := countPoints(wideDoc(9, 100, 33)); r != emfdoc.OK || n != 990 {
 		t.Fatalf("9 dimensions of 100 bytes: %d points, reason %q", n, r)
 	}
 }

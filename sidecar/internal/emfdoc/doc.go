@@ -1,4 +1,4 @@
-// Package emf parses CloudWatch Embedded Metric Format documents into
+// Package emfdoc parses CloudWatch Embedded Metric Format documents into
 // metric data points, without reflection, and names the reason for every
 // document it refuses. The rules are the published schema plus the
 // specification's: every referenced dimension and metric is present at
@@ -42,4 +42,4 @@
 //     and localview.Store.AddEMF.
 //
 // Parses counts Parse calls, so tests can check one parse per line.
-package emf
+package emfdoc
