@@ -34,8 +34,8 @@ import (
 	otlprecv "github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/otlp"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/samplingproxy"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 )
 
 // component is what every part of the sidecar implements.

@@ -15,8 +15,8 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/internal/xrayotel"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/otlp"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 )
 
 // Sink takes the X-Ray documents of one OTLP request.

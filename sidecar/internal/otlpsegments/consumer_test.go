@@ -21,8 +21,8 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/otlpsegments"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/otlp"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 )
 
 // sink records what it is given, or refuses with err, or drops the first

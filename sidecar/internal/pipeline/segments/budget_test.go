@@ -11,8 +11,8 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/segments"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 )
 
 // TestBudgetCoversQueuedHeap (issue 12, item 16): what a full budget of

@@ -18,8 +18,8 @@ import (
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/internal/sender"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 )
 
 // MaxBatch is PutTraceSegments' limit on documents per request.

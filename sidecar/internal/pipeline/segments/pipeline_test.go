@@ -19,8 +19,8 @@ import (
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/segments"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

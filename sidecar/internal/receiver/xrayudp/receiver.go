@@ -10,9 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/udpsock"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 )
 
 // Config configures a Receiver.

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 )
 
 type countConsumer struct{ n atomic.Int64 }
