@@ -18,7 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfgen"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/loadtest"
 )
 
@@ -214,7 +214,7 @@ func sigtermBurst(t *testing.T, bin string, uid int, hangXRay bool, args []strin
 	defer emfUDP.Close()
 	defer xrayUDP.Close()
 
-	prod := emftest.NewProducer("burst", 7)
+	prod := emfgen.NewProducer("burst", 7)
 	prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
 	w := bufio.NewWriterSize(tcp, 64<<10)
 	for i := range burstEMFTCP {
@@ -245,8 +245,8 @@ func sigtermBurst(t *testing.T, bin string, uid int, hangXRay bool, args []strin
 		t.Fatalf("exit %d, %v\n%s", code, err, p.Stderr())
 	}
 	r.segments = fake.SegmentCount()
-	got, stats := emftest.Received(fake.Metrics())
-	if r.metricsDiff = emftest.Diff(prod.Want, got); r.metricsDiff != "" {
+	got, stats := emfgen.Received(fake.Metrics())
+	if r.metricsDiff = emfgen.Diff(prod.Want, got); r.metricsDiff != "" {
 		r.metricsDiff = statisticSetsDiff(prod.Want, got, stats)
 	}
 	for _, line := range strings.Split(p.Stderr(), "\n") {
@@ -269,7 +269,7 @@ func sigtermBurst(t *testing.T, bin string, uid int, hangXRay bool, args []strin
 // a datum has too many values, or to save memory when the budget is
 // full): per metric, the sample counts and sums must match. It returns
 // "" when they do.
-func statisticSetsDiff(want, got emftest.Totals, stats map[string][4]float64) string {
+func statisticSetsDiff(want, got emfgen.Totals, stats map[string][4]float64) string {
 	var out []string
 	for id, values := range want {
 		var wc, ws, gc, gs float64

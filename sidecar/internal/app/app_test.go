@@ -23,7 +23,7 @@ import (
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/app"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/config"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/ecsmeta"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfgen"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -103,7 +103,7 @@ func sendSegments(t *testing.T, addr string, n int) {
 
 // sendEMFLines writes prod's documents 0..n-1 as lines on one TCP
 // connection to addr, then closes it.
-func sendEMFLines(t *testing.T, addr string, prod *emftest.Producer, n int) {
+func sendEMFLines(t *testing.T, addr string, prod *emfgen.Producer, n int) {
 	t.Helper()
 	tcp, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -157,7 +157,7 @@ func TestEndToEndAWS(t *testing.T) {
 	pkts = append(pkts, "garbage", header+"{}")
 	sendUDP(t, addrs["xray_udp"], pkts)
 
-	prod := emftest.NewProducer("checkout-svc", 7)
+	prod := emfgen.NewProducer("checkout-svc", 7)
 	prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
 	sendEMFLines(t, addrs["emf_tcp"], prod, 3000)
 	udp, err := net.Dial("udp", addrs["emf_udp"])
@@ -231,18 +231,18 @@ func TestEndToEndAWS(t *testing.T) {
 	}
 
 	// Metrics: every value and count, with the ECS cluster dimension.
-	wantTotals := emftest.Totals{}
+	wantTotals := emfgen.Totals{}
 	for id, vals := range prod.Want {
 		id = strings.Replace(id, "|LogGroup=", "|ClusterName=prod,LogGroup=", 1)
 		for v, n := range vals {
 			wantTotals.Add(id, v, n)
 		}
 	}
-	gotTotals, stats := emftest.Received(fake.Metrics())
+	gotTotals, stats := emfgen.Received(fake.Metrics())
 	if len(stats) != 0 {
 		t.Fatalf("statistic sets %v", stats)
 	}
-	if d := emftest.Diff(wantTotals, gotTotals); d != "" {
+	if d := emfgen.Diff(wantTotals, gotTotals); d != "" {
 		t.Fatalf("metrics differ:\n%s", d)
 	}
 	if fake.Unsigned() != 0 || fake.Invalid() != 0 {
@@ -291,7 +291,7 @@ func TestFaultsNothingLost(t *testing.T) {
 		fake.Fail(svc, 3, fakeaws.FaultThrottle)
 	}
 	sendSegments(t, a.Addrs()["xray_udp"], 1000)
-	prod := emftest.NewProducer("ns", 9)
+	prod := emfgen.NewProducer("ns", 9)
 	prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
 	sendEMFLines(t, a.Addrs()["emf_tcp"], prod, 1000)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -307,8 +307,8 @@ func TestFaultsNothingLost(t *testing.T) {
 		}
 	}
 	shutdown(t, a)
-	got, _ := emftest.Received(fake.Metrics())
-	if d := emftest.Diff(prod.Want, got); d != "" {
+	got, _ := emfgen.Received(fake.Metrics())
+	if d := emfgen.Diff(prod.Want, got); d != "" {
 		t.Fatalf("metrics differ:\n%s", d)
 	}
 	if dup := fake.SegmentCount(); dup != 1000 {
@@ -331,7 +331,7 @@ func TestEMFToLogs(t *testing.T) {
 	c := testConfig()
 	c.EMFToLogs, c.LogStream = true, "task-1"
 	a := startAWS(t, fake, c, nil)
-	prod := emftest.NewProducer("ns", 5)
+	prod := emfgen.NewProducer("ns", 5)
 	prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
 	tcp, err := net.Dial("tcp", a.Addrs()["emf_tcp"])
 	if err != nil {
@@ -400,7 +400,7 @@ func TestLocalMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(tcp, "%s\n", emftest.NewProducer("ns", 1).Doc(0))
+	fmt.Fprintf(tcp, "%s\n", emfgen.NewProducer("ns", 1).Doc(0))
 	tcp.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfgen"
 )
 
 // TestXRayOutageDoesNotStarveMetrics (issue 12, item 3): X-Ray answers
@@ -36,15 +36,15 @@ func TestXRayOutageDoesNotStarveMetrics(t *testing.T) {
 			cs.Get("segments.retried.server_error") > 0
 	})
 
-	prod := emftest.NewProducer("ns", 3)
+	prod := emfgen.NewProducer("ns", 3)
 	prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
 	sendEMFLines(t, a.Addrs()["emf_tcp"], prod, 1000)
 	waitFor("metrics delivered", func() bool {
 		if cs.Get("metrics.dropped.budget_full") > 0 {
 			t.Fatalf("metrics dropped for lack of budget while X-Ray is down: %v", cs.Snapshot())
 		}
-		got, _ := emftest.Received(fake.Metrics())
-		return emftest.Diff(prod.Want, got) == ""
+		got, _ := emfgen.Received(fake.Metrics())
+		return emfgen.Diff(prod.Want, got) == ""
 	})
 
 	// Stop with X-Ray still down: what is queued is dropped at shutdown.

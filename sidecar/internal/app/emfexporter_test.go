@@ -8,7 +8,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfgen"
 )
 
 // TestOwnEMFExporterThroughSidecar: metrics from Sidelight's own EMF
@@ -48,7 +48,7 @@ func TestOwnEMFExporterThroughSidecar(t *testing.T) {
 		}
 	}
 	shutdown(t, a)
-	got, stats := emftest.Received(fake.Metrics())
+	got, stats := emfgen.Received(fake.Metrics())
 	if len(stats) != 0 {
 		t.Fatalf("statistic sets %v", stats)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfgen"
 )
 
 // TestEndToEndBadEMFIsolated: 200 good series over TCP, documents whose
@@ -30,10 +30,10 @@ func TestEndToEndBadEMFIsolated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := emftest.Totals{}
+	want := emfgen.Totals{}
 	for i := range 200 {
 		fmt.Fprintf(tcp, "%s\n", doc(`["A"]`, fmt.Sprintf(`"A":"%d"`, i)))
-		want.Add(emftest.ID("n", "m", "None", 60, map[string]string{"A": fmt.Sprint(i)}), 1, 1)
+		want.Add(emfgen.ID("n", "m", "None", 60, map[string]string{"A": fmt.Sprint(i)}), 1, 1)
 	}
 	for _, bad := range []string{
 		doc(`["user"]`, `"user":"José"`), doc(`["user"]`, `"user":"  "`), doc(`[":user"]`, `":user":"x"`), doc(`["A","A"]`, `"A":"x"`),
@@ -61,8 +61,8 @@ func TestEndToEndBadEMFIsolated(t *testing.T) {
 		}
 	}
 	shutdown(t, a)
-	got, _ := emftest.Received(fake.Metrics())
-	if d := emftest.Diff(want, got); d != "" {
+	got, _ := emfgen.Received(fake.Metrics())
+	if d := emfgen.Diff(want, got); d != "" {
 		t.Fatalf("metrics differ:\n%s\ncounters %v", d, a.Counters().Snapshot())
 	}
 	if fake.Invalid() != 0 {

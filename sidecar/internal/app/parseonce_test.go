@@ -12,7 +12,7 @@ import (
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/app"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfgen"
 )
 
 // TestEMFParsedOnce: in every mode (metrics to PutMetricData, EMF to
@@ -51,7 +51,7 @@ func TestEMFParsedOnce(t *testing.T) {
 				c.EMFToLogs, c.LogStream = mode == "logs", "task-1"
 				a = startAWS(t, fake, c, nil)
 			}
-			prod := emftest.NewProducer("ns", 7)
+			prod := emfgen.NewProducer("ns", 7)
 			prod.TimestampMs = time.Now().UnixMilli()
 			before := emfdoc.Parses()
 			tcp, err := net.Dial("tcp", a.Addrs()["emf_tcp"])

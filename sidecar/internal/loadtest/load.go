@@ -20,7 +20,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfgen"
 )
 
 // Options describe one load run.
@@ -178,9 +178,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	// EMF: official-format documents over TCP; aggregates are flushed at
 	// SIGTERM, then compared with what was sent.
-	var prod *emftest.Producer
+	var prod *emfgen.Producer
 	if o.EMFDocs > 0 {
-		prod = emftest.NewProducer("load", 1)
+		prod = emfgen.NewProducer("load", 1)
 		prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
 		tcp, err := net.Dial("tcp", p.Addrs["emf_tcp"])
 		if err != nil {
@@ -229,8 +229,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if prod != nil {
 		r.PutMetricData = fake.Requests("PutMetricData")
 		r.RequestsPer1M = float64(r.PutMetricData) / r.EMFDatapoints * 1e6
-		got, stats := emftest.Received(fake.Metrics())
-		r.EMFValuesCorrect = len(stats) == 0 && emftest.Diff(prod.Want, got) == ""
+		got, stats := emfgen.Received(fake.Metrics())
+		r.EMFValuesCorrect = len(stats) == 0 && emfgen.Diff(prod.Want, got) == ""
 	}
 	return r, nil
 }

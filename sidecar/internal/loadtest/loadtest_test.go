@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfgen"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/loadtest"
 )
 
@@ -143,7 +143,7 @@ func TestSIGTERMFlushesEverything(t *testing.T) {
 	for i := range 500 {
 		fmt.Fprintf(conn, "{\"format\": \"json\", \"version\": 1}\n{\"trace_id\":\"1-6553f100-%024x\",\"id\":\"%016x\",\"start_time\":1.5,\"end_time\":2,\"name\":\"svc\"}", i, i+1)
 	}
-	prod := emftest.NewProducer("term", 3)
+	prod := emfgen.NewProducer("term", 3)
 	prod.TimestampMs = time.Now().UnixMilli() // CloudWatch takes only recent datapoints
 	tcp, err := net.Dial("tcp", p.Addrs["emf_tcp"])
 	if err != nil {
@@ -169,8 +169,8 @@ func TestSIGTERMFlushesEverything(t *testing.T) {
 	if n := fake.SegmentCount(); n != 500 {
 		t.Fatalf("%d of 500 segments delivered\n%s", n, p.Stderr())
 	}
-	got, _ := emftest.Received(fake.Metrics())
-	if d := emftest.Diff(prod.Want, got); d != "" {
+	got, _ := emfgen.Received(fake.Metrics())
+	if d := emfgen.Diff(prod.Want, got); d != "" {
 		t.Fatalf("metrics differ after SIGTERM:\n%s", d)
 	}
 	if code := health(t, p.Addrs["status"]); code != 1 {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfgen"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/logs"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
@@ -65,7 +65,7 @@ func TestForwardsEveryDocument(t *testing.T) {
 	p, counters := newPipeline(t, fake, nil)
 	fake.Fail(fakeaws.Logs, 2, fakeaws.FaultThrottle)
 	fake.Fail(fakeaws.Logs, 1, fakeaws.Fault500)
-	prod := emftest.NewProducer("ns", 1)
+	prod := emfgen.NewProducer("ns", 1)
 	want := map[string]string{}
 	for i := range 12500 {
 		doc := prod.Doc(i)
@@ -100,7 +100,7 @@ func TestHangingLogsShutdownDeadline(t *testing.T) {
 	defer fake.Close()
 	p, counters := newPipeline(t, fake, func(c *logs.Config) { c.RequestTimeout = 50 * time.Millisecond })
 	fake.Hang(fakeaws.Logs, true)
-	prod := emftest.NewProducer("ns", 2)
+	prod := emfgen.NewProducer("ns", 2)
 	for i := range 100 {
 		p.ConsumeEMF(parsed(t, prod.Doc(i)))
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfgen"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/metrics"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/retry"
@@ -68,13 +68,13 @@ func (e *env) shutdown(t *testing.T) {
 	}
 }
 
-func checkDelivered(t *testing.T, e *env, want emftest.Totals) {
+func checkDelivered(t *testing.T, e *env, want emfgen.Totals) {
 	t.Helper()
-	got, stats := emftest.Received(e.fake.Metrics())
+	got, stats := emfgen.Received(e.fake.Metrics())
 	if len(stats) != 0 {
 		t.Fatalf("unexpected statistic sets %v", stats)
 	}
-	if d := emftest.Diff(want, got); d != "" {
+	if d := emfgen.Diff(want, got); d != "" {
 		t.Fatalf("delivered values differ:\n%s\ncounters %v", d, e.counters.Snapshot())
 	}
 	if e.fake.Invalid() != 0 || e.fake.Unsigned() != 0 {
@@ -87,7 +87,7 @@ func checkDelivered(t *testing.T, e *env, want emftest.Totals) {
 // handful of requests.
 func TestAggregatesOfficialFormat(t *testing.T) {
 	e := newEnv(t, 16<<20, nil)
-	prod := emftest.NewProducer("checkout-svc", 1)
+	prod := emfgen.NewProducer("checkout-svc", 1)
 	for i := range 20000 {
 		doc := prod.Doc(i)
 		if i < 5 {
@@ -120,7 +120,7 @@ func TestFaultsThenRecovery(t *testing.T) {
 	e.fake.Fail(fakeaws.CloudWatch, 2, fakeaws.FaultThrottle)
 	e.fake.Fail(fakeaws.CloudWatch, 2, fakeaws.Fault500)
 	e.fake.Fail(fakeaws.CloudWatch, 2, fakeaws.Fault503)
-	prod := emftest.NewProducer("ns", 2)
+	prod := emfgen.NewProducer("ns", 2)
 	for i := range 3000 {
 		e.p.ConsumeEMF(parsed(t, prod.Doc(i)))
 	}
@@ -148,8 +148,8 @@ func TestManyDistinctValuesBecomeStatisticSet(t *testing.T) {
 		e.p.ConsumeEMF(parsed(t, doc(v)))
 	}
 	e.shutdown(t)
-	got, stats := emftest.Received(e.fake.Metrics())
-	id := emftest.ID("n", "m", "None", 60, nil)
+	got, stats := emfgen.Received(e.fake.Metrics())
+	id := emfgen.ID("n", "m", "None", 60, nil)
 	if len(got[id]) != 200 || got.Count() != 200 {
 		t.Fatalf("values: %d distinct, %v total", len(got[id]), got.Count())
 	}
@@ -169,10 +169,10 @@ func TestExtraDimensionsAndRange(t *testing.T) {
 	e.p.ConsumeEMF(parsed(t, []byte(`{"_aws":{"Timestamp":1700012600000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`)))
 	e.p.ConsumeEMF(parsed(t, []byte(`{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"AWS/EC2","Dimensions":[["Svc"]],"Metrics":[{"Name":"m"}]}]},"Svc":"api","m":1}`)))
 	e.shutdown(t)
-	got, _ := emftest.Received(e.fake.Metrics())
-	want := emftest.Totals{}
-	want.Add(emftest.ID("n", "m", "None", 60, map[string]string{"Svc": "api", "ClusterName": "prod"}), 1, 1)
-	if d := emftest.Diff(want, got); d != "" {
+	got, _ := emfgen.Received(e.fake.Metrics())
+	want := emfgen.Totals{}
+	want.Add(emfgen.ID("n", "m", "None", 60, map[string]string{"Svc": "api", "ClusterName": "prod"}), 1, 1)
+	if d := emfgen.Diff(want, got); d != "" {
 		t.Fatal(d)
 	}
 	if e.counters.Get("metrics.dropped.out_of_range") != 1 || e.counters.Get("metrics.documents") != 5 ||
@@ -185,12 +185,12 @@ func TestExtraDimensionsAndRange(t *testing.T) {
 // requests of at most 1000 datums, all under 1 MB (the fake checks).
 func TestSplitsLargeFlush(t *testing.T) {
 	e := newEnv(t, 64<<20, nil)
-	want := emftest.Totals{}
+	want := emfgen.Totals{}
 	long := strings.Repeat("v", 200)
 	for i := range 5000 {
 		e.p.ConsumeEMF(parsed(t, fmt.Appendf(nil, `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["A","B"]],"Metrics":[{"Name":"m"}]}]},"A":"%d","B":"%s","m":[1,2,3,4,5,6,7,8,9,10]}`, i, long)))
 		for v := 1; v <= 10; v++ {
-			want.Add(emftest.ID("n", "m", "None", 60, map[string]string{"A": fmt.Sprint(i), "B": long}), float64(v), 1)
+			want.Add(emfgen.ID("n", "m", "None", 60, map[string]string{"A": fmt.Sprint(i), "B": long}), float64(v), 1)
 		}
 	}
 	e.shutdown(t)
@@ -237,10 +237,10 @@ func seriesDoc(i int) []byte {
 	return fmt.Appendf(nil, `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["A"]],"Metrics":[{"Name":"m"}]}]},"A":"%d","m":1}`, i)
 }
 
-func seriesWant(ids ...int) emftest.Totals {
-	want := emftest.Totals{}
+func seriesWant(ids ...int) emfgen.Totals {
+	want := emfgen.Totals{}
 	for _, i := range ids {
-		want.Add(emftest.ID("n", "m", "None", 60, map[string]string{"A": fmt.Sprint(i)}), 1, 1)
+		want.Add(emfgen.ID("n", "m", "None", 60, map[string]string{"A": fmt.Sprint(i)}), 1, 1)
 	}
 	return want
 }
@@ -298,8 +298,8 @@ func TestRefusedDatumsIsolated(t *testing.T) {
 		}
 	}
 	e.shutdown(t)
-	got, _ := emftest.Received(e.fake.Metrics())
-	if d := emftest.Diff(seriesWant(ids...), got); d != "" {
+	got, _ := emfgen.Received(e.fake.Metrics())
+	if d := emfgen.Diff(seriesWant(ids...), got); d != "" {
 		t.Fatalf("delivered values differ:\n%s\ncounters %v", d, e.counters.Snapshot())
 	}
 	splits := e.counters.Get("metrics.split_requests")
@@ -325,7 +325,7 @@ func TestBisectionKeepsEveryGoodDatum(t *testing.T) {
 		e.p.ConsumeEMF(parsed(t, seriesDoc(i)))
 	}
 	e.shutdown(t)
-	got, _ := emftest.Received(e.fake.Metrics())
+	got, _ := emfgen.Received(e.fake.Metrics())
 	splits := e.counters.Get("metrics.split_requests")
 	invalid := e.counters.Get("metrics.dropped.invalid_datum")
 	t.Logf("100 refused datums in 1000: %d extra requests, %v delivered, %d isolated", splits, got.Count(), invalid)
@@ -353,7 +353,7 @@ func BenchmarkConsumeEMF(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	prod := emftest.NewProducer("ns", 3)
+	prod := emfgen.NewProducer("ns", 3)
 	docs := make([]*emfdoc.Document, 64)
 	for i := range docs {
 		docs[i] = parsed(b, prod.Doc(i))

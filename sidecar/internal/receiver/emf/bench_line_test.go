@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfgen"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/logs"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/metrics"
@@ -28,7 +28,7 @@ func benchLines(b *testing.B, c Consumer) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	prod := emftest.NewProducer("ns", 1)
+	prod := emfgen.NewProducer("ns", 1)
 	prod.TimestampMs = time.Now().UnixMilli()
 	lines := make([][]byte, 64)
 	size := 0

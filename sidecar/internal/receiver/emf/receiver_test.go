@@ -15,7 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/emftest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfgen"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/emf"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
@@ -117,7 +117,7 @@ func TestUDPMultiLineDatagrams(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	prod := emftest.NewProducer("n", 1)
+	prod := emfgen.NewProducer("n", 1)
 	var want []string
 	for i := 0; i < 30; i += 3 {
 		var pkt []byte

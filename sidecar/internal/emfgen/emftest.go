@@ -1,4 +1,4 @@
-package emftest
+package emfgen
 
 import (
 	"fmt"
