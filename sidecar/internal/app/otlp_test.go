@@ -361,7 +361,7 @@ func TestOTLPMetricsRefusedClearly(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = exp.Export(ctx, &rm)
-	if err == nil || !strings.Contains(err.Error(), "OTLP metrics are not supported yet") || !strings.Contains(err.Error(), "EMF") {
+	if err == nil || !strings.Contains(err.Error(), "takes OTLP metrics only when") || !strings.Contains(err.Error(), "EMF") {
 		t.Fatalf("export error %v, want the not-supported message", err)
 	}
 	_ = exp.Shutdown(ctx)

@@ -19,8 +19,8 @@ type Config struct {
 	XRayTCPAddr  string   // sampling proxy (TCP); "off" disables
 	EMFTCPAddr   string   // EMF over TCP; "off" disables
 	EMFUDPAddr   string   // EMF over UDP; "off" disables
-	OTLPHTTPAddr string   // OTLP/HTTP (traces and metrics; logs refused); "off" disables
-	OTLPGRPCAddr string   // OTLP/gRPC (traces and metrics; logs refused); "off" disables
+	OTLPHTTPAddr string   // OTLP/HTTP (traces, metrics, logs; logs refused in local mode); "off" disables
+	OTLPGRPCAddr string   // OTLP/gRPC (traces, metrics, logs; logs refused in local mode); "off" disables
 	StatusAddr   string   // /healthz and /status
 	UIAddr       string   // local-mode web view
 	AllowRemote  bool     // allow non-loopback listen addresses

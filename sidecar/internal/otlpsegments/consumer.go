@@ -43,10 +43,12 @@ const (
 // Reasons lists the otlp.untranslated reasons.
 var Reasons = []string{ReasonTraceID, ReasonSpanID, ReasonParentID, ReasonTooLarge, ReasonCheck, ReasonOther}
 
-// Messages for the signals not supported yet.
+// Messages for the signals this consumer does not take: the app routes
+// OTLP metrics and logs to their own consumers (otlpmetrics, otlplogs) and
+// leaves them here only in the modes that cannot send them.
 const (
-	MetricsUnsupported = "OTLP metrics are not supported yet by this sidecar; send EMF (CloudWatch embedded metric format) to its EMF port (TCP or UDP 25888), or disable the metrics exporter"
-	LogsUnsupported    = "OTLP logs are not supported yet by this sidecar; write logs to stdout for the container's log driver, or disable the logs exporter"
+	MetricsUnsupported = "this sidecar takes OTLP metrics only when it sends metrics with PutMetricData (it runs with -emf-to-logs); send EMF (CloudWatch embedded metric format) to its EMF port (TCP or UDP 25888), or disable the metrics exporter"
+	LogsUnsupported    = "this sidecar does not take OTLP logs in local mode; write logs to stdout, or disable the logs exporter"
 )
 
 // Config configures a Consumer.
@@ -223,7 +225,7 @@ func (c *Consumer) ConsumeTraces(_ context.Context, req *coltracepb.ExportTraceS
 	return rejected, msg, nil
 }
 
-// ConsumeMetrics refuses metrics as invalid: they are not supported yet.
+// ConsumeMetrics refuses metrics as invalid (see MetricsUnsupported).
 func (c *Consumer) ConsumeMetrics(_ context.Context, req *colmetricpb.ExportMetricsServiceRequest) (int64, string, error) {
 	var n uint64
 	for _, rm := range req.GetResourceMetrics() {
@@ -237,7 +239,7 @@ func (c *Consumer) ConsumeMetrics(_ context.Context, req *colmetricpb.ExportMetr
 	return 0, "", otlp.Invalid(errors.New(MetricsUnsupported))
 }
 
-// ConsumeLogs refuses logs as invalid: they are not supported yet.
+// ConsumeLogs refuses logs as invalid (see LogsUnsupported).
 func (c *Consumer) ConsumeLogs(_ context.Context, req *collogspb.ExportLogsServiceRequest) (int64, string, error) {
 	var n uint64
 	for _, rl := range req.GetResourceLogs() {

@@ -159,7 +159,7 @@ func TestMetricsAndLogsUnsupported(t *testing.T) {
 	}
 	_, _, err = c.ConsumeLogs(context.Background(), &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{
 		ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{{}, {}, {}}}}}}})
-	if err == nil || !strings.Contains(err.Error(), "OTLP logs are not supported yet") {
+	if err == nil || !strings.Contains(err.Error(), "does not take OTLP logs in local mode") {
 		t.Fatalf("logs: %v", err)
 	}
 	if cs.Get("otlp.unsupported.data_points") != 3 || cs.Get("otlp.unsupported.log_records") != 3 || s.calls != 0 {

@@ -17,9 +17,11 @@
 //     them all (otlp.ErrBudgetFull: 429 / RESOURCE_EXHAUSTED, so the SDK
 //     resends later) rather than accepting and dropping; once stopping,
 //     otlp.ErrShuttingDown (503 / UNAVAILABLE, resent).
-//   - Metrics and logs are not translated yet: such requests are refused
-//     as invalid (400 / INVALID_ARGUMENT, not retried) with a message
-//     saying what to use instead, and their items are counted as
+//   - Metrics and logs are not this package's: the app hands them to
+//     otlpmetrics and otlplogs. In the modes that cannot send them
+//     (-emf-to-logs for metrics, local mode for logs) the app leaves them
+//     here and they are refused as invalid (400 / INVALID_ARGUMENT, not
+//     retried) with a message saying what to use instead, counted as
 //     otlp.unsupported.data_points and otlp.unsupported.log_records.
 //
 // A Consumer holds no goroutines; it is safe for concurrent use.
