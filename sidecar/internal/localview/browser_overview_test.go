@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,15 @@ func TestBrowserMetricsGroups(t *testing.T) {
 					"fault": true, "http": map[string]any{"request": map[string]any{"method": "GET"}, "response": map[string]any{"status": 500}}})
 			}
 			mustAdd(t, s, d)
+			if svc == "shop" {
+				// shop ships v2 halfway: a deployment marker on its charts.
+				version := "v1"
+				if i >= 3 {
+					version = "v2"
+				}
+				mustAdd(t, s, doc(t, map[string]any{"name": svc, "id": g.id(), "trace_id": g.traceID(at), "start_time": ts(at),
+					"end_time": ts(at.Add(time.Millisecond)), "service": map[string]any{"version": version}}))
+			}
 			if err := s.AddEMF(redDocService(t, at, svc, faults, tid)); err != nil {
 				t.Fatal(err)
 			}
@@ -166,6 +176,13 @@ func TestBrowserMetricsGroups(t *testing.T) {
 	// One time axis: every chart's axis labels agree.
 	if labels := eval[[]string](t, ctx, `[...new Set([...document.querySelectorAll('#charts svg.chart')].map(s => [...s.querySelectorAll('.xlabel')].map(x => x.textContent).join('-')))]`); len(labels) != 1 {
 		t.Errorf("charts have %d different time axes: %v", len(labels), labels)
+	}
+	// Deployment markers: v2 of shop on shop's charts, none on the others.
+	if got := eval[[]string](t, ctx, `[...new Set([...document.querySelectorAll('figure[data-series="Service=shop"] line.deploy-marker')].map(l => l.dataset.version))]`); !slices.Contains(got, "v2") {
+		t.Errorf("shop's deployment markers = %v, want v2 among them", got)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('figure[data-series="Service=inventory"] line.deploy-marker').length`); n != 0 {
+		t.Errorf("inventory's charts show %d deployment markers of shop", n)
 	}
 	click(t, ctx, `section[data-metric="Faults"] button.fold`)
 	poll(t, ctx, "the unfolded zero series", `document.querySelectorAll('section[data-metric="Faults"] figure').length === 3`)

@@ -2,6 +2,8 @@
 // the series of a group can be split by one dimension or summed into
 // one, series that are zero throughout are folded away, the charts of a
 // group share one time axis, and a point's details show beside its group.
+// A dashed vertical line marks when a new version of the series' service
+// first appeared (the store's deployment markers).
 // Telemetry is only placed in the page as text (see app.js).
 'use strict';
 
@@ -22,12 +24,14 @@
     try {
       // The dimension keys decide the default grouping: by Service when
       // the documents carry it.
-      [m, st] = await Promise.all([api('/api/metrics?' + q.toString()), api('/api/stats')]);
+      let deps;
+      [m, st, deps] = await Promise.all([api('/api/metrics?' + q.toString()), api('/api/stats'), api('/api/deployments')]);
       const group = groupParam === null ? defaultGroup(m) : groupParam;
       if (group) {
         q.set('group', group);
         m = await api('/api/metrics?' + q.toString());
       }
+      m.deployments = (deps && deps.deployments) || [];
     } catch (e) {
       if (gen === SL.current()) SL.showError(e);
       return;
@@ -135,6 +139,17 @@
     svg.appendChild(s('text', { x: L - 6, y: H - B, class: 'ylabel' }, '0'));
     svg.appendChild(s('text', { x: L, y: H - 5, class: 'xlabel' }, fmtTime(lo / 1000).slice(0, 8)));
     svg.appendChild(s('text', { x: W - R, y: H - 5, class: 'xlabel end' }, fmtTime(hi / 1000).slice(0, 8)));
+    // Deployment markers: when a version of the series' service (or of
+    // any service, for series without one) first appeared in the traffic.
+    const svcDim = se.dimensions.find((d) => d.key === 'Service');
+    for (const d of m.deployments || []) {
+      const t = d.first_seen * 1000;
+      if (t < lo || t > hi || (svcDim && d.service !== svcDim.value)) continue;
+      const dx = L + (t - lo) / xspan * (W - L - R);
+      svg.appendChild(s('line', { x1: dx, y1: T, x2: dx, y2: H - B, class: 'deploy-marker', 'data-version': d.version },
+        s('title', null, d.service + ' ' + d.version + ' first seen ' + fmtTime(d.first_seen) +
+          (d.previous ? ' (after ' + d.previous + ')' : ''))));
+    }
     if (latency) {
       keys.forEach((k, i) => {
         svg.appendChild(s('polyline', { class: 'line l' + i, points: pts.map((p) => x(p.t).toFixed(1) + ',' + y(p[k]).toFixed(1)).join(' ') }));
