@@ -31,7 +31,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const (
 	cmdSidecar = "go run ./sidecar -demo-rollout"
 	cmdFailing = `curl -s 'http://127.0.0.1:2772/api/compare?service=shop&baseline=v1&candidate=v2' | grep -o '"route":"[^"]*","verdict":"fail"'`
-	cmdGate    = `! curl -s 'http://127.0.0.1:2772/api/compare?service=shop&baseline=v1&candidate=v2' | grep -q '"verdict":"fail"'`
+	cmdGate    = `curl -s 'http://127.0.0.1:2772/api/compare?service=shop&baseline=v1&candidate=v2' | grep -q '"service":"shop","verdict":"pass"'`
 )
 
 // The routes on which the demo's v2 is worse than v1.
@@ -71,7 +71,8 @@ func freePort(t *testing.T) int {
 // variables it reads, and the view's port replaced in the other
 // commands), then, once the view judges both of v2's bad routes to fail,
 // the curl that lists the failing routes (its output must be the one the
-// tutorial shows) and the pipeline gate (it must exit 1).
+// tutorial shows) and the pipeline gate (it must exit 1, and its pattern
+// must match the overall verdict when it is fail).
 func TestTutorialCommands(t *testing.T) {
 	want := []string{cmdSidecar, cmdFailing, cmdGate}
 	if got := tutorialtest.Commands(t); !slices.Equal(got, want) {
@@ -148,6 +149,18 @@ func TestTutorialCommands(t *testing.T) {
 		}
 	}
 
+	// The tutorial's view address and rollout, as the sidecar logs them.
+	for _, line := range []string{"open " + view + "/", "demo rollout: shop v2 now takes half of the requests"} {
+		if !strings.Contains(log.String(), line) {
+			t.Errorf("the sidecar did not log %q", line)
+		}
+	}
+	// The tutorial's minimum of requests per side is the view's.
+	if body := get(ctx, client, view+"/api/compare?service=shop&baseline=v1&candidate=v2"); !strings.Contains(body, `"min_requests":30,`) ||
+		!strings.Contains(tutorialtest.README(t), "served 30 requests") {
+		t.Errorf("the view's minimum of requests per side is not the tutorial's 30: %.300s", body)
+	}
+
 	// The routes on which v2 fails, as the tutorial shows them.
 	out, err := runBash(ctx, bash, root, ports.Replace(cmdFailing))
 	if err != nil {
@@ -164,11 +177,17 @@ func TestTutorialCommands(t *testing.T) {
 		t.Errorf("the tutorial does not show the output\n%s", strings.Join(shown, "\n"))
 	}
 
-	// The pipeline gate fails the step.
-	out, err = runBash(ctx, bash, root, ports.Replace(cmdGate))
+	// The pipeline gate fails the step. Its pattern is where the answer
+	// has the overall verdict: with fail in place of pass, it matches.
+	gate := ports.Replace(cmdGate)
+	out, err = runBash(ctx, bash, root, gate)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 || out != "" {
 		t.Errorf("%s: %v, output %q; want exit status 1 and no output", cmdGate, err, out)
+	}
+	failing := strings.Replace(gate, `"verdict":"pass"`, `"verdict":"fail"`, 1)
+	if out, err := runBash(ctx, bash, root, failing); err != nil {
+		t.Errorf("%s: %v %s; the gate's pattern does not find the overall verdict", failing, err, out)
 	}
 }
 
@@ -183,23 +202,13 @@ func runBash(ctx context.Context, bash, dir, line string) (string, error) {
 // verdicts returns each route's verdict in the /api/compare answer at
 // url, or nil while the view does not answer.
 func verdicts(ctx context.Context, client *http.Client, url string) map[string]string {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	var rep struct {
 		Routes []struct {
 			Route   string `json:"route"`
 			Verdict string `json:"verdict"`
 		} `json:"routes"`
 	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &rep) != nil {
+	if json.Unmarshal([]byte(get(ctx, client, url)), &rep) != nil {
 		return nil
 	}
 	m := map[string]string{}
@@ -207,4 +216,22 @@ func verdicts(ctx context.Context, client *http.Client, url string) map[string]s
 		m[r.Route] = r.Verdict
 	}
 	return m
+}
+
+// get returns the body of a 200 answer to a GET of url, or "".
+func get(ctx context.Context, client *http.Client, url string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return string(body)
 }
