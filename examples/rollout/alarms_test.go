@@ -134,7 +134,7 @@ func TestECSAlarmsAsQuoted(t *testing.T) {
 	if dc == nil || canary == nil || alarms == nil {
 		t.Fatalf("the ECS service has no canary deployment with alarms: %v", dc)
 	}
-	lines := []string{fmt.Sprintf("ECS service: %v deployment, %s%% of the tasks for %s min (CanaryBakeTimeInMinutes), then all, then %s min (BakeTimeInMinutes) before the old revision goes; rollback on alarm: %v",
+	lines := []string{fmt.Sprintf("ECS service: %v deployment, %s%% of the traffic for %s min (CanaryBakeTimeInMinutes), then all, then %s min (BakeTimeInMinutes) before the old revision goes; rollback on alarm: %v",
 		dc["Strategy"], tm.value(t, canary["CanaryPercent"]), tm.value(t, canary["CanaryBakeTimeInMinutes"]), tm.value(t, dc["BakeTimeInMinutes"]), alarms["Rollback"])}
 	// The version: family:revision, the last part of the task definition's ARN.
 	version := map[string]any{"Fn::Select": []any{1.0, map[string]any{"Fn::Split": []any{"/", ref("TaskDefinition")}}}}
