@@ -106,9 +106,9 @@ func NewStack(scope constructs.Construct, id string) awscdk.Stack {
 	allowed := param("AllowedCidr", &awscdk.CfnParameterProps{Type: s("String"), Default: s("0.0.0.0/0"), AllowedPattern: s(`[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}`),
 		Description: s("Who may reach the load balancer on port 80.")})
 	faultRate := param("FaultRateThresholdPercent", &awscdk.CfnParameterProps{Type: s("Number"), Default: s("5"), MinValue: n(0), MaxValue: n(100),
-		Description: s("Alarm when more than this percentage of requests fail with 5xx, in 3 of 5 minutes.")})
+		Description: s("Alarm when more than this percentage of requests fail with 5xx: the service alarm judges 3 of 5 minutes, the per-version rollback alarm 2 of 3.")})
 	p99 := param("LatencyP99ThresholdMs", &awscdk.CfnParameterProps{Type: s("Number"), Default: s("1000"), MinValue: n(1),
-		Description: s("Alarm when the p99 latency exceeds this many milliseconds, in 3 of 5 minutes.")})
+		Description: s("Alarm when the p99 latency exceeds this many milliseconds: the service alarm judges 3 of 5 minutes, the per-version rollback alarm 2 of 3.")})
 	canaryPercent := param("CanaryPercent", &awscdk.CfnParameterProps{Type: s("Number"), Default: s("10"), MinValue: n(0.1), MaxValue: n(100),
 		Description: s("Percentage of production traffic a new revision gets during the canary phase (multiples of 0.1).")})
 	canaryBake := param("CanaryBakeTimeMinutes", &awscdk.CfnParameterProps{Type: s("Number"), Default: s("10"), MinValue: n(0), MaxValue: n(1440),
