@@ -523,10 +523,18 @@ func (inv *invocation) flushLocked(now time.Time, seg *xray.Segment, err error, 
 		_ = l.PutMetric(MetricErrors, failed, emf.Count)
 		_ = l.PutMetric(MetricColdStart, b2f(inv.cold), emf.Count)
 		_ = l.PutMetric(MetricTimeout, b2f(inv.timedOut), emf.Count)
-		if v := metricVersion(w.cfg, nil); v != "" {
-			// [Service] and [Service, Version].
+		// [Service], and [Service, Version] and [Service, TenantID] when
+		// those are on.
+		v := metricVersion(w.cfg, nil)
+		tenant := metricTenant(w.cfg, inv.tenantID)
+		if v != "" || tenant != "" {
 			_ = l.PutDimensions()
+		}
+		if v != "" {
 			_ = l.PutDimensions(emf.Dimension{Name: redmetric.Version, Value: v})
+		}
+		if tenant != "" {
+			_ = l.PutDimensions(emf.Dimension{Name: TenantDimension, Value: tenant})
 		}
 		if inv.requestID != "" {
 			_ = l.SetProperty("function_request_id", inv.requestID)
