@@ -82,6 +82,7 @@ const lambdaTraceKey = "x-amzn-trace-id"
 // middleware sends a faulted subsegment and a Timeout metric at once, so
 // that the timeout is visible even though Lambda then stops the function.
 //
+// A function URL in response-streaming mode takes [LambdaURL] instead.
 // Lambda uses the default kit, or the one WithKit names.
 func Lambda[In, Out any](h func(context.Context, In) (Out, error), opts ...Option) func(context.Context, In) (Out, error) {
 	w := newLambdaWrapper(kitFrom(opts).config(opts))
