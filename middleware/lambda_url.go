@@ -26,7 +26,9 @@ type LambdaURLHandler = func(context.Context, *events.LambdaFunctionURLRequest) 
 // environment nor, when Lambda traces, in the request), with the
 // cold_start, service and tenant_id annotations, the request's method,
 // URL, client and user agent, and the status the handler wrote (a 5xx is
-// a fault, a 4xx an error, a panic a fault with its stack). The handler's
+// a fault, a 4xx an error). A panic is recorded as a fault with its stack,
+// flushed, and raised again: lambdaurl does not recover it, so the process
+// ends as it would without the middleware. The handler's
 // request context carries the invocation, so that [AddAnnotation],
 // [AddMetadata], [AddMetric], [Transport] and [AWS] work in it.
 //
