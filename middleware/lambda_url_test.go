@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -146,5 +147,36 @@ func TestLambdaURLStreamsAndTracesEachInvocation(t *testing.T) {
 	}
 	if docs != n {
 		t.Errorf("%d invocation EMF documents with the handler's metric, want %d", docs, n)
+	}
+}
+
+// TestLambdaURLPanicIsRecorded: a handler's panic is sent as a faulted
+// subsegment with the panic's stack before it is raised again (lambdaurl
+// does not recover it, so this runs the inner handler directly).
+func TestLambdaURLPanicIsRecorded(t *testing.T) {
+	rec := xraytest.NewRecorder()
+	k, err := New(WithSegmentExporter(rec), WithServiceName("orders"), WithSamplingRules(always(t)), WithoutMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k.Shutdown(context.Background()) })
+	h := &lambdaURLHandler{w: newLambdaWrapper(k.config(nil)), next: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("stream broke")
+	})}
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "p1"})
+	//nolint:staticcheck // the plain string key aws-lambda-go uses
+	ctx = context.WithValue(ctx, "x-amzn-trace-id", "Root="+facadeTrace+";Parent="+facadeParent+";Sampled=1")
+	req, _ := http.NewRequestWithContext(ctx, "GET", "https://abc.lambda-url.eu-west-1.on.aws/p", nil)
+	func() {
+		defer func() {
+			if v := recover(); v != "stream broke" {
+				t.Errorf("recovered %v, want the handler's panic raised again", v)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	segs := rec.Segments()
+	if len(segs) != 1 || !segs[0].Fault || segs[0].ParentID != facadeParent || !strings.Contains(string(segs[0].Raw), "stream broke") {
+		t.Fatalf("segments %v", segs)
 	}
 }
