@@ -94,6 +94,18 @@
 //
 // OTEL_EXPORTER_OTLP_* are read by the OTLP exporter, not here.
 //
+// # Lambda
+//
+// [Lambda] and [LambdaHandler] wrap request/response handlers;
+// [LambdaURL] serves a function URL in response-streaming mode with an
+// http.Handler. All three take the trace context of each invocation from
+// the runtime (never from _X_AMZN_TRACE_ID), so several invocations may
+// run in one process at once (AWS_LAMBDA_MAX_CONCURRENCY), and count one
+// cold start per kit. The tenant ID of a tenant-isolated function is the
+// tenant_id annotation and EMF property; with [WithMetricsByTenant] it is
+// also the dimension set [Service, TenantID], bounded like the versions
+// ([Kit.TenantStats]).
+//
 // # Names
 //
 // Metric names and dimensions are PascalCase, as CloudWatch's own (Latency,

@@ -44,6 +44,7 @@ type Kit struct {
 	warm atomic.Bool
 
 	versions *versionSet // the versions the metrics by version carry
+	tenants  tenantSet   // the tenants the metrics by tenant carry
 
 	mu     sync.Mutex
 	parts  []kitPart // metrics recorders and metadata lookups, as made

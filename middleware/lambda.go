@@ -82,6 +82,7 @@ const lambdaTraceKey = "x-amzn-trace-id"
 // middleware sends a faulted subsegment and a Timeout metric at once, so
 // that the timeout is visible even though Lambda then stops the function.
 //
+// A function URL in response-streaming mode takes [LambdaURL] instead.
 // Lambda uses the default kit, or the one WithKit names.
 func Lambda[In, Out any](h func(context.Context, In) (Out, error), opts ...Option) func(context.Context, In) (Out, error) {
 	w := newLambdaWrapper(kitFrom(opts).config(opts))
@@ -523,10 +524,18 @@ func (inv *invocation) flushLocked(now time.Time, seg *xray.Segment, err error, 
 		_ = l.PutMetric(MetricErrors, failed, emf.Count)
 		_ = l.PutMetric(MetricColdStart, b2f(inv.cold), emf.Count)
 		_ = l.PutMetric(MetricTimeout, b2f(inv.timedOut), emf.Count)
-		if v := metricVersion(w.cfg, nil); v != "" {
-			// [Service] and [Service, Version].
+		// [Service], and [Service, Version] and [Service, TenantID] when
+		// those are on.
+		v := metricVersion(w.cfg, nil)
+		tenant := metricTenant(w.cfg, inv.tenantID)
+		if v != "" || tenant != "" {
 			_ = l.PutDimensions()
+		}
+		if v != "" {
 			_ = l.PutDimensions(emf.Dimension{Name: redmetric.Version, Value: v})
+		}
+		if tenant != "" {
+			_ = l.PutDimensions(emf.Dimension{Name: TenantDimension, Value: tenant})
 		}
 		if inv.requestID != "" {
 			_ = l.SetProperty("function_request_id", inv.requestID)

@@ -66,14 +66,16 @@ type config struct {
 
 // metricsSettings are the metrics options, for HTTP and Lambda alike.
 type metricsSettings struct {
-	off       bool
-	set       bool // a metrics option was given
-	sink      emf.Sink
-	namespace string
-	interval  time.Duration
-	names     MetricNames
-	maxRoutes int
-	byVersion bool // WithMetricsByVersion, else SIDELIGHT_METRICS_BY_VERSION
+	off        bool
+	set        bool // a metrics option was given
+	sink       emf.Sink
+	namespace  string
+	interval   time.Duration
+	names      MetricNames
+	maxRoutes  int
+	byVersion  bool // WithMetricsByVersion, else SIDELIGHT_METRICS_BY_VERSION
+	byTenant   bool // WithMetricsByTenant
+	maxTenants int  // WithMetricsByTenant; < 1 means DefaultMaxTenants
 }
 
 // WithSegmentExporter sets where finished segments go: an

@@ -35,6 +35,9 @@ type apiResult struct {
 	failed    bool
 	errorType string
 	body      string
+	// contentType is the answer's Content-Type: a streamed function URL
+	// response is application/vnd.awslambda.http-integration-response.
+	contentType string
 }
 
 func newRuntimeAPI(t testing.TB) *runtimeAPI {
@@ -64,6 +67,8 @@ func newRuntimeAPI(t testing.TB) *runtimeAPI {
 			failed:    r.PathValue("kind") == "error",
 			errorType: r.Header.Get("Lambda-Runtime-Function-Error-Type"),
 			body:      string(body),
+
+			contentType: r.Header.Get("Content-Type"),
 		}
 		w.WriteHeader(http.StatusAccepted)
 	})

@@ -8,7 +8,9 @@
 //	/fail    answer 503
 //
 // With SIDELIGHT_TEST_FORM=handler it uses the lambda.Handler form and
-// answers with raw JSON; with SIDELIGHT_TEST_FORM=bare it runs without the
+// answers with raw JSON; with SIDELIGHT_TEST_FORM=url it serves a function
+// URL in response-streaming mode (middleware.LambdaURL) with stream; with
+// SIDELIGHT_TEST_FORM=bare it runs without the
 // middleware (only /fail works then). SIDELIGHT_TEST_TIMEOUT_MARGIN sets
 // WithTimeoutMargin.
 package main
@@ -80,6 +82,29 @@ func typed(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGat
 	return events.APIGatewayProxyResponse{StatusCode: status, Headers: headers, Body: "done"}, nil
 }
 
+// StreamChunks is how many chunks stream writes: "chunk i of N;" for
+// i below StreamChunks, N the query's n.
+const StreamChunks = 200
+
+// stream is the response-streaming handler of SIDELIGHT_TEST_FORM=url: it
+// annotates, counts a metric, then writes 201 and StreamChunks chunks.
+func stream(w http.ResponseWriter, r *http.Request) {
+	n := r.URL.Query().Get("n")
+	if err := middleware.AddAnnotation(r.Context(), "n", n); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if err := middleware.AddMetric(r.Context(), "Chunks", StreamChunks, emf.Count); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusCreated)
+	for i := range StreamChunks {
+		fmt.Fprintf(w, "chunk %d of %s;", i, n)
+	}
+}
+
 type raw struct{}
 
 func (raw) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
@@ -105,6 +130,9 @@ func main() {
 	switch os.Getenv("SIDELIGHT_TEST_FORM") {
 	case "handler":
 		lambda.StartHandler(middleware.LambdaHandler(raw{}, opts...))
+		return
+	case "url":
+		lambda.Start(middleware.LambdaURL(http.HandlerFunc(stream), opts...))
 		return
 	case "bare": // no middleware, to measure what it adds to a cold start
 		lambda.Start(typed)
