@@ -68,12 +68,15 @@ type Emitter struct {
 	gso      *gsoWriter // nil when segmentation offload is off or unsupported
 	queue    chan *[]byte
 	flushes  chan chan struct{}
-	stop     chan struct{}
-	done     chan struct{}
-	closed   atomic.Bool
-	once     sync.Once
-	start    sync.Once   // starts the sender with the first segment
-	started  atomic.Bool // the sender runs (or ran)
+	// linger is how long the sender waits for a batch to fill
+	// (lingerTime; tests lengthen it).
+	linger  time.Duration
+	stop    chan struct{}
+	done    chan struct{}
+	closed  atomic.Bool
+	once    sync.Once
+	start   sync.Once   // starts the sender with the first segment
+	started atomic.Bool // the sender runs (or ran)
 
 	// Owned by the sender goroutine.
 	msgs    []ipv4.Message
@@ -116,6 +119,7 @@ func NewEmitter(opts ...Option) (*Emitter, error) {
 		overflow: overflow,
 		queue:    make(chan *[]byte, cfg.queueSize),
 		flushes:  make(chan chan struct{}),
+		linger:   lingerTime,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		msgs:     make([]ipv4.Message, maxBatch),
@@ -305,6 +309,9 @@ func (e *Emitter) Stats() Stats {
 
 func (e *Emitter) run() {
 	defer close(e.done)
+	// One timer for the linger, reused: no allocation per batch.
+	linger := time.NewTimer(e.linger)
+	linger.Stop()
 	for {
 		select {
 		case b := <-e.queue:
@@ -313,7 +320,21 @@ func (e *Emitter) run() {
 			if len(e.pending) < maxBatch {
 				// Linger a moment so that one system call carries many
 				// datagrams: under load this saves a wake-up per segment.
-				time.Sleep(lingerTime)
+				// A flush or a stop cuts the linger short: a Lambda
+				// invocation waits for its flush before returning.
+				linger.Reset(e.linger)
+				select {
+				case <-linger.C:
+				case ack := <-e.flushes:
+					linger.Stop()
+					e.drain()
+					close(ack)
+					continue
+				case <-e.stop:
+					linger.Stop()
+					e.drain()
+					return
+				}
 				e.fill()
 			}
 			e.write()

@@ -100,3 +100,38 @@ func TestServiceVersionOnSegmentsOnly(t *testing.T) {
 		t.Fatalf("document = %s, want one service block", doc)
 	}
 }
+
+// A flush (what every Lambda invocation waits for) and a shutdown cut the
+// sender's linger short instead of waiting it out: with an hour's linger
+// both still return and deliver. Before, the sender slept the whole linger
+// first, so each Lambda invocation waited for it (about 1.2 ms each).
+func TestFlushAndShutdownCutLingerShort(t *testing.T) {
+	for _, end := range []string{"flush", "shutdown"} {
+		t.Run(end, func(t *testing.T) {
+			conn := listen(t)
+			e, err := NewEmitter(WithDaemonAddress(conn.LocalAddr().String()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.linger = time.Hour
+			seg := &Segment{Name: "a", TraceID: NewTraceID(time.Now()), ID: NewSpanID(), Start: time.Now(), End: time.Now()}
+			e.ExportSegment(seg)
+			// A generous deadline: only a sender stuck in its linger
+			// misses it.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if end == "flush" {
+				if err := e.ForceFlush(ctx); err != nil {
+					t.Fatalf("ForceFlush during the linger: %v", err)
+				}
+				receive(t, conn, 1)
+			}
+			if err := e.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown during the linger: %v", err)
+			}
+			if end == "shutdown" {
+				receive(t, conn, 1)
+			}
+		})
+	}
+}
