@@ -2,6 +2,7 @@ package localview
 
 import (
 	"fmt"
+	"github.com/seed-c77c9410/sidelight/middleware"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func TestBrowserWaterfallOrphanColdStartMicroseconds(t *testing.T) {
 	defer srv.Close()
 
 	// Found from the search box in one action: the faulted Lambda traces.
-	search(t, ctx, srv.URL, `fault AND annotation.Timeout = true`)
+	search(t, ctx, srv.URL, `fault AND annotation.`+middleware.TimeoutAnnotation+` = true`)
 	poll(t, ctx, "the timed-out invocation", `document.querySelectorAll('#trace-list tr.trace-row').length === 1 && document.querySelector('#trace-list tr.trace-row').dataset.traceId === '`+lambdaID+`'`)
 	click(t, ctx, `#trace-list a.trace-link`)
 	poll(t, ctx, "the waterfall", `document.querySelectorAll('#waterfall .wf-row').length === 2`)

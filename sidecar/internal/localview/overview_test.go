@@ -2,6 +2,7 @@ package localview
 
 import (
 	"fmt"
+	"github.com/seed-c77c9410/sidelight/middleware"
 	"math"
 	"testing"
 	"time"
@@ -196,14 +197,15 @@ func TestAPIOverview(t *testing.T) {
 	}
 }
 
-// lambdaTrace is what the Lambda middleware sends for one invocation: an
+// lambdaTrace is what the Lambda middleware sends for one invocation, with
+// its annotation names (middleware.ColdStartAnnotation, TimeoutAnnotation): an
 // independent subsegment under the function segment Lambda sends to X-Ray
 // itself (so never here), cold, calling DynamoDB, faulted by a timeout.
 func lambdaTrace(t testing.TB, g *ids, at time.Time) (traceID, segID string, b []byte) {
 	traceID, segID = g.traceID(at), g.id()
 	b = doc(t, map[string]any{"name": "checkout-fn", "id": segID, "trace_id": traceID, "parent_id": g.id(), "type": "subsegment",
 		"start_time": ts(at), "end_time": ts(at.Add(2900 * time.Millisecond)), "fault": true,
-		"annotations": map[string]any{"ColdStart": true, "Timeout": true, "Service": "checkout"},
+		"annotations": map[string]any{middleware.ColdStartAnnotation: true, middleware.TimeoutAnnotation: true, "Service": "checkout"},
 		"subsegments": []any{map[string]any{"name": "DynamoDB", "id": g.id(), "namespace": "aws",
 			"start_time": ts(at.Add(time.Millisecond)), "end_time": ts(at.Add(2800 * time.Millisecond))}}})
 	return traceID, segID, b

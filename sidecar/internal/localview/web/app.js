@@ -436,14 +436,20 @@
     return out;
   }
 
+  // The Lambda middleware's annotations: cold_start and timeout, or
+  // ColdStart and Timeout from services built before the names changed.
+  const annotated = (n, ...keys) => isObject(n.annotations) && keys.some((k) => n.annotations[k] === true);
+  const coldStart = (n) => annotated(n, 'cold_start', 'ColdStart');
+  const timedOut = (n) => annotated(n, 'timeout', 'Timeout');
+
   // lambdaTag labels Lambda's initialization and cold starts: Lambda's
   // own Initialization subsegment, and the Sidelight middleware's
-  // ColdStart annotation.
+  // cold_start annotation.
   function lambdaTag(n) {
     if (n.name === 'Initialization' || n.name === 'Init') {
       return h('span', { class: 'tag init', title: 'Lambda ran the function\u2019s initialization code in a new execution environment' }, 'Lambda init');
     }
-    if (isObject(n.annotations) && n.annotations.ColdStart === true) {
+    if (coldStart(n)) {
       return h('span', { class: 'tag cold', title: 'First invocation in a new execution environment: Lambda initialized the function before this ran' }, 'cold start');
     }
     return null;
@@ -472,8 +478,8 @@
         n.namespace ? { namespace: n.namespace } : {}, n.origin ? { origin: n.origin } : {},
         n.parent_id ? { parent_id: n.parent_id + (n.orphan ? ' (not in this trace: never received)' : '') } : {},
         n.attached ? { sent: 'as its own document' } : {},
-        isObject(n.annotations) && n.annotations.ColdStart === true ? { 'cold start': 'yes: Lambda initialized a new execution environment before this invocation' } : {},
-        isObject(n.annotations) && n.annotations.Timeout === true ? { timeout: 'the invocation was about to time out when this was sent' } : {}), 'meta')];
+        coldStart(n) ? { 'cold start': 'yes: Lambda initialized a new execution environment before this invocation' } : {},
+        timedOut(n) ? { timeout: 'the invocation was about to time out when this was sent' } : {}), 'meta')];
     if (isObject(n.http)) {
       const flat = {};
       for (const part of ['request', 'response']) {
