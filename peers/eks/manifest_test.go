@@ -152,7 +152,15 @@ func TestManifest(t *testing.T) {
 			continue
 		}
 		for _, e := range c.Environment {
-			if e.Name != "AWS_REGION" && se[e.Name].Value != e.Value {
+			// The region and the OTLP log group's name are the
+			// platform's; they must be set, not equal.
+			if e.Name == "AWS_REGION" || e.Name == "SIDELIGHT_OTLP_LOG_GROUP" {
+				if se[e.Name].Value == "" {
+					t.Errorf("sidecar %s is not set; the ECS task definition sets it", e.Name)
+				}
+				continue
+			}
+			if se[e.Name].Value != e.Value {
 				t.Errorf("sidecar %s=%q; the ECS task definition sets %q", e.Name, se[e.Name].Value, e.Value)
 			}
 		}
