@@ -297,54 +297,8 @@ func deepCopy(t *testing.T, m map[string]any) map[string]any {
 func decodeService(t *testing.T, props map[string]any) *ecs.CreateServiceInput {
 	t.Helper()
 	var in ecs.CreateServiceInput
-	raw, err := json.Marshal(numbersFor(props, reflect.TypeOf(in)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := decodeExact(raw, &in, cfnName); err != nil {
-		t.Fatalf("the service does not decode strictly into CreateServiceInput: %v\n%s", err, raw)
+	if err := cfn.DecodeProperties(props, &in); err != nil {
+		t.Fatalf("the service does not decode strictly into CreateServiceInput: %v", err)
 	}
 	return &in
-}
-
-// numbersFor turns numeric strings into numbers wherever typ, an SDK
-// type, holds a number.
-func numbersFor(v any, typ reflect.Type) any {
-	for typ.Kind() == reflect.Pointer {
-		typ = typ.Elem()
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		if typ.Kind() != reflect.Struct {
-			return x
-		}
-		out := map[string]any{}
-		for k, e := range x {
-			if f, ok := typ.FieldByName(k); ok {
-				out[k] = numbersFor(e, f.Type)
-			} else {
-				out[k] = e
-			}
-		}
-		return out
-	case []any:
-		if typ.Kind() != reflect.Slice {
-			return x
-		}
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = numbersFor(e, typ.Elem())
-		}
-		return out
-	case string:
-		switch typ.Kind() {
-		case reflect.Int, reflect.Int32, reflect.Int64, reflect.Float32, reflect.Float64:
-			if f, err := strconv.ParseFloat(x, 64); err == nil {
-				return json.Number(strconv.FormatFloat(f, 'f', -1, 64))
-			}
-		}
-	case float64:
-		return x
-	}
-	return v
 }
