@@ -135,10 +135,11 @@ func New(cfg Config) (*Pipeline, error) {
 // ConsumeEMF queues one EMF document, parsed at intake, as a log event:
 // its line (doc.Raw) at its timestamp, to its log group and stream.
 func (p *Pipeline) ConsumeEMF(d *emfdoc.Document) {
-	if p.s.Stopped() {
+	if !p.s.Enter() {
 		p.dropped["shutdown"].Add(1)
 		return
 	}
+	defer p.s.Exit()
 	doc := d.Raw
 	tg := target{group: cmp.Or(d.LogGroup, p.cfg.DefaultLogGroup), stream: cmp.Or(d.LogStream, p.cfg.DefaultLogStream)}
 	size := len(doc) + EventOverhead
@@ -204,9 +205,10 @@ var (
 // returns ErrBudgetFull. An event over PutLogEvents' size limit is left
 // out and counted in tooLarge. The messages are kept (not copied).
 func (p *Pipeline) QueueEvents(group, stream string, events []Event) (tooLarge int, err error) {
-	if p.s.Stopped() {
+	if !p.s.Enter() {
 		return 0, ErrStopped
 	}
+	defer p.s.Exit()
 	tg := target{group: cmp.Or(group, p.cfg.DefaultLogGroup), stream: cmp.Or(stream, p.cfg.DefaultLogStream)}
 	total := 0
 	for _, e := range events {

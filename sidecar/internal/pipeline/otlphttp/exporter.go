@@ -143,10 +143,11 @@ func (e *Exporter) AddSpans(res *resourcepb.Resource, spans []*tracepb.Span) {
 	sp.spans(res, "", &tracepb.ScopeSpans{Spans: spans})
 	e.received.Add(uint64(sp.items) + uint64(sp.rejected))
 	e.dropped[DropLimits].Add(uint64(sp.rejected))
-	if e.s.Stopped() {
+	if !e.s.Enter() {
 		e.dropped[DropShutdown].Add(uint64(sp.items))
 		return
 	}
+	defer e.s.Exit()
 	for _, p := range sp.parts {
 		if !e.q.Push(p.Value, p.Size) {
 			e.dropped[DropBudgetFull].Add(uint64(p.Value.items))
@@ -159,9 +160,10 @@ func (e *Exporter) splitter() *splitter {
 }
 
 func (e *Exporter) queueAll(sp *splitter) (int64, string, error) {
-	if e.s.Stopped() {
+	if !e.s.Enter() {
 		return 0, "", ErrStopped
 	}
+	defer e.s.Exit()
 	if len(sp.parts) > 0 && !e.q.PushAllOrNone(sp.parts) {
 		return 0, "", ErrBudgetFull
 	}

@@ -132,10 +132,11 @@ func entrySize(n int) int64 { return int64(n + n/8 + 96) }
 func (p *Pipeline) ConsumeSegment(doc []byte, info xraydoc.Info) {
 	p.received.Add(1)
 	p.bytesIn.Add(uint64(len(doc)))
-	if p.s.Stopped() {
+	if !p.s.Enter() {
 		p.dropped["shutdown"].Add(1)
 		return
 	}
+	defer p.s.Exit()
 	var it item
 	copy(it.id[:], info.ID)
 	if len(p.cfg.ECS) > 0 {
@@ -171,9 +172,10 @@ func (p *Pipeline) QueueSegments(docs [][]byte, infos []xraydoc.Info) error {
 	if len(docs) != len(infos) {
 		return fmt.Errorf("segments: %d documents and %d infos", len(docs), len(infos))
 	}
-	if p.s.Stopped() {
+	if !p.s.Enter() {
 		return ErrStopped
 	}
+	defer p.s.Exit()
 	es := make([]queue.Entry[item], len(docs))
 	var n int
 	for i, doc := range docs {

@@ -62,6 +62,7 @@ type Sender[T any] struct {
 	q   *queue.Queue[T]
 
 	stopAccept atomic.Bool
+	gate       sync.RWMutex // read-held by intake between Enter and Exit
 	stopFlush  chan struct{} // closed by Shutdown to stop the Flusher
 	draining   chan struct{} // closed by Shutdown once everything is queued
 	hardStop   chan struct{} // closed when Shutdown's ctx ends
@@ -111,6 +112,25 @@ func (s *Sender[T]) Start() error {
 // data, counting it as dropped at shutdown.
 func (s *Sender[T]) Stopped() bool { return s.stopAccept.Load() }
 
+// Enter admits one call of intake. It reports false once Shutdown has
+// begun (the caller then drops what it has, counted). After true, the
+// caller queues or holds what it has and then calls Exit; Shutdown waits
+// for every admitted call to Exit before it seals and drains, so data
+// admitted just before Shutdown is sent (or counted as left) rather than
+// queued after the workers have gone. An admitted call must not block and
+// must not call Enter again.
+func (s *Sender[T]) Enter() bool {
+	s.gate.RLock()
+	if s.stopAccept.Load() {
+		s.gate.RUnlock()
+		return false
+	}
+	return true
+}
+
+// Exit ends a call admitted by Enter.
+func (s *Sender[T]) Exit() { s.gate.RUnlock() }
+
 // RequestContext returns the context for one request: it ends after
 // RequestTimeout, or when Shutdown gives up waiting.
 func (s *Sender[T]) RequestContext() (context.Context, context.CancelFunc) {
@@ -143,7 +163,8 @@ func (s *Sender[T]) RetryAfter(es []queue.Entry[T], after time.Duration) {
 // asking for an hour cannot stall a pipeline for that long.
 const MaxRetryAfter = time.Minute
 
-// Shutdown stops intake (Stopped reports true), stops the Flusher, calls
+// Shutdown stops intake (Stopped reports true, Enter false) once the
+// calls already admitted have returned, stops the Flusher, calls
 // Seal, and lets the workers send everything queued, retries included.
 // It returns when the queue is empty or ctx ends; in that case it cancels
 // the requests in flight, stops the workers and returns an error. Entries
@@ -151,7 +172,9 @@ const MaxRetryAfter = time.Minute
 // more than once; later calls return the first result.
 func (s *Sender[T]) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() {
+		s.gate.Lock() // waits for admitted intake to finish queueing
 		s.stopAccept.Store(true)
+		s.gate.Unlock()
 		close(s.stopFlush)
 		s.flusher.Wait()
 		if s.cfg.Seal != nil {

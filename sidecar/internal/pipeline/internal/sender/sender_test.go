@@ -276,3 +276,47 @@ func TestRetryAfterCutShortByShutdown(t *testing.T) {
 		t.Fatalf("left %v, %d more tries, %d bytes still reserved", left, len(tried), b.Used())
 	}
 }
+
+// TestShutdownWaitsForAdmittedIntake: a call admitted by Enter just before
+// Shutdown still gets its data queued and sent. Before Enter existed the
+// pipelines checked Stopped and then queued, so an entry queued after the
+// workers had drained and gone was neither sent nor counted.
+func TestShutdownWaitsForAdmittedIntake(t *testing.T) {
+	b := queue.NewBudget(1 << 20)
+	q := queue.New[int](b, nil)
+	r := newRecorder(q)
+	var left []int
+	s := sender.New(q, sender.Config[int]{Name: "test", Workers: 1, BatchSize: 1,
+		RequestTimeout: time.Second, NewSend: r.newSend,
+		Left: func(es []queue.Entry[int]) {
+			for _, e := range es {
+				left = append(left, e.Value)
+			}
+		}})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Enter() {
+		t.Fatal("Enter refused before Shutdown")
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(context.Background()) }()
+	// Shutdown must wait for Exit: it cannot finish while intake is
+	// admitted.
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned (%v) while a call was admitted", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	push(t, q, 1, 2) // queued by the admitted call, after Shutdown began
+	s.Exit()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := r.String(); got != "[[1]]" || len(left) != 0 {
+		t.Fatalf("sent %s, left %v; want the admitted entry sent", got, left)
+	}
+	if s.Enter() {
+		t.Fatal("Enter admitted a call after Shutdown")
+	}
+}
