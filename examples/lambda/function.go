@@ -40,7 +40,7 @@ type function struct {
 	invokeMu sync.Mutex // one invocation at a time
 
 	mu      sync.Mutex
-	initMs  string            // from the emulator's last INIT REPORT, until a REPORT line takes it
+	inits   chan string       // init times from the emulator's INIT REPORTs (stderr), for cold REPORT lines (stdout)
 	traceOf map[string]string // request ID → X-Ray trace ID, from the invocation's EMF document
 }
 
@@ -90,6 +90,7 @@ func startFunction(ctx context.Context, c functionConfig) (*function, error) {
 		client:  &http.Client{Timeout: time.Duration(c.timeout+10) * time.Second},
 		exited:  make(chan struct{}),
 		traceOf: make(map[string]string),
+		inits:   make(chan string, 16),
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the Lambda Runtime Interface Emulator %s: %w", c.rie, err)
@@ -207,9 +208,8 @@ func (f *function) stdoutLine(line []byte) {
 			f.out.printf("[%s] EMF document not forwarded: %v\n", f.name, err)
 		}
 	case bytes.HasPrefix(line, []byte("REPORT ")):
+		initMs := f.coldInit(line)
 		f.mu.Lock()
-		initMs := f.initMs
-		f.initMs = ""
 		id := reportRequestID(string(line))
 		trace := f.traceOf[id]
 		delete(f.traceOf, id)
@@ -220,6 +220,30 @@ func (f *function) stdoutLine(line []byte) {
 	}
 }
 
+// initWait bounds how long a cold start's REPORT line waits for the
+// emulator's INIT REPORT.
+const initWait = 2 * time.Second
+
+// coldInit returns the init time for a REPORT line: for a cold start's
+// (the emulator marks it with its own Init Duration) the next INIT REPORT
+// read from stderr, waiting for it if stderr's reader is behind stdout's;
+// for a warm start's, nothing. The two streams are read by two
+// goroutines, so a cold REPORT can be read before its INIT REPORT: taking
+// whatever init time was last seen put it on the wrong line.
+func (f *function) coldInit(report []byte) string {
+	if !bytes.Contains(report, []byte("\tInit Duration: ")) {
+		return ""
+	}
+	t := time.NewTimer(initWait)
+	defer t.Stop()
+	select {
+	case ms := <-f.inits:
+		return ms
+	case <-t.C:
+		return ""
+	}
+}
+
 func (f *function) readStderr(r io.Reader, verbose bool) {
 	defer f.readers.Done()
 	sc := bufio.NewScanner(r)
@@ -227,9 +251,10 @@ func (f *function) readStderr(r io.Reader, verbose bool) {
 	for sc.Scan() {
 		line := sc.Text()
 		if ms, ok := initReport(line); ok {
-			f.mu.Lock()
-			f.initMs = ms
-			f.mu.Unlock()
+			select {
+			case f.inits <- ms:
+			default: // no cold REPORT took the last 16; they are stale
+			}
 		}
 		if verbose || strings.Contains(line, "Task timed out") || strings.Contains(line, "[ERROR]") {
 			f.out.printf("[%s emulator] %s\n", f.name, line)

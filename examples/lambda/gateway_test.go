@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -304,5 +305,34 @@ func TestReportLayoutIsLambdas(t *testing.T) {
 	got := reportFields(rewriteReport(rie, "1205.72", "1-6b07f2fd-56514644240b36d34caf1620"))
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("fields %q, Lambda's %q", got, want)
+	}
+}
+
+// TestColdReportWaitsForInitReport: stdout and stderr are read by two
+// goroutines, so a cold start's REPORT (stdout) can be read before the
+// emulator's INIT REPORT (stderr). The init time must still land on the
+// cold REPORT, and never on the warm one after it.
+func TestColdReportWaitsForInitReport(t *testing.T) {
+	var buf bytes.Buffer
+	f := &function{name: "fn", out: &syncWriter{w: &buf}, traceOf: map[string]string{}, inits: make(chan string, 16)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.stdoutLine([]byte("REPORT RequestId: cold\tInit Duration: 0.02 ms\tDuration: 3.00 ms\tBilled Duration: 4 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\t"))
+		f.stdoutLine([]byte("REPORT RequestId: warm\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\t"))
+	}()
+	time.Sleep(20 * time.Millisecond) // stderr's reader is behind
+	f.readers.Add(1)
+	f.readStderr(strings.NewReader("26 Nov 2026 08:36:07,525 [INFO] (rapid) INIT REPORT(durationMs: 7.670000)\n"), false)
+	<-done
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("output %q", buf.String())
+	}
+	if !strings.Contains(lines[0], "RequestId: cold") || !strings.Contains(lines[0], "\tInit Duration: 7.67 ms") {
+		t.Errorf("cold REPORT without the init time: %q", lines[0])
+	}
+	if strings.Contains(lines[1], "Init Duration") {
+		t.Errorf("warm REPORT with an init time: %q", lines[1])
 	}
 }
