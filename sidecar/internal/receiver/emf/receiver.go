@@ -41,9 +41,10 @@ type Config struct {
 	// emf.dropped.long_line_memory.
 	LongLineMemory int64
 	// CloseGrace bounds how long Shutdown (and an eviction) lets an open
-	// connection deliver data it already sent (default 200ms): the data
-	// queued in the kernel is read up to the last complete line, and
-	// the connection is then closed.
+	// connection deliver data still on its way (default 200ms). The data
+	// the kernel already held when Shutdown began is read in full, up to
+	// the last complete line, even when that takes longer (within
+	// Shutdown's context), and the connection is then closed.
 	CloseGrace time.Duration
 	Consumer   Consumer
 	Counters   *status.Counters
@@ -79,9 +80,10 @@ type Receiver struct {
 	mu      sync.Mutex
 	conns   map[net.Conn]*tcpConn
 	closing atomic.Bool
-	// stopAt is the read deadline, in Unix nanoseconds, of connections
-	// stopped by Shutdown.
+	// stopAt is the end of CloseGrace, and hardAt the read deadline, in
+	// Unix nanoseconds, of connections stopped by Shutdown.
 	stopAt  atomic.Int64
+	hardAt  atomic.Int64
 	wg      sync.WaitGroup
 	stopped sync.Once
 
@@ -130,31 +132,59 @@ type tcpConn struct {
 	last     atomic.Int64 // unix nanoseconds of the last read that brought data
 	stopping atomic.Bool  // Shutdown or an eviction: read what is queued, then stop
 	stopAt   atomic.Int64 // unix nanoseconds: the read deadline once stopping
+	graceEnd atomic.Int64 // unix nanoseconds: until then, data still arriving is read too
+	queued   atomic.Int64 // bytes the kernel held when stop ran (-1: not known)
+	taken    atomic.Int64 // bytes read since stop ran
 }
 
 func (c *tcpConn) Read(p []byte) (int, error) {
-	if c.idle > 0 && !c.stopping.Load() {
+	stopping := c.stopping.Load()
+	if c.idle > 0 && !stopping {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
 		if c.stopping.Load() { // stop ran meanwhile: its deadline wins
 			_ = c.Conn.SetReadDeadline(time.Unix(0, c.stopAt.Load()))
 		}
 	}
+	if stopping && time.Now().UnixNano() >= c.graceEnd.Load() {
+		// The grace is over: read only what the kernel held at stop.
+		left := c.queued.Load() - c.taken.Load()
+		if left <= 0 {
+			return 0, io.EOF
+		}
+		if int64(len(p)) > left {
+			p = p[:left]
+		}
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.last.Store(time.Now().UnixNano())
+		if stopping {
+			c.taken.Add(int64(n))
+		}
 	}
 	return n, err
 }
 
 // stop has the connection's reader take what the kernel already holds
-// and then see the end of the stream (SHUT_RD), reading for no longer
-// than until deadline.
-func (c *tcpConn) stop(deadline time.Time) {
-	c.stopAt.Store(deadline.UnixNano())
+// and then see the end of the stream (SHUT_RD). Data still arriving is
+// read until graceEnd; what the kernel held when stop ran is read in full
+// however long that takes (a busy machine can need more than the grace
+// for it), but not past hard. When the kernel cannot say what it holds,
+// reading ends at graceEnd.
+func (c *tcpConn) stop(graceEnd, hard time.Time) {
+	queued := int64(-1)
+	if n, ok := unreadBytes(c.Conn); ok {
+		queued = int64(n)
+	} else {
+		hard = graceEnd
+	}
+	c.queued.Store(queued)
+	c.graceEnd.Store(graceEnd.UnixNano())
+	c.stopAt.Store(hard.UnixNano())
 	if c.stopping.Swap(true) {
 		return
 	}
-	_ = c.Conn.SetReadDeadline(deadline)
+	_ = c.Conn.SetReadDeadline(hard)
 	if cr, ok := c.Conn.(interface{ CloseRead() error }); ok {
 		_ = cr.CloseRead()
 	}
@@ -272,10 +302,15 @@ func (r *Receiver) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	deadline := time.Now().Add(r.cfg.CloseGrace)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	hard := deadline.Add(maxShutdownRead)
+	if d, ok := ctx.Deadline(); ok {
+		hard = d
+		if d.Before(deadline) {
+			deadline = d
+		}
 	}
 	r.stopAt.Store(deadline.UnixNano())
+	r.hardAt.Store(hard.UnixNano())
 	if r.ln != nil {
 		// Connections the kernel already completed wait in the listen
 		// backlog; their clients have sent lines. The accept loop takes
@@ -290,7 +325,7 @@ func (r *Receiver) Shutdown(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	for _, c := range r.conns {
-		c.stop(deadline)
+		c.stop(deadline, hard)
 	}
 	r.mu.Unlock()
 	done := make(chan struct{})
@@ -356,7 +391,7 @@ func (r *Receiver) acceptLoop() {
 		if r.closing.Load() {
 			// Accepted from the backlog during Shutdown: read it to its
 			// last complete line like the connections already open.
-			tc.stop(time.Unix(0, r.stopAt.Load()))
+			tc.stop(time.Unix(0, r.stopAt.Load()), time.Unix(0, r.hardAt.Load()))
 		}
 		r.mu.Unlock()
 		go r.serveConn(tc)
@@ -383,11 +418,17 @@ func (r *Receiver) evictLocked() {
 		return
 	}
 	r.evicted.Add(1)
-	oldest.stop(time.Now().Add(r.cfg.CloseGrace))
+	end := time.Now().Add(r.cfg.CloseGrace)
+	oldest.stop(end, end.Add(maxShutdownRead))
 }
 
 // maxLine is the longest line accepted: a 1 MB document and its newline.
 const maxLine = emfdoc.MaxDocumentBytes + 1
+
+// maxShutdownRead bounds, past CloseGrace, how long a stopped connection
+// may take to read what the kernel held when it was stopped, when
+// Shutdown's context has no deadline (and for an eviction).
+const maxShutdownRead = 10 * time.Second
 
 // acceptDrain is how long Shutdown's accept loop waits for one more
 // connection from the listen backlog before it closes the listener.

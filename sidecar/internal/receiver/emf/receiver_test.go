@@ -378,3 +378,66 @@ func TestLongLineMemoryBound(t *testing.T) {
 		t.Fatalf("counters %v", counters.Snapshot())
 	}
 }
+
+// slowConsumer takes its first document only once released, and then
+// each in about 100µs: a machine too busy to hand on in CloseGrace what
+// a connection had already sent.
+type slowConsumer struct {
+	collector
+	release chan struct{}
+}
+
+func (s *slowConsumer) ConsumeEMF(doc *emfdoc.Document) {
+	<-s.release
+	time.Sleep(100 * time.Microsecond)
+	s.collector.ConsumeEMF(doc)
+}
+
+// TestShutdownReadsAllHeldDataWhenSlow: data the kernel held when
+// Shutdown began is read in full even when handing it on takes longer
+// than CloseGrace. Before, the read deadline was the end of the grace,
+// so on a busy machine the rest was cut off mid-line and counted as
+// partial_line (TestSIGTERMDeliversBurst failed that way under load).
+func TestShutdownReadsAllHeldDataWhenSlow(t *testing.T) {
+	c := &slowConsumer{collector: collector{ch: make(chan struct{}, 1)}, release: make(chan struct{})}
+	counters := status.NewCounters()
+	r, err := emf.New(emf.Config{TCPAddr: "127.0.0.1:0", UDPAddr: "off", Consumer: c, Counters: counters, CloseGrace: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const lines = 800 // about 110 KB: more than the reader's 64 KiB buffer
+	var batch strings.Builder
+	for range lines {
+		batch.WriteString(good + "\n")
+	}
+	conn, err := net.Dial("tcp", r.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte(batch.String())); err != nil {
+		t.Fatal(err)
+	}
+	for counters.Get("emf.lines") == 0 {
+		time.Sleep(time.Millisecond) // until the connection is served
+	}
+	time.Sleep(20 * time.Millisecond) // the rest reaches the receiving kernel
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Shutdown(ctx) }()
+	time.Sleep(20 * time.Millisecond) // Shutdown has stopped the connection
+	close(c.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	n := len(c.docs)
+	c.mu.Unlock()
+	if n != lines || counters.Get("emf.dropped.partial_line") != 0 {
+		t.Fatalf("%d of %d documents; counters %v", n, lines, counters.Snapshot())
+	}
+}
