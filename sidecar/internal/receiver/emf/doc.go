@@ -17,7 +17,8 @@
 // connection idle for IdleTimeout is closed; both are counted). Shutdown
 // closes the TCP listener and stops the UDP socket taking datagrams in,
 // reads what the UDP socket and the open connections already hold (each
-// connection up to its last complete line, within CloseGrace), hands it
-// on, and returns when every goroutine has finished handing off. What
+// connection up to its last complete line: all it held when Shutdown
+// began, within Shutdown's context, and what arrives within CloseGrace),
+// hands it on, and returns when every goroutine has finished handing off. What
 // could not be read is counted as emf.dropped.<reason> and logged once.
 package emf
