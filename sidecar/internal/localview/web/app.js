@@ -362,6 +362,8 @@
       h('p', { class: 'muted' }, fmtTime(t.start), ' · ', fmtMS(t.duration_ms), ' · ', String(rows.length), ' segments and subsegments',
         t.in_progress ? ' · in progress' : '')));
 
+    const found = findings(rows);
+    if (found) main.appendChild(found);
     const detail = h('section', { id: 'node-detail', class: 'detail' });
     const wf = h('div', { id: 'waterfall', class: 'waterfall' });
     wf.appendChild(h('div', { class: 'wf-axis' }, h('span', { class: 'wf-label' }, 'Name'),
@@ -415,6 +417,44 @@
     }
     const first = rows.find((r) => r.n.cause) || rows[0];
     if (first) select(wf.querySelector('.wf-row[data-id="' + CSS.escape(first.n.id) + '"]') || wf.children[1], first.n);
+  }
+
+  // findings says, above the waterfall, what the middleware's annotations
+  // on any node of the trace tell about its cause (the CORS verdict, a
+  // timeout, a cold start) and which nodes ended after their parent had:
+  // the root cause reads without first selecting the node that holds it.
+  function findings(rows) {
+    const byID = new Map(rows.map((r) => [r.n.id, r.n]));
+    const items = [];
+    for (const { n } of rows) {
+      const a = isObject(n.annotations) ? n.annotations : {};
+      const parent = byID.get(n.parent_id);
+      if (a.cors_verdict !== undefined && (a.cors_verdict !== 'allowed' || a.cors_warnings !== undefined)) {
+        items.push(h('li', { class: 'finding cors' }, h('strong', null, 'CORS ', text(a.cors_verdict)),
+          a.cors_code !== undefined ? [' (', text(a.cors_code), ')'] : null,
+          a.cors_warnings !== undefined ? [' warnings: ', text(a.cors_warnings)] : null,
+          ' on ', h('span', { class: 'mono' }, n.name), a.cors_preflight === true ? ' (preflight)' : null,
+          a.cors_reason !== undefined ? ['. ', text(a.cors_reason)] : null,
+          a.cors_hint !== undefined ? h('p', null, text(a.cors_hint)) : null));
+      }
+      if (timedOut(n)) {
+        items.push(h('li', { class: 'finding timeout' }, h('strong', null, 'Timeout'), ' on ', h('span', { class: 'mono' }, n.name),
+          ': it was about to time out when it was sent, after ', n.end_time ? fmtMS((n.end_time - n.start_time) * 1000) : '?',
+          '. Work still running then is not in it.'));
+      }
+      if (coldStart(n)) {
+        items.push(h('li', { class: 'finding cold' }, h('strong', null, 'Cold start'), ' on ', h('span', { class: 'mono' }, n.name),
+          parent ? [': it started ', fmtMS((n.start_time - parent.start_time) * 1000), ' after ', h('span', { class: 'mono' }, parent.name),
+            ' did, the time Lambda took to initialize a new execution environment'] : ': Lambda initialized a new execution environment first',
+          '.'));
+      }
+      if (parent && parent.end_time && n.end_time && n.end_time - parent.end_time > 0.001) {
+        items.push(h('li', { class: 'finding late' }, h('strong', null, 'Outlived its parent'), ': ', h('span', { class: 'mono' }, n.name),
+          ' ended ', fmtMS((n.end_time - parent.end_time) * 1000), ' after ', h('span', { class: 'mono' }, parent.name),
+          ' had: work left running after the request or invocation returned (a goroutine not waited for).'));
+      }
+    }
+    return items.length ? h('section', { id: 'findings', class: 'notice' }, h('ul', null, items)) : null;
   }
 
   // axisTicks labels the waterfall's time axis (span in seconds) at a
