@@ -2,18 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/kb"
 
 	"github.com/seed-c77c9410/sidelight/internal/browsertest"
 	"github.com/seed-c77c9410/sidelight/internal/tutorialtest"
@@ -99,43 +93,18 @@ func TestViewFindsEachScenario(t *testing.T) {
 	// scenario's request, found by the tutorial's filter.
 	for _, c := range viewCases {
 		tutorialtest.Poll(t, 20*time.Second, "the view to find "+c.request+" with "+c.query, func() bool {
-			return len(listed(t, ctx, sc.UI, c.query, c.request)) > 0
+			return len(browsertest.ViewTraces(ctx, t, sc.UI, c.query, c.request)) > 0
 		})
 	}
 
 	bctx, _ := browsertest.Start(ctx, t)
 	for _, c := range viewCases {
 		t.Run(c.request, func(t *testing.T) {
-			want := listed(t, ctx, sc.UI, c.query, c.request)
-			if err := chromedp.Do(bctx, chromedp.Navigate(sc.UI+"/#/traces")); err != nil {
-				t.Fatal(err)
-			}
-			renders, err := browsertest.Poll[string](bctx, `document.getElementById('f-q') && document.getElementById('trace-list').dataset.renders !== '0' ? document.getElementById('trace-list').dataset.renders : null`, 20*time.Second)
-			if err != nil {
-				t.Fatalf("the trace list: %v\n%s", err, pageText(bctx))
-			}
-			// Action 1: type the filter into the search box, press Enter.
-			if err := chromedp.Do(bctx, chromedp.SendKeys("#f-q", c.query+kb.Enter)); err != nil {
-				t.Fatal(err)
-			}
-			// The list the search rendered, not the one before it.
-			searched := `location.hash.includes('q=') && document.getElementById('trace-list') !== null && document.getElementById('trace-list').dataset.renders !== '0' && document.getElementById('trace-list').dataset.renders !== ` + strconv.Quote(renders)
-			link := rowLink(c.request)
-			if _, err := browsertest.Poll[bool](bctx, searched+` && `+link+` !== null`, 20*time.Second); err != nil {
-				t.Fatalf("no row %s after searching %s: %v\n%s", c.request, c.query, err, pageText(bctx))
-			}
-			// Action 2: open the request's trace.
-			if _, err := browsertest.Poll[bool](bctx, `(() => { const a = `+link+`; if (a) a.click(); return a !== null })()`, 5*time.Second); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := browsertest.Poll[bool](bctx, `location.hash.startsWith('#/trace/') && document.getElementById('node-detail') !== null && document.getElementById('node-detail').textContent.length > 0`, 20*time.Second); err != nil {
-				t.Fatalf("the trace did not open: %v\n%s", err, pageText(bctx))
-			}
-			id := strings.TrimPrefix(browsertestEval[string](t, bctx, `decodeURIComponent(location.hash)`), "#/trace/")
-			if !contains(want, id) {
+			want := browsertest.ViewTraces(ctx, t, sc.UI, c.query, c.request)
+			id, page := browsertest.OpenFromSearch(bctx, t, sc.UI, c.query, c.request)
+			if !slices.Contains(want, id) {
 				t.Errorf("opened trace %s, want one of %v", id, want)
 			}
-			page := pageText(bctx)
 			for _, s := range c.rootCause {
 				if !strings.Contains(page, s) {
 					t.Errorf("scenario %d: the trace page does not say %q:\n%s", c.number, s, page)
@@ -143,71 +112,4 @@ func TestViewFindsEachScenario(t *testing.T) {
 			}
 		})
 	}
-}
-
-// rowLink is a JavaScript expression for the trace link of the list row
-// whose request is request (method and path), or null.
-func rowLink(request string) string {
-	b, _ := json.Marshal(request)
-	return `(([...document.querySelectorAll('#trace-list tr.trace-row')].find((r) => {
-		const [m, u] = r.querySelector('td.url').textContent.split(' ');
-		try { return m + ' ' + new URL(u).pathname === ` + string(b) + `; } catch (e) { return false; }
-	}) || {querySelector: () => null}).querySelector('a.trace-link'))`
-}
-
-// listed returns the IDs of the traces the view's API finds with query
-// whose root request is request ("GET /path").
-func listed(t *testing.T, ctx context.Context, view, query, request string) []string {
-	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, view+"/api/traces?q="+url.QueryEscape(query), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var list struct {
-		Traces []struct {
-			ID     string `json:"id"`
-			Method string `json:"method"`
-			URL    string `json:"url"`
-		} `json:"traces"`
-		Error string `json:"error"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("search %s: %d %v %s", query, resp.StatusCode, err, list.Error)
-	}
-	var ids []string
-	for _, tr := range list.Traces {
-		u, err := url.Parse(tr.URL)
-		if err == nil && tr.Method+" "+u.Path == request {
-			ids = append(ids, tr.ID)
-		}
-	}
-	return ids
-}
-
-func pageText(ctx context.Context) string {
-	s, _ := browsertest.Eval[string](ctx, `location.hash + '\n' + document.querySelector('main').innerText`)
-	return s
-}
-
-func browsertestEval[T any](t *testing.T, ctx context.Context, expr string) T {
-	t.Helper()
-	v, err := browsertest.Eval[T](ctx, expr)
-	if err != nil {
-		t.Fatalf("evaluating %s: %v", expr, err)
-	}
-	return v
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
