@@ -425,10 +425,12 @@
   // the root cause reads without first selecting the node that holds it.
   function findings(rows) {
     const byID = new Map(rows.map((r) => [r.n.id, r.n]));
+    const parentOf = new Map(); // a node's parent: the one it is nested in, or the one its parent_id names
+    for (const { n } of rows) if (Array.isArray(n.subsegments)) for (const c of n.subsegments) parentOf.set(c, n);
     const items = [];
     for (const { n } of rows) {
       const a = isObject(n.annotations) ? n.annotations : {};
-      const parent = byID.get(n.parent_id);
+      const parent = parentOf.get(n) || byID.get(n.parent_id);
       if (a.cors_verdict !== undefined && (a.cors_verdict !== 'allowed' || a.cors_warnings !== undefined)) {
         items.push(h('li', { class: 'finding cors' }, h('strong', null, 'CORS ', text(a.cors_verdict)),
           a.cors_code !== undefined ? [' (', text(a.cors_code), ')'] : null,
