@@ -186,6 +186,7 @@
     for (const k of ['q', 'call', 'since', 'until', 'sort', 'order', 'service', 'version', 'route', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
       if (params.get(k)) q.set(k, params.get(k));
     }
+    if (params.has('service_route')) q.set('service_route', params.get('service_route')); // "" is a route too: none
     const t0 = performance.now();
     return api('/api/traces?' + q.toString()).then((data) => ({ data: data, fetchMS: performance.now() - t0 }));
   }
@@ -312,6 +313,7 @@
         if (range.value) q.set('since', range.value);
         if (range.value && range.value === params.get('since') && params.get('until')) q.set('until', params.get('until'));
         if (params.get('call')) q.set('call', params.get('call')); // from a map node: kept until reset
+        if (params.has('service_route')) q.set('service_route', params.get('service_route')); // from the overview: likewise
         if (sort.value) {
           const [by, order] = sort.value.split(':');
           q.set('sort', by);
