@@ -74,8 +74,11 @@ func TestBrowserOverview(t *testing.T) {
 	if fmt.Sprint(sorted(got...)) != fmt.Sprint(sorted(want...)) {
 		t.Errorf("fault link lists %v, want %v", got, want)
 	}
-	if q := eval[string](t, ctx, `document.getElementById('f-q').value`); q != `service("shop") AND annotation.route = "POST /orders" AND fault` {
+	if q := eval[string](t, ctx, `document.getElementById('f-q').value`); q != `fault` {
 		t.Errorf("search box = %q", q)
+	}
+	if h := eval[string](t, ctx, `location.hash`); !strings.Contains(h, "service=shop&service_route=POST+%2Forders") {
+		t.Errorf("the fault link %s does not name the row's service and route", h)
 	}
 
 	// A timeline bar lists the traces of its column only.

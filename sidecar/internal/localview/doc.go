@@ -75,6 +75,7 @@
 //	/api/traces?q=&since=&until=&sort=time|duration&order=asc|desc
 //	           &service=&call=&status=ok|error|fault|throttle&annotation=key[=value]&min_ms=&max_ms=&limit=
 //	           &version=&route=   a segment of service with that version and route
+//	           &service_route=    a segment of service whose own route annotation is this ("" none): an overview row
 //	/api/compare?service=&baseline=&candidate=&baseline_since=&baseline_until=
 //	           &candidate_since=&candidate_until=&min_requests=&alpha=
 //	/api/deployments?service=   deployment markers: first and last seen per version

@@ -126,6 +126,7 @@ func FuzzAPIQuery(f *testing.F) {
 	f.Add("/api/metrics", "group=Service&bucket=10")
 	f.Add("/api/metrics", "group=*")
 	f.Add("/api/traces", "call=DynamoDB")
+	f.Add("/api/traces", "service=shop&service_route=&service_route=POST+%2Forders")
 	f.Add("/api/traces/1-581cf771-a006649127e371903a2de979", "")
 	f.Add("/api/traces/%2e%2e%2f", "")
 	var g ids

@@ -326,6 +326,18 @@ func (s *Store) overview(q overviewQuery) overviewResult {
 	return out
 }
 
+// hasRouteSegment reports whether t has a request the overview counts
+// in the row of service (any when empty) and route ("" for requests
+// without a route annotation).
+func (t *trace) hasRouteSegment(service, route string) bool {
+	for _, d := range t.docs {
+		if ovCounted(d) && (service == "" || d.name == service) && d.route == route {
+			return true
+		}
+	}
+	return false
+}
+
 // topRoute reads the "route" annotation of a document's own annotations.
 func topRoute(ann json.RawMessage) string {
 	if len(ann) == 0 {

@@ -31,6 +31,10 @@ type listQuery struct {
 	// A segment of service (any when empty) with this version and route
 	// (the compare page's links; versions.go).
 	version, route string
+	// A segment of service (any when empty) whose own "route" annotation
+	// is serviceRoute, "" for none: the overview's rows (overview.go).
+	serviceRoute    string
+	hasServiceRoute bool
 
 	// From the search box (q): a filter expression, or one trace's ID.
 	expr    *xrayfilter.Expr
@@ -82,6 +86,7 @@ const (
 
 func parseListQuery(v url.Values) (listQuery, error) {
 	q := listQuery{service: v.Get("service"), call: v.Get("call"), limit: defaultLimit, version: v.Get("version"), route: v.Get("route")}
+	q.serviceRoute, q.hasServiceRoute = v.Get("service_route"), v.Has("service_route")
 	if st := v.Get("status"); st != "" {
 		f, ok := parseStatus(st)
 		if !ok {
@@ -180,6 +185,9 @@ func (q *listQuery) match(t *trace, ft *xrayfilter.Trace, since, until float64) 
 		return false
 	}
 	if (q.version != "" || q.route != "") && !t.hasSegment(q.service, q.version, q.route) {
+		return false
+	}
+	if q.hasServiceRoute && !t.hasRouteSegment(q.service, q.serviceRoute) {
 		return false
 	}
 	d := t.durationMS()

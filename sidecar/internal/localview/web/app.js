@@ -186,6 +186,7 @@
     for (const k of ['q', 'call', 'since', 'until', 'sort', 'order', 'service', 'version', 'route', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
       if (params.get(k)) q.set(k, params.get(k));
     }
+    if (params.has('service_route')) q.set('service_route', params.get('service_route')); // "" is a route too: none
     const t0 = performance.now();
     return api('/api/traces?' + q.toString()).then((data) => ({ data: data, fetchMS: performance.now() - t0 }));
   }
@@ -312,6 +313,7 @@
         if (range.value) q.set('since', range.value);
         if (range.value && range.value === params.get('since') && params.get('until')) q.set('until', params.get('until'));
         if (params.get('call')) q.set('call', params.get('call')); // from a map node: kept until reset
+        if (params.has('service_route')) q.set('service_route', params.get('service_route')); // from the overview: likewise
         if (sort.value) {
           const [by, order] = sort.value.split(':');
           q.set('sort', by);
@@ -362,6 +364,8 @@
       h('p', { class: 'muted' }, fmtTime(t.start), ' · ', fmtMS(t.duration_ms), ' · ', String(rows.length), ' segments and subsegments',
         t.in_progress ? ' · in progress' : '')));
 
+    const found = findings(rows);
+    if (found) main.appendChild(found);
     const detail = h('section', { id: 'node-detail', class: 'detail' });
     const wf = h('div', { id: 'waterfall', class: 'waterfall' });
     wf.appendChild(h('div', { class: 'wf-axis' }, h('span', { class: 'wf-label' }, 'Name'),
@@ -415,6 +419,46 @@
     }
     const first = rows.find((r) => r.n.cause) || rows[0];
     if (first) select(wf.querySelector('.wf-row[data-id="' + CSS.escape(first.n.id) + '"]') || wf.children[1], first.n);
+  }
+
+  // findings says, above the waterfall, what the middleware's annotations
+  // on any node of the trace tell about its cause (the CORS verdict, a
+  // timeout, a cold start) and which nodes ended after their parent had:
+  // the root cause reads without first selecting the node that holds it.
+  function findings(rows) {
+    const byID = new Map(rows.map((r) => [r.n.id, r.n]));
+    const parentOf = new Map(); // a node's parent: the one it is nested in, or the one its parent_id names
+    for (const { n } of rows) if (Array.isArray(n.subsegments)) for (const c of n.subsegments) parentOf.set(c, n);
+    const items = [];
+    for (const { n } of rows) {
+      const a = isObject(n.annotations) ? n.annotations : {};
+      const parent = parentOf.get(n) || byID.get(n.parent_id);
+      if (a.cors_verdict !== undefined && (a.cors_verdict !== 'allowed' || a.cors_warnings !== undefined)) {
+        items.push(h('li', { class: 'finding cors' }, h('strong', null, 'CORS ', text(a.cors_verdict)),
+          a.cors_code !== undefined ? [' (', text(a.cors_code), ')'] : null,
+          a.cors_warnings !== undefined ? [' warnings: ', text(a.cors_warnings)] : null,
+          ' on ', h('span', { class: 'mono' }, n.name), a.cors_preflight === true ? ' (preflight)' : null,
+          a.cors_reason !== undefined ? ['. ', text(a.cors_reason)] : null,
+          a.cors_hint !== undefined ? h('p', null, text(a.cors_hint)) : null));
+      }
+      if (timedOut(n)) {
+        items.push(h('li', { class: 'finding timeout' }, h('strong', null, 'Timeout'), ' on ', h('span', { class: 'mono' }, n.name),
+          ': it was about to time out when it was sent, after ', n.end_time ? fmtMS((n.end_time - n.start_time) * 1000) : '?',
+          '. Work still running then is not in it.'));
+      }
+      if (coldStart(n)) {
+        items.push(h('li', { class: 'finding cold' }, h('strong', null, 'Cold start'), ' on ', h('span', { class: 'mono' }, n.name),
+          parent ? [': it started ', fmtMS((n.start_time - parent.start_time) * 1000), ' after ', h('span', { class: 'mono' }, parent.name),
+            ' did, the time Lambda took to initialize a new execution environment'] : ': Lambda initialized a new execution environment first',
+          '.'));
+      }
+      if (parent && parent.end_time && n.end_time && n.end_time - parent.end_time > 0.001) {
+        items.push(h('li', { class: 'finding late' }, h('strong', null, 'Outlived its parent'), ': ', h('span', { class: 'mono' }, n.name),
+          ' ended ', fmtMS((n.end_time - parent.end_time) * 1000), ' after ', h('span', { class: 'mono' }, parent.name),
+          ' had: work left running after the request or invocation returned (a goroutine not waited for).'));
+      }
+    }
+    return items.length ? h('section', { id: 'findings', class: 'notice' }, h('ul', null, items)) : null;
   }
 
   // axisTicks labels the waterfall's time axis (span in seconds) at a

@@ -12,20 +12,25 @@
   // quote makes a string literal of the filter language.
   const quote = (v) => '"' + String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
 
-  // filterFor is the filter expression for the traces of a service, or of
-  // one of its routes ("" is the row of requests without a route).
+  // filterFor is what selects the traces of a service (a filter
+  // expression), or of one of its routes ("" is the row of requests
+  // without a route): a segment of the service whose own route annotation
+  // is the route, as the overview counts them (service and service_route;
+  // annotation.route would match the route on any segment of the trace).
   function filterFor(service, route) {
-    let q = 'service(' + quote(service) + ')';
-    if (route === '') q += ' AND NOT annotation.route';
-    else if (route !== undefined) q += ' AND annotation.route = ' + quote(route);
-    return q;
+    if (route === undefined) return { q: 'service(' + quote(service) + ')' };
+    return { service: service, service_route: route, q: '' };
   }
+  // and adds a condition to a filter's expression.
+  const and = (f, cond) => Object.assign({}, f, { q: f.q ? f.q + ' AND ' + cond : cond });
 
   // tracesLink is the trace list for a filter over [since, until] (epoch
   // seconds), optionally sorted slowest first.
-  function tracesLink(q, since, until, slowest) {
+  function tracesLink(f, since, until, slowest) {
     const p = new URLSearchParams();
-    p.set('q', q);
+    if (f.q) p.set('q', f.q);
+    if (f.service !== undefined) p.set('service', f.service);
+    if (f.service_route !== undefined) p.set('service_route', f.service_route);
     p.set('since', String(since));
     p.set('until', String(until));
     if (slowest) p.set('sort', 'duration');
@@ -109,11 +114,11 @@
     const t = r.total;
     const num = (cls, value, q, slowest, title) => h('td', { class: 'num ' + cls },
       h('a', { href: tracesLink(q, since, until, slowest), title: title }, value));
-    const share = (n, x, flag) => n ? num(flag, pct(x) + ' (' + n + ')', filter + ' AND ' + flag, false, n + ' ' + flag + ' of ' + t.requests)
+    const share = (n, x, flag) => n ? num(flag, pct(x) + ' (' + n + ')', and(filter, flag), false, n + ' ' + flag + ' of ' + t.requests)
       : h('td', { class: 'num zero' }, '0');
     // A percentile is its histogram bin's upper bound (bins are 2^(1/8)
     // apart): the link asks for traces from the bin's lower bound.
-    const slow = (ms) => filter + ' AND duration >= ' + Math.max(0, ms / 1000 * Math.pow(2, -1 / 8) * 0.999).toPrecision(3);
+    const slow = (ms) => and(filter, 'duration >= ' + Math.max(0, ms / 1000 * Math.pow(2, -1 / 8) * 0.999).toPrecision(3));
     return h('tr', { class: isRoute ? 'route-row' : 'service-row', 'data-service': r.service, 'data-route': isRoute ? route : null },
       h('td', { class: 'name' }, isRoute
         ? h('a', { href: tracesLink(filter, since, until), class: 'route-link' }, route === '' ? '(no route annotation)' : route)

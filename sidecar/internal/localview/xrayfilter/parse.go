@@ -218,7 +218,12 @@ func (p *parser) condition() (node, error) {
 				Msg: fmt.Sprintf("not supported in local mode: %s (%s)", t.text, u.why)}
 		}
 	}
-	return nil, errAt(t.off, "unknown keyword %q: expected responsetime, duration, http.status, http.url, http.method, http.useragent, fault, error, throttle, ok, partial, service() or annotation.KEY", t.text)
+	hint := ""
+	if p.peek().kind == tOp {
+		// "cold_start = true": a key compared like an annotation.
+		hint = fmt.Sprintf(" (if it is an annotation: annotation.%s)", t.text)
+	}
+	return nil, errAt(t.off, "unknown keyword %q%s: expected responsetime, duration, http.status, http.url, http.method, http.useragent, fault, error, throttle, ok, partial, service() or annotation.KEY", t.text, hint)
 }
 
 // keywordFields is the field each simple keyword reads.

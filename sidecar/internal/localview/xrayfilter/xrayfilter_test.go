@@ -141,6 +141,8 @@ func TestErrors(t *testing.T) {
 		{`AND fault`, 0, "unknown keyword \"AND\"", false},
 		{`= 3`, 0, "expected a keyword", false},
 		{`latency > 3`, 0, "unknown keyword \"latency\"", false},
+		{`cold_start = true`, 0, "unknown keyword \"cold_start\" (if it is an annotation: annotation.cold_start)", false},
+		{`fault AND cold_start`, 10, "unknown keyword \"cold_start\": expected", false},
 		{`"orders"`, 0, "expected a keyword", false},
 		{`fault # x`, 6, "unexpected character \"#\"", false},
 		{`annotation.k = "open`, 15, "string opened here is not closed", false},
