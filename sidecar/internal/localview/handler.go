@@ -78,6 +78,22 @@ func (s *Store) Handler() http.Handler {
 		}
 		writeJSON(w, d)
 	})
+	mux.HandleFunc("GET /api/traces/{id}/logs", func(w http.ResponseWriter, r *http.Request) {
+		id, ok := xrayfilter.TraceID(r.PathValue("id"))
+		if !ok {
+			writeError(w, http.StatusBadRequest, "not a trace ID (X-Ray or W3C form)")
+			return
+		}
+		writeJSON(w, s.traceLogs(id))
+	})
+	mux.HandleFunc("GET /api/logs/unlinked", func(w http.ResponseWriter, r *http.Request) {
+		n, err := parseLogLimit(r.URL.Query().Get("limit"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, s.unlinkedLogs(n))
+	})
 	mux.HandleFunc("GET /api/servicemap", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.serviceMap())
 	})
