@@ -15,7 +15,7 @@ var webFS embed.FS
 
 // viewScripts are the page's script files, in the order they run: app.js
 // first (shared helpers and routing), then one file per page.
-var viewScripts = []string{"app.js", "overview.js", "charts.js", "map.js", "compare.js"}
+var viewScripts = []string{"app.js", "overview.js", "charts.js", "map.js", "compare.js", "logs.js"}
 
 // viewBundle is viewScripts in one response (/static/view.js), so the
 // first paint waits for one script request, not four.
