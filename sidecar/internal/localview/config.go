@@ -88,6 +88,7 @@ type Input struct {
 var DefaultInputs = []Input{
 	{Signal: "X-Ray segments", Address: "udp://127.0.0.1:2000", Env: "AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000"},
 	{Signal: "EMF metrics", Address: "tcp://127.0.0.1:25888", Env: "AWS_EMF_AGENT_ENDPOINT=tcp://127.0.0.1:25888"},
+	{Signal: "OpenTelemetry traces, metrics and logs", Address: "http://127.0.0.1:4318", Env: "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318"},
 }
 
 // Validate reports a Config that cannot be used.

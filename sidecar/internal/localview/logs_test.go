@@ -236,3 +236,15 @@ func TestAPITraceLogs(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestDefaultInputsNameOTLP: the page that waits for data tells an
+// OpenTelemetry app what to set.
+func TestDefaultInputsNameOTLP(t *testing.T) {
+	s := newStore(t, Config{})
+	for _, in := range s.Stats().Inputs {
+		if in.Env == "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318" && strings.Contains(in.Signal, "logs") {
+			return
+		}
+	}
+	t.Fatalf("inputs %+v", s.Stats().Inputs)
+}
