@@ -15,7 +15,8 @@ import (
 // right under the waterfall, in time order, each with its severity,
 // service and body (telemetry text as text, never markup); a record's
 // span ID selects that span's row, which carries a log count; a trace
-// whose spans never arrived still shows its records.
+// whose spans never arrived still shows its records, and one without
+// records shows no panel.
 func TestBrowserTraceLogs(t *testing.T) {
 	ctx := browser(t)
 	now := time.Now()
@@ -30,6 +31,8 @@ func TestBrowserTraceLogs(t *testing.T) {
 	errRec.Service = "orders"
 	info := logRec(t, sc.traceID, now.Add(-time.Second+time.Millisecond), 9, hostile, "")
 	info.Service = "frontend"
+	plainID, plain := okTrace(t, &g, now, "health", 3*time.Millisecond)
+	mustAdd(t, s, plain)
 	logsOnly := g.traceID(now)
 	s.AddLogs([]otlplogs.Record{errRec, info, logRec(t, logsOnly, now, 13, "spans never came", "")})
 	srv := httptest.NewServer(s.Handler())
@@ -79,5 +82,14 @@ func TestBrowserTraceLogs(t *testing.T) {
 	poll(t, ctx, "a trace with logs and no spans", `document.querySelectorAll('#trace-logs tr.log-row').length === 1 && !!document.querySelector('main .notice')`)
 	if b := eval[string](t, ctx, `document.querySelector('#trace-logs .log-body').textContent`); b != "spans never came" {
 		t.Errorf("logs-only body %q", b)
+	}
+
+	// A trace without records looks as it did before logs: no panel.
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/#/trace/"+plainID)); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "a trace without logs", `document.querySelectorAll('#waterfall .wf-row').length === 1 && location.hash.includes('`+plainID+`')`)
+	if eval[bool](t, ctx, `!!document.getElementById('trace-logs') || !!document.querySelector('#waterfall .tag.log-count')`) {
+		t.Error("a trace without log records shows a logs panel or tag")
 	}
 }

@@ -414,7 +414,7 @@
     // The trace's log records, in time order, right under the waterfall;
     // a record's span ID selects its row.
     const rowOf = (spanID) => wf.querySelector('.wf-row[data-id="' + CSS.escape(spanID) + '"]');
-    main.appendChild(window.Sidelight.logsSection(logs, {
+    const logSec = window.Sidelight.logsSection(logs, {
       has: (spanID) => !!rowOf(spanID),
       show: (spanID) => {
         const row = rowOf(spanID);
@@ -424,7 +424,8 @@
         row.scrollIntoView({ block: 'nearest' });
         row.focus();
       },
-    }));
+    });
+    if (logSec) main.appendChild(logSec);
 
     // Every exception in the trace, without a click.
     const faults = rows.filter((r) => isObject(r.n.cause) && r.n.cause.exceptions !== undefined &&

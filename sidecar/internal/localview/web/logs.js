@@ -32,17 +32,13 @@
   };
 
   // logsSection renders the records of one trace (the /api/traces/{id}/logs
-  // answer) in time order. links.has(spanID) says whether the waterfall
+  // answer) in time order, or returns null when there are none. links.has(spanID) says whether the waterfall
   // has that span's row; links.show(spanID) selects it.
   S.logsSection = function (logs, links) {
     const recs = (logs && logs.records) || [];
+    if (!recs.length) return null; // a trace without records looks as it always did
     const sec = h('section', { id: 'trace-logs', class: 'log-panel' },
-      h('h3', null, 'Logs ', h('span', { class: 'muted' }, logs && logs.total > recs.length ? recs.length + ' of ' + logs.total : String(recs.length))));
-    if (!recs.length) {
-      sec.appendChild(h('p', { class: 'muted' }, 'No log records for this trace. OpenTelemetry log records carrying its trace ID (OTLP, ',
-        h('code', null, 'OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318'), ') show here.'));
-      return sec;
-    }
+      h('h3', null, 'Logs ', h('span', { class: 'muted' }, logs.total > recs.length ? recs.length + ' of ' + logs.total : String(recs.length))));
     const body = h('tbody');
     for (const r of recs) {
       let span = null;
