@@ -248,3 +248,29 @@ func TestDefaultInputsNameOTLP(t *testing.T) {
 	}
 	t.Fatalf("inputs %+v", s.Stats().Inputs)
 }
+
+// TestLogsConcurrent: records added while a trace's records and the stats
+// are read (run with -race).
+func TestLogsConcurrent(t *testing.T) {
+	s := newStore(t, Config{MaxLogRecords: 50, MaxUnlinkedLogs: 5})
+	var g ids
+	tid := g.traceID(t0)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 2000 {
+			s.AddLogs([]otlplogs.Record{logRec(t, tid, t0.Add(time.Duration(i)), 9, "x", ""), logRec(t, "", t0, 9, "u", "")})
+		}
+	}()
+	for range 200 {
+		if got := s.traceLogs(tid); got.Total > 50 {
+			t.Fatalf("%d records over the bound", got.Total)
+		}
+		s.unlinkedLogs(10)
+		s.Stats()
+	}
+	<-done
+	if st := s.Stats(); st.Logs != 50 || st.LogsEvicted+st.UnlinkedLogsEvicted != 4000-50 {
+		t.Fatalf("stats %+v", st)
+	}
+}
