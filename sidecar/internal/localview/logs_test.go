@@ -159,6 +159,7 @@ func TestLogsLinear(t *testing.T) {
 	}
 	w1, l1 := work(10_000)
 	w4, l4 := work(40_000)
+	t.Logf("entries visited: %d for 10,000 records, %d for 40,000; arrival list %d and %d entries", w1, w4, l1, l4)
 	if w4 > 4*w1+4*1000 || w1 < 10_000 {
 		t.Fatalf("work %d for n, %d for 4n: not linear", w1, w4)
 	}
