@@ -93,6 +93,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 	var metSink otlpmetrics.Sink // nil: OTLP metrics refused
 	var err error
 	if o.AWS == nil {
+		if err := checkLocalExporters(c); err != nil {
+			return nil, err
+		}
 		store, err := localview.New(localview.Config{PersistPath: c.PersistPath, AllowedHosts: c.AllowedHosts, Logger: o.Logger})
 		if err != nil {
 			return nil, err
@@ -103,6 +106,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		a.pipelines = append(a.pipelines, inbox) // drained after the receivers stop, before the store closes
 		lc := localConsumer{inbox: inbox}
 		segConsumer, emfConsumer, segSink, metSink = lc, lc, lc, lc
+		a.otlpOut.logs = lc.consumeLogs // OTLP logs to the view (local.go)
 		if c.XRayTCPAddr != "off" {
 			a.proxy, err = samplingproxy.New(samplingproxy.Config{Addr: c.XRayTCPAddr, Local: true, AllowedHosts: c.AllowedHosts, Counters: a.counters, Logger: o.Logger})
 			if err != nil {

@@ -3,11 +3,17 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/config"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/localview"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/otlplogs"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
 )
 
@@ -40,6 +46,53 @@ func (l localConsumer) AddSegments(docs [][]byte, _ []xraydoc.Info) (dropped int
 		}
 	}
 	return dropped, nil
+}
+
+// consumeLogs gives the view the records of one OTLP logs request, turned
+// into typed records once here (package otlplogs), never parsed again.
+// When the inbox has no room the request's records are dropped, counted
+// (local.dropped) and reported to the client as rejected, as for spans.
+func (l localConsumer) consumeLogs(req *collogspb.ExportLogsServiceRequest) (int64, string, error) {
+	if n := l.inbox.AddLogs(otlplogs.Records(req, time.Now())); n > 0 {
+		return int64(n), "the local view is behind; log records dropped", nil
+	}
+	return 0, "", nil
+}
+
+// checkLocalExporters refuses, naming the flag, exporter settings local
+// mode would not use: it keeps what it receives in the view and sends
+// nothing on, so a -traces-exporter, -logs-exporter, endpoint, headers or
+// OTLP log group that asks for sending somewhere would otherwise be
+// silently ignored. Local mode is chosen with -local or -demo, or when no
+// AWS region and credentials were found; the error says to fix either.
+func checkLocalExporters(c config.Config) error {
+	var set []string
+	if c.TracesExporter != "" && c.TracesExporter != config.ExporterXRay {
+		set = append(set, "-traces-exporter "+c.TracesExporter)
+	}
+	if c.TracesEndpoint != "" {
+		set = append(set, "-traces-endpoint")
+	}
+	if len(c.TracesHeaders) > 0 {
+		set = append(set, "-traces-headers")
+	}
+	if c.LogsExporter != "" && c.LogsExporter != config.ExporterLogs {
+		set = append(set, "-logs-exporter "+c.LogsExporter)
+	}
+	if c.LogsEndpoint != "" {
+		set = append(set, "-logs-endpoint")
+	}
+	if len(c.LogsHeaders) > 0 {
+		set = append(set, "-logs-headers")
+	}
+	if c.OTLPLogGroup != "" && c.OTLPLogGroup != config.Default().OTLPLogGroup {
+		set = append(set, "-otlp-log-group")
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return fmt.Errorf("local mode would ignore %s (flags or their SIDELIGHT_* variables): it keeps telemetry in its view and sends nothing on; "+
+		"drop them to run locally, or give the sidecar an AWS region and credentials and leave out -local and -demo to export", strings.Join(set, ", "))
 }
 
 // uiComponent serves the local view.

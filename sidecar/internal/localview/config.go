@@ -15,6 +15,10 @@ const (
 	DefaultMaxSeries     = 2_000
 	DefaultRetention     = time.Hour
 
+	DefaultMaxLogRecords   = 20_000
+	DefaultMaxLogBytes     = 16 << 20
+	DefaultMaxUnlinkedLogs = 1_000
+
 	// MaxDocBytes is the largest segment or EMF document accepted. It is the
 	// CloudWatch Logs limit for one event; X-Ray's own limit is 64 KiB.
 	MaxDocBytes = 1 << 20
@@ -41,6 +45,16 @@ type Config struct {
 	// name, dimensions). Points of further series are dropped and counted
 	// (DefaultMaxSeries).
 	MaxSeries int
+	// MaxLogRecords and MaxLogBytes cap the OTLP log records kept
+	// (DefaultMaxLogRecords, DefaultMaxLogBytes), counted apart from the
+	// traces' MaxTraces and MaxBytes so that logs never evict traces; the
+	// oldest received are evicted first. Bytes are the records' estimated
+	// size in memory (otlplogs.Record.Size).
+	MaxLogRecords int
+	MaxLogBytes   int64
+	// MaxUnlinkedLogs caps the records kept without a trace ID, within
+	// MaxLogRecords (DefaultMaxUnlinkedLogs).
+	MaxUnlinkedLogs int
 	// PersistPath, when set, names a file that New loads and that Close and
 	// Persist rewrite with what the store holds (JSON lines).
 	PersistPath string
@@ -74,6 +88,7 @@ type Input struct {
 var DefaultInputs = []Input{
 	{Signal: "X-Ray segments", Address: "udp://127.0.0.1:2000", Env: "AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000"},
 	{Signal: "EMF metrics", Address: "tcp://127.0.0.1:25888", Env: "AWS_EMF_AGENT_ENDPOINT=tcp://127.0.0.1:25888"},
+	{Signal: "OpenTelemetry traces, metrics and logs", Address: "http://127.0.0.1:4318", Env: "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318"},
 }
 
 // Validate reports a Config that cannot be used.
@@ -90,6 +105,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSeries < 0 {
 		errs = append(errs, fmt.Errorf("MaxSeries %d is negative", c.MaxSeries))
+	}
+	if c.MaxLogRecords < 0 || c.MaxLogBytes < 0 || c.MaxUnlinkedLogs < 0 {
+		errs = append(errs, fmt.Errorf("MaxLogRecords %d, MaxLogBytes %d or MaxUnlinkedLogs %d is negative", c.MaxLogRecords, c.MaxLogBytes, c.MaxUnlinkedLogs))
 	}
 	if c.Retention < 0 {
 		errs = append(errs, fmt.Errorf("Retention %v is negative", c.Retention))
@@ -112,6 +130,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSeries == 0 {
 		c.MaxSeries = DefaultMaxSeries
+	}
+	if c.MaxLogRecords == 0 {
+		c.MaxLogRecords = DefaultMaxLogRecords
+	}
+	if c.MaxLogBytes == 0 {
+		c.MaxLogBytes = DefaultMaxLogBytes
+	}
+	if c.MaxUnlinkedLogs == 0 {
+		c.MaxUnlinkedLogs = DefaultMaxUnlinkedLogs
 	}
 	if c.Retention == 0 {
 		c.Retention = DefaultRetention

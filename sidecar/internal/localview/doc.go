@@ -1,6 +1,7 @@
 // Package localview is Sidelight's local mode: a bounded, in-process store
-// for the X-Ray segments and EMF metric documents the sidecar receives when it
-// runs without AWS, and the web view and JSON API that show them.
+// for the X-Ray segments, EMF metric documents and OTLP log records the
+// sidecar receives when it runs without AWS, and the web view and JSON API
+// that show them.
 //
 // The sidecar feeds it with [Store.AddSegment] (one segment or independent
 // subsegment document, without the daemon's header line) and
@@ -12,6 +13,17 @@
 // oldest traces first when it is over its trace count or byte budget or when
 // they fall out of the retention window, and, when given a file, writes what
 // it holds on [Store.Close] (or [Store.Persist]) and reads it back in [New].
+//
+// OTLP log records come in through [Store.AddLogs] (or [Inbox.AddLogs]),
+// as package otlplogs turned them out of the receiver's decoded request:
+// they are never parsed again. They are kept by trace ID (the X-Ray form
+// of the record's W3C trace ID, as OTLP spans' segments have it), those
+// without a trace ID in a list of their own (MaxUnlinkedLogs), within
+// bounds of their own (MaxLogRecords, MaxLogBytes) so that logs never
+// evict traces; the oldest received go first, and evictions are counted
+// in /api/stats. The trace page lists a trace's records in time order
+// under the waterfall, each record's span ID a link to its span's row.
+// Log records are not persisted.
 //
 // [Listen] opens a listener that refuses non-loopback addresses unless told
 // otherwise, and [URL] gives the address to print at start-up:
@@ -80,6 +92,9 @@
 //	           &candidate_since=&candidate_until=&min_requests=&alpha=
 //	/api/deployments?service=   deployment markers: first and last seen per version
 //	/api/traces/{id}      one trace as a tree of segments and subsegments (orphan: parent never received)
+//	/api/traces/{id}/logs its OTLP log records in time order (the first MaxLogsShown; total counts all);
+//	                      id in X-Ray or W3C form; a trace with no records has an empty list
+//	/api/logs/unlinked?limit=   the newest log records without a trace ID
 //	/api/servicemap       nodes (client, service, function, remote, aws), edges, counts and error rates
 //	/api/metrics?namespace=&metric=&bucket=&group=   EMF series in time buckets with percentiles;
 //	                      group=DIMENSION or * sums each document's values once per group

@@ -15,7 +15,7 @@ var webFS embed.FS
 
 // viewScripts are the page's script files, in the order they run: app.js
 // first (shared helpers and routing), then one file per page.
-var viewScripts = []string{"app.js", "overview.js", "charts.js", "map.js", "compare.js"}
+var viewScripts = []string{"app.js", "overview.js", "charts.js", "map.js", "compare.js", "logs.js"}
 
 // viewBundle is viewScripts in one response (/static/view.js), so the
 // first paint waits for one script request, not four.
@@ -77,6 +77,22 @@ func (s *Store) Handler() http.Handler {
 			return
 		}
 		writeJSON(w, d)
+	})
+	mux.HandleFunc("GET /api/traces/{id}/logs", func(w http.ResponseWriter, r *http.Request) {
+		id, ok := xrayfilter.TraceID(r.PathValue("id"))
+		if !ok {
+			writeError(w, http.StatusBadRequest, "not a trace ID (X-Ray or W3C form)")
+			return
+		}
+		writeJSON(w, s.traceLogs(id))
+	})
+	mux.HandleFunc("GET /api/logs/unlinked", func(w http.ResponseWriter, r *http.Request) {
+		n, err := parseLogLimit(r.URL.Query().Get("limit"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, s.unlinkedLogs(n))
 	})
 	mux.HandleFunc("GET /api/servicemap", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.serviceMap())

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/emfdoc"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/otlplogs"
 )
 
 // Defaults for InboxConfig's zero fields.
@@ -28,7 +29,8 @@ type InboxConfig struct {
 }
 
 // Inbox hands documents to a Store from loops that must not wait on it,
-// such as the sidecar's UDP read loop: AddSegment, AddEMF and AddEMFDocument copy the
+// such as the sidecar's UDP read loop: AddSegment, AddEMF, AddEMFDocument
+// and AddLogs copy the
 // document into a bounded queue and return at once; one goroutine, started
 // by Start, stores them. When the queue is full the document is dropped
 // and counted (Stats.InboxDropped), so a slow view never slows receiving.
@@ -52,7 +54,9 @@ type Inbox struct {
 type inboxDoc struct {
 	doc    []byte
 	emf    bool
-	parsed *emfdoc.Document // an EMF document the receiver parsed (doc is nil)
+	parsed *emfdoc.Document  // an EMF document the receiver parsed (doc is nil)
+	logs   []otlplogs.Record // the log records of one OTLP request (doc is nil)
+	size   int64             // bytes of logs
 }
 
 // NewInbox returns an inbox for s. It starts nothing.
@@ -84,6 +88,24 @@ func (in *Inbox) AddEMFDocument(d *emfdoc.Document) bool {
 	return in.offerItem(int64(len(d.Raw)), func() inboxDoc { return inboxDoc{parsed: d.Clone()} })
 }
 
+// AddLogs queues the log records of one OTLP request (package otlplogs
+// made them; the inbox takes the slice over) for Store.AddLogs, as one
+// item. It returns how many were dropped, counted one per record: all of
+// them when the inbox is full or shut down, none otherwise.
+func (in *Inbox) AddLogs(recs []otlplogs.Record) (dropped int) {
+	if len(recs) == 0 {
+		return 0
+	}
+	var n int64
+	for i := range recs {
+		n += recs[i].Size()
+	}
+	if in.offerItemN(n, len(recs), func() inboxDoc { return inboxDoc{logs: recs, size: n} }) {
+		return 0
+	}
+	return len(recs)
+}
+
 // RejectedEMF counts an EMF line the sidecar's receiver refused, by the
 // parser's reason, so that the view shows it (Stats.MetricRejected and
 // MetricRejectedReasons) as it shows documents it refuses itself. It never
@@ -101,9 +123,15 @@ func (in *Inbox) offer(doc []byte, emf bool) bool {
 
 // offerItem queues item(), which holds n bytes, when there is room.
 func (in *Inbox) offerItem(n int64, item func() inboxDoc) bool {
+	return in.offerItemN(n, 1, item)
+}
+
+// offerItemN is offerItem for an item of count documents (or records),
+// which are counted one by one when it is dropped.
+func (in *Inbox) offerItemN(n int64, count int, item func() inboxDoc) bool {
 	if in.bytes.Add(n) > in.cfg.MaxBytes {
 		in.bytes.Add(-n)
-		in.drop()
+		in.drop(count)
 		return false
 	}
 	in.mu.RLock()
@@ -116,14 +144,14 @@ func (in *Inbox) offerItem(n int64, item func() inboxDoc) bool {
 		}
 	}
 	in.bytes.Add(-n)
-	in.drop()
+	in.drop(count)
 	return false
 }
 
-func (in *Inbox) drop() {
-	in.s.inboxDropped.Add(1)
+func (in *Inbox) drop(count int) {
+	in.s.inboxDropped.Add(uint64(count))
 	if in.cfg.Dropped != nil {
-		in.cfg.Dropped.Add(1)
+		in.cfg.Dropped.Add(uint64(count))
 	}
 }
 
@@ -145,6 +173,12 @@ func (in *Inbox) run() {
 	for d := range in.queue {
 		var err error
 		switch {
+		case d.logs != nil:
+			in.bytes.Add(-d.size)
+			if n := in.s.AddLogs(d.logs); n > 0 && in.cfg.Rejected != nil {
+				in.cfg.Rejected.Add(uint64(n))
+			}
+			continue
 		case d.parsed != nil:
 			in.bytes.Add(-int64(len(d.parsed.Raw)))
 			err = in.s.addEMFDocument(d.parsed, in.s.cfg.Now().UnixNano())

@@ -33,6 +33,8 @@ type Store struct {
 
 	inboxDropped atomic.Uint64 // documents an Inbox dropped: it was full
 
+	logs logStore // OTLP log records, with a lock of their own (logs.go)
+
 	emfRejectedBy  map[string]uint64 // EMF documents the store refused, by reason
 	intakeRejected [32]atomic.Uint64 // EMF documents refused at intake, by index in emf.Reasons
 }
@@ -100,6 +102,7 @@ func New(cfg Config) (*Store, error) {
 		series: make(map[string]*series),
 		ov:     make(map[ovKey]*ovSeries),
 	}
+	s.logs.byTrace = make(map[string][]*logEntry)
 	if s.cfg.PersistPath != "" {
 		if err := s.load(); err != nil {
 			return nil, err
@@ -520,6 +523,22 @@ type Stats struct {
 	RetentionSeconds float64 `json:"retention_seconds"`
 	Inputs           []Input `json:"inputs"`
 
+	// OTLP log records (logs.go): kept, their bytes and bounds, kept
+	// without a trace ID; received, refused (over MaxLogBytes alone),
+	// evicted for the bounds (unlinked ones over MaxUnlinkedLogs apart)
+	// and expired.
+	Logs                int    `json:"log_records"`
+	LogBytes            int64  `json:"log_bytes"`
+	MaxLogRecords       int    `json:"max_log_records"`
+	MaxLogBytes         int64  `json:"max_log_bytes"`
+	MaxUnlinkedLogs     int    `json:"max_unlinked_log_records"`
+	UnlinkedLogs        int    `json:"unlinked_log_records"`
+	LogsReceived        uint64 `json:"log_records_received"`
+	LogsRejected        uint64 `json:"log_records_rejected"`
+	LogsEvicted         uint64 `json:"log_records_evicted"`
+	UnlinkedLogsEvicted uint64 `json:"unlinked_log_records_evicted"`
+	LogsExpired         uint64 `json:"log_records_expired"`
+
 	// MetricRejectedReasons counts the refused EMF documents by the
 	// parser's reason (package emf), whether the sidecar's receiver or the
 	// store refused them.
@@ -541,6 +560,7 @@ func (s *Store) Stats() Stats {
 		RetentionSeconds: s.cfg.Retention.Seconds(),
 		Inputs:           s.cfg.Inputs,
 	}
+	s.logStats(&st) // s.mu, then s.logs.mu: never the other way round
 	st.MetricRejectedReasons = maps.Clone(s.emfRejectedBy)
 	for i := range emfdoc.Reasons[:min(len(emfdoc.Reasons), len(s.intakeRejected))] {
 		if n := s.intakeRejected[i].Load(); n > 0 {

@@ -154,6 +154,7 @@
       const st = await api('/api/stats');
       const el = document.getElementById('stats');
       el.textContent = st.traces + ' traces · ' + st.metric_docs + ' metric documents · ' +
+        (st.log_records ? st.log_records + ' log records · ' : '') +
         (st.bytes / 1048576).toFixed(1) + ' of ' + (st.max_bytes / 1048576).toFixed(0) + ' MiB';
     } catch (e) { /* the views report errors */ }
   }
@@ -334,14 +335,26 @@
   // ---- one trace --------------------------------------------------------
 
   async function traceView(id, gen) {
+    // The trace's log records (logs.js) load beside it; a trace whose
+    // spans never arrived still shows its records.
+    const logsLoaded = api('/api/traces/' + encodeURIComponent(id) + '/logs').catch(() => null);
     let t;
     try {
       t = await api('/api/traces/' + encodeURIComponent(id));
     } catch (e) {
-      if (gen === generation) showError(e);
+      const logs = await logsLoaded;
+      if (gen !== generation) return;
+      if (!logs || !logs.total) { showError(e); return; }
+      clear(main);
+      main.append(h('div', { class: 'trace-head' }, h('a', { href: '#/traces', class: 'back' }, '\u2190 all traces'),
+        h('p', { class: 'mono' }, logs.trace_id)),
+      h('section', { class: 'notice' }, 'No spans of this trace were received (or they were evicted); its log records are below.'),
+      window.Sidelight.logsSection(logs, null));
       return;
     }
+    const logs = await logsLoaded;
     if (gen !== generation) return;
+    const logsBySpan = window.Sidelight.logSpanCounts(logs);
     clear(main);
     const rows = [];
     (function flatten(nodes, depth) {
@@ -391,6 +404,7 @@
         n.namespace ? h('span', { class: 'ns' }, n.namespace) : null,
         n.orphan ? h('span', { class: 'tag orphan', title: 'parent ' + n.parent_id + ' is not in this trace' }, 'orphan') : null,
         lambdaTag(n),
+        logsBySpan.get(n.id) ? h('span', { class: 'tag log-count', title: 'log records of this span: see Logs below' }, logsBySpan.get(n.id) + (logsBySpan.get(n.id) === 1 ? ' log' : ' logs')) : null,
         n.cause ? h('span', { class: 'badge st-' + st }, '!') : null);
       label.style.paddingLeft = (r.depth * 14 + 4) + 'px';
       const row = h('div', {
@@ -401,6 +415,21 @@
       wf.appendChild(row);
     }
     main.appendChild(wf);
+    // The trace's log records, in time order, right under the waterfall;
+    // a record's span ID selects its row.
+    const rowOf = (spanID) => wf.querySelector('.wf-row[data-id="' + CSS.escape(spanID) + '"]');
+    const logSec = window.Sidelight.logsSection(logs, {
+      has: (spanID) => !!rowOf(spanID),
+      show: (spanID) => {
+        const row = rowOf(spanID);
+        const r = rows.find((x) => x.n.id === spanID);
+        if (!row || !r) return;
+        select(row, r.n);
+        row.scrollIntoView({ block: 'nearest' });
+        row.focus();
+      },
+    });
+    if (logSec) main.appendChild(logSec);
 
     // Every exception in the trace, without a click.
     const faults = rows.filter((r) => isObject(r.n.cause) && r.n.cause.exceptions !== undefined &&
@@ -414,6 +443,7 @@
     function select(row, n) {
       for (const el of wf.querySelectorAll('.wf-row.selected')) el.classList.remove('selected');
       row.classList.add('selected');
+      window.Sidelight.markLogs(n.id);
       clear(detail);
       detail.appendChild(guarded('segment ' + n.id, n, nodeDetail));
     }
@@ -624,7 +654,7 @@
   window.Sidelight = {
     main: main, views: views, h: h, s: s, api: api, clear: clear, clip: clip, text: text,
     fmtMS: fmtMS, fmtTime: fmtTime, fmtNum: fmtNum, statusBadge: statusBadge, showError: showError,
-    kvTable: kvTable, refreshStats: refreshStats, current: () => generation, rerender: () => route(),
+    kvTable: kvTable, isObject: isObject, refreshStats: refreshStats, current: () => generation, rerender: () => route(),
   };
 
   window.addEventListener('hashchange', route);
