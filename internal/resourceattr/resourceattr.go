@@ -54,18 +54,42 @@ func (e *EntryError) Error() string {
 	return fmt.Sprintf("entry %d %q %s", e.Index, e.Entry, e.Reason)
 }
 
+// Errors is the error Parse returns when it left entries out: one
+// *EntryError per entry, in order. Its message is on one line.
+type Errors []*EntryError
+
+func (e Errors) Error() string {
+	var b strings.Builder
+	for i, x := range e {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(x.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the entries' errors, for errors.As.
+func (e Errors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, x := range e {
+		out[i] = x
+	}
+	return out
+}
+
 // maxQuoted bounds the bytes of an entry an EntryError quotes.
 const maxQuoted = 64
 
 // Parse reads the value of OTEL_RESOURCE_ATTRIBUTES by the rules of the
 // package comment. It returns the attributes in the order their keys
-// first appear and, when some entries could not be read, an error joining
-// one *EntryError per such entry.
+// first appear and, when some entries could not be read, an Errors
+// holding one *EntryError per such entry.
 func Parse(s string) ([]Attribute, error) {
 	var (
 		out  []Attribute
 		at   map[string]int // index in out by key, once out is long enough to need it
-		errs []error
+		errs Errors
 	)
 	index := 0
 	for entry := range strings.SplitSeq(s, ",") {
@@ -99,7 +123,10 @@ func Parse(s string) ([]Attribute, error) {
 		}
 		out, at = set(out, at, Attribute{k, v})
 	}
-	return out, errors.Join(errs...)
+	if len(errs) > 0 {
+		return out, errs
+	}
+	return out, nil
 }
 
 // set puts a into list, replacing the value of an earlier entry with the

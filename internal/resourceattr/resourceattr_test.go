@@ -59,6 +59,9 @@ func TestParse(t *testing.T) {
 			if tc.reason != "" && (err == nil || !strings.Contains(err.Error(), tc.reason)) {
 				t.Errorf("error %v does not say %q", err, tc.reason)
 			}
+			if err != nil && strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q is on more than one line", err)
+			}
 		})
 	}
 }
