@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/internal/redmetric"
+	"github.com/seed-c77c9410/sidelight/internal/resourceattr"
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
 )
 
@@ -24,13 +24,13 @@ import (
 // the built-in default.
 func (c *config) readEnvironment() {
 	env := c.getenv
-	res, err := parseResourceAttributes(env("OTEL_RESOURCE_ATTRIBUTES"))
+	res, err := parseResourceAttributes(env(resourceattr.Env))
 	if err != nil {
 		c.problems = append(c.problems, err)
 	}
-	c.serviceName = first(env("AWS_XRAY_TRACING_NAME"), env("OTEL_SERVICE_NAME"), res["service.name"],
+	c.serviceName = first(env("AWS_XRAY_TRACING_NAME"), resourceattr.ServiceName(env(resourceattr.ServiceNameEnv), res[resourceattr.ServiceNameKey]),
 		env("AWS_EMF_SERVICE_NAME"), env("AWS_LAMBDA_FUNCTION_NAME"), programName())
-	c.serviceVersion = res["service.version"]
+	c.serviceVersion = res[resourceattr.ServiceVersion]
 	c.inLambda = env("AWS_LAMBDA_FUNCTION_NAME") != ""
 	c.daemonAddr = env("AWS_XRAY_DAEMON_ADDRESS")
 	c.tracesEnv = env("OTEL_TRACES_EXPORTER")
@@ -81,36 +81,32 @@ func programName() string {
 // maxResourceAttributes bounds the pairs read from OTEL_RESOURCE_ATTRIBUTES.
 const maxResourceAttributes = 128
 
-// parseResourceAttributes reads OTEL_RESOURCE_ATTRIBUTES: key=value pairs
-// separated by commas, with values percent-encoded (as W3C Baggage
-// values are); surrounding spaces are trimmed. As the OpenTelemetry
-// specification asks, a value that cannot be read (a pair without '=', an
-// empty key, a bad percent escape) discards the whole variable, with an
-// error saying why. Later pairs win over earlier ones with the same key.
+// parseResourceAttributes reads OTEL_RESOURCE_ATTRIBUTES with
+// resourceattr.Parse (key=value pairs separated by commas, keys and values
+// percent-decoded, surrounding spaces trimmed, later pairs winning). As
+// the OpenTelemetry specification asks, any entry that cannot be read
+// discards the whole variable, with an error naming each such entry, as
+// do more than maxResourceAttributes pairs.
 func parseResourceAttributes(s string) (map[string]string, error) {
-	if strings.TrimSpace(s) == "" {
+	attrs, err := resourceattr.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: ignored", resourceattr.Env, err)
+	}
+	pairs := 0 // entries, repeated keys included
+	for e := range strings.SplitSeq(s, ",") {
+		if strings.TrimSpace(e) != "" {
+			pairs++
+		}
+	}
+	if pairs > maxResourceAttributes {
+		return nil, fmt.Errorf("%s: more than %d pairs: ignored", resourceattr.Env, maxResourceAttributes)
+	}
+	if len(attrs) == 0 {
 		return nil, nil
 	}
-	out := make(map[string]string)
-	n := 0
-	for pair := range strings.SplitSeq(s, ",") {
-		if strings.TrimSpace(pair) == "" {
-			continue
-		}
-		n++
-		if n > maxResourceAttributes {
-			return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: more than %d pairs: ignored", maxResourceAttributes)
-		}
-		k, v, ok := strings.Cut(pair, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %q is not key=value: ignored", pair)
-		}
-		dv, err := url.PathUnescape(strings.TrimSpace(v))
-		if err != nil {
-			return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: value of %q: %w: ignored", k, err)
-		}
-		out[k] = dv
+	out := make(map[string]string, len(attrs))
+	for _, a := range attrs {
+		out[a.Key] = a.Value
 	}
 	return out, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/bluegreen"
 	"github.com/seed-c77c9410/sidelight/internal/cfn"
 	"github.com/seed-c77c9410/sidelight/internal/deployversion"
 	"github.com/seed-c77c9410/sidelight/internal/redmetric"
@@ -166,7 +167,11 @@ func TestVersionDimensionWiring(t *testing.T) {
 // shifts traffic with, and the role it does so under. The service's
 // properties, and those of a BLUE_GREEN variant (Strategy BLUE_GREEN, no
 // CanaryConfiguration: what README.md tells readers to change), decode
-// strictly into the ECS API's CreateServiceInput.
+// strictly into the ECS API's CreateServiceInput, and both pass
+// bluegreen.Check: every load balancing resource decodes strictly into
+// the Elastic Load Balancing API's inputs, and the alternate target group,
+// production listener rule and infrastructure role the service names are
+// resources of the template wired as ECS needs them.
 func TestCanaryDeployment(t *testing.T) {
 	r := resolve(t, with(deployValues, "CanaryPercent", "5", "CanaryBakeTimeMinutes", "15"))
 	svc := r.Resources["Service"].Properties
@@ -208,33 +213,22 @@ func TestCanaryDeployment(t *testing.T) {
 	if !reflect.DeepEqual(r.Resources["TargetGroup"].Properties, r.Resources["AlternateTargetGroup"].Properties) {
 		t.Error("the two target groups differ; ECS moves the same tasks between them")
 	}
-	rule := r.Resources["ListenerRule"].Properties
-	if *ac.ProductionListenerRule != physical(t, "ListenerRule") || rule["ListenerArn"] != physical(t, "Listener") {
-		t.Errorf("production listener rule %s on %v", *ac.ProductionListenerRule, rule["ListenerArn"])
+	// The listener rule, target groups and role ECS shifts traffic with,
+	// every load balancing resource decoded strictly into the Elastic Load
+	// Balancing API's inputs.
+	tm, _ := load(t)
+	if err := bluegreen.Check(tm, r); err != nil {
+		t.Errorf("blue/green wiring: %v", err)
 	}
-	raw, _ := json.Marshal(rule["Actions"])
-	var actions []struct {
-		Type          string
-		ForwardConfig struct {
-			TargetGroups []struct {
-				TargetGroupArn string
-				Weight         int
-			}
-		}
-	}
-	if err := decodeStrict(raw, &actions); err != nil || len(actions) != 1 || actions[0].Type != "forward" {
-		t.Fatalf("listener rule actions %s: %v (ECS needs one forward action)", raw, err)
-	}
-	tgs := actions[0].ForwardConfig.TargetGroups
-	if len(tgs) != 2 || tgs[0].TargetGroupArn != prod || tgs[0].Weight != 100 || tgs[1].TargetGroupArn != alt || tgs[1].Weight != 0 {
-		t.Errorf("listener rule forwards %+v; want production 100, alternate 0", tgs)
+	if *ac.ProductionListenerRule != physical(t, "ListenerRule") {
+		t.Errorf("production listener rule %s", *ac.ProductionListenerRule)
 	}
 	role := r.Resources["InfrastructureRole"].Properties
 	if *ac.RoleArn != "arn:aws:iam::123456789012:role/sidelight-InfrastructureRole-1A2B3C4D5E6F" {
 		t.Errorf("role %s", *ac.RoleArn)
 	}
 	var trust struct{ Statement []statement }
-	raw, _ = json.Marshal(role["AssumeRolePolicyDocument"])
+	raw, _ := json.Marshal(role["AssumeRolePolicyDocument"])
 	if err := json.Unmarshal(raw, &trust); err != nil || len(trust.Statement) != 1 || trust.Statement[0].Principal["Service"] != "ecs.amazonaws.com" || trust.Statement[0].Condition == nil {
 		t.Errorf("infrastructure role trust %s: want ecs.amazonaws.com of this account only", raw)
 	}
@@ -251,7 +245,6 @@ func TestCanaryDeployment(t *testing.T) {
 		t.Errorf("blue/green variant: %+v", in.DeploymentConfiguration)
 	}
 	_, s := load(t)
-	tm, _ := load(t)
 	variant := *tm
 	variant.Resources = maps.Clone(tm.Resources)
 	res := variant.Resources["Service"]
@@ -261,8 +254,10 @@ func TestCanaryDeployment(t *testing.T) {
 	delete(pdc, "CanaryConfiguration")
 	res.Properties = props
 	variant.Resources["Service"] = res
-	if _, err := s.Check(&variant, with(deployValues)); err != nil {
+	if rv, err := s.Check(&variant, with(deployValues)); err != nil {
 		t.Errorf("blue/green variant against the schemas: %v", err)
+	} else if err := bluegreen.Check(&variant, rv); err != nil {
+		t.Errorf("blue/green variant's wiring: %v", err)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/seed-c77c9410/sidelight/internal/resourceattr"
 )
 
 // The OpenTelemetry environment variables the exporter reads. A
@@ -21,8 +23,8 @@ const (
 	envTracesCompression = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"
 	envProtocol          = "OTEL_EXPORTER_OTLP_PROTOCOL"
 	envTracesProtocol    = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
-	envServiceName       = "OTEL_SERVICE_NAME"
-	envResource          = "OTEL_RESOURCE_ATTRIBUTES"
+	envServiceName       = resourceattr.ServiceNameEnv
+	envResource          = resourceattr.Env
 )
 
 // tracesPath is what the OTLP/HTTP spec appends to the generic endpoint.
@@ -112,16 +114,16 @@ func newConfig(opts []Option) (config, error) {
 	}
 
 	if v, ok := c.getenv(envResource); ok && strings.TrimSpace(v) != "" {
-		attrs, err := parseList(v)
+		attrs, err := resourceattr.Parse(v)
 		if err != nil {
 			return c, fmt.Errorf("otlp: %s: %w", envResource, err)
 		}
 		for _, a := range attrs {
-			c.resource = setAttr(c.resource, a)
+			c.resource = setAttr(c.resource, resourceAttr{a.Key, a.Value})
 		}
 	}
 	if v, ok := c.getenv(envServiceName); ok && strings.TrimSpace(v) != "" {
-		c.resource = setAttr(c.resource, resourceAttr{"service.name", strings.TrimSpace(v)})
+		c.resource = setAttr(c.resource, resourceAttr{resourceattr.ServiceNameKey, resourceattr.ServiceName(v, "")})
 	}
 	for _, a := range c.optResource {
 		c.resource = setAttr(c.resource, a)
@@ -142,9 +144,11 @@ func setAttr(list []resourceAttr, a resourceAttr) []resourceAttr {
 	return append(list, a)
 }
 
-// parseList parses the key=value,key=value form of OTEL_RESOURCE_ATTRIBUTES
-// and OTEL_EXPORTER_OTLP_HEADERS, with percent-encoded values. Errors never
-// quote a value: headers hold credentials.
+// parseList parses the key=value,key=value form of
+// OTEL_EXPORTER_OTLP_HEADERS, with percent-encoded values. Errors never
+// quote a value: headers hold credentials. (OTEL_RESOURCE_ATTRIBUTES, of
+// the same form, is read by resourceattr.Parse, whose errors quote the
+// entry.)
 func parseList(s string) ([]resourceAttr, error) {
 	var out []resourceAttr
 	for i, item := range strings.Split(s, ",") {

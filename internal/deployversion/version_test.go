@@ -30,6 +30,7 @@ func TestFromResourceAttributes(t *testing.T) {
 		{"empty members skipped", ",,service.version=3,", "3", false},
 		{"value with equals kept after first", "service.version=a=b", "a=b", false},
 		{"empty value", "service.version=", "", false},
+		{"percent-decoded key", "service%2Eversion=7", "7", false},
 		{"member without =", "service.version=1,oops", "", true},
 		{"empty key", "=1,service.version=2", "", true},
 		{"bad escape", "service.version=1%zz", "", true},

@@ -25,31 +25,22 @@ func (t *Translator) exponential(r *request, res *Result, name, unit string, dp 
 		res.drop(TooManyBuckets, 1, fmt.Sprintf("exponential histogram %q: %d buckets (at most %d)", cut(name), n, t.cfg.MaxBuckets))
 		return
 	}
-	if problem := checkExponential(dp); problem != "" {
-		res.drop(BadHistogram, 1, fmt.Sprintf("exponential histogram %q: %s", cut(name), problem))
-		return
-	}
-	if (dp.Sum != nil && !finite(*dp.Sum)) || (dp.Min != nil && !finite(*dp.Min)) || (dp.Max != nil && !finite(*dp.Max)) {
-		res.drop(NonFinite, 1, fmt.Sprintf("exponential histogram %q: a sum, min or max that is not finite", cut(name)))
-		return
-	}
+	p := histPoint{label: "exponential histogram", problem: checkExponential(dp), count: dp.GetCount(), sum: dp.Sum, min: dp.Min, max: dp.Max,
+		start: dp.GetStartTimeUnixNano(), time: dp.GetTimeUnixNano(), attrs: dp.GetAttributes()}
 	k := kindExponential
 	if cum {
 		k = kindCumulativeExponential
 	}
-	dims, s := t.identify(r, res, name, unit, k, dp.GetAttributes())
+	dims, s, h := t.beginHistogram(r, res, name, unit, k, &p, cum)
 	if s == nil {
 		return
 	}
-	h := &r.hist
-	*h = hist{vals: h.vals[:0], counts: h.counts[:0], count: dp.GetCount(), sum: dp.GetSum(), hasSum: dp.Sum != nil,
-		min: dp.GetMin(), max: dp.GetMax(), exact: !cum && dp.Min != nil && dp.Max != nil}
 	scale, zero := dp.GetScale(), dp.GetZeroCount()
 	posOff, posC := pos.GetOffset(), pos.GetBucketCounts()
 	negOff, negC := neg.GetOffset(), neg.GetBucketCounts()
 	if cum {
 		var dPos, dNeg []uint64
-		st := cumulative(s, dp.GetStartTimeUnixNano(), dp.GetTimeUnixNano(), func() bool {
+		wentDown := func() bool {
 			if scale > s.scale || dp.GetCount() < s.count || zero < s.zero {
 				return true
 			}
@@ -60,27 +51,19 @@ func (t *Translator) exponential(r *request, res *Result, name, unit string, dp 
 			}
 			dNeg, down = r.subtract(negOff, negC, s.negOff, s.neg, s.scale-scale)
 			return down
-		})
-		if st == stepStale {
-			res.drop(Stale, 1, fmt.Sprintf("exponential histogram %q: a point not newer than the last one", cut(name)))
-			return
 		}
-		if st == stepDelta {
+		subtract := func() {
 			posC, negC = dPos, dNeg
 			zero -= s.zero
-			h.count -= s.count
-			h.hasSum = h.hasSum && s.hasSum
-			h.sum -= s.sum
 		}
-		if !t.keep(s, nil, slices.Clone(pos.GetBucketCounts()), slices.Clone(neg.GetBucketCounts())) {
-			res.drop(SeriesLimit, 1, fmt.Sprintf("exponential histogram %q: too many buckets kept (at most %d)", cut(name), t.cfg.MaxStoredBuckets))
-			return
+		keep := func() bool {
+			if !t.keep(s, nil, slices.Clone(pos.GetBucketCounts()), slices.Clone(neg.GetBucketCounts())) {
+				return false
+			}
+			s.scale, s.zero, s.posOff, s.negOff = scale, dp.GetZeroCount(), posOff, negOff
+			return true
 		}
-		s.has, s.start, s.time = true, dp.GetStartTimeUnixNano(), dp.GetTimeUnixNano()
-		s.count, s.sum, s.hasSum = dp.GetCount(), dp.GetSum(), dp.Sum != nil
-		s.scale, s.zero, s.posOff, s.negOff = scale, dp.GetZeroCount(), posOff, negOff
-		if st == stepBaseline {
-			res.Baselines++
+		if !t.cumulativeHistogram(res, name, &p, s, h, wentDown, subtract, keep) {
 			return
 		}
 	}

@@ -176,29 +176,20 @@ func (t *Translator) histogram(r *request, res *Result, name, unit string, dp *m
 		res.drop(TooManyBuckets, 1, fmt.Sprintf("histogram %q: %d buckets (at most %d)", cut(name), len(counts), t.cfg.MaxBuckets))
 		return
 	}
-	if problem := checkHistogram(dp); problem != "" {
-		res.drop(BadHistogram, 1, fmt.Sprintf("histogram %q: %s", cut(name), problem))
-		return
-	}
-	if (dp.Sum != nil && !finite(*dp.Sum)) || (dp.Min != nil && !finite(*dp.Min)) || (dp.Max != nil && !finite(*dp.Max)) {
-		res.drop(NonFinite, 1, fmt.Sprintf("histogram %q: a sum, min or max that is not finite", cut(name)))
-		return
-	}
+	p := histPoint{label: "histogram", problem: checkHistogram(dp), count: dp.GetCount(), sum: dp.Sum, min: dp.Min, max: dp.Max,
+		start: dp.GetStartTimeUnixNano(), time: dp.GetTimeUnixNano(), attrs: dp.GetAttributes()}
 	k := kindHistogram
 	if cum {
 		k = kindCumulativeHistogram
 	}
-	dims, s := t.identify(r, res, name, unit, k, dp.GetAttributes())
+	dims, s, h := t.beginHistogram(r, res, name, unit, k, &p, cum)
 	if s == nil {
 		return
 	}
-	h := &r.hist
-	*h = hist{vals: h.vals[:0], counts: h.counts[:0], count: dp.GetCount(), sum: dp.GetSum(), hasSum: dp.Sum != nil,
-		min: dp.GetMin(), max: dp.GetMax(), exact: !cum && dp.Min != nil && dp.Max != nil}
 	delta := counts
 	if cum {
 		same := slices.Equal(bounds, s.bounds)
-		st := cumulative(s, dp.GetStartTimeUnixNano(), dp.GetTimeUnixNano(), func() bool {
+		wentDown := func() bool {
 			if !same || dp.GetCount() < s.count || len(counts) != len(s.buckets) {
 				return true
 			}
@@ -208,32 +199,21 @@ func (t *Translator) histogram(r *request, res *Result, name, unit string, dp *m
 				}
 			}
 			return false
-		})
-		if st == stepStale {
-			res.drop(Stale, 1, fmt.Sprintf("histogram %q: a point not newer than the last one", cut(name)))
-			return
 		}
-		if st == stepDelta {
+		subtract := func() {
 			delta = r.u64N(len(counts))
 			for i, c := range counts {
 				delta[i] = c - s.buckets[i]
 			}
-			h.count -= s.count
-			h.hasSum = h.hasSum && s.hasSum
-			h.sum -= s.sum
 		}
-		kb := s.bounds
-		if !same {
-			kb = slices.Clone(bounds)
+		keep := func() bool {
+			kb := s.bounds
+			if !same {
+				kb = slices.Clone(bounds)
+			}
+			return t.keep(s, kb, slices.Clone(counts), nil)
 		}
-		if !t.keep(s, kb, slices.Clone(counts), nil) {
-			res.drop(SeriesLimit, 1, fmt.Sprintf("histogram %q: too many buckets kept (at most %d)", cut(name), t.cfg.MaxStoredBuckets))
-			return
-		}
-		s.has, s.start, s.time = true, dp.GetStartTimeUnixNano(), dp.GetTimeUnixNano()
-		s.count, s.sum, s.hasSum = dp.GetCount(), dp.GetSum(), dp.Sum != nil
-		if st == stepBaseline {
-			res.Baselines++
+		if !t.cumulativeHistogram(res, name, &p, s, h, wentDown, subtract, keep) {
 			return
 		}
 	}

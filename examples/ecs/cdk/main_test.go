@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/seed-c77c9410/sidelight/examples/ecs/internal/bluegreen"
 	"github.com/seed-c77c9410/sidelight/internal/cfn"
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
 )
@@ -19,8 +20,8 @@ import (
 // TestSynthesizesTheTemplate synthesizes the stack and checks that it is
 // template.json: the same parameters, resources and outputs, property for
 // property once both are resolved with the same parameter values (the
-// dashboard body compared as JSON), and valid against the resource
-// schemas.
+// dashboard body compared as JSON), valid against the resource schemas,
+// and wired for ECS's blue/green and canary deployments (bluegreen.Check).
 func TestSynthesizesTheTemplate(t *testing.T) {
 	t.Setenv("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
@@ -76,6 +77,13 @@ func compareSynth(t *testing.T, schemas *cfn.Schemas, values map[string]string, 
 	}
 	synthT, synthR := resolve("synthesized", synth)
 	oursT, oursR := resolve("template.json", ours)
+	// The synthesized load balancing resources decode strictly into the
+	// Elastic Load Balancing API's inputs and are wired for ECS's
+	// blue/green and canary deployments, checked on their own so that a
+	// break shows here even where template.json has the same break.
+	if err := bluegreen.Check(synthT, synthR); err != nil {
+		t.Errorf("synthesized template: %v", err)
+	}
 	if synthT.Description != oursT.Description {
 		t.Errorf("Description differs:\n%s\n%s", synthT.Description, oursT.Description)
 	}
