@@ -498,7 +498,10 @@ func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveRes
 			addCause(seg, err, 1)
 		}
 	}
-	inv.recordCORS(seg, out, err != nil || panicked != nil)
+	// A panic after a streamed response's header went out leaves the
+	// client that header (out is set then); otherwise a failure leaves it
+	// the gateway's error answer.
+	inv.recordCORS(seg, out, err != nil || (panicked != nil && out == nil))
 	inv.flushLocked(now, seg, err, panicked)
 }
 
