@@ -111,6 +111,10 @@ func newConfig(opts []Option) (config, error) {
 		}
 	}
 
+	if err := c.applyBSPEnvironment(); err != nil {
+		return c, err
+	}
+
 	if v, ok := c.getenv(envResource); ok && strings.TrimSpace(v) != "" {
 		attrs, err := parseList(v)
 		if err != nil {
