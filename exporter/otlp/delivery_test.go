@@ -85,7 +85,9 @@ func realisticSegment(i int) *xray.Segment {
 func TestBurstFullyDelivered(t *testing.T) {
 	const n = 12000
 	c := newStalledCollector(t)
-	x, err := New(WithEnvironment(noEnv), WithEndpointURL(c.srv.URL+"/v1/traces"), WithRetry(fastRetry))
+	// However slow the burst (a loaded machine, the race detector), the
+	// held requests must not time out: that would be a drop.
+	x, err := New(WithEnvironment(noEnv), WithEndpointURL(c.srv.URL+"/v1/traces"), WithTimeout(5*time.Minute), WithRetry(RetryConfig{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func TestBurstFullyDelivered(t *testing.T) {
 		t.Fatalf("during the stall: stats %+v", st)
 	}
 	close(c.release)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := x.ForceFlush(ctx); err != nil {
 		t.Fatal(err)

@@ -37,11 +37,11 @@ func (s Stats) Dropped() uint64 {
 // Exporter sends segments to an OpenTelemetry collector (the Sidelight
 // sidecar, the ADOT collector, any OTLP/HTTP receiver) as OTLP/HTTP
 // protobuf. ExportSegment encodes on the caller's goroutine into a pooled
-// buffer and appends the spans to a bounded queue; one background
-// goroutine, started by the first export, owns the queue and sends it in
-// batches (when several batches wait, up to 8 requests at once). Create one
-// with New, share it, and call Shutdown when done; it is safe for
-// concurrent use.
+// buffer and appends the spans to a queue bounded by memory; full batches
+// are sent at once, up to 16 requests in flight, on worker goroutines
+// that end when nothing waits, and a timer goroutine, started by the
+// first export, sends partial batches. Create one with New, share it, and
+// call Shutdown when done; it is safe for concurrent use.
 type Exporter struct {
 	cfg       config
 	rc        *resourceCache
@@ -57,7 +57,7 @@ type Exporter struct {
 	open        *batch
 	ready       []*batch
 	inFlight    []*batch
-	free        []*batch // sent batches kept for reuse, at most queueBytes/8 of them
+	free        []*batch // sent batches kept for reuse, at most queueBytes/4 of them
 	freeBytes   int      // their capacity
 	batchCap    int      // the capacity a new batch gets
 	slots       []*slot  // request buffers of workers that ended

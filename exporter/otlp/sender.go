@@ -173,7 +173,7 @@ func (x *Exporter) completeLocked(b *batch, err error) {
 	}
 	x.heldBytes -= b.bytes
 	seq := b.seq
-	if c := cap(b.buf); c <= 2*maxRequestBytes && x.freeBytes+c <= x.cfg.queueBytes/8 {
+	if c := cap(b.buf); c <= 2*maxRequestBytes && x.freeBytes+c <= x.cfg.queueBytes/4 {
 		b.buf, b.spans, b.bytes, b.seq = b.buf[:0], 0, 0, 0
 		x.free = append(x.free, b)
 		x.freeBytes += c
@@ -236,6 +236,11 @@ func (x *Exporter) sendBatch(s *slot, b *batch) error {
 		}
 		buf = buf[k:]
 		s.records = append(s.records, record{res, spans, int(count)})
+	}
+	// The body is about as large as the batch: size it once rather than
+	// let it grow by copies.
+	if need := len(b.buf) + len(x.scope) + 1024; cap(s.body) < need {
+		s.body = make([]byte, 0, need+need/8)
 	}
 	return x.send(s, s.records, b.spans)
 }
