@@ -203,6 +203,9 @@ func benchSidelightOTLP(b *testing.B, opts ...otlp.Option) {
 	st := exp.Stats()
 	report(b, served, s.count(b))
 	b.ReportMetric(float64(st.Dropped())/float64(served)*100, "dropped%")
+	if st.Dropped() > 0 {
+		b.Logf("dropped: %d queue full, %d requests failed (%d requests, %d retries)", st.DroppedFull, st.DroppedSend, st.Requests, st.Retries)
+	}
 }
 
 // BenchmarkRealisticOtelHTTPOTLP is otelhttp with the OpenTelemetry SDK:
