@@ -2,6 +2,7 @@ package otlp
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -28,8 +29,8 @@ func (c *config) applyBSPEnvironment() error {
 			return 0, false, nil
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return 0, false, fmt.Errorf("otlp: %s=%q: want a positive integer", name, v)
+		if err != nil || n <= 0 || n > math.MaxInt32 {
+			return 0, false, fmt.Errorf("otlp: %s=%q: want a positive integer below 2^31", name, v)
 		}
 		return n, true, nil
 	}

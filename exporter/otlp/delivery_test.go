@@ -232,7 +232,7 @@ func TestBatchProcessorEnvironment(t *testing.T) {
 	if err != nil || c.queueSize != 0 || c.queueBytes != 32<<20 || c.maxBatch != 512 || c.batchTimeout != time.Second {
 		t.Fatalf("defaults %+v %v", c, err)
 	}
-	for _, bad := range []string{"0", "-5", "1s", "lots"} {
+	for _, bad := range []string{"0", "-5", "1s", "lots", "9999999999999"} {
 		if _, err := newConfig([]Option{envMap(map[string]string{"OTEL_BSP_SCHEDULE_DELAY": bad})}); err == nil || !strings.Contains(err.Error(), "OTEL_BSP_SCHEDULE_DELAY") {
 			t.Errorf("OTEL_BSP_SCHEDULE_DELAY=%q: %v", bad, err)
 		}
