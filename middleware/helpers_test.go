@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"testing"
 	"time"
 
@@ -15,6 +16,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(daemonProcessEnv) == "1" {
+		runDaemonProcess() // this binary re-run as BenchmarkLambda's daemon
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 

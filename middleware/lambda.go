@@ -498,7 +498,10 @@ func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveRes
 			addCause(seg, err, 1)
 		}
 	}
-	inv.recordCORS(seg, out, err != nil || panicked != nil)
+	// A panic after a streamed response's header went out leaves the
+	// client that header (out is set then); otherwise a failure leaves it
+	// the gateway's error answer.
+	inv.recordCORS(seg, out, err != nil || (panicked != nil && out == nil))
 	inv.flushLocked(now, seg, err, panicked)
 }
 
@@ -558,10 +561,21 @@ func (inv *invocation) flushLocked(now time.Time, seg *xray.Segment, err error, 
 		w.putLogger(l)
 	}
 	if seg != nil {
-		w.cfg.exporter.ExportSegment(seg)
+		// An exporter that can send on this goroutine does so: the
+		// invocation waits for the segment anyway, and handing it to a
+		// background sender would cost two goroutine switches more.
+		if se, ok := w.cfg.exporter.(xray.SyncSegmentExporter); ok {
+			if serr := se.ExportSegmentSync(ctx, seg); serr != nil {
+				w.cfg.logger.Warn("sidelight: invocation segment not sent", "error", serr)
+			}
+		} else {
+			w.cfg.exporter.ExportSegment(seg)
+		}
 		putSegment(seg)
 	}
 	if w.cfg.exporter != nil {
+		// Subsegments sent on their own during the invocation (or by the
+		// timeout report) may still be queued.
 		if ferr := w.cfg.exporter.ForceFlush(ctx); ferr != nil {
 			w.cfg.logger.Warn("sidelight: segments not flushed before the invocation ended", "error", ferr)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"go.uber.org/goleak"
 
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
 	"github.com/seed-c77c9410/sidelight/exporter/emf/emftest"
@@ -615,4 +616,32 @@ func TestLambdaInvalidNamespaceTurnsMetricsOffAndSaysSo(t *testing.T) {
 		t.Errorf("nothing logged: %q", logged.String())
 	}
 	f.wait(t, 1) // tracing still works
+}
+
+// TestLambdaTracedInvocationWakesNoGoroutine: with the UDP emitter, a
+// traced invocation sends its subsegment on the handler's own goroutine
+// before it returns, so no sender goroutine is woken (or even started)
+// per invocation, and the subsegment has reached the daemon's socket
+// without a flush handshake.
+func TestLambdaTracedInvocationWakesNoGoroutine(t *testing.T) {
+	f := newLambdaFixture(t)
+	h := Lambda(func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+	}, f.opts(t, WithTimeoutMargin(0))...)
+	before := goleak.IgnoreCurrent()
+	for i := range 3 {
+		ctx := invokeCtx(t, facadeHeader, time.Minute)
+		if _, err := h(ctx, restEvent("/orders", "")); err != nil {
+			t.Fatal(err)
+		}
+		if err := goleak.Find(before); err != nil {
+			t.Fatalf("invocation %d left a goroutine running: %v", i, err)
+		}
+	}
+	if docs := f.wait(t, 3); len(docs) != 3 {
+		t.Fatalf("%d documents, want 3", len(docs))
+	}
+	if st := f.emitter.Stats(); st.Segments != 3 || st.Datagrams != 3 || st.Dropped() != 0 {
+		t.Fatalf("emitter stats %+v", st)
+	}
 }

@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdaurl"
@@ -42,8 +43,14 @@ type LambdaURLHandler = func(context.Context, *events.LambdaFunctionURLRequest) 
 // subsegment as soon as the handler wrote its header, without the status
 // (a streaming response is not one Lambda knows), and wrapping h with
 // [HTTP] would start a segment of its own from the request's header rather
-// than a subsegment of the invocation. CORS verdicts are not recorded for
-// streamed responses. LambdaURL uses the default kit, or the one WithKit
+// than a subsegment of the invocation.
+//
+// When the request carries Origin, the CORS verdict a browser reaches is
+// recorded as for [Lambda]: on the status and headers as the function URL
+// sends them, that is as they stood when the handler first called
+// WriteHeader or Write (or returned, when it wrote nothing); headers set
+// after that never reach the client and do not count. A handler that
+// panics before writing leaves the client the function URL's 502. LambdaURL uses the default kit, or the one WithKit
 // names; lambdaurl's own options (lambdaurl.WithDetectContentType) are
 // lambda.Start options and work as with lambdaurl.Start.
 func LambdaURL(h http.Handler, opts ...Option) LambdaURLHandler {
@@ -69,16 +76,31 @@ func (l *lambdaURLHandler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var req lambdaevent.Request
 	var isHTTP bool
+	var corsReq any
 	if w.needEvent() {
 		if ev, ok := lambdaurl.RequestFromContext(ctx); ok && ev != nil {
 			req, isHTTP = lambdaevent.FromEvent(ev)
+			if isHTTP && w.cfg.cors {
+				corsReq = corsTypedRequest(ev)
+			}
 		}
 	}
-	inv := w.begin(ctx, req, isHTTP, nil)
+	inv := w.begin(ctx, req, isHTTP, corsReq)
+	var sent *streamedHeader
+	if corsReq != nil {
+		// Only requests that get a verdict pay for the copy of the
+		// header.
+		sent = &streamedHeader{ResponseWriter: rw}
+		rw = sent
+	}
 	rec := &responseWriter{ResponseWriter: rw}
 	defer func() {
 		if v := recover(); v != nil {
-			w.end(inv, nil, false, nil, v, nil)
+			var out any
+			if sent != nil && sent.committed {
+				out = &sent.resp // the client has the header already
+			}
+			w.end(inv, nil, false, nil, v, out)
 			panic(v)
 		}
 	}()
@@ -87,6 +109,58 @@ func (l *lambdaURLHandler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if status == 0 {
 		status = http.StatusOK // what lambdaurl sends when nothing was written
 	}
-	resp := lambdaevent.Response{Status: status, CORS: rw.Header().Get("Access-Control-Allow-Origin") != ""}
-	w.end(inv, &resp, isHTTP, nil, nil, nil)
+	var out any
+	acao := rw.Header().Get("Access-Control-Allow-Origin") != ""
+	if sent != nil {
+		sent.commit(http.StatusOK) // lambdaurl's own when nothing was written
+		status = sent.resp.StatusCode
+		_, acao = sent.resp.Headers["Access-Control-Allow-Origin"]
+		out = &sent.resp
+	}
+	resp := lambdaevent.Response{Status: status, CORS: acao}
+	w.end(inv, &resp, isHTTP, nil, nil, out)
 }
+
+// streamedHeader keeps, for the CORS verdict, the status and headers of a
+// streamed response as lambdaurl hands them to the function URL: taken at
+// the first WriteHeader or Write, multiple values joined with "," and
+// Set-Cookie apart as cookies. A flush does not commit the header (the
+// lambdaurl writer cannot flush).
+type streamedHeader struct {
+	http.ResponseWriter
+	committed bool
+	resp      events.LambdaFunctionURLResponse
+}
+
+func (s *streamedHeader) commit(code int) {
+	if s.committed {
+		return
+	}
+	s.committed = true
+	s.resp.StatusCode = code
+	h := s.ResponseWriter.Header()
+	if len(h) == 0 {
+		return
+	}
+	s.resp.Headers = make(map[string]string, len(h))
+	for k, v := range h {
+		if k == "Set-Cookie" {
+			s.resp.Cookies = append([]string(nil), v...)
+		} else {
+			s.resp.Headers[k] = strings.Join(v, ",")
+		}
+	}
+}
+
+func (s *streamedHeader) WriteHeader(code int) {
+	s.commit(code)
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *streamedHeader) Write(b []byte) (int, error) {
+	s.commit(http.StatusOK)
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap returns the lambdaurl writer, for http.ResponseController.
+func (s *streamedHeader) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -5,16 +5,20 @@
 // [Exporter.ExportSegment] translates an [xray.Segment] (with its
 // subsegments) into OTLP spans on the caller's goroutine, appending
 // protobuf wire format into a pooled buffer: no reflection, no generated
-// message structs, no allocation in steady state. The spans join a bounded
-// queue (spans and bytes); one background goroutine, started by the first
-// export, sends them in requests of up to 512 spans, as soon as 512 wait
-// or every second; when several batches wait, up to 8 requests are in
-// flight at once, on goroutines that end with the send. Answers 429, 502, 503 and 504 and failed connections
-// are retried with exponential backoff, honouring Retry-After; other
-// answers drop the batch. Nothing on the request path waits for the
-// network: a full queue drops the segment and counts it in [Stats].
-// [Exporter.ForceFlush] sends what is queued and waits for the answer;
-// [Exporter.Shutdown] does the same within its context and stops the
+// message structs, no allocation in steady state. The spans join the open
+// batch; a batch is sealed when it holds 512 spans (or 3 MiB), or every
+// second, and a request for it starts at once on a short-lived worker
+// goroutine, up to 16 requests in flight; a worker whose request is
+// answered goes on with the next waiting batch. The queue is bounded by
+// memory: 32 MiB of encoded spans, waiting or in requests not yet
+// answered (and, when asked, by a number of spans waiting). Answers 429,
+// 502, 503 and 504 and failed connections are retried with exponential
+// backoff, honouring Retry-After; other answers drop the batch. Nothing
+// on the request path waits for the network: a segment that does not fit
+// the queue is dropped, counted in [Stats] and logged (at most every 10
+// s); spans whose request fails for good are counted and logged too.
+// [Exporter.ForceFlush] sends what is queued and waits for the answers;
+// [Exporter.Shutdown] does the same within its context and leaves no
 // goroutine.
 //
 // # Settings
@@ -26,7 +30,13 @@
 // (key=value pairs, percent-decoded); _TIMEOUT (milliseconds, default
 // 10000); _COMPRESSION (gzip or none); _PROTOCOL (http/protobuf; grpc and
 // http/json are refused with an error); OTEL_SERVICE_NAME and
-// OTEL_RESOURCE_ATTRIBUTES for the resource.
+// OTEL_RESOURCE_ATTRIBUTES for the resource. The batch span processor's
+// variables set the batching, as they would for the OpenTelemetry SDK:
+// OTEL_BSP_SCHEDULE_DELAY (ms a partial batch waits, default 1000),
+// OTEL_BSP_MAX_EXPORT_BATCH_SIZE (spans per request, default 512),
+// OTEL_BSP_MAX_QUEUE_SIZE (spans waiting, default no bound: the 32 MiB
+// bound applies) and OTEL_BSP_EXPORT_TIMEOUT (ms one batch may take,
+// retries included).
 //
 // # Translation
 //

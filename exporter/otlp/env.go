@@ -113,6 +113,10 @@ func newConfig(opts []Option) (config, error) {
 		}
 	}
 
+	if err := c.applyBSPEnvironment(); err != nil {
+		return c, err
+	}
+
 	if v, ok := c.getenv(envResource); ok && strings.TrimSpace(v) != "" {
 		attrs, err := resourceattr.Parse(v)
 		if err != nil {

@@ -37,11 +37,11 @@ func (s Stats) Dropped() uint64 {
 // Exporter sends segments to an OpenTelemetry collector (the Sidelight
 // sidecar, the ADOT collector, any OTLP/HTTP receiver) as OTLP/HTTP
 // protobuf. ExportSegment encodes on the caller's goroutine into a pooled
-// buffer and appends the spans to a bounded queue; one background
-// goroutine, started by the first export, owns the queue and sends it in
-// batches (when several batches wait, up to 8 requests at once). Create one
-// with New, share it, and call Shutdown when done; it is safe for
-// concurrent use.
+// buffer and appends the spans to a queue bounded by memory; full batches
+// are sent at once, up to 16 requests in flight, on worker goroutines
+// that end when nothing waits, and a timer goroutine, started by the
+// first export, sends partial batches. Create one with New, share it, and
+// call Shutdown when done; it is safe for concurrent use.
 type Exporter struct {
 	cfg       config
 	rc        *resourceCache
@@ -50,26 +50,31 @@ type Exporter struct {
 	scope     []byte // the ScopeSpans.scope field
 
 	mu sync.Mutex
-	// The queue: records (resource, spans, span count) appended to
-	// chunks of chunkSize bytes, so that a growing queue never copies
-	// what it holds. Chunks the sender has sent wait in free for reuse.
-	chunks       [][]byte
-	pendingBytes int
-	pendingSpans int
-	free         [][]byte
-	started      bool
-	closed       bool
-	isClosed     atomic.Bool
+	// The queue: ExportSegment appends records (resource, spans, span
+	// count) to the open batch; a batch holding maxBatch spans (or
+	// maxRequestBytes) is sealed and joins ready, which workers take
+	// in order, at most maxInFlight at once.
+	open        *batch
+	ready       []*batch
+	inFlight    []*batch
+	free        []*batch // sent batches kept for reuse, at most queueBytes/4 of them
+	freeBytes   int      // their capacity
+	batchCap    int      // the capacity a new batch gets
+	slots       []*slot  // request buffers of workers that ended
+	queuedSpans int      // spans in open and ready
+	heldBytes   int      // encoded bytes in open, ready and in flight
+	nextSeq     uint64   // the next sealed batch's number
+	waiters     []*flushWaiter
+	started     bool
+	closed      bool
+	isClosed    atomic.Bool
+	workers     sync.WaitGroup
 
-	wake    chan struct{}
-	flushes chan chan error
-	stop    chan struct{}
-	done    chan struct{}
-	ctx     context.Context
-	cancel  context.CancelFunc
-	once    sync.Once
-
-	snd sender // owned by the background goroutine
+	stop   chan struct{} // stops the batch timer's goroutine
+	done   chan struct{} // closed when that goroutine has ended
+	ctx    context.Context
+	cancel context.CancelFunc
+	once   sync.Once
 
 	segments, spans, exported, requests, retries            atomic.Uint64
 	droppedFull, droppedClosed, droppedInvalid, droppedSend atomic.Uint64
@@ -108,10 +113,9 @@ func New(opts ...Option) (*Exporter, error) {
 		cfg:     cfg,
 		rc:      newResourceCache(cfg.resource),
 		client:  cfg.client,
-		wake:    make(chan struct{}, 1),
-		flushes: make(chan chan error),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
+		nextSeq: 1,
 	}
 	if x.client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -169,19 +173,28 @@ func (x *Exporter) ExportSegment(seg *xray.Segment) {
 		x.droppedClosed.Add(1)
 		return
 	}
-	if x.pendingSpans+n > x.cfg.queueSize || x.pendingBytes+size > x.cfg.queueBytes {
+	if (x.cfg.queueSize > 0 && x.queuedSpans+n > x.cfg.queueSize) || x.heldBytes+size > x.cfg.queueBytes {
 		x.mu.Unlock()
 		x.droppedFull.Add(uint64(n))
 		x.logDrop("queue full", nil)
 		return
 	}
-	b := x.chunkFor(size)
-	b = protowire.AppendBytes(b, enc.res)
-	b = protowire.AppendBytes(b, enc.spans)
-	x.chunks[len(x.chunks)-1] = protowire.AppendVarint(b, uint64(n))
-	x.pendingBytes += size
-	x.pendingSpans += n
-	full := x.pendingSpans >= x.cfg.maxBatch
+	b := x.open
+	if b == nil {
+		b = x.newBatchLocked()
+		x.open = b
+	}
+	b.buf = protowire.AppendBytes(b.buf, enc.res)
+	b.buf = protowire.AppendBytes(b.buf, enc.spans)
+	b.buf = protowire.AppendVarint(b.buf, uint64(n))
+	b.spans += n
+	b.bytes += size
+	x.queuedSpans += n
+	x.heldBytes += size
+	if b.spans >= x.cfg.maxBatch || len(b.buf) >= maxRequestBytes {
+		x.sealLocked()
+		x.dispatchLocked()
+	}
 	if !x.started {
 		x.started = true
 		go x.run()
@@ -190,39 +203,13 @@ func (x *Exporter) ExportSegment(seg *xray.Segment) {
 
 	x.segments.Add(1)
 	x.spans.Add(uint64(n))
-	if full {
-		select {
-		case x.wake <- struct{}{}:
-		default:
-		}
-	}
 }
 
 const binaryVarintMax = 10
 
-// chunkSize is the size of the queue's chunks.
-const chunkSize = 64 << 10
-
-// chunkFor returns the last chunk of the queue, after starting a new one
-// when the last has no room for size bytes. x.mu is held.
-func (x *Exporter) chunkFor(size int) []byte {
-	if n := len(x.chunks); n > 0 && cap(x.chunks[n-1])-len(x.chunks[n-1]) >= size {
-		return x.chunks[n-1]
-	}
-	var c []byte
-	switch {
-	case size > chunkSize:
-		c = make([]byte, 0, size) // one large segment: a chunk of its own
-	case len(x.free) > 0:
-		c = x.free[len(x.free)-1]
-		x.free[len(x.free)-1] = nil
-		x.free = x.free[:len(x.free)-1]
-	default:
-		c = make([]byte, 0, chunkSize)
-	}
-	x.chunks = append(x.chunks, c)
-	return c
-}
+// maxRequestBytes bounds a request's body whatever the batch size, below
+// the 4 MiB many collectors take at most.
+const maxRequestBytes = 3 << 20
 
 func putEncoder(e *encoder) {
 	if cap(e.spans)+cap(e.res)+cap(e.json.strs)+cap(e.keys) > maxPooledEncoder {
@@ -236,22 +223,18 @@ func putEncoder(e *encoder) {
 // or ctx's error.
 func (x *Exporter) ForceFlush(ctx context.Context) error {
 	x.mu.Lock()
-	started := x.started
+	if !x.started {
+		x.mu.Unlock()
+		return nil
+	}
+	w := x.flushLocked()
 	x.mu.Unlock()
-	if !started {
+	if w == nil {
 		return nil
 	}
-	ch := make(chan error, 1)
 	select {
-	case x.flushes <- ch:
-	case <-x.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-ch:
-		return err
+	case <-w.ch:
+		return w.err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -259,8 +242,9 @@ func (x *Exporter) ForceFlush(ctx context.Context) error {
 
 // Shutdown stops taking segments, sends what is queued and stops the
 // sender, within ctx: when ctx ends first, requests still in flight are
-// abandoned (their spans counted as dropped) and ctx's error returned.
-// Later calls do nothing and return nil.
+// abandoned and batches not yet sent are dropped (their spans counted in
+// DroppedSend), and ctx's error is returned. Later calls do nothing and
+// return nil.
 func (x *Exporter) Shutdown(ctx context.Context) error {
 	var err error
 	x.once.Do(func() {
@@ -268,16 +252,23 @@ func (x *Exporter) Shutdown(ctx context.Context) error {
 		x.closed = true
 		x.isClosed.Store(true)
 		started := x.started
+		var w *flushWaiter
+		if started {
+			w = x.flushLocked()
+		}
 		x.mu.Unlock()
 		if started {
 			close(x.stop)
-			select {
-			case <-x.done:
-			case <-ctx.Done():
-				x.cancel()
-				<-x.done
-				err = ctx.Err()
+			<-x.done
+			if w != nil {
+				select {
+				case <-w.ch:
+				case <-ctx.Done():
+					x.cancel() // in-flight requests and retry waits end at once
+					err = ctx.Err()
+				}
 			}
+			x.workers.Wait()
 		}
 		x.cancel()
 		if x.ownClient {

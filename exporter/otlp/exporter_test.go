@@ -1,7 +1,6 @@
 package otlp
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"io"
@@ -285,18 +284,26 @@ func TestPartialSuccessCounted(t *testing.T) {
 }
 
 func TestQueueFullDrops(t *testing.T) {
-	c := newCollector(t)
-	x := newTestExporter(t, c, WithQueueSize(3, 0), WithMaxBatchSize(100))
-	for i := range 5 {
+	// The queue holds spans waiting for a request: with the collector
+	// stalled, maxInFlight batches of 3 are in flight, 3 spans wait, and
+	// the rest is dropped and counted.
+	sc := newStalledCollector(t)
+	x, err := New(WithEnvironment(noEnv), WithEndpointURL(sc.srv.URL+"/v1/traces"), WithRetry(fastRetry), WithQueueSize(3, 0), WithMaxBatchSize(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3*maxInFlight + 5 {
 		x.ExportSegment(segmentN(i))
 	}
+	close(sc.release)
 	if err := x.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	st := x.Stats()
-	if st.DroppedFull != 2 || st.Exported != 3 || len(c.spans()) != 3 {
+	if st.DroppedFull != 2 || st.Exported != 3*maxInFlight+3 || len(sc.ids) != 3*maxInFlight+3 {
 		t.Fatalf("stats %+v", st)
 	}
+	c := newCollector(t)
 	// Bytes bound too.
 	y := newTestExporter(t, c, WithQueueSize(100, 2000))
 	for i := range 100 {
@@ -452,16 +459,14 @@ func TestBatchesSentConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Queue every batch with no sender running, then send as the sender
-	// does.
-	x.started = true
+	// Each full batch is sent as soon as it is sealed, without waiting
+	// for the batches before it to be answered.
 	for i := range n * 10 {
 		x.ExportSegment(segmentN(i))
 	}
-	if err := x.sendAll(); err != nil {
+	if err := x.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	x.started = false
 	if err := x.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -471,10 +476,15 @@ func TestBatchesSentConcurrently(t *testing.T) {
 }
 
 func TestDropsLoggedOnce(t *testing.T) {
-	c := newCollector(t)
-	var logs bytes.Buffer
-	x := newTestExporter(t, c, WithQueueSize(1, 0), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	for i := range 5 {
+	c := newStalledCollector(t)
+	var logs syncBuffer
+	x, err := New(WithEnvironment(noEnv), WithEndpointURL(c.srv.URL+"/v1/traces"), WithQueueSize(1, 0),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = x.Shutdown(context.Background()) })
+	for i := range maxInFlight + 5 { // maxInFlight in flight, 1 waiting
 		x.ExportSegment(segmentN(i))
 	}
 	if got := strings.Count(logs.String(), "segment dropped"); got != 1 {
@@ -482,5 +492,9 @@ func TestDropsLoggedOnce(t *testing.T) {
 	}
 	if st := x.Stats(); st.DroppedFull != 4 {
 		t.Fatalf("stats %+v", st)
+	}
+	close(c.release)
+	if err := x.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

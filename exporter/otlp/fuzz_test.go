@@ -3,6 +3,7 @@ package otlp
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +68,32 @@ func FuzzMetadataJSON(f *testing.F) {
 		want, _ := json.Marshal(v)
 		if got := tree.appendJSON(nil, n); string(got) != string(want) {
 			t.Fatalf("wrote %s, json.Marshal writes %s", got, want)
+		}
+	})
+}
+
+// FuzzBatchProcessorEnvironment: any OTEL_BSP_* values give a usable
+// configuration (positive batch size and timeout, a batch no larger than
+// a span bound) or an error naming the variable, never a panic.
+func FuzzBatchProcessorEnvironment(f *testing.F) {
+	f.Add("5000", "30000", "2048", "512")
+	f.Add("0", "-1", "", "99999999999999999999")
+	f.Add(" 7 ", "1e3", "10", "20")
+	f.Add("9999999999999", "9223372036854775807", "1", "1")
+	f.Fuzz(func(t *testing.T, delay, timeout, queue, batch string) {
+		env := map[string]string{
+			"OTEL_BSP_SCHEDULE_DELAY": delay, "OTEL_BSP_EXPORT_TIMEOUT": timeout,
+			"OTEL_BSP_MAX_QUEUE_SIZE": queue, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": batch,
+		}
+		c, err := newConfig([]Option{envMap(env)})
+		if err != nil {
+			if !strings.Contains(err.Error(), "OTEL_BSP_") {
+				t.Fatalf("error names no variable: %v", err)
+			}
+			return
+		}
+		if c.maxBatch <= 0 || c.batchTimeout <= 0 || c.exportTimeout < 0 || c.queueSize < 0 || (c.queueSize > 0 && c.maxBatch > c.queueSize) {
+			t.Fatalf("config %+v from %q", c, env)
 		}
 	})
 }

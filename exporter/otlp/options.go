@@ -40,9 +40,13 @@ const (
 	DefaultEndpoint     = "http://localhost:4318/v1/traces"
 	DefaultMaxBatchSize = 512
 	DefaultBatchTimeout = time.Second
-	DefaultQueueSize    = 8192
-	DefaultQueueBytes   = 4 << 20
-	DefaultTimeout      = 10 * time.Second
+	// DefaultQueueSize is no bound on the number of spans: by default the
+	// queue is bounded by memory, DefaultQueueBytes.
+	DefaultQueueSize = 0
+	// DefaultQueueBytes bounds the encoded spans the exporter holds, those
+	// waiting and those in requests not yet answered.
+	DefaultQueueBytes = 32 << 20
+	DefaultTimeout    = 10 * time.Second
 )
 
 type config struct {
@@ -64,6 +68,8 @@ type config struct {
 
 	// set by options, so that they override the environment
 	endpointSet, compressionSet, timeoutSet, serviceSet bool
+	maxBatchSet, batchTimeoutSet, queueSizeSet          bool
+	exportTimeout                                       time.Duration // OTEL_BSP_EXPORT_TIMEOUT; 0 when unset
 	serviceName                                         string
 	optHeaders                                          map[string]string
 	optResource                                         []resourceAttr
@@ -161,32 +167,35 @@ func WithRetry(r RetryConfig) Option {
 }
 
 // WithMaxBatchSize sets how many spans one request holds at most (default
-// 512); the sender sends as soon as that many wait.
+// 512, or OTEL_BSP_MAX_EXPORT_BATCH_SIZE); a request is sent as soon as
+// that many wait. Whatever the size, a request's body stays under 3 MiB.
 func WithMaxBatchSize(n int) Option {
 	return optionFunc(func(c *config) {
 		if n > 0 {
-			c.maxBatch = n
+			c.maxBatch, c.maxBatchSet = n, true
 		}
 	})
 }
 
 // WithBatchTimeout sets how long a span waits at most before the sender
-// sends what it has (default 1 s).
+// sends what it has (default 1 s, or OTEL_BSP_SCHEDULE_DELAY).
 func WithBatchTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d > 0 {
-			c.batchTimeout = d
+			c.batchTimeout, c.batchTimeoutSet = d, true
 		}
 	})
 }
 
-// WithQueueSize bounds how many spans, and how many encoded bytes, may
-// wait for the sender (default 8192 spans, 4 MiB). A segment that does not
-// fit is dropped and counted in Stats.
+// WithQueueSize bounds how many spans may wait for a request (default no
+// bound, or OTEL_BSP_MAX_QUEUE_SIZE) and how many bytes of encoded spans
+// the exporter holds, waiting or in requests not yet answered (default
+// 32 MiB); zero leaves a bound as it was. A segment that does not fit is
+// dropped and counted in Stats.
 func WithQueueSize(spans, bytes int) Option {
 	return optionFunc(func(c *config) {
 		if spans > 0 {
-			c.queueSize = spans
+			c.queueSize, c.queueSizeSet = spans, true
 		}
 		if bytes > 0 {
 			c.queueBytes = bytes

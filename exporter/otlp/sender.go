@@ -7,34 +7,37 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// maxInFlight is how many requests the sender has in flight at once when
-// more than one batch waits. A single request at a time makes the
-// sender's throughput one batch per round trip, and while the process's
-// own goroutines keep its CPUs busy (GOMAXPROCS 1 under load) a round trip
-// can last a scheduler time slice (10 ms).
-const maxInFlight = 8
+// maxInFlight is how many requests are in flight at most. A single
+// request at a time makes the exporter's throughput one batch per round
+// trip, and while the process's own goroutines keep its CPUs busy
+// (GOMAXPROCS 1 under load) a round trip can last a scheduler time slice
+// (10 ms) or two.
+const maxInFlight = 16
 
-// sender is the state of the background goroutine.
-type sender struct {
-	spare   [][]byte // the chunk list not in use
-	records []record
-	slots   [maxInFlight]slot
+// batch is one request's worth of queued segments: records (resource,
+// spans as length-delimited fields, then the span count) appended to buf.
+type batch struct {
+	buf   []byte
+	spans int
+	bytes int    // what the batch counts against the queue's byte bound
+	seq   uint64 // order of sealing, for ForceFlush
 }
 
 // slot is the state of one request in flight.
 type slot struct {
-	body  []byte
-	gz    *gzip.Writer
-	gzBuf bytes.Buffer
-	resp  []byte
+	body    []byte
+	gz      *gzip.Writer
+	gzBuf   bytes.Buffer
+	resp    []byte
+	records []record
 }
 
 // record is one exported segment as queued: its resource and its spans.
@@ -43,6 +46,16 @@ type record struct {
 	n          int
 }
 
+// flushWaiter is a ForceFlush (or Shutdown) waiting for every batch up to
+// upTo to be sent.
+type flushWaiter struct {
+	upTo uint64
+	err  error // the first failed request among those batches
+	ch   chan struct{}
+}
+
+// run seals the open batch every batchTimeout, so that a span waits at
+// most that long (and a request's worth of spans not at all).
 func (x *Exporter) run() {
 	defer close(x.done)
 	t := time.NewTicker(x.cfg.batchTimeout)
@@ -50,113 +63,186 @@ func (x *Exporter) run() {
 	for {
 		select {
 		case <-x.stop:
-			x.sendAll()
 			return
-		case ch := <-x.flushes:
-			ch <- x.sendAll()
-		case <-x.wake:
-			x.sendAll()
 		case <-t.C:
-			x.sendAll()
+			x.mu.Lock()
+			x.sealLocked()
+			x.dispatchLocked()
+			x.mu.Unlock()
 		}
 	}
 }
 
-// sendAll takes the queue and sends it in requests of at most maxBatch
-// spans. It returns the last request's error.
-func (x *Exporter) sendAll() error {
-	s := &x.snd
-	x.mu.Lock()
-	chunks := x.chunks
-	x.chunks = s.spare[:0]
-	x.pendingSpans, x.pendingBytes = 0, 0
-	x.mu.Unlock()
-	defer x.recycle(chunks)
-	if len(chunks) == 0 {
+// newBatchLocked returns a batch for the queue, reusing a sent one.
+func (x *Exporter) newBatchLocked() *batch {
+	if n := len(x.free); n > 0 {
+		b := x.free[n-1]
+		x.free[n-1] = nil
+		x.free = x.free[:n-1]
+		x.freeBytes -= cap(b.buf)
+		return b
+	}
+	// A new batch gets room for as much as the last full one held, so
+	// that filling it does not copy it as it grows on the request path.
+	return &batch{buf: make([]byte, 0, x.batchCap)}
+}
+
+// sealLocked moves the open batch, if it holds spans, to the ready list.
+func (x *Exporter) sealLocked() {
+	b := x.open
+	if b == nil || b.spans == 0 {
+		return
+	}
+	x.open = nil
+	if n := len(b.buf) + len(b.buf)/8; n > x.batchCap && b.spans >= x.cfg.maxBatch {
+		x.batchCap = min(n, maxRequestBytes+maxRequestBytes/8)
+	}
+	b.seq = x.nextSeq
+	x.nextSeq++
+	x.ready = append(x.ready, b)
+}
+
+// dispatchLocked starts a worker for each ready batch while fewer than
+// maxInFlight requests are in flight. A worker goes on with the next
+// ready batch when its request is answered, and ends when none is left.
+func (x *Exporter) dispatchLocked() {
+	for len(x.ready) > 0 && len(x.inFlight) < maxInFlight {
+		b := x.takeLocked()
+		var s *slot
+		if n := len(x.slots); n > 0 {
+			s = x.slots[n-1]
+			x.slots = x.slots[:n-1]
+		} else {
+			s = &slot{}
+		}
+		x.workers.Add(1)
+		go x.work(s, b)
+	}
+}
+
+// takeLocked moves the oldest ready batch in flight.
+func (x *Exporter) takeLocked() *batch {
+	b := x.ready[0]
+	copy(x.ready, x.ready[1:])
+	x.ready[len(x.ready)-1] = nil
+	x.ready = x.ready[:len(x.ready)-1]
+	x.queuedSpans -= b.spans
+	x.inFlight = append(x.inFlight, b)
+	return b
+}
+
+// work sends b, then the next ready batches, until none is left. After
+// Shutdown gave up waiting (x.ctx is cancelled), what is still ready is
+// dropped and counted rather than sent.
+func (x *Exporter) work(s *slot, b *batch) {
+	defer x.workers.Done()
+	for {
+		err := x.sendBatch(s, b)
+		x.mu.Lock()
+		x.completeLocked(b, err)
+		if x.ctx.Err() != nil {
+			for len(x.ready) > 0 {
+				r := x.takeLocked()
+				x.droppedSend.Add(uint64(r.spans))
+				x.completeLocked(r, x.ctx.Err())
+			}
+		}
+		if len(x.ready) == 0 {
+			if len(x.slots) < maxInFlight {
+				x.slots = append(x.slots, s)
+			}
+			x.mu.Unlock()
+			return
+		}
+		b = x.takeLocked()
+		x.mu.Unlock()
+	}
+}
+
+// completeLocked takes b out of flight, keeps it for reuse, and releases
+// the flushes that were waiting for it and the batches before it.
+func (x *Exporter) completeLocked(b *batch, err error) {
+	for i, f := range x.inFlight {
+		if f == b {
+			last := len(x.inFlight) - 1
+			x.inFlight[i] = x.inFlight[last]
+			x.inFlight[last] = nil
+			x.inFlight = x.inFlight[:last]
+			break
+		}
+	}
+	x.heldBytes -= b.bytes
+	seq := b.seq
+	if c := cap(b.buf); c <= 2*maxRequestBytes && x.freeBytes+c <= x.cfg.queueBytes/4 {
+		b.buf, b.spans, b.bytes, b.seq = b.buf[:0], 0, 0, 0
+		x.free = append(x.free, b)
+		x.freeBytes += c
+	}
+	// The oldest batch not yet answered: flushes waiting for batches
+	// before it are done.
+	oldest := uint64(math.MaxUint64)
+	if len(x.ready) > 0 {
+		oldest = x.ready[0].seq
+	}
+	for _, f := range x.inFlight {
+		oldest = min(oldest, f.seq)
+	}
+	kept := x.waiters[:0]
+	for _, w := range x.waiters {
+		if err != nil && seq <= w.upTo && w.err == nil {
+			w.err = err
+		}
+		if w.upTo < oldest {
+			close(w.ch)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(x.waiters[len(kept):])
+	x.waiters = kept
+}
+
+// flushLocked seals the open batch, starts its sending, and returns a
+// waiter for every batch sealed so far, or nil when none is outstanding.
+func (x *Exporter) flushLocked() *flushWaiter {
+	x.sealLocked()
+	x.dispatchLocked()
+	if len(x.ready) == 0 && len(x.inFlight) == 0 {
 		return nil
 	}
+	w := &flushWaiter{upTo: x.nextSeq - 1, ch: make(chan struct{})}
+	x.waiters = append(x.waiters, w)
+	return w
+}
+
+// sendBatch sends b in one request, one ResourceSpans per resource.
+func (x *Exporter) sendBatch(s *slot, b *batch) error {
 	s.records = s.records[:0]
-	for _, b := range chunks {
-		for len(b) > 0 {
-			res, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				break // cannot happen: the queue holds what ExportSegment wrote
-			}
-			b = b[n:]
-			spans, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				break
-			}
-			b = b[m:]
-			count, k := protowire.ConsumeVarint(b)
-			if k < 0 {
-				break
-			}
-			b = b[k:]
-			s.records = append(s.records, record{res, spans, int(count)})
+	buf := b.buf
+	for len(buf) > 0 {
+		res, n := protowire.ConsumeBytes(buf)
+		if n < 0 {
+			break // cannot happen: the batch holds what ExportSegment wrote
 		}
-	}
-	// Cut the records into batches of at most maxBatch spans (a segment
-	// is never split), and send up to maxInFlight of them at once.
-	var batches [maxInFlight][]batch
-	nb := 0
-	for lo := 0; lo < len(s.records); nb++ {
-		hi, n := lo, 0
-		for hi < len(s.records) && (hi == lo || n+s.records[hi].n <= x.cfg.maxBatch) {
-			n += s.records[hi].n
-			hi++
+		buf = buf[n:]
+		spans, m := protowire.ConsumeBytes(buf)
+		if m < 0 {
+			break
 		}
-		w := nb % maxInFlight
-		batches[w] = append(batches[w], batch{s.records[lo:hi], n})
-		lo = hi
-	}
-	var errs [maxInFlight]error
-	send := func(w int) {
-		for _, b := range batches[w] {
-			if e := x.send(&s.slots[w], b.recs, b.n); e != nil {
-				errs[w] = e
-			}
+		buf = buf[m:]
+		count, k := protowire.ConsumeVarint(buf)
+		if k < 0 {
+			break
 		}
+		buf = buf[k:]
+		s.records = append(s.records, record{res, spans, int(count)})
 	}
-	if nb == 1 {
-		send(0)
-		return errs[0]
+	// The body is about as large as the batch: size it once rather than
+	// let it grow by copies.
+	if need := len(b.buf) + len(x.scope) + 1024; cap(s.body) < need {
+		s.body = make([]byte, 0, need+need/8)
 	}
-	var wg sync.WaitGroup
-	for w := 1; w < min(nb, maxInFlight); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			send(w)
-		}()
-	}
-	send(0)
-	wg.Wait()
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
-}
-
-// recycle keeps sent chunks for reuse, as many as the queue's byte bound
-// can fill, and the chunk list for the next swap.
-func (x *Exporter) recycle(chunks [][]byte) {
-	x.mu.Lock()
-	for i, c := range chunks {
-		if cap(c) == chunkSize && (len(x.free)+1)*chunkSize <= x.cfg.queueBytes+chunkSize {
-			x.free = append(x.free, c[:0])
-		}
-		chunks[i] = nil
-	}
-	x.mu.Unlock()
-	x.snd.spare = chunks[:0]
-}
-
-type batch struct {
-	recs []record
-	n    int
+	return x.send(s, s.records, b.spans)
 }
 
 // send writes one ExportTraceServiceRequest holding recs, the spans of one
@@ -214,6 +300,10 @@ func (x *Exporter) post(s *slot, body []byte, n int) error {
 	r := x.cfg.retry
 	first := time.Now()
 	interval := r.InitialInterval
+	giveUp := r.MaxElapsedTime
+	if t := x.cfg.exportTimeout; t > 0 && t < giveUp {
+		giveUp = t // OTEL_BSP_EXPORT_TIMEOUT
+	}
 	for {
 		x.requests.Add(1)
 		rejected, after, err := x.postOnce(s, payload)
@@ -230,7 +320,7 @@ func (x *Exporter) post(s *slot, body []byte, n int) error {
 		if after > 0 {
 			wait = after
 		}
-		if time.Since(first)+wait > r.MaxElapsedTime {
+		if time.Since(first)+wait > giveUp {
 			return x.drop(n, fmt.Errorf("%w; gave up after %s", err, time.Since(first).Round(time.Millisecond)))
 		}
 		t := time.NewTimer(wait)

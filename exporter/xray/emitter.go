@@ -78,6 +78,10 @@ type Emitter struct {
 	start   sync.Once   // starts the sender with the first segment
 	started atomic.Bool // the sender runs (or ran)
 
+	// queued counts datagrams queued and not yet written, so that
+	// ForceFlush returns at once when there are none.
+	queued atomic.Int64
+
 	// Owned by the sender goroutine.
 	msgs    []ipv4.Message
 	pending []*[]byte
@@ -155,15 +159,52 @@ func (e *Emitter) ExportSegment(s *Segment) {
 		})
 	}
 	e.segments.Add(1)
-	e.encode(s)
+	e.encode(s, nil)
 }
 
-func (e *Emitter) enqueue(b *[]byte) {
+// ExportSegmentSync encodes s as ExportSegment does and writes its
+// datagrams on the caller's goroutine (one non-blocking UDP write each,
+// on a socket of their own) instead of queueing them: it starts no
+// goroutine and does not wait for the sender. ctx is not consulted: a UDP
+// write does not wait. It returns the error of a failed write, which
+// Stats also counts as a send error.
+func (e *Emitter) ExportSegmentSync(ctx context.Context, s *Segment) error {
+	if e.closed.Load() {
+		e.droppedClosed.Add(1)
+		return errClosed
+	}
+	e.segments.Add(1)
+	var err error
+	e.encode(s, &err)
+	return err
+}
+
+var (
+	errClosed   = errors.New("xray: emitter shut down: segment dropped")
+	errTooLarge = errors.New("xray: document over the datagram limit even without metadata: dropped")
+)
+
+// enqueue queues b for the sender, or, when syncErr is not nil, writes it
+// at once and records a failure in *syncErr.
+func (e *Emitter) enqueue(b *[]byte, syncErr *error) {
+	if syncErr != nil {
+		if _, err := e.overflow.Write(*b); err != nil {
+			e.sendErrors.Add(1)
+			e.logErr(err)
+			*syncErr = err
+		} else {
+			e.datagrams.Add(1)
+		}
+		bufPool.Put(b)
+		return
+	}
+	e.queued.Add(1)
 	select {
 	case e.queue <- b:
 		return
 	default:
 	}
+	e.queued.Add(-1)
 	if e.cfg.dropWhenFull {
 		e.droppedFull.Add(1)
 		e.logDrop("queue full")
@@ -183,12 +224,12 @@ func (e *Emitter) enqueue(b *[]byte) {
 // encode turns s into one datagram, or, when it is too large, into several:
 // subsegments become documents of their own, and a document that still
 // does not fit loses its metadata and stacks.
-func (e *Emitter) encode(s *Segment) {
+func (e *Emitter) encode(s *Segment, syncErr *error) {
 	b := bufPool.Get().(*[]byte)
 	*b = append((*b)[:0], DaemonHeader...)
 	*b = AppendDocument(*b, s)
 	if len(*b) <= e.cfg.maxDoc {
-		e.enqueue(b)
+		e.enqueue(b, syncErr)
 		return
 	}
 	if cap(*b) > 1<<16 {
@@ -199,13 +240,13 @@ func (e *Emitter) encode(s *Segment) {
 		e.split.Add(1)
 		subs := s.Subsegments
 		s.Subsegments = nil
-		e.encode(s)
+		e.encode(s, syncErr)
 		for _, sub := range subs {
 			// Sent on its own, the subsegment names its trace and parent;
 			// the caller's segment is left as it was.
 			ind, tid, pid := sub.Independent, sub.TraceID, sub.ParentID
 			sub.Independent, sub.TraceID, sub.ParentID = true, s.TraceID, s.ID
-			e.encode(sub)
+			e.encode(sub, syncErr)
 			sub.Independent, sub.TraceID, sub.ParentID = ind, tid, pid
 		}
 		s.Subsegments = subs
@@ -225,12 +266,15 @@ func (e *Emitter) encode(s *Segment) {
 			}
 			s.Cause = &c
 		}
-		e.encode(s)
+		e.encode(s, syncErr)
 		s.Metadata, s.Cause = meta, cause
 		return
 	}
 	e.droppedLarge.Add(1)
 	e.logDrop("document over the datagram limit even without metadata: dropped")
+	if syncErr != nil && *syncErr == nil {
+		*syncErr = errTooLarge
+	}
 }
 
 func hasStack(c *Cause) bool {
@@ -245,8 +289,8 @@ func hasStack(c *Cause) bool {
 // ForceFlush waits until every segment exported before the call has been
 // written to the socket, or ctx ends.
 func (e *Emitter) ForceFlush(ctx context.Context) error {
-	if !e.started.Load() {
-		return nil // nothing was ever queued
+	if !e.started.Load() || e.queued.Load() == 0 {
+		return nil // nothing queued: everything exported was written
 	}
 	ack := make(chan struct{})
 	select {
@@ -373,6 +417,7 @@ func (e *Emitter) drain() {
 
 // write sends the pending datagrams and returns their buffers to the pool.
 func (e *Emitter) write() {
+	defer e.queued.Add(-int64(len(e.pending)))
 	if e.gso != nil && len(e.pending) > 1 {
 		sent, failed, err := e.gso.write(e.pending, e.logErr)
 		e.datagrams.Add(uint64(sent))

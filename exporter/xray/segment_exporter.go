@@ -29,4 +29,23 @@ type SegmentExporter interface {
 	Shutdown(ctx context.Context) error
 }
 
-var _ SegmentExporter = (*Emitter)(nil)
+// A SyncSegmentExporter can also send a segment on the caller's goroutine,
+// bypassing its queue. The Lambda middleware uses it for the subsegment of
+// an invocation, which must be on its way before the invocation returns
+// anyway (Lambda freezes the process afterwards): sending it at once costs
+// one system call, where queueing it costs waking the background sender
+// and waiting for it in ForceFlush.
+type SyncSegmentExporter interface {
+	SegmentExporter
+	// ExportSegmentSync is ExportSegment, except that seg has been handed
+	// to the network (or dropped and counted) when it returns, without
+	// involving the exporter's background goroutine. The ownership rules
+	// of ExportSegment apply. It returns an error when the segment could
+	// not be sent (it is also counted in the exporter's statistics).
+	ExportSegmentSync(ctx context.Context, seg *Segment) error
+}
+
+var (
+	_ SegmentExporter     = (*Emitter)(nil)
+	_ SyncSegmentExporter = (*Emitter)(nil)
+)
