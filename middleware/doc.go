@@ -52,7 +52,8 @@
 //     OTEL_RESOURCE_ATTRIBUTES, AWS_EMF_SERVICE_NAME, AWS_LAMBDA_FUNCTION_NAME,
 //     in that order:
 //     the service name ([WithServiceName]).
-//   - OTEL_RESOURCE_ATTRIBUTES: key=value pairs, values percent-decoded;
+//   - OTEL_RESOURCE_ATTRIBUTES: key=value pairs, keys and values
+//     percent-decoded;
 //     service.version is the running version ([WithServiceVersion]). One
 //     malformed pair discards the variable (reported by New and logged).
 //   - OTEL_TRACES_EXPORTER: "xray" (the default) or "none". "otlp" needs
