@@ -93,7 +93,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	var metSink otlpmetrics.Sink // nil: OTLP metrics refused
 	var err error
 	if o.AWS == nil {
-		if err := checkLocalExporters(c); err != nil {
+		if err := checkLocalExporters(c, o.Logger); err != nil {
 			return nil, err
 		}
 		store, err := localview.New(localview.Config{PersistPath: c.PersistPath, AllowedHosts: c.AllowedHosts, Logger: o.Logger})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -59,13 +60,11 @@ func (l localConsumer) consumeLogs(req *collogspb.ExportLogsServiceRequest) (int
 	return 0, "", nil
 }
 
-// checkLocalExporters refuses, naming the flag, exporter settings local
-// mode would not use: it keeps what it receives in the view and sends
-// nothing on, so a -traces-exporter, -logs-exporter, endpoint, headers or
-// OTLP log group that asks for sending somewhere would otherwise be
-// silently ignored. Local mode is chosen with -local or -demo, or when no
-// AWS region and credentials were found; the error says to fix either.
-func checkLocalExporters(c config.Config) error {
+// localIgnoredExporters lists, by flag, the exporter settings local mode
+// does not use: it keeps what it receives in the view and sends nothing
+// on, so a -traces-exporter, -logs-exporter, endpoint, headers or OTLP
+// log group that asks for sending somewhere has no effect there.
+func localIgnoredExporters(c config.Config) []string {
 	var set []string
 	if c.TracesExporter != "" && c.TracesExporter != config.ExporterXRay {
 		set = append(set, "-traces-exporter "+c.TracesExporter)
@@ -88,11 +87,27 @@ func checkLocalExporters(c config.Config) error {
 	if c.OTLPLogGroup != "" && c.OTLPLogGroup != config.Default().OTLPLogGroup {
 		set = append(set, "-otlp-log-group")
 	}
+	return set
+}
+
+// checkLocalExporters handles the settings localIgnoredExporters finds.
+// Asked for local mode (-local, -demo, SIDELIGHT_LOCAL), the sidecar runs
+// and logs a warning naming them: running a task definition's sidecar
+// locally, settings and all, is what local mode is for. Fallen into local
+// mode because no AWS region and credentials were found, it refuses to
+// start, naming them: a sidecar told to export must not quietly keep
+// everything to itself instead.
+func checkLocalExporters(c config.Config, log *slog.Logger) error {
+	set := localIgnoredExporters(c)
 	if len(set) == 0 {
 		return nil
 	}
+	if c.Local {
+		log.Warn("local mode ignores these exporter settings: telemetry stays in the view and is sent nowhere", "settings", strings.Join(set, ", "))
+		return nil
+	}
 	return fmt.Errorf("local mode would ignore %s (flags or their SIDELIGHT_* variables): it keeps telemetry in its view and sends nothing on; "+
-		"drop them to run locally, or give the sidecar an AWS region and credentials and leave out -local and -demo to export", strings.Join(set, ", "))
+		"give the sidecar an AWS region and credentials to export, or ask for local mode with -local to run without them", strings.Join(set, ", "))
 }
 
 // uiComponent serves the local view.

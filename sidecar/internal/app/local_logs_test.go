@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -196,6 +197,7 @@ func TestLocalModeRefusesExporterFlags(t *testing.T) {
 		{"log group", func(c *config.Config) { c.OTLPLogGroup = "/app/otlp" }, "-otlp-log-group"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Fallen into local mode (no AWS found): refused, named.
 			c := testConfig()
 			tc.set(&c)
 			a, err := app.New(context.Background(), app.Options{Config: c})
@@ -207,6 +209,17 @@ func TestLocalModeRefusesExporterFlags(t *testing.T) {
 			}
 			if a != nil {
 				t.Fatal("an app with the error")
+			}
+			// Asked for local mode (a task definition run locally): it
+			// runs, and a warning names what it ignores.
+			c.Local = true
+			var logged bytes.Buffer
+			a, err = app.New(context.Background(), app.Options{Config: c, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+			if err != nil || !a.Local() {
+				t.Fatalf("-local with %s: %v", tc.want, err)
+			}
+			if out := logged.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, tc.want) {
+				t.Fatalf("no warning naming %s: %q", tc.want, out)
 			}
 		})
 	}

@@ -28,8 +28,9 @@ import (
 )
 
 // otlpExporters are the exporters -traces-exporter and -logs-exporter
-// chose besides the defaults (AWS mode only). The zero value routes
-// nothing: traces go to PutTraceSegments and OTLP logs are refused.
+// chose besides the defaults, and where OTLP logs go (the view in local
+// mode). The zero value routes nothing: traces go to PutTraceSegments and
+// OTLP logs are refused.
 type otlpExporters struct {
 	traces *otlphttp.Exporter // nil: traces go to PutTraceSegments
 	udp    xrayudp.Consumer   // X-Ray UDP segments as spans to traces

@@ -19,8 +19,8 @@ type Config struct {
 	XRayTCPAddr  string   // sampling proxy (TCP); "off" disables
 	EMFTCPAddr   string   // EMF over TCP; "off" disables
 	EMFUDPAddr   string   // EMF over UDP; "off" disables
-	OTLPHTTPAddr string   // OTLP/HTTP (traces, metrics, logs; logs refused in local mode); "off" disables
-	OTLPGRPCAddr string   // OTLP/gRPC (traces, metrics, logs; logs refused in local mode); "off" disables
+	OTLPHTTPAddr string   // OTLP/HTTP (traces, metrics, logs); "off" disables
+	OTLPGRPCAddr string   // OTLP/gRPC (traces, metrics, logs); "off" disables
 	StatusAddr   string   // /healthz and /status
 	UIAddr       string   // local-mode web view
 	AllowRemote  bool     // allow non-loopback listen addresses
@@ -88,8 +88,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&c.XRayTCPAddr, "xray-tcp-addr", c.XRayTCPAddr, `TCP address of the X-Ray sampling proxy ("off" to disable)`)
 	fs.StringVar(&c.EMFTCPAddr, "emf-tcp-addr", c.EMFTCPAddr, `TCP address for EMF lines ("off" to disable)`)
 	fs.StringVar(&c.EMFUDPAddr, "emf-udp-addr", c.EMFUDPAddr, `UDP address for EMF lines ("off" to disable)`)
-	fs.StringVar(&c.OTLPHTTPAddr, "otlp-http-addr", c.OTLPHTTPAddr, `TCP address for OTLP/HTTP traces and metrics (/v1/traces, /v1/metrics) ("off" to disable)`)
-	fs.StringVar(&c.OTLPGRPCAddr, "otlp-grpc-addr", c.OTLPGRPCAddr, `TCP address for OTLP/gRPC traces and metrics ("off" to disable)`)
+	fs.StringVar(&c.OTLPHTTPAddr, "otlp-http-addr", c.OTLPHTTPAddr, `TCP address for OTLP/HTTP traces, metrics and logs (/v1/traces, /v1/metrics, /v1/logs) ("off" to disable)`)
+	fs.StringVar(&c.OTLPGRPCAddr, "otlp-grpc-addr", c.OTLPGRPCAddr, `TCP address for OTLP/gRPC traces, metrics and logs ("off" to disable)`)
 	fs.StringVar(&c.StatusAddr, "status-addr", c.StatusAddr, "TCP address of /healthz and /status")
 	fs.StringVar(&c.UIAddr, "ui-addr", c.UIAddr, "TCP address of the local-mode web view")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow listening on non-loopback addresses")

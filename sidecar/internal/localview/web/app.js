@@ -482,7 +482,7 @@
             ' did, the time Lambda took to initialize a new execution environment'] : ': Lambda initialized a new execution environment first',
           '.'));
       }
-      if (parent && parent.end_time && n.end_time && n.end_time - parent.end_time > 0.001) {
+      if (parent && parent.end_time && n.end_time && n.end_time > parent.end_time) {
         items.push(h('li', { class: 'finding late' }, h('strong', null, 'Outlived its parent'), ': ', h('span', { class: 'mono' }, n.name),
           ' ended ', fmtMS((n.end_time - parent.end_time) * 1000), ' after ', h('span', { class: 'mono' }, parent.name),
           ' had: work left running after the request or invocation returned (a goroutine not waited for).'));
