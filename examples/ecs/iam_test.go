@@ -18,21 +18,6 @@ type statement struct {
 	Principal map[string]any `json:"Principal"`
 }
 
-func strList(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		var out []string
-		for _, e := range x {
-			s, _ := e.(string)
-			out = append(out, s)
-		}
-		return out
-	}
-	return nil
-}
-
 // roleStatements returns the statements of a role's inline policies, and
 // fails when the role has managed policies (which this example avoids so
 // the permissions are all visible here).
@@ -77,13 +62,13 @@ func TestTaskRoleIsLeastPrivilege(t *testing.T) {
 		if s.Effect != "Allow" {
 			t.Errorf("statement %s: Effect %q", s.Sid, s.Effect)
 		}
-		for _, a := range strList(s.Action) {
+		for _, a := range cfn.Strings(s.Action) {
 			if strings.Contains(a, "*") {
 				t.Errorf("wildcard action %q", a)
 			}
 			// OTLP logs go to the stack's OTLP log group only (the
 			// resolver's stand-in for OtlpLogGroup.Arn).
-			if res := strList(s.Resource); strings.HasPrefix(a, "logs:") && !slices.Equal(res, []string{"arn:aws:logs:us-east-1:123456789012:otlploggroup/otlploggroup"}) {
+			if res := cfn.Strings(s.Resource); strings.HasPrefix(a, "logs:") && !slices.Equal(res, []string{"arn:aws:logs:us-east-1:123456789012:otlploggroup/otlploggroup"}) {
 				t.Errorf("task role: %s on %v; want the OTLP log group's ARN only", a, res)
 			}
 			if a == "cloudwatch:PutMetricData" {
@@ -110,8 +95,8 @@ func TestTaskRoleIsLeastPrivilege(t *testing.T) {
 	// The execution role writes container output only to the stack's log
 	// group (the resolver's stand-in for LogGroup.Arn).
 	for _, s := range roleStatements(t, r, "ExecutionRole") {
-		for _, a := range strList(s.Action) {
-			if res := strList(s.Resource); strings.HasPrefix(a, "logs:") && !slices.Equal(res, []string{"arn:aws:logs:us-east-1:123456789012:loggroup/loggroup"}) {
+		for _, a := range cfn.Strings(s.Action) {
+			if res := cfn.Strings(s.Resource); strings.HasPrefix(a, "logs:") && !slices.Equal(res, []string{"arn:aws:logs:us-east-1:123456789012:loggroup/loggroup"}) {
 				t.Errorf("%s on %v; want the log group's ARN only", a, res)
 			}
 		}

@@ -61,7 +61,7 @@ func allowedActions(t *testing.T, r *cfn.Resolved) []string {
 	var allowed []string
 	for _, s := range roleStatements(t, r, "TaskRole") {
 		if s.Effect == "Allow" {
-			allowed = append(allowed, strList(s.Action)...)
+			allowed = append(allowed, cfn.Strings(s.Action)...)
 		}
 	}
 	slices.Sort(allowed)
@@ -205,7 +205,7 @@ func containerCommand(t *testing.T, r *cfn.Resolved, container string) []string 
 	for _, d := range defs {
 		m, _ := d.(map[string]any)
 		if m["Name"] == container {
-			return strList(m["Command"])
+			return cfn.Strings(m["Command"])
 		}
 	}
 	t.Fatalf("no container %q in the template's task definition", container)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+
+	"github.com/seed-c77c9410/sidelight/internal/cfn"
 )
 
 // TestTransactionSearchIsOptional: EnableTransactionSearch=true creates
@@ -49,7 +51,7 @@ func TestTransactionSearchIsOptional(t *testing.T) {
 		"arn:aws:logs:us-east-1:123456789012:log-group:/aws/application-signals/data:*",
 	}
 	if st.Effect != "Allow" || st.Principal["Service"] != "xray.amazonaws.com" ||
-		!slices.Equal(strList(st.Action), []string{"logs:PutLogEvents"}) || !slices.Equal(strList(st.Resource), want) {
+		!slices.Equal(cfn.Strings(st.Action), []string{"logs:PutLogEvents"}) || !slices.Equal(cfn.Strings(st.Resource), want) {
 		t.Errorf("the resource policy does not let X-Ray write spans to aws/spans only: %s", raw)
 	}
 	cond, _ := json.Marshal(st.Condition)

@@ -102,7 +102,7 @@ func compareSynth(t *testing.T, schemas *cfn.Schemas, values map[string]string, 
 		if !reflect.DeepEqual(norm(t, got), norm(t, want)) {
 			t.Errorf("%s differs:\nCDK:           %s\ntemplate.json: %s", name, js(got), js(want))
 		}
-		if gt, wt := synthT.Resources[name], oursT.Resources[name]; !reflect.DeepEqual(dependsOn(gt.DependsOn), dependsOn(wt.DependsOn)) ||
+		if gt, wt := synthT.Resources[name], oursT.Resources[name]; !reflect.DeepEqual(cfn.Strings(gt.DependsOn), cfn.Strings(wt.DependsOn)) ||
 			gt.DeletionPolicy != wt.DeletionPolicy || gt.UpdateReplacePolicy != wt.UpdateReplacePolicy || gt.Condition != wt.Condition {
 			t.Errorf("%s: DependsOn or policies differ: %+v vs %+v", name, gt, wt)
 		}
@@ -159,22 +159,6 @@ func jsonNumber(f float64) string {
 func js(v any) string {
 	raw, _ := json.Marshal(v)
 	return string(raw)
-}
-
-// dependsOn reads DependsOn, a name or a list of names.
-func dependsOn(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		var out []string
-		for _, e := range x {
-			s, _ := e.(string)
-			out = append(out, s)
-		}
-		return out
-	}
-	return nil
 }
 
 // TestGoRun runs the tutorial's command as a reader does, from the

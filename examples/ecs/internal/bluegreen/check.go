@@ -313,25 +313,9 @@ func trustsECS(doc any) bool {
 	for _, s := range stmts {
 		st, _ := s.(map[string]any)
 		p, _ := st["Principal"].(map[string]any)
-		if st["Effect"] == "Allow" && slices.Contains(strs(p["Service"]), "ecs.amazonaws.com") && slices.Contains(strs(st["Action"]), "sts:AssumeRole") {
+		if st["Effect"] == "Allow" && slices.Contains(cfn.Strings(p["Service"]), "ecs.amazonaws.com") && slices.Contains(cfn.Strings(st["Action"]), "sts:AssumeRole") {
 			return true
 		}
 	}
 	return false
-}
-
-func strs(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		var out []string
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
