@@ -256,3 +256,15 @@ func dataPoints(m *metricspb.Metric) int {
 		len(m.GetHistogram().GetDataPoints()) + len(m.GetExponentialHistogram().GetDataPoints()) +
 		len(m.GetSummary().GetDataPoints())
 }
+
+// queuedPerWireByte is how many bytes of queued documents (as the
+// segments pipeline counts them: document, allocator rounding and queue
+// slot) a span takes per byte of its protobuf: 3.5 for the load test's
+// spans (121,017 bytes of protobuf for 512 spans become 330 KB of
+// documents, 425 KB counted), rounded up.
+const queuedPerWireByte = 4
+
+// QueuedEstimate estimates the bytes the documents of an OTLP traces
+// request of wireBytes bytes of protobuf (decompressed) take once queued,
+// for deciding before decoding whether there is room for them.
+func QueuedEstimate(wireBytes int64) int64 { return queuedPerWireByte * wireBytes }

@@ -131,12 +131,18 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		case errors.Is(err, errTooLarge):
 			r.refuse(w, enc, ReasonTooLarge, http.StatusRequestEntityTooLarge, codes.InvalidArgument, tooLargeMsg(limit))
 		case errors.Is(err, errNoMemory):
-			r.refuse(w, enc, ReasonDecodeMemory, http.StatusTooManyRequests, codes.ResourceExhausted, err.Error())
+			r.refuse(w, enc, r.noMemory, http.StatusTooManyRequests, codes.ResourceExhausted, err.Error())
 		case errors.Is(err, errBadGzip):
 			r.refuse(w, enc, ReasonMalformed, http.StatusBadRequest, codes.InvalidArgument, err.Error())
 		default:
 			r.refuse(w, enc, ReasonReadError, http.StatusBadRequest, codes.InvalidArgument, "reading body: "+err.Error())
 		}
+		return
+	}
+	if s == sigTraces && r.cfg.AdmitTraces != nil && !r.cfg.AdmitTraces(int64(len(body))) {
+		// Refused before decoding: a request the Consumer has no room
+		// for costs its read only.
+		r.refuse(w, enc, ReasonBudgetFull, http.StatusTooManyRequests, codes.ResourceExhausted, ErrBudgetFull.Error())
 		return
 	}
 	// Decoded, a request takes up to 62 times its wire size (a million
@@ -148,7 +154,7 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if !r.budget.TryReserve(est) {
-		r.refuse(w, enc, ReasonDecodeMemory, http.StatusTooManyRequests, codes.ResourceExhausted, errNoMemory.Error())
+		r.refuse(w, enc, r.noMemory, http.StatusTooManyRequests, codes.ResourceExhausted, errNoMemory.Error())
 		return
 	}
 	defer r.budget.Release(est)

@@ -34,7 +34,7 @@ const (
 	ReasonMalformed     Reason = "malformed"         // 400 / INVALID_ARGUMENT: cannot be decoded
 	ReasonReadError     Reason = "read_error"        // the client stopped sending the body
 	ReasonDecodeMemory  Reason = "decode_memory"     // 429 / RESOURCE_EXHAUSTED: DecodeMemory full
-	ReasonBudgetFull    Reason = "budget_full"       // 429 / RESOURCE_EXHAUSTED: Consumer's budget full
+	ReasonBudgetFull    Reason = "budget_full"       // 429 / RESOURCE_EXHAUSTED: Consumer's budget full, or Config.Budget's
 	ReasonShuttingDown  Reason = "shutting_down"     // 503 / UNAVAILABLE
 	ReasonInvalid       Reason = "invalid"           // 400 / INVALID_ARGUMENT from the Consumer
 	ReasonConsumerError Reason = "consumer_error"    // 503 / UNAVAILABLE: unclassified Consumer error
@@ -50,6 +50,10 @@ type Receiver struct {
 	cfg    Config
 	dec    decoder
 	budget *queue.Budget
+	// noMemory is the reason counted when budget is full: decode_memory
+	// for the receiver's own, budget_full for Config.Budget (the
+	// sidecar's, full of its queues).
+	noMemory Reason
 	// estimates carries each gRPC request's decoded-size estimate from
 	// the codec to the handler.
 	estimates sync.Map
@@ -84,10 +88,18 @@ func New(cfg Config) (*Receiver, error) {
 		return nil, err
 	}
 	c := cfg.Counters
+	noMemory := ReasonBudgetFull
+	if cfg.Budget == nil {
+		noMemory = ReasonDecodeMemory
+		cfg.Budget = queue.NewBudget(cfg.DecodeMemory)
+	} else {
+		cfg.DecodeMemory = min(cfg.DecodeMemory, cfg.Budget.Limit())
+	}
 	r := &Receiver{
 		cfg:      cfg,
 		dec:      newDecoder(cfg.RecursionLimit),
-		budget:   queue.NewBudget(cfg.DecodeMemory),
+		budget:   cfg.Budget,
+		noMemory: noMemory,
 		requests: status.Family(c, "otlp.requests.", "http", "grpc"),
 		refused:  status.Family(c, "otlp.refused.", Reasons...),
 	}
