@@ -1,6 +1,8 @@
 package xrayotel
 
 import (
+	"bytes"
+
 	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
 
 	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
@@ -128,11 +130,13 @@ func (f *resourceFacts) origin() string {
 
 // appendEnvironment appends the members of a segment's aws block that
 // describe where the service runs (without braces), setting *comma when it
-// wrote any.
-func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool) []byte {
+// wrote any. It sets *ecs to where the "ecs" object is in dst, if it
+// wrote one.
+func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool, ecs *[2]int) []byte {
 	dst = appendField(dst, "account_id", f.str(rCloudAccountID), 0, comma)
 	switch f.str(rCloudPlatform) {
 	case "aws_ecs":
+		mark := len(dst)
 		dst = f.appendObject(dst, "ecs", comma, func(dst []byte, c *bool) []byte {
 			name := f.str(rContainerName)
 			if name == "" {
@@ -147,6 +151,9 @@ func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool) []byte {
 			dst = appendField(dst, "launch_type", f.str(rECSLaunchType), 0, c)
 			return appendField(dst, "availability_zone", f.str(rCloudAZ), 0, c)
 		})
+		if len(dst) > mark { // `"ecs":{…}` or `,"ecs":{…}`
+			ecs[0], ecs[1] = mark+bytes.IndexByte(dst[mark:], '{'), len(dst)
+		}
 	case "aws_ec2":
 		dst = f.appendObject(dst, "ec2", comma, func(dst []byte, c *bool) []byte {
 			dst = appendField(dst, "instance_id", f.str(rHostID), 0, c)

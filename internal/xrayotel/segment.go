@@ -32,18 +32,51 @@ const (
 // unchanged and an error wrapping ErrTooLarge. An invalid trace, span or
 // parent ID gives an error wrapping ErrTraceID, ErrSpanID or ErrParentID.
 func (t *Translator) AppendSegment(dst []byte, res *resourcev1.Resource, span *tracev1.Span) ([]byte, error) {
+	return t.appendSegment(dst, res, span, nil)
+}
+
+// Layout says where AppendSegmentLayout wrote parts of a document, as
+// byte offsets from the document's start: what a reader of the document
+// would otherwise have to find by parsing it.
+type Layout struct {
+	// Subsegment reports "type":"subsegment".
+	Subsegment bool
+	// ID is where the 16 hex digits of the "id" member start.
+	ID int
+	// AWS is the "aws" member's value (an object), [AWS[0], AWS[1]);
+	// both are 0 when the document has none.
+	AWS [2]int
+	// ECS is the "ecs" member's value within the aws object, like AWS.
+	ECS [2]int
+}
+
+// AppendSegmentLayout is AppendSegment, also returning the document's
+// Layout (the zero Layout on error).
+func (t *Translator) AppendSegmentLayout(dst []byte, res *resourcev1.Resource, span *tracev1.Span) ([]byte, Layout, error) {
+	var lay Layout
+	out, err := t.appendSegment(dst, res, span, &lay)
+	if err != nil {
+		return out, Layout{}, err
+	}
+	return out, lay, nil
+}
+
+func (t *Translator) appendSegment(dst []byte, res *resourcev1.Resource, span *tracev1.Span, lay *Layout) ([]byte, error) {
 	if span == nil {
 		return dst, errNilSpan
 	}
 	start := len(dst)
-	out, err := t.appendDocument(dst, res, span, false)
+	out, err := t.appendDocument(dst, res, span, false, lay)
 	if err != nil {
 		return dst, err
 	}
 	if len(out)-start <= MaxDocumentBytes {
 		return out, nil
 	}
-	out, err = t.appendDocument(out[:start], res, span, true)
+	if lay != nil {
+		*lay = Layout{}
+	}
+	out, err = t.appendDocument(out[:start], res, span, true, lay)
 	if err != nil {
 		return dst, err
 	}
@@ -72,10 +105,12 @@ type docState struct {
 	segment bool
 	awsCall bool
 	lean    bool
+	lay     *Layout // nil: not wanted
+	start   int     // where the document starts in dst
 }
 
-func (t *Translator) appendDocument(dst []byte, res *resourcev1.Resource, span *tracev1.Span, lean bool) ([]byte, error) {
-	d := &docState{span: span, res: res, segment: IsSegment(span), lean: lean}
+func (t *Translator) appendDocument(dst []byte, res *resourcev1.Resource, span *tracev1.Span, lean bool, lay *Layout) ([]byte, error) {
+	d := &docState{span: span, res: res, segment: IsSegment(span), lean: lean, lay: lay, start: len(dst)}
 	d.f.gather(span.Attributes)
 	d.rf.gather(res.GetAttributes())
 	d.awsCall = d.f.peek(kRPCSystem) == "aws-api" || d.f.peek(kAWSService) != ""
@@ -84,6 +119,10 @@ func (t *Translator) appendDocument(dst []byte, res *resourcev1.Resource, span *
 	dst = append(dst, `{"name":`...)
 	dst = appendName(dst, t.name(d), "unknown")
 	dst = append(dst, `,"id":"`...)
+	if lay != nil {
+		lay.ID = len(dst) - d.start
+		lay.Subsegment = !d.segment
+	}
 	if dst, err = AppendSpanID(dst, span.SpanId); err != nil {
 		return dst, err
 	}
