@@ -44,6 +44,7 @@ func (b *Batch) Decode(req []byte, maxDepth int) error {
 		maxDepth = DefaultMaxDepth
 	}
 	d := decoder{b: b, depth: maxDepth - 1}
+	b.Raw = req
 	for len(req) > 0 {
 		num, typ, v, rest, err := d.field(req)
 		if err != nil {

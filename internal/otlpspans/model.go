@@ -87,6 +87,8 @@ type Resource struct {
 // Batch is the spans of one export request. The zero Batch is empty and
 // ready; Reset empties it for reuse, keeping its memory.
 type Batch struct {
+	// Raw is the request Decode decoded last (nil from FromProto).
+	Raw       []byte
 	Spans     []Span
 	Resources []Resource
 	kvs       []KeyValue
@@ -100,6 +102,7 @@ func (b *Batch) Reset() {
 	clear(b.Resources)
 	clear(b.kvs)
 	clear(b.events)
+	b.Raw = nil
 	b.Spans, b.Resources, b.kvs, b.events = b.Spans[:0], b.Resources[:0], b.kvs[:0], b.events[:0]
 }
 

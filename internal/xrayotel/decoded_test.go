@@ -82,7 +82,9 @@ func sampleRequests(t testing.TB) [][]byte {
 			s.Events = []*tracev1.Span_Event{exceptionEvent("E", "m", "main.f()\n\t/a.go:1 +0x1\n"), {Name: "other"}}
 			s.Status = &tracev1.Status{Code: tracev1.Status_STATUS_CODE_ERROR, Message: "boom"}
 		}),
-		with(span(server), func(s *tracev1.Span) { s.Status = &tracev1.Status{Code: tracev1.Status_STATUS_CODE_ERROR, Message: "only status"} }),
+		with(span(server), func(s *tracev1.Span) {
+			s.Status = &tracev1.Status{Code: tracev1.Status_STATUS_CODE_ERROR, Message: "only status"}
+		}),
 		with(span(client), func(s *tracev1.Span) { s.ParentSpanId = []byte{1, 2, 3} }),
 	}
 	res := resource(kvStr("service.name", "svc"), kvStr("service.version", "1.2"), kvStr("cloud.platform", "aws_ecs"),

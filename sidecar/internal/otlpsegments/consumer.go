@@ -12,8 +12,8 @@ import (
 	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
 	"github.com/seed-c77c9410/sidelight/internal/xrayotel"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/otlp"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
@@ -70,9 +70,13 @@ type Consumer struct {
 	dataPoints   *atomic.Uint64
 	logRecords   *atomic.Uint64
 	free         chan *scratch // see getScratch
+	batches      chan *otlpspans.Batch
 }
 
-var _ otlp.Consumer = (*Consumer)(nil)
+var (
+	_ otlp.Consumer     = (*Consumer)(nil)
+	_ otlp.SpanConsumer = (*Consumer)(nil)
+)
 
 // New checks cfg and returns a Consumer.
 func New(cfg Config) (*Consumer, error) {
@@ -95,6 +99,7 @@ func New(cfg Config) (*Consumer, error) {
 		dataPoints:   cfg.Counters.Counter("otlp.unsupported.data_points"),
 		logRecords:   cfg.Counters.Counter("otlp.unsupported.log_records"),
 		free:         make(chan *scratch, freeScratch),
+		batches:      make(chan *otlpspans.Batch, freeScratch),
 	}, nil
 }
 
@@ -105,8 +110,8 @@ var errNoStart = errors.New("span has no start time (under 1 µs after 1970), wh
 // would refuse although the translator writes it: those starting within
 // the first microsecond of 1970 (start_time 0; an end before the start
 // is written as the start). FuzzTranslationPassesCheck finds any other.
-func checkable(sp *tracepb.Span) error {
-	if sp.GetStartTimeUnixNano() < 1000 {
+func checkable(sp *otlpspans.Span) error {
+	if sp.StartTimeUnixNano < 1000 {
 		return errNoStart
 	}
 	return nil
@@ -161,6 +166,27 @@ func (c *Consumer) getScratch() *scratch {
 	}
 }
 
+// getBatch and putBatch keep ConsumeTraces' Batches like scratch space.
+func (c *Consumer) getBatch() *otlpspans.Batch {
+	select {
+	case b := <-c.batches:
+		return b
+	default:
+		return new(otlpspans.Batch)
+	}
+}
+
+func (c *Consumer) putBatch(b *otlpspans.Batch) {
+	b.Reset()
+	if b.Bytes() > maxScratchBytes {
+		return
+	}
+	select {
+	case c.batches <- b:
+	default:
+	}
+}
+
 func (c *Consumer) putScratch(s *scratch) {
 	if cap(s.buf) > maxScratchBytes {
 		return
@@ -174,38 +200,41 @@ func (c *Consumer) putScratch(s *scratch) {
 	}
 }
 
-// ConsumeTraces translates every span and hands the documents to the
-// Sink together. The documents are not parsed again: the translator says
-// where their parts are (xrayotel.Layout), which gives the xraydoc.Info
-// the UDP receiver's check would (FuzzTranslationPassesCheck holds the
-// two together).
-func (c *Consumer) ConsumeTraces(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (int64, string, error) {
+// ConsumeTraces is ConsumeSpans for a request in the generated types.
+func (c *Consumer) ConsumeTraces(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (int64, string, error) {
+	b := c.getBatch()
+	defer c.putBatch(b)
+	b.FromProto(req.GetResourceSpans())
+	return c.ConsumeSpans(ctx, b)
+}
+
+// ConsumeSpans translates every span and hands the documents to the
+// Sink together (otlp.SpanConsumer). The documents are not parsed again:
+// the translator says where their parts are (xrayotel.Layout), which
+// gives the xraydoc.Info the UDP receiver's check would
+// (FuzzTranslationPassesCheck holds the two together).
+func (c *Consumer) ConsumeSpans(_ context.Context, b *otlpspans.Batch) (int64, string, error) {
 	s := c.getScratch()
 	defer c.putScratch(s)
 	buf, ends, lays := s.buf, s.ends, s.lays
-	var rejected, total int64
+	var rejected int64
+	total := int64(len(b.Spans))
 	var first error
-	for _, rs := range req.GetResourceSpans() {
-		res := rs.GetResource()
-		for _, ss := range rs.GetScopeSpans() {
-			for _, sp := range ss.GetSpans() {
-				total++
-				start := len(buf)
-				out, lay, err := buf, xrayotel.Layout{}, checkable(sp)
-				if err == nil {
-					out, lay, err = c.tr.AppendSegmentLayout(buf, res, sp)
-				}
-				if err != nil {
-					c.untranslated[reason(err)].Add(1)
-					rejected++
-					first = cmp.Or(first, err)
-					buf = buf[:start]
-					continue
-				}
-				buf = out
-				ends, lays = append(ends, len(buf)), append(lays, lay)
-			}
+	for i := range b.Spans {
+		start := len(buf)
+		out, lay, err := buf, xrayotel.Layout{}, checkable(&b.Spans[i])
+		if err == nil {
+			out, lay, err = c.tr.AppendSpan(buf, b, i)
 		}
+		if err != nil {
+			c.untranslated[reason(err)].Add(1)
+			rejected++
+			first = cmp.Or(first, err)
+			buf = buf[:start]
+			continue
+		}
+		buf = out
+		ends, lays = append(ends, len(buf)), append(lays, lay)
 	}
 	s.buf, s.ends, s.lays = buf, ends, lays
 	docs, infos := s.docs, s.infos

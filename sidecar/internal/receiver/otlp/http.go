@@ -158,13 +158,28 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer r.budget.Release(est)
-	m, err := r.dec.decode(s, enc, body)
-	if err != nil {
-		r.refuse(w, enc, ReasonMalformed, http.StatusBadRequest, codes.InvalidArgument, "decoding request: "+err.Error())
-		return
+	var rejected int64
+	var msg string
+	var refused bool
+	var out outcome
+	if s == sigTraces && enc == encProto && r.spans != nil {
+		// Straight into the flat span model, which points into body.
+		b := r.getBatch()
+		defer r.putBatch(b)
+		if err := b.Decode(body, r.cfg.RecursionLimit); err != nil {
+			r.refuse(w, enc, ReasonMalformed, http.StatusBadRequest, codes.InvalidArgument, "decoding request: "+err.Error())
+			return
+		}
+		rejected, msg, refused, out, _ = r.deliverSpans(req.Context(), r.spans, b) // counts refusals
+	} else {
+		m, err := r.dec.decode(s, enc, body)
+		if err != nil {
+			r.refuse(w, enc, ReasonMalformed, http.StatusBadRequest, codes.InvalidArgument, "decoding request: "+err.Error())
+			return
+		}
+		body = nil                                                      // the request does not alias it; the budget is released on return
+		rejected, msg, refused, out, _ = r.deliver(req.Context(), s, m) // deliver counts refusals
 	}
-	body = nil                                                       // the request does not alias it; the budget is released on return
-	rejected, msg, refused, out, _ := r.deliver(req.Context(), s, m) // deliver counts refusals
 	if refused {
 		switch out {
 		case outOverloaded:

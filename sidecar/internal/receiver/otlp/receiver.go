@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
@@ -47,9 +48,12 @@ var Reasons = []Reason{ReasonBadHost, ReasonNotFound, ReasonBadMethod, ReasonMed
 
 // Receiver receives OTLP over HTTP and gRPC (see the package contract).
 type Receiver struct {
-	cfg    Config
-	dec    decoder
-	budget *queue.Budget
+	cfg   Config
+	dec   decoder
+	spans SpanConsumer // Consumer as a SpanConsumer, or nil
+	// batches are reused otlpspans Batches (see getBatch).
+	batches chan *otlpspans.Batch
+	budget  *queue.Budget
 	// noMemory is the reason counted when budget is full: decode_memory
 	// for the receiver's own, budget_full for Config.Budget (the
 	// sidecar's, full of its queues).
@@ -100,6 +104,7 @@ func New(cfg Config) (*Receiver, error) {
 		dec:      newDecoder(cfg.RecursionLimit),
 		budget:   cfg.Budget,
 		noMemory: noMemory,
+		batches:  make(chan *otlpspans.Batch, freeBatches),
 		requests: status.Family(c, "otlp.requests.", "http", "grpc"),
 		refused:  status.Family(c, "otlp.refused.", Reasons...),
 	}
@@ -108,8 +113,38 @@ func New(cfg Config) (*Receiver, error) {
 		r.accepted[s] = c.Counter("otlp.accepted." + s.items())
 		r.rejected[s] = c.Counter("otlp.rejected." + s.items())
 	}
+	r.spans, _ = cfg.Consumer.(SpanConsumer)
 	r.baseCtx, r.cancelBase = context.WithCancel(context.Background())
 	return r, nil
+}
+
+// Reused Batches: at most freeBatches are kept between requests, none
+// holding more than maxBatchBytes (a 512-span request with a dozen
+// attributes a span needs about 0.5 MB), so that a steady stream of
+// requests decodes without allocating and what stays held idle is small.
+const (
+	freeBatches   = 8
+	maxBatchBytes = 2 << 20
+)
+
+func (r *Receiver) getBatch() *otlpspans.Batch {
+	select {
+	case b := <-r.batches:
+		return b
+	default:
+		return new(otlpspans.Batch)
+	}
+}
+
+func (r *Receiver) putBatch(b *otlpspans.Batch) {
+	b.Reset()
+	if b.Bytes() > maxBatchBytes {
+		return
+	}
+	select {
+	case r.batches <- b:
+	default:
+	}
 }
 
 // Start binds the enabled listeners and starts serving them. It returns
@@ -234,7 +269,25 @@ func (r *Receiver) shutdown(ctx context.Context) error {
 // It returns the items the Consumer rejected and its message, or the
 // outcome and reason of a refusal.
 func (r *Receiver) deliver(ctx context.Context, s signal, req proto.Message) (rejected int64, msg string, refused bool, out outcome, reason Reason) {
-	n := countItems(req)
+	return r.deliverTo(ctx, s, countItems(req), func() (int64, string, error) {
+		switch s {
+		case sigTraces:
+			return r.cfg.Consumer.ConsumeTraces(ctx, req.(*coltracepb.ExportTraceServiceRequest))
+		case sigMetrics:
+			return r.cfg.Consumer.ConsumeMetrics(ctx, req.(*colmetricpb.ExportMetricsServiceRequest))
+		default:
+			return r.cfg.Consumer.ConsumeLogs(ctx, req.(*collogspb.ExportLogsServiceRequest))
+		}
+	})
+}
+
+// deliverSpans is deliver for a Batch and a SpanConsumer.
+func (r *Receiver) deliverSpans(ctx context.Context, sc SpanConsumer, b *otlpspans.Batch) (rejected int64, msg string, refused bool, out outcome, reason Reason) {
+	return r.deliverTo(ctx, sigTraces, int64(len(b.Spans)), func() (int64, string, error) { return sc.ConsumeSpans(ctx, b) })
+}
+
+// deliverTo is deliver for n items that consume hands to the Consumer.
+func (r *Receiver) deliverTo(ctx context.Context, s signal, n int64, consume func() (int64, string, error)) (rejected int64, msg string, refused bool, out outcome, reason Reason) {
 	if n == 0 {
 		return 0, "", false, 0, "" // an empty request succeeds (OTLP)
 	}
@@ -249,15 +302,7 @@ func (r *Receiver) deliver(ctx context.Context, s signal, req proto.Message) (re
 		return 0, "request cancelled before delivery", true, outUnavailable, reason
 	}
 	r.received[s].Add(uint64(n))
-	var err error
-	switch s {
-	case sigTraces:
-		rejected, msg, err = r.cfg.Consumer.ConsumeTraces(ctx, req.(*coltracepb.ExportTraceServiceRequest))
-	case sigMetrics:
-		rejected, msg, err = r.cfg.Consumer.ConsumeMetrics(ctx, req.(*colmetricpb.ExportMetricsServiceRequest))
-	default:
-		rejected, msg, err = r.cfg.Consumer.ConsumeLogs(ctx, req.(*collogspb.ExportLogsServiceRequest))
-	}
+	rejected, msg, err := consume()
 	if err != nil {
 		out, reason = classify(err)
 		r.refused[reason].Add(1)
