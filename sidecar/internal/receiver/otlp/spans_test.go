@@ -1,0 +1,151 @@
+package otlp
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
+)
+
+// spanRecorder is a recorder that also takes spans as otlpspans.
+type spanRecorder struct {
+	recorder
+	smu   sync.Mutex
+	names []string
+}
+
+func (c *spanRecorder) ConsumeSpans(ctx context.Context, b *otlpspans.Batch) (int64, string, error) {
+	n, msg, err := c.result(ctx)
+	if err == nil {
+		c.smu.Lock()
+		for _, sp := range b.Spans {
+			c.names = append(c.names, strings.Clone(sp.Name))
+		}
+		c.smu.Unlock()
+	}
+	return n, msg, err
+}
+
+// TestSpanConsumerPath: with a SpanConsumer, OTLP/HTTP protobuf traces
+// arrive by ConsumeSpans (JSON still by ConsumeTraces); malformed
+// protobuf, strings that are not UTF-8 and nesting past the recursion
+// limit get 400 with a message saying what is wrong, and reach no
+// Consumer.
+func TestSpanConsumerPath(t *testing.T) {
+	rec := &spanRecorder{}
+	r, counters := start(t, Config{GRPCAddr: "off", Consumer: rec})
+	post := func(ctype string, body []byte) (int, string) {
+		t.Helper()
+		resp, err := httpClient(t).Post("http://"+r.HTTPAddr().String()+PathTraces, ctype, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var st spb.Status
+		if ctype == mediaProto && resp.StatusCode != 200 {
+			if err := proto.Unmarshal(b, &st); err != nil {
+				t.Fatalf("answer %d is not a Status: %v", resp.StatusCode, err)
+			}
+		}
+		return resp.StatusCode, st.GetMessage()
+	}
+	if code, _ := post(mediaProto, mustProto(t, traceRequest(3, 2))); code != 200 {
+		t.Fatalf("good request: %d", code)
+	}
+	if len(rec.names) != 3 || len(rec.traces) != 0 {
+		t.Fatalf("%d spans by ConsumeSpans, %d requests by ConsumeTraces; want 3 and 0", len(rec.names), len(rec.traces))
+	}
+	// protobuf-go will not encode a name that is not UTF-8: by hand.
+	msg := func(num protowire.Number, body []byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), body)
+	}
+	rawBadName := msg(1, msg(2, msg(2, msg(5, []byte("a\xffb")))))
+	for _, c := range []struct {
+		name, want string
+		body       []byte
+	}{
+		{"truncated", "malformed OTLP traces request", mustProto(t, traceRequest(2, 2))[:40]},
+		{"bad tag", "malformed OTLP traces request", []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+		{"not UTF-8", "span name is not valid UTF-8", rawBadName},
+		{"10k deep", "recursion limit", mustProto(t, nestedRequest(10000))},
+	} {
+		code, msg := post(mediaProto, c.body)
+		if code != 400 || !strings.Contains(msg, c.want) {
+			t.Errorf("%s: %d %q, want 400 saying %q", c.name, code, msg, c.want)
+		}
+	}
+	if code, _ := post(mediaProto, mustProto(t, nestedRequest(30))); code != 200 {
+		t.Errorf("30 deep: %d, want 200", code)
+	}
+	if got := counters.Get("otlp.refused.malformed"); got != 4 {
+		t.Errorf("otlp.refused.malformed = %d, want 4", got)
+	}
+	if len(rec.names) != 4 || len(rec.traces) != 0 {
+		t.Errorf("%d spans delivered, want 4", len(rec.names))
+	}
+	js := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"EEE19B7EC3C1B174","name":"j"}]}]}]}`
+	if code, _ := post(mediaJSON, []byte(js)); code != 200 || len(rec.traces) != 1 {
+		t.Errorf("JSON: %d, %d requests by ConsumeTraces; want 200 and 1", code, len(rec.traces))
+	}
+	if r.budget.Used() != 0 {
+		t.Errorf("decode memory still holds %d bytes", r.budget.Used())
+	}
+}
+
+// TestSpanPathReusesBatches: once warm, a request decoded into the flat
+// model allocates no more at 4n spans than at n (the Batch is reused), so
+// the cost of decoding is in the bytes read, not in the heap.
+func TestSpanPathReusesBatches(t *testing.T) {
+	rec := &spanRecorder{}
+	r, _ := start(t, Config{GRPCAddr: "off", Consumer: rec})
+	h := r.Handler()
+	allocs := func(n int) float64 {
+		body := mustProto(t, traceRequest(n, 5))
+		serve := func() {
+			req, _ := http.NewRequest("POST", "http://127.0.0.1"+PathTraces, bytes.NewReader(body))
+			req.Header.Set("Content-Type", mediaProto)
+			w := &discardWriter{h: http.Header{}}
+			h.ServeHTTP(w, req)
+			if w.code != 200 {
+				t.Fatalf("%d", w.code)
+			}
+		}
+		serve()
+		rec.smu.Lock()
+		rec.names = rec.names[:0]
+		rec.smu.Unlock()
+		return testing.AllocsPerRun(5, func() {
+			serve()
+			rec.smu.Lock()
+			rec.names = rec.names[:0]
+			rec.smu.Unlock()
+		})
+	}
+	a1, a4 := allocs(100), allocs(400)
+	t.Logf("%.0f allocations a request at 100 spans, %.0f at 400", a1, a4)
+	// The body buffer grows with n (one allocation); spans, attributes
+	// and their strings allocate nothing. The recorder's names do (one
+	// string each): that is the test's, counted at n and 4n alike.
+	if perSpan := (a4 - a1) / 300; perSpan > 1.05 {
+		t.Errorf("%.2f allocations per extra span, want at most the recorder's 1", perSpan)
+	}
+}
+
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
