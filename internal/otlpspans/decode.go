@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"unicode/utf8"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -17,10 +18,25 @@ var ErrMalformed = errors.New("malformed OTLP traces request")
 // DefaultMaxDepth bounds message nesting in Decode when maxDepth is 0.
 const DefaultMaxDepth = 128
 
+// ErrTooLarge is DecodeWithin's error for a request that would take
+// more memory than it allows.
+var ErrTooLarge = errors.New("OTLP traces request too large to decode within the memory allowed")
+
 // decoder holds one Decode call's state.
 type decoder struct {
 	b     *Batch
-	depth int // messages still allowed below the current one
+	depth int   // messages still allowed below the current one
+	limit int64 // bytes of spans, resources, attributes and events allowed; 0: any
+	used  int64
+}
+
+// grow counts n items of size bytes against the limit.
+func (d *decoder) grow(n int, size uintptr) error {
+	d.used += int64(n) * int64(size)
+	if d.limit > 0 && d.used > d.limit {
+		return ErrTooLarge
+	}
+	return nil
 }
 
 func (d *decoder) fail(what string) error { return fmt.Errorf("%w: %s", ErrMalformed, what) }
@@ -40,10 +56,20 @@ func (d *decoder) fail(what string) error { return fmt.Errorf("%w: %s", ErrMalfo
 // Decoding is linear in len(req): each byte is read once to find where
 // its message ends and once more to decode it.
 func (b *Batch) Decode(req []byte, maxDepth int) error {
+	return b.DecodeWithin(req, maxDepth, 0)
+}
+
+// DecodeWithin is Decode that stops with ErrTooLarge (not wrapping
+// ErrMalformed), leaving b to be Reset, as soon as the spans, resources,
+// attributes and events it appends would take more than maxBytes bytes
+// (0: no limit). The slices holding them may take up to twice that while
+// they grow. It lets a caller reserve memory for a typical request and
+// decode at once, instead of first counting the request's messages.
+func (b *Batch) DecodeWithin(req []byte, maxDepth int, maxBytes int64) error {
 	if maxDepth <= 0 {
 		maxDepth = DefaultMaxDepth
 	}
-	d := decoder{b: b, depth: maxDepth - 1}
+	d := decoder{b: b, depth: maxDepth - 1, limit: maxBytes}
 	b.Raw = req
 	for len(req) > 0 {
 		num, typ, v, rest, err := d.field(req)
@@ -133,6 +159,9 @@ func (d *decoder) reserve(n int) (Range, error) {
 	if lo+n > math.MaxInt32 {
 		return Range{}, d.fail("too many attributes")
 	}
+	if err := d.grow(n, unsafe.Sizeof(KeyValue{})); err != nil {
+		return Range{}, err
+	}
 	d.b.kvs = append(d.b.kvs, make([]KeyValue, n)...)
 	return Range{lo: int32(lo), n: int32(n)}, nil
 }
@@ -182,6 +211,9 @@ func (d *decoder) resourceSpans(msg []byte) error {
 		return nil // no spans to point at it
 	}
 	ri := int32(len(d.b.Resources))
+	if err := d.grow(1, unsafe.Sizeof(Resource{})); err != nil {
+		return err
+	}
 	d.b.Resources = append(d.b.Resources, res)
 	for len(msg) > 0 {
 		num, typ, v, rest, err := d.field(msg)
@@ -245,6 +277,12 @@ func (d *decoder) span(msg []byte, res int32) error {
 		return err
 	}
 	elo := len(d.b.events)
+	if err := d.grow(events, unsafe.Sizeof(Event{})); err != nil {
+		return err
+	}
+	if err := d.grow(1, unsafe.Sizeof(Span{})); err != nil {
+		return err
+	}
 	d.b.events = append(d.b.events, make([]Event, events)...)
 	sp.Events = Range{lo: int32(elo), n: int32(events)}
 	ai, ei := sp.Attrs.lo, elo

@@ -180,3 +180,21 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeWithin: a request needing more than the limit stops with
+// ErrTooLarge (not ErrMalformed) once past it; one within it decodes as
+// Decode does.
+func TestDecodeWithin(t *testing.T) {
+	body := request(10, 100) // 1,000 attributes: 64 KB of them
+	var b Batch
+	if err := b.DecodeWithin(body, 0, 32<<10); !errors.Is(err, ErrTooLarge) || errors.Is(err, ErrMalformed) {
+		t.Fatalf("32 KB allowed: %v, want ErrTooLarge", err)
+	}
+	if b.Bytes() > 2*64<<10 {
+		t.Errorf("stopped holding %d bytes", b.Bytes())
+	}
+	b.Reset()
+	if err := b.DecodeWithin(body, 0, 1<<20); err != nil || len(b.Spans) != 10 {
+		t.Fatalf("1 MB allowed: %v, %d spans", err, len(b.Spans))
+	}
+}

@@ -149,3 +149,44 @@ type discardWriter struct {
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+
+// TestSpanPathMillionAttributes: on the flat-model path a million empty
+// attributes (2 MB of protobuf) are refused as too large (413), having
+// allocated at most the memory reserved for a typical request of that
+// size before the decoder stopped, not the 64 MB they would take; a
+// request of many tiny attributes that fits DecodeMemory is decoded
+// after its messages are counted and delivered.
+func TestSpanPathMillionAttributes(t *testing.T) {
+	rec := &spanRecorder{}
+	r, counters := start(t, Config{GRPCAddr: "off", Consumer: rec})
+	post := func(body []byte) int {
+		resp, err := httpClient(t).Post("http://"+r.HTTPAddr().String()+PathTraces, mediaProto, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	body := millionAttrsWire()
+	var code int
+	got := allocated(func() { code = post(body) })
+	if code != 413 || counters.Get("otlp.refused.too_large") != 1 {
+		t.Errorf("million attributes: %d, too_large %d; want 413 counted", code, counters.Get("otlp.refused.too_large"))
+	}
+	if limit := uint64(spanModelPerWireByte*len(body)) + 8<<20; got > limit {
+		t.Errorf("%d bytes allocated for a %d-byte body, want at most %d", got, len(body), limit)
+	}
+	t.Logf("million attributes: body %d bytes, %d allocated (client and server)", len(body), got)
+
+	tiny := bytes.Repeat([]byte{9<<3 | 2, 0}, 20000) // 20,000 empty attributes: 1.3 MB of model from 40 KB
+	tiny = protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), tiny)
+	tiny = protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), tiny)
+	tiny = protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), tiny)
+	if code := post(tiny); code != 200 || len(rec.names) != 1 {
+		t.Errorf("20,000 tiny attributes: %d, %d spans delivered; want 200 and 1", code, len(rec.names))
+	}
+	if r.budget.Used() != 0 {
+		t.Errorf("decode memory still holds %d bytes", r.budget.Used())
+	}
+}
