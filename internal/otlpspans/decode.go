@@ -162,7 +162,7 @@ func (d *decoder) reserve(n int) (Range, error) {
 	if err := d.grow(n, unsafe.Sizeof(KeyValue{})); err != nil {
 		return Range{}, err
 	}
-	d.b.kvs = append(d.b.kvs, make([]KeyValue, n)...)
+	d.b.kvs = extend(d.b.kvs, n)
 	return Range{lo: int32(lo), n: int32(n)}, nil
 }
 
@@ -283,7 +283,7 @@ func (d *decoder) span(msg []byte, res int32) error {
 	if err := d.grow(1, unsafe.Sizeof(Span{})); err != nil {
 		return err
 	}
-	d.b.events = append(d.b.events, make([]Event, events)...)
+	d.b.events = extend(d.b.events, events)
 	sp.Events = Range{lo: int32(elo), n: int32(events)}
 	ai, ei := sp.Attrs.lo, elo
 	for len(msg) > 0 {

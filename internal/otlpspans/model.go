@@ -10,7 +10,10 @@
 // way a span arrived.
 package otlpspans
 
-import "unsafe"
+import (
+	"slices"
+	"unsafe"
+)
 
 // Kind is the type of a Value.
 type Kind uint8
@@ -179,6 +182,16 @@ func (v Value) Array() []KeyValue {
 		return nil
 	}
 	return v.List()
+}
+
+// extend returns s with n zero items appended, allocating only when s
+// has no room (append(s, make([]T, n)...) does the same, but not under
+// the race detector).
+func extend[T any](s []T, n int) []T {
+	s = slices.Grow(s, n)
+	s = s[:len(s)+n]
+	clear(s[len(s)-n:])
+	return s
 }
 
 // aliasString returns b as a string sharing its bytes.

@@ -31,7 +31,7 @@ func (b *Batch) AddSpan(res int32, span *tracev1.Span) {
 	sp.Attrs = b.addAttributes(span.GetAttributes())
 	evs := span.GetEvents()
 	lo := len(b.events)
-	b.events = append(b.events, make([]Event, len(evs))...)
+	b.events = extend(b.events, len(evs))
 	for i, ev := range evs {
 		b.events[lo+i] = Event{Name: ev.GetName(), TimeUnixNano: ev.GetTimeUnixNano(), Attrs: b.addAttributes(ev.GetAttributes())}
 	}
@@ -70,7 +70,7 @@ func (b *Batch) addAttributes(kvs []*commonv1.KeyValue) Range {
 	if lo+n > math.MaxInt32 {
 		n = 0
 	}
-	b.kvs = append(b.kvs, make([]KeyValue, n)...)
+	b.kvs = extend(b.kvs, n)
 	i := lo
 	for _, kv := range kvs {
 		if kv == nil || i == lo+n {
@@ -105,7 +105,7 @@ func (b *Batch) value(v *commonv1.AnyValue) Value {
 	case *commonv1.AnyValue_ArrayValue:
 		vals := x.ArrayValue.GetValues()
 		lo := len(b.kvs)
-		b.kvs = append(b.kvs, make([]KeyValue, len(vals))...)
+		b.kvs = extend(b.kvs, len(vals))
 		for i, e := range vals {
 			ev := Value{kind: KindEmpty}
 			if e != nil {
