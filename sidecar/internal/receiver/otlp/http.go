@@ -210,29 +210,29 @@ func (r *Receiver) reserveDecoded(w http.ResponseWriter, s signal, enc encoding,
 	return max(est, already), true
 }
 
-// spanModelPerWireByte is what the flat span model of a typical request
-// takes per byte of protobuf, with room for its slices' growth (twice
-// that is reserved, half of it allowed): the load test's 512-span
-// requests (121,017 bytes) decode into 0.26 MB of spans and attributes
-// (TestTypicalRequestDecodedAtOnce), 2.1 bytes a wire byte.
-const spanModelPerWireByte = 6
+// spanModelPerWireByte is what decodeSpans reserves first per byte of
+// protobuf: the flat span model of a typical request takes about 2 (the
+// load test's 512-span requests of 121,017 bytes decode into 0.26 MB of
+// spans and attributes, TestTypicalRequestDecodedAtOnce), so 3 leaves
+// room. The generated types took about 7 (decodedMessageCost).
+const spanModelPerWireByte = 3
 
 // decodeSpans decodes an OTLP/HTTP protobuf traces body into b, holding
 // its memory in the budget. It first reserves what a typical request
-// takes and decodes within half of that (slices grow by doubling), so a
-// typical request is decoded without counting its messages first; only
-// one that needs more (many tiny attributes) is counted, reserved for and
-// decoded again, as the other paths are. It answers the request itself
-// and returns false when it cannot be decoded, and returns the bytes
-// reserved, to release after use.
+// takes (at most what DecodeMemory has beside the body) and decodes
+// within that, so a typical request is decoded without counting its
+// messages first; only one that needs more (many tiny attributes) is
+// counted, reserved for and decoded again, as the other paths are. It
+// answers the request itself and returns false when it cannot be
+// decoded, and returns the bytes reserved, to release after use.
 func (r *Receiver) decodeSpans(w http.ResponseWriter, enc encoding, body []byte, held int64, b *otlpspans.Batch) (int64, bool) {
-	est := spanModelPerWireByte*int64(len(body)) + 4<<10
-	if est+held <= r.cfg.DecodeMemory {
+	est := min(spanModelPerWireByte*int64(len(body))+4<<10, r.cfg.DecodeMemory-held)
+	if est > 0 {
 		if !r.budget.TryReserve(est) {
 			r.refuse(w, enc, r.noMemory, http.StatusTooManyRequests, codes.ResourceExhausted, errNoMemory.Error())
 			return 0, false
 		}
-		err := b.DecodeWithin(body, r.cfg.RecursionLimit, est/2)
+		err := b.DecodeWithin(body, r.cfg.RecursionLimit, est)
 		if err == nil {
 			return est, true
 		}

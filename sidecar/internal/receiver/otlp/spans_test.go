@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 )
 
 // spanRecorder is a recorder that also takes spans as otlpspans.
@@ -222,8 +223,30 @@ func TestTypicalRequestDecodedAtOnce(t *testing.T) {
 	body := mustProto(t, req)
 	est := spanModelPerWireByte*int64(len(body)) + 4<<10
 	var b otlpspans.Batch
-	if err := b.DecodeWithin(body, DefaultRecursionLimit, est/2); err != nil {
-		t.Fatalf("%d-byte request within %d bytes: %v", len(body), est/2, err)
+	if err := b.DecodeWithin(body, DefaultRecursionLimit, est); err != nil {
+		t.Fatalf("%d-byte request within %d bytes: %v", len(body), est, err)
 	}
-	t.Logf("%d-byte request: %d bytes of model, %d allowed", len(body), b.Bytes(), est/2)
+	t.Logf("%d-byte request: %d bytes of model, %d allowed", len(body), b.Bytes(), est)
+
+	// 24 such requests in one (2.8 MiB): within the sidecar's default
+	// 16 MiB budget on this path, where the generated types' estimate
+	// (about 7 bytes a wire byte) would refuse it as too large.
+	big := &coltracepb.ExportTraceServiceRequest{}
+	for range 24 {
+		big.ResourceSpans = append(big.ResourceSpans, req.ResourceSpans[0])
+	}
+	bigBody := mustProto(t, big)
+	rec := &spanRecorder{}
+	r, counters := start(t, Config{GRPCAddr: "off", Consumer: rec, Budget: queue.NewBudget(16 << 20)})
+	resp, err := httpClient(t).Post("http://"+r.HTTPAddr().String()+PathTraces, mediaProto, bytes.NewReader(bigBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || len(rec.names) != 24*512 {
+		t.Errorf("%d-byte request: %d, %d spans delivered; want 200 and all; counters %v", len(bigBody), resp.StatusCode, len(rec.names), counters.Snapshot())
+	}
+	if est := estimateDecoded(sigTraces, encProto, bigBody, DefaultRecursionLimit); est <= 16<<20 {
+		t.Errorf("the generated types' estimate %d would have fit too: the test does not test this path", est)
+	}
 }
