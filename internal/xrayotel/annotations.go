@@ -5,16 +5,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
-
 	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
+	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
 	"github.com/seed-c77c9410/sidelight/internal/xraykey"
 )
 
 // appendAttributes appends annotations and metadata. An attribute a rule
 // wrote into a block is not repeated, unless it is indexed.
 func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
-	span, f := d.span, &d.f
+	attrs, resAttrs, f := d.attrs, d.resAttrs, &d.f
 	extra := xrayAnnotationKeys(f)
 	if extra != nil {
 		f.used[kXRayAnnotations] = true
@@ -29,7 +28,7 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 		_, ok := extra[key]
 		return ok
 	}
-	consumed := func(kv *commonv1.KeyValue) bool {
+	consumed := func(kv *otlpspans.KeyValue) bool {
 		k := spanKeys[kv.Key]
 		return k != kNone && f.used[k]
 	}
@@ -40,7 +39,7 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 	n := 0
 	mark := len(dst)
 	dst = append(dst, `,"annotations":{`...)
-	add := func(i int, key string, v *commonv1.AnyValue) {
+	add := func(i int, key string, v otlpspans.Value) {
 		for j := 0; j < n; j++ {
 			if xraykey.Same(keys[j], key) {
 				return
@@ -56,21 +55,23 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 		chosen[n], keys[n] = int32(i), key
 		n++
 	}
-	for i, kv := range span.Attributes {
+	for i := range attrs {
+		kv := &attrs[i]
 		if n == MaxAnnotations {
 			break
 		}
-		if kv == nil || kv.Key == "" || !annotatable(kv.Value) || !indexed(kv.Key) {
+		if kv.Key == "" || !annotatable(kv.Value) || !indexed(kv.Key) {
 			continue
 		}
 		add(i, kv.Key, kv.Value)
 	}
 	if d.segment && !d.lean {
-		for i, kv := range d.res.GetAttributes() {
+		for i := range resAttrs {
+			kv := &resAttrs[i]
 			if n == MaxAnnotations {
 				break
 			}
-			if kv == nil || kv.Key == "" || !annotatable(kv.Value) || !t.resourceIndexed(kv.Key) {
+			if kv.Key == "" || !annotatable(kv.Value) || !t.resourceIndexed(kv.Key) {
 				continue
 			}
 			add(-1-i, resourceMetadataPrefix+kv.Key, kv.Value)
@@ -97,18 +98,19 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 	}
 	mark = len(dst)
 	dst = append(dst, `,"metadata":{"default":{`...)
-	seen := make(map[string]struct{}, len(span.Attributes)+len(d.res.GetAttributes()))
+	seen := make(map[string]struct{}, len(attrs)+len(resAttrs))
 	comma := false
 	var namespaces []int
-	for i, kv := range span.Attributes {
-		if kv == nil || kv.Value == nil || consumed(kv) {
+	for i := range attrs {
+		kv := &attrs[i]
+		if kv.Value.Kind() == otlpspans.KindNone || consumed(kv) {
 			continue
 		}
 		if isAnnotation(i) {
 			continue
 		}
 		if ns, ok := strings.CutPrefix(kv.Key, metadataNamespacePrefix); ok && ns != "" && ns != "default" &&
-			!strings.HasPrefix(ns, "AWS.") && jsonObject(kv.Value.GetStringValue()) {
+			!strings.HasPrefix(ns, "AWS.") && jsonObject(kv.Value.Str()) {
 			// Namespaces starting "AWS." are reserved for AWS's SDKs.
 			namespaces = append(namespaces, i)
 			continue
@@ -127,11 +129,12 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 		// no key string is built per attribute.
 		var kb [96]byte
 		var resSeen map[string]struct{}
-		if n := len(d.res.GetAttributes()); n > 1 {
+		if n := len(resAttrs); n > 1 {
 			resSeen = make(map[string]struct{}, n)
 		}
-		for i, kv := range d.res.GetAttributes() {
-			if kv == nil || kv.Value == nil || isAnnotation(-1-i) {
+		for i := range resAttrs {
+			kv := &resAttrs[i]
+			if kv.Value.Kind() == otlpspans.KindNone || isAnnotation(-1-i) {
 				continue
 			}
 			k := append(append(kb[:0], resourceMetadataPrefix...), kv.Key...)
@@ -166,7 +169,7 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 		dst = dst[:len(dst)-len(`"default":{}`)]
 	}
 	for _, i := range namespaces {
-		kv := span.Attributes[i]
+		kv := &attrs[i]
 		ns := kv.Key[len(metadataNamespacePrefix):]
 		nsKey := "\x00" + jsonKey(ns) // namespaces apart from default's members
 		if _, dup := seen[nsKey]; dup || jsonKey(ns) == "default" {
@@ -175,7 +178,7 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 		seen[nsKey] = struct{}{}
 		dst = jsonenc.AppendKey(dst, ns, wrote)
 		wrote = true
-		dst = appendObjectJSON(dst, kv.Value.GetStringValue())
+		dst = appendObjectJSON(dst, kv.Value.Str())
 	}
 	if !wrote {
 		return dst[:mark]
@@ -194,13 +197,13 @@ func (t *Translator) resourceIndexed(key string) bool {
 // aws.xray.annotations attribute, which asks for those attributes to be
 // indexed.
 func xrayAnnotationKeys(f *spanFacts) map[string]struct{} {
-	vs := f.v[kXRayAnnotations].GetArrayValue().GetValues()
+	vs := f.v[kXRayAnnotations].Array()
 	if len(vs) == 0 {
 		return nil
 	}
 	m := make(map[string]struct{}, len(vs))
 	for _, v := range vs {
-		if s := v.GetStringValue(); s != "" {
+		if s := v.Value.Str(); s != "" {
 			m[s] = struct{}{}
 		}
 	}

@@ -5,9 +5,8 @@ import (
 	"math"
 	"strconv"
 
-	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
-
 	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
+	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
 )
 
 // key names one span attribute that a rule reads. Where the semantic
@@ -125,16 +124,17 @@ var spanKeys = map[string]key{
 // span's attributes, and which of them a rule wrote into a block (those
 // are not repeated as metadata).
 type spanFacts struct {
-	v    [kCount]*commonv1.AnyValue
+	v    [kCount]otlpspans.Value
 	used [kCount]bool
 }
 
-func (f *spanFacts) gather(attrs []*commonv1.KeyValue) {
-	for _, kv := range attrs {
-		if kv == nil || kv.Value == nil {
+func (f *spanFacts) gather(attrs []otlpspans.KeyValue) {
+	for i := range attrs {
+		kv := &attrs[i]
+		if kv.Value.Kind() == otlpspans.KindNone {
 			continue
 		}
-		if k := spanKeys[kv.Key]; k != kNone && f.v[k] == nil {
+		if k := spanKeys[kv.Key]; k != kNone && f.v[k].Kind() == otlpspans.KindNone {
 			f.v[k] = kv.Value
 		}
 	}
@@ -174,37 +174,35 @@ func (f *spanFacts) int(keys ...key) (int64, bool) {
 	return 0, false
 }
 
-func valueString(v *commonv1.AnyValue) string {
-	switch x := v.GetValue().(type) {
-	case *commonv1.AnyValue_StringValue:
-		return x.StringValue
-	case *commonv1.AnyValue_IntValue:
-		return strconv.FormatInt(x.IntValue, 10)
-	case *commonv1.AnyValue_BoolValue:
-		return strconv.FormatBool(x.BoolValue)
-	case *commonv1.AnyValue_DoubleValue:
-		return strconv.FormatFloat(x.DoubleValue, 'g', -1, 64)
-	case *commonv1.AnyValue_ArrayValue:
+func valueString(v otlpspans.Value) string {
+	switch v.Kind() {
+	case otlpspans.KindString:
+		return v.Str()
+	case otlpspans.KindInt:
+		return strconv.FormatInt(v.Int(), 10)
+	case otlpspans.KindBool:
+		return strconv.FormatBool(v.Bool())
+	case otlpspans.KindDouble:
+		return strconv.FormatFloat(v.Double(), 'g', -1, 64)
+	case otlpspans.KindArray:
 		// A one-element list, such as aws.dynamodb.table_names.
-		if vs := x.ArrayValue.GetValues(); len(vs) == 1 {
-			if s, ok := vs[0].GetValue().(*commonv1.AnyValue_StringValue); ok {
-				return s.StringValue
-			}
+		if vs := v.Array(); len(vs) == 1 && vs[0].Value.Kind() == otlpspans.KindString {
+			return vs[0].Value.Str()
 		}
 	}
 	return ""
 }
 
-func valueInt(v *commonv1.AnyValue) (int64, bool) {
-	switch x := v.GetValue().(type) {
-	case *commonv1.AnyValue_IntValue:
-		return x.IntValue, true
-	case *commonv1.AnyValue_DoubleValue:
-		if x.DoubleValue == math.Trunc(x.DoubleValue) && math.Abs(x.DoubleValue) < 1<<53 {
-			return int64(x.DoubleValue), true
+func valueInt(v otlpspans.Value) (int64, bool) {
+	switch v.Kind() {
+	case otlpspans.KindInt:
+		return v.Int(), true
+	case otlpspans.KindDouble:
+		if d := v.Double(); d == math.Trunc(d) && math.Abs(d) < 1<<53 {
+			return int64(d), true
 		}
-	case *commonv1.AnyValue_StringValue:
-		n, err := strconv.ParseInt(x.StringValue, 10, 64)
+	case otlpspans.KindString:
+		n, err := strconv.ParseInt(v.Str(), 10, 64)
 		return n, err == nil
 	}
 	return 0, false
@@ -212,28 +210,28 @@ func valueInt(v *commonv1.AnyValue) (int64, bool) {
 
 // annotatable reports whether v can be an annotation value: a string,
 // bool, integer or finite number.
-func annotatable(v *commonv1.AnyValue) bool {
-	switch x := v.GetValue().(type) {
-	case *commonv1.AnyValue_StringValue, *commonv1.AnyValue_BoolValue, *commonv1.AnyValue_IntValue:
+func annotatable(v otlpspans.Value) bool {
+	switch v.Kind() {
+	case otlpspans.KindString, otlpspans.KindBool, otlpspans.KindInt:
 		return true
-	case *commonv1.AnyValue_DoubleValue:
-		return !math.IsNaN(x.DoubleValue) && !math.IsInf(x.DoubleValue, 0)
+	case otlpspans.KindDouble:
+		return !math.IsNaN(v.Double()) && !math.IsInf(v.Double(), 0)
 	}
 	return false
 }
 
 // appendAnnotationValue appends an annotatable value, cutting strings to
 // MaxAnnotationValueLength characters.
-func appendAnnotationValue(dst []byte, v *commonv1.AnyValue) []byte {
-	switch x := v.GetValue().(type) {
-	case *commonv1.AnyValue_StringValue:
-		return jsonenc.AppendString(dst, jsonenc.CutRunes(x.StringValue, MaxAnnotationValueLength))
-	case *commonv1.AnyValue_BoolValue:
-		return jsonenc.AppendBool(dst, x.BoolValue)
-	case *commonv1.AnyValue_IntValue:
-		return jsonenc.AppendInt(dst, x.IntValue)
-	case *commonv1.AnyValue_DoubleValue:
-		return jsonenc.AppendFloat(dst, x.DoubleValue)
+func appendAnnotationValue(dst []byte, v otlpspans.Value) []byte {
+	switch v.Kind() {
+	case otlpspans.KindString:
+		return jsonenc.AppendString(dst, jsonenc.CutRunes(v.Str(), MaxAnnotationValueLength))
+	case otlpspans.KindBool:
+		return jsonenc.AppendBool(dst, v.Bool())
+	case otlpspans.KindInt:
+		return jsonenc.AppendInt(dst, v.Int())
+	case otlpspans.KindDouble:
+		return jsonenc.AppendFloat(dst, v.Double())
 	}
 	return append(dst, "null"...)
 }
@@ -245,57 +243,55 @@ const maxValueDepth = 16
 // appendValue appends any attribute value as JSON: lists as arrays, maps
 // as objects, bytes as base64 text, and non-finite numbers as text (JSON
 // has no NaN or infinity).
-func appendValue(dst []byte, v *commonv1.AnyValue, depth int) []byte {
-	switch x := v.GetValue().(type) {
-	case *commonv1.AnyValue_StringValue:
-		return jsonenc.AppendString(dst, x.StringValue)
-	case *commonv1.AnyValue_BoolValue:
-		return jsonenc.AppendBool(dst, x.BoolValue)
-	case *commonv1.AnyValue_IntValue:
-		return jsonenc.AppendInt(dst, x.IntValue)
-	case *commonv1.AnyValue_DoubleValue:
-		if math.IsNaN(x.DoubleValue) || math.IsInf(x.DoubleValue, 0) {
-			return jsonenc.AppendString(dst, strconv.FormatFloat(x.DoubleValue, 'g', -1, 64))
+func appendValue(dst []byte, v otlpspans.Value, depth int) []byte {
+	switch v.Kind() {
+	case otlpspans.KindString:
+		return jsonenc.AppendString(dst, v.Str())
+	case otlpspans.KindBool:
+		return jsonenc.AppendBool(dst, v.Bool())
+	case otlpspans.KindInt:
+		return jsonenc.AppendInt(dst, v.Int())
+	case otlpspans.KindDouble:
+		if d := v.Double(); math.IsNaN(d) || math.IsInf(d, 0) {
+			return jsonenc.AppendString(dst, strconv.FormatFloat(d, 'g', -1, 64))
 		}
-		return jsonenc.AppendFloat(dst, x.DoubleValue)
-	case *commonv1.AnyValue_BytesValue:
+		return jsonenc.AppendFloat(dst, v.Double())
+	case otlpspans.KindBytes:
 		dst = append(dst, '"')
-		dst = base64.StdEncoding.AppendEncode(dst, x.BytesValue)
+		dst = base64.StdEncoding.AppendEncode(dst, []byte(v.BytesValue()))
 		return append(dst, '"')
-	case *commonv1.AnyValue_ArrayValue:
+	case otlpspans.KindArray:
 		if depth >= maxValueDepth {
 			return append(dst, "null"...)
 		}
 		dst = append(dst, '[')
-		for i, e := range x.ArrayValue.GetValues() {
+		for i, e := range v.Array() {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendValue(dst, e, depth+1)
+			dst = appendValue(dst, e.Value, depth+1)
 		}
 		return append(dst, ']')
-	case *commonv1.AnyValue_KvlistValue:
+	case otlpspans.KindMap:
 		if depth >= maxValueDepth {
 			return append(dst, "null"...)
 		}
-		return appendKVObject(dst, x.KvlistValue.GetValues(), depth+1)
+		return appendKVObject(dst, v.List(), depth+1)
 	}
 	return append(dst, "null"...)
 }
 
 // appendKVObject appends key-value pairs as a JSON object. A key that
 // repeats keeps its first value, so the object has no duplicate members.
-func appendKVObject(dst []byte, kvs []*commonv1.KeyValue, depth int) []byte {
+func appendKVObject(dst []byte, kvs []otlpspans.KeyValue, depth int) []byte {
 	dst = append(dst, '{')
 	var seen map[string]struct{}
 	if len(kvs) > 1 {
 		seen = make(map[string]struct{}, len(kvs))
 	}
 	comma := false
-	for _, kv := range kvs {
-		if kv == nil {
-			continue
-		}
+	for i := range kvs {
+		kv := &kvs[i]
 		if seen != nil {
 			k := jsonKey(kv.Key)
 			if _, dup := seen[k]; dup {

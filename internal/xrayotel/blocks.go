@@ -26,13 +26,21 @@ func (d *docState) appendAWS(dst []byte) []byte {
 		dst = appendField(dst, "table_name", f.str(kAWSTableName, kAWSDynamoTables), 0, &comma)
 		dst = appendField(dst, "queue_url", f.str(kAWSQueueURL, kAWSQueueURLDotted, kMessagingURLOld), 0, &comma)
 	}
+	var ecs [2]int
 	if d.segment {
-		dst = d.rf.appendEnvironment(dst, &comma)
+		dst = d.rf.appendEnvironment(dst, &comma, &ecs)
 	}
 	if !comma {
 		return dst[:mark]
 	}
-	return append(dst, '}')
+	dst = append(dst, '}')
+	if d.lay != nil {
+		d.lay.AWS = [2]int{mark + len(`,"aws":`) - d.start, len(dst) - d.start}
+		if ecs[1] > 0 {
+			d.lay.ECS = [2]int{ecs[0] - d.start, ecs[1] - d.start}
+		}
+	}
+	return dst
 }
 
 // sqlSystems are the db.system values of SQL databases; other databases

@@ -8,6 +8,7 @@ import (
 	tracev1 "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
+	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
 )
 
 // MaxStackFrames is how many frames of an exception's stack trace are
@@ -22,15 +23,15 @@ type exception struct {
 
 // exceptions returns the span's exception events, or, when it has none and
 // its status is an error with a message, that message.
-func exceptions(span *tracev1.Span) []exception {
+func exceptions(b *otlpspans.Batch, span *otlpspans.Span) []exception {
 	var out []exception
-	for _, ev := range span.Events {
-		if ev.GetName() != "exception" {
+	for _, ev := range b.Events(span.Events) {
+		if ev.Name != "exception" {
 			continue
 		}
 		var ex exception
-		for _, kv := range ev.Attributes {
-			switch kv.GetKey() {
+		for _, kv := range b.Attributes(ev.Attrs) {
+			switch kv.Key {
 			case "exception.type":
 				ex.typ = valueString(kv.Value)
 			case "exception.message":
@@ -41,8 +42,8 @@ func exceptions(span *tracev1.Span) []exception {
 		}
 		out = append(out, ex)
 	}
-	if len(out) == 0 && span.GetStatus().GetCode() == tracev1.Status_STATUS_CODE_ERROR {
-		if msg := span.GetStatus().GetMessage(); msg != "" {
+	if len(out) == 0 && span.StatusCode == int32(tracev1.Status_STATUS_CODE_ERROR) {
+		if msg := span.StatusMessage; msg != "" {
 			out = append(out, exception{message: msg})
 		}
 	}

@@ -1,9 +1,10 @@
 package xrayotel
 
 import (
-	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
+	"bytes"
 
 	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
+	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
 )
 
 // rkey names one resource attribute that a rule reads.
@@ -72,15 +73,16 @@ var resourceKeys = map[string]rkey{
 }
 
 type resourceFacts struct {
-	v [rCount]*commonv1.AnyValue
+	v [rCount]otlpspans.Value
 }
 
-func (f *resourceFacts) gather(attrs []*commonv1.KeyValue) {
-	for _, kv := range attrs {
-		if kv == nil || kv.Value == nil {
+func (f *resourceFacts) gather(attrs []otlpspans.KeyValue) {
+	for i := range attrs {
+		kv := &attrs[i]
+		if kv.Value.Kind() == otlpspans.KindNone {
 			continue
 		}
-		if k := resourceKeys[kv.Key]; k != rNone && f.v[k] == nil {
+		if k := resourceKeys[kv.Key]; k != rNone && f.v[k].Kind() == otlpspans.KindNone {
 			f.v[k] = kv.Value
 		}
 	}
@@ -128,11 +130,13 @@ func (f *resourceFacts) origin() string {
 
 // appendEnvironment appends the members of a segment's aws block that
 // describe where the service runs (without braces), setting *comma when it
-// wrote any.
-func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool) []byte {
+// wrote any. It sets *ecs to where the "ecs" object is in dst, if it
+// wrote one.
+func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool, ecs *[2]int) []byte {
 	dst = appendField(dst, "account_id", f.str(rCloudAccountID), 0, comma)
 	switch f.str(rCloudPlatform) {
 	case "aws_ecs":
+		mark := len(dst)
 		dst = f.appendObject(dst, "ecs", comma, func(dst []byte, c *bool) []byte {
 			name := f.str(rContainerName)
 			if name == "" {
@@ -147,6 +151,9 @@ func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool) []byte {
 			dst = appendField(dst, "launch_type", f.str(rECSLaunchType), 0, c)
 			return appendField(dst, "availability_zone", f.str(rCloudAZ), 0, c)
 		})
+		if len(dst) > mark { // `"ecs":{…}` or `,"ecs":{…}`
+			ecs[0], ecs[1] = mark+bytes.IndexByte(dst[mark:], '{'), len(dst)
+		}
 	case "aws_ec2":
 		dst = f.appendObject(dst, "ec2", comma, func(dst []byte, c *bool) []byte {
 			dst = appendField(dst, "instance_id", f.str(rHostID), 0, c)
@@ -182,7 +189,7 @@ func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool) []byte {
 				dst = appendField(dst, "sdk", sdk, 0, c)
 			}
 			dst = appendField(dst, "sdk_version", f.str(rSDKVersion), 0, c)
-			if f.v[rAutoVersion] != nil {
+			if f.v[rAutoVersion].Kind() != otlpspans.KindNone {
 				dst = jsonenc.AppendKey(dst, "auto_instrumentation", *c)
 				*c = true
 				dst = append(dst, "true"...)
@@ -211,19 +218,19 @@ func (f *resourceFacts) appendObject(dst []byte, name string, comma *bool, fill 
 // appendLogGroups appends "cloudwatch_logs":[{"log_group":…,"arn":…}] from
 // aws.log.group.names, pairing each with aws.log.group.arns by position.
 func (f *resourceFacts) appendLogGroups(dst []byte, comma *bool) []byte {
-	names := f.v[rLogGroupNames].GetArrayValue().GetValues()
+	names := f.v[rLogGroupNames].Array()
 	if len(names) == 0 {
-		if s := f.v[rLogGroupNames].GetStringValue(); s != "" {
-			names = []*commonv1.AnyValue{f.v[rLogGroupNames]}
+		if s := f.v[rLogGroupNames].Str(); s != "" {
+			names = []otlpspans.KeyValue{{Value: f.v[rLogGroupNames]}}
 		}
 	}
-	arns := f.v[rLogGroupARNs].GetArrayValue().GetValues()
+	arns := f.v[rLogGroupARNs].Array()
 	mark := len(dst)
 	dst = jsonenc.AppendKey(dst, "cloudwatch_logs", *comma)
 	dst = append(dst, '[')
 	n := 0
 	for i, v := range names {
-		name := v.GetStringValue()
+		name := v.Value.Str()
 		if name == "" {
 			continue
 		}
@@ -234,7 +241,7 @@ func (f *resourceFacts) appendLogGroups(dst []byte, comma *bool) []byte {
 		dst = append(dst, `{"log_group":`...)
 		dst = jsonenc.AppendString(dst, name)
 		if i < len(arns) {
-			if arn := arns[i].GetStringValue(); arn != "" {
+			if arn := arns[i].Value.Str(); arn != "" {
 				dst = append(dst, `,"arn":`...)
 				dst = jsonenc.AppendString(dst, arn)
 			}

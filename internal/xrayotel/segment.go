@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 
 	resourcev1 "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracev1 "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
+	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
 )
 
 var errNilSpan = errors.New("xrayotel: nil span")
@@ -35,15 +37,74 @@ func (t *Translator) AppendSegment(dst []byte, res *resourcev1.Resource, span *t
 	if span == nil {
 		return dst, errNilSpan
 	}
+	b := getBatch(res, span)
+	defer batches.Put(b)
+	return t.appendSegment(dst, b, &b.Spans[0], nil)
+}
+
+// batches holds the one-span Batches AppendSegment builds from the
+// generated types: the rules read otlpspans only.
+var batches = sync.Pool{New: func() any { return new(otlpspans.Batch) }}
+
+func getBatch(res *resourcev1.Resource, span *tracev1.Span) *otlpspans.Batch {
+	b := batches.Get().(*otlpspans.Batch)
+	b.Reset()
+	b.AddSpan(b.AddResource(res), span)
+	return b
+}
+
+// AppendSpan is AppendSegment for span i of b (which Decode or FromProto
+// filled), also returning the document's Layout (the zero Layout on
+// error). It gives the same document as AppendSegment for the span and
+// resource b was made from.
+func (t *Translator) AppendSpan(dst []byte, b *otlpspans.Batch, i int) ([]byte, Layout, error) {
+	var lay Layout
+	out, err := t.appendSegment(dst, b, &b.Spans[i], &lay)
+	if err != nil {
+		return out, Layout{}, err
+	}
+	return out, lay, nil
+}
+
+// Layout says where AppendSegmentLayout wrote parts of a document, as
+// byte offsets from the document's start: what a reader of the document
+// would otherwise have to find by parsing it.
+type Layout struct {
+	// Subsegment reports "type":"subsegment".
+	Subsegment bool
+	// ID is where the 16 hex digits of the "id" member start.
+	ID int
+	// AWS is the "aws" member's value (an object), [AWS[0], AWS[1]);
+	// both are 0 when the document has none.
+	AWS [2]int
+	// ECS is the "ecs" member's value within the aws object, like AWS.
+	ECS [2]int
+}
+
+// AppendSegmentLayout is AppendSegment, also returning the document's
+// Layout (the zero Layout on error).
+func (t *Translator) AppendSegmentLayout(dst []byte, res *resourcev1.Resource, span *tracev1.Span) ([]byte, Layout, error) {
+	if span == nil {
+		return dst, Layout{}, errNilSpan
+	}
+	b := getBatch(res, span)
+	defer batches.Put(b)
+	return t.AppendSpan(dst, b, 0)
+}
+
+func (t *Translator) appendSegment(dst []byte, b *otlpspans.Batch, span *otlpspans.Span, lay *Layout) ([]byte, error) {
 	start := len(dst)
-	out, err := t.appendDocument(dst, res, span, false)
+	out, err := t.appendDocument(dst, b, span, false, lay)
 	if err != nil {
 		return dst, err
 	}
 	if len(out)-start <= MaxDocumentBytes {
 		return out, nil
 	}
-	out, err = t.appendDocument(out[:start], res, span, true)
+	if lay != nil {
+		*lay = Layout{}
+	}
+	out, err = t.appendDocument(out[:start], b, span, true, lay)
 	if err != nil {
 		return dst, err
 	}
@@ -56,43 +117,55 @@ func (t *Translator) AppendSegment(dst []byte, res *resourcev1.Resource, span *t
 // IsSegment reports whether span becomes a segment (rather than a
 // subsegment): it is a SERVER or CONSUMER span, or it has no parent.
 func IsSegment(span *tracev1.Span) bool {
-	switch span.GetKind() {
+	return isSegment(int32(span.GetKind()), span.GetParentSpanId())
+}
+
+func isSegment(kind int32, parent []byte) bool {
+	switch tracev1.Span_SpanKind(kind) {
 	case tracev1.Span_SPAN_KIND_SERVER, tracev1.Span_SPAN_KIND_CONSUMER:
 		return true
 	}
-	return len(span.GetParentSpanId()) == 0 || allZero(span.GetParentSpanId())
+	return len(parent) == 0 || allZero(parent)
 }
 
 // docState is what one document's rules share.
 type docState struct {
-	span    *tracev1.Span
-	res     *resourcev1.Resource
-	f       spanFacts
-	rf      resourceFacts
-	segment bool
-	awsCall bool
-	lean    bool
+	span     *otlpspans.Span
+	attrs    []otlpspans.KeyValue // the span's
+	resAttrs []otlpspans.KeyValue // its resource's
+	f        spanFacts
+	rf       resourceFacts
+	segment  bool
+	awsCall  bool
+	lean     bool
+	lay      *Layout // nil: not wanted
+	start    int     // where the document starts in dst
 }
 
-func (t *Translator) appendDocument(dst []byte, res *resourcev1.Resource, span *tracev1.Span, lean bool) ([]byte, error) {
-	d := &docState{span: span, res: res, segment: IsSegment(span), lean: lean}
-	d.f.gather(span.Attributes)
-	d.rf.gather(res.GetAttributes())
+func (t *Translator) appendDocument(dst []byte, b *otlpspans.Batch, span *otlpspans.Span, lean bool, lay *Layout) ([]byte, error) {
+	d := &docState{span: span, attrs: b.Attributes(span.Attrs), resAttrs: b.ResourceOf(span),
+		segment: isSegment(span.Kind, span.ParentSpanID), lean: lean, lay: lay, start: len(dst)}
+	d.f.gather(d.attrs)
+	d.rf.gather(d.resAttrs)
 	d.awsCall = d.f.peek(kRPCSystem) == "aws-api" || d.f.peek(kAWSService) != ""
 
 	var err error
 	dst = append(dst, `{"name":`...)
 	dst = appendName(dst, t.name(d), "unknown")
 	dst = append(dst, `,"id":"`...)
-	if dst, err = AppendSpanID(dst, span.SpanId); err != nil {
+	if lay != nil {
+		lay.ID = len(dst) - d.start
+		lay.Subsegment = !d.segment
+	}
+	if dst, err = AppendSpanID(dst, span.SpanID); err != nil {
 		return dst, err
 	}
 	dst = append(dst, `","trace_id":"`...)
-	if dst, err = AppendTraceID(dst, span.TraceId); err != nil {
+	if dst, err = AppendTraceID(dst, span.TraceID); err != nil {
 		return dst, err
 	}
 	dst = append(dst, '"')
-	if p := span.ParentSpanId; len(p) != 0 && !allZero(p) {
+	if p := span.ParentSpanID; len(p) != 0 && !allZero(p) {
 		if len(p) != 8 {
 			return dst, fmt.Errorf("%w: %d bytes %x", ErrParentID, len(p), p)
 		}
@@ -113,7 +186,7 @@ func (t *Translator) appendDocument(dst []byte, res *resourcev1.Resource, span *
 	}
 	h := d.http()
 	isErr, throttle, fault := h.flags()
-	if span.GetStatus().GetCode() == tracev1.Status_STATUS_CODE_ERROR && !isErr && !fault {
+	if span.StatusCode == int32(tracev1.Status_STATUS_CODE_ERROR) && !isErr && !fault {
 		fault = true
 	}
 	if isErr {
@@ -145,8 +218,8 @@ func (t *Translator) appendDocument(dst []byte, res *resourcev1.Resource, span *
 		}
 	}
 	dst = t.appendAttributes(dst, d)
-	if exs := exceptions(span); len(exs) > 0 {
-		dst = appendCause(dst, span.SpanId, exs, lean)
+	if exs := exceptions(b, span); len(exs) > 0 {
+		dst = appendCause(dst, span.SpanID, exs, lean)
 	}
 	return append(dst, '}'), nil
 }
@@ -192,7 +265,7 @@ func (t *Translator) name(d *docState) string {
 			return strings.TrimPrefix(strings.TrimPrefix(s, "AWS.SDK."), "AWS::")
 		}
 	}
-	kind := d.span.GetKind()
+	kind := tracev1.Span_SpanKind(d.span.Kind)
 	if kind == tracev1.Span_SPAN_KIND_CLIENT || kind == tracev1.Span_SPAN_KIND_PRODUCER {
 		if s := f.peek(kPeerService); s != "" {
 			return s
@@ -228,7 +301,7 @@ func (d *docState) namespace() string {
 	if d.awsCall {
 		return "aws"
 	}
-	switch d.span.GetKind() {
+	switch tracev1.Span_SpanKind(d.span.Kind) {
 	case tracev1.Span_SPAN_KIND_CLIENT, tracev1.Span_SPAN_KIND_PRODUCER:
 		return "remote"
 	}

@@ -90,7 +90,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 	var segConsumer xrayudp.Consumer
 	var emfConsumer emfrecv.Consumer
 	var segSink otlpsegments.Sink
-	var metSink otlpmetrics.Sink // nil: OTLP metrics refused
+	var admitTraces func(int64) bool // nil: no room check before decoding
+	var metSink otlpmetrics.Sink     // nil: OTLP metrics refused
 	var err error
 	if o.AWS == nil {
 		if err := checkLocalExporters(c, o.Logger); err != nil {
@@ -119,6 +120,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 			return nil, err
 		}
 		segConsumer, emfConsumer, segSink = cons.seg, cons.emf, pipelineSink{cons.seg}
+		if a.otlpOut.traces == nil {
+			admitTraces = func(n int64) bool { return cons.seg.HasRoom(otlpsegments.QueuedEstimate(n)) }
+		}
 		segConsumer = a.otlpOut.udpConsumer(segConsumer)
 		if cons.metrics != nil {
 			metSink = pointSink{cons.metrics}
@@ -146,7 +150,10 @@ func New(ctx context.Context, o Options) (*App, error) {
 			return nil, err
 		}
 		a.otlp, err = otlprecv.New(otlprecv.Config{HTTPAddr: c.OTLPHTTPAddr, GRPCAddr: c.OTLPGRPCAddr,
-			AllowHost: hostcheck.New(c.AllowedHosts).Allows, Consumer: a.otlpOut.route(cons), Counters: a.counters, Logger: o.Logger})
+			AllowHost: hostcheck.New(c.AllowedHosts).Allows, Consumer: a.otlpOut.route(cons), Counters: a.counters, Logger: o.Logger,
+			// Decode memory counts in the telemetry budget, and a traces
+			// request the queue has no room for is refused before decoding.
+			Budget: a.budget, AdmitTraces: admitTraces})
 		if err != nil {
 			return nil, err
 		}

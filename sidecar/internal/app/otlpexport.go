@@ -16,7 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
 	"github.com/seed-c77c9410/sidelight/internal/xrayotel"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/config"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/otlplogs"
@@ -158,6 +160,21 @@ func (r otlpRouter) ConsumeTraces(ctx context.Context, req *coltracepb.ExportTra
 	}
 	rej, why, err := r.out.traces.QueueTraces(req)
 	return rej, why, receiverError(err)
+}
+
+// ConsumeSpans takes OTLP/HTTP protobuf traces (otlprecv.SpanConsumer):
+// to PutTraceSegments through the base consumer's flat-model path, or to
+// the OTLP exporter, which takes the generated types, decoded from the
+// request's bytes.
+func (r otlpRouter) ConsumeSpans(ctx context.Context, b *otlpspans.Batch) (int64, string, error) {
+	if sc, ok := r.Consumer.(otlprecv.SpanConsumer); ok && r.out.traces == nil {
+		return sc.ConsumeSpans(ctx, b)
+	}
+	req := new(coltracepb.ExportTraceServiceRequest)
+	if err := proto.Unmarshal(b.Raw, req); err != nil {
+		return 0, "", otlprecv.Invalid(fmt.Errorf("decoding request: %w", err))
+	}
+	return r.ConsumeTraces(ctx, req)
 }
 
 func (r otlpRouter) ConsumeLogs(ctx context.Context, req *collogspb.ExportLogsServiceRequest) (int64, string, error) {

@@ -311,7 +311,9 @@ func TestOTLPMetricsBudgetFullAsksSDKToRetry(t *testing.T) {
 	}
 	_ = exp.Shutdown(ctx)
 	_ = mp.Shutdown(ctx)
-	if cs.Get("otlp.refused.budget_full") == 0 || cs.Get("metrics.refused_budget_full") == 0 {
+	// The refusal comes from the receiver (decode memory is reserved in
+	// the same budget, full of queued metrics) or from the pipeline.
+	if cs.Get("otlp.refused.budget_full") == 0 {
 		t.Fatalf("429 without a budget_full refusal counted: %v", cs.Snapshot())
 	}
 	shutdown(t, a)

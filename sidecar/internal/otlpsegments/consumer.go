@@ -13,6 +13,7 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 
+	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
 	"github.com/seed-c77c9410/sidelight/internal/xrayotel"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/otlp"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
@@ -36,7 +37,7 @@ const (
 	ReasonSpanID   = "bad_span_id"   // xrayotel.ErrSpanID
 	ReasonParentID = "bad_parent_id" // xrayotel.ErrParentID
 	ReasonTooLarge = "too_large"     // xrayotel.ErrTooLarge
-	ReasonCheck    = "check_failed"  // the document failed xraydoc.Check
+	ReasonCheck    = "check_failed"  // the document would fail xraydoc.Check (see checkable)
 	ReasonOther    = "other"         // any other translation error
 )
 
@@ -69,9 +70,13 @@ type Consumer struct {
 	dataPoints   *atomic.Uint64
 	logRecords   *atomic.Uint64
 	free         chan *scratch // see getScratch
+	batches      chan *otlpspans.Batch
 }
 
-var _ otlp.Consumer = (*Consumer)(nil)
+var (
+	_ otlp.Consumer     = (*Consumer)(nil)
+	_ otlp.SpanConsumer = (*Consumer)(nil)
+)
 
 // New checks cfg and returns a Consumer.
 func New(cfg Config) (*Consumer, error) {
@@ -94,11 +99,28 @@ func New(cfg Config) (*Consumer, error) {
 		dataPoints:   cfg.Counters.Counter("otlp.unsupported.data_points"),
 		logRecords:   cfg.Counters.Counter("otlp.unsupported.log_records"),
 		free:         make(chan *scratch, freeScratch),
+		batches:      make(chan *otlpspans.Batch, freeScratch),
 	}, nil
+}
+
+// errNoStart: see checkable.
+var errNoStart = errors.New("span has no start time (under 1 µs after 1970), which X-Ray refuses")
+
+// checkable refuses the spans whose document xraydoc.Check, and X-Ray,
+// would refuse although the translator writes it: those starting within
+// the first microsecond of 1970 (start_time 0; an end before the start
+// is written as the start). FuzzTranslationPassesCheck finds any other.
+func checkable(sp *otlpspans.Span) error {
+	if sp.StartTimeUnixNano < 1000 {
+		return errNoStart
+	}
+	return nil
 }
 
 func reason(err error) string {
 	switch {
+	case errors.Is(err, errNoStart):
+		return ReasonCheck
 	case errors.Is(err, xrayotel.ErrTraceID):
 		return ReasonTraceID
 	case errors.Is(err, xrayotel.ErrSpanID):
@@ -120,6 +142,7 @@ func reason(err error) string {
 type scratch struct {
 	buf   []byte
 	ends  []int
+	lays  []xrayotel.Layout
 	docs  [][]byte
 	infos []xraydoc.Info
 }
@@ -143,62 +166,83 @@ func (c *Consumer) getScratch() *scratch {
 	}
 }
 
+// getBatch and putBatch keep ConsumeTraces' Batches like scratch space.
+func (c *Consumer) getBatch() *otlpspans.Batch {
+	select {
+	case b := <-c.batches:
+		return b
+	default:
+		return new(otlpspans.Batch)
+	}
+}
+
+func (c *Consumer) putBatch(b *otlpspans.Batch) {
+	b.Reset()
+	if b.Bytes() > maxScratchBytes {
+		return
+	}
+	select {
+	case c.batches <- b:
+	default:
+	}
+}
+
 func (c *Consumer) putScratch(s *scratch) {
 	if cap(s.buf) > maxScratchBytes {
 		return
 	}
 	clear(s.docs)
 	clear(s.infos)
-	s.buf, s.ends, s.docs, s.infos = s.buf[:0], s.ends[:0], s.docs[:0], s.infos[:0]
+	s.buf, s.ends, s.lays, s.docs, s.infos = s.buf[:0], s.ends[:0], s.lays[:0], s.docs[:0], s.infos[:0]
 	select {
 	case c.free <- s:
 	default:
 	}
 }
 
-// ConsumeTraces translates every span, checks each document as the UDP
-// receiver does, and hands the good ones to the Sink together.
-func (c *Consumer) ConsumeTraces(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (int64, string, error) {
+// ConsumeTraces is ConsumeSpans for a request in the generated types.
+func (c *Consumer) ConsumeTraces(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (int64, string, error) {
+	b := c.getBatch()
+	defer c.putBatch(b)
+	b.FromProto(req.GetResourceSpans())
+	return c.ConsumeSpans(ctx, b)
+}
+
+// ConsumeSpans translates every span and hands the documents to the
+// Sink together (otlp.SpanConsumer). The documents are not parsed again:
+// the translator says where their parts are (xrayotel.Layout), which
+// gives the xraydoc.Info the UDP receiver's check would
+// (FuzzTranslationPassesCheck holds the two together).
+func (c *Consumer) ConsumeSpans(_ context.Context, b *otlpspans.Batch) (int64, string, error) {
 	s := c.getScratch()
 	defer c.putScratch(s)
-	buf, ends := s.buf, s.ends
-	var rejected, total int64
+	buf, ends, lays := s.buf, s.ends, s.lays
+	var rejected int64
+	total := int64(len(b.Spans))
 	var first error
-	for _, rs := range req.GetResourceSpans() {
-		res := rs.GetResource()
-		for _, ss := range rs.GetScopeSpans() {
-			for _, sp := range ss.GetSpans() {
-				total++
-				start := len(buf)
-				out, err := c.tr.AppendSegment(buf, res, sp)
-				if err != nil {
-					c.untranslated[reason(err)].Add(1)
-					rejected++
-					first = cmp.Or(first, err)
-					buf = buf[:start]
-					continue
-				}
-				buf = out
-				ends = append(ends, len(buf))
-			}
+	for i := range b.Spans {
+		start := len(buf)
+		out, lay, err := buf, xrayotel.Layout{}, checkable(&b.Spans[i])
+		if err == nil {
+			out, lay, err = c.tr.AppendSpan(buf, b, i)
 		}
-	}
-	s.buf, s.ends = buf, ends
-	docs, infos := s.docs, s.infos
-	start := 0
-	for _, end := range ends {
-		doc := buf[start:end:end]
-		start = end
-		info, r := xraydoc.Check(doc)
-		if r != xraydoc.OK {
-			// The translation writes what the check wants; this guards
-			// against the two drifting apart.
-			c.untranslated[ReasonCheck].Add(1)
+		if err != nil {
+			c.untranslated[reason(err)].Add(1)
 			rejected++
-			first = cmp.Or(first, fmt.Errorf("translated document refused by the segment check: %s", r))
+			first = cmp.Or(first, err)
+			buf = buf[:start]
 			continue
 		}
-		docs, infos = append(docs, doc), append(infos, info)
+		buf = out
+		ends, lays = append(ends, len(buf)), append(lays, lay)
+	}
+	s.buf, s.ends, s.lays = buf, ends, lays
+	docs, infos := s.docs, s.infos
+	start := 0
+	for i, end := range ends {
+		doc := buf[start:end:end]
+		start = end
+		docs, infos = append(docs, doc), append(infos, layoutInfo(doc, lays[i]))
 	}
 	s.docs, s.infos = docs, infos
 	var msg string
@@ -255,4 +299,30 @@ func dataPoints(m *metricspb.Metric) int {
 	return len(m.GetGauge().GetDataPoints()) + len(m.GetSum().GetDataPoints()) +
 		len(m.GetHistogram().GetDataPoints()) + len(m.GetExponentialHistogram().GetDataPoints()) +
 		len(m.GetSummary().GetDataPoints())
+}
+
+// queuedPerWireByte is how many bytes of queued documents (as the
+// segments pipeline counts them: document, allocator rounding and queue
+// slot) a span takes per byte of its protobuf: 3.5 for the load test's
+// spans (121,017 bytes of protobuf for 512 spans become 330 KB of
+// documents, 425 KB counted), rounded up.
+const queuedPerWireByte = 4
+
+// QueuedEstimate estimates the bytes the documents of an OTLP traces
+// request of wireBytes bytes of protobuf (decompressed) take once queued,
+// for deciding before decoding whether there is room for them.
+func QueuedEstimate(wireBytes int64) int64 { return queuedPerWireByte * wireBytes }
+
+// layoutInfo is xraydoc.Check's Info for a document the translator wrote,
+// from where it says the parts are.
+func layoutInfo(doc []byte, lay xrayotel.Layout) xraydoc.Info {
+	info := xraydoc.Info{Subsegment: lay.Subsegment, ID: doc[lay.ID : lay.ID+16 : lay.ID+16]}
+	if lay.AWS[1] > 0 {
+		info.AWS = doc[lay.AWS[0]:lay.AWS[1]:lay.AWS[1]]
+	}
+	if lay.ECS[1] > 0 {
+		info.HasECS = true
+		info.ECS = doc[lay.ECS[0]:lay.ECS[1]:lay.ECS[1]]
+	}
+	return info
 }

@@ -242,3 +242,21 @@ func TestRequestBufferReused(t *testing.T) {
 		t.Fatalf("the sink got %d documents, want %d", s.n, (rounds+1)*len(spans))
 	}
 }
+
+// TestNoStartTimeRejected: a span starting within the first microsecond
+// of 1970 would become a document with start_time 0, which X-Ray (and
+// xraydoc.Check, no longer run on translated documents) refuses: it is
+// rejected before translation and counted, and the others are delivered.
+func TestNoStartTimeRejected(t *testing.T) {
+	s := &sink{}
+	c, cs := newConsumer(t, s)
+	zero := span(1, 9, 0, tracepb.Span_SPAN_KIND_SERVER)
+	zero.StartTimeUnixNano, zero.EndTimeUnixNano = 999, 0
+	rej, msg, err := c.ConsumeTraces(context.Background(), request(span(1, 1, 0, tracepb.Span_SPAN_KIND_SERVER), zero))
+	if err != nil || rej != 1 || !strings.Contains(msg, "start time") {
+		t.Fatalf("rejected %d %q, err %v", rej, msg, err)
+	}
+	if len(s.ids) != 1 || s.ids[0] != "0101010101010101" || cs.Get("otlp.untranslated.check_failed") != 1 {
+		t.Fatalf("delivered %q, counters %v", s.ids, cs.Snapshot())
+	}
+}

@@ -200,6 +200,20 @@ func (p *Pipeline) QueueSegments(docs [][]byte, infos []xraydoc.Info) error {
 	return nil
 }
 
+// HasRoom reports whether documents taking about size bytes queued (as
+// entrySize counts them) would fit in the budget now without dropping
+// queued segments: the budget has that much free, or the queue is within
+// its share counting them (QueueSegments may then take room back from
+// queues over theirs). It is a hint for refusing work before doing it,
+// such as decoding an OTLP request; QueueSegments still decides, all or
+// none. So that an estimate cannot refuse a request for ever, size is
+// counted as at most a quarter of the budget.
+func (p *Pipeline) HasRoom(size int64) bool {
+	b := p.cfg.Budget
+	size = min(size, b.Limit()/4)
+	return b.Limit()-b.Used() >= size || p.q.Charged()+size <= b.Share()
+}
+
 // Queued returns the number of segments waiting.
 func (p *Pipeline) Queued() int { return p.q.Len() }
 

@@ -403,3 +403,43 @@ func TestQueueSegmentsAllOrNone(t *testing.T) {
 		t.Fatalf("after Shutdown: %v, want ErrStopped", err)
 	}
 }
+
+// TestHasRoom: HasRoom says yes while documents of the asked size would
+// be queued and no once QueueSegments refuses them, so the OTLP receiver
+// can refuse a request before decoding it; an estimate larger than the
+// budget is counted as a quarter of it, so it cannot be refused for ever.
+func TestHasRoom(t *testing.T) {
+	const budget = 20 * (160 + 160/8 + 96) // room for about 20 segments
+	e := newEnv(t, budget, func(c *segments.Config) { c.RequestTimeout = time.Hour; c.Workers = 1; c.BatchSize = 5 })
+	e.fake.Hang(fakeaws.XRay, true)
+	four := int64(4 * (len(doc(0)) + len(doc(0))/8 + 96))
+	if !e.p.HasRoom(four) || !e.p.HasRoom(100*budget) {
+		t.Fatal("empty budget: HasRoom says no")
+	}
+	queued := 0
+	for ; queued < 1000; queued += 4 {
+		var docs [][]byte
+		var infos []xraydoc.Info
+		for i := queued; i < queued+4; i++ {
+			info, r := xraydoc.Check(doc(i))
+			if r != xraydoc.OK {
+				t.Fatal(r)
+			}
+			docs, infos = append(docs, doc(i)), append(infos, info)
+		}
+		room := e.p.HasRoom(four)
+		err := e.p.QueueSegments(docs, infos)
+		if room != (err == nil) {
+			t.Fatalf("after %d queued: HasRoom %v, QueueSegments %v", queued, room, err)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if queued == 0 || queued >= 1000 {
+		t.Fatalf("%d queued", queued)
+	}
+	e.fake.Hang(fakeaws.XRay, false)
+	e.shutdown(t)
+	checkExactly(t, e.fake, queued)
+}

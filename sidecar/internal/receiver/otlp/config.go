@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
 
@@ -64,9 +65,22 @@ type Config struct {
 	// DNS rebinding from web pages. Default: LoopbackHost. Set it when
 	// listening on other addresses.
 	AllowHost func(host string) bool
-	Consumer  Consumer
-	Counters  *status.Counters
-	Logger    *slog.Logger
+	// Budget, when set, is the memory budget decode memory is reserved
+	// from (the sidecar's telemetry budget, shared with its queues)
+	// instead of a budget of DecodeMemory bytes of the receiver's own; a
+	// request is then refused as too large when it alone would take more
+	// than the smaller of the two.
+	Budget *queue.Budget
+	// AdmitTraces, when set, is asked before a traces request is decoded
+	// whether the Consumer has room for a request of wireBytes bytes
+	// (after decompression). When it says no, the request is refused as
+	// retryable (429 with Retry-After / RESOURCE_EXHAUSTED with
+	// RetryInfo, counted as otlp.refused.budget_full) at the cost of its
+	// read only. It is a hint: the Consumer still decides, all or none.
+	AdmitTraces func(wireBytes int64) bool
+	Consumer    Consumer
+	Counters    *status.Counters
+	Logger      *slog.Logger
 }
 
 // Validate reports configuration errors (after defaults).
@@ -109,6 +123,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.DecodeMemory == 0 {
 		c.DecodeMemory = max(DefaultDecodeMemory, c.MaxRequestBytes)
+		if c.Budget != nil {
+			c.DecodeMemory = max(c.Budget.Limit(), c.MaxRequestBytes)
+		}
 	}
 	if c.RecursionLimit == 0 {
 		c.RecursionLimit = DefaultRecursionLimit

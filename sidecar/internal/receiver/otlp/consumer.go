@@ -7,6 +7,8 @@ import (
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+
+	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
 )
 
 // Consumer takes decoded OTLP export requests, one method per signal. The
@@ -41,6 +43,19 @@ type Consumer interface {
 	ConsumeTraces(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (rejected int64, msg string, err error)
 	ConsumeMetrics(ctx context.Context, req *colmetricpb.ExportMetricsServiceRequest) (rejected int64, msg string, err error)
 	ConsumeLogs(ctx context.Context, req *collogspb.ExportLogsServiceRequest) (rejected int64, msg string, err error)
+}
+
+// SpanConsumer is implemented by a Consumer that takes traces as
+// otlpspans: the receiver then decodes OTLP/HTTP protobuf traces requests
+// with otlpspans.Decode into a Batch it reuses, instead of into the
+// generated types, and calls ConsumeSpans instead of ConsumeTraces (JSON
+// and gRPC requests still arrive by ConsumeTraces). Unlike a request, b
+// and everything it points to (the request's bytes) are only valid during
+// the call: the Consumer copies what it keeps. Results are as for
+// ConsumeTraces; b.Raw is the request's protobuf, for a Consumer that
+// needs the generated types after all.
+type SpanConsumer interface {
+	ConsumeSpans(ctx context.Context, b *otlpspans.Batch) (rejected int64, msg string, err error)
 }
 
 // ErrBudgetFull is what a Consumer returns (possibly wrapped) when it has

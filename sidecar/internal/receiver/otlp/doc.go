@@ -1,8 +1,12 @@
 // Package otlp is the sidecar's OpenTelemetry intake: an OTLP receiver
 // over HTTP (127.0.0.1:4318 by default) and gRPC (127.0.0.1:4317) for
-// traces, metrics and logs. Requests are decoded once into the
-// go.opentelemetry.io/proto/otlp export request types and handed to a
-// Consumer, whose answer becomes the OTLP answer: success, partial
+// traces, metrics and logs. Requests are decoded once and handed to a
+// Consumer: OTLP/HTTP protobuf traces, when the Consumer is a
+// SpanConsumer, with protowire straight into a reused flat span model
+// (package internal/otlpspans, pointing into the request's bytes);
+// everything else (JSON, gRPC, metrics, logs) into the
+// go.opentelemetry.io/proto/otlp export request types (grpc-go's codec
+// decodes those for gRPC). The Consumer's answer becomes the OTLP answer: success, partial
 // success (rejected items and a message), or a refusal that tells the
 // client whether to retry. Nothing acknowledged is dropped here, and
 // nothing is acknowledged that the Consumer did not take.
@@ -29,6 +33,7 @@
 //	decoded estimate alone over DecodeMemory         413 / INTERNAL (not retried)
 //	undecodable, too deeply nested, bad IDs         400 / INTERNAL (grpc-go's code; not retried)
 //	Consumer: Invalid(err)                           400 / INVALID_ARGUMENT
+//	AdmitTraces says no room (before decoding)       429 + Retry-After / RESOURCE_EXHAUSTED + RetryInfo
 //	DecodeMemory or Consumer budget full             429 + Retry-After / RESOURCE_EXHAUSTED + RetryInfo
 //	Consumer: ErrShuttingDown or other error         503 + Retry-After / UNAVAILABLE + RetryInfo
 //	Consumer rejected some items                     200 / OK with partial_success
@@ -43,7 +48,9 @@
 // 125 MB decoded) and that is reserved too, so a request that could
 // never fit is refused as too large and one that does not fit now gets
 // 429 / RESOURCE_EXHAUSTED with RetryInfo; decoding stops at
-// RecursionLimit levels of nesting.
+// RecursionLimit levels of nesting. With Config.Budget the reservations
+// are made in the sidecar's memory budget, beside its queues, rather
+// than in a DecodeMemory budget of the receiver's own.
 //
 // Counters (package status): otlp.requests.{http,grpc};
 // otlp.received.<items> (handed to the Consumer), otlp.accepted.<items>

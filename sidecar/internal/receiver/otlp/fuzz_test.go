@@ -7,12 +7,13 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 )
 
 // FuzzDecodeHTTP feeds arbitrary bodies through the OTLP/HTTP read and
-// decode path, protobuf and JSON, plain and gzip, for each signal: no
-// panic, the size limit holds, the budget is returned, and a protobuf
+// decode path, protobuf and JSON, plain and gzip, for each signal, and
+// every body through the flat span model's decoder too: no panic, the size limit holds, the budget is returned, and a protobuf
 // request that decodes survives a round trip.
 func FuzzDecodeHTTP(f *testing.F) {
 	f.Add([]byte(traceJSON), uint8(sigTraces), true, false)
@@ -49,11 +50,18 @@ func FuzzDecodeHTTP(f *testing.F) {
 		if int64(len(b)) > limit {
 			t.Fatalf("body of %d bytes over the limit", len(b))
 		}
+		var spans otlpspans.Batch // the flat-model path of protobuf traces
+		serr := spans.DecodeWithin(b, DefaultRecursionLimit, 4<<20)
+		if serr != nil && !errors.Is(serr, otlpspans.ErrMalformed) && !errors.Is(serr, otlpspans.ErrTooLarge) {
+			t.Fatalf("otlpspans: unclassified error %v", serr)
+		}
 		m, err := d.decode(s, enc, b)
 		if err != nil {
 			return
 		}
-		_ = countItems(m)
+		if n := countItems(m); s == sigTraces && enc == encProto && serr == nil && int64(len(spans.Spans)) != n {
+			t.Fatalf("otlpspans decoded %d spans, protobuf-go %d", len(spans.Spans), n)
+		}
 		if enc == encProto {
 			again, err := proto.Marshal(m)
 			if err != nil {

@@ -28,6 +28,7 @@ func (r *Receiver) newGRPCServer() *grpc.Server {
 		grpc.ForceServerCodecV2(&protoCodec{
 			opts:      proto.UnmarshalOptions{RecursionLimit: r.cfg.RecursionLimit},
 			maxMemory: r.cfg.DecodeMemory,
+			admit:     r.cfg.AdmitTraces,
 			estimates: &r.estimates,
 			requests:  r.requests["grpc"],
 			malformed: r.refused[ReasonMalformed],
@@ -52,7 +53,8 @@ func (r *Receiver) newGRPCServer() *grpc.Server {
 type protoCodec struct {
 	opts                          proto.UnmarshalOptions
 	maxMemory                     int64
-	estimates                     *sync.Map // proto.Message -> int64
+	admit                         func(wireBytes int64) bool // Config.AdmitTraces
+	estimates                     *sync.Map                  // proto.Message -> int64
 	requests, malformed, tooLarge *atomic.Uint64
 }
 
@@ -85,6 +87,12 @@ func (c *protoCodec) Unmarshal(data mem.BufferSlice, v any) error {
 		c.tooLarge.Add(1)
 		return fmt.Errorf("request would take about %d bytes once decoded, over the receiver's %d", est, c.maxMemory)
 	}
+	if _, traces := m.(*coltracepb.ExportTraceServiceRequest); traces && c.admit != nil && !c.admit(int64(len(b))) {
+		// Not decoded: the handler refuses the empty request as
+		// retryable (a codec error would be INTERNAL, not retried).
+		c.estimates.Store(m, notAdmitted)
+		return nil
+	}
 	if err := c.opts.Unmarshal(b, m); err != nil {
 		c.malformed.Add(1)
 		return err
@@ -92,6 +100,10 @@ func (c *protoCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	c.estimates.Store(m, est)
 	return nil
 }
+
+// notAdmitted marks, in protoCodec.estimates, a request the codec left
+// undecoded because Config.AdmitTraces refused it.
+const notAdmitted = int64(-1)
 
 // export runs one gRPC export call: reserve decode memory for the
 // decoded request, deliver it and turn a refusal into a status.
@@ -102,11 +114,15 @@ func (r *Receiver) export(ctx context.Context, s signal, req proto.Message) (rej
 	var size int64
 	if v, ok := r.estimates.LoadAndDelete(req); ok {
 		size = v.(int64)
+		if size == notAdmitted {
+			r.refused[ReasonBudgetFull].Add(1)
+			return 0, "", r.retryStatus(codes.ResourceExhausted, ErrBudgetFull.Error())
+		}
 	} else {
 		size = int64(proto.Size(req))
 	}
 	if !r.budget.TryReserve(size) {
-		r.refused[ReasonDecodeMemory].Add(1)
+		r.refused[r.noMemory].Add(1)
 		return 0, "", r.retryStatus(codes.ResourceExhausted, errNoMemory.Error())
 	}
 	defer r.budget.Release(size)

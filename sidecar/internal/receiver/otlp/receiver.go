@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 )
@@ -34,7 +35,7 @@ const (
 	ReasonMalformed     Reason = "malformed"         // 400 / INVALID_ARGUMENT: cannot be decoded
 	ReasonReadError     Reason = "read_error"        // the client stopped sending the body
 	ReasonDecodeMemory  Reason = "decode_memory"     // 429 / RESOURCE_EXHAUSTED: DecodeMemory full
-	ReasonBudgetFull    Reason = "budget_full"       // 429 / RESOURCE_EXHAUSTED: Consumer's budget full
+	ReasonBudgetFull    Reason = "budget_full"       // 429 / RESOURCE_EXHAUSTED: Consumer's budget full, or Config.Budget's
 	ReasonShuttingDown  Reason = "shutting_down"     // 503 / UNAVAILABLE
 	ReasonInvalid       Reason = "invalid"           // 400 / INVALID_ARGUMENT from the Consumer
 	ReasonConsumerError Reason = "consumer_error"    // 503 / UNAVAILABLE: unclassified Consumer error
@@ -47,9 +48,16 @@ var Reasons = []Reason{ReasonBadHost, ReasonNotFound, ReasonBadMethod, ReasonMed
 
 // Receiver receives OTLP over HTTP and gRPC (see the package contract).
 type Receiver struct {
-	cfg    Config
-	dec    decoder
-	budget *queue.Budget
+	cfg   Config
+	dec   decoder
+	spans SpanConsumer // Consumer as a SpanConsumer, or nil
+	// batches are reused otlpspans Batches (see getBatch).
+	batches chan *otlpspans.Batch
+	budget  *queue.Budget
+	// noMemory is the reason counted when budget is full: decode_memory
+	// for the receiver's own, budget_full for Config.Budget (the
+	// sidecar's, full of its queues).
+	noMemory Reason
 	// estimates carries each gRPC request's decoded-size estimate from
 	// the codec to the handler.
 	estimates sync.Map
@@ -84,10 +92,19 @@ func New(cfg Config) (*Receiver, error) {
 		return nil, err
 	}
 	c := cfg.Counters
+	noMemory := ReasonBudgetFull
+	if cfg.Budget == nil {
+		noMemory = ReasonDecodeMemory
+		cfg.Budget = queue.NewBudget(cfg.DecodeMemory)
+	} else {
+		cfg.DecodeMemory = min(cfg.DecodeMemory, cfg.Budget.Limit())
+	}
 	r := &Receiver{
 		cfg:      cfg,
 		dec:      newDecoder(cfg.RecursionLimit),
-		budget:   queue.NewBudget(cfg.DecodeMemory),
+		budget:   cfg.Budget,
+		noMemory: noMemory,
+		batches:  make(chan *otlpspans.Batch, freeBatches),
 		requests: status.Family(c, "otlp.requests.", "http", "grpc"),
 		refused:  status.Family(c, "otlp.refused.", Reasons...),
 	}
@@ -96,8 +113,39 @@ func New(cfg Config) (*Receiver, error) {
 		r.accepted[s] = c.Counter("otlp.accepted." + s.items())
 		r.rejected[s] = c.Counter("otlp.rejected." + s.items())
 	}
+	r.spans, _ = cfg.Consumer.(SpanConsumer)
 	r.baseCtx, r.cancelBase = context.WithCancel(context.Background())
 	return r, nil
+}
+
+// Reused Batches: at most freeBatches are kept between requests, none
+// holding more than maxBatchBytes (a 512-span request with five
+// attributes a span needs about 0.25 MB), so that a steady stream of
+// requests decodes without allocating and what stays held idle, outside
+// the budget, is small (4 MiB at most).
+const (
+	freeBatches   = 4
+	maxBatchBytes = 1 << 20
+)
+
+func (r *Receiver) getBatch() *otlpspans.Batch {
+	select {
+	case b := <-r.batches:
+		return b
+	default:
+		return new(otlpspans.Batch)
+	}
+}
+
+func (r *Receiver) putBatch(b *otlpspans.Batch) {
+	b.Reset()
+	if b.Bytes() > maxBatchBytes {
+		return
+	}
+	select {
+	case r.batches <- b:
+	default:
+	}
 }
 
 // Start binds the enabled listeners and starts serving them. It returns
@@ -222,7 +270,25 @@ func (r *Receiver) shutdown(ctx context.Context) error {
 // It returns the items the Consumer rejected and its message, or the
 // outcome and reason of a refusal.
 func (r *Receiver) deliver(ctx context.Context, s signal, req proto.Message) (rejected int64, msg string, refused bool, out outcome, reason Reason) {
-	n := countItems(req)
+	return r.deliverTo(ctx, s, countItems(req), func() (int64, string, error) {
+		switch s {
+		case sigTraces:
+			return r.cfg.Consumer.ConsumeTraces(ctx, req.(*coltracepb.ExportTraceServiceRequest))
+		case sigMetrics:
+			return r.cfg.Consumer.ConsumeMetrics(ctx, req.(*colmetricpb.ExportMetricsServiceRequest))
+		default:
+			return r.cfg.Consumer.ConsumeLogs(ctx, req.(*collogspb.ExportLogsServiceRequest))
+		}
+	})
+}
+
+// deliverSpans is deliver for a Batch and a SpanConsumer.
+func (r *Receiver) deliverSpans(ctx context.Context, sc SpanConsumer, b *otlpspans.Batch) (rejected int64, msg string, refused bool, out outcome, reason Reason) {
+	return r.deliverTo(ctx, sigTraces, int64(len(b.Spans)), func() (int64, string, error) { return sc.ConsumeSpans(ctx, b) })
+}
+
+// deliverTo is deliver for n items that consume hands to the Consumer.
+func (r *Receiver) deliverTo(ctx context.Context, s signal, n int64, consume func() (int64, string, error)) (rejected int64, msg string, refused bool, out outcome, reason Reason) {
 	if n == 0 {
 		return 0, "", false, 0, "" // an empty request succeeds (OTLP)
 	}
@@ -237,15 +303,7 @@ func (r *Receiver) deliver(ctx context.Context, s signal, req proto.Message) (re
 		return 0, "request cancelled before delivery", true, outUnavailable, reason
 	}
 	r.received[s].Add(uint64(n))
-	var err error
-	switch s {
-	case sigTraces:
-		rejected, msg, err = r.cfg.Consumer.ConsumeTraces(ctx, req.(*coltracepb.ExportTraceServiceRequest))
-	case sigMetrics:
-		rejected, msg, err = r.cfg.Consumer.ConsumeMetrics(ctx, req.(*colmetricpb.ExportMetricsServiceRequest))
-	default:
-		rejected, msg, err = r.cfg.Consumer.ConsumeLogs(ctx, req.(*collogspb.ExportLogsServiceRequest))
-	}
+	rejected, msg, err := consume()
 	if err != nil {
 		out, reason = classify(err)
 		r.refused[reason].Add(1)

@@ -1,0 +1,4 @@
+package otlpsegments
+
+// LayoutInfo exposes layoutInfo to the fuzz test.
+var LayoutInfo = layoutInfo
