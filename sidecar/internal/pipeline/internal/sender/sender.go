@@ -62,7 +62,7 @@ type Sender[T any] struct {
 	q   *queue.Queue[T]
 
 	stopAccept atomic.Bool
-	gate       sync.RWMutex // read-held by intake between Enter and Exit
+	gate       sync.RWMutex  // read-held by intake between Enter and Exit
 	stopFlush  chan struct{} // closed by Shutdown to stop the Flusher
 	draining   chan struct{} // closed by Shutdown once everything is queued
 	hardStop   chan struct{} // closed when Shutdown's ctx ends
