@@ -34,11 +34,9 @@ func (d *docState) appendAWS(dst []byte) []byte {
 		return dst[:mark]
 	}
 	dst = append(dst, '}')
-	if d.lay != nil {
-		d.lay.AWS = [2]int{mark + len(`,"aws":`) - d.start, len(dst) - d.start}
-		if ecs[1] > 0 {
-			d.lay.ECS = [2]int{ecs[0] - d.start, ecs[1] - d.start}
-		}
+	d.lay.AWS = [2]int{mark + len(`,"aws":`) - d.start, len(dst) - d.start}
+	if ecs[1] > 0 {
+		d.lay.ECS = [2]int{ecs[0] - d.start, ecs[1] - d.start}
 	}
 	return dst
 }
