@@ -285,19 +285,16 @@ func appendValue(dst []byte, v otlpspans.Value, depth int) []byte {
 // repeats keeps its first value, so the object has no duplicate members.
 func appendKVObject(dst []byte, kvs []otlpspans.KeyValue, depth int) []byte {
 	dst = append(dst, '{')
-	var seen map[string]struct{}
+	var seen *keySet
 	if len(kvs) > 1 {
-		seen = make(map[string]struct{}, len(kvs))
+		seen = getKeySet(len(kvs))
+		defer putKeySet(seen)
 	}
 	comma := false
 	for i := range kvs {
 		kv := &kvs[i]
-		if seen != nil {
-			k := jsonKey(kv.Key)
-			if _, dup := seen[k]; dup {
-				continue
-			}
-			seen[k] = struct{}{}
+		if seen != nil && !seen.add(objectKey, jsonKey(kv.Key)) {
+			continue
 		}
 		dst = jsonenc.AppendKey(dst, kv.Key, comma)
 		comma = true
