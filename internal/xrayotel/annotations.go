@@ -28,9 +28,24 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 		_, ok := extra[key]
 		return ok
 	}
+	// An attribute is consumed when a rule wrote its key's value into a
+	// block. The few used keys are compared by name, cheaper than looking
+	// every attribute up in spanKeys again.
+	var usedNames [kCount]string
+	nUsed := 0
+	for k := range kCount {
+		if f.used[k] {
+			usedNames[nUsed] = keyNames[k]
+			nUsed++
+		}
+	}
 	consumed := func(kv *otlpspans.KeyValue) bool {
-		k := spanKeys[kv.Key]
-		return k != kNone && f.used[k]
+		for _, name := range usedNames[:nUsed] {
+			if len(name) == len(kv.Key) && name == kv.Key {
+				return true
+			}
+		}
+		return false
 	}
 
 	// Annotations: at most MaxAnnotations, with distinct sanitised keys.

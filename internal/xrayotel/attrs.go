@@ -120,6 +120,14 @@ var spanKeys = map[string]key{
 	"aws.xray.annotations":         kXRayAnnotations,
 }
 
+// keyNames is spanKeys the other way round.
+var keyNames = func() (names [kCount]string) {
+	for name, k := range spanKeys {
+		names[k] = name
+	}
+	return names
+}()
+
 // spanFacts holds the attributes the rules read, found in one pass over a
 // span's attributes, and which of them a rule wrote into a block (those
 // are not repeated as metadata).

@@ -79,3 +79,18 @@ func TestAppendSpanAllocs(t *testing.T) {
 		t.Errorf("AppendSpan: %v allocations per span, want 0", allocs)
 	}
 }
+
+// TestKeyNames checks that each rule key has one attribute name, so
+// comparing with keyNames finds what looking up spanKeys finds.
+func TestKeyNames(t *testing.T) {
+	for name, k := range spanKeys {
+		if keyNames[k] != name {
+			t.Errorf("key %d: keyNames has %q, spanKeys also maps %q to it", k, keyNames[k], name)
+		}
+	}
+	for k := kNone + 1; k < kCount; k++ {
+		if spanKeys[keyNames[k]] != k {
+			t.Errorf("key %d has no name in spanKeys", k)
+		}
+	}
+}
