@@ -69,6 +69,9 @@ func (s *keySet) reset(n int) {
 		s.slots = s.slots[:size]
 		clear(s.slots)
 	}
+	if cap(s.keys) < n {
+		s.keys = make([]setKey, 0, n)
+	}
 	s.keys = s.keys[:0]
 	s.probes = 0
 }

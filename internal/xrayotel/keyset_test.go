@@ -66,7 +66,14 @@ func TestKeySetLinear(t *testing.T) {
 
 // TestAppendSpanAllocs checks that translating a typical span allocates
 // nothing once the pools are warm (only the output buffer may grow).
+// The race detector makes sync.Pool drop some of what is put back; then
+// each of the span's two keySets may be made afresh, three allocations
+// each, and no more.
 func TestAppendSpanAllocs(t *testing.T) {
+	want := 0.0
+	if raceEnabled {
+		want = 6
+	}
 	tr, batch := benchSpan()
 	buf := make([]byte, 0, 4096)
 	allocs := testing.AllocsPerRun(200, func() {
@@ -75,8 +82,8 @@ func TestAppendSpanAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if allocs > 0 {
-		t.Errorf("AppendSpan: %v allocations per span, want 0", allocs)
+	if allocs > want {
+		t.Errorf("AppendSpan: %v allocations per span, want at most %v", allocs, want)
 	}
 }
 
