@@ -28,9 +28,24 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 		_, ok := extra[key]
 		return ok
 	}
+	// An attribute is consumed when a rule wrote its key's value into a
+	// block. The few used keys are compared by name, cheaper than looking
+	// every attribute up in spanKeys again.
+	var usedNames [kCount]string
+	nUsed := 0
+	for k := range kCount {
+		if f.used[k] {
+			usedNames[nUsed] = keyNames[k]
+			nUsed++
+		}
+	}
 	consumed := func(kv *otlpspans.KeyValue) bool {
-		k := spanKeys[kv.Key]
-		return k != kNone && f.used[k]
+		for _, name := range usedNames[:nUsed] {
+			if len(name) == len(kv.Key) && name == kv.Key {
+				return true
+			}
+		}
+		return false
 	}
 
 	// Annotations: at most MaxAnnotations, with distinct sanitised keys.
@@ -98,7 +113,8 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 	}
 	mark = len(dst)
 	dst = append(dst, `,"metadata":{"default":{`...)
-	seen := make(map[string]struct{}, len(attrs)+len(resAttrs))
+	seen := getKeySet(len(attrs) + len(resAttrs))
+	defer putKeySet(seen)
 	comma := false
 	var namespaces []int
 	for i := range attrs {
@@ -115,41 +131,23 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 			namespaces = append(namespaces, i)
 			continue
 		}
-		if _, dup := seen[jsonKey(kv.Key)]; dup {
+		if !seen.add(memberKey, jsonKey(kv.Key)) {
 			continue
 		}
-		seen[jsonKey(kv.Key)] = struct{}{}
-		dst = jsonenc.AppendKey(dst, kv.Key, comma)
+		dst = appendKey(dst, kv.Key, comma)
 		comma = true
 		dst = appendValue(dst, kv.Value, 0)
 	}
 	if d.segment {
-		// Resource keys are checked against the span's with the prefix put
-		// together in a stack buffer, and against each other without it, so
-		// no key string is built per attribute.
-		var kb [96]byte
-		var resSeen map[string]struct{}
-		if n := len(resAttrs); n > 1 {
-			resSeen = make(map[string]struct{}, n)
-		}
+		// Resource keys are "otel.resource."+key; the set compares them
+		// with span keys without putting that string together.
 		for i := range resAttrs {
 			kv := &resAttrs[i]
 			if kv.Value.Kind() == otlpspans.KindNone || isAnnotation(-1-i) {
 				continue
 			}
-			k := append(append(kb[:0], resourceMetadataPrefix...), kv.Key...)
-			if !utf8.Valid(k) {
-				k = []byte(jsonKey(string(k)))
-			}
-			if _, dup := seen[string(k)]; dup {
+			if !seen.add(resourceKey, jsonKey(kv.Key)) {
 				continue
-			}
-			if resSeen != nil {
-				rk := jsonKey(kv.Key)
-				if _, dup := resSeen[rk]; dup {
-					continue
-				}
-				resSeen[rk] = struct{}{}
 			}
 			if comma {
 				dst = append(dst, ',')
@@ -171,12 +169,10 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 	for _, i := range namespaces {
 		kv := &attrs[i]
 		ns := kv.Key[len(metadataNamespacePrefix):]
-		nsKey := "\x00" + jsonKey(ns) // namespaces apart from default's members
-		if _, dup := seen[nsKey]; dup || jsonKey(ns) == "default" {
+		if k := jsonKey(ns); k == "default" || !seen.add(namespaceKey, k) {
 			continue
 		}
-		seen[nsKey] = struct{}{}
-		dst = jsonenc.AppendKey(dst, ns, wrote)
+		dst = appendKey(dst, ns, wrote)
 		wrote = true
 		dst = appendObjectJSON(dst, kv.Value.Str())
 	}

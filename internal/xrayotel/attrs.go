@@ -120,6 +120,14 @@ var spanKeys = map[string]key{
 	"aws.xray.annotations":         kXRayAnnotations,
 }
 
+// keyNames is spanKeys the other way round.
+var keyNames = func() (names [kCount]string) {
+	for name, k := range spanKeys {
+		names[k] = name
+	}
+	return names
+}()
+
 // spanFacts holds the attributes the rules read, found in one pass over a
 // span's attributes, and which of them a rule wrote into a block (those
 // are not repeated as metadata).
@@ -225,7 +233,7 @@ func annotatable(v otlpspans.Value) bool {
 func appendAnnotationValue(dst []byte, v otlpspans.Value) []byte {
 	switch v.Kind() {
 	case otlpspans.KindString:
-		return jsonenc.AppendString(dst, jsonenc.CutRunes(v.Str(), MaxAnnotationValueLength))
+		return appendString(dst, jsonenc.CutRunes(v.Str(), MaxAnnotationValueLength))
 	case otlpspans.KindBool:
 		return jsonenc.AppendBool(dst, v.Bool())
 	case otlpspans.KindInt:
@@ -246,14 +254,14 @@ const maxValueDepth = 16
 func appendValue(dst []byte, v otlpspans.Value, depth int) []byte {
 	switch v.Kind() {
 	case otlpspans.KindString:
-		return jsonenc.AppendString(dst, v.Str())
+		return appendString(dst, v.Str())
 	case otlpspans.KindBool:
 		return jsonenc.AppendBool(dst, v.Bool())
 	case otlpspans.KindInt:
 		return jsonenc.AppendInt(dst, v.Int())
 	case otlpspans.KindDouble:
 		if d := v.Double(); math.IsNaN(d) || math.IsInf(d, 0) {
-			return jsonenc.AppendString(dst, strconv.FormatFloat(d, 'g', -1, 64))
+			return appendString(dst, strconv.FormatFloat(d, 'g', -1, 64))
 		}
 		return jsonenc.AppendFloat(dst, v.Double())
 	case otlpspans.KindBytes:
@@ -285,21 +293,18 @@ func appendValue(dst []byte, v otlpspans.Value, depth int) []byte {
 // repeats keeps its first value, so the object has no duplicate members.
 func appendKVObject(dst []byte, kvs []otlpspans.KeyValue, depth int) []byte {
 	dst = append(dst, '{')
-	var seen map[string]struct{}
+	var seen *keySet
 	if len(kvs) > 1 {
-		seen = make(map[string]struct{}, len(kvs))
+		seen = getKeySet(len(kvs))
+		defer putKeySet(seen)
 	}
 	comma := false
 	for i := range kvs {
 		kv := &kvs[i]
-		if seen != nil {
-			k := jsonKey(kv.Key)
-			if _, dup := seen[k]; dup {
-				continue
-			}
-			seen[k] = struct{}{}
+		if seen != nil && !seen.add(objectKey, jsonKey(kv.Key)) {
+			continue
 		}
-		dst = jsonenc.AppendKey(dst, kv.Key, comma)
+		dst = appendKey(dst, kv.Key, comma)
 		comma = true
 		dst = appendValue(dst, kv.Value, depth)
 	}

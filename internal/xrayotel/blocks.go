@@ -2,8 +2,6 @@ package xrayotel
 
 import (
 	"strings"
-
-	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
 )
 
 // isSQS reports whether a messaging.system value names Amazon SQS.
@@ -34,11 +32,9 @@ func (d *docState) appendAWS(dst []byte) []byte {
 		return dst[:mark]
 	}
 	dst = append(dst, '}')
-	if d.lay != nil {
-		d.lay.AWS = [2]int{mark + len(`,"aws":`) - d.start, len(dst) - d.start}
-		if ecs[1] > 0 {
-			d.lay.ECS = [2]int{ecs[0] - d.start, ecs[1] - d.start}
-		}
+	d.lay.AWS = [2]int{mark + len(`,"aws":`) - d.start, len(dst) - d.start}
+	if ecs[1] > 0 {
+		d.lay.ECS = [2]int{ecs[0] - d.start, ecs[1] - d.start}
 	}
 	return dst
 }
@@ -61,7 +57,7 @@ func (d *docState) appendSQL(dst []byte) []byte {
 	}
 	f.str(kDBSystemName, kDBSystem)
 	dst = append(dst, `,"sql":{"database_type":`...)
-	dst = jsonenc.AppendString(dst, system)
+	dst = appendString(dst, system)
 	comma := true
 	if conn := f.str(kDBConnectionOld); strings.Contains(conn, "://") {
 		dst = appendField(dst, "url", stripUserinfo(conn), 0, &comma)

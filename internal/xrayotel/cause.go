@@ -7,7 +7,6 @@ import (
 
 	tracev1 "go.opentelemetry.io/proto/otlp/trace/v1"
 
-	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
 	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
 )
 
@@ -64,11 +63,11 @@ func appendCause(dst []byte, spanID []byte, exs []exception, lean bool) []byte {
 		dst = append(dst, '"')
 		if ex.typ != "" {
 			dst = append(dst, `,"type":`...)
-			dst = jsonenc.AppendString(dst, ex.typ)
+			dst = appendString(dst, ex.typ)
 		}
 		if ex.message != "" {
 			dst = append(dst, `,"message":`...)
-			dst = jsonenc.AppendString(dst, ex.message)
+			dst = appendString(dst, ex.message)
 		}
 		if ex.stack != "" && !lean {
 			dst = appendStack(dst, ex.stack)
@@ -110,11 +109,11 @@ func appendStack(dst []byte, stack string) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"path":`...)
-		dst = jsonenc.AppendString(dst, f.path)
+		dst = appendString(dst, f.path)
 		dst = append(dst, `,"line":`...)
 		dst = strconv.AppendInt(dst, int64(f.line), 10)
 		dst = append(dst, `,"label":`...)
-		dst = jsonenc.AppendString(dst, f.label)
+		dst = appendString(dst, f.label)
 		dst = append(dst, '}')
 	}
 	dst = append(dst, ']')

@@ -72,7 +72,7 @@ func appendField(dst []byte, key, value string, max int, comma *bool) []byte {
 	if max > 0 {
 		value = jsonenc.CutRunes(value, max)
 	}
-	dst = jsonenc.AppendKey(dst, key, *comma)
+	dst = appendKey(dst, key, *comma)
 	*comma = true
-	return jsonenc.AppendString(dst, value)
+	return appendString(dst, value)
 }

@@ -137,7 +137,8 @@ func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool, ecs *[2]int) 
 	switch f.str(rCloudPlatform) {
 	case "aws_ecs":
 		mark := len(dst)
-		dst = f.appendObject(dst, "ecs", comma, func(dst []byte, c *bool) []byte {
+		dst = f.appendObject(dst, "ecs", comma, func(dst []byte) []byte {
+			c := new(bool)
 			name := f.str(rContainerName)
 			if name == "" {
 				name = f.str(rHostName)
@@ -155,25 +156,28 @@ func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool, ecs *[2]int) 
 			ecs[0], ecs[1] = mark+bytes.IndexByte(dst[mark:], '{'), len(dst)
 		}
 	case "aws_ec2":
-		dst = f.appendObject(dst, "ec2", comma, func(dst []byte, c *bool) []byte {
+		dst = f.appendObject(dst, "ec2", comma, func(dst []byte) []byte {
+			c := new(bool)
 			dst = appendField(dst, "instance_id", f.str(rHostID), 0, c)
 			dst = appendField(dst, "instance_size", f.str(rHostType), 0, c)
 			dst = appendField(dst, "ami_id", f.str(rHostImageID), 0, c)
 			return appendField(dst, "availability_zone", f.str(rCloudAZ), 0, c)
 		})
 	case "aws_eks":
-		dst = f.appendObject(dst, "eks", comma, func(dst []byte, c *bool) []byte {
+		dst = f.appendObject(dst, "eks", comma, func(dst []byte) []byte {
+			c := new(bool)
 			dst = appendField(dst, "cluster_name", f.str(rK8sClusterName), 0, c)
 			dst = appendField(dst, "pod", f.str(rK8sPodName), 0, c)
 			return appendField(dst, "container_id", f.str(rContainerID), 0, c)
 		})
 	case "aws_elastic_beanstalk":
-		dst = f.appendObject(dst, "elastic_beanstalk", comma, func(dst []byte, c *bool) []byte {
+		dst = f.appendObject(dst, "elastic_beanstalk", comma, func(dst []byte) []byte {
+			c := new(bool)
 			dst = appendField(dst, "environment_name", f.str(rServiceNamespace), 0, c)
 			dst = appendField(dst, "version_label", f.str(rServiceVersion), 0, c)
 			// The schema wants a number; an ID that is not one is left out.
 			if n, ok := valueInt(f.v[rServiceInstanceID]); ok {
-				dst = jsonenc.AppendKey(dst, "deployment_id", *c)
+				dst = appendKey(dst, "deployment_id", *c)
 				*c = true
 				dst = jsonenc.AppendInt(dst, n)
 			}
@@ -182,7 +186,8 @@ func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool, ecs *[2]int) 
 	}
 	dst = f.appendLogGroups(dst, comma)
 	if sdk := f.str(rSDKName); sdk != "" {
-		dst = f.appendObject(dst, "xray", comma, func(dst []byte, c *bool) []byte {
+		dst = f.appendObject(dst, "xray", comma, func(dst []byte) []byte {
+			c := new(bool)
 			if lang := f.str(rSDKLanguage); lang != "" {
 				dst = appendField(dst, "sdk", "opentelemetry for "+lang, 0, c)
 			} else {
@@ -190,7 +195,7 @@ func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool, ecs *[2]int) 
 			}
 			dst = appendField(dst, "sdk_version", f.str(rSDKVersion), 0, c)
 			if f.v[rAutoVersion].Kind() != otlpspans.KindNone {
-				dst = jsonenc.AppendKey(dst, "auto_instrumentation", *c)
+				dst = appendKey(dst, "auto_instrumentation", *c)
 				*c = true
 				dst = append(dst, "true"...)
 			}
@@ -201,14 +206,14 @@ func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool, ecs *[2]int) 
 }
 
 // appendObject appends "name":{...} with the members fill writes, or
-// nothing when fill writes none.
-func (f *resourceFacts) appendObject(dst []byte, name string, comma *bool, fill func([]byte, *bool) []byte) []byte {
+// nothing when fill writes none. (fill keeps its own comma flag: a pointer
+// handed to a func value would be a heap allocation per document.)
+func (f *resourceFacts) appendObject(dst []byte, name string, comma *bool, fill func([]byte) []byte) []byte {
 	mark := len(dst)
-	dst = jsonenc.AppendKey(dst, name, *comma)
+	dst = appendKey(dst, name, *comma)
 	dst = append(dst, '{')
-	inner := false
-	dst = fill(dst, &inner)
-	if !inner {
+	body := len(dst)
+	if dst = fill(dst); len(dst) == body {
 		return dst[:mark]
 	}
 	*comma = true
@@ -226,7 +231,7 @@ func (f *resourceFacts) appendLogGroups(dst []byte, comma *bool) []byte {
 	}
 	arns := f.v[rLogGroupARNs].Array()
 	mark := len(dst)
-	dst = jsonenc.AppendKey(dst, "cloudwatch_logs", *comma)
+	dst = appendKey(dst, "cloudwatch_logs", *comma)
 	dst = append(dst, '[')
 	n := 0
 	for i, v := range names {
@@ -239,11 +244,11 @@ func (f *resourceFacts) appendLogGroups(dst []byte, comma *bool) []byte {
 		}
 		n++
 		dst = append(dst, `{"log_group":`...)
-		dst = jsonenc.AppendString(dst, name)
+		dst = appendString(dst, name)
 		if i < len(arns) {
 			if arn := arns[i].Value.Str(); arn != "" {
 				dst = append(dst, `,"arn":`...)
-				dst = jsonenc.AppendString(dst, arn)
+				dst = appendString(dst, arn)
 			}
 		}
 		dst = append(dst, '}')

@@ -39,7 +39,8 @@ func (t *Translator) AppendSegment(dst []byte, res *resourcev1.Resource, span *t
 	}
 	b := getBatch(res, span)
 	defer batches.Put(b)
-	return t.appendSegment(dst, b, &b.Spans[0], nil)
+	out, _, err := t.appendSegment(dst, b, &b.Spans[0])
+	return out, err
 }
 
 // batches holds the one-span Batches AppendSegment builds from the
@@ -58,12 +59,7 @@ func getBatch(res *resourcev1.Resource, span *tracev1.Span) *otlpspans.Batch {
 // error). It gives the same document as AppendSegment for the span and
 // resource b was made from.
 func (t *Translator) AppendSpan(dst []byte, b *otlpspans.Batch, i int) ([]byte, Layout, error) {
-	var lay Layout
-	out, err := t.appendSegment(dst, b, &b.Spans[i], &lay)
-	if err != nil {
-		return out, Layout{}, err
-	}
-	return out, lay, nil
+	return t.appendSegment(dst, b, &b.Spans[i])
 }
 
 // Layout says where AppendSegmentLayout wrote parts of a document, as
@@ -92,26 +88,25 @@ func (t *Translator) AppendSegmentLayout(dst []byte, res *resourcev1.Resource, s
 	return t.AppendSpan(dst, b, 0)
 }
 
-func (t *Translator) appendSegment(dst []byte, b *otlpspans.Batch, span *otlpspans.Span, lay *Layout) ([]byte, error) {
+// appendSegment returns the Layout by value (the zero Layout on error):
+// a pointer kept in docState would make every Layout a heap allocation.
+func (t *Translator) appendSegment(dst []byte, b *otlpspans.Batch, span *otlpspans.Span) ([]byte, Layout, error) {
 	start := len(dst)
-	out, err := t.appendDocument(dst, b, span, false, lay)
+	out, lay, err := t.appendDocument(dst, b, span, false)
 	if err != nil {
-		return dst, err
+		return dst, Layout{}, err
 	}
 	if len(out)-start <= MaxDocumentBytes {
-		return out, nil
+		return out, lay, nil
 	}
-	if lay != nil {
-		*lay = Layout{}
-	}
-	out, err = t.appendDocument(out[:start], b, span, true, lay)
+	out, lay, err = t.appendDocument(out[:start], b, span, true)
 	if err != nil {
-		return dst, err
+		return dst, Layout{}, err
 	}
 	if n := len(out) - start; n > MaxDocumentBytes {
-		return out[:start], fmt.Errorf("%w: %d bytes without metadata and stacks", ErrTooLarge, n)
+		return out[:start], Layout{}, fmt.Errorf("%w: %d bytes without metadata and stacks", ErrTooLarge, n)
 	}
-	return out, nil
+	return out, lay, nil
 }
 
 // IsSegment reports whether span becomes a segment (rather than a
@@ -138,13 +133,13 @@ type docState struct {
 	segment  bool
 	awsCall  bool
 	lean     bool
-	lay      *Layout // nil: not wanted
-	start    int     // where the document starts in dst
+	lay      Layout // where parts were written
+	start    int    // where the document starts in dst
 }
 
-func (t *Translator) appendDocument(dst []byte, b *otlpspans.Batch, span *otlpspans.Span, lean bool, lay *Layout) ([]byte, error) {
+func (t *Translator) appendDocument(dst []byte, b *otlpspans.Batch, span *otlpspans.Span, lean bool) ([]byte, Layout, error) {
 	d := &docState{span: span, attrs: b.Attributes(span.Attrs), resAttrs: b.ResourceOf(span),
-		segment: isSegment(span.Kind, span.ParentSpanID), lean: lean, lay: lay, start: len(dst)}
+		segment: isSegment(span.Kind, span.ParentSpanID), lean: lean, start: len(dst)}
 	d.f.gather(d.attrs)
 	d.rf.gather(d.resAttrs)
 	d.awsCall = d.f.peek(kRPCSystem) == "aws-api" || d.f.peek(kAWSService) != ""
@@ -153,21 +148,19 @@ func (t *Translator) appendDocument(dst []byte, b *otlpspans.Batch, span *otlpsp
 	dst = append(dst, `{"name":`...)
 	dst = appendName(dst, t.name(d), "unknown")
 	dst = append(dst, `,"id":"`...)
-	if lay != nil {
-		lay.ID = len(dst) - d.start
-		lay.Subsegment = !d.segment
-	}
+	d.lay.ID = len(dst) - d.start
+	d.lay.Subsegment = !d.segment
 	if dst, err = AppendSpanID(dst, span.SpanID); err != nil {
-		return dst, err
+		return dst, Layout{}, err
 	}
 	dst = append(dst, `","trace_id":"`...)
 	if dst, err = AppendTraceID(dst, span.TraceID); err != nil {
-		return dst, err
+		return dst, Layout{}, err
 	}
 	dst = append(dst, '"')
 	if p := span.ParentSpanID; len(p) != 0 && !allZero(p) {
 		if len(p) != 8 {
-			return dst, fmt.Errorf("%w: %d bytes %x", ErrParentID, len(p), p)
+			return dst, Layout{}, fmt.Errorf("%w: %d bytes %x", ErrParentID, len(p), p)
 		}
 		dst = append(dst, `,"parent_id":"`...)
 		dst = appendHex(dst, p)
@@ -213,7 +206,7 @@ func (t *Translator) appendDocument(dst []byte, b *otlpspans.Batch, span *otlpsp
 	if d.segment {
 		if v := d.rf.str(rServiceVersion); v != "" {
 			dst = append(dst, `,"service":{"version":`...)
-			dst = jsonenc.AppendString(dst, v)
+			dst = appendString(dst, v)
 			dst = append(dst, '}')
 		}
 	}
@@ -221,7 +214,7 @@ func (t *Translator) appendDocument(dst []byte, b *otlpspans.Batch, span *otlpsp
 	if exs := exceptions(b, span); len(exs) > 0 {
 		dst = appendCause(dst, span.SpanID, exs, lean)
 	}
-	return append(dst, '}'), nil
+	return append(dst, '}'), d.lay, nil
 }
 
 // appendTimes appends start_time and end_time (or in_progress when the span

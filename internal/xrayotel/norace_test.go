@@ -1,0 +1,5 @@
+//go:build !race
+
+package xrayotel
+
+const raceEnabled = false
