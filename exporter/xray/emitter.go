@@ -67,7 +67,12 @@ type Emitter struct {
 	writer   batchWriter
 	gso      *gsoWriter // nil when segmentation offload is off or unsupported
 	queue    chan *[]byte
-	flushes  chan chan struct{}
+	// free holds buffers the sender has written, for ExportSegment to
+	// encode into again. Unlike bufPool it is not emptied by a garbage
+	// collection, so a busy emitter does not allocate a new buffer per
+	// queued datagram after each one (bufPool takes what does not fit).
+	free    chan *[]byte
+	flushes chan chan struct{}
 	// linger is how long the sender waits for a batch to fill
 	// (lingerTime; tests lengthen it).
 	linger  time.Duration
@@ -91,6 +96,35 @@ type Emitter struct {
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// freeBuffers is how many written buffers an emitter keeps for reuse: two
+// batches, so that one can be encoded while the other is written.
+const freeBuffers = 2 * maxBatch
+
+// getBuf returns an empty buffer, from the emitter's free list if it has
+// one.
+func (e *Emitter) getBuf() *[]byte {
+	select {
+	case b := <-e.free:
+		return b
+	default:
+		return bufPool.Get().(*[]byte)
+	}
+}
+
+// putBuf gives b back for reuse. Unusually large buffers are left to the
+// garbage collector.
+func (e *Emitter) putBuf(b *[]byte) {
+	if cap(*b) > 1<<16 {
+		return
+	}
+	*b = (*b)[:0]
+	select {
+	case e.free <- b:
+	default:
+		bufPool.Put(b)
+	}
+}
 
 // NewEmitter connects a UDP socket to the daemon; the sender goroutine
 // starts with the first segment. The address comes from WithDaemonAddress,
@@ -122,6 +156,7 @@ func NewEmitter(opts ...Option) (*Emitter, error) {
 		conn:     conn,
 		overflow: overflow,
 		queue:    make(chan *[]byte, cfg.queueSize),
+		free:     make(chan *[]byte, freeBuffers),
 		flushes:  make(chan chan struct{}),
 		linger:   lingerTime,
 		stop:     make(chan struct{}),
@@ -195,7 +230,7 @@ func (e *Emitter) enqueue(b *[]byte, syncErr *error) {
 		} else {
 			e.datagrams.Add(1)
 		}
-		bufPool.Put(b)
+		e.putBuf(b)
 		return
 	}
 	e.queued.Add(1)
@@ -218,24 +253,21 @@ func (e *Emitter) enqueue(b *[]byte, syncErr *error) {
 		e.datagrams.Add(1)
 		e.direct.Add(1)
 	}
-	bufPool.Put(b)
+	e.putBuf(b)
 }
 
 // encode turns s into one datagram, or, when it is too large, into several:
 // subsegments become documents of their own, and a document that still
 // does not fit loses its metadata and stacks.
 func (e *Emitter) encode(s *Segment, syncErr *error) {
-	b := bufPool.Get().(*[]byte)
+	b := e.getBuf()
 	*b = append((*b)[:0], DaemonHeader...)
 	*b = AppendDocument(*b, s)
 	if len(*b) <= e.cfg.maxDoc {
 		e.enqueue(b, syncErr)
 		return
 	}
-	if cap(*b) > 1<<16 {
-		*b = make([]byte, 0, 2048) // do not keep a huge buffer in the pool
-	}
-	bufPool.Put(b)
+	e.putBuf(b) // a huge buffer is not kept
 	if len(s.Subsegments) > 0 {
 		e.split.Add(1)
 		subs := s.Subsegments
@@ -463,7 +495,7 @@ func (e *Emitter) release() {
 	p := e.pending[:cap(e.pending)]
 	for i, b := range p {
 		if b != nil {
-			bufPool.Put(b)
+			e.putBuf(b)
 			p[i] = nil
 		}
 	}

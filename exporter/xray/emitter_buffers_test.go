@@ -1,0 +1,40 @@
+package xray
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestEmitterReusesBuffersAcrossGC checks that a busy emitter encodes into
+// the buffers it has written before, even after garbage collections (which
+// empty a sync.Pool): a burst of segments costs no new buffers.
+func TestEmitterReusesBuffersAcrossGC(t *testing.T) {
+	conn := listen(t)
+	e := newTestEmitter(t, conn)
+	seg := &Segment{Name: "svc", TraceID: testTrace, ID: testID, Start: t0, End: t0.Add(time.Millisecond)}
+	const burst = 32
+	round := func() {
+		for range burst {
+			e.ExportSegment(seg)
+		}
+		if err := e.ForceFlush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	round() // the buffers now exist
+	allocs := testing.AllocsPerRun(10, func() {
+		runtime.GC()
+		runtime.GC()
+		round()
+	})
+	// ForceFlush makes its acknowledgement channel; a buffer per segment
+	// would be 32 more.
+	if allocs > burst/4 {
+		t.Fatalf("%.1f allocations for a burst of %d segments after a GC, want at most %d", allocs, burst, burst/4)
+	}
+	if got := receive(t, conn, 11*burst); len(got) != 11*burst {
+		t.Fatalf("received %d documents", len(got))
+	}
+}
