@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,14 +72,19 @@ type Emitter struct {
 	// encode into again. Unlike bufPool it is not emptied by a garbage
 	// collection, so a busy emitter does not allocate a new buffer per
 	// queued datagram after each one (bufPool takes what does not fit).
-	free    chan *[]byte
+	free chan *[]byte
+	// full tells a lingering sender that a whole batch is queued.
+	full    chan struct{}
 	flushes chan chan struct{}
 	// linger is how long the sender waits for a batch to fill
 	// (lingerTime; tests lengthen it).
-	linger  time.Duration
-	stop    chan struct{}
-	done    chan struct{}
-	closed  atomic.Bool
+	linger time.Duration
+	stop   chan struct{}
+	done   chan struct{}
+	closed atomic.Bool
+	// waiting is true while the sender waits for datagrams or lingers, and
+	// after it has been woken until it runs.
+	waiting atomic.Bool
 	once    sync.Once
 	start   sync.Once   // starts the sender with the first segment
 	started atomic.Bool // the sender runs (or ran)
@@ -95,11 +101,14 @@ type Emitter struct {
 	droppedFull, droppedClosed, droppedLarge, sendErrors, logAt atomic.Uint64
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+// bufPool's buffers start at 1 KiB, room for a typical request's segment
+// (about 500 bytes); larger documents grow theirs.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// freeBuffers is how many written buffers an emitter keeps for reuse: two
-// batches, so that one can be encoded while the other is written.
-const freeBuffers = 2 * maxBatch
+// freeBuffers is how many written buffers an emitter keeps for reuse: the
+// two batches queued before the caller yields to a starved sender (see
+// batchReady), and two more encoded meanwhile.
+const freeBuffers = 4 * maxBatch
 
 // getBuf returns an empty buffer, from the emitter's free list if it has
 // one.
@@ -157,6 +166,7 @@ func NewEmitter(opts ...Option) (*Emitter, error) {
 		overflow: overflow,
 		queue:    make(chan *[]byte, cfg.queueSize),
 		free:     make(chan *[]byte, freeBuffers),
+		full:     make(chan struct{}, 1),
 		flushes:  make(chan chan struct{}),
 		linger:   lingerTime,
 		stop:     make(chan struct{}),
@@ -236,6 +246,9 @@ func (e *Emitter) enqueue(b *[]byte, syncErr *error) {
 	e.queued.Add(1)
 	select {
 	case e.queue <- b:
+		if n := len(e.queue); n >= maxBatch {
+			e.batchReady(n)
+		}
 		return
 	default:
 	}
@@ -254,6 +267,27 @@ func (e *Emitter) enqueue(b *[]byte, syncErr *error) {
 		e.direct.Add(1)
 	}
 	e.putBuf(b)
+}
+
+// batchReady is called when n >= maxBatch datagrams are queued. If the
+// sender lingers, it ends the linger, since a full batch is there to send.
+// If the sender has not taken them by the time two batches are queued, it
+// is short of a processor (with GOMAXPROCS 1, a sender back from a system
+// call or woken by the queue would otherwise run only when the scheduler
+// preempts the caller, every 10 ms, by which time thousands of datagrams
+// wait in buffers long gone from the cache): the caller yields its
+// processor, runtime.Gosched, which waits for nothing. It does so at most
+// once per batch queued; an emitter whose sender keeps up never gets here.
+func (e *Emitter) batchReady(n int) {
+	if e.waiting.Load() {
+		select {
+		case e.full <- struct{}{}:
+		default:
+		}
+	}
+	if n >= 2*maxBatch && n%maxBatch == 0 {
+		runtime.Gosched()
+	}
 }
 
 // encode turns s into one datagram, or, when it is too large, into several:
@@ -389,8 +423,10 @@ func (e *Emitter) run() {
 	linger := time.NewTimer(e.linger)
 	linger.Stop()
 	for {
+		e.waiting.Store(true)
 		select {
 		case b := <-e.queue:
+			e.waiting.Store(false)
 			e.pending = append(e.pending, b)
 			e.fill()
 			if len(e.pending) < maxBatch {
@@ -398,11 +434,20 @@ func (e *Emitter) run() {
 				// datagrams: under load this saves a wake-up per segment.
 				// A flush or a stop cuts the linger short: a Lambda
 				// invocation waits for its flush before returning.
+				select {
+				case <-e.full: // a signal left from an earlier batch
+				default:
+				}
 				linger.Reset(e.linger)
+				e.waiting.Store(true)
 				select {
 				case <-linger.C:
+				case <-e.full:
+					// A whole batch is queued: no reason to wait longer.
+					linger.Stop()
 				case ack := <-e.flushes:
 					linger.Stop()
+					e.waiting.Store(false)
 					e.drain()
 					close(ack)
 					continue
@@ -411,10 +456,12 @@ func (e *Emitter) run() {
 					e.drain()
 					return
 				}
+				e.waiting.Store(false)
 				e.fill()
 			}
 			e.write()
 		case ack := <-e.flushes:
+			e.waiting.Store(false)
 			e.drain()
 			close(ack)
 		case <-e.stop:

@@ -38,3 +38,32 @@ func TestEmitterReusesBuffersAcrossGC(t *testing.T) {
 		t.Fatalf("received %d documents", len(got))
 	}
 }
+
+// TestSenderKeepsUpWithOneProcessor checks that with GOMAXPROCS 1 a caller
+// exporting segment after segment lets the sender write each batch as it
+// fills, instead of queueing thousands of datagrams until the scheduler
+// preempts it (every 10 ms): the queue stays near two batches on average.
+func TestSenderKeepsUpWithOneProcessor(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	conn := listen(t)
+	_ = conn.SetReadBuffer(64 << 20)
+	e := newTestEmitter(t, conn, WithQueueSize(1<<16))
+	seg := &Segment{Name: "svc", TraceID: testTrace, ID: testID, Start: t0, End: t0.Add(time.Millisecond)}
+	const n = 50000
+	sum, most := 0, 0
+	for range n {
+		e.ExportSegment(seg)
+		q := len(e.queue)
+		sum += q
+		most = max(most, q)
+	}
+	if mean := sum / n; mean > 16*maxBatch {
+		t.Fatalf("%d datagrams queued on average (at most %d), want at most %d", mean, most, 16*maxBatch)
+	}
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Stats(); st.Datagrams+st.Dropped() != n {
+		t.Fatalf("stats %+v: want %d datagrams", st, n)
+	}
+}
