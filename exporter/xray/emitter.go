@@ -55,7 +55,9 @@ type batchWriter interface {
 // over UDP. ExportSegment encodes the segment on the caller's goroutine
 // into pooled buffers and queues the datagrams for one background sender,
 // which writes them in batches (one sendmmsg system call for up to 64
-// datagrams). ExportSegment never waits for the sender: when the bounded
+// datagrams). ExportSegment never waits for the sender (when two batches
+// are queued and the sender has not run, as with GOMAXPROCS 1, the caller
+// yields its processor once per batch so that the sender can): when the bounded
 // queue is full, the caller sends its datagram itself (one non-blocking
 // UDP write), or with WithDropWhenFull drops it and counts the drop. The
 // sender starts with the first segment, so an emitter that is never given
