@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,7 +55,9 @@ type batchWriter interface {
 // over UDP. ExportSegment encodes the segment on the caller's goroutine
 // into pooled buffers and queues the datagrams for one background sender,
 // which writes them in batches (one sendmmsg system call for up to 64
-// datagrams). ExportSegment never waits for the sender: when the bounded
+// datagrams). ExportSegment never waits for the sender (when two batches
+// are queued and the sender has not run, as with GOMAXPROCS 1, the caller
+// yields its processor once per batch so that the sender can): when the bounded
 // queue is full, the caller sends its datagram itself (one non-blocking
 // UDP write), or with WithDropWhenFull drops it and counts the drop. The
 // sender starts with the first segment, so an emitter that is never given
@@ -67,13 +70,23 @@ type Emitter struct {
 	writer   batchWriter
 	gso      *gsoWriter // nil when segmentation offload is off or unsupported
 	queue    chan *[]byte
-	flushes  chan chan struct{}
+	// free holds buffers the sender has written, for ExportSegment to
+	// encode into again. Unlike bufPool it is not emptied by a garbage
+	// collection, so a busy emitter does not allocate a new buffer per
+	// queued datagram after each one (bufPool takes what does not fit).
+	free chan *[]byte
+	// full tells a lingering sender that a whole batch is queued.
+	full    chan struct{}
+	flushes chan chan struct{}
 	// linger is how long the sender waits for a batch to fill
 	// (lingerTime; tests lengthen it).
-	linger  time.Duration
-	stop    chan struct{}
-	done    chan struct{}
-	closed  atomic.Bool
+	linger time.Duration
+	stop   chan struct{}
+	done   chan struct{}
+	closed atomic.Bool
+	// waiting is true while the sender waits for datagrams or lingers, and
+	// after it has been woken until it runs.
+	waiting atomic.Bool
 	once    sync.Once
 	start   sync.Once   // starts the sender with the first segment
 	started atomic.Bool // the sender runs (or ran)
@@ -90,7 +103,39 @@ type Emitter struct {
 	droppedFull, droppedClosed, droppedLarge, sendErrors, logAt atomic.Uint64
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+// bufPool's buffers start at 1 KiB, room for a typical request's segment
+// (about 500 bytes); larger documents grow theirs.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// freeBuffers is how many written buffers an emitter keeps for reuse: the
+// two batches queued before the caller yields to a starved sender (see
+// batchReady), and two more encoded meanwhile.
+const freeBuffers = 4 * maxBatch
+
+// getBuf returns an empty buffer, from the emitter's free list if it has
+// one.
+func (e *Emitter) getBuf() *[]byte {
+	select {
+	case b := <-e.free:
+		return b
+	default:
+		return bufPool.Get().(*[]byte)
+	}
+}
+
+// putBuf gives b back for reuse. Unusually large buffers are left to the
+// garbage collector.
+func (e *Emitter) putBuf(b *[]byte) {
+	if cap(*b) > 1<<16 {
+		return
+	}
+	*b = (*b)[:0]
+	select {
+	case e.free <- b:
+	default:
+		bufPool.Put(b)
+	}
+}
 
 // NewEmitter connects a UDP socket to the daemon; the sender goroutine
 // starts with the first segment. The address comes from WithDaemonAddress,
@@ -122,6 +167,8 @@ func NewEmitter(opts ...Option) (*Emitter, error) {
 		conn:     conn,
 		overflow: overflow,
 		queue:    make(chan *[]byte, cfg.queueSize),
+		free:     make(chan *[]byte, freeBuffers),
+		full:     make(chan struct{}, 1),
 		flushes:  make(chan chan struct{}),
 		linger:   lingerTime,
 		stop:     make(chan struct{}),
@@ -195,12 +242,15 @@ func (e *Emitter) enqueue(b *[]byte, syncErr *error) {
 		} else {
 			e.datagrams.Add(1)
 		}
-		bufPool.Put(b)
+		e.putBuf(b)
 		return
 	}
 	e.queued.Add(1)
 	select {
 	case e.queue <- b:
+		if n := len(e.queue); n >= maxBatch {
+			e.batchReady(n)
+		}
 		return
 	default:
 	}
@@ -218,24 +268,42 @@ func (e *Emitter) enqueue(b *[]byte, syncErr *error) {
 		e.datagrams.Add(1)
 		e.direct.Add(1)
 	}
-	bufPool.Put(b)
+	e.putBuf(b)
+}
+
+// batchReady is called when n >= maxBatch datagrams are queued. If the
+// sender lingers, it ends the linger, since a full batch is there to send.
+// If the sender has not taken them by the time two batches are queued, it
+// is short of a processor (with GOMAXPROCS 1, a sender back from a system
+// call or woken by the queue would otherwise run only when the scheduler
+// preempts the caller, every 10 ms, by which time thousands of datagrams
+// wait in buffers long gone from the cache): the caller yields its
+// processor, runtime.Gosched, which waits for nothing. It does so at most
+// once per batch queued; an emitter whose sender keeps up never gets here.
+func (e *Emitter) batchReady(n int) {
+	if e.waiting.Load() {
+		select {
+		case e.full <- struct{}{}:
+		default:
+		}
+	}
+	if n >= 2*maxBatch && n%maxBatch == 0 {
+		runtime.Gosched()
+	}
 }
 
 // encode turns s into one datagram, or, when it is too large, into several:
 // subsegments become documents of their own, and a document that still
 // does not fit loses its metadata and stacks.
 func (e *Emitter) encode(s *Segment, syncErr *error) {
-	b := bufPool.Get().(*[]byte)
+	b := e.getBuf()
 	*b = append((*b)[:0], DaemonHeader...)
 	*b = AppendDocument(*b, s)
 	if len(*b) <= e.cfg.maxDoc {
 		e.enqueue(b, syncErr)
 		return
 	}
-	if cap(*b) > 1<<16 {
-		*b = make([]byte, 0, 2048) // do not keep a huge buffer in the pool
-	}
-	bufPool.Put(b)
+	e.putBuf(b) // a huge buffer is not kept
 	if len(s.Subsegments) > 0 {
 		e.split.Add(1)
 		subs := s.Subsegments
@@ -357,8 +425,10 @@ func (e *Emitter) run() {
 	linger := time.NewTimer(e.linger)
 	linger.Stop()
 	for {
+		e.waiting.Store(true)
 		select {
 		case b := <-e.queue:
+			e.waiting.Store(false)
 			e.pending = append(e.pending, b)
 			e.fill()
 			if len(e.pending) < maxBatch {
@@ -366,11 +436,20 @@ func (e *Emitter) run() {
 				// datagrams: under load this saves a wake-up per segment.
 				// A flush or a stop cuts the linger short: a Lambda
 				// invocation waits for its flush before returning.
+				select {
+				case <-e.full: // a signal left from an earlier batch
+				default:
+				}
 				linger.Reset(e.linger)
+				e.waiting.Store(true)
 				select {
 				case <-linger.C:
+				case <-e.full:
+					// A whole batch is queued: no reason to wait longer.
+					linger.Stop()
 				case ack := <-e.flushes:
 					linger.Stop()
+					e.waiting.Store(false)
 					e.drain()
 					close(ack)
 					continue
@@ -379,10 +458,12 @@ func (e *Emitter) run() {
 					e.drain()
 					return
 				}
+				e.waiting.Store(false)
 				e.fill()
 			}
 			e.write()
 		case ack := <-e.flushes:
+			e.waiting.Store(false)
 			e.drain()
 			close(ack)
 		case <-e.stop:
@@ -463,7 +544,7 @@ func (e *Emitter) release() {
 	p := e.pending[:cap(e.pending)]
 	for i, b := range p {
 		if b != nil {
-			bufPool.Put(b)
+			e.putBuf(b)
 			p[i] = nil
 		}
 	}

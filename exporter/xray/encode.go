@@ -126,26 +126,22 @@ func appendHTTP(dst []byte, h *HTTP) []byte {
 	if hasReq {
 		dst = append(dst, `"request":{`...)
 		comma := false
-		field := func(key, v string) {
-			if v == "" {
-				return
-			}
-			dst = jsonenc.AppendKey(dst, key, comma)
-			dst = jsonenc.AppendString(dst, jsonenc.CutRunes(v, maxHTTPFieldLength))
-			comma = true
-		}
-		field("method", h.Method)
-		field("url", h.URL)
-		field("user_agent", h.UserAgent)
-		field("client_ip", h.ClientIP)
+		dst, comma = appendHTTPField(dst, comma, `"method":`, h.Method)
+		dst, comma = appendHTTPField(dst, comma, `"url":`, h.URL)
+		dst, comma = appendHTTPField(dst, comma, `"user_agent":`, h.UserAgent)
+		dst, comma = appendHTTPField(dst, comma, `"client_ip":`, h.ClientIP)
 		if h.XForwardedFor {
-			dst = jsonenc.AppendKey(dst, "x_forwarded_for", comma)
-			dst = append(dst, "true"...)
+			if comma {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"x_forwarded_for":true`...)
 			comma = true
 		}
 		if h.Traced {
-			dst = jsonenc.AppendKey(dst, "traced", comma)
-			dst = append(dst, "true"...)
+			if comma {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"traced":true`...)
 		}
 		dst = append(dst, '}')
 	}
@@ -154,14 +150,44 @@ func appendHTTP(dst []byte, h *HTTP) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `"response":{"status":`...)
-		dst = strconv.AppendInt(dst, int64(h.Status), 10)
+		dst = appendInt(dst, int64(h.Status))
 		if h.ContentLength >= 0 {
 			dst = append(dst, `,"content_length":`...)
-			dst = strconv.AppendInt(dst, h.ContentLength, 10)
+			dst = appendInt(dst, h.ContentLength)
 		}
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
+}
+
+// appendHTTPField appends key (a quoted key and its colon, written as a
+// constant) and v cut to the http field limit, unless v is empty.
+func appendHTTPField(dst []byte, comma bool, key, v string) ([]byte, bool) {
+	if v == "" {
+		return dst, comma
+	}
+	if comma {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, key...)
+	dst = jsonenc.AppendString(dst, jsonenc.CutRunes(v, maxHTTPFieldLength))
+	return dst, true
+}
+
+// appendInt appends v in decimal; status codes and small lengths, the
+// common case, take no trip through strconv.
+func appendInt(dst []byte, v int64) []byte {
+	if v >= 0 && v < 1000 {
+		switch {
+		case v < 10:
+			return append(dst, byte('0'+v))
+		case v < 100:
+			return append(dst, byte('0'+v/10), byte('0'+v%10))
+		default:
+			return append(dst, byte('0'+v/100), byte('0'+v/10%10), byte('0'+v%10))
+		}
+	}
+	return strconv.AppendInt(dst, v, 10)
 }
 
 func appendAWS(dst []byte, a *AWS) []byte {

@@ -28,6 +28,14 @@ func AppendString(dst []byte, s string) []byte {
 func AppendStringContents(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Fast path: skip eight plain bytes at a time (printable ASCII
+		// other than '"' and '\\'), the whole of most strings.
+		for i+8 <= len(s) && plain8(s[i:i+8]) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if safe[b] {
@@ -72,6 +80,26 @@ func AppendStringContents(dst []byte, s string) []byte {
 	return append(dst, s[start:]...)
 }
 
+// plain8 reports whether all of the eight bytes of s need no escaping:
+// none is below 0x20, at or above 0x80, '"' or '\\'. Each test is the
+// exact "some byte is less than n" or "some byte is zero" word trick.
+func plain8(s string) bool {
+	w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	if w&highs != 0 {
+		return false // a byte at or above 0x80
+	}
+	// With every byte below 0x80, (v - ones*n) &^ v has a high bit set
+	// exactly when some byte of v is below n (no false alarm when none is).
+	q := w ^ '"'*ones   // a zero byte where w has '"'
+	bs := w ^ '\\'*ones // a zero byte where w has '\\'
+	hit := (w - 0x20*ones) &^ w
+	hit |= (q - ones) &^ q
+	hit |= (bs - ones) &^ bs
+	return hit&highs == 0
+}
+
 // AppendKey appends "key": (with a leading comma when comma is true).
 func AppendKey(dst []byte, key string, comma bool) []byte {
 	if comma {
@@ -109,19 +137,34 @@ func AppendFloat(dst []byte, f float64) []byte {
 // the form X-Ray uses for start_time and end_time (for example
 // 1700000000.123456). It never uses exponent notation.
 func AppendSeconds(dst []byte, unixMicro int64) []byte {
+	// Written right to left into a small array, then appended once.
+	var buf [24]byte
+	i := len(buf)
+	u := uint64(unixMicro)
 	if unixMicro < 0 {
-		dst = append(dst, '-')
-		unixMicro = -unixMicro
+		u = -u
 	}
-	dst = strconv.AppendInt(dst, unixMicro/1e6, 10)
-	frac := unixMicro % 1e6
-	dst = append(dst, '.')
-	var digits [6]byte
-	for i := 5; i >= 0; i-- {
-		digits[i] = byte('0' + frac%10)
+	sec, frac := u/1e6, u%1e6
+	for k := 0; k < 6; k++ {
+		i--
+		buf[i] = byte('0' + frac%10)
 		frac /= 10
 	}
-	return append(dst, digits[:]...)
+	i--
+	buf[i] = '.'
+	for {
+		i--
+		buf[i] = byte('0' + sec%10)
+		sec /= 10
+		if sec == 0 {
+			break
+		}
+	}
+	if unixMicro < 0 {
+		i--
+		buf[i] = '-'
+	}
+	return append(dst, buf[i:]...)
 }
 
 // AppendBool appends true or false.
