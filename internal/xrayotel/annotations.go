@@ -134,7 +134,7 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 		if !seen.add(memberKey, jsonKey(kv.Key)) {
 			continue
 		}
-		dst = appendKey(dst, kv.Key, comma)
+		dst = jsonenc.AppendKey(dst, kv.Key, comma)
 		comma = true
 		dst = appendValue(dst, kv.Value, 0)
 	}
@@ -172,7 +172,7 @@ func (t *Translator) appendAttributes(dst []byte, d *docState) []byte {
 		if k := jsonKey(ns); k == "default" || !seen.add(namespaceKey, k) {
 			continue
 		}
-		dst = appendKey(dst, ns, wrote)
+		dst = jsonenc.AppendKey(dst, ns, wrote)
 		wrote = true
 		dst = appendObjectJSON(dst, kv.Value.Str())
 	}

@@ -233,7 +233,7 @@ func annotatable(v otlpspans.Value) bool {
 func appendAnnotationValue(dst []byte, v otlpspans.Value) []byte {
 	switch v.Kind() {
 	case otlpspans.KindString:
-		return appendString(dst, jsonenc.CutRunes(v.Str(), MaxAnnotationValueLength))
+		return jsonenc.AppendString(dst, jsonenc.CutRunes(v.Str(), MaxAnnotationValueLength))
 	case otlpspans.KindBool:
 		return jsonenc.AppendBool(dst, v.Bool())
 	case otlpspans.KindInt:
@@ -254,14 +254,14 @@ const maxValueDepth = 16
 func appendValue(dst []byte, v otlpspans.Value, depth int) []byte {
 	switch v.Kind() {
 	case otlpspans.KindString:
-		return appendString(dst, v.Str())
+		return jsonenc.AppendString(dst, v.Str())
 	case otlpspans.KindBool:
 		return jsonenc.AppendBool(dst, v.Bool())
 	case otlpspans.KindInt:
 		return jsonenc.AppendInt(dst, v.Int())
 	case otlpspans.KindDouble:
 		if d := v.Double(); math.IsNaN(d) || math.IsInf(d, 0) {
-			return appendString(dst, strconv.FormatFloat(d, 'g', -1, 64))
+			return jsonenc.AppendString(dst, strconv.FormatFloat(d, 'g', -1, 64))
 		}
 		return jsonenc.AppendFloat(dst, v.Double())
 	case otlpspans.KindBytes:
@@ -304,7 +304,7 @@ func appendKVObject(dst []byte, kvs []otlpspans.KeyValue, depth int) []byte {
 		if seen != nil && !seen.add(objectKey, jsonKey(kv.Key)) {
 			continue
 		}
-		dst = appendKey(dst, kv.Key, comma)
+		dst = jsonenc.AppendKey(dst, kv.Key, comma)
 		comma = true
 		dst = appendValue(dst, kv.Value, depth)
 	}

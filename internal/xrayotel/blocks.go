@@ -2,6 +2,8 @@ package xrayotel
 
 import (
 	"strings"
+
+	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
 )
 
 // isSQS reports whether a messaging.system value names Amazon SQS.
@@ -57,7 +59,7 @@ func (d *docState) appendSQL(dst []byte) []byte {
 	}
 	f.str(kDBSystemName, kDBSystem)
 	dst = append(dst, `,"sql":{"database_type":`...)
-	dst = appendString(dst, system)
+	dst = jsonenc.AppendString(dst, system)
 	comma := true
 	if conn := f.str(kDBConnectionOld); strings.Contains(conn, "://") {
 		dst = appendField(dst, "url", stripUserinfo(conn), 0, &comma)

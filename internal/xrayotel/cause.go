@@ -8,6 +8,8 @@ import (
 	tracev1 "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/seed-c77c9410/sidelight/internal/otlpspans"
+
+	"github.com/seed-c77c9410/sidelight/internal/jsonenc"
 )
 
 // MaxStackFrames is how many frames of an exception's stack trace are
@@ -63,11 +65,11 @@ func appendCause(dst []byte, spanID []byte, exs []exception, lean bool) []byte {
 		dst = append(dst, '"')
 		if ex.typ != "" {
 			dst = append(dst, `,"type":`...)
-			dst = appendString(dst, ex.typ)
+			dst = jsonenc.AppendString(dst, ex.typ)
 		}
 		if ex.message != "" {
 			dst = append(dst, `,"message":`...)
-			dst = appendString(dst, ex.message)
+			dst = jsonenc.AppendString(dst, ex.message)
 		}
 		if ex.stack != "" && !lean {
 			dst = appendStack(dst, ex.stack)
@@ -109,11 +111,11 @@ func appendStack(dst []byte, stack string) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"path":`...)
-		dst = appendString(dst, f.path)
+		dst = jsonenc.AppendString(dst, f.path)
 		dst = append(dst, `,"line":`...)
 		dst = strconv.AppendInt(dst, int64(f.line), 10)
 		dst = append(dst, `,"label":`...)
-		dst = appendString(dst, f.label)
+		dst = jsonenc.AppendString(dst, f.label)
 		dst = append(dst, '}')
 	}
 	dst = append(dst, ']')

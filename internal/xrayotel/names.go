@@ -72,7 +72,7 @@ func appendField(dst []byte, key, value string, max int, comma *bool) []byte {
 	if max > 0 {
 		value = jsonenc.CutRunes(value, max)
 	}
-	dst = appendKey(dst, key, *comma)
+	dst = jsonenc.AppendKey(dst, key, *comma)
 	*comma = true
-	return appendString(dst, value)
+	return jsonenc.AppendString(dst, value)
 }

@@ -177,7 +177,7 @@ func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool, ecs *[2]int) 
 			dst = appendField(dst, "version_label", f.str(rServiceVersion), 0, c)
 			// The schema wants a number; an ID that is not one is left out.
 			if n, ok := valueInt(f.v[rServiceInstanceID]); ok {
-				dst = appendKey(dst, "deployment_id", *c)
+				dst = jsonenc.AppendKey(dst, "deployment_id", *c)
 				*c = true
 				dst = jsonenc.AppendInt(dst, n)
 			}
@@ -195,7 +195,7 @@ func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool, ecs *[2]int) 
 			}
 			dst = appendField(dst, "sdk_version", f.str(rSDKVersion), 0, c)
 			if f.v[rAutoVersion].Kind() != otlpspans.KindNone {
-				dst = appendKey(dst, "auto_instrumentation", *c)
+				dst = jsonenc.AppendKey(dst, "auto_instrumentation", *c)
 				*c = true
 				dst = append(dst, "true"...)
 			}
@@ -210,7 +210,7 @@ func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool, ecs *[2]int) 
 // handed to a func value would be a heap allocation per document.)
 func (f *resourceFacts) appendObject(dst []byte, name string, comma *bool, fill func([]byte) []byte) []byte {
 	mark := len(dst)
-	dst = appendKey(dst, name, *comma)
+	dst = jsonenc.AppendKey(dst, name, *comma)
 	dst = append(dst, '{')
 	body := len(dst)
 	if dst = fill(dst); len(dst) == body {
@@ -231,7 +231,7 @@ func (f *resourceFacts) appendLogGroups(dst []byte, comma *bool) []byte {
 	}
 	arns := f.v[rLogGroupARNs].Array()
 	mark := len(dst)
-	dst = appendKey(dst, "cloudwatch_logs", *comma)
+	dst = jsonenc.AppendKey(dst, "cloudwatch_logs", *comma)
 	dst = append(dst, '[')
 	n := 0
 	for i, v := range names {
@@ -244,11 +244,11 @@ func (f *resourceFacts) appendLogGroups(dst []byte, comma *bool) []byte {
 		}
 		n++
 		dst = append(dst, `{"log_group":`...)
-		dst = appendString(dst, name)
+		dst = jsonenc.AppendString(dst, name)
 		if i < len(arns) {
 			if arn := arns[i].Value.Str(); arn != "" {
 				dst = append(dst, `,"arn":`...)
-				dst = appendString(dst, arn)
+				dst = jsonenc.AppendString(dst, arn)
 			}
 		}
 		dst = append(dst, '}')

@@ -206,7 +206,7 @@ func (t *Translator) appendDocument(dst []byte, b *otlpspans.Batch, span *otlpsp
 	if d.segment {
 		if v := d.rf.str(rServiceVersion); v != "" {
 			dst = append(dst, `,"service":{"version":`...)
-			dst = appendString(dst, v)
+			dst = jsonenc.AppendString(dst, v)
 			dst = append(dst, '}')
 		}
 	}
