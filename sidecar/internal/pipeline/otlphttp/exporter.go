@@ -115,6 +115,23 @@ func (e *Exporter) QueueTraces(req *coltracepb.ExportTraceServiceRequest) (rejec
 	return e.queueAll(sp)
 }
 
+// QueueTracesRaw is QueueTraces for the protobuf encoding of an
+// ExportTraceServiceRequest: the requests it queues are built from req's
+// own resource, scope and span bytes, not decoded and encoded again, and
+// hold copies of them (req is not kept). A request that is not valid
+// protobuf of that message (as proto.Unmarshal would refuse it) is
+// refused whole with an error wrapping ErrMalformed.
+func (e *Exporter) QueueTracesRaw(req []byte) (rejected int64, why string, err error) {
+	if e.cfg.Signal != Traces {
+		return 0, "", fmt.Errorf("%s: exports %s, not traces", e.cfg.Name, e.cfg.Signal)
+	}
+	sp := e.splitter()
+	if err := sp.rawTraces(req); err != nil {
+		return 0, "", err
+	}
+	return e.queueAll(sp)
+}
+
 // QueueLogs is QueueTraces for log records.
 func (e *Exporter) QueueLogs(req *collogspb.ExportLogsServiceRequest) (rejected int64, why string, err error) {
 	if e.cfg.Signal != Logs {

@@ -51,6 +51,7 @@ type splitter struct {
 	rejected int64 // items dropped for good
 	why      string
 	err      error
+	rawSpans []rawSpan // the raw path's spans of one scope, reused
 }
 
 func (s *splitter) reject(n int, why string) {
@@ -82,6 +83,9 @@ type run struct {
 	bytes      int
 	minT, maxT uint64
 	build      func(i, j int) proto.Message
+	// encode, when set, encodes the items [i, j) itself instead of
+	// marshalling build's message (the raw path).
+	encode func(i, j int) []byte
 }
 
 func (r *run) flush(end int) {
@@ -91,7 +95,13 @@ func (r *run) flush(end int) {
 	}
 	// add sized every item with proto.Size, which caches the sizes: the
 	// encoding reuses them instead of walking the items a second time.
-	b, err := proto.MarshalOptions{UseCachedSize: true}.Marshal(r.build(r.start, end))
+	var b []byte
+	var err error
+	if r.encode != nil {
+		b = r.encode(r.start, end)
+	} else {
+		b, err = proto.MarshalOptions{UseCachedSize: true}.Marshal(r.build(r.start, end))
+	}
 	if err != nil {
 		r.s.err = err
 		r.s.reject(r.n, "cannot encode: "+err.Error())
@@ -159,9 +169,14 @@ func validID(id []byte, n int) bool {
 
 // resourceScope checks the resource and scope limit; head is their size.
 func (s *splitter) resourceScope(res *resourcepb.Resource, scope *commonpb.InstrumentationScope, items int) (head int, ok bool) {
-	head = framed(proto.Size(res)) + framed(proto.Size(scope)) + 8
-	if s.lim.MaxResourceScopeBytes > 0 && proto.Size(res)+proto.Size(scope) > s.lim.MaxResourceScopeBytes {
-		s.reject(items, fmt.Sprintf("resource and scope of %d bytes exceed the endpoint's %d", proto.Size(res)+proto.Size(scope), s.lim.MaxResourceScopeBytes))
+	return s.resourceScopeSize(proto.Size(res), proto.Size(scope), items)
+}
+
+// resourceScopeSize is resourceScope for encoded sizes.
+func (s *splitter) resourceScopeSize(res, scope, items int) (head int, ok bool) {
+	head = framed(res) + framed(scope) + 8
+	if s.lim.MaxResourceScopeBytes > 0 && res+scope > s.lim.MaxResourceScopeBytes {
+		s.reject(items, fmt.Sprintf("resource and scope of %d bytes exceed the endpoint's %d", res+scope, s.lim.MaxResourceScopeBytes))
 		return head, false
 	}
 	return head, true
