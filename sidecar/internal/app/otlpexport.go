@@ -164,17 +164,24 @@ func (r otlpRouter) ConsumeTraces(ctx context.Context, req *coltracepb.ExportTra
 
 // ConsumeSpans takes OTLP/HTTP protobuf traces (otlprecv.SpanConsumer):
 // to PutTraceSegments through the base consumer's flat-model path, or to
-// the OTLP exporter, which takes the generated types, decoded from the
-// request's bytes.
+// the OTLP exporter as the request's own bytes, split without decoding
+// them into the generated types and encoding them again.
 func (r otlpRouter) ConsumeSpans(ctx context.Context, b *otlpspans.Batch) (int64, string, error) {
 	if sc, ok := r.Consumer.(otlprecv.SpanConsumer); ok && r.out.traces == nil {
 		return sc.ConsumeSpans(ctx, b)
 	}
-	req := new(coltracepb.ExportTraceServiceRequest)
-	if err := proto.Unmarshal(b.Raw, req); err != nil {
-		return 0, "", otlprecv.Invalid(fmt.Errorf("decoding request: %w", err))
+	if r.out.traces == nil {
+		req := new(coltracepb.ExportTraceServiceRequest)
+		if err := proto.Unmarshal(b.Raw, req); err != nil {
+			return 0, "", otlprecv.Invalid(fmt.Errorf("decoding request: %w", err))
+		}
+		return r.Consumer.ConsumeTraces(ctx, req)
 	}
-	return r.ConsumeTraces(ctx, req)
+	rej, why, err := r.out.traces.QueueTracesRaw(b.Raw)
+	if errors.Is(err, otlphttp.ErrMalformed) {
+		return 0, "", otlprecv.Invalid(err)
+	}
+	return rej, why, receiverError(err)
 }
 
 func (r otlpRouter) ConsumeLogs(ctx context.Context, req *collogspb.ExportLogsServiceRequest) (int64, string, error) {

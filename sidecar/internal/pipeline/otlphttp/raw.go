@@ -35,8 +35,8 @@ const (
 // rawSpan is what the raw path reads of one span.
 type rawSpan struct {
 	b                []byte
-	traceID, spanID  []byte
 	start, end       uint64
+	validIDs         bool // a valid trace ID and span ID
 	traceState, link bool // has a trace state or links, to validate
 }
 
@@ -88,7 +88,8 @@ func nextField(b []byte) (rawField, []byte, error) {
 }
 
 // rawTraces splits req, the protobuf encoding of an
-// ExportTraceServiceRequest, as traces splits the decoded request: the
+// ExportTraceServiceRequest, as traces splits the decoded request, in
+// one pass: the
 // parts are the request's own resource, scope and span bytes framed
 // anew, never re-encoded. The fields the splitter does not read are
 // checked as proto.Unmarshal would check them where a receiver decoding
@@ -97,87 +98,17 @@ func nextField(b []byte) (rawField, []byte, error) {
 // endpoint refuse a whole batch. A message field sent twice keeps the
 // last one (proto.Unmarshal merges them; no encoder sends this).
 func (s *splitter) rawTraces(req []byte) error {
-	// Check everything first: a request is queued all or none.
-	if err := checkRawTraces(req); err != nil {
-		return err
-	}
-	for len(req) > 0 {
-		f, rest, _ := nextField(req)
-		req = rest
-		if f.num == fRequestResourceSpans && f.typ == protowire.BytesType {
-			s.rawResourceSpans(f.v)
-		}
-	}
-	return nil
-}
-
-// checkRawTraces validates what rawTraces reads and forwards.
-func checkRawTraces(req []byte) error {
+	// Parts are queued only after the whole request was read: an error
+	// part way leaves nothing queued.
 	for len(req) > 0 {
 		f, rest, err := nextField(req)
 		if err != nil {
 			return err
 		}
 		req = rest
-		if f.num != fRequestResourceSpans || f.typ != protowire.BytesType {
-			continue
-		}
-		for rs := f.v; len(rs) > 0; {
-			g, rest, err := nextField(rs)
-			if err != nil {
+		if f.num == fRequestResourceSpans && f.typ == protowire.BytesType {
+			if err := s.rawResourceSpans(f.v); err != nil {
 				return err
-			}
-			rs = rest
-			if g.typ != protowire.BytesType {
-				continue
-			}
-			switch g.num {
-			case fSchemaURL:
-				if !utf8.Valid(g.v) {
-					return fmt.Errorf("%w: schema URL is not valid UTF-8", ErrMalformed)
-				}
-			case fResource:
-				if err := proto.Unmarshal(g.v, new(resourcepb.Resource)); err != nil {
-					return fmt.Errorf("%w: resource: %v", ErrMalformed, err)
-				}
-			case fScopeSpans:
-				if err := checkScopeSpans(g.v); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
-}
-
-func checkScopeSpans(ss []byte) error {
-	for len(ss) > 0 {
-		f, rest, err := nextField(ss)
-		if err != nil {
-			return err
-		}
-		ss = rest
-		if f.typ != protowire.BytesType {
-			continue
-		}
-		switch f.num {
-		case fSchemaURL:
-			if !utf8.Valid(f.v) {
-				return fmt.Errorf("%w: schema URL is not valid UTF-8", ErrMalformed)
-			}
-		case fScope:
-			if err := proto.Unmarshal(f.v, new(commonpb.InstrumentationScope)); err != nil {
-				return fmt.Errorf("%w: scope: %v", ErrMalformed, err)
-			}
-		case fSpans:
-			sp, err := readSpan(f.v)
-			if err != nil {
-				return err
-			}
-			if sp.traceState || sp.link {
-				if err := checkSpanExtras(f.v); err != nil {
-					return err
-				}
 			}
 		}
 	}
@@ -210,6 +141,7 @@ func checkSpanExtras(b []byte) error {
 // (the last of each, as proto.Unmarshal keeps).
 func readSpan(b []byte) (rawSpan, error) {
 	sp := rawSpan{b: b}
+	var traceID, spanID []byte
 	for len(b) > 0 {
 		f, rest, err := nextField(b)
 		if err != nil {
@@ -218,9 +150,9 @@ func readSpan(b []byte) (rawSpan, error) {
 		b = rest
 		switch {
 		case f.num == fTraceID && f.typ == protowire.BytesType:
-			sp.traceID = f.v
+			traceID = f.v
 		case f.num == fSpanID && f.typ == protowire.BytesType:
-			sp.spanID = f.v
+			spanID = f.v
 		case f.num == fStart && f.typ == protowire.Fixed64Type:
 			sp.start = f.n
 		case f.num == fEnd && f.typ == protowire.Fixed64Type:
@@ -231,68 +163,95 @@ func readSpan(b []byte) (rawSpan, error) {
 			sp.link = true
 		}
 	}
+	sp.validIDs = validID(traceID, 16) && validID(spanID, 8)
 	return sp, nil
 }
 
-// rawResourceSpans splits one checked ResourceSpans message.
-func (s *splitter) rawResourceSpans(rs []byte) {
+// rawResourceSpans splits one ResourceSpans message.
+func (s *splitter) rawResourceSpans(rs []byte) error {
 	var res, schema []byte
 	hasRes := false
 	for b := rs; len(b) > 0; {
-		f, rest, _ := nextField(b)
+		f, rest, err := nextField(b)
+		if err != nil {
+			return err
+		}
 		b = rest
 		if f.typ != protowire.BytesType {
 			continue
 		}
 		switch f.num {
 		case fResource:
+			if err := proto.Unmarshal(f.v, new(resourcepb.Resource)); err != nil {
+				return fmt.Errorf("%w: resource: %v", ErrMalformed, err)
+			}
 			res, hasRes = f.v, true
 		case fSchemaURL:
+			if !utf8.Valid(f.v) {
+				return fmt.Errorf("%w: schema URL is not valid UTF-8", ErrMalformed)
+			}
 			schema = f.v
 		}
 	}
 	for b := rs; len(b) > 0; {
-		f, rest, _ := nextField(b)
+		f, rest, _ := nextField(b) // read above
 		b = rest
 		if f.num == fScopeSpans && f.typ == protowire.BytesType {
-			s.rawScopeSpans(res, hasRes, schema, f.v)
+			if err := s.rawScopeSpans(res, hasRes, schema, f.v); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
-// rawScopeSpans is spans for one checked ScopeSpans message of a
-// resource (res, present when hasRes) with its schema URL.
-func (s *splitter) rawScopeSpans(res []byte, hasRes bool, schema, ss []byte) {
+// rawScopeSpans is spans for one ScopeSpans message of a resource
+// (res, present when hasRes) with its schema URL.
+func (s *splitter) rawScopeSpans(res []byte, hasRes bool, schema, ss []byte) error {
 	var scope, scopeSchema []byte
 	hasScope := false
 	spans := s.rawSpans[:0]
+	defer func() { clear(spans); s.rawSpans = spans[:0] }() // drop the references into the request
 	for b := ss; len(b) > 0; {
-		f, rest, _ := nextField(b)
+		f, rest, err := nextField(b)
+		if err != nil {
+			return err
+		}
 		b = rest
 		if f.typ != protowire.BytesType {
 			continue
 		}
 		switch f.num {
 		case fScope:
+			if err := proto.Unmarshal(f.v, new(commonpb.InstrumentationScope)); err != nil {
+				return fmt.Errorf("%w: scope: %v", ErrMalformed, err)
+			}
 			scope, hasScope = f.v, true
 		case fSchemaURL:
+			if !utf8.Valid(f.v) {
+				return fmt.Errorf("%w: schema URL is not valid UTF-8", ErrMalformed)
+			}
 			scopeSchema = f.v
 		case fSpans:
-			sp, _ := readSpan(f.v) // checked
+			sp, err := readSpan(f.v)
+			if err == nil && (sp.traceState || sp.link) {
+				err = checkSpanExtras(f.v)
+			}
+			if err != nil {
+				return err
+			}
 			spans = append(spans, sp)
 		}
 	}
-	s.rawSpans = spans
-	defer clear(spans) // drop the references into the request
 	head, ok := s.resourceScopeSize(len(res), len(scope), len(spans))
 	if !ok {
-		return
+		return nil
 	}
 	r := &run{s: s, head: head, encode: func(i, j int) []byte {
 		return appendResourceSpans(nil, res, hasRes, schema, scope, hasScope, scopeSchema, spans[i:j])
 	}}
 	for i, sp := range spans {
-		if !validID(sp.traceID, 16) || !validID(sp.spanID, 8) {
+		if !sp.validIDs {
 			r.drop(i, "a span without a valid trace or span ID")
 			continue
 		}
@@ -303,6 +262,7 @@ func (s *splitter) rawScopeSpans(res []byte, hasRes bool, schema, ss []byte) {
 		r.add(i, len(sp.b), t)
 	}
 	r.flush(len(spans))
+	return nil
 }
 
 // appendResourceSpans appends a ResourceSpans message holding one
