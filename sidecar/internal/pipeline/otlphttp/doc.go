@@ -8,7 +8,10 @@
 // Intake splits what arrives into parts, each one resource, one scope and
 // a run of items (spans, log records or metrics), encoded once to
 // protobuf and queued as bytes in a queue.Queue, so what waits is charged
-// to the sidecar's memory budget at about its wire size. Items that break
+// to the sidecar's memory budget at about its wire size. Traces that
+// arrive as protobuf (QueueTracesRaw) are never decoded into the
+// generated types: their parts are the request's own resource, scope and
+// span bytes with new field framing, split by the same rules. Items that break
 // the endpoint's Limits for good (a span over X-Ray's 200 KB, a resource
 // and scope over 16 KB, a time outside the accepted window) are dropped at
 // intake, counted, and reported to the OTLP client as rejected; nothing
