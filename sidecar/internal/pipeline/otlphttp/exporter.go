@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,6 +61,7 @@ type Exporter struct {
 	dropped                  map[string]*atomic.Uint64
 	retried                  map[retry.Reason]*atomic.Uint64
 	logEvery                 retry.Every
+	rawSpans                 sync.Pool // *[]rawSpan for QueueTracesRaw, emptied
 }
 
 // New checks cfg and returns an unstarted Exporter.
@@ -126,7 +128,14 @@ func (e *Exporter) QueueTracesRaw(req []byte) (rejected int64, why string, err e
 		return 0, "", fmt.Errorf("%s: exports %s, not traces", e.cfg.Name, e.cfg.Signal)
 	}
 	sp := e.splitter()
-	if err := sp.rawTraces(req); err != nil {
+	if p, ok := e.rawSpans.Get().(*[]rawSpan); ok {
+		sp.rawSpans = *p
+	}
+	err = sp.rawTraces(req)
+	if cap(sp.rawSpans) <= 8192 { // a large request's slice (over 384 KiB) is left to the GC
+		e.rawSpans.Put(&sp.rawSpans)
+	}
+	if err != nil {
 		return 0, "", err
 	}
 	return e.queueAll(sp)
