@@ -90,14 +90,42 @@ func localIgnoredExporters(c config.Config) []string {
 	return set
 }
 
-// checkLocalExporters handles the settings localIgnoredExporters finds.
-// Asked for local mode (-local, -demo, SIDELIGHT_LOCAL), the sidecar runs
+// localIgnoredAWS lists, by flag, the settings of the AWS exporters'
+// requests (region, EMF to CloudWatch Logs, its group and stream, ECS
+// dimensions) that local mode has no use for.
+func localIgnoredAWS(c config.Config) []string {
+	var set []string
+	d := config.Default()
+	if c.Region != "" {
+		set = append(set, "-region")
+	}
+	if c.EMFToLogs {
+		set = append(set, "-emf-to-logs")
+	}
+	if c.LogGroup != d.LogGroup {
+		set = append(set, "-log-group")
+	}
+	if c.LogStream != d.LogStream {
+		set = append(set, "-log-stream")
+	}
+	if len(c.ECSDims) > 0 {
+		set = append(set, "-ecs-dimensions")
+	}
+	return set
+}
+
+// checkLocalExporters handles the settings localIgnoredExporters finds
+// (and warns of those localIgnoredAWS finds, which ask for nothing to be
+// sent that local mode would send elsewhere). Asked for local mode (-local, -demo, SIDELIGHT_LOCAL), the sidecar runs
 // and logs a warning naming them: running a task definition's sidecar
 // locally, settings and all, is what local mode is for. Fallen into local
 // mode because no AWS region and credentials were found, it refuses to
 // start, naming them: a sidecar told to export must not quietly keep
 // everything to itself instead.
 func checkLocalExporters(c config.Config, log *slog.Logger) error {
+	if aws := localIgnoredAWS(c); len(aws) > 0 {
+		log.Warn("local mode ignores these AWS settings: nothing is sent to AWS", "settings", strings.Join(aws, ", "))
+	}
 	set := localIgnoredExporters(c)
 	if len(set) == 0 {
 		return nil

@@ -228,3 +228,31 @@ func TestLocalModeRefusesExporterFlags(t *testing.T) {
 		t.Fatalf("defaults in local mode: %v", err)
 	}
 }
+
+// TestLocalModeWarnsOfAWSSettings: the AWS requests' own settings (region,
+// EMF to CloudWatch Logs, its group and stream, ECS dimensions) have no
+// use in local mode; it starts, in either way of coming to it, and a
+// warning names them rather than ignoring them silently.
+func TestLocalModeWarnsOfAWSSettings(t *testing.T) {
+	for _, asked := range []bool{false, true} {
+		c := testConfig()
+		c.Local = asked
+		c.Region, c.EMFToLogs, c.LogGroup, c.LogStream, c.ECSDims = "eu-west-1", true, "/app/emf", "s", []string{"cluster"}
+		var logged bytes.Buffer
+		a, err := app.New(context.Background(), app.Options{Config: c, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+		if err != nil || !a.Local() {
+			t.Fatalf("local mode (asked %v) with AWS settings: %v", asked, err)
+		}
+		const want = "-region, -emf-to-logs, -log-group, -log-stream, -ecs-dimensions"
+		if out := logged.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, want) {
+			t.Fatalf("asked %v: no warning naming %s: %q", asked, want, out)
+		}
+	}
+	var logged bytes.Buffer
+	if _, err := app.New(context.Background(), app.Options{Config: testConfig(), Logger: slog.New(slog.NewTextHandler(&logged, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logged.String(), "level=WARN") {
+		t.Fatalf("a warning with the defaults: %q", logged.String())
+	}
+}
