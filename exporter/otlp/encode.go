@@ -443,7 +443,7 @@ func (e *encoder) appendMetadata(b []byte, md []xray.Metadata, segment bool) []b
 	}
 	e.meta = e.meta[:w]
 	if badNS {
-		e.keepLastNamespaces()
+		e.keepLastNamespaces(md)
 	}
 	for i := range e.meta {
 		m := &e.meta[i]
@@ -497,7 +497,7 @@ func (e *encoder) markNamespaceOrder(md []xray.Metadata) {
 // keepLastNamespaces keeps, of namespaces whose names differ only in bytes
 // that are not UTF-8 (one key of the document's metadata object once
 // read), the one the document writes last, which replaces the others.
-func (e *encoder) keepLastNamespaces() {
+func (e *encoder) keepLastNamespaces(md []xray.Metadata) {
 	w := 0
 	for lo := 0; lo < len(e.meta); {
 		hi := lo + 1
@@ -509,6 +509,13 @@ func (e *encoder) keepLastNamespaces() {
 			if e.meta[i].nsFirst == last {
 				e.meta[w] = e.meta[i]
 				w++
+			} else if raw := md[e.meta[i].idx].JSON; len(raw) > 0 {
+				// Left out as the X-Ray document's reader would leave it,
+				// but written there: a value that is not JSON spoils that
+				// document, so it is counted like any bad value.
+				if _, err := e.json.parse(raw); err != nil {
+					e.badMD++
+				}
 			}
 		}
 		lo = hi
