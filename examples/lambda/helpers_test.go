@@ -102,13 +102,24 @@ func startExample(t *testing.T) *example {
 	}
 	t.Cleanup(func() { _ = d.Close() })
 	e := &example{daemon: d, emf: newEMFAgent(t), out: lambdatest.NewLines()}
-	c, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-page", "127.0.0.1:0", "-inventory", "127.0.0.1:0",
-		"-rie", rie, "-function", functionBinary, "-xray", d.Addr(), "-emf", e.emf.endpoint()}, io.Discard)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e.run(t, ctx, "-rie", rie, "-xray", d.Addr(), "-emf", e.emf.endpoint())
+	return e
+}
+
+// run starts the example on free loopback ports with the function under
+// the emulator and the given flags (the emulator, where segments and EMF
+// go), and shuts it down when the test ends, printing its output if the
+// test failed.
+func (e *example) run(t *testing.T, ctx context.Context, flags ...string) {
+	t.Helper()
+	args := append([]string{"-addr", "127.0.0.1:0", "-page", "127.0.0.1:0", "-inventory", "127.0.0.1:0",
+		"-function", functionBinary}, flags...)
+	c, err := parseFlags(args, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	a, err := start(ctx, c, e.out)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +133,6 @@ func startExample(t *testing.T) *example {
 		}
 	})
 	e.app, e.api, e.page = a, "http://"+a.apiAddr, "http://"+a.pageAddr
-	return e
 }
 
 type reply struct {

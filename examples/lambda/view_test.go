@@ -89,25 +89,8 @@ func TestViewFindsEachScenario(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	sc := tutorialtest.StartSidecar(t, ctx)
-	cfg, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-page", "127.0.0.1:0", "-inventory", "127.0.0.1:0",
-		"-rie", rie, "-function", functionBinary, "-xray", sc.UDP, "-emf", sc.EMF, "-view", sc.UI}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := &example{out: lambdatest.NewLines()}
-	a, err := start(ctx, cfg, e.out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		a.shutdown(ctx)
-		if t.Failed() {
-			t.Logf("output:\n%s", e.out)
-		}
-	})
-	e.app, e.api, e.page = a, "http://"+a.apiAddr, "http://"+a.pageAddr
+	e.run(t, ctx, "-rie", rie, "-xray", sc.UDP, "-emf", sc.EMF, "-view", sc.UI)
 
 	traces := map[string]string{} // the trace of each case's request
 	for _, c := range viewCases {
