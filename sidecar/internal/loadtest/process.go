@@ -70,7 +70,9 @@ func launch(name, bin string, uid int, env map[string]string, withStdout bool, o
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
@@ -86,6 +88,11 @@ func launch(name, bin string, uid int, env map[string]string, withStdout bool, o
 	go func() {
 		p.err = cmd.Wait()
 		pw.Close()
+		// Wait returns once the scanner has read the last bytes, not
+		// once it has kept them: exited waits for that too, so Stderr
+		// after Wait holds every line (the last one, "sidecar stopped",
+		// was sometimes missing).
+		<-scanned
 		close(p.exited)
 	}()
 	return p, nil
