@@ -67,6 +67,7 @@ type kitPart interface {
 func New(opts ...Option) (*Kit, error) {
 	k := &Kit{opts: opts, versions: newVersionSet()}
 	cfg := newConfig(opts)
+	cfg.logProblems()
 	cfg.kit = k
 	if cfg.rules == nil {
 		cfg.rules = cfg.defaultRules()

@@ -205,8 +205,14 @@ func newConfig(opts []Option) *config {
 	if c.disabled && !c.metrics.set {
 		c.metrics.off = true
 	}
+	return c
+}
+
+// logProblems reports the settings c could not honour. A kit does it once,
+// in New: the configurations it derives for each handler read the same
+// environment and would repeat them.
+func (c *config) logProblems() {
 	for _, err := range c.problems {
 		c.logger.Error("sidelight: setting ignored", "error", err)
 	}
-	return c
 }

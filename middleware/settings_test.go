@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -299,4 +300,23 @@ func FuzzSampler(f *testing.F) {
 		}
 		s.root(xray.NewTraceID(time.Unix(0, 0)))
 	})
+}
+
+// A kit reports a setting it cannot honour once, when it is made, not again
+// for each handler built from it with options of its own.
+func TestKitLogsSettingProblemsOnce(t *testing.T) {
+	var log bytes.Buffer
+	k, err := New(env{"OTEL_SDK_DISABLED": "maybe", "OTEL_TRACES_EXPORTER": "none"}.opt(),
+		WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
+	defer k.Shutdown(context.Background())
+	if err == nil {
+		t.Fatal("New reported no problem with OTEL_SDK_DISABLED=maybe")
+	}
+	for i := range 3 {
+		k.HTTP(WithServiceName(fmt.Sprintf("svc-%d", i)), WithoutMetrics())
+		k.Transport(nil, WithServiceName("client"))
+	}
+	if n := strings.Count(log.String(), "OTEL_SDK_DISABLED"); n != 1 {
+		t.Errorf("OTEL_SDK_DISABLED reported %d times, want once:\n%s", n, log.String())
+	}
 }
