@@ -97,15 +97,19 @@ func Lambda[In, Out any](h func(context.Context, In) (Out, error), opts ...Optio
 			if inPtr {
 				req, isHTTP = lambdaevent.FromEvent(any(in))
 			} else {
-				req, isHTTP = lambdaevent.FromEvent(any(&in))
+				req, isHTTP = lambdaevent.FromPointer(any(&in))
 			}
 		}
 		var corsReq any
 		if isHTTP && w.cfg.cors {
 			if inPtr {
 				corsReq = corsTypedRequest(any(in))
-			} else {
-				corsReq = corsTypedRequest(any(&in))
+			} else if corsTypedRequest(any(&in)) != nil {
+				// Kept until the invocation ends: a copy, so that the
+				// event stays on the stack when there is no verdict.
+				p := new(In)
+				*p = in
+				corsReq = corsTypedRequest(any(p))
 			}
 		}
 		inv := w.begin(ctx, req, isHTTP, corsReq)
@@ -121,11 +125,21 @@ func Lambda[In, Out any](h func(context.Context, In) (Out, error), opts ...Optio
 		var outAny any
 		if isHTTP {
 			if outPtr {
-				outAny = any(out)
+				resp, haveResp = lambdaevent.FromResponse(any(out))
 			} else {
-				outAny = any(&out)
+				resp, haveResp = lambdaevent.ResponseFromPointer(any(&out))
 			}
-			resp, haveResp = lambdaevent.FromResponse(outAny)
+			if corsReq != nil {
+				// The verdict reads the response: a copy, so that out
+				// stays on the stack when there is no verdict.
+				if outPtr {
+					outAny = any(out)
+				} else {
+					p := new(Out)
+					*p = out
+					outAny = any(p)
+				}
+			}
 		}
 		w.end(inv, &resp, haveResp, err, nil, outAny)
 		return out, err
@@ -198,6 +212,12 @@ type lambdaWrapper struct {
 	loggers chan *emf.Logger // free per-invocation loggers
 	emfOpts []emf.Option
 
+	// coldBatch, when the sink can take several documents in one write,
+	// collects the ColdStart document and the cold invocation's, so that
+	// a cold start writes once (nil otherwise).
+	coldBatch *docBatch
+	timers    sync.Pool // of *timeoutTimer, stopped
+
 	// alias caches the alias of the last invoked function ARN seen, so
 	// that invocations through one ARN parse it once.
 	alias atomic.Pointer[[2]string] // {ARN, alias}
@@ -243,8 +263,13 @@ func (w *lambdaWrapper) setupEMF() {
 		base = append(base, emf.WithNamespace(ns))
 	}
 	function := first(w.function, w.service)
-	coldLog, err := emf.New(append(base[:len(base):len(base)],
-		emf.WithDefaultDimensions(emf.Dimension{Name: FunctionNameDimension, Value: function}, emf.Dimension{Name: redmetric.Service, Value: w.service}))...)
+	coldOpts := append(base[:len(base):len(base)],
+		emf.WithDefaultDimensions(emf.Dimension{Name: FunctionNameDimension, Value: function}, emf.Dimension{Name: redmetric.Service, Value: w.service}))
+	if mw, ok := w.sink.(multiDocWriter); ok {
+		w.coldBatch = &docBatch{next: w.sink, multi: mw}
+		coldOpts = append(coldOpts, emf.WithSink(w.coldBatch))
+	}
+	coldLog, err := emf.New(coldOpts...)
 	if err != nil {
 		w.cfg.logger.Error("sidelight: Lambda metrics are off", "error", err)
 		w.sink = nil
@@ -277,6 +302,19 @@ func (w *lambdaWrapper) getLogger() *emf.Logger {
 	return l
 }
 
+// coldLogger returns the logger of the cold invocation: one that writes
+// into coldBatch, when there is one.
+func (w *lambdaWrapper) coldLogger() *emf.Logger {
+	if w.sink == nil || w.coldBatch == nil {
+		return w.getLogger()
+	}
+	l, err := emf.New(append(w.emfOpts[:len(w.emfOpts):len(w.emfOpts)], emf.WithSink(w.coldBatch))...)
+	if err != nil { // cannot happen: the same options worked at start
+		return w.getLogger()
+	}
+	return l
+}
+
 func (w *lambdaWrapper) putLogger(l *emf.Logger) {
 	l.Reset()
 	select {
@@ -297,7 +335,8 @@ func (w *lambdaWrapper) needEvent() bool {
 type invocation struct {
 	context.Context
 	w         *lambdaWrapper
-	st        *state
+	st        *state // &stBuf
+	stBuf     state  // one allocation serves the invocation and its state
 	start     time.Time
 	cold      bool
 	traced    bool // the invocation came with a valid trace header
@@ -309,7 +348,7 @@ type invocation struct {
 	done     bool // telemetry sent, by the timeout report or by end
 	timedOut bool
 	metrics  *emf.Logger
-	timer    *time.Timer
+	timer    *timeoutTimer
 }
 
 type invocationKey struct{}
@@ -348,7 +387,8 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 	sampled := err == nil && hdr.ParentID.IsValid() && cfg.exporter != nil &&
 		cfg.decide(hdr.Sampled, traceID, sampling.Request{Method: req.Method, ServiceName: cfg.serviceName}, now)
 
-	st := newState(inv, cfg, traceID, xray.NewSpanID(), sampled, hdr)
+	st := &inv.stBuf
+	st.init(inv, cfg, traceID, xray.NewSpanID(), sampled, hdr)
 	st.start = now
 	inv.st = st
 	if sampled {
@@ -377,7 +417,11 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 		}
 		st.seg = seg
 	}
-	inv.metrics = w.getLogger()
+	if inv.cold {
+		inv.metrics = w.coldLogger()
+	} else {
+		inv.metrics = w.getLogger()
+	}
 
 	if m := w.cfg.timeoutMargin; m > 0 {
 		if deadline, ok := ctx.Deadline(); ok {
@@ -386,10 +430,46 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 			if wait <= 0 {
 				wait = left / 2
 			}
-			inv.timer = time.AfterFunc(wait, inv.timeout)
+			inv.timer = w.startTimer(inv, wait)
 		}
 	}
 	return inv
+}
+
+// timeoutTimer runs the timeout report of the invocation it is set for.
+// Timers are reused from one invocation to the next (time.AfterFunc would
+// allocate a timer and a closure per invocation).
+type timeoutTimer struct {
+	t   *time.Timer
+	inv atomic.Pointer[invocation]
+}
+
+func (tt *timeoutTimer) fire() {
+	if inv := tt.inv.Load(); inv != nil {
+		inv.timeout()
+	}
+}
+
+// startTimer arms a timer that reports inv's timeout after wait.
+func (w *lambdaWrapper) startTimer(inv *invocation, wait time.Duration) *timeoutTimer {
+	tt, _ := w.timers.Get().(*timeoutTimer)
+	if tt == nil {
+		tt = new(timeoutTimer)
+		tt.inv.Store(inv)
+		tt.t = time.AfterFunc(wait, tt.fire)
+		return tt
+	}
+	tt.inv.Store(inv)
+	tt.t.Reset(wait)
+	return tt
+}
+
+// stopTimer stops tt; it is reused unless its report already started.
+func (w *lambdaWrapper) stopTimer(tt *timeoutTimer) {
+	if tt.t.Stop() {
+		tt.inv.Store(nil)
+		w.timers.Put(tt)
+	}
 }
 
 // trimPanicFrames drops, from the stack recorded while panicking, the
@@ -466,7 +546,7 @@ func (inv *invocation) timeout() {
 // handler returned (for the CORS verdict).
 func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveResp bool, err error, panicked any, out any) {
 	if inv.timer != nil {
-		inv.timer.Stop()
+		w.stopTimer(inv.timer)
 	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
@@ -558,7 +638,15 @@ func (inv *invocation) flushLocked(now time.Time, seg *xray.Segment, err error, 
 		if ferr := l.Flush(ctx); ferr != nil {
 			w.cfg.logger.Warn("sidelight: invocation metrics not written", "error", ferr)
 		}
-		w.putLogger(l)
+		if inv.cold && w.coldBatch != nil {
+			// Both documents of a cold start go out in one write; the
+			// logger writing into the batch is not reused.
+			if ferr := w.coldBatch.send(ctx); ferr != nil {
+				w.cfg.logger.Warn("sidelight: cold start metrics not written", "error", ferr)
+			}
+		} else {
+			w.putLogger(l)
+		}
 	}
 	if seg != nil {
 		// An exporter that can send on this goroutine does so: the
@@ -634,3 +722,51 @@ var (
 	_ lambda.Handler  = (*lambdaHandler)(nil)
 	_ context.Context = (*invocation)(nil)
 )
+
+// multiDocWriter is implemented by sinks that write several documents at
+// once (emf.NewWriterSink's: one Write call).
+type multiDocWriter interface {
+	WriteDocuments(ctx context.Context, docs ...[]byte) error
+}
+
+// docBatch is the sink of the cold start's loggers: it keeps what they
+// write until send hands it all to the sink underneath in one call.
+type docBatch struct {
+	next  emf.Sink
+	multi multiDocWriter
+	mu    sync.Mutex
+	docs  [][]byte
+}
+
+func (b *docBatch) WriteDocument(_ context.Context, doc []byte) error {
+	b.mu.Lock()
+	b.docs = append(b.docs, bytes.Clone(doc))
+	b.mu.Unlock()
+	return nil
+}
+
+// Flush does nothing: the documents are written by send.
+func (b *docBatch) Flush(context.Context) error { return nil }
+
+// Shutdown does nothing: the sink underneath is not the batch's.
+func (b *docBatch) Shutdown(context.Context) error { return nil }
+
+// MaxDocumentSize passes on the limit of the sink underneath, if any.
+func (b *docBatch) MaxDocumentSize() int {
+	if ls, ok := b.next.(interface{ MaxDocumentSize() int }); ok {
+		return ls.MaxDocumentSize()
+	}
+	return 0
+}
+
+// send writes the documents kept so far in one call and forgets them.
+func (b *docBatch) send(ctx context.Context) error {
+	b.mu.Lock()
+	docs := b.docs
+	b.docs = nil
+	b.mu.Unlock()
+	if len(docs) == 0 {
+		return nil
+	}
+	return b.multi.WriteDocuments(ctx, docs...)
+}
