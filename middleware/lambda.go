@@ -216,7 +216,7 @@ type lambdaWrapper struct {
 	// collects the ColdStart document and the cold invocation's, so that
 	// a cold start writes once (nil otherwise).
 	coldBatch *docBatch
-	timers    sync.Pool // of *timeoutTimer, stopped
+	watch     deadlineWatch
 
 	// alias caches the alias of the last invoked function ARN seen, so
 	// that invocations through one ARN parse it once.
@@ -348,7 +348,12 @@ type invocation struct {
 	done     bool // telemetry sent, by the timeout report or by end
 	timedOut bool
 	metrics  *emf.Logger
-	timer    *timeoutTimer
+
+	// Registration with the wrapper's deadlineWatch (its lock guards
+	// reportAt and watchIdx).
+	watched  bool
+	reportAt time.Time
+	watchIdx int
 }
 
 type invocationKey struct{}
@@ -425,50 +430,97 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 
 	if m := w.cfg.timeoutMargin; m > 0 {
 		if deadline, ok := ctx.Deadline(); ok {
-			left := time.Until(deadline)
+			clock := time.Now()
+			left := deadline.Sub(clock)
 			wait := left - m
 			if wait <= 0 {
 				wait = left / 2
 			}
-			inv.timer = w.startTimer(inv, wait)
+			w.watch.add(inv, clock.Add(wait))
+			inv.watched = true
 		}
 	}
 	return inv
 }
 
-// timeoutTimer runs the timeout report of the invocation it is set for.
-// Timers are reused from one invocation to the next (time.AfterFunc would
-// allocate a timer and a closure per invocation).
-type timeoutTimer struct {
-	t   *time.Timer
-	inv atomic.Pointer[invocation]
+// deadlineWatch reports the timeouts of a wrapper's invocations with one
+// timer, armed for the earliest report due. Arming a timer costs more than
+// its allocation: when the process has no other timer, the runtime wakes
+// an idle thread to watch it, a few microseconds of CPU per invocation.
+// Invocations therefore only register and unregister: the timer is reset
+// when an invocation's report is due before it fires (the first
+// invocation, and then about once per function timeout), and when it
+// fires it reports the invocations due and arms itself for the next one.
+type deadlineWatch struct {
+	mu     sync.Mutex
+	timer  *time.Timer
+	armed  time.Time     // when the timer fires; zero when it is not armed
+	active []*invocation // invocations with a report to make, in no order
 }
 
-func (tt *timeoutTimer) fire() {
-	if inv := tt.inv.Load(); inv != nil {
+// add registers inv, whose timeout report is due at.
+func (d *deadlineWatch) add(inv *invocation, at time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	inv.reportAt, inv.watchIdx = at, len(d.active)
+	d.active = append(d.active, inv)
+	if !d.armed.IsZero() && !at.Before(d.armed) {
+		return // the timer fires first; it re-arms itself for inv
+	}
+	d.armed = at
+	if d.timer == nil {
+		d.timer = time.AfterFunc(time.Until(at), d.fire)
+	} else {
+		d.timer.Reset(time.Until(at))
+	}
+}
+
+// remove unregisters inv, if it still is.
+func (d *deadlineWatch) remove(inv *invocation) {
+	d.mu.Lock()
+	d.removeLocked(inv)
+	d.mu.Unlock()
+}
+
+func (d *deadlineWatch) removeLocked(inv *invocation) {
+	i := inv.watchIdx
+	if i < 0 || i >= len(d.active) || d.active[i] != inv {
+		return
+	}
+	last := len(d.active) - 1
+	d.active[i] = d.active[last]
+	d.active[i].watchIdx = i
+	d.active[last] = nil
+	d.active = d.active[:last]
+	inv.watchIdx = -1
+}
+
+// fire runs on the timer's goroutine: it reports the invocations due and
+// arms the timer for the next report.
+func (d *deadlineWatch) fire() {
+	var due []*invocation
+	d.mu.Lock()
+	now := time.Now()
+	var next time.Time
+	for i := 0; i < len(d.active); {
+		inv := d.active[i]
+		if !inv.reportAt.After(now) {
+			due = append(due, inv)
+			d.removeLocked(inv) // moves the last one to i
+			continue
+		}
+		if next.IsZero() || inv.reportAt.Before(next) {
+			next = inv.reportAt
+		}
+		i++
+	}
+	d.armed = next
+	if !next.IsZero() {
+		d.timer.Reset(next.Sub(now))
+	}
+	d.mu.Unlock()
+	for _, inv := range due {
 		inv.timeout()
-	}
-}
-
-// startTimer arms a timer that reports inv's timeout after wait.
-func (w *lambdaWrapper) startTimer(inv *invocation, wait time.Duration) *timeoutTimer {
-	tt, _ := w.timers.Get().(*timeoutTimer)
-	if tt == nil {
-		tt = new(timeoutTimer)
-		tt.inv.Store(inv)
-		tt.t = time.AfterFunc(wait, tt.fire)
-		return tt
-	}
-	tt.inv.Store(inv)
-	tt.t.Reset(wait)
-	return tt
-}
-
-// stopTimer stops tt; it is reused unless its report already started.
-func (w *lambdaWrapper) stopTimer(tt *timeoutTimer) {
-	if tt.t.Stop() {
-		tt.inv.Store(nil)
-		w.timers.Put(tt)
 	}
 }
 
@@ -545,8 +597,8 @@ func (inv *invocation) timeout() {
 // did. resp is the HTTP response when haveResp is set; out is what the
 // handler returned (for the CORS verdict).
 func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveResp bool, err error, panicked any, out any) {
-	if inv.timer != nil {
-		w.stopTimer(inv.timer)
+	if inv.watched {
+		w.watch.remove(inv)
 	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()

@@ -67,9 +67,14 @@ type Emitter struct {
 	cfg      config
 	conn     *net.UDPConn
 	overflow *net.UDPConn // for datagrams sent by callers when the queue is full
-	writer   batchWriter
-	gso      *gsoWriter // nil when segmentation offload is off or unsupported
-	queue    chan *[]byte
+	// syncSock is ExportSegmentSync's socket (sync_socket_linux.go),
+	// opened with the first synchronous export; nil when it could not be.
+	syncSock  *syncSocket
+	syncOpen  sync.Once
+	syncRaddr *net.UDPAddr
+	writer    batchWriter
+	gso       *gsoWriter // nil when segmentation offload is off or unsupported
+	queue     chan *[]byte
 	// free holds buffers the sender has written, for ExportSegment to
 	// encode into again. Unlike bufPool it is not emptied by a garbage
 	// collection, so a busy emitter does not allocate a new buffer per
@@ -163,18 +168,19 @@ func NewEmitter(opts ...Option) (*Emitter, error) {
 		return nil, fmt.Errorf("xray: connect to daemon: %w", err)
 	}
 	e := &Emitter{
-		cfg:      cfg,
-		conn:     conn,
-		overflow: overflow,
-		queue:    make(chan *[]byte, cfg.queueSize),
-		free:     make(chan *[]byte, freeBuffers),
-		full:     make(chan struct{}, 1),
-		flushes:  make(chan chan struct{}),
-		linger:   lingerTime,
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
-		msgs:     make([]ipv4.Message, maxBatch),
-		pending:  make([]*[]byte, 0, maxBatch),
+		cfg:       cfg,
+		conn:      conn,
+		overflow:  overflow,
+		syncRaddr: raddr,
+		queue:     make(chan *[]byte, cfg.queueSize),
+		free:      make(chan *[]byte, freeBuffers),
+		full:      make(chan struct{}, 1),
+		flushes:   make(chan chan struct{}),
+		linger:    lingerTime,
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		msgs:      make([]ipv4.Message, maxBatch),
+		pending:   make([]*[]byte, 0, maxBatch),
 	}
 	if raddr.IP.To4() != nil {
 		e.writer = ipv4.NewPacketConn(conn)
@@ -221,8 +227,18 @@ func (e *Emitter) ExportSegmentSync(ctx context.Context, s *Segment) error {
 		return errClosed
 	}
 	e.segments.Add(1)
+	e.syncOpen.Do(func() { e.syncSock = newSyncSocket(e.syncRaddr) })
 	var err error
 	e.encode(s, &err)
+	return err
+}
+
+// writeSync writes one datagram of ExportSegmentSync.
+func (e *Emitter) writeSync(b []byte) error {
+	if e.syncSock != nil {
+		return e.syncSock.write(b)
+	}
+	_, err := e.overflow.Write(b)
 	return err
 }
 
@@ -235,7 +251,7 @@ var (
 // at once and records a failure in *syncErr.
 func (e *Emitter) enqueue(b *[]byte, syncErr *error) {
 	if syncErr != nil {
-		if _, err := e.overflow.Write(*b); err != nil {
+		if err := e.writeSync(*b); err != nil {
 			e.sendErrors.Add(1)
 			e.logErr(err)
 			*syncErr = err
@@ -385,6 +401,13 @@ func (e *Emitter) Shutdown(ctx context.Context) error {
 		e.closed.Store(true)
 		// No sender starts after this; one that did is stopped below.
 		e.start.Do(func() {})
+		// No synchronous export opens its socket after this either.
+		e.syncOpen.Do(func() {})
+		defer func() {
+			if e.syncSock != nil {
+				e.syncSock.close()
+			}
+		}()
 		if !e.started.Load() {
 			_ = e.conn.Close()
 			_ = e.overflow.Close()
