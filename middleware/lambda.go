@@ -343,6 +343,10 @@ type invocation struct {
 	requestID string
 	tenantID  string // of a tenant-isolated function
 	corsReq   any    // the HTTP request, when it carries Origin (lambda_cors.go)
+	isHTTP    bool
+	// stream is the response writer of a streamed function URL response
+	// (LambdaURL), set under mu; nil otherwise.
+	stream *streamWriter
 
 	mu       sync.Mutex
 	done     bool // telemetry sent, by the timeout report or by end
@@ -370,7 +374,7 @@ func (inv *invocation) handlerContext() context.Context { return inv.st }
 func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHTTP bool, corsReq any) *invocation {
 	cfg := w.cfg
 	now := cfg.now()
-	inv := &invocation{Context: ctx, w: w, start: now, cold: w.cfg.kit.warm.CompareAndSwap(false, true), corsReq: corsReq}
+	inv := &invocation{Context: ctx, w: w, start: now, cold: w.cfg.kit.warm.CompareAndSwap(false, true), corsReq: corsReq, isHTTP: isHTTP}
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		inv.requestID = lc.AwsRequestID
 		inv.tenantID = lc.TenantID
@@ -588,8 +592,25 @@ func (inv *invocation) timeout() {
 			Message: fmt.Sprintf("invocation about to time out: still running after %s, %s before the deadline", now.Sub(inv.start).Round(time.Millisecond), left.Round(time.Millisecond)),
 		}}}
 	}
-	// The client will get the gateway's error answer.
-	inv.recordCORS(seg, nil, true)
+	// The client will get the gateway's error answer, unless a streamed
+	// response's status and headers went out already: the function URL
+	// then ends the stream at the timeout, and the client keeps that
+	// status and those headers with a truncated body.
+	var out any
+	failed := true
+	if inv.stream != nil {
+		if resp, ok := inv.stream.sent(); ok {
+			if seg != nil && inv.isHTTP {
+				status, acao := inv.stream.status()
+				setHTTPResponse(seg, &lambdaevent.Response{Status: status, CORS: acao})
+			}
+			if inv.corsReq != nil {
+				out = resp
+			}
+			failed = false
+		}
+	}
+	inv.recordCORS(seg, out, failed)
 	inv.flushLocked(now, seg, nil, nil)
 }
 
