@@ -46,14 +46,24 @@ type LambdaURLHandler = func(context.Context, *events.LambdaFunctionURLRequest) 
 // [HTTP] would start a segment of its own from the request's header rather
 // than a subsegment of the invocation.
 //
+// The status and headers sent are those set when the handler first
+// called WriteHeader or Write (or returned, when it wrote nothing), as
+// with net/http: the handler's header map is its own, and lambdaurl gets
+// a copy then, so that a handler changing a header afterwards changes
+// only its own map (lambdaurl reads its map on another goroutine, which
+// would be a data race).
+//
 // When the request carries Origin, the CORS verdict a browser reaches is
-// recorded as for [Lambda]: on the status and headers as the function URL
-// sends them, that is as they stood when the handler first called
-// WriteHeader or Write (or returned, when it wrote nothing); headers set
-// after that never reach the client and do not count. A handler that
-// panics before writing leaves the client the function URL's 502. LambdaURL uses the default kit, or the one WithKit
-// names; lambdaurl's own options (lambdaurl.WithDetectContentType) are
-// lambda.Start options and work as with lambdaurl.Start.
+// recorded as for [Lambda], on that status and those headers; headers set
+// later never reach the client and do not count. A handler that panics,
+// or an invocation that times out, before writing leaves the client the
+// function URL's 502. When the timeout report goes out after the header
+// did, the client keeps that status and those headers (the function URL
+// ends the stream at the timeout, with the body cut short): the report
+// records them and the verdict on them. LambdaURL uses the default kit,
+// or the one WithKit names; lambdaurl's own options
+// (lambdaurl.WithDetectContentType) are lambda.Start options and work as
+// with lambdaurl.Start.
 func LambdaURL(h http.Handler, opts ...Option) LambdaURLHandler {
 	return kitFrom(opts).LambdaURL(h, opts...)
 }
