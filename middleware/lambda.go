@@ -460,6 +460,7 @@ type deadlineWatch struct {
 	timer  *time.Timer
 	armed  time.Time     // when the timer fires; zero when it is not armed
 	active []*invocation // invocations with a report to make, in no order
+	arms   int           // times the timer was set (tests count them)
 }
 
 // add registers inv, whose timeout report is due at.
@@ -472,6 +473,7 @@ func (d *deadlineWatch) add(inv *invocation, at time.Time) {
 		return // the timer fires first; it re-arms itself for inv
 	}
 	d.armed = at
+	d.arms++
 	if d.timer == nil {
 		d.timer = time.AfterFunc(time.Until(at), d.fire)
 	} else {
@@ -520,6 +522,7 @@ func (d *deadlineWatch) fire() {
 	}
 	d.armed = next
 	if !next.IsZero() {
+		d.arms++
 		d.timer.Reset(next.Sub(now))
 	}
 	d.mu.Unlock()
