@@ -67,14 +67,9 @@ type Emitter struct {
 	cfg      config
 	conn     *net.UDPConn
 	overflow *net.UDPConn // for datagrams sent by callers when the queue is full
-	// syncSock is ExportSegmentSync's socket (sync_socket_linux.go),
-	// opened with the first synchronous export; nil when it could not be.
-	syncSock  *syncSocket
-	syncOpen  sync.Once
-	syncRaddr *net.UDPAddr
-	writer    batchWriter
-	gso       *gsoWriter // nil when segmentation offload is off or unsupported
-	queue     chan *[]byte
+	writer   batchWriter
+	gso      *gsoWriter // nil when segmentation offload is off or unsupported
+	queue    chan *[]byte
 	// free holds buffers the sender has written, for ExportSegment to
 	// encode into again. Unlike bufPool it is not emptied by a garbage
 	// collection, so a busy emitter does not allocate a new buffer per
@@ -106,6 +101,12 @@ type Emitter struct {
 
 	segments, datagrams, direct, split, trimmed                 atomic.Uint64
 	droppedFull, droppedClosed, droppedLarge, sendErrors, logAt atomic.Uint64
+
+	// syncSock is ExportSegmentSync's socket (sync_socket_linux.go),
+	// opened with the first synchronous export; nil when it could not be.
+	syncSock  *syncSocket
+	syncOpen  sync.Once
+	syncRaddr *net.UDPAddr
 }
 
 // bufPool's buffers start at 1 KiB, room for a typical request's segment
@@ -168,20 +169,20 @@ func NewEmitter(opts ...Option) (*Emitter, error) {
 		return nil, fmt.Errorf("xray: connect to daemon: %w", err)
 	}
 	e := &Emitter{
-		cfg:       cfg,
-		conn:      conn,
-		overflow:  overflow,
-		syncRaddr: raddr,
-		queue:     make(chan *[]byte, cfg.queueSize),
-		free:      make(chan *[]byte, freeBuffers),
-		full:      make(chan struct{}, 1),
-		flushes:   make(chan chan struct{}),
-		linger:    lingerTime,
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
-		msgs:      make([]ipv4.Message, maxBatch),
-		pending:   make([]*[]byte, 0, maxBatch),
+		cfg:      cfg,
+		conn:     conn,
+		overflow: overflow,
+		queue:    make(chan *[]byte, cfg.queueSize),
+		free:     make(chan *[]byte, freeBuffers),
+		full:     make(chan struct{}, 1),
+		flushes:  make(chan chan struct{}),
+		linger:   lingerTime,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		msgs:     make([]ipv4.Message, maxBatch),
+		pending:  make([]*[]byte, 0, maxBatch),
 	}
+	e.syncRaddr = raddr
 	if raddr.IP.To4() != nil {
 		e.writer = ipv4.NewPacketConn(conn)
 	} else {
