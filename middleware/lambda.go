@@ -97,15 +97,19 @@ func Lambda[In, Out any](h func(context.Context, In) (Out, error), opts ...Optio
 			if inPtr {
 				req, isHTTP = lambdaevent.FromEvent(any(in))
 			} else {
-				req, isHTTP = lambdaevent.FromEvent(any(&in))
+				req, isHTTP = lambdaevent.FromPointer(any(&in))
 			}
 		}
 		var corsReq any
 		if isHTTP && w.cfg.cors {
 			if inPtr {
 				corsReq = corsTypedRequest(any(in))
-			} else {
-				corsReq = corsTypedRequest(any(&in))
+			} else if corsTypedRequest(any(&in)) != nil {
+				// Kept until the invocation ends: a copy, so that the
+				// event stays on the stack when there is no verdict.
+				p := new(In)
+				*p = in
+				corsReq = corsTypedRequest(any(p))
 			}
 		}
 		inv := w.begin(ctx, req, isHTTP, corsReq)
@@ -121,11 +125,21 @@ func Lambda[In, Out any](h func(context.Context, In) (Out, error), opts ...Optio
 		var outAny any
 		if isHTTP {
 			if outPtr {
-				outAny = any(out)
+				resp, haveResp = lambdaevent.FromResponse(any(out))
 			} else {
-				outAny = any(&out)
+				resp, haveResp = lambdaevent.ResponseFromPointer(any(&out))
 			}
-			resp, haveResp = lambdaevent.FromResponse(outAny)
+			if corsReq != nil {
+				// The verdict reads the response: a copy, so that out
+				// stays on the stack when there is no verdict.
+				if outPtr {
+					outAny = any(out)
+				} else {
+					p := new(Out)
+					*p = out
+					outAny = any(p)
+				}
+			}
 		}
 		w.end(inv, &resp, haveResp, err, nil, outAny)
 		return out, err
@@ -198,6 +212,12 @@ type lambdaWrapper struct {
 	loggers chan *emf.Logger // free per-invocation loggers
 	emfOpts []emf.Option
 
+	// coldBatch, when the sink can take several documents in one write,
+	// collects the ColdStart document and the cold invocation's, so that
+	// a cold start writes once (nil otherwise).
+	coldBatch *docBatch
+	watch     deadlineWatch
+
 	// alias caches the alias of the last invoked function ARN seen, so
 	// that invocations through one ARN parse it once.
 	alias atomic.Pointer[[2]string] // {ARN, alias}
@@ -243,8 +263,13 @@ func (w *lambdaWrapper) setupEMF() {
 		base = append(base, emf.WithNamespace(ns))
 	}
 	function := first(w.function, w.service)
-	coldLog, err := emf.New(append(base[:len(base):len(base)],
-		emf.WithDefaultDimensions(emf.Dimension{Name: FunctionNameDimension, Value: function}, emf.Dimension{Name: redmetric.Service, Value: w.service}))...)
+	coldOpts := append(base[:len(base):len(base)],
+		emf.WithDefaultDimensions(emf.Dimension{Name: FunctionNameDimension, Value: function}, emf.Dimension{Name: redmetric.Service, Value: w.service}))
+	if mw, ok := w.sink.(multiDocWriter); ok {
+		w.coldBatch = &docBatch{next: w.sink, multi: mw}
+		coldOpts = append(coldOpts, emf.WithSink(w.coldBatch))
+	}
+	coldLog, err := emf.New(coldOpts...)
 	if err != nil {
 		w.cfg.logger.Error("sidelight: Lambda metrics are off", "error", err)
 		w.sink = nil
@@ -277,6 +302,19 @@ func (w *lambdaWrapper) getLogger() *emf.Logger {
 	return l
 }
 
+// coldLogger returns the logger of the cold invocation: one that writes
+// into coldBatch, when there is one.
+func (w *lambdaWrapper) coldLogger() *emf.Logger {
+	if w.sink == nil || w.coldBatch == nil {
+		return w.getLogger()
+	}
+	l, err := emf.New(append(w.emfOpts[:len(w.emfOpts):len(w.emfOpts)], emf.WithSink(w.coldBatch))...)
+	if err != nil { // cannot happen: the same options worked at start
+		return w.getLogger()
+	}
+	return l
+}
+
 func (w *lambdaWrapper) putLogger(l *emf.Logger) {
 	l.Reset()
 	select {
@@ -297,19 +335,29 @@ func (w *lambdaWrapper) needEvent() bool {
 type invocation struct {
 	context.Context
 	w         *lambdaWrapper
-	st        *state
+	st        *state // &stBuf
+	stBuf     state  // one allocation serves the invocation and its state
 	start     time.Time
 	cold      bool
 	traced    bool // the invocation came with a valid trace header
 	requestID string
 	tenantID  string // of a tenant-isolated function
 	corsReq   any    // the HTTP request, when it carries Origin (lambda_cors.go)
+	isHTTP    bool
+	// stream is the response writer of a streamed function URL response
+	// (LambdaURL), set under mu; nil otherwise.
+	stream *streamWriter
 
 	mu       sync.Mutex
 	done     bool // telemetry sent, by the timeout report or by end
 	timedOut bool
 	metrics  *emf.Logger
-	timer    *time.Timer
+
+	// Registration with the wrapper's deadlineWatch (its lock guards
+	// reportAt and watchIdx).
+	watched  bool
+	reportAt time.Time
+	watchIdx int
 }
 
 type invocationKey struct{}
@@ -326,7 +374,7 @@ func (inv *invocation) handlerContext() context.Context { return inv.st }
 func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHTTP bool, corsReq any) *invocation {
 	cfg := w.cfg
 	now := cfg.now()
-	inv := &invocation{Context: ctx, w: w, start: now, cold: w.cfg.kit.warm.CompareAndSwap(false, true), corsReq: corsReq}
+	inv := &invocation{Context: ctx, w: w, start: now, cold: w.cfg.kit.warm.CompareAndSwap(false, true), corsReq: corsReq, isHTTP: isHTTP}
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		inv.requestID = lc.AwsRequestID
 		inv.tenantID = lc.TenantID
@@ -348,7 +396,8 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 	sampled := err == nil && hdr.ParentID.IsValid() && cfg.exporter != nil &&
 		cfg.decide(hdr.Sampled, traceID, sampling.Request{Method: req.Method, ServiceName: cfg.serviceName}, now)
 
-	st := newState(inv, cfg, traceID, xray.NewSpanID(), sampled, hdr)
+	st := &inv.stBuf
+	st.init(inv, cfg, traceID, xray.NewSpanID(), sampled, hdr)
 	st.start = now
 	inv.st = st
 	if sampled {
@@ -377,19 +426,109 @@ func (w *lambdaWrapper) begin(ctx context.Context, req lambdaevent.Request, isHT
 		}
 		st.seg = seg
 	}
-	inv.metrics = w.getLogger()
+	if inv.cold {
+		inv.metrics = w.coldLogger()
+	} else {
+		inv.metrics = w.getLogger()
+	}
 
 	if m := w.cfg.timeoutMargin; m > 0 {
 		if deadline, ok := ctx.Deadline(); ok {
-			left := time.Until(deadline)
+			clock := time.Now()
+			left := deadline.Sub(clock)
 			wait := left - m
 			if wait <= 0 {
 				wait = left / 2
 			}
-			inv.timer = time.AfterFunc(wait, inv.timeout)
+			w.watch.add(inv, clock.Add(wait))
+			inv.watched = true
 		}
 	}
 	return inv
+}
+
+// deadlineWatch reports the timeouts of a wrapper's invocations with one
+// timer, armed for the earliest report due. Arming a timer costs more than
+// its allocation: when the process has no other timer, the runtime wakes
+// an idle thread to watch it, a few microseconds of CPU per invocation.
+// Invocations therefore only register and unregister: the timer is reset
+// when an invocation's report is due before it fires (the first
+// invocation, and then about once per function timeout), and when it
+// fires it reports the invocations due and arms itself for the next one.
+type deadlineWatch struct {
+	mu     sync.Mutex
+	timer  *time.Timer
+	armed  time.Time     // when the timer fires; zero when it is not armed
+	active []*invocation // invocations with a report to make, in no order
+	arms   int           // times the timer was set (tests count them)
+}
+
+// add registers inv, whose timeout report is due at.
+func (d *deadlineWatch) add(inv *invocation, at time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	inv.reportAt, inv.watchIdx = at, len(d.active)
+	d.active = append(d.active, inv)
+	if !d.armed.IsZero() && !at.Before(d.armed) {
+		return // the timer fires first; it re-arms itself for inv
+	}
+	d.armed = at
+	d.arms++
+	if d.timer == nil {
+		d.timer = time.AfterFunc(time.Until(at), d.fire)
+	} else {
+		d.timer.Reset(time.Until(at))
+	}
+}
+
+// remove unregisters inv, if it still is.
+func (d *deadlineWatch) remove(inv *invocation) {
+	d.mu.Lock()
+	d.removeLocked(inv)
+	d.mu.Unlock()
+}
+
+func (d *deadlineWatch) removeLocked(inv *invocation) {
+	i := inv.watchIdx
+	if i < 0 || i >= len(d.active) || d.active[i] != inv {
+		return
+	}
+	last := len(d.active) - 1
+	d.active[i] = d.active[last]
+	d.active[i].watchIdx = i
+	d.active[last] = nil
+	d.active = d.active[:last]
+	inv.watchIdx = -1
+}
+
+// fire runs on the timer's goroutine: it reports the invocations due and
+// arms the timer for the next report.
+func (d *deadlineWatch) fire() {
+	var due []*invocation
+	d.mu.Lock()
+	now := time.Now()
+	var next time.Time
+	for i := 0; i < len(d.active); {
+		inv := d.active[i]
+		if !inv.reportAt.After(now) {
+			due = append(due, inv)
+			d.removeLocked(inv) // moves the last one to i
+			continue
+		}
+		if next.IsZero() || inv.reportAt.Before(next) {
+			next = inv.reportAt
+		}
+		i++
+	}
+	d.armed = next
+	if !next.IsZero() {
+		d.arms++
+		d.timer.Reset(next.Sub(now))
+	}
+	d.mu.Unlock()
+	for _, inv := range due {
+		inv.timeout()
+	}
 }
 
 // trimPanicFrames drops, from the stack recorded while panicking, the
@@ -456,8 +595,25 @@ func (inv *invocation) timeout() {
 			Message: fmt.Sprintf("invocation about to time out: still running after %s, %s before the deadline", now.Sub(inv.start).Round(time.Millisecond), left.Round(time.Millisecond)),
 		}}}
 	}
-	// The client will get the gateway's error answer.
-	inv.recordCORS(seg, nil, true)
+	// The client will get the gateway's error answer, unless a streamed
+	// response's status and headers went out already: the function URL
+	// then ends the stream at the timeout, and the client keeps that
+	// status and those headers with a truncated body.
+	var out any
+	failed := true
+	if inv.stream != nil {
+		if resp, ok := inv.stream.sent(); ok {
+			if seg != nil && inv.isHTTP {
+				status, acao := inv.stream.status()
+				setHTTPResponse(seg, &lambdaevent.Response{Status: status, CORS: acao})
+			}
+			if inv.corsReq != nil {
+				out = resp
+			}
+			failed = false
+		}
+	}
+	inv.recordCORS(seg, out, failed)
 	inv.flushLocked(now, seg, nil, nil)
 }
 
@@ -465,8 +621,8 @@ func (inv *invocation) timeout() {
 // did. resp is the HTTP response when haveResp is set; out is what the
 // handler returned (for the CORS verdict).
 func (w *lambdaWrapper) end(inv *invocation, resp *lambdaevent.Response, haveResp bool, err error, panicked any, out any) {
-	if inv.timer != nil {
-		inv.timer.Stop()
+	if inv.watched {
+		w.watch.remove(inv)
 	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
@@ -558,7 +714,15 @@ func (inv *invocation) flushLocked(now time.Time, seg *xray.Segment, err error, 
 		if ferr := l.Flush(ctx); ferr != nil {
 			w.cfg.logger.Warn("sidelight: invocation metrics not written", "error", ferr)
 		}
-		w.putLogger(l)
+		if inv.cold && w.coldBatch != nil {
+			// Both documents of a cold start go out in one write; the
+			// logger writing into the batch is not reused.
+			if ferr := w.coldBatch.send(ctx); ferr != nil {
+				w.cfg.logger.Warn("sidelight: cold start metrics not written", "error", ferr)
+			}
+		} else {
+			w.putLogger(l)
+		}
 	}
 	if seg != nil {
 		// An exporter that can send on this goroutine does so: the
@@ -634,3 +798,51 @@ var (
 	_ lambda.Handler  = (*lambdaHandler)(nil)
 	_ context.Context = (*invocation)(nil)
 )
+
+// multiDocWriter is implemented by sinks that write several documents at
+// once (emf.NewWriterSink's: one Write call).
+type multiDocWriter interface {
+	WriteDocuments(ctx context.Context, docs ...[]byte) error
+}
+
+// docBatch is the sink of the cold start's loggers: it keeps what they
+// write until send hands it all to the sink underneath in one call.
+type docBatch struct {
+	next  emf.Sink
+	multi multiDocWriter
+	mu    sync.Mutex
+	docs  [][]byte
+}
+
+func (b *docBatch) WriteDocument(_ context.Context, doc []byte) error {
+	b.mu.Lock()
+	b.docs = append(b.docs, bytes.Clone(doc))
+	b.mu.Unlock()
+	return nil
+}
+
+// Flush does nothing: the documents are written by send.
+func (b *docBatch) Flush(context.Context) error { return nil }
+
+// Shutdown does nothing: the sink underneath is not the batch's.
+func (b *docBatch) Shutdown(context.Context) error { return nil }
+
+// MaxDocumentSize passes on the limit of the sink underneath, if any.
+func (b *docBatch) MaxDocumentSize() int {
+	if ls, ok := b.next.(interface{ MaxDocumentSize() int }); ok {
+		return ls.MaxDocumentSize()
+	}
+	return 0
+}
+
+// send writes the documents kept so far in one call and forgets them.
+func (b *docBatch) send(ctx context.Context) error {
+	b.mu.Lock()
+	docs := b.docs
+	b.docs = nil
+	b.mu.Unlock()
+	if len(docs) == 0 {
+		return nil
+	}
+	return b.multi.WriteDocuments(ctx, docs...)
+}

@@ -105,7 +105,10 @@ func daemonProcess(b *testing.B) (addr string, count func() int64) {
 // the subsegment sent to a UDP daemon stand-in (in another process, as
 // Lambda's is) and flushed, the EMF document written to /dev/null and
 // flushed. cpu-ns/op is this process's CPU time (getrusage), every
-// goroutine included.
+// goroutine included (the stand-in's reading is another process's); it
+// does include this process's write system calls, in which the kernel
+// delivers the datagram and wakes the stand-in. writes-only makes those
+// two writes bare, the floor under the traced run.
 func BenchmarkLambda(b *testing.B) {
 	daemonAddr, received := daemonProcess(b)
 	emitter, err := xray.NewEmitter(xray.WithDaemonAddress(daemonAddr))
@@ -149,6 +152,9 @@ func BenchmarkLambda(b *testing.B) {
 		run(b, Lambda(app, opts...), "Root="+facadeTrace+";Parent="+facadeParent+";Sampled=0")
 	})
 	b.Run("traced-no-emf", func(b *testing.B) { run(b, Lambda(app, append(opts, WithoutMetrics())...), facadeHeader) })
+	b.Run("writes-only", func(b *testing.B) {
+		writesOnly(b, Lambda(app, opts...), ctxWith(base, facadeHeader), ev, daemonAddr, devnull)
+	})
 	st := emitter.Stats()
 	if st.Segments == 0 || st.Dropped() != 0 {
 		b.Fatalf("emitter stats %+v: want segments sent and none dropped", st)
@@ -156,6 +162,83 @@ func BenchmarkLambda(b *testing.B) {
 	if got := received(); got != int64(st.Datagrams) {
 		b.Logf("the daemon stand-in received %d of %d datagrams (its socket buffer overflowed)", got, st.Datagrams)
 	}
+}
+
+//nolint:staticcheck // the plain string key aws-lambda-go uses
+func ctxWith(base context.Context, header string) context.Context {
+	return context.WithValue(base, "x-amzn-trace-id", header)
+}
+
+// writesOnly is the floor of a traced invocation: the two system calls it
+// cannot do without, made bare, per op. One traced invocation's documents
+// are captured first; then each op writes the EMF document to /dev/null
+// and the segment's datagram to the daemon stand-in, on a socket of its
+// own as the emitter's synchronous path does. The difference between the
+// traced run and this one is what the middleware itself costs.
+func writesOnly(b *testing.B, h func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error), ctx context.Context, ev events.APIGatewayProxyRequest, daemonAddr string, devnull *os.File) {
+	// The documents of one traced invocation, as written.
+	rec := &captureExporter{}
+	out := &lastWrite{}
+	capture := Lambda(func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		return events.APIGatewayProxyResponse{StatusCode: 200, Body: "ok"}, nil
+	}, WithSegmentExporter(rec), WithServiceName("orders"), WithMetricsSink(emf.NewWriterSink(out)), WithTimeoutMargin(time.Second))
+	if _, err := capture(ctx, ev); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := h(ctx, ev); err != nil { // warm, like the traced run
+		b.Fatal(err)
+	}
+	if _, err := capture(ctx, ev); err != nil { // a warm document
+		b.Fatal(err)
+	}
+	if len(rec.datagram) == 0 || len(out.p) == 0 {
+		b.Fatal("no documents captured")
+	}
+	raddr, err := net.ResolveUDPAddr("udp", daemonAddr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	sa := &syscall.SockaddrInet4{Port: raddr.Port}
+	copy(sa.Addr[:], raddr.IP.To4())
+	if err := syscall.Connect(fd, sa); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	cpu0, n := processCPU(), 0
+	for b.Loop() {
+		if _, err := devnull.Write(out.p); err != nil {
+			b.Fatal(err)
+		}
+		if err := syscall.Sendto(fd, rec.datagram, syscall.MSG_DONTWAIT, nil); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(n), "cpu-ns/op")
+	b.ReportMetric(float64(len(rec.datagram)), "datagram-bytes")
+	b.ReportMetric(float64(len(out.p)), "emf-bytes")
+}
+
+// captureExporter keeps the datagram of the last segment exported.
+type captureExporter struct{ datagram []byte }
+
+func (c *captureExporter) ExportSegment(s *xray.Segment) {
+	c.datagram = xray.AppendDocument([]byte(xray.DaemonHeader), s)
+}
+func (c *captureExporter) ForceFlush(context.Context) error { return nil }
+func (c *captureExporter) Shutdown(context.Context) error   { return nil }
+
+// lastWrite keeps the last write.
+type lastWrite struct{ p []byte }
+
+func (w *lastWrite) Write(p []byte) (int, error) {
+	w.p = append(w.p[:0], p...)
+	return len(p), nil
 }
 
 // BenchmarkLambdaSetup measures what wrapping costs at cold start, before

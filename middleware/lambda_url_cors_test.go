@@ -136,13 +136,13 @@ func TestLambdaURLCORSVerdicts(t *testing.T) {
 	}
 }
 
-// TestLambdaURLCORSNoOrigin: without Origin no verdict is recorded and no
-// header is copied.
+// TestLambdaURLCORSNoOrigin: without Origin no verdict is recorded and the
+// header is not kept for one.
 func TestLambdaURLCORSNoOrigin(t *testing.T) {
 	ev := functionURLEvent("/stream", "")
 	seg, inv := streamedVerdict(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if _, ok := rw.(*responseWriter).ResponseWriter.(*streamedHeader); ok {
-			t.Error("the header is copied for a request without Origin")
+		if sw, ok := rw.(*responseWriter).ResponseWriter.(*streamWriter); !ok || sw.keep {
+			t.Error("the header is kept for a verdict on a request without Origin")
 		}
 		_, _ = io.WriteString(rw, "x")
 	}), ev)

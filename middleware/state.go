@@ -22,7 +22,7 @@ import (
 // lookups) and an OpenTelemetry span whose span context names the segment,
 // so that OpenTelemetry instrumentation joins the trace.
 type state struct {
-	context.Context // trace.ContextWithSpan(parent, this state)
+	context.Context // the parent; Value answers the span's key itself
 	embedded.Span
 
 	cfg *config
@@ -43,13 +43,51 @@ type state struct {
 
 type stateKey struct{}
 
-// Value answers lookups of the state itself, and passes the rest on.
+// Value answers lookups of the state itself and of the OpenTelemetry span
+// (trace.SpanFromContext finds the state), and passes the rest on.
 func (s *state) Value(key any) any {
 	if key == (stateKey{}) {
 		return s
 	}
+	if spanKey != nil && key == spanKey {
+		return trace.Span(s)
+	}
 	return s.Context.Value(key)
 }
+
+// spanKey is the context key under which trace.ContextWithSpan keeps the
+// span, as trace.SpanFromContext looks it up. Answering it in Value makes
+// the state the current span without the context.WithValue that
+// trace.ContextWithSpan would allocate per request. It is nil if the key
+// could not be learnt; the state then wraps its parent with
+// trace.ContextWithSpan.
+var spanKey = func() any {
+	p := &keyProbe{Context: context.Background()}
+	_ = trace.SpanFromContext(p)
+	if len(p.keys) != 1 {
+		return nil
+	}
+	// The key learnt must be the one ContextWithSpan stores under.
+	probe := trace.ContextWithSpan(context.Background(), noSpan{})
+	if _, ok := probe.Value(p.keys[0]).(noSpan); !ok {
+		return nil
+	}
+	return p.keys[0]
+}()
+
+// keyProbe records the keys looked up in it.
+type keyProbe struct {
+	context.Context
+	keys []any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.keys = append(p.keys, key)
+	return nil
+}
+
+// noSpan is a span only spanKey's check uses.
+type noSpan struct{ trace.Span }
 
 // stateFrom returns the request state carried by ctx.
 func stateFrom(ctx context.Context) (*state, bool) {
@@ -61,14 +99,24 @@ func stateFrom(ctx context.Context) (*state, bool) {
 }
 
 func newState(parent context.Context, cfg *config, traceID trace.TraceID, id trace.SpanID, sampled bool, incoming xray.Header) *state {
-	s := &state{cfg: cfg, incoming: incoming}
+	s := new(state)
+	s.init(parent, cfg, traceID, id, sampled, incoming)
+	return s
+}
+
+// init sets up a zero state (one embedded in a larger allocation).
+func (s *state) init(parent context.Context, cfg *config, traceID trace.TraceID, id trace.SpanID, sampled bool, incoming xray.Header) {
+	s.cfg, s.incoming = cfg, incoming
 	flags := trace.TraceFlags(0)
 	if sampled {
 		flags = trace.FlagsSampled
 	}
 	s.sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: id, TraceFlags: flags})
-	s.Context = trace.ContextWithSpan(parent, s)
-	return s
+	if spanKey != nil {
+		s.Context = parent
+	} else {
+		s.Context = trace.ContextWithSpan(parent, s)
+	}
 }
 
 // finish takes the segment out of the state; later calls and annotations

@@ -101,6 +101,12 @@ type Emitter struct {
 
 	segments, datagrams, direct, split, trimmed                 atomic.Uint64
 	droppedFull, droppedClosed, droppedLarge, sendErrors, logAt atomic.Uint64
+
+	// syncSock is ExportSegmentSync's socket (sync_socket_linux.go),
+	// opened with the first synchronous export; nil when it could not be.
+	syncSock  *syncSocket
+	syncOpen  sync.Once
+	syncRaddr *net.UDPAddr
 }
 
 // bufPool's buffers start at 1 KiB, room for a typical request's segment
@@ -176,6 +182,7 @@ func NewEmitter(opts ...Option) (*Emitter, error) {
 		msgs:     make([]ipv4.Message, maxBatch),
 		pending:  make([]*[]byte, 0, maxBatch),
 	}
+	e.syncRaddr = raddr
 	if raddr.IP.To4() != nil {
 		e.writer = ipv4.NewPacketConn(conn)
 	} else {
@@ -221,8 +228,18 @@ func (e *Emitter) ExportSegmentSync(ctx context.Context, s *Segment) error {
 		return errClosed
 	}
 	e.segments.Add(1)
+	e.syncOpen.Do(func() { e.syncSock = newSyncSocket(e.syncRaddr) })
 	var err error
 	e.encode(s, &err)
+	return err
+}
+
+// writeSync writes one datagram of ExportSegmentSync.
+func (e *Emitter) writeSync(b []byte) error {
+	if e.syncSock != nil {
+		return e.syncSock.write(b)
+	}
+	_, err := e.overflow.Write(b)
 	return err
 }
 
@@ -235,7 +252,7 @@ var (
 // at once and records a failure in *syncErr.
 func (e *Emitter) enqueue(b *[]byte, syncErr *error) {
 	if syncErr != nil {
-		if _, err := e.overflow.Write(*b); err != nil {
+		if err := e.writeSync(*b); err != nil {
 			e.sendErrors.Add(1)
 			e.logErr(err)
 			*syncErr = err
@@ -385,6 +402,13 @@ func (e *Emitter) Shutdown(ctx context.Context) error {
 		e.closed.Store(true)
 		// No sender starts after this; one that did is stopped below.
 		e.start.Do(func() {})
+		// No synchronous export opens its socket after this either.
+		e.syncOpen.Do(func() {})
+		defer func() {
+			if e.syncSock != nil {
+				e.syncSock.close()
+			}
+		}()
 		if !e.started.Load() {
 			_ = e.conn.Close()
 			_ = e.overflow.Close()

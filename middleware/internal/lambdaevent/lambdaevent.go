@@ -66,42 +66,51 @@ func FromEvent(ev any) (Request, bool) {
 	switch e := ev.(type) {
 	case events.APIGatewayProxyRequest:
 		return fromREST(&e), true
+	case events.APIGatewayV2HTTPRequest:
+		return fromHTTPAPI(&e), true
+	case events.ALBTargetGroupRequest:
+		return fromALB(&e), true
+	case events.LambdaFunctionURLRequest:
+		return fromFunctionURL(&e), true
+	case json.RawMessage:
+		return Parse(e)
+	case []byte:
+		return Parse(e)
+	case map[string]any:
+		return parseMap(e, Parse)
+	}
+	return FromPointer(ev)
+}
+
+// FromPointer is FromEvent for pointers to events only. Unlike FromEvent,
+// it does not make its argument escape: a caller can pass the address of
+// an event on its stack.
+func FromPointer(ev any) (Request, bool) {
+	switch e := ev.(type) {
 	case *events.APIGatewayProxyRequest:
 		if e != nil {
 			return fromREST(e), true
 		}
-	case events.APIGatewayV2HTTPRequest:
-		return fromHTTPAPI(&e), true
 	case *events.APIGatewayV2HTTPRequest:
 		if e != nil {
 			return fromHTTPAPI(e), true
 		}
-	case events.ALBTargetGroupRequest:
-		return fromALB(&e), true
 	case *events.ALBTargetGroupRequest:
 		if e != nil {
 			return fromALB(e), true
 		}
-	case events.LambdaFunctionURLRequest:
-		return fromFunctionURL(&e), true
 	case *events.LambdaFunctionURLRequest:
 		if e != nil {
 			return fromFunctionURL(e), true
 		}
-	case json.RawMessage:
-		return Parse(e)
 	case *json.RawMessage:
 		if e != nil {
 			return Parse(*e)
 		}
-	case []byte:
-		return Parse(e)
 	case *[]byte:
 		if e != nil {
 			return Parse(*e)
 		}
-	case map[string]any:
-		return parseMap(e, Parse)
 	case *map[string]any:
 		if e != nil {
 			return parseMap(*e, Parse)
@@ -270,42 +279,50 @@ func FromResponse(v any) (Response, bool) {
 	switch r := v.(type) {
 	case events.APIGatewayProxyResponse:
 		return response(r.StatusCode, r.Headers, r.MultiValueHeaders)
+	case events.APIGatewayV2HTTPResponse:
+		return response(r.StatusCode, r.Headers, r.MultiValueHeaders)
+	case events.ALBTargetGroupResponse:
+		return response(r.StatusCode, r.Headers, r.MultiValueHeaders)
+	case events.LambdaFunctionURLResponse:
+		return response(r.StatusCode, r.Headers, nil)
+	case json.RawMessage:
+		return ParseResponse(r)
+	case []byte:
+		return ParseResponse(r)
+	case map[string]any:
+		return parseMap(r, ParseResponse)
+	}
+	return ResponseFromPointer(v)
+}
+
+// ResponseFromPointer is FromResponse for pointers to responses only.
+// Unlike FromResponse, it does not make its argument escape.
+func ResponseFromPointer(v any) (Response, bool) {
+	switch r := v.(type) {
 	case *events.APIGatewayProxyResponse:
 		if r != nil {
 			return response(r.StatusCode, r.Headers, r.MultiValueHeaders)
 		}
-	case events.APIGatewayV2HTTPResponse:
-		return response(r.StatusCode, r.Headers, r.MultiValueHeaders)
 	case *events.APIGatewayV2HTTPResponse:
 		if r != nil {
 			return response(r.StatusCode, r.Headers, r.MultiValueHeaders)
 		}
-	case events.ALBTargetGroupResponse:
-		return response(r.StatusCode, r.Headers, r.MultiValueHeaders)
 	case *events.ALBTargetGroupResponse:
 		if r != nil {
 			return response(r.StatusCode, r.Headers, r.MultiValueHeaders)
 		}
-	case events.LambdaFunctionURLResponse:
-		return response(r.StatusCode, r.Headers, nil)
 	case *events.LambdaFunctionURLResponse:
 		if r != nil {
 			return response(r.StatusCode, r.Headers, nil)
 		}
-	case json.RawMessage:
-		return ParseResponse(r)
 	case *json.RawMessage:
 		if r != nil {
 			return ParseResponse(*r)
 		}
-	case []byte:
-		return ParseResponse(r)
 	case *[]byte:
 		if r != nil {
 			return ParseResponse(*r)
 		}
-	case map[string]any:
-		return parseMap(r, ParseResponse)
 	case *map[string]any:
 		if r != nil {
 			return parseMap(*r, ParseResponse)
