@@ -43,9 +43,10 @@ type state struct {
 
 type stateKey struct{}
 
-// Value answers lookups of the state itself, and passes the rest on.
+// Value answers lookups of the state itself and of the current
+// OpenTelemetry span (see spanKey), and passes the rest on.
 func (s *state) Value(key any) any {
-	if key == (stateKey{}) {
+	if key == (stateKey{}) || (key == spanKey && spanKey != nil) {
 		return s
 	}
 	return s.Context.Value(key)
@@ -61,15 +62,64 @@ func stateFrom(ctx context.Context) (*state, bool) {
 }
 
 func newState(parent context.Context, cfg *config, traceID trace.TraceID, id trace.SpanID, sampled bool, incoming xray.Header) *state {
-	s := &state{cfg: cfg, incoming: incoming}
+	s := new(state)
+	s.init(parent, cfg, traceID, id, sampled, incoming)
+	return s
+}
+
+// init sets up a zero state s, for callers that allocate it inside a
+// larger object.
+func (s *state) init(parent context.Context, cfg *config, traceID trace.TraceID, id trace.SpanID, sampled bool, incoming xray.Header) {
+	s.cfg, s.incoming = cfg, incoming
 	flags := trace.TraceFlags(0)
 	if sampled {
 		flags = trace.FlagsSampled
 	}
 	s.sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: id, TraceFlags: flags})
-	s.Context = trace.ContextWithSpan(parent, s)
-	return s
+	if spanKey != nil {
+		s.Context = parent // Value answers trace.SpanFromContext itself
+	} else {
+		s.Context = trace.ContextWithSpan(parent, s)
+	}
 }
+
+// spanKey is the context key trace.SpanFromContext looks the current span
+// up by (OpenTelemetry keeps it private), learnt once by handing it a
+// context that records the key it is asked for. With it, the state answers
+// for the span itself and saves the context.WithValue of
+// trace.ContextWithSpan on every request; should a later OpenTelemetry
+// look spans up some other way, it is nil and the state falls back to
+// trace.ContextWithSpan.
+var spanKey = learnSpanKey()
+
+func learnSpanKey() any {
+	p := &keyProbe{}
+	trace.SpanFromContext(p)
+	if len(p.keys) != 1 {
+		return nil
+	}
+	// Check that a span given for that key is the one found.
+	p.answer = trace.SpanFromContext(trace.ContextWithSpan(context.Background(), probeSpan{}))
+	if _, ok := trace.SpanFromContext(p).(probeSpan); !ok {
+		return nil
+	}
+	return p.keys[0]
+}
+
+// keyProbe is a context that records the keys it is asked for and answers
+// each with answer.
+type keyProbe struct {
+	context.Context // nil: only Value is called
+	keys            []any
+	answer          any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.keys = append(p.keys, key)
+	return p.answer
+}
+
+type probeSpan struct{ trace.Span }
 
 // finish takes the segment out of the state; later calls and annotations
 // find nothing to change. It returns nil when the request was not sampled.
