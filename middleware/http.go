@@ -52,12 +52,12 @@ func newHTTP(cfg *config) func(http.Handler) http.Handler {
 }
 
 // httpState is a request's state with room for the text the middleware
-// writes per request (the response's X-Amzn-Trace-Id, about 75 bytes, and
-// the segment's URL), so that one allocation holds them all. A URL that
-// does not fit is allocated on its own.
+// writes per request (the response's X-Amzn-Trace-Id, at most 74 bytes,
+// and the segment's URL), so that one allocation holds them all. A URL
+// that does not fit (over 94 bytes) is allocated on its own.
 type httpState struct {
 	state
-	text [192]byte // last: the garbage collector need not scan it
+	text [168]byte // last, so that the garbage collector need not scan it; 416 bytes in all, a size class
 }
 
 // bytesString returns b as a string without copying. b must never be
