@@ -111,7 +111,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		seg.Start = start
 		seg.HTTP.Method = r.Method
 		seg.HTTP.URL = bytesString(appendRequestURL(text[len(text):], r))
-		seg.HTTP.UserAgent = r.UserAgent()
+		seg.HTTP.UserAgent = headerValue(r.Header, "User-Agent") // r.UserAgent() canonicalises the key first
 		seg.HTTP.ClientIP, seg.HTTP.XForwardedFor = clientIP(r)
 		h.env.fill(seg)
 		st.seg = seg
