@@ -41,6 +41,12 @@ type gsoWriter struct {
 	// maxSegs is how many datagrams one send may carry: gsoSegmentsNew
 	// until the kernel refuses that many, then gsoSegmentsOld.
 	maxSegs int
+	// maxSize is the largest datagram sent in a run: each datagram the
+	// kernel cuts from a run must fit the path's MTU unfragmented (it
+	// refuses the send otherwise, with EMSGSIZE, or EINVAL before Linux
+	// 6.x), where a datagram sent alone is fragmented by IP. Larger ones
+	// are sent alone.
+	maxSize int
 	// send writes one segmented run (conn.WriteMsgUDP); tests replace it
 	// to play kernels of other versions.
 	send func(b, oob []byte) error
@@ -60,7 +66,37 @@ func newGSOWriter(conn *net.UDPConn, onFallback func(from, to int, err error)) *
 		_, _, err := g.conn.WriteMsgUDP(b, oob, nil)
 		return err
 	}
+	g.maxSize = g.pathMaxSize()
 	return g
+}
+
+// pathMaxSize is the largest UDP payload the connected socket's path
+// carries unfragmented (IP_MTU or IPV6_MTU less the headers), or 1,232
+// bytes, which fits any IPv6 path, when the kernel does not say.
+func (g *gsoWriter) pathMaxSize() int {
+	const fallback = 1280 - 40 - 8
+	if g.conn == nil {
+		return fallback
+	}
+	raw, err := g.conn.SyscallConn()
+	if err != nil {
+		return fallback
+	}
+	v6 := false
+	if a, ok := g.conn.RemoteAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
+		v6 = true
+	}
+	size := fallback
+	_ = raw.Control(func(fd uintptr) {
+		if v6 {
+			if mtu, err := syscall.GetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_MTU); err == nil && mtu > 40+8 {
+				size = mtu - 40 - 8
+			}
+		} else if mtu, err := syscall.GetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_MTU); err == nil && mtu > 20+8 {
+			size = mtu - 20 - 8
+		}
+	})
+	return size
 }
 
 // errGSOUnsupported says the kernel or socket refused segmentation; the
@@ -82,18 +118,19 @@ func (g *gsoWriter) runLimit() int {
 // were lost to errors. It sorts bufs by size. A refused send has sent
 // nothing: when the kernel refuses a run of more than 64 datagrams, the
 // writer lowers its limit to 64 and sends the same datagrams again in
-// smaller runs; when it refuses a smaller run, write returns
-// errGSOUnsupported and sent+failed is the index of the first datagram not
-// sent, for the caller to send otherwise.
+// smaller runs; when a run's datagrams are too large for the path
+// (EMSGSIZE), it sends the larger ones alone from then on; when it refuses
+// a run otherwise, write returns errGSOUnsupported and sent+failed is the
+// index of the first datagram not sent, for the caller to send otherwise.
 func (g *gsoWriter) write(bufs []*[]byte, onErr func(error)) (sent, failed int, err error) {
 	slices.SortFunc(bufs, func(a, b *[]byte) int { return len(*a) - len(*b) })
 	for i := 0; i < len(bufs); {
 		j := i + 1
 		first := len(*bufs[i])
 		limit := g.runLimit()
-		for j < len(bufs) && j-i < limit {
+		for first <= g.maxSize && j < len(bufs) && j-i < limit {
 			next := len(*bufs[j])
-			if (j-i+1)*next > maxGSOBytes || next > first+first/4+64 {
+			if (j-i+1)*next > maxGSOBytes || next > first+first/4+64 || next > g.maxSize {
 				break
 			}
 			j++
@@ -121,6 +158,13 @@ func (g *gsoWriter) write(bufs []*[]byte, onErr func(error)) (sent, failed int, 
 		}
 		*(*uint16)(unsafe.Pointer(&g.oob[syscall.CmsgLen(0)])) = uint16(size)
 		if werr := g.send(g.big, g.oob); werr != nil {
+			if errors.Is(werr, syscall.EMSGSIZE) {
+				// A datagram of the run is too large for the path (its
+				// MTU fell): nothing was sent; send the larger ones
+				// alone from now on.
+				g.maxSize = min(g.pathMaxSize(), size-1)
+				continue
+			}
 			if errors.Is(werr, syscall.EINVAL) && len(group) > gsoSegmentsOld && g.maxSegs > gsoSegmentsOld {
 				// Too many datagrams for this kernel: nothing was sent;
 				// send the same ones again, fewer at a time.

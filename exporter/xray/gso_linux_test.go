@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -138,4 +139,74 @@ func largest(xs []int) int {
 		m = max(m, x)
 	}
 	return m
+}
+
+// mtuSend refuses, with EMSGSIZE as Linux 6.x does, a segmented send whose
+// datagrams would not fit a path MTU of 1,500 bytes unfragmented.
+type mtuSend struct {
+	send func(b, oob []byte) error
+
+	mu       sync.Mutex
+	refused  int
+	runSizes []int // the datagram size of each accepted run
+}
+
+func (s *mtuSend) do(b, oob []byte) error {
+	size := int(*(*uint16)(unsafe.Pointer(&oob[syscall.CmsgLen(0)])))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if size > 1500-20-8 {
+		s.refused++
+		return &net.OpError{Op: "write", Net: "udp", Err: os.NewSyscallError("sendmsg", syscall.EMSGSIZE)}
+	}
+	s.runSizes = append(s.runSizes, size)
+	return s.send(b, oob)
+}
+
+// Where documents are larger than the path's MTU allows a segment (a daemon
+// on another host), the kernel refuses the run: nothing was sent, and the
+// sender sends those documents alone (IP fragments them) and goes on
+// segmenting the others. Before, the run's datagrams were lost, counted as
+// send errors.
+func TestGSOSendsDatagramsOverThePathMTUAlone(t *testing.T) {
+	conn := listen(t)
+	e := newTestEmitter(t, conn, WithQueueSize(4096))
+	if e.gso == nil {
+		t.Fatal("no segmentation offload writer on Linux")
+	}
+	ms := &mtuSend{send: e.gso.send}
+	e.gso.send = ms.do
+	e.linger = time.Hour
+	const n = 600
+	large := []byte(`"` + strings.Repeat("x", 2500) + `"`)
+	for i := range n {
+		s := getSegment()
+		s.Name, s.TraceID, s.ID, s.Start, s.End = "svc", testTrace, NewSpanID(), t0, t0.Add(time.Millisecond)
+		s.Annotations = append(s.Annotations, NumberAttr("i", float64(i)))
+		if i%2 == 0 {
+			s.Metadata = append(s.Metadata, Metadata{Namespace: "default", Key: "large", JSON: large})
+		}
+		e.ExportSegment(s)
+		putSegment(s)
+	}
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i, doc := range receive(t, conn, n) {
+		if !json.Valid(doc) {
+			t.Fatalf("datagram %d is not JSON: %.80q", i, doc)
+		}
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Stats()
+	if st.Datagrams != n || st.SendErrors != 0 || st.Dropped() != 0 {
+		t.Errorf("stats %+v, want %d datagrams sent and none lost", st, n)
+	}
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if e.gso == nil || len(ms.runSizes) == 0 || ms.refused == 0 || ms.refused > 8 {
+		t.Errorf("writer kept %v, %d runs accepted, %d refused: want segmentation kept for the small documents after a few refusals", e.gso != nil, len(ms.runSizes), ms.refused)
+	}
 }
