@@ -3,7 +3,10 @@ package middleware
 import (
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
+	"time"
+	"unsafe"
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/middleware/sampling"
@@ -39,16 +42,39 @@ func newHTTP(cfg *config) func(http.Handler) http.Handler {
 	if !cfg.metrics.off {
 		metrics = newHTTPMetrics(cfg, env)
 	}
+	// With the real clock, a request's end is its start plus the
+	// monotonic time elapsed: one clock read instead of two, and a
+	// duration that a step of the wall clock cannot make negative.
+	realClock := reflect.ValueOf(cfg.now).Pointer() == reflect.ValueOf(time.Now).Pointer()
 	return func(next http.Handler) http.Handler {
-		return &handler{cfg: cfg, env: env, metrics: metrics, next: next}
+		return &handler{cfg: cfg, env: env, metrics: metrics, next: next, realClock: realClock}
 	}
 }
 
+// httpState is a request's state with room for the text the middleware
+// writes per request (the response's X-Amzn-Trace-Id, at most 74 bytes,
+// and the segment's URL), so that one allocation holds them all. A URL
+// that does not fit (over 94 bytes) is allocated on its own.
+type httpState struct {
+	state
+	text [168]byte // last, so that the garbage collector need not scan it; 416 bytes in all, a size class
+}
+
+// bytesString returns b as a string without copying. b must never be
+// written again: the middleware writes each byte of httpState.text once.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
 type handler struct {
-	cfg     *config
-	env     *environment
-	metrics *httpMetrics // nil when off
-	next    http.Handler
+	cfg       *config
+	env       *environment
+	metrics   *httpMetrics // nil when off
+	next      http.Handler
+	realClock bool // cfg.now is time.Now
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -63,9 +89,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sampled := cfg.exporter != nil &&
 		cfg.decide(incoming.Sampled, traceID, sampling.Request{Host: r.Host, Method: r.Method, Path: r.URL.Path, ServiceName: cfg.serviceName}, start)
 
-	st := newState(r.Context(), cfg, traceID, xray.NewSpanID(), sampled, incoming)
+	hs := new(httpState)
+	st := &hs.state
+	st.init(r.Context(), cfg, traceID, xray.NewSpanID(), sampled, incoming)
 	st.start = start
 	st.sc = withTracestate(st.sc, tracestate)
+	// The response's trace header and the segment's URL are written into
+	// hs.text, which the request's one allocation already holds.
+	text := appendResponseHeader(hs.text[:0], traceID, incoming, continued, sampled)
+	st.respTrace[0] = bytesString(text)
 	if sampled {
 		seg := getSegment()
 		seg.Name = h.segmentName(r)
@@ -78,8 +110,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		seg.ParentID = incoming.ParentID
 		seg.Start = start
 		seg.HTTP.Method = r.Method
-		seg.HTTP.URL = requestURL(r)
-		seg.HTTP.UserAgent = r.UserAgent()
+		seg.HTTP.URL = bytesString(appendRequestURL(text[len(text):], r))
+		seg.HTTP.UserAgent = headerValue(r.Header, "User-Agent") // r.UserAgent() canonicalises the key first
 		seg.HTTP.ClientIP, seg.HTTP.XForwardedFor = clientIP(r)
 		h.env.fill(seg)
 		st.seg = seg
@@ -87,7 +119,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.metrics != nil && cfg.metrics.byVersion && !cfg.version.Known() {
 		h.env.start() // the version comes from the ECS task metadata, if anywhere
 	}
-	st.respTrace[0] = responseHeader(traceID, incoming, continued, sampled)
 	w.Header()[xray.HeaderName] = st.respTrace[:]
 
 	rw := &st.rw
@@ -104,7 +135,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) end(st *state, r *http.Request, rw *responseWriter, panicked any) {
-	end := h.cfg.now()
+	var end time.Time
+	if h.realClock {
+		end = st.start.Add(time.Since(st.start))
+	} else {
+		end = h.cfg.now()
+	}
 	status := rw.status
 	if status == 0 {
 		if panicked != nil {
@@ -161,8 +197,8 @@ func headerValue(h http.Header, canonicalKey string) string {
 	return ""
 }
 
-func responseHeader(traceID [16]byte, in xray.Header, continued, sampled bool) string {
-	var buf [128]byte
+// appendResponseHeader appends the X-Amzn-Trace-Id the response carries.
+func appendResponseHeader(dst []byte, traceID [16]byte, in xray.Header, continued, sampled bool) []byte {
 	out := xray.Header{TraceID: traceID}
 	if continued {
 		out.ParentID = in.ParentID
@@ -176,10 +212,12 @@ func responseHeader(traceID [16]byte, in xray.Header, continued, sampled bool) s
 			}
 		}
 	}
-	return string(out.AppendTo(buf[:0]))
+	return out.AppendTo(dst)
 }
 
-func requestURL(r *http.Request) string {
+// appendRequestURL appends the URL the segment records: scheme, host and
+// path, without the query.
+func appendRequestURL(dst []byte, r *http.Request) []byte {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -191,7 +229,10 @@ func requestURL(r *http.Request) string {
 	if host == "" {
 		host = r.URL.Host
 	}
-	return scheme + "://" + host + r.URL.Path
+	dst = append(dst, scheme...)
+	dst = append(dst, "://"...)
+	dst = append(dst, host...)
+	return append(dst, r.URL.Path...)
 }
 
 // clientIP returns the first address in X-Forwarded-For, or the peer's

@@ -22,8 +22,10 @@ const DaemonHeader = "{\"format\": \"json\", \"version\": 1}\n"
 // split into independent subsegments.
 const MaxDatagramSize = 64000
 
-// maxBatch is how many datagrams one system call writes at most.
-const maxBatch = 64
+// maxBatch is how many datagrams the sender writes at a time: one
+// sendmsg with segmentation offload where the kernel takes 128 (see
+// gsoSegmentsNew) and they fit in 65,000 bytes, else a few.
+const maxBatch = 128
 
 // lingerTime is how long the sender waits for a batch to fill. It bounds the
 // delay a segment sees before it is sent (ForceFlush does not wait for it).
@@ -40,6 +42,10 @@ type Stats struct {
 	DroppedClosed uint64 // segments given to ExportSegment after Shutdown
 	DroppedLarge  uint64 // documents that did not fit a datagram even when trimmed
 	SendErrors    uint64 // datagrams the socket refused
+	// GSOFallbacks counts the times the kernel refused a send with UDP
+	// segmentation offload and the sender went on with fewer datagrams per
+	// send (128 to 64) or without it; no datagram is lost to it.
+	GSOFallbacks uint64
 }
 
 // Dropped is the number of segments or documents lost for any reason.
@@ -54,8 +60,10 @@ type batchWriter interface {
 // Emitter is the [SegmentExporter] that sends segments to the X-Ray daemon
 // over UDP. ExportSegment encodes the segment on the caller's goroutine
 // into pooled buffers and queues the datagrams for one background sender,
-// which writes them in batches (one sendmmsg system call for up to 64
-// datagrams). ExportSegment never waits for the sender (when two batches
+// which writes them in batches of up to 128 (on Linux, runs of similar
+// size in one sendmsg with UDP segmentation offload, which steps down to
+// 64 per send and then to sendmmsg when the kernel refuses; elsewhere one
+// sendmmsg). ExportSegment never waits for the sender (when two batches
 // are queued and the sender has not run, as with GOMAXPROCS 1, the caller
 // yields its processor once per batch so that the sender can): when the bounded
 // queue is full, the caller sends its datagram itself (one non-blocking
@@ -101,6 +109,7 @@ type Emitter struct {
 
 	segments, datagrams, direct, split, trimmed                 atomic.Uint64
 	droppedFull, droppedClosed, droppedLarge, sendErrors, logAt atomic.Uint64
+	gsoFallbacks                                                atomic.Uint64
 
 	// syncSock is ExportSegmentSync's socket (sync_socket_linux.go),
 	// opened with the first synchronous export; nil when it could not be.
@@ -192,7 +201,7 @@ func NewEmitter(opts ...Option) (*Emitter, error) {
 		e.msgs[i].Buffers = make([][]byte, 1)
 	}
 	if !cfg.noGSO {
-		e.gso = newGSOWriter(conn)
+		e.gso = newGSOWriter(conn, e.gsoFellBack)
 	}
 	return e, nil
 }
@@ -440,7 +449,19 @@ func (e *Emitter) Stats() Stats {
 		DroppedClosed: e.droppedClosed.Load(),
 		DroppedLarge:  e.droppedLarge.Load(),
 		SendErrors:    e.sendErrors.Load(),
+		GSOFallbacks:  e.gsoFallbacks.Load(),
 	}
+}
+
+// gsoFellBack counts and reports a step down of segmentation offload; it
+// happens at most twice in an emitter's life.
+func (e *Emitter) gsoFellBack(from, to int, err error) {
+	e.gsoFallbacks.Add(1)
+	if to == 0 {
+		e.cfg.logger.Info("xray: UDP segmentation offload refused: sending datagrams one by one (sendmmsg)", "datagrams_per_send", from, "error", err)
+		return
+	}
+	e.cfg.logger.Info("xray: UDP segmentation offload: fewer datagrams per send", "from", from, "to", to, "error", err)
 }
 
 func (e *Emitter) run() {

@@ -9,7 +9,7 @@ import (
 
 type gsoWriter struct{}
 
-func newGSOWriter(*net.UDPConn) *gsoWriter { return nil }
+func newGSOWriter(*net.UDPConn, func(from, to int, err error)) *gsoWriter { return nil }
 
 var errGSOUnsupported = errors.New("xray: UDP segmentation offload unsupported")
 

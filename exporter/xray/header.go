@@ -89,6 +89,57 @@ type span struct{ start, end int }
 // the length of s and does not allocate unless the pairs it keeps for Extra
 // are not next to each other in s, and then only once.
 func ParseHeader(s string) (Header, error) {
+	if h, ok := parseCommonHeader(s); ok {
+		return h, nil
+	}
+	return parseHeaderFields(s)
+}
+
+// Lengths of the two forms parseCommonHeader reads.
+const (
+	rootOnlyLength = len("Root=1-5759e988-bd862e3fe1be46a994272793")
+	fullLength     = len("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+)
+
+// parseCommonHeader reads, by position, the two forms nearly every request
+// carries: a load balancer's "Root=…" and an SDK's
+// "Root=…;Parent=…;Sampled=…" with a valid Parent. It returns false for
+// anything else, which parseHeaderFields reads; where it returns true, it
+// returns what parseHeaderFields would (FuzzParseHeader checks).
+func parseCommonHeader(s string) (Header, bool) {
+	if (len(s) != rootOnlyLength && len(s) != fullLength) || s[:5] != "Root=" {
+		return Header{}, false
+	}
+	id, err := ParseTraceID(s[5:rootOnlyLength])
+	if err != nil {
+		return Header{}, false
+	}
+	if len(s) == rootOnlyLength {
+		return Header{TraceID: id}, true
+	}
+	if s[rootOnlyLength:rootOnlyLength+8] != ";Parent=" || s[rootOnlyLength+24:fullLength-1] != ";Sampled=" {
+		return Header{}, false
+	}
+	parent, err := ParseSpanID(s[rootOnlyLength+8 : rootOnlyLength+24])
+	if err != nil {
+		return Header{}, false
+	}
+	h := Header{TraceID: id, ParentID: parent}
+	switch s[fullLength-1] {
+	case '1':
+		h.Sampled = Sampled
+	case '0':
+		h.Sampled = NotSampled
+	case '?':
+		h.Sampled = SamplingRequested
+	default:
+		return Header{}, false
+	}
+	return h, true
+}
+
+// parseHeaderFields is ParseHeader for any form: field by field.
+func parseHeaderFields(s string) (Header, error) {
 	if len(s) > MaxHeaderLength {
 		return Header{}, ErrHeaderTooLong
 	}

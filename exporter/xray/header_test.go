@@ -80,8 +80,21 @@ func FuzzParseHeader(f *testing.F) {
 	f.Add(";=;Root=;")
 	f.Add("Self=1-67891233-abcdef012345678912345678;Root=1-5759e988-bd862e3fe1be46a994272793;a=1;b=2;c=3;d=4;e=5;Lineage=a87bd80c:1|68fd508a:5")
 	f.Add("Root=1-5759e988-bd862e3fe1be46a994272793; Foo = bar ;k=v\r\n;Lineage=1:a87bd80c:0")
+	f.Add("Root=1-5759e988-bd862e3fe1be46a994272793")
+	f.Add("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?")
+	f.Add("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=0000000000000000;Sampled=1")
+	f.Add("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=x")
+	f.Add("Root=1-5759E988-BD862E3FE1BE46A994272793;Parent=53995C3F42CD8AD8;Sampled=0")
 	f.Fuzz(func(t *testing.T, s string) {
 		h, err := ParseHeader(s)
+		// The positional reading of the common forms agrees with the
+		// field-by-field one.
+		if fast, ok := parseCommonHeader(s); ok {
+			slow, serr := parseHeaderFields(s)
+			if serr != nil || slow != fast {
+				t.Fatalf("%q: common form read as %+v, fields as %+v (%v)", s, fast, slow, serr)
+			}
+		}
 		if err != nil {
 			return
 		}
