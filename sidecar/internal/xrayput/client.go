@@ -1,17 +1,16 @@
 package xrayput
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"reflect"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -177,19 +176,21 @@ func (c *Client) put(ctx context.Context, in *xray.PutTraceSegmentsInput, opts [
 		return nil, ctx.Err()
 	default:
 	}
-	b := newBody()
-	*b.buf = AppendBody((*b.buf)[:0], in.TraceSegmentDocuments)
-	n := len(*b.buf)
-	sum := sha256.Sum256(*b.buf)
+	// The body is not pooled: a transport may still be writing it after
+	// the answer came (a server may answer before reading it all), and
+	// net/http writes headers and body in one system call, without a
+	// copy buffer, only for in-memory readers such as *bytes.Reader,
+	// which cannot say when the transport is done with them.
+	b := AppendBody(nil, in.TraceSegmentDocuments)
+	sum := sha256.Sum256(b)
 	var hexSum [2 * sha256.Size]byte
 	hex.Encode(hexSum[:], sum[:])
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(b))
 	if err != nil {
-		b.Close()
 		return nil, err
 	}
-	req.Body, req.ContentLength = b, int64(n)
+	req.GetBody = nil // as the SDK's requests: no rewinding by the transport
 	h := req.Header
 	for k, vs := range c.headers {
 		h[k] = vs
@@ -199,17 +200,14 @@ func (c *Client) put(ctx context.Context, in *xray.PutTraceSegmentsInput, opts [
 
 	creds, err := c.creds.Retrieve(ctx)
 	if err != nil {
-		b.Close()
 		return nil, fmt.Errorf("get identity: %w", err)
 	}
 	now := time.Now()
 	if err := c.signer.SignHTTP(ctx, creds, req, string(hexSum[:]), c.service, c.region, now.Add(time.Duration(c.skew.Load()))); err != nil {
-		b.Close()
 		return nil, fmt.Errorf("sign http: %w", err)
 	}
 	resp, err := c.httpClient.Do(req)
 	responseAt := time.Now()
-	b.Close() // as the SDK does: the transport may close it later, or not at all
 	if err != nil {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
@@ -241,44 +239,4 @@ func (c *Client) noteSkew(resp *http.Response, requestAt, responseAt time.Time) 
 		return
 	}
 	c.skew.Store(int64(server.Sub(responseAt)))
-}
-
-// body is one request's body, over a pooled buffer. The buffer goes back
-// to the pool when the body is closed (by the transport or by
-// PutTraceSegments, whichever is first); reads after that find nothing,
-// so a transport still holding the body never sees a later request's
-// bytes.
-type body struct {
-	mu  sync.Mutex
-	buf *[]byte // nil once closed
-	off int
-}
-
-var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
-
-func newBody() *body { return &body{buf: buffers.Get().(*[]byte)} }
-
-func (b *body) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf == nil || b.off >= len(*b.buf) {
-		return 0, io.EOF
-	}
-	n := copy(p, (*b.buf)[b.off:])
-	b.off += n
-	return n, nil
-}
-
-// Close returns the buffer to the pool, unless it grew past 1 MiB (a
-// batch of 50 documents of up to 64 KB each can; most are far smaller).
-func (b *body) Close() error {
-	b.mu.Lock()
-	buf := b.buf
-	b.buf = nil
-	b.mu.Unlock()
-	if buf != nil && cap(*buf) <= 1<<20 {
-		*buf = (*buf)[:0]
-		buffers.Put(buf)
-	}
-	return nil
 }

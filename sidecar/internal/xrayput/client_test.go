@@ -277,7 +277,10 @@ func TestErrorsAsSDK(t *testing.T) {
 		{"throttle", func() context.Context { fake.Fail(fakeaws.XRay, 1, fakeaws.FaultThrottle); return context.Background() }, retry.Throttled},
 		{"500", func() context.Context { fake.Fail(fakeaws.XRay, 1, fakeaws.Fault500); return context.Background() }, retry.ServerError},
 		{"503", func() context.Context { fake.Fail(fakeaws.XRay, 1, fakeaws.Fault503); return context.Background() }, retry.ServerError},
-		{"400", func() context.Context { fake.Fail(fakeaws.XRay, 1, fakeaws.FaultBadRequest); return context.Background() }, retry.ClientError},
+		{"400", func() context.Context {
+			fake.Fail(fakeaws.XRay, 1, fakeaws.FaultBadRequest)
+			return context.Background()
+		}, retry.ClientError},
 		{"canceled", func() context.Context {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
