@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -176,18 +178,20 @@ func (c *Client) put(ctx context.Context, in *xray.PutTraceSegmentsInput, opts [
 		return nil, ctx.Err()
 	default:
 	}
-	// The body is not pooled: a transport may still be writing it after
-	// the answer came (a server may answer before reading it all), and
-	// net/http writes headers and body in one system call, without a
-	// copy buffer, only for in-memory readers such as *bytes.Reader,
-	// which cannot say when the transport is done with them.
-	b := AppendBody(nil, in.TraceSegmentDocuments)
+	// The body is a *bytes.Reader over a pooled buffer: net/http writes
+	// headers and an in-memory body in one system call, without a copy
+	// buffer. The buffer goes back to the pool once the transport is done
+	// with it (see lease), which may be after the answer came.
+	l := newLease()
+	*l.buf = AppendBody((*l.buf)[:0], in.TraceSegmentDocuments)
+	b := *l.buf
 	sum := sha256.Sum256(b)
 	var hexSum [2 * sha256.Size]byte
 	hex.Encode(hexSum[:], sum[:])
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(l.trace(ctx), http.MethodPost, c.url, bytes.NewReader(b))
 	if err != nil {
+		l.returned()
 		return nil, err
 	}
 	req.GetBody = nil // as the SDK's requests: no rewinding by the transport
@@ -200,14 +204,17 @@ func (c *Client) put(ctx context.Context, in *xray.PutTraceSegmentsInput, opts [
 
 	creds, err := c.creds.Retrieve(ctx)
 	if err != nil {
+		l.returned()
 		return nil, fmt.Errorf("get identity: %w", err)
 	}
 	now := time.Now()
 	if err := c.signer.SignHTTP(ctx, creds, req, string(hexSum[:]), c.service, c.region, now.Add(time.Duration(c.skew.Load()))); err != nil {
+		l.returned()
 		return nil, fmt.Errorf("sign http: %w", err)
 	}
 	resp, err := c.httpClient.Do(req)
 	responseAt := time.Now()
+	l.returned()
 	if err != nil {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
@@ -239,4 +246,63 @@ func (c *Client) noteSkew(resp *http.Response, requestAt, responseAt time.Time) 
 		return
 	}
 	c.skew.Store(int64(server.Sub(responseAt)))
+}
+
+// lease is one request's hold on a pooled body buffer. The transport
+// reads a request body only while writing an attempt, which it starts
+// after a connection was had (httptrace's GotConn, once per attempt, for
+// HTTP/1 and HTTP/2) and ends with WroteRequest, even when the answer
+// came first or the write failed. The buffer goes back to the pool when
+// Do has returned (so no attempt is still to come) and every attempt
+// that had a connection has reported its write. Anything else (say, a
+// connection had without a write reported) leaves the buffer to the
+// garbage collector: a missed reuse, never a shared buffer.
+type lease struct {
+	mu          sync.Mutex
+	buf         *[]byte // nil once back in the pool
+	conns, done int     // GotConn and WroteRequest calls so far
+	returnedDo  bool
+}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+func newLease() *lease { return &lease{buf: buffers.Get().(*[]byte)} }
+
+// trace returns ctx with the hooks that count the transport's attempts.
+func (l *lease) trace(ctx context.Context) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) {
+			l.mu.Lock()
+			l.conns++
+			l.mu.Unlock()
+		},
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			l.mu.Lock()
+			l.done++
+			l.releaseLocked()
+			l.mu.Unlock()
+		},
+	})
+}
+
+// returned says Do returned (or was never called).
+func (l *lease) returned() {
+	l.mu.Lock()
+	l.returnedDo = true
+	l.releaseLocked()
+	l.mu.Unlock()
+}
+
+// releaseLocked puts the buffer back when nothing can read it any more,
+// unless it grew past 1 MiB (50 documents of up to 64 KB each can; most
+// batches are far smaller).
+func (l *lease) releaseLocked() {
+	if l.buf == nil || !l.returnedDo || l.conns != l.done {
+		return
+	}
+	if cap(*l.buf) <= 1<<20 {
+		*l.buf = (*l.buf)[:0]
+		buffers.Put(l.buf)
+	}
+	l.buf = nil
 }

@@ -9,7 +9,7 @@
 // file's services section, FIPS and dual-stack), the cached credentials
 // provider and the HTTP client. Each request is the same restJson request
 // the SDK sends: POST /TraceSegments, the body {"TraceSegmentDocuments":
-// [...]} written into one buffer, signed with the SDK's SigV4 signer
+// [...]} written into a pooled buffer, signed with the SDK's SigV4 signer
 // (aws/signer/v4, payload hash included) after the clock skew the last
 // response showed, as the SDK corrects it. Answers come back as the SDK's
 // client returns them: *xray.PutTraceSegmentsOutput, or errors of the same
