@@ -4,11 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/xray"
 
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/segments"
-	"github.com/seed-c77c9410/sidelight/sidecar/internal/xrayput"
 )
 
 // BenchmarkPutTraceSegments measures a request of 50 load-test documents
@@ -49,6 +47,3 @@ func BenchmarkPutTraceSegments(b *testing.B) {
 		})
 	}
 }
-
-var _ aws.Retryer = aws.NopRetryer{}
-var _ = xrayput.AppendBody

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/xray"
-
 	"github.com/seed-c77c9410/sidelight/internal/fakeaws"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/pipeline/segments"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/queue"
@@ -113,5 +111,3 @@ func dropTime(_ []string, a slog.Attr) slog.Attr {
 	}
 	return a
 }
-
-var _ = xray.PutTraceSegmentsInput{}
