@@ -36,6 +36,7 @@ import (
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/receiver/xrayudp"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/status"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/xraydoc"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xrayput"
 )
 
 // component is what every part of the sidecar implements.
@@ -179,7 +180,7 @@ func (a *App) buildAWS(ctx context.Context) (awsConsumers, error) {
 		ecsSeg = a.opts.Task.SegmentECS()
 	}
 	seg, err := segments.New(segments.Config{
-		Client: xray.NewFromConfig(cfg, func(o *xray.Options) { o.Retryer = noRetry }, segments.AppendSerializer),
+		Client: a.xrayClient(ctx, cfg, noRetry),
 		Budget: a.budget, Counters: a.counters, ECS: ecsSeg, Logger: log})
 	if err != nil {
 		return awsConsumers{}, err
@@ -241,12 +242,34 @@ func (a *App) buildAWS(ctx context.Context) (awsConsumers, error) {
 	return out, nil
 }
 
-// batchHTTPClient is the SDK's default HTTP client with buffers that hold
-// a whole batch (a 50-segment request is about 20 KB; with the default 4
-// KB buffer each request took several write system calls) and an idle
-// connection kept per worker.
-func batchHTTPClient(workers int) *awshttp.BuildableClient {
-	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+// xrayClient is the segments pipeline's X-Ray client: xrayput's, which
+// sends PutTraceSegments without the SDK's middleware stack, unless the
+// configuration has something only the SDK's client does (see xrayput.New),
+// in which case the SDK's client with segments.AppendSerializer. Both use
+// the same HTTP client: the configuration's, with buffers that hold a
+// batch when it is the SDK's default one.
+func (a *App) xrayClient(ctx context.Context, cfg aws.Config, retryer aws.Retryer) segments.API {
+	opts := func(o *xray.Options) {
+		o.Retryer = retryer
+		if b, ok := o.HTTPClient.(*awshttp.BuildableClient); ok {
+			o.HTTPClient = withBatchBuffers(b, 4)
+		}
+	}
+	direct, err := xrayput.New(ctx, cfg, opts)
+	if err == nil {
+		return direct
+	}
+	a.log.Info("PutTraceSegments through the AWS SDK's client", "reason", err.Error())
+	return xray.NewFromConfig(cfg, opts, segments.AppendSerializer)
+}
+
+// withBatchBuffers is b (the SDK's default HTTP client, or one
+// LoadDefaultConfig set up, with its TLS and proxy settings) with buffers
+// that hold a whole batch (a 50-segment request is about 20-35 KB; with
+// the default 4 KB write buffer each request took several write system
+// calls and a 32 KB copy buffer) and an idle connection kept per worker.
+func withBatchBuffers(b *awshttp.BuildableClient, workers int) *awshttp.BuildableClient {
+	return b.WithTransportOptions(func(t *http.Transport) {
 		t.WriteBufferSize = 64 << 10
 		t.ReadBufferSize = 16 << 10
 		t.MaxIdleConnsPerHost = max(workers, t.MaxIdleConnsPerHost)

@@ -24,6 +24,9 @@ func (a *answerAtOnce) Do(r *http.Request) (*http.Response, error) {
 		Body: io.NopCloser(strings.NewReader(`{"UnprocessedTraceSegments":[]}`)), Request: r}, nil
 }
 
+// loadDoc is a load-test segment document (387 bytes).
+const loadDoc = `{"trace_id":"1-6553f100-000000000000000000000001","id":"0000000000000002","name":"checkout","start_time":1700000000.123,"end_time":1700000000.456,"http":{"request":{"method":"GET","url":"http://checkout.local/cart/42","client_ip":"10.0.0.8"},"response":{"status":200,"content_length":512}},"aws":{"xray":{"sdk":"X-Ray for Go","sdk_version":"1.8.5"}},"annotations":{"route":"/cart/{id}"}}`
+
 // BenchmarkPutTraceSegmentsSDK measures what the AWS SDK's X-Ray client
 // costs per request of 50 load-test documents (387 bytes) with no network: the middleware stack,
 // SigV4 (SHA-256 of the body included) and the body, with the SDK's own

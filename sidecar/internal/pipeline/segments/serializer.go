@@ -7,13 +7,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/xray"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/xrayput"
 )
 
 // AppendSerializer is an X-Ray client option that replaces the SDK's
 // PutTraceSegments body serializer with one that appends the documents
 // into a single buffer (the SDK escapes byte by byte into a bytes.Buffer,
 // which was the largest single cost per segment in the load test). It is
-// meant for documents that passed xraydoc.Check (see appendDocString);
+// meant for documents that passed xraydoc.Check (see xrayput.AppendDocString);
 // anything else is still encoded correctly, only more slowly. The
 // request is otherwise the SDK's: same path, headers, SigV4 signing and
 // response handling. Other operations keep the SDK serializer.
@@ -48,25 +50,9 @@ func (s appendSerializer) HandleSerialize(ctx context.Context, in middleware.Ser
 	}
 	req.Method = "POST"
 	req.Header.Set("Content-Type", "application/json")
-	// Room for every document with a quarter more for escapes, and twice
-	// the longest, which appendDocString wants free before each one.
-	size, longest := 32, 0
-	for _, d := range input.TraceSegmentDocuments {
-		size += len(d) + len(d)/4 + 3
-		longest = max(longest, len(d))
-	}
-	size += 2 * longest
 	// Not pooled: the transport may still read the body after the
 	// response arrived.
-	b := make([]byte, 0, size)
-	b = append(b, `{"TraceSegmentDocuments":[`...)
-	for i, d := range input.TraceSegmentDocuments {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendDocString(b, d)
-	}
-	b = append(b, "]}"...)
+	b := xrayput.AppendBody(nil, input.TraceSegmentDocuments)
 	req, err := req.SetStream(bytes.NewReader(b))
 	if err != nil {
 		return middleware.SerializeOutput{}, middleware.Metadata{}, err

@@ -1,4 +1,4 @@
-package segments
+package xrayput
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 
 const loadDoc = `{"trace_id":"1-6553f100-000000000000000000000001","id":"0000000000000002","name":"checkout","start_time":1700000000.123,"end_time":1700000000.456,"http":{"request":{"method":"GET","url":"http://checkout.local/cart/42","client_ip":"10.0.0.8"},"response":{"status":200,"content_length":512}},"aws":{"xray":{"sdk":"X-Ray for Go","sdk_version":"1.8.5"}},"annotations":{"route":"/cart/{id}"}}`
 
-// FuzzAppendDocString checks that appendDocString writes a JSON string
+// FuzzAppendDocString checks that AppendDocString writes a JSON string
 // that decodes to what encoding/json decodes jsonenc's literal to, for any
 // input (documents that passed the check, and anything else), and leaves
 // what was already in dst alone.
@@ -18,7 +18,7 @@ func FuzzAppendDocString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got := appendDocString([]byte("prefix"), s)
+		got := AppendDocString([]byte("prefix"), s)
 		if string(got[:6]) != "prefix" {
 			t.Fatalf("prefix overwritten: %q", got)
 		}
@@ -38,7 +38,7 @@ func FuzzAppendDocString(f *testing.F) {
 func TestAppendDocStringGrows(t *testing.T) {
 	dst := make([]byte, 3, 4)
 	copy(dst, "abc")
-	got := appendDocString(dst, loadDoc)
+	got := AppendDocString(dst, loadDoc)
 	want := jsonenc.AppendString([]byte("abc"), loadDoc)
 	if string(got) != string(want) {
 		t.Fatalf("got  %s\nwant %s", got, want)
@@ -47,11 +47,11 @@ func TestAppendDocStringGrows(t *testing.T) {
 
 func BenchmarkEscapeDoc(b *testing.B) {
 	buf := make([]byte, 0, 4096)
-	b.Run("appendDocString", func(b *testing.B) {
+	b.Run("AppendDocString", func(b *testing.B) {
 		b.SetBytes(int64(len(loadDoc)))
 		b.ReportAllocs()
 		for b.Loop() {
-			buf = appendDocString(buf[:0], loadDoc)
+			buf = AppendDocString(buf[:0], loadDoc)
 		}
 	})
 	b.Run("jsonenc", func(b *testing.B) {
