@@ -130,6 +130,8 @@ func FuzzAPIQuery(f *testing.F) {
 	f.Add("/api/traces", "service=shop&service_route=&service_route=POST+%2Forders")
 	f.Add("/api/traces/1-581cf771-a006649127e371903a2de979", "")
 	f.Add("/api/traces/%2e%2e%2f", "")
+	f.Add("/api/traces/1-581cf771-a006649127e371903a2de979/version", "")
+	f.Add("/api/traces/581cf771a006649127e371903a2de979/version", "")
 	var g ids
 	sc := newScenario(f, &g, t0)
 	s, err := New(Config{Now: func() time.Time { return t0 }})
