@@ -65,7 +65,9 @@ func (s *Store) traceVersion(id string) traceVersion {
 }
 
 // serveTraceVersion answers 304 Not Modified when If-None-Match names the
-// current version, else the version as JSON with its ETag.
+// current version, else the version as JSON with its ETag. (The page reads
+// the whole answer, for its idle time; scripts that only want to know of a
+// change can ask conditionally.)
 func serveTraceVersion(w http.ResponseWriter, r *http.Request, v traceVersion) {
 	etag := `W/"` + v.Version + `"`
 	w.Header().Set("ETag", etag)
