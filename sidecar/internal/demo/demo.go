@@ -204,7 +204,17 @@ func serve(h http.Handler, wg *sync.WaitGroup) (string, func(), error) {
 		defer wg.Done()
 		_ = srv.Serve(ln)
 	}()
-	return ln.Addr().String(), func() { _ = srv.Close() }, nil
+	stop := func() {
+		// A request the loop gave up on when ctx ended may still be in
+		// its handler: let it finish, so its segment and log records
+		// are sent, for a little while.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			_ = srv.Close()
+		}
+	}
+	return ln.Addr().String(), stop, nil
 }
 
 // Severities of the demo's log records.

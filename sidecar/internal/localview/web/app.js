@@ -535,8 +535,13 @@
   function pollTrace() {
     const w = watch;
     if (!w || w.gen !== generation || w.stopped || paused || document.hidden || refreshing) return;
-    document.body.dataset.tracePolls = String(Number(document.body.dataset.tracePolls || 0) + 1); // for tests
-    refreshing = Promise.resolve(checkTrace(w)).catch(() => {}).finally(() => { refreshing = null; });
+    // For tests: polls started, and whether one is under way.
+    document.body.dataset.tracePolls = String(Number(document.body.dataset.tracePolls || 0) + 1);
+    document.body.dataset.tracePolling = '1';
+    refreshing = Promise.resolve(checkTrace(w)).catch(() => {}).finally(() => {
+      refreshing = null;
+      delete document.body.dataset.tracePolling;
+    });
   }
 
   function liveNote() {
