@@ -17,8 +17,9 @@ import (
 
 // The README's first command is `go run ./sidecar -demo`: run the built
 // binary the same way (on free ports), and check that the local view shows
-// real traces from the demo services within seconds, faults included, and
-// that SIGTERM stops it cleanly.
+// real traces from the demo services within seconds, faults included, a
+// failed checkout's page with its error log record (sent by the demo over
+// OTLP to the sidecar's own receiver), and that SIGTERM stops it cleanly.
 func TestDemoShowsTracesInTheView(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "sidecar")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -66,36 +67,60 @@ func TestDemoShowsTracesInTheView(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	get := func(path string, v any) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(ui, "/")+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("view API %s: %v", path, err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(v)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	var list struct {
 		Traces []struct {
+			ID       string   `json:"id"`
 			Services []string `json:"services"`
 			Status   string   `json:"status"`
 		} `json:"traces"`
 	}
 	statuses := map[string]bool{}
 	services := map[string]bool{}
-	for !(statuses["fault"] && services["inventory"]) {
-		req, _ := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(ui, "/")+"/api/traces", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("view API: %v (seen %v %v)", err, statuses, services)
-		}
-		err = json.NewDecoder(resp.Body).Decode(&list)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+	errorLogged := ""
+	for !(statuses["fault"] && services["inventory"] && errorLogged != "") {
+		get("/api/traces", &list)
 		for _, tr := range list.Traces {
 			statuses[tr.Status] = true
 			for _, s := range tr.Services {
 				services[s] = true
 			}
+			if tr.Status != "fault" || errorLogged != "" {
+				continue
+			}
+			var logs struct {
+				Records []struct {
+					Severity string `json:"severity"`
+					Body     string `json:"body"`
+				} `json:"records"`
+			}
+			get("/api/traces/"+tr.ID+"/logs", &logs)
+			for _, r := range logs.Records {
+				if r.Severity == "error" {
+					errorLogged = r.Body
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the view shows statuses %v and services %v", statuses, services)
+			t.Fatalf("the view shows statuses %v and services %v, and no fault with an error log record", statuses, services)
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+	if !strings.Contains(errorLogged, "failed") {
+		t.Errorf("a failed request's error record says %q", errorLogged)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

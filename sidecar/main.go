@@ -110,10 +110,14 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	demoDone := make(chan struct{})
 	if cfg.Demo {
 		addrs := a.Addrs()
-		fmt.Fprintln(stderr, "Demo services are sending traces and metrics; they show in the view within seconds.")
+		dc := demo.Config{XRayAddr: addrs["xray_udp"], EMFEndpoint: "tcp://" + addrs["emf_tcp"], Logger: log, Rollout: cfg.DemoRollout}
+		if h, ok := addrs["otlp_http"]; ok { // log records over OTLP/HTTP, unless -otlp-http-addr off
+			dc.OTLPEndpoint = "http://" + h
+		}
+		fmt.Fprintln(stderr, "Demo services are sending traces, metrics and logs; they show in the view within seconds.")
 		go func() {
 			defer close(demoDone)
-			if _, err := demo.Run(ctx, demo.Config{XRayAddr: addrs["xray_udp"], EMFEndpoint: "tcp://" + addrs["emf_tcp"], Logger: log, Rollout: cfg.DemoRollout}); err != nil {
+			if _, err := demo.Run(ctx, dc); err != nil {
 				log.Error("demo stopped", "err", err)
 			}
 		}()

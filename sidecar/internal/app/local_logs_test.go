@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -254,5 +255,54 @@ func TestLocalModeWarnsOfAWSSettings(t *testing.T) {
 	}
 	if strings.Contains(logged.String(), "level=WARN") {
 		t.Fatalf("a warning with the defaults: %q", logged.String())
+	}
+}
+
+// TestOTLPLogsPersistedAcrossRestart: with -persist, log records sent over
+// OTLP are in the file the sidecar writes at shutdown, and the next start
+// with the same file shows them on their trace's page again.
+func TestOTLPLogsPersistedAcrossRestart(t *testing.T) {
+	c := testConfig()
+	c.PersistPath = filepath.Join(t.TempDir(), "view.jsonl")
+	start := func() *app.App {
+		a, err := app.New(context.Background(), app.Options{Config: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a := start()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+a.Addrs()["otlp_http"])
+	lexp, err := otlploghttp.New(context.Background(), otlploghttp.WithHTTPClient(otlpHTTPClient(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(lexp)),
+		sdklog.WithResource(resource.NewSchemaless(attribute.String("service.name", "cart-local"))))
+	span := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{0x65, 0x53, 0xf1, 0, 1, 2, 3}, SpanID: trace.SpanID{1, 2, 3}, TraceFlags: trace.FlagsSampled})
+	t0 := time.Now()
+	for i, text := range []string{"cart requested", "inventory answered 503"} {
+		var r otellog.Record
+		r.SetTimestamp(t0.Add(time.Duration(i) * time.Millisecond))
+		r.SetSeverity(otellog.SeverityInfo + otellog.Severity(8*i))
+		r.SetBody(attribute.StringValue(text))
+		lp.Logger("sidelight/app-test").Emit(trace.ContextWithSpanContext(context.Background(), span), r)
+	}
+	if err := lp.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	id := xrayTraceID(span.TraceID())
+	waitLogs(t, a, id, 2)
+	shutdown(t, a)
+
+	a = start()
+	defer shutdown(t, a)
+	got := waitLogs(t, a, id, 2)
+	if string(got.Records[0].Body) != `"cart requested"` || got.Records[1].Severity != "error" ||
+		got.Records[1].SpanID != span.SpanID().String() || got.Records[1].Service != "cart-local" {
+		t.Errorf("records after the restart: %+v", got.Records)
 	}
 }

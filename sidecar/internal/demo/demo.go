@@ -1,8 +1,10 @@
 // Package demo generates real telemetry for local mode: two small services
 // instrumented with Sidelight's middleware call each other and send their
 // segments and metrics to the sidecar over the same UDP and TCP ports an
-// application would use. `sidecar -local -demo` runs it so that a newcomer
-// sees traces in the web view within seconds.
+// application would use, and log records, each in the trace and span of
+// the request that wrote it, over OTLP/HTTP as an OpenTelemetry SDK would.
+// `sidecar -local -demo` runs it so that a newcomer sees traces, with their
+// logs, in the web view within seconds.
 package demo
 
 import (
@@ -17,6 +19,9 @@ import (
 	"sync"
 	"time"
 
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+
 	"github.com/seed-c77c9410/sidelight/exporter/emf"
 	"github.com/seed-c77c9410/sidelight/exporter/xray"
 	"github.com/seed-c77c9410/sidelight/middleware"
@@ -26,10 +31,14 @@ import (
 // Config says where the demo sends its telemetry and how often it makes a
 // request.
 type Config struct {
-	XRayAddr    string        // the sidecar's X-Ray UDP address
-	EMFEndpoint string        // the sidecar's EMF endpoint, e.g. tcp://127.0.0.1:25888
-	Interval    time.Duration // between requests (default 300 ms; 100 ms with Rollout)
-	Logger      *slog.Logger
+	XRayAddr    string // the sidecar's X-Ray UDP address
+	EMFEndpoint string // the sidecar's EMF endpoint, e.g. tcp://127.0.0.1:25888
+	// OTLPEndpoint is the sidecar's OTLP/HTTP address as an SDK's
+	// OTEL_EXPORTER_OTLP_ENDPOINT names it (http://127.0.0.1:4318); the
+	// services' log records go to its /v1/logs. Empty: no log records.
+	OTLPEndpoint string
+	Interval     time.Duration // between requests (default 300 ms; 100 ms with Rollout)
+	Logger       *slog.Logger
 
 	// Rollout runs the shop service as two versions side by side, as a
 	// canary deployment does: v1 alone for the first RolloutAfter
@@ -85,6 +94,18 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		return 0, err
 	}
 
+	var logs *logSender
+	if cfg.OTLPEndpoint != "" {
+		logs = newLogSender(cfg.OTLPEndpoint, cfg.Logger)
+		// Deferred before the servers' stop, so it runs after it: the
+		// records of the last requests are sent too.
+		defer func() {
+			if n := logs.close(); n > 0 {
+				cfg.Logger.Warn("demo log records dropped: the queue was full", "records", n)
+			}
+		}()
+	}
+
 	inventoryURL := make(chan string, 2)
 	kit, err := middleware.New(middleware.WithSegmentExporter(emitter), middleware.WithSamplingRules(everything),
 		middleware.WithMetricsSink(sink), middleware.WithMetricsNamespace("SidelightDemo"), middleware.WithMetricsInterval(5*time.Second))
@@ -99,7 +120,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		if b.version != "" {
 			opts = append(opts, middleware.WithServiceVersion(b.version))
 		}
-		return kit.HTTP(opts...)(shopRoutes(client, inventoryURL, b))
+		return kit.HTTP(opts...)(shopRoutes(client, inventoryURL, b, logs))
 	}
 	var shop, shopV2 http.Handler
 	if cfg.Rollout {
@@ -108,7 +129,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	} else {
 		shop = shopStack(behaviour{})
 	}
-	inventory := kit.HTTP(middleware.WithServiceName("inventory"))(inventoryRoutes())
+	inventory := kit.HTTP(middleware.WithServiceName("inventory"))(inventoryRoutes(logs))
 
 	var wg sync.WaitGroup
 	var stops []func()
@@ -183,10 +204,31 @@ func serve(h http.Handler, wg *sync.WaitGroup) (string, func(), error) {
 		defer wg.Done()
 		_ = srv.Serve(ln)
 	}()
-	return ln.Addr().String(), func() { _ = srv.Close() }, nil
+	stop := func() {
+		// A request the loop gave up on when ctx ended may still be in
+		// its handler: let it finish, so its segment and log records
+		// are sent, for a little while.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			_ = srv.Close()
+		}
+	}
+	return ln.Addr().String(), stop, nil
 }
 
-func shopRoutes(client *http.Client, inventoryURL <-chan string, b behaviour) http.Handler {
+// Severities of the demo's log records.
+const (
+	debug = logspb.SeverityNumber_SEVERITY_NUMBER_DEBUG
+	info  = logspb.SeverityNumber_SEVERITY_NUMBER_INFO
+	warn  = logspb.SeverityNumber_SEVERITY_NUMBER_WARN
+	errs  = logspb.SeverityNumber_SEVERITY_NUMBER_ERROR
+)
+
+func shopRoutes(client *http.Client, inventoryURL <-chan string, b behaviour, logs *logSender) http.Handler {
+	log := func(r *http.Request, sev logspb.SeverityNumber, body string, attrs ...*commonpb.KeyValue) {
+		logs.emit(r.Context(), "shop", sev, body, attrs...)
+	}
 	var inv string
 	var once sync.Once
 	base := func() string {
@@ -198,56 +240,71 @@ func shopRoutes(client *http.Client, inventoryURL <-chan string, b behaviour) ht
 		if b.slowShare > 0 && rand.Float64() < b.slowShare {
 			time.Sleep(time.Duration(40+rand.IntN(40)) * time.Millisecond) // v2's slow path
 		}
+		log(r, info, "product page requested", str("product.id", r.PathValue("id")))
 		resp, err := get(r.Context(), client, base()+"/stock/"+r.PathValue("id"))
 		if err != nil {
 			middleware.RecordError(r.Context(), err)
+			log(r, errs, "inventory unavailable: "+err.Error(), str("product.id", r.PathValue("id")))
 			http.Error(w, "inventory unavailable", http.StatusBadGateway)
 			return
 		}
 		if resp == http.StatusNotFound {
+			log(r, warn, "no such product", str("product.id", r.PathValue("id")), num("http.response.status_code", http.StatusNotFound))
 			http.NotFound(w, r)
 			return
 		}
 		fmt.Fprintf(w, `{"id":%q}`, r.PathValue("id"))
 	})
 	mux.HandleFunc("GET /checkout", func(w http.ResponseWriter, r *http.Request) {
-		middleware.AddAnnotation(r.Context(), "customer_tier", []string{"free", "pro"}[rand.IntN(2)])
+		tier := []string{"free", "pro"}[rand.IntN(2)]
+		middleware.AddAnnotation(r.Context(), "customer_tier", tier)
+		log(r, info, "checkout started", str("customer.tier", tier))
 		time.Sleep(time.Duration(5+rand.IntN(40)) * time.Millisecond)
 		if r.URL.Query().Get("card") == "declined" {
-			middleware.RecordError(r.Context(), errors.New("payment declined by the card issuer"))
+			err := errors.New("payment declined by the card issuer")
+			middleware.RecordError(r.Context(), err)
+			log(r, errs, "checkout failed: "+err.Error(), str("payment.card", "declined"), num("http.response.status_code", http.StatusInternalServerError))
 			http.Error(w, "payment failed", http.StatusInternalServerError)
 			return
 		}
 		if b.checkoutFailRate > 0 && rand.Float64() < b.checkoutFailRate {
-			middleware.RecordError(r.Context(), errors.New("v2: order store timeout"))
+			err := errors.New("v2: order store timeout")
+			middleware.RecordError(r.Context(), err)
+			log(r, errs, "checkout failed: "+err.Error(), str("service.version", b.version), num("http.response.status_code", http.StatusInternalServerError))
 			http.Error(w, "checkout failed", http.StatusInternalServerError)
 			return
 		}
 		if _, err := get(r.Context(), client, base()+"/reserve"); err != nil {
+			log(r, errs, "stock reservation failed: "+err.Error())
 			http.Error(w, "reserve failed", http.StatusBadGateway)
 			return
 		}
+		log(r, info, "order placed", str("customer.tier", tier))
 		w.Header().Set("Access-Control-Allow-Origin", "http://localhost:3000")
 		io.WriteString(w, "ok")
 	})
 	mux.HandleFunc("GET /search", func(w http.ResponseWriter, r *http.Request) {
 		// A rate limiter in front of search.
+		log(r, warn, "search throttled: over 5 requests a second", str("search.query", r.URL.Query().Get("q")), num("http.response.status_code", http.StatusTooManyRequests))
 		w.WriteHeader(http.StatusTooManyRequests)
 	})
 	return mux
 }
 
-func inventoryRoutes() http.Handler {
+func inventoryRoutes(logs *logSender) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stock/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("id") == "unknown" {
+			logs.emit(r.Context(), "inventory", warn, "stock lookup for an unknown product", str("product.id", r.PathValue("id")))
 			http.NotFound(w, r)
 			return
 		}
 		time.Sleep(time.Duration(1+rand.IntN(10)) * time.Millisecond)
+		logs.emit(r.Context(), "inventory", debug, "stock lookup", str("product.id", r.PathValue("id")), num("stock.available", int64(3+rand.IntN(40))))
 		io.WriteString(w, `{"in_stock":true}`)
 	})
 	mux.HandleFunc("GET /reserve", func(w http.ResponseWriter, r *http.Request) {
+		logs.emit(r.Context(), "inventory", info, "stock reserved")
 		io.WriteString(w, "reserved")
 	})
 	return mux

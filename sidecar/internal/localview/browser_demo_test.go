@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"flag"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,9 +16,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/seed-c77c9410/sidelight/exporter/xray/xraytest"
 	"github.com/seed-c77c9410/sidelight/sidecar/internal/demo"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/otlplogs"
 )
 
 // updateDocs rewrites the README's pictures in docs/ from this run:
@@ -30,8 +35,8 @@ var updateDocs = flag.Bool("update-docs", false, "rewrite docs/localview-*.png f
 const docsDir = "../../../docs"
 
 // demoStore runs the demo (two instrumented services calling each other)
-// for n requests, receives its X-Ray segments on UDP and its EMF over
-// TCP as the sidecar would, and stores them.
+// for n requests, receives its X-Ray segments on UDP, its EMF over TCP and
+// its log records over OTLP/HTTP as the sidecar would, and stores them.
 func demoStore(t *testing.T, n int) *Store {
 	t.Helper()
 	d, err := xraytest.NewDaemon()
@@ -68,10 +73,26 @@ func demoStore(t *testing.T, n int) *Store {
 			}()
 		}
 	}()
+	var logs []otlplogs.Record
+	otlp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req collogspb.ExportLogsServiceRequest
+		body, err := io.ReadAll(r.Body)
+		if err == nil {
+			err = proto.Unmarshal(body, &req)
+		}
+		if err != nil || r.URL.Path != "/v1/logs" {
+			http.Error(w, "not OTLP logs", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		logs = append(logs, otlplogs.Records(&req, time.Now())...)
+		mu.Unlock()
+	}))
+	defer otlp.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := demo.Run(ctx, demo.Config{XRayAddr: d.Addr(), EMFEndpoint: "tcp://" + ln.Addr().String(), Interval: 15 * time.Millisecond})
+		_, err := demo.Run(ctx, demo.Config{XRayAddr: d.Addr(), EMFEndpoint: "tcp://" + ln.Addr().String(), OTLPEndpoint: otlp.URL, Interval: 15 * time.Millisecond})
 		done <- err
 	}()
 	wait, stop := context.WithTimeout(context.Background(), time.Minute)
@@ -104,6 +125,9 @@ func demoStore(t *testing.T, n int) *Store {
 		if err := s.AddEMF(l); err != nil {
 			t.Fatalf("demo EMF: %v\n%s", err, l)
 		}
+	}
+	if len(logs) == 0 || s.AddLogs(logs) > 0 {
+		t.Fatalf("%d demo log records, or some refused", len(logs))
 	}
 	return s
 }
@@ -171,6 +195,14 @@ func TestBrowserDemoPictures(t *testing.T) {
 	poll(t, ctx, "the checkout's waterfall", `document.getElementById('exceptions') !== null`)
 	if ex := eval[string](t, ctx, `document.getElementById('exceptions').textContent`); !strings.Contains(ex, "payment declined") {
 		t.Errorf("exceptions = %q, want the declined payment", ex)
+	}
+	// Its log records under the waterfall: the error says why.
+	poll(t, ctx, "the checkout's log records", `document.querySelectorAll('#trace-logs tr.log-row').length >= 2`)
+	type logRow struct{ Level, Service, Body string }
+	rows := eval[[]logRow](t, ctx, `[...document.querySelectorAll('#trace-logs tr.log-row')].map(r => ({
+		Level: r.dataset.severity, Service: r.cells[2].textContent, Body: r.querySelector('.log-body').textContent}))`)
+	if last := rows[len(rows)-1]; last.Level != "error" || last.Service != "shop" || !strings.Contains(last.Body, "payment declined") {
+		t.Errorf("the declined checkout's records %+v end without the error", rows)
 	}
 	// The slowest product page (the p99 link, slowest first) shows the
 	// call to inventory.

@@ -23,7 +23,10 @@
 // evict traces; the oldest received go first, and evictions are counted
 // in /api/stats. The trace page lists a trace's records in time order
 // under the waterfall, each record's span ID a link to its span's row.
-// Log records are not persisted.
+// The persistence file holds them too (after the traces and metrics, in
+// arrival order, so that loading them keeps the same bounds); a line that
+// cannot be read, a bad record, one too long to read, or a file cut short,
+// is skipped and reported in one log line, and the lines around it kept.
 //
 // [Listen] opens a listener that refuses non-loopback addresses unless told
 // otherwise, and [URL] gives the address to print at start-up:
@@ -66,7 +69,11 @@
 //
 // The page reloads its data every 3 s (live) until paused; a page with a
 // form keeps it as the user left it. With no data yet a page says what to
-// send where (Config.Inputs).
+// send where (Config.Inputs). A trace's page instead reads the trace's
+// version at each tick and is drawn again, keeping the selected span,
+// only when spans or log records arrived; it asks nothing while the tab is
+// hidden, and stops asking once the trace is complete and unchanged for a
+// minute (ten, in progress or not), until "check again".
 //
 // Each segment's version is its Version annotation
 // (deployversion.AnnotationKey), else its service.version (versions.go
@@ -94,6 +101,8 @@
 //	/api/traces/{id}      one trace as a tree of segments and subsegments (orphan: parent never received)
 //	/api/traces/{id}/logs its OTLP log records in time order (the first MaxLogsShown; total counts all);
 //	                      id in X-Ray or W3C form; a trace with no records has an empty list
+//	/api/traces/{id}/version   changes when the trace's documents or log records do (ETag, 304 on
+//	                      If-None-Match), with its documents, records, in_progress and idle_seconds
 //	/api/logs/unlinked?limit=   the newest log records without a trace ID
 //	/api/servicemap       nodes (client, service, function, remote, aws), edges, counts and error rates
 //	/api/metrics?namespace=&metric=&bucket=&group=   EMF series in time buckets with percentiles;

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/seed-c77c9410/sidelight/internal/schematest"
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/otlplogs"
 )
 
 func addSegmentSeeds(f *testing.F) {
@@ -129,6 +130,8 @@ func FuzzAPIQuery(f *testing.F) {
 	f.Add("/api/traces", "service=shop&service_route=&service_route=POST+%2Forders")
 	f.Add("/api/traces/1-581cf771-a006649127e371903a2de979", "")
 	f.Add("/api/traces/%2e%2e%2f", "")
+	f.Add("/api/traces/1-581cf771-a006649127e371903a2de979/version", "")
+	f.Add("/api/traces/581cf771a006649127e371903a2de979/version", "")
 	var g ids
 	sc := newScenario(f, &g, t0)
 	s, err := New(Config{Now: func() time.Time { return t0 }})
@@ -174,8 +177,20 @@ func FuzzLoad(f *testing.F) {
 		seed = append(append(seed, line...), '\n')
 	}
 	line, _ := json.Marshal(persistLine{Kind: kindEMF, Recv: t0.UnixNano(), Doc: emfJSON(f, t0, "/", []float64{1}, 0)})
-	f.Add(append(seed, line...))
+	seed = append(append(seed, line...), '\n')
+	rec := logRec(f, sc.traceID, t0, 17, "order store <unavailable>", sc.ordersID)
+	rec.Attributes, rec.SeverityText, rec.EventName, rec.Scope = []byte(`{"db":{"system":"postgresql"},"retry":3}`), "ERROR", "db.error", "orders/store"
+	for _, r := range []otlplogs.Record{rec, logRec(f, "", t0, 9, "no trace", ""), {TimeUnixNano: 1, Body: []byte("null")}} {
+		l := toLogLine(&r)
+		doc, _ := json.Marshal(l)
+		line, _ = json.Marshal(persistLine{Kind: kindLog, Recv: t0.UnixNano(), Doc: doc})
+		seed = append(append(seed, line...), '\n')
+	}
+	f.Add(seed)
+	f.Add(seed[:len(seed)-40]) // cut short, as by a crash
 	f.Add([]byte("not json\n{\"kind\":\"emf\",\"recv\":1,\"doc\":{}}\n"))
+	f.Add([]byte(`{"kind":"log","recv":1,"doc":{"time":1,"trace_id":"00000000000000000000000000000000","attributes":[1]}}` + "\n" +
+		`{"kind":"log","recv":1,"doc":{"time":1,"span_id":"zz","body":{ "a" : 1 }}}`))
 	f.Fuzz(func(t *testing.T, content []byte) {
 		cfg := Config{MaxTraces: 5, Now: func() time.Time { return t0 }}
 		s1, err := New(cfg)
@@ -187,9 +202,9 @@ func FuzzLoad(f *testing.F) {
 			t.Fatal("negative counts")
 		}
 		var out bytes.Buffer
-		n, err := s1.writeTo(&out)
-		if err != nil {
-			t.Fatal(err)
+		n, skipped, err := s1.writeTo(&out)
+		if err != nil || skipped != 0 {
+			t.Fatalf("writeTo: %v, %d skipped", err, skipped)
 		}
 		s2, err := New(cfg)
 		if err != nil {
@@ -200,8 +215,62 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("rewritten file: loaded %d of %d, %d bad (%v)", loaded2, n, bad2, err)
 		}
 		a, b := s1.Stats(), s2.Stats()
-		if a.Traces != b.Traces || a.Bytes != b.Bytes || a.MetricDocs != b.MetricDocs {
+		if a.Traces != b.Traces || a.Bytes != b.Bytes || a.MetricDocs != b.MetricDocs ||
+			a.Logs != b.Logs || a.LogBytes != b.LogBytes || a.UnlinkedLogs != b.UnlinkedLogs {
 			t.Fatalf("round trip changed the store: %+v vs %+v", a, b)
+		}
+		if a.Logs > 0 {
+			var again bytes.Buffer
+			if _, _, err := s2.writeTo(&again); err != nil {
+				t.Fatal(err)
+			}
+			var first bytes.Buffer
+			s1.writeTo(&first)
+			if !bytes.Equal(first.Bytes(), again.Bytes()) {
+				t.Fatalf("rewritten file differs:\n%s\n%s", first.Bytes(), again.Bytes())
+			}
+		}
+	})
+}
+
+// FuzzReadLines: the persistence file's line reader gives the lines a
+// plain split on newlines gives, blank ones left out and those over the
+// limit reported as errors, whatever the content and the reader's buffer.
+func FuzzReadLines(f *testing.F) {
+	f.Add([]byte("a\n\nbb\r\nccc"), 2)
+	f.Add(bytes.Repeat([]byte("x"), 200<<10), 100<<10)
+	f.Add(append(append(bytes.Repeat([]byte("y"), 70<<10), '\n'), "z\n"...), 80<<10)
+	f.Fuzz(func(t *testing.T, content []byte, maxLine int) {
+		if maxLine < 1 || maxLine > 1<<20 {
+			return
+		}
+		var want []string
+		for _, l := range bytes.Split(content, []byte("\n")) {
+			switch {
+			case len(l) > maxLine:
+				want = append(want, "!")
+			case len(bytes.TrimSpace(bytes.TrimSuffix(l, []byte("\r")))) > 0:
+				want = append(want, string(bytes.TrimSuffix(l, []byte("\r"))))
+			}
+		}
+		var got []string
+		err := readLines(bytes.NewReader(content), maxLine, func(line []byte, err error) {
+			if err != nil {
+				got = append(got, "!")
+				return
+			}
+			got = append(got, string(line))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d lines, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("line %d = %.40q, want %.40q", i, got[i], want[i])
+			}
 		}
 	})
 }

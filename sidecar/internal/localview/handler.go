@@ -86,6 +86,14 @@ func (s *Store) Handler() http.Handler {
 		}
 		writeJSON(w, s.traceLogs(id))
 	})
+	mux.HandleFunc("GET /api/traces/{id}/version", func(w http.ResponseWriter, r *http.Request) {
+		id, ok := xrayfilter.TraceID(r.PathValue("id"))
+		if !ok {
+			writeError(w, http.StatusBadRequest, "not a trace ID (X-Ray or W3C form)")
+			return
+		}
+		serveTraceVersion(w, r, s.traceVersion(id))
+	})
 	mux.HandleFunc("GET /api/logs/unlinked", func(w http.ResponseWriter, r *http.Request) {
 		n, err := parseLogLimit(r.URL.Query().Get("limit"))
 		if err != nil {

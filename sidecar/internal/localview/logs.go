@@ -25,6 +25,7 @@ type logStore struct {
 	live     int                    // entries in order that are not gone
 	bytes    int64
 	work     uint64 // entries visited while adding and evicting (tests count them)
+	seq      uint64 // records added so far: each takes the next number (logEntry.seq)
 
 	received, rejected, evicted, unlinkedEvicted, expired uint64
 }
@@ -34,6 +35,7 @@ type logEntry struct {
 	trace string // X-Ray trace ID, "" for none
 	recv  int64  // unix nanoseconds
 	size  int64
+	seq   uint64 // its number in arrival order (the trace page's version)
 	gone  bool
 }
 
@@ -64,6 +66,8 @@ func (s *Store) addLogs(recs []otlplogs.Record, recv int64) (refused int) {
 			continue
 		}
 		l.received++
+		l.seq++
+		e.seq = l.seq
 		if e.rec.HasTraceID {
 			e.trace = xrayID(e.rec.TraceID)
 			l.byTrace[e.trace] = append(l.byTrace[e.trace], e)

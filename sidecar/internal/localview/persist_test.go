@@ -3,6 +3,7 @@ package localview
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seed-c77c9410/sidelight/sidecar/internal/otlplogs"
 )
 
 func TestPersistRoundTrip(t *testing.T) {
@@ -143,3 +146,116 @@ func mustJSON(t *testing.T, v any) string {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestPersistLogRecords: OTLP log records are written to the file and
+// loaded at the next start, in arrival order, so the trace page shows the
+// same records and the store's log bounds hold as they did when they were
+// received; a start with smaller bounds keeps the newest.
+func TestPersistLogRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "local.jsonl")
+	clk := &fixedClock{t: t0}
+	s1, err := New(Config{PersistPath: path, Now: clk.Now, MaxUnlinkedLogs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g ids
+	sc := newScenario(t, &g, t0)
+	mustAdd(t, s1, sc.docs...)
+	errRec := logRec(t, sc.traceID, t0.Add(30*time.Millisecond), 17, "order store <unavailable>", sc.ordersID)
+	errRec.SeverityText, errRec.EventName, errRec.Scope = "ERROR", "db.error", "orders/store"
+	errRec.Attributes = []byte(`{"db":{"system":"postgresql"},"retry":3,"html":"<b>&</b>"}`)
+	nullBody := logRec(t, sc.traceID, t0.Add(time.Millisecond), 9, "", "")
+	nullBody.Body = []byte("null")
+	logsOnly := g.traceID(t0)
+	s1.AddLogs([]otlplogs.Record{errRec, nullBody, logRec(t, logsOnly, t0, 13, "spans never came", "")})
+	clk.Add(time.Second)
+	for i := range 3 { // one more than MaxUnlinkedLogs: the first is evicted
+		s1.AddLogs([]otlplogs.Record{logRec(t, "", t0.Add(time.Duration(i)*time.Second), 9, fmt.Sprint("unlinked ", i), "")})
+	}
+	wantTrace, wantOnly, wantUnlinked := s1.traceLogs(sc.traceID), s1.traceLogs(logsOnly), s1.unlinkedLogs(10)
+	st1 := s1.Stats()
+	if wantTrace.Total != 2 || wantOnly.Total != 1 || wantUnlinked.Total != 2 || st1.Logs != 5 {
+		t.Fatalf("before persisting: %d, %d, %d records, stats %+v", wantTrace.Total, wantOnly.Total, wantUnlinked.Total, st1)
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	clk.Add(10 * time.Minute)
+	var logs bytes.Buffer
+	s2 := newStore(t, Config{PersistPath: path, Now: clk.Now, MaxUnlinkedLogs: 2, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for _, c := range []struct{ got, want traceLogs }{
+		{s2.traceLogs(sc.traceID), wantTrace}, {s2.traceLogs(logsOnly), wantOnly}, {s2.unlinkedLogs(10), wantUnlinked},
+	} {
+		if a, b := mustJSON(t, c.got), mustJSON(t, c.want); a != b {
+			t.Errorf("records after reload:\n got %s\nwant %s", a, b)
+		}
+	}
+	st := s2.Stats()
+	if st.Logs != st1.Logs || st.LogBytes != st1.LogBytes || st.LogsReceived != 0 || st.Loaded != 8 {
+		t.Errorf("stats after reload = %+v, want %d records of %d bytes, none received, 8 loaded", st, st1.Logs, st1.LogBytes)
+	}
+	if !strings.Contains(logs.String(), "log_records=5") || strings.Contains(logs.String(), "skipped") {
+		t.Errorf("load log:\n%s", logs.String())
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Smaller bounds at the next start: the newest records are kept.
+	s3 := newStore(t, Config{PersistPath: path, Now: clk.Now, MaxLogRecords: 2})
+	if st := s3.Stats(); st.Logs != 2 || st.LogsEvicted != 3 {
+		t.Errorf("with MaxLogRecords 2: %+v", st)
+	}
+	if got := s3.unlinkedLogs(10); got.Total != 2 || string(got.Records[0].Body) != `"unlinked 2"` {
+		t.Errorf("kept %s, want the two newest", mustJSON(t, got))
+	}
+}
+
+// TestPersistLogsSurviveDamage: a file cut short (a crash while it was
+// written by something other than Persist, a full disk), with a corrupted
+// record and a line too long to read in the middle, still loads every
+// good record before and after the damage; the rest is reported.
+func TestPersistLogsSurviveDamage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "local.jsonl")
+	now := time.Now()
+	s1, err := New(Config{PersistPath: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g ids
+	tid := g.traceID(now)
+	for i := range 6 {
+		s1.AddLogs([]otlplogs.Record{logRec(t, tid, now.Add(time.Duration(i)*time.Millisecond), 9, fmt.Sprint("record ", i), "")})
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 6 {
+		t.Fatalf("%d lines persisted, want 6:\n%s", len(lines), b)
+	}
+	lines[1] = strings.Replace(lines[1], `"trace_id":"`, `"trace_id":"zz`, 1)              // a bad ID
+	lines[2] = `{"kind":"log","recv":1,"doc":{"time":` + strings.Repeat("1", 3<<20) + `}}` // longer than a line may be
+	lines[5] = lines[5][:len(lines[5])/2]                                                  // cut short
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	s2 := newStore(t, Config{PersistPath: path, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	got := s2.traceLogs(tid)
+	var bodies []string
+	for _, r := range got.Records {
+		bodies = append(bodies, string(r.Body))
+	}
+	if want := []string{`"record 0"`, `"record 3"`, `"record 4"`}; !reflect.DeepEqual(bodies, want) {
+		t.Errorf("loaded %v, want %v", bodies, want)
+	}
+	if !strings.Contains(logs.String(), "skipped=3") || !strings.Contains(logs.String(), "trace_id") {
+		t.Errorf("load log does not report the 3 damaged lines:\n%s", logs.String())
+	}
+}

@@ -29,6 +29,7 @@ type Store struct {
 	closed  bool
 	counter counters
 	work    uint64      // steps taken keeping trace summaries (tests count them)
+	changes uint64      // traces changed so far: each change takes the next number (trace.rev)
 	deploys deployments // versions of each service seen (versions.go)
 
 	inboxDropped atomic.Uint64 // documents an Inbox dropped: it was full
@@ -51,6 +52,8 @@ type trace struct {
 	docs  []*docInfo
 	byID  map[string]int // index in docs by document id
 	bytes int64
+	rev   uint64 // the store's change number of its last change (version.go)
+	moved int64  // when it last changed, unix nanoseconds
 
 	// Summary, kept up to date as documents arrive: adding a document costs
 	// time in its own size, not the trace's (see add and remove).
@@ -168,6 +171,8 @@ func (s *Store) addSegment(doc []byte, recv int64) error {
 	}
 	t.bytes += int64(len(raw))
 	s.bytes += int64(len(raw))
+	s.changes++
+	t.rev, t.moved = s.changes, recv
 	s.evict()
 	return nil
 }

@@ -9,6 +9,7 @@
   const SVGNS = 'http://www.w3.org/2000/svg';
   const main = document.getElementById('main');
   let generation = 0; // discards responses of views the user has left
+  let watch = null; // the trace page's live updates (watchTrace)
 
   // h builds an element. props: class, id, type, value, placeholder, for,
   // href (only '#…' links built here), title, name, data-*; functions are
@@ -139,7 +140,7 @@
     const nav = (id) => { const e = document.getElementById(id); if (e) e.classList.add('active'); };
     if (path.startsWith('/trace/')) {
       nav('nav-traces');
-      return traceView(decodeURIComponent(path.slice('/trace/'.length)), generation);
+      return traceView(decodeURIComponent(path.slice('/trace/'.length)), generation, refresh);
     }
     if (views[path]) {
       nav('nav-' + path.slice(1));
@@ -334,7 +335,15 @@
 
   // ---- one trace --------------------------------------------------------
 
-  async function traceView(id, gen) {
+  // traceView draws one trace. refresh is set when live updates found it
+  // changed (watchTrace): the selected span and the scroll position stay.
+  async function traceView(id, gen, refresh) {
+    const selected = document.querySelector('#waterfall .wf-row.selected');
+    const keep = refresh === true ? { sel: selected && selected.getAttribute('data-id'), y: window.scrollY } : null;
+    // The version first: whatever arrives after it is seen by the next
+    // poll, never missed.
+    const ver = await traceVersion(id).catch(() => null);
+    if (gen !== generation) return;
     // The trace's log records (logs.js) load beside it; a trace whose
     // spans never arrived still shows its records.
     const logsLoaded = api('/api/traces/' + encodeURIComponent(id) + '/logs').catch(() => null);
@@ -344,18 +353,26 @@
     } catch (e) {
       const logs = await logsLoaded;
       if (gen !== generation) return;
-      if (!logs || !logs.total) { showError(e); return; }
+      if (!logs || !logs.total) {
+        showError(e);
+        main.appendChild(liveNote());
+        watchTrace(id, gen, ver);
+        return;
+      }
       clear(main);
       main.append(h('div', { class: 'trace-head' }, h('a', { href: '#/traces', class: 'back' }, '\u2190 all traces'),
-        h('p', { class: 'mono' }, logs.trace_id)),
+        h('p', { class: 'mono' }, logs.trace_id), liveNote()),
       h('section', { class: 'notice' }, 'No spans of this trace were received (or they were evicted); its log records are below.'),
       window.Sidelight.logsSection(logs, null));
+      if (keep) window.scrollTo(0, keep.y);
+      watchTrace(id, gen, ver);
       return;
     }
     const logs = await logsLoaded;
     if (gen !== generation) return;
     const logsBySpan = window.Sidelight.logSpanCounts(logs);
     clear(main);
+    document.body.dataset.traceRenders = String(Number(document.body.dataset.traceRenders || 0) + 1); // for tests
     const rows = [];
     (function flatten(nodes, depth) {
       for (const n of nodes) {
@@ -375,7 +392,8 @@
       h('h2', null, t.service || '(unnamed)', ' ', statusBadge(t.status)),
       h('p', { class: 'mono' }, t.id),
       h('p', { class: 'muted' }, fmtTime(t.start), ' · ', fmtMS(t.duration_ms), ' · ', String(rows.length), ' segments and subsegments',
-        t.in_progress ? ' · in progress' : '')));
+        t.in_progress ? ' · in progress' : ''),
+      liveNote()));
 
     const found = findings(rows);
     if (found) main.appendChild(found);
@@ -447,9 +465,116 @@
       clear(detail);
       detail.appendChild(guarded('segment ' + n.id, n, nodeDetail));
     }
-    const first = rows.find((r) => r.n.cause) || rows[0];
+    const first = (keep && keep.sel && rows.find((r) => r.n.id === keep.sel)) || rows.find((r) => r.n.cause) || rows[0];
     if (first) select(wf.querySelector('.wf-row[data-id="' + CSS.escape(first.n.id) + '"]') || wf.children[1], first.n);
+    if (keep) window.scrollTo(0, keep.y);
+    watchTrace(id, gen, ver);
   }
+
+  // ---- live updates of one trace ------------------------------------------
+  //
+  // Spans and log records of a live request keep arriving after its page
+  // opened. While the page shows, it asks for the trace's version (about
+  // 150 bytes) at each live tick and draws the trace again when it
+  // changed. It stops asking when the tab is hidden (and
+  // asks at once when it shows again), while live refresh is paused, and
+  // for good once the trace is complete and unchanged for TRACE_QUIET_S,
+  // or unchanged for TRACE_IDLE_MAX_S however it is (spans in progress
+  // that never end); "check again" starts it over.
+  const TRACE_QUIET_S = 60;
+  const TRACE_IDLE_MAX_S = 600;
+
+  // traceVersion fetches /api/traces/{id}/version. The page reads the
+  // whole answer each time, not a 304, for its idle time by the server's
+  // clock.
+  async function traceVersion(id) {
+    const r = await fetch('/api/traces/' + encodeURIComponent(id) + '/version', { cache: 'no-store' });
+    if (!r.ok) throw new Error(r.statusText);
+    return r.json();
+  }
+
+  // watchTrace starts live updates for the trace page just drawn from
+  // version ver (null when it could not be read).
+  function watchTrace(id, gen, ver) {
+    watch = {
+      id: id, gen: gen, version: ver ? ver.version : null,
+      idle: ver ? ver.idle_seconds : 0, at: Date.now(), complete: !!ver && ver.documents > 0 && !ver.in_progress, stopped: false,
+    };
+    stopIfQuiet(watch);
+    showTraceLive();
+  }
+
+  function stopIfQuiet(w) {
+    if (w.idle >= (w.complete ? TRACE_QUIET_S : TRACE_IDLE_MAX_S)) w.stopped = true;
+  }
+
+  // checkTrace asks whether the watched trace changed and draws it again
+  // if it did. A failed request counts as no change.
+  async function checkTrace(w) {
+    let v;
+    try {
+      v = await traceVersion(w.id);
+    } catch (e) {
+      v = null;
+    }
+    if (w !== watch || w.gen !== generation) return;
+    const now = Date.now();
+    if (v && v.version !== w.version) return route(true);
+    if (v) {
+      w.idle = v.idle_seconds;
+      w.complete = v.documents > 0 && !v.in_progress;
+    } else {
+      w.idle += (now - w.at) / 1000;
+    }
+    w.at = now;
+    stopIfQuiet(w);
+    if (w.stopped) showTraceLive();
+  }
+
+  // pollTrace checks the trace page now, unless it must not.
+  function pollTrace() {
+    const w = watch;
+    if (!w || w.gen !== generation || w.stopped || paused || document.hidden || refreshing) return;
+    // For tests: polls started, and whether one is under way.
+    document.body.dataset.tracePolls = String(Number(document.body.dataset.tracePolls || 0) + 1);
+    document.body.dataset.tracePolling = '1';
+    refreshing = Promise.resolve(checkTrace(w)).catch(() => {}).finally(() => {
+      refreshing = null;
+      delete document.body.dataset.tracePolling;
+    });
+  }
+
+  function liveNote() {
+    return h('p', { id: 'trace-live', class: 'muted trace-live', role: 'status' });
+  }
+
+  // showTraceLive says on the trace page whether it updates itself.
+  function showTraceLive() {
+    const el = document.getElementById('trace-live');
+    const w = watch;
+    if (!el || !w || w.gen !== generation) return;
+    let state = 'live';
+    let say = 'Updating: spans and log records that arrive late appear here.';
+    if (w.stopped) {
+      state = 'stopped';
+      say = w.complete ? 'Complete and unchanged for a minute: no longer checking for late spans and log records. '
+        : 'Unchanged for ' + TRACE_IDLE_MAX_S / 60 + ' minutes: no longer checking for spans and log records. ';
+    } else if (paused) {
+      state = 'paused';
+      say = 'Live refresh is paused: late spans and log records show after resuming.';
+    } else if (document.hidden) {
+      state = 'hidden';
+      say = 'Not checking for updates while the tab is hidden.';
+    }
+    el.setAttribute('data-state', state);
+    clear(el);
+    el.appendChild(document.createTextNode(say));
+    if (w.stopped) el.appendChild(h('button', { type: 'button', id: 'trace-recheck', class: 'live', onclick: () => route(true) }, 'check again'));
+  }
+  document.addEventListener('visibilitychange', () => {
+    showTraceLive();
+    pollTrace();
+  });
 
   // findings says, above the waterfall, what the middleware's annotations
   // on any node of the trace tell about its cause (the CORS verdict, a
@@ -619,9 +744,9 @@
   // ---- live refresh -----------------------------------------------------
 
   // Live mode is on unless paused: it reloads the current view every few
-  // seconds, except a single trace (which does not change once complete)
-  // and while a form field has the focus. A reload never starts while the
-  // previous one is still running.
+  // seconds, except while a form field has the focus; a single trace is
+  // drawn again only when it changed (pollTrace). A reload never starts
+  // while the previous one is still running.
   const REFRESH_MS = 3000;
   const live = document.getElementById('live');
   let paused = sessionStorage.getItem('sidelight-paused') === '1';
@@ -633,6 +758,7 @@
       : 'Live: the view reloads every ' + REFRESH_MS / 1000 + ' s. Click to pause.';
     document.getElementById('live-state').textContent = paused ? 'paused' : 'live';
     document.getElementById('live-state').className = paused ? 'live-state paused' : 'live-state on';
+    showTraceLive();
   }
   live.addEventListener('click', () => {
     paused = !paused;
@@ -646,7 +772,11 @@
     document.body.dataset.liveTicks = String(++ticks); // for tests
     const editing = document.activeElement && main.contains(document.activeElement) &&
       ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement.tagName);
-    if (paused || editing || refreshing || (location.hash || '').startsWith('#/trace/')) return;
+    if (paused || editing || refreshing) return;
+    if ((location.hash || '').startsWith('#/trace/')) {
+      pollTrace();
+      return;
+    }
     refreshing = Promise.resolve(route(true)).catch(() => {}).finally(() => { refreshing = null; });
   }, REFRESH_MS);
 
