@@ -85,28 +85,7 @@ func TestGSOStepsDownWithoutLosingDatagrams(t *testing.T) {
 			// Batches fill to maxBatch before they are sent.
 			e.linger = time.Hour
 			const n = 1000
-			for i := range n {
-				s := getSegment()
-				s.Name, s.TraceID, s.ID, s.Start, s.End = "svc", testTrace, NewSpanID(), t0, t0.Add(time.Millisecond)
-				s.Annotations = append(s.Annotations, NumberAttr("i", float64(i)))
-				e.ExportSegment(s)
-				putSegment(s)
-			}
-			if err := e.ForceFlush(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			for i, doc := range receive(t, conn, n) {
-				if !json.Valid(doc) {
-					t.Fatalf("datagram %d is not JSON: %.80q", i, doc)
-				}
-			}
-			if err := e.Shutdown(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			st := e.Stats()
-			if st.Datagrams != n || st.SendErrors != 0 || st.Dropped() != 0 {
-				t.Errorf("stats %+v, want %d datagrams sent and none lost", st, n)
-			}
+			st := sendAllAndReceive(t, e, conn, n, nil)
 			if st.GSOFallbacks != tc.wantFallbacks {
 				t.Errorf("%d steps down counted, want %d", st.GSOFallbacks, tc.wantFallbacks)
 			}
@@ -177,14 +156,30 @@ func TestGSOSendsDatagramsOverThePathMTUAlone(t *testing.T) {
 	ms := &mtuSend{send: e.gso.send}
 	e.gso.send = ms.do
 	e.linger = time.Hour
-	const n = 600
 	large := []byte(`"` + strings.Repeat("x", 2500) + `"`)
+	sendAllAndReceive(t, e, conn, 600, func(i int, s *Segment) {
+		if i%2 == 0 {
+			s.Metadata = append(s.Metadata, Metadata{Namespace: "default", Key: "large", JSON: large})
+		}
+	})
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if e.gso == nil || len(ms.runSizes) == 0 || ms.refused == 0 || ms.refused > 8 {
+		t.Errorf("writer kept %v, %d runs accepted, %d refused: want segmentation kept for the small documents after a few refusals", e.gso != nil, len(ms.runSizes), ms.refused)
+	}
+}
+
+// sendAllAndReceive exports n segments (each changed by fill when it is not
+// nil), flushes, reads n valid JSON datagrams from conn, shuts e down and
+// checks that every one was sent and none lost; it returns e's stats.
+func sendAllAndReceive(t *testing.T, e *Emitter, conn *net.UDPConn, n int, fill func(int, *Segment)) Stats {
+	t.Helper()
 	for i := range n {
 		s := getSegment()
 		s.Name, s.TraceID, s.ID, s.Start, s.End = "svc", testTrace, NewSpanID(), t0, t0.Add(time.Millisecond)
 		s.Annotations = append(s.Annotations, NumberAttr("i", float64(i)))
-		if i%2 == 0 {
-			s.Metadata = append(s.Metadata, Metadata{Namespace: "default", Key: "large", JSON: large})
+		if fill != nil {
+			fill(i, s)
 		}
 		e.ExportSegment(s)
 		putSegment(s)
@@ -201,12 +196,8 @@ func TestGSOSendsDatagramsOverThePathMTUAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := e.Stats()
-	if st.Datagrams != n || st.SendErrors != 0 || st.Dropped() != 0 {
+	if st.Datagrams != uint64(n) || st.SendErrors != 0 || st.Dropped() != 0 {
 		t.Errorf("stats %+v, want %d datagrams sent and none lost", st, n)
 	}
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	if e.gso == nil || len(ms.runSizes) == 0 || ms.refused == 0 || ms.refused > 8 {
-		t.Errorf("writer kept %v, %d runs accepted, %d refused: want segmentation kept for the small documents after a few refusals", e.gso != nil, len(ms.runSizes), ms.refused)
-	}
+	return st
 }
