@@ -10,8 +10,10 @@
 // The Realistic benchmarks serve the request of issue 14 (a trace header
 // with Sampled=1, X-Forwarded-For, a browser user agent) through the bare
 // handler, the middleware with the UDP emitter and with exporter/otlp,
-// otelhttp with the batch span processor and otlptracehttp, and
-// xray.Handler; the OTLP variants post to an OTLP/HTTP receiver process.
+// otelhttp with the batch span processor and otlptracehttp (with the
+// processor's defaults, which drop spans when its queue is full, and with
+// WithBlocking, which delivers every span), and xray.Handler; the OTLP
+// variants post to an OTLP/HTTP receiver process.
 //
 // Every UDP sink is a separate process that drains its socket and counts
 // datagrams, so the sink's work does not land on the measured process, and
