@@ -35,8 +35,6 @@ import (
 // records the client. Run them at GOMAXPROCS 1 and 2:
 //
 //	cd peers && go test -run '^$' -bench Realistic -cpu 1,2 ./httpbench/
-//
-// (add -tags sidelightkit once the middleware takes a segment exporter).
 
 // realisticRequest is built once per benchmark and served again and again.
 func realisticRequest() *http.Request {
@@ -155,7 +153,7 @@ func BenchmarkRealisticSidelightUDP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := middleware.HTTP(udpOption(e), middleware.WithServiceName("bench"),
+	h := middleware.HTTP(middleware.WithSegmentExporter(e), middleware.WithServiceName("bench"),
 		middleware.WithSamplingRules(benchRules(b)), middleware.WithoutMetrics())(app())
 	served := runRealistic(b, h)
 	if err := e.Shutdown(context.Background()); err != nil {
@@ -187,12 +185,7 @@ func benchSidelightOTLP(b *testing.B, opts ...otlp.Option) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	opt, ok := otlpOption(exp)
-	if !ok {
-		_ = exp.Shutdown(context.Background())
-		b.Skip("the middleware takes no segment exporter on this branch; run with -tags sidelightkit after the kit (h-kit) is merged")
-	}
-	h := middleware.HTTP(opt, middleware.WithServiceName("bench"),
+	h := middleware.HTTP(middleware.WithSegmentExporter(exp), middleware.WithServiceName("bench"),
 		middleware.WithSamplingRules(benchRules(b)), middleware.WithoutMetrics())(app())
 	served := runRealistic(b, h)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
