@@ -111,7 +111,9 @@ func TestAPIListFilters(t *testing.T) {
 func TestAPIBadQueries(t *testing.T) {
 	f := newAPIFixture(t)
 	for _, q := range []string{"/api/traces?status=broken", "/api/traces?min_ms=-1", "/api/traces?max_ms=NaN",
-		"/api/traces?limit=x", "/api/metrics?bucket=0", "/api/metrics?bucket=1e9"} {
+		"/api/traces?limit=x", "/api/metrics?bucket=0", "/api/metrics?bucket=1e9",
+		"/api/traces?seg_status=broken", "/api/traces?seg_min_ms=-1", "/api/traces?seg_min_ms=Inf",
+		"/api/traces?seg_since=yesterday", "/api/traces?seg_until=x", "/api/traces?seg_route=a&service_route=b"} {
 		var e struct{ Error string }
 		if resp := f.get(t, q, &e); resp.StatusCode != 400 || e.Error == "" {
 			t.Errorf("%s: status %d, error %q; want 400 with a message", q, resp.StatusCode, e.Error)

@@ -61,9 +61,11 @@
 // The landing page is the overview: per service (segment name) and per
 // route (the segment's "route" annotation), request rate, error, fault
 // and throttle shares and p50/p90/p99 latency, on one time axis, each
-// figure a link to a search for its traces. The store keeps it up to date
-// as segments arrive and leave, in cells per (service, route, 10 s) with
-// a log-scale latency histogram (bins 9 % apart; a percentile is its
+// figure a link to exactly the traces holding a segment it counts (the
+// seg_ parameters of /api/traces, so that a trace where a downstream
+// service failed is not listed under its caller's faults). The store
+// keeps it up to date as segments arrive and leave, in cells per
+// (service, route, 10 s) with a log-scale latency histogram (bins 9 % apart; a percentile is its
 // bin's upper bound), at most 1,000 (service, route) pairs (further ones
 // share one "(other)" row).
 //
@@ -94,7 +96,12 @@
 //	/api/traces?q=&since=&until=&sort=time|duration&order=asc|desc
 //	           &service=&call=&status=ok|error|fault|throttle&annotation=key[=value]&min_ms=&max_ms=&limit=
 //	           &version=&route=   a segment of service with that version and route
-//	           &service_route=    a segment of service whose own route annotation is this ("" none): an overview row
+//	           &seg_service=&seg_route=&seg_status=ok|error|fault|throttle&seg_min_ms=&seg_since=&seg_until=
+//	                      one segment the overview counts (completed, not an independent subsegment)
+//	                      passing all that are given: of that service, with that own route annotation
+//	                      ("" none), that own marker, at least that own duration, starting in
+//	                      [seg_since, seg_until): what each overview figure links to
+//	           &service_route=    the older form of seg_route, for a segment of service
 //	/api/compare?service=&baseline=&candidate=&baseline_since=&baseline_until=
 //	           &candidate_since=&candidate_until=&min_requests=&alpha=
 //	/api/deployments?service=   deployment markers: first and last seen per version

@@ -128,6 +128,8 @@ func FuzzAPIQuery(f *testing.F) {
 	f.Add("/api/metrics", "group=*")
 	f.Add("/api/traces", "call=DynamoDB")
 	f.Add("/api/traces", "service=shop&service_route=&service_route=POST+%2Forders")
+	f.Add("/api/traces", "seg_service=shop&seg_route=&seg_status=fault&seg_min_ms=1.5&seg_since=15m&seg_until=1796693420")
+	f.Add("/api/traces", "seg_route=a&service_route=b&seg_status=ok")
 	f.Add("/api/traces/1-581cf771-a006649127e371903a2de979", "")
 	f.Add("/api/traces/%2e%2e%2f", "")
 	f.Add("/api/traces/1-581cf771-a006649127e371903a2de979/version", "")

@@ -2,10 +2,12 @@ package localview
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // The overview is the services page: per service and per route, the
@@ -165,11 +167,15 @@ type overviewRow struct {
 }
 
 type overviewResult struct {
-	Start         int64          `json:"start"` // first column's start, unix seconds
-	ColumnSeconds int64          `json:"column_seconds"`
-	Columns       int            `json:"columns"`
-	Services      []*overviewRow `json:"services"`
-	Traces        int            `json:"traces"`
+	Start         int64 `json:"start"` // first column's start, unix seconds
+	ColumnSeconds int64 `json:"column_seconds"`
+	Columns       int   `json:"columns"`
+	// The figures count the segments that started in [From, To), unix
+	// seconds (within the columns, which may start earlier).
+	From     int64          `json:"from"`
+	To       int64          `json:"to"`
+	Services []*overviewRow `json:"services"`
+	Traces   int            `json:"traces"`
 }
 
 type ovAccum struct {
@@ -277,6 +283,7 @@ func (s *Store) overview(q overviewQuery) overviewResult {
 	start := lo - lo%width
 	cols := int((hi-start)/width) + 1
 	out.Start, out.ColumnSeconds, out.Columns = start, width, cols
+	out.From, out.To = lo, hi+ovBucketSec
 	span := float64(hi + ovBucketSec - lo) // seconds the data covers
 
 	services := map[string]*overviewRow{}
@@ -326,16 +333,101 @@ func (s *Store) overview(q overviewQuery) overviewResult {
 	return out
 }
 
-// hasRouteSegment reports whether t has a request the overview counts
-// in the row of service (any when empty) and route ("" for requests
-// without a route annotation).
-func (t *trace) hasRouteSegment(service, route string) bool {
+// segFilter selects traces by one segment the overview counts (a
+// completed segment document, not an independent subsegment): the
+// overview's links, so that a link lists exactly the traces behind its
+// figure. One segment must pass every condition that is set.
+type segFilter struct {
+	active    bool
+	service   string // "" any
+	route     string // the segment's own "route" annotation, "" none
+	hasRoute  bool
+	status    flags // with hasStatus: the segment's own marker (0: none)
+	hasStatus bool
+	minMS     float64 // with hasMinMS: the segment's own duration at least this
+	hasMinMS  bool
+	// The segment's start in [since, until) (resolved by resolve).
+	since, until     timeBound
+	sinceAt, untilAt float64
+}
+
+// parseSegFilter reads seg_service, seg_route, seg_status, seg_min_ms,
+// seg_since and seg_until, and the older service_route (a segment of
+// service whose route is service_route). num reads a non-negative number.
+func parseSegFilter(v url.Values, num func(string) (float64, bool, error)) (segFilter, error) {
+	var f segFilter
+	for _, k := range []string{"seg_service", "seg_route", "seg_status", "seg_min_ms", "seg_since", "seg_until", "service_route"} {
+		if v.Has(k) {
+			f.active = true
+		}
+	}
+	if !f.active {
+		return f, nil
+	}
+	f.service = v.Get("seg_service")
+	switch {
+	case v.Has("seg_route"):
+		f.route, f.hasRoute = v.Get("seg_route"), true
+		if v.Has("service_route") && v.Get("service_route") != f.route {
+			return f, fmt.Errorf("seg_route %q and service_route %q differ", truncate(f.route), truncate(v.Get("service_route")))
+		}
+	case v.Has("service_route"):
+		f.route, f.hasRoute = v.Get("service_route"), true
+	}
+	if f.service == "" && v.Has("service_route") {
+		f.service = v.Get("service") // service_route's segment is one of service
+	}
+	if st := v.Get("seg_status"); st != "" {
+		fl, ok := parseStatus(st)
+		if !ok {
+			return f, fmt.Errorf("seg_status %q is not ok, error, fault or throttle", truncate(st))
+		}
+		f.status, f.hasStatus = fl, true
+	}
+	var err error
+	if f.minMS, f.hasMinMS, err = num("seg_min_ms"); err != nil {
+		return f, err
+	}
+	if f.since, err = parseTimeBound("seg_since", v.Get("seg_since")); err != nil {
+		return f, err
+	}
+	if f.until, err = parseTimeBound("seg_until", v.Get("seg_until")); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// resolve fixes the time bounds at now.
+func (f *segFilter) resolve(now time.Time) {
+	f.sinceAt, f.untilAt = f.since.at(now), f.until.at(now)
+}
+
+// hasCountedSegment reports whether one document of t is a request the
+// overview counts that passes all of f, in time linear in t's documents.
+func (t *trace) hasCountedSegment(f *segFilter) bool {
 	for _, d := range t.docs {
-		if ovCounted(d) && (service == "" || d.name == service) && d.route == route {
+		if f.matches(d) {
 			return true
 		}
 	}
 	return false
+}
+
+func (f *segFilter) matches(d *docInfo) bool {
+	switch {
+	case !ovCounted(d),
+		f.service != "" && d.name != f.service,
+		f.hasRoute && d.route != f.route,
+		f.since.set && d.start < f.sinceAt,
+		f.until.set && d.start >= f.untilAt,
+		f.hasMinMS && d.duration()*1000 < f.minMS:
+		return false
+	case f.hasStatus && f.status == 0:
+		return d.flags == 0
+	case f.hasStatus:
+		return d.flags&f.status != 0
+	}
+	return true
 }
 
 // topRoute reads the "route" annotation of a document's own annotations.

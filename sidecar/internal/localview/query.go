@@ -31,10 +31,9 @@ type listQuery struct {
 	// A segment of service (any when empty) with this version and route
 	// (the compare page's links; versions.go).
 	version, route string
-	// A segment of service (any when empty) whose own "route" annotation
-	// is serviceRoute, "" for none: the overview's rows (overview.go).
-	serviceRoute    string
-	hasServiceRoute bool
+	// One segment the overview counts must pass all of seg: the
+	// overview's links (overview.go).
+	seg segFilter
 
 	// From the search box (q): a filter expression, or one trace's ID.
 	expr    *xrayfilter.Expr
@@ -86,7 +85,6 @@ const (
 
 func parseListQuery(v url.Values) (listQuery, error) {
 	q := listQuery{service: v.Get("service"), call: v.Get("call"), limit: defaultLimit, version: v.Get("version"), route: v.Get("route")}
-	q.serviceRoute, q.hasServiceRoute = v.Get("service_route"), v.Has("service_route")
 	if st := v.Get("status"); st != "" {
 		f, ok := parseStatus(st)
 		if !ok {
@@ -143,6 +141,9 @@ func parseListQuery(v url.Values) (listQuery, error) {
 	default:
 		return q, fmt.Errorf("order %q is not asc or desc", truncate(o))
 	}
+	if q.seg, err = parseSegFilter(v, num); err != nil {
+		return q, err
+	}
 	if q.minMS, q.hasMinMS, err = num("min_ms"); err != nil {
 		return q, err
 	}
@@ -187,7 +188,7 @@ func (q *listQuery) match(t *trace, ft *xrayfilter.Trace, since, until float64) 
 	if (q.version != "" || q.route != "") && !t.hasSegment(q.service, q.version, q.route) {
 		return false
 	}
-	if q.hasServiceRoute && !t.hasRouteSegment(q.service, q.serviceRoute) {
+	if q.seg.active && !t.hasCountedSegment(&q.seg) {
 		return false
 	}
 	d := t.durationMS()
@@ -292,6 +293,7 @@ func (s *Store) list(q listQuery) traceList {
 	now := s.cfg.Now()
 	cut := s.cutoff()
 	since, until := q.since.at(now), q.until.at(now)
+	q.seg.resolve(now)
 	out := traceList{Traces: []traceSummary{}, TraceID: q.traceID}
 	var cur *trace
 	ft := &xrayfilter.Trace{HasAnnotation: func(pair string) bool { return cur.annDocs[pair] > 0 }}

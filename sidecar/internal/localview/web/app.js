@@ -183,12 +183,35 @@
 
   let listRenders = 0;
 
+  // SEG_PARAMS select traces by one segment the overview counts (its
+  // links); service_route is the older form of seg_route.
+  const SEG_PARAMS = ['seg_service', 'seg_route', 'service_route', 'seg_status', 'seg_min_ms', 'seg_since', 'seg_until'];
+
+  // segmentNote says, in words, what segment a list from the overview
+  // asks for (null when none); the page keeps it until reset.
+  function segmentNote(params) {
+    if (!SEG_PARAMS.some((k) => params.has(k))) return null;
+    const parts = ['a completed segment'];
+    const svc = params.get('seg_service') || (params.has('service_route') ? params.get('service') : '');
+    if (svc) parts.push('of ' + svc);
+    const route = params.has('seg_route') ? params.get('seg_route') : params.get('service_route');
+    if (route !== null) parts.push(route === '' ? 'without a route annotation' : 'with route ' + route);
+    if (params.get('seg_status')) parts.push('marked ' + params.get('seg_status'));
+    if (params.get('seg_min_ms')) parts.push('taking at least ' + fmtMS(Number(params.get('seg_min_ms'))));
+    const t = (k) => { const v = Number(params.get(k)); return isFinite(v) && params.get(k) ? fmtTime(v) : params.get(k); };
+    if (params.get('seg_since')) parts.push('starting from ' + t('seg_since'));
+    if (params.get('seg_until')) parts.push('before ' + t('seg_until'));
+    return h('p', { id: 'segment-filter', class: 'muted' }, 'Traces with ' + parts.join(', ') + ' (from the overview). ',
+      h('a', { href: '#/traces', class: 'reset' }, 'all traces'));
+  }
+
   function fetchList(params) {
     const q = new URLSearchParams();
     for (const k of ['q', 'call', 'since', 'until', 'sort', 'order', 'service', 'version', 'route', 'status', 'annotation', 'min_ms', 'max_ms', 'limit']) {
       if (params.get(k)) q.set(k, params.get(k));
     }
-    if (params.has('service_route')) q.set('service_route', params.get('service_route')); // "" is a route too: none
+    // The overview's segment filter: "" is a route too (none).
+    for (const k of SEG_PARAMS) if (params.has(k)) q.set(k, params.get(k));
     const t0 = performance.now();
     return api('/api/traces?' + q.toString()).then((data) => ({ data: data, fetchMS: performance.now() - t0 }));
   }
@@ -315,7 +338,7 @@
         if (range.value) q.set('since', range.value);
         if (range.value && range.value === params.get('since') && params.get('until')) q.set('until', params.get('until'));
         if (params.get('call')) q.set('call', params.get('call')); // from a map node: kept until reset
-        if (params.has('service_route')) q.set('service_route', params.get('service_route')); // from the overview: likewise
+        for (const k of SEG_PARAMS) if (params.has(k)) q.set(k, params.get(k)); // from the overview: likewise
         if (sort.value) {
           const [by, order] = sort.value.split(':');
           q.set('sort', by);
@@ -329,6 +352,7 @@
       },
     }, h('div', { class: 'search-row' }, search, range, sort),
     h('div', { id: 'q-error', class: 'err', role: 'alert' }),
+    segmentNote(params),
     service, status, ann, keys, minMS, maxMS, h('button', { type: 'submit', id: 'f-apply' }, 'Filter'),
     h('a', { href: '#/traces', class: 'reset' }, 'reset'));
   }

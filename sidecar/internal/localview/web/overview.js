@@ -12,27 +12,29 @@
   // quote makes a string literal of the filter language.
   const quote = (v) => '"' + String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
 
-  // filterFor is what selects the traces of a service (a filter
-  // expression), or of one of its routes ("" is the row of requests
-  // without a route): a segment of the service whose own route annotation
-  // is the route, as the overview counts them (service and service_route;
-  // annotation.route would match the route on any segment of the trace).
+  // filterFor is what selects the traces behind a row's figures: those
+  // with a segment the overview counts (seg_*: one segment must pass all
+  // of them) of the service, and for a route row ("" is the row of
+  // requests without a route) whose own route annotation is the route.
+  // A trace-level filter (service(), fault, duration) would also list
+  // traces where another service failed or was slow.
   function filterFor(service, route) {
-    if (route === undefined) return { q: 'service(' + quote(service) + ')' };
-    return { service: service, service_route: route, q: '' };
+    const f = { seg_service: service };
+    if (route !== undefined) f.seg_route = route;
+    return f;
   }
-  // and adds a condition to a filter's expression.
-  const and = (f, cond) => Object.assign({}, f, { q: f.q ? f.q + ' AND ' + cond : cond });
+  // and adds segment conditions to a filter.
+  const and = (f, more) => Object.assign({}, f, more);
 
-  // tracesLink is the trace list for a filter over [since, until] (epoch
-  // seconds), optionally sorted slowest first.
+  // tracesLink is the trace list for a filter whose segment started in
+  // [since, until) (epoch seconds), optionally sorted slowest first.
   function tracesLink(f, since, until, slowest) {
     const p = new URLSearchParams();
-    if (f.q) p.set('q', f.q);
-    if (f.service !== undefined) p.set('service', f.service);
-    if (f.service_route !== undefined) p.set('service_route', f.service_route);
-    p.set('since', String(since));
-    p.set('until', String(until));
+    for (const k of ['seg_service', 'seg_route', 'seg_status', 'seg_min_ms']) {
+      if (f[k] !== undefined) p.set(k, String(f[k]));
+    }
+    p.set('seg_since', String(since));
+    p.set('seg_until', String(until));
     if (slowest) p.set('sort', 'duration');
     return '#/traces?' + p.toString();
   }
@@ -75,7 +77,8 @@
       SL.refreshStats();
       return;
     }
-    const since = o.start, until = o.start + o.columns * o.column_seconds;
+    // The figures count segments that started in [from, to).
+    const since = o.from, until = o.to;
     main.appendChild(h('p', { class: 'muted' }, 'Requests per service and route (completed segments), ' + fmtTime(since) + ' to ' + fmtTime(until) +
       ', ' + o.column_seconds + ' s per bar. Every figure links to its traces.'));
     const table = h('table', { id: 'overview', class: 'list overview' },
@@ -114,11 +117,11 @@
     const t = r.total;
     const num = (cls, value, q, slowest, title) => h('td', { class: 'num ' + cls },
       h('a', { href: tracesLink(q, since, until, slowest), title: title }, value));
-    const share = (n, x, flag) => n ? num(flag, pct(x) + ' (' + n + ')', and(filter, flag), false, n + ' ' + flag + ' of ' + t.requests)
+    const share = (n, x, flag) => n ? num(flag, pct(x) + ' (' + n + ')', and(filter, { seg_status: flag }), false, n + ' ' + flag + ' of ' + t.requests)
       : h('td', { class: 'num zero' }, '0');
     // A percentile is its histogram bin's upper bound (bins are 2^(1/8)
-    // apart): the link asks for traces from the bin's lower bound.
-    const slow = (ms) => and(filter, 'duration >= ' + Math.max(0, ms / 1000 * Math.pow(2, -1 / 8) * 0.999).toPrecision(3));
+    // apart): the link asks for segments from the bin's lower bound.
+    const slow = (ms) => and(filter, { seg_min_ms: Math.max(0, ms * Math.pow(2, -1 / 8)) });
     return h('tr', { class: isRoute ? 'route-row' : 'service-row', 'data-service': r.service, 'data-route': isRoute ? route : null },
       h('td', { class: 'name' }, isRoute
         ? h('a', { href: tracesLink(filter, since, until), class: 'route-link' }, route === '' ? '(no route annotation)' : route)
@@ -128,13 +131,13 @@
       num('p50', fmtMS(t.p50_ms), slow(t.p50_ms), true, 'traces at or above the median, slowest first'),
       num('p90', fmtMS(t.p90_ms), slow(t.p90_ms), true, 'the slowest 10%'),
       num('p99', fmtMS(t.p99_ms), slow(t.p99_ms), true, 'the slowest 1%'),
-      h('td', { class: 'timeline' }, timeline(o, r, filter)));
+      h('td', { class: 'timeline' }, timeline(o, r, filter, since, until)));
   }
 
   // timeline draws the row's requests per column (failed ones on top, in
   // red) on the shared axis; each column links to its traces. Few
   // elements per column: a link and its bars, the details in its label.
-  function timeline(o, r, filter) {
+  function timeline(o, r, filter, since, until) {
     const W = 240, H = 26;
     const cw = W / o.columns;
     let peak = 1;
@@ -149,7 +152,7 @@
       const hBad = failed / peak * (H - 2);
       const x = i * cw + 0.5, w = Math.max(1, cw - 1);
       const a = document.createElementNS(SVGNS, 'a');
-      a.setAttribute('href', tracesLink(filter, t0, t0 + o.column_seconds));
+      a.setAttribute('href', tracesLink(filter, Math.max(t0, since), Math.min(t0 + o.column_seconds, until)));
       a.setAttribute('class', 'col');
       a.setAttribute('aria-label', c.requests + ' requests, ' + c.errors + ' errors, ' + c.faults + ' faults, p99 ' + fmtMS(c.p99_ms));
       a.appendChild(bar(x, H - hAll, w, hAll, 'ok'));
