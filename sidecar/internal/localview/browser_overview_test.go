@@ -74,11 +74,11 @@ func TestBrowserOverview(t *testing.T) {
 	if fmt.Sprint(sorted(got...)) != fmt.Sprint(sorted(want...)) {
 		t.Errorf("fault link lists %v, want %v", got, want)
 	}
-	if q := eval[string](t, ctx, `document.getElementById('f-q').value`); q != `fault` {
-		t.Errorf("search box = %q", q)
+	if note := eval[string](t, ctx, `document.getElementById('segment-filter').textContent`); !strings.Contains(note, "of shop, with route POST /orders, marked fault") {
+		t.Errorf("the list says %q of its filter", note)
 	}
-	if h := eval[string](t, ctx, `location.hash`); !strings.Contains(h, "service=shop&service_route=POST+%2Forders") {
-		t.Errorf("the fault link %s does not name the row's service and route", h)
+	if h := eval[string](t, ctx, `location.hash`); !strings.Contains(h, "seg_service=shop&seg_route=POST+%2Forders&seg_status=fault") {
+		t.Errorf("the fault link %s does not name the row's service, route and marker", h)
 	}
 
 	// A timeline bar lists the traces of its column only.
@@ -91,7 +91,7 @@ func TestBrowserOverview(t *testing.T) {
 		t.Errorf("shop timeline has %d columns with requests, want several", cols)
 	}
 	eval[chromedp.Void](t, ctx, `(() => { const a = document.querySelector('#overview tr[data-service="shop"].service-row svg.spark a.col'); location.hash = a.getAttribute('href'); })()`)
-	poll(t, ctx, "the column's traces", `location.hash.includes('until=') && document.getElementById('trace-list') !== null && document.getElementById('trace-list').dataset.renders !== '0'`)
+	poll(t, ctx, "the column's traces", `location.hash.includes('seg_until=') && document.getElementById('trace-list') !== null && document.getElementById('trace-list').dataset.renders !== '0'`)
 	n := eval[int](t, ctx, `document.querySelectorAll('#trace-list tr.trace-row').length`)
 	if n == 0 || n >= 40 {
 		t.Errorf("a timeline column lists %d traces, want some of the 40", n)

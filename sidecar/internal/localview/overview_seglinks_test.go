@@ -6,8 +6,11 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // segLinkFixture has traces where a downstream service fails and its
@@ -196,5 +199,52 @@ func TestAPIOverviewLinksListTheirFigures(t *testing.T) {
 	shop := findRow(t, o, "shop", "")
 	if shop.Total.Faults != 1 || shop.Total.Requests != 5 {
 		t.Errorf("shop: %d requests, %d faults; want 5 and 1", shop.Total.Requests, shop.Total.Faults)
+	}
+}
+
+// TestBrowserOverviewShareLinksCountTheRowsSegments: clicking a service
+// row's fault share lists the traces where that service's own segment
+// faulted, as many as the share says: shop's lists the trace where shop
+// faulted and not the one where only inventory did, and inventory's the
+// other way round; the list says which segment it asks for.
+func TestBrowserOverviewShareLinksCountTheRowsSegments(t *testing.T) {
+	ctx := browser(t)
+	f := newSegLinkFixture(t)
+	for _, c := range []struct{ service, cell, text string }{
+		{"shop", "fault", "20% (1)"},
+		{"inventory", "fault", "20% (1)"},
+		{"inventory", "error", "40% (2)"},
+		{"inventory", "p99", ""},
+	} {
+		t.Run(c.service+" "+c.cell, func(t *testing.T) {
+			if err := chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+"/#/overview")); err != nil {
+				t.Fatal(err)
+			}
+			sel := `#overview tr.service-row[data-service="` + c.service + `"] td.` + c.cell + ` a`
+			poll(t, ctx, "the overview's row", `document.querySelector(`+jsString(sel)+`) !== null`)
+			if c.text != "" {
+				if got := eval[string](t, ctx, `document.querySelector(`+jsString(sel)+`).textContent`); got != c.text {
+					t.Errorf("%s %s = %q, want %q", c.service, c.cell, got, c.text)
+				}
+			}
+			click(t, ctx, sel)
+			poll(t, ctx, "the figure's traces", `location.hash.startsWith('#/traces?') && document.getElementById('trace-list') !== null && document.getElementById('trace-list').dataset.renders !== '0'`)
+			got := eval[[]string](t, ctx, `[...document.querySelectorAll('#trace-list tr.trace-row')].map(r => r.dataset.traceId).sort()`)
+			want := f.want(func(s countedSeg) bool {
+				if s.service != c.service {
+					return false
+				}
+				if c.cell == "p99" {
+					return s.dur >= 300*time.Millisecond // inventory's slowest
+				}
+				return slices.Contains(s.marks, c.cell)
+			})
+			if !slices.Equal(got, want) {
+				t.Errorf("the link lists %v, want %v", got, want)
+			}
+			if note := eval[string](t, ctx, `document.getElementById('segment-filter').textContent`); !strings.Contains(note, "of "+c.service) {
+				t.Errorf("the list says %q of its filter", note)
+			}
+		})
 	}
 }
