@@ -15,7 +15,7 @@ func TestQueryParserLinear(t *testing.T) {
 		var b strings.Builder
 		b.WriteString("annotation=" + strings.Repeat("k", n) + "%3D" + strings.Repeat("v", n))
 		for i := range n {
-			b.WriteString("&service=s&min_ms=1&limit=5&bucket=60&status=fault")
+			b.WriteString("&service=s&min_ms=1&limit=5&bucket=60&status=fault&seg_service=s&seg_route=r&seg_status=error&seg_min_ms=2&seg_since=15m&seg_until=1e9")
 			if i%2 == 0 {
 				b.WriteString("&namespace=x")
 			}
