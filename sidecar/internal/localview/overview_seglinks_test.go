@@ -248,3 +248,26 @@ func TestBrowserOverviewShareLinksCountTheRowsSegments(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowserSegmentFilterNoteIsText: the list's note on the overview's
+// segment filter shows the service and route it was given as text.
+func TestBrowserSegmentFilterNoteIsText(t *testing.T) {
+	ctx := browser(t)
+	f := newSegLinkFixture(t)
+	evil := `<img src=x onerror="document.title='pwned'">`
+	u := f.srv.URL + "/#/traces?" + url.Values{"seg_service": {evil}, "seg_route": {evil}}.Encode()
+	if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "the list", `document.getElementById('segment-filter') !== null && document.getElementById('trace-list') !== null && document.getElementById('trace-list').dataset.renders !== '0'`)
+	note := eval[string](t, ctx, `document.getElementById('segment-filter').textContent`)
+	if strings.Count(note, evil) != 2 {
+		t.Errorf("the note reads %q, want the service and route as given", note)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('#segment-filter img, main img').length`); n != 0 {
+		t.Errorf("%d img elements from telemetry text", n)
+	}
+	if rows := eval[int](t, ctx, `document.querySelectorAll('#trace-list tr.trace-row').length`); rows != 0 {
+		t.Errorf("%d traces for a service that does not exist", rows)
+	}
+}
