@@ -152,7 +152,7 @@ func (f *spanFacts) gather(attrs []otlpspans.KeyValue) {
 // marks it used.
 func (f *spanFacts) str(keys ...key) string {
 	for _, k := range keys {
-		if s := valueString(f.v[k]); s != "" {
+		if s := valueString(&f.v[k]); s != "" {
 			f.used[k] = true
 			return s
 		}
@@ -163,7 +163,7 @@ func (f *spanFacts) str(keys ...key) string {
 // peek is str without marking the attribute used.
 func (f *spanFacts) peek(keys ...key) string {
 	for _, k := range keys {
-		if s := valueString(f.v[k]); s != "" {
+		if s := valueString(&f.v[k]); s != "" {
 			return s
 		}
 	}
@@ -174,7 +174,7 @@ func (f *spanFacts) peek(keys ...key) string {
 // one) and marks it used.
 func (f *spanFacts) int(keys ...key) (int64, bool) {
 	for _, k := range keys {
-		if n, ok := valueInt(f.v[k]); ok {
+		if n, ok := valueInt(&f.v[k]); ok {
 			f.used[k] = true
 			return n, true
 		}
@@ -182,7 +182,7 @@ func (f *spanFacts) int(keys ...key) (int64, bool) {
 	return 0, false
 }
 
-func valueString(v otlpspans.Value) string {
+func valueString(v *otlpspans.Value) string {
 	switch v.Kind() {
 	case otlpspans.KindString:
 		return v.Str()
@@ -201,7 +201,7 @@ func valueString(v otlpspans.Value) string {
 	return ""
 }
 
-func valueInt(v otlpspans.Value) (int64, bool) {
+func valueInt(v *otlpspans.Value) (int64, bool) {
 	switch v.Kind() {
 	case otlpspans.KindInt:
 		return v.Int(), true

@@ -34,11 +34,11 @@ func exceptions(b *otlpspans.Batch, span *otlpspans.Span) []exception {
 		for _, kv := range b.Attributes(ev.Attrs) {
 			switch kv.Key {
 			case "exception.type":
-				ex.typ = valueString(kv.Value)
+				ex.typ = valueString(&kv.Value)
 			case "exception.message":
-				ex.message = valueString(kv.Value)
+				ex.message = valueString(&kv.Value)
 			case "exception.stacktrace":
-				ex.stack = valueString(kv.Value)
+				ex.stack = valueString(&kv.Value)
 			}
 		}
 		out = append(out, ex)

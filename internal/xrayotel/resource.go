@@ -88,7 +88,7 @@ func (f *resourceFacts) gather(attrs []otlpspans.KeyValue) {
 	}
 }
 
-func (f *resourceFacts) str(k rkey) string { return valueString(f.v[k]) }
+func (f *resourceFacts) str(k rkey) string { return valueString(&f.v[k]) }
 
 // Origins X-Ray knows, by the cloud.platform value that implies them.
 const (
@@ -176,7 +176,7 @@ func (f *resourceFacts) appendEnvironment(dst []byte, comma *bool, ecs *[2]int) 
 			dst = appendField(dst, "environment_name", f.str(rServiceNamespace), 0, c)
 			dst = appendField(dst, "version_label", f.str(rServiceVersion), 0, c)
 			// The schema wants a number; an ID that is not one is left out.
-			if n, ok := valueInt(f.v[rServiceInstanceID]); ok {
+			if n, ok := valueInt(&f.v[rServiceInstanceID]); ok {
 				dst = jsonenc.AppendKey(dst, "deployment_id", *c)
 				*c = true
 				dst = jsonenc.AppendInt(dst, n)

@@ -92,7 +92,10 @@ func New(ctx context.Context, o Options) (*App, error) {
 	var emfConsumer emfrecv.Consumer
 	var segSink otlpsegments.Sink
 	var admitTraces func(int64) bool // nil: no room check before decoding
-	var metSink otlpmetrics.Sink     // nil: OTLP metrics refused
+	// reuseBodies: OTLP traces go to QueueSegments, which copies every
+	// document, and nothing else keeps a part of the request.
+	var reuseBodies bool
+	var metSink otlpmetrics.Sink // nil: OTLP metrics refused
 	var err error
 	if o.AWS == nil {
 		if err := checkLocalExporters(c, o.Logger); err != nil {
@@ -123,6 +126,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		segConsumer, emfConsumer, segSink = cons.seg, cons.emf, pipelineSink{cons.seg}
 		if a.otlpOut.traces == nil {
 			admitTraces = func(n int64) bool { return cons.seg.HasRoom(otlpsegments.QueuedEstimate(n)) }
+			reuseBodies = true
 		}
 		segConsumer = a.otlpOut.udpConsumer(segConsumer)
 		if cons.metrics != nil {
@@ -154,7 +158,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 			AllowHost: hostcheck.New(c.AllowedHosts).Allows, Consumer: a.otlpOut.route(cons), Counters: a.counters, Logger: o.Logger,
 			// Decode memory counts in the telemetry budget, and a traces
 			// request the queue has no room for is refused before decoding.
-			Budget: a.budget, AdmitTraces: admitTraces})
+			Budget: a.budget, AdmitTraces: admitTraces, ReuseTraceBodies: reuseBodies})
 		if err != nil {
 			return nil, err
 		}

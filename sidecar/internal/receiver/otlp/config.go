@@ -78,9 +78,17 @@ type Config struct {
 	// RetryInfo, counted as otlp.refused.budget_full) at the cost of its
 	// read only. It is a hint: the Consumer still decides, all or none.
 	AdmitTraces func(wireBytes int64) bool
-	Consumer    Consumer
-	Counters    *status.Counters
-	Logger      *slog.Logger
+	// ReuseTraceBodies says the Consumer's ConsumeSpans (SpanConsumer)
+	// keeps nothing that points into the request's bytes once it returns:
+	// neither b.Raw nor any span's strings or bytes, copying whatever it
+	// queues. OTLP/HTTP protobuf traces requests are then read into
+	// buffers reused from one request to the next, instead of a new,
+	// zeroed one each. Leave it off for a Consumer that may keep any part
+	// of the request past the call.
+	ReuseTraceBodies bool
+	Consumer         Consumer
+	Counters         *status.Counters
+	Logger           *slog.Logger
 }
 
 // Validate reports configuration errors (after defaults).

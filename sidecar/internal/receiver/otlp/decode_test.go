@@ -308,7 +308,7 @@ func TestGzipBomb(t *testing.T) {
 	src := &countingReader{r: bytes.NewReader(bomb)}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	body, held, pulled, err := readBounded(src, true, 0, limit, budget)
+	body, held, pulled, err := readBounded(src, true, 0, limit, budget, nil)
 	runtime.ReadMemStats(&after)
 	if !errors.Is(err, errTooLarge) || body != nil {
 		t.Fatalf("err %v, want errTooLarge", err)

@@ -33,8 +33,15 @@ func FuzzDecodeHTTP(f *testing.F) {
 			enc = encJSON
 		}
 		budget := queue.NewBudget(4 * limit)
-		b, held, pulled, err := readBounded(bytes.NewReader(body), gz, int64(len(body)), limit, budget)
+		b, held, pulled, err := readBounded(bytes.NewReader(body), gz, int64(len(body)), limit, budget, nil)
 		budget.Release(held)
+		// Read into a dirty reused buffer: the same body, or the same error.
+		dirty := bytes.Repeat([]byte{0xAA}, len(body)+1)
+		b2, held2, _, err2 := readBounded(bytes.NewReader(body), gz, int64(len(body)), limit, budget, dirty)
+		budget.Release(held2)
+		if (err == nil) != (err2 == nil) || !bytes.Equal(b, b2) {
+			t.Fatalf("read into a reused buffer: %q, %v; into a new one: %q, %v", b2, err2, b, err)
+		}
 		if budget.Used() != 0 {
 			t.Fatalf("budget not returned: %d", budget.Used())
 		}

@@ -125,8 +125,18 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	if !gz {
 		hint = req.ContentLength
 	}
-	body, held, _, err := readBounded(src, gz, hint, limit, r.budget)
+	// On the span path with ReuseTraceBodies nothing points into the
+	// body once the request is answered: read it into a pooled buffer.
+	var start []byte
+	pooled := s == sigTraces && enc == encProto && r.spans != nil && r.cfg.ReuseTraceBodies
+	if pooled {
+		start = r.getBody()
+	}
+	body, held, _, err := readBounded(src, gz, hint, limit, r.budget, start)
 	defer r.budget.Release(held)
+	if pooled {
+		defer func() { r.putBody(body, start) }()
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, errTooLarge):
@@ -334,10 +344,12 @@ var (
 // decompression when gz), reserving the memory it grows into from budget
 // before allocating it. It reads at most limit+1 bytes out of the
 // decompressor, so a gzip bomb costs limit bytes, not its inflated size.
-// hint, when positive, is the expected size. It returns the body, the
+// hint, when positive, is the expected size. start, when its capacity is
+// at least the first size it reserves, is read into instead of a new
+// buffer (its contents are overwritten). It returns the body, the
 // bytes held in budget (to release after use, also on error) and the
 // bytes pulled from the decompressor or body.
-func readBounded(src io.Reader, gz bool, hint, limit int64, budget *queue.Budget) (body []byte, held, pulled int64, err error) {
+func readBounded(src io.Reader, gz bool, hint, limit int64, budget *queue.Budget, start []byte) (body []byte, held, pulled int64, err error) {
 	in := src
 	if gz {
 		zr, err := gzip.NewReader(src)
@@ -357,7 +369,12 @@ func readBounded(src io.Reader, gz bool, hint, limit int64, budget *queue.Budget
 		return nil, 0, 0, errNoMemory
 	}
 	held = size
-	buf := make([]byte, 0, size)
+	var buf []byte
+	if int64(cap(start)) >= size {
+		buf = start[:0:size] // capped at what is reserved: growing reserves more
+	} else {
+		buf = make([]byte, 0, size)
+	}
 	for {
 		if int64(len(buf)) == int64(cap(buf)) {
 			if int64(len(buf)) >= ceiling {
