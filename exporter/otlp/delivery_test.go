@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -255,6 +256,60 @@ func TestExportTimeoutBoundsRetries(t *testing.T) {
 		t.Fatalf("ForceFlush = %v (ctx %v): want the batch given up before the test's deadline", err, ctx.Err())
 	}
 	if st := x.Stats(); st.DroppedSend != 1 || st.Retries == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestYieldsWhileBatchesWait: a caller yields its processor once for each
+// batch it seals while every request slot is busy (the senders are short
+// of a processor: with GOMAXPROCS 1, peers/httpbench's OTLP variants
+// dropped 1–11 % of their spans before, the queue filling while the
+// caller ran), and never while a slot is free.
+func TestYieldsWhileBatchesWait(t *testing.T) {
+	var yields atomic.Int64
+	old := yield
+	yield = func() { yields.Add(1) }
+	t.Cleanup(func() { yield = old })
+
+	const batch = 10
+	c := newStalledCollector(t)
+	x, err := New(WithEnvironment(noEnv), WithEndpointURL(c.srv.URL+"/v1/traces"), WithMaxBatchSize(batch),
+		WithTimeout(5*time.Minute), WithRetry(RetryConfig{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = x.Shutdown(context.Background()) })
+	var release sync.Once
+	free := func() { release.Do(func() { close(c.release) }) }
+	t.Cleanup(free) // runs before Shutdown, so that a failure does not hang it
+	export := func(from, to int) {
+		for i := from; i < to; i++ {
+			x.ExportSegment(realisticSegment(i))
+		}
+	}
+	// Until maxInFlight batches are out, a free slot takes each one.
+	export(0, batch)
+	for x.Stats().Spans < uint64(maxInFlight*batch) {
+		export(int(x.Stats().Segments), int(x.Stats().Segments)+1)
+	}
+	if n := yields.Load(); n != 0 {
+		t.Fatalf("%d yields while request slots were free", n)
+	}
+	// Every slot is held by the stalled collector: each batch sealed now waits.
+	before := x.Stats().Spans
+	for x.Stats().Spans < before+5*batch {
+		export(int(x.Stats().Segments), int(x.Stats().Segments)+1)
+	}
+	if n := yields.Load(); n < 4 || n > 6 {
+		t.Fatalf("%d yields for 5 batches sealed while every slot was busy, want one each", n)
+	}
+	free()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := x.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := x.Stats(); st.Dropped() != 0 || st.Exported != st.Spans {
 		t.Fatalf("stats %+v", st)
 	}
 }

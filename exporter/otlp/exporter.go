@@ -3,6 +3,7 @@ package otlp
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -191,21 +192,34 @@ func (x *Exporter) ExportSegment(seg *xray.Segment) {
 	b.bytes += size
 	x.queuedSpans += n
 	x.heldBytes += size
+	waiting := false
 	if b.spans >= x.cfg.maxBatch || len(b.buf) >= maxRequestBytes {
 		x.sealLocked()
 		x.dispatchLocked()
+		waiting = len(x.ready) > 0
 	}
 	if !x.started {
 		x.started = true
 		go x.run()
 	}
 	x.mu.Unlock()
+	if waiting {
+		// Every request slot is busy and a sealed batch waits: the senders
+		// are short of a processor. With GOMAXPROCS 1 a caller that never
+		// blocks would let them run only when the scheduler preempts it,
+		// and the queue would fill and drop; yield once per batch sealed
+		// (runtime.Gosched waits for nothing).
+		yield()
+	}
 
 	x.segments.Add(1)
 	x.spans.Add(uint64(n))
 }
 
 const binaryVarintMax = 10
+
+// yield is runtime.Gosched, replaced in tests to count the yields.
+var yield = runtime.Gosched
 
 // maxRequestBytes bounds a request's body whatever the batch size, below
 // the 4 MiB many collectors take at most.
