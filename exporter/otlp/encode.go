@@ -436,6 +436,14 @@ func (e *encoder) appendMetadata(b []byte, md []xray.Metadata, segment bool) []b
 	for i := range e.meta {
 		if i+1 < len(e.meta) && bytes.Equal(e.ns(&e.meta[i]), e.ns(&e.meta[i+1])) &&
 			e.meta[i].nsFirst == e.meta[i+1].nsFirst && bytes.Equal(e.mkey(&e.meta[i]), e.mkey(&e.meta[i+1])) {
+			// Replaced by a later value of the same key, as the X-Ray
+			// document's reader would do; but written there, so a value
+			// that is not JSON spoils that document and is counted.
+			if raw := md[e.meta[i].idx].JSON; len(raw) > 0 {
+				if _, err := e.json.parse(raw); err != nil {
+					e.badMD++
+				}
+			}
 			continue
 		}
 		e.meta[w] = e.meta[i]
